@@ -1,0 +1,248 @@
+//! The stored model: what Hookwire keeps about applications, endpoints, event types, messages,
+//! deliveries (one per message and endpoint) and attempts. Wire shapes live in the server's api/.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{AppId, AttemptId, DeliveryId, EndpointId, MessageId};
+use crate::retry::RetryPolicy;
+use crate::time_fmt::Millis;
+
+pub type Metadata = BTreeMap<String, String>;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Application {
+    pub id: AppId,
+    pub uid: Option<String>,
+    pub name: String,
+    pub throttle_rate: Option<u32>,
+    pub metadata: Metadata,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// A secret that still signs after a rotation, until `expires_at`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RetiringSecret {
+    pub key: String,
+    pub expires_at: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Endpoint {
+    pub id: EndpointId,
+    pub app_id: AppId,
+    pub uid: Option<String>,
+    pub url: String,
+    pub description: String,
+    pub disabled: bool,
+    /// `None` (or empty) means every event type.
+    pub event_types: Option<Vec<String>>,
+    /// `None` means every message regardless of its channels.
+    pub channels: Option<Vec<String>>,
+    pub throttle_rate: Option<u32>,
+    pub metadata: Metadata,
+    /// `whsec_…` signing secret.
+    pub secret: String,
+    #[serde(default)]
+    pub previous_secrets: Vec<RetiringSecret>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Header names whose values are write-only (redacted when read).
+    #[serde(default)]
+    pub sensitive_headers: Vec<String>,
+    #[serde(default)]
+    pub retry_policy: Option<RetryPolicy>,
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+impl Endpoint {
+    /// Every secret that signs a request sent at `now`: the current one first.
+    pub fn signing_secrets(&self, now: Millis) -> impl Iterator<Item = &str> {
+        std::iter::once(self.secret.as_str()).chain(
+            self.previous_secrets
+                .iter()
+                .filter(move |s| s.expires_at > now)
+                .map(|s| s.key.as_str()),
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventType {
+    pub name: String,
+    pub description: String,
+    pub archived: bool,
+    pub deprecated: bool,
+    pub schemas: Option<serde_json::Value>,
+    pub group_name: Option<String>,
+    pub feature_flags: Option<Vec<String>>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub id: MessageId,
+    pub app_id: AppId,
+    pub event_type: String,
+    pub event_id: Option<String>,
+    pub channels: Option<Vec<String>>,
+    pub tags: Option<Vec<String>>,
+    /// The payload exactly as received (a JSON object); `None` once expunged.
+    pub payload: Option<String>,
+    pub created_at: Millis,
+}
+
+/// Status of a delivery (a message to one endpoint) and of an attempt; numbers as Svix has them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    Success = 0,
+    Pending = 1,
+    Fail = 2,
+    Sending = 3,
+    Canceled = 4,
+}
+
+impl Status {
+    pub fn code(self) -> i64 {
+        self as i64
+    }
+
+    pub fn from_code(code: i64) -> Option<Self> {
+        Some(match code {
+            0 => Self::Success,
+            1 => Self::Pending,
+            2 => Self::Fail,
+            3 => Self::Sending,
+            4 => Self::Canceled,
+            _ => return None,
+        })
+    }
+
+    pub fn text(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Pending => "pending",
+            Self::Fail => "fail",
+            Self::Sending => "sending",
+            Self::Canceled => "canceled",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TriggerType {
+    Scheduled = 0,
+    Manual = 1,
+}
+
+impl TriggerType {
+    pub fn code(self) -> i64 {
+        self as i64
+    }
+
+    pub fn from_code(code: i64) -> Self {
+        if code == 1 { Self::Manual } else { Self::Scheduled }
+    }
+}
+
+/// One message on its way to one endpoint: the unit of work that is claimed and retried.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    pub id: DeliveryId,
+    pub app_id: AppId,
+    pub msg_id: MessageId,
+    pub endpoint_id: EndpointId,
+    pub status: Status,
+    /// Attempts made so far.
+    pub attempts: u32,
+    pub next_attempt_at: Option<Millis>,
+    pub trigger: TriggerType,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// Why an attempt got no HTTP answer, or why its answer was not a success.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The receiver answered with a non-2xx status.
+    Status,
+    Timeout,
+    Connect,
+    Dns,
+    Tls,
+    /// The destination address is not allowed (SSRF policy) or the URL is unusable.
+    Refused,
+    /// Anything else while sending or reading the answer.
+    Io,
+}
+
+impl ErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Status => "status",
+            Self::Timeout => "timeout",
+            Self::Connect => "connect",
+            Self::Dns => "dns",
+            Self::Tls => "tls",
+            Self::Refused => "refused",
+            Self::Io => "io",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "status" => Self::Status,
+            "timeout" => Self::Timeout,
+            "connect" => Self::Connect,
+            "dns" => Self::Dns,
+            "tls" => Self::Tls,
+            "refused" => Self::Refused,
+            "io" => Self::Io,
+            _ => return None,
+        })
+    }
+}
+
+/// What the outside world did with one request: data, not an error.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttemptOutcome {
+    /// HTTP status, or 0 when there was no answer.
+    pub status_code: u16,
+    /// The first bytes of the response body (or the error, when there was no answer).
+    pub response: String,
+    pub duration_ms: u64,
+    /// `None` on success.
+    pub error: Option<ErrorKind>,
+    /// Seconds from a `Retry-After` answer, already bounded.
+    pub retry_after_seconds: Option<u64>,
+}
+
+impl AttemptOutcome {
+    pub fn succeeded(&self) -> bool {
+        self.error.is_none()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attempt {
+    pub id: AttemptId,
+    pub app_id: AppId,
+    pub msg_id: MessageId,
+    pub endpoint_id: EndpointId,
+    pub delivery_id: DeliveryId,
+    pub url: String,
+    pub status: Status,
+    pub response_status_code: u16,
+    pub response: String,
+    pub response_duration_ms: u64,
+    pub error_kind: Option<ErrorKind>,
+    pub trigger_type: TriggerType,
+    pub timestamp: Millis,
+}

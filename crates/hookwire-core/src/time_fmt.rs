@@ -1,0 +1,79 @@
+//! Timestamps on the wire: RFC 3339 in UTC with milliseconds; stored as Unix milliseconds.
+
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+pub type Millis = i64;
+
+pub fn to_millis(at: OffsetDateTime) -> Millis {
+    (at.unix_timestamp_nanos() / 1_000_000) as Millis
+}
+
+pub fn from_millis(millis: Millis) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(millis as i128 * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// `2026-11-23T14:00:00.123Z`
+pub fn format_millis(millis: Millis) -> String {
+    let at = from_millis(millis);
+    let base = at
+        .replace_millisecond(0)
+        .unwrap_or(at)
+        .format(&Rfc3339)
+        .unwrap_or_default();
+    // Rfc3339 prints `...:SSZ` when the sub-second part is zero; add fixed milliseconds.
+    let seconds_end = base.len() - 1;
+    format!("{}.{:03}Z", &base[..seconds_end], at.millisecond())
+}
+
+pub fn parse(text: &str) -> Result<Millis, String> {
+    OffsetDateTime::parse(text, &Rfc3339)
+        .map(to_millis)
+        .map_err(|error| format!("not an RFC 3339 timestamp ({error}): {text:?}"))
+}
+
+/// Serde adapter for `Millis` fields that are RFC 3339 strings on the wire.
+pub mod rfc3339 {
+    use super::*;
+
+    pub fn serialize<S: serde::Serializer>(millis: &Millis, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format_millis(*millis))
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Millis, D::Error> {
+        let text = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
+        parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Serde adapter for `Option<Millis>`.
+pub mod rfc3339_option {
+    use super::*;
+
+    pub fn serialize<S: serde::Serializer>(millis: &Option<Millis>, s: S) -> Result<S::Ok, S::Error> {
+        match millis {
+            Some(m) => s.serialize_str(&format_millis(*m)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Millis>, D::Error> {
+        let text = <Option<std::borrow::Cow<'de, str>> as serde::Deserialize>::deserialize(d)?;
+        text.map(|t| parse(&t).map_err(serde::de::Error::custom)).transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_and_parses_with_milliseconds() {
+        assert_eq!(format_millis(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(format_millis(1_614_265_330_123), "2021-02-25T15:02:10.123Z");
+        assert_eq!(parse("2021-02-25T15:02:10.123Z").unwrap(), 1_614_265_330_123);
+        assert_eq!(parse("2021-02-25T16:02:10+01:00").unwrap(), 1_614_265_330_000);
+        assert!(parse("yesterday").is_err());
+    }
+}

@@ -1,0 +1,80 @@
+//! Which destination addresses deliveries may reach. Pure classification; the server applies it
+//! after DNS resolution and to IP-literal URLs, so the checked address is the one connected to.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// Why an address is refused, or `None` when it is a public unicast address.
+pub fn forbidden_reason(ip: IpAddr) -> Option<&'static str> {
+    match ip {
+        IpAddr::V4(v4) => forbidden_v4(v4),
+        IpAddr::V6(v6) => forbidden_v6(v6),
+    }
+}
+
+fn forbidden_v4(ip: Ipv4Addr) -> Option<&'static str> {
+    let [a, b, c, _] = ip.octets();
+    Some(match (a, b, c) {
+        _ if ip.is_unspecified() || a == 0 => "unspecified or 'this network' address",
+        _ if ip.is_loopback() => "loopback address",
+        (169, 254, _) => "link-local or cloud metadata address",
+        _ if ip.is_private() => "private address",
+        (100, 64..=127, _) => "shared (CGNAT) address",
+        _ if ip.is_multicast() => "multicast address",
+        _ if ip.is_broadcast() || a >= 240 => "reserved address",
+        (192, 0, 0) | (192, 0, 2) | (198, 51, 100) | (203, 0, 113) => "reserved or documentation address",
+        (198, 18..=19, _) => "benchmarking address",
+        _ => return None,
+    })
+}
+
+fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
+    if let Some(v4) = embedded_v4(ip) {
+        return forbidden_v4(v4);
+    }
+    let first = ip.segments()[0];
+    Some(match first {
+        _ if ip.is_unspecified() => "unspecified address",
+        _ if ip.is_loopback() => "loopback address",
+        _ if ip == Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254) => "cloud metadata address",
+        _ if ip.is_unique_local() => "private (unique local) address",
+        _ if ip.is_unicast_link_local() => "link-local address",
+        _ if ip.is_multicast() => "multicast address",
+        0x2001 if ip.segments()[1] == 0xdb8 => "documentation address",
+        0x0100 if ip.segments()[1..4] == [0, 0, 0] => "discard-only address",
+        _ => return None,
+    })
+}
+
+/// IPv4 addresses carried inside IPv6 forms: mapped, compatible, NAT64 and 6to4.
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = ip.segments();
+    let tail = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
+    match s {
+        [0, 0, 0, 0, 0, 0xffff, ..] => Some(tail),
+        [0, 0, 0, 0, 0, 0, hi, _] if hi != 0 => Some(tail),
+        [0x64, 0xff9b, 0, 0, 0, 0, ..] => Some(tail),
+        [0x2002, hi, lo, ..] => Some(Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_addresses() {
+        let refused = [
+            "0.0.0.0", "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254",
+            "100.64.0.1", "224.0.0.1", "255.255.255.255", "198.18.0.1", "192.0.2.1", "::", "::1",
+            "fc00::1", "fe80::1", "ff02::1", "fd00:ec2::254", "::ffff:127.0.0.1", "::ffff:10.0.0.1",
+            "64:ff9b::a00:1", "2002:7f00:1::", "2001:db8::1", "::127.0.0.1",
+        ];
+        for text in refused {
+            assert!(forbidden_reason(text.parse().unwrap()).is_some(), "{text} must be refused");
+        }
+        for text in ["93.184.216.34", "8.8.8.8", "2606:4700::1111", "::ffff:8.8.8.8"] {
+            assert_eq!(forbidden_reason(text.parse().unwrap()), None, "{text} must be allowed");
+        }
+    }
+}
