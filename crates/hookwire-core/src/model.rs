@@ -147,7 +147,11 @@ impl TriggerType {
     }
 
     pub fn from_code(code: i64) -> Self {
-        if code == 1 { Self::Manual } else { Self::Scheduled }
+        if code == 1 {
+            Self::Manual
+        } else {
+            Self::Scheduled
+        }
     }
 }
 

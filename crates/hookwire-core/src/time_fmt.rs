@@ -51,7 +51,10 @@ pub mod rfc3339 {
 pub mod rfc3339_option {
     use super::*;
 
-    pub fn serialize<S: serde::Serializer>(millis: &Option<Millis>, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: serde::Serializer>(
+        millis: &Option<Millis>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         match millis {
             Some(m) => s.serialize_str(&format_millis(*m)),
             None => s.serialize_none(),
@@ -60,7 +63,8 @@ pub mod rfc3339_option {
 
     pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Millis>, D::Error> {
         let text = <Option<std::borrow::Cow<'de, str>> as serde::Deserialize>::deserialize(d)?;
-        text.map(|t| parse(&t).map_err(serde::de::Error::custom)).transpose()
+        text.map(|t| parse(&t).map_err(serde::de::Error::custom))
+            .transpose()
     }
 }
 
@@ -72,8 +76,14 @@ mod tests {
     fn formats_and_parses_with_milliseconds() {
         assert_eq!(format_millis(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(format_millis(1_614_265_330_123), "2021-02-25T15:02:10.123Z");
-        assert_eq!(parse("2021-02-25T15:02:10.123Z").unwrap(), 1_614_265_330_123);
-        assert_eq!(parse("2021-02-25T16:02:10+01:00").unwrap(), 1_614_265_330_000);
+        assert_eq!(
+            parse("2021-02-25T15:02:10.123Z").unwrap(),
+            1_614_265_330_123
+        );
+        assert_eq!(
+            parse("2021-02-25T16:02:10+01:00").unwrap(),
+            1_614_265_330_000
+        );
         assert!(parse("yesterday").is_err());
     }
 }

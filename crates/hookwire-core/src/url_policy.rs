@@ -21,7 +21,9 @@ fn forbidden_v4(ip: Ipv4Addr) -> Option<&'static str> {
         (100, 64..=127, _) => "shared (CGNAT) address",
         _ if ip.is_multicast() => "multicast address",
         _ if ip.is_broadcast() || a >= 240 => "reserved address",
-        (192, 0, 0) | (192, 0, 2) | (198, 51, 100) | (203, 0, 113) => "reserved or documentation address",
+        (192, 0, 0) | (192, 0, 2) | (198, 51, 100) | (203, 0, 113) => {
+            "reserved or documentation address"
+        }
         (198, 18..=19, _) => "benchmarking address",
         _ => return None,
     })
@@ -53,7 +55,12 @@ fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
         [0, 0, 0, 0, 0, 0xffff, ..] => Some(tail),
         [0, 0, 0, 0, 0, 0, hi, _] if hi != 0 => Some(tail),
         [0x64, 0xff9b, 0, 0, 0, 0, ..] => Some(tail),
-        [0x2002, hi, lo, ..] => Some(Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8)),
+        [0x2002, hi, lo, ..] => Some(Ipv4Addr::new(
+            (hi >> 8) as u8,
+            hi as u8,
+            (lo >> 8) as u8,
+            lo as u8,
+        )),
         _ => None,
     }
 }
@@ -65,16 +72,47 @@ mod tests {
     #[test]
     fn classifies_addresses() {
         let refused = [
-            "0.0.0.0", "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254",
-            "100.64.0.1", "224.0.0.1", "255.255.255.255", "198.18.0.1", "192.0.2.1", "::", "::1",
-            "fc00::1", "fe80::1", "ff02::1", "fd00:ec2::254", "::ffff:127.0.0.1", "::ffff:10.0.0.1",
-            "64:ff9b::a00:1", "2002:7f00:1::", "2001:db8::1", "::127.0.0.1",
+            "0.0.0.0",
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "224.0.0.1",
+            "255.255.255.255",
+            "198.18.0.1",
+            "192.0.2.1",
+            "::",
+            "::1",
+            "fc00::1",
+            "fe80::1",
+            "ff02::1",
+            "fd00:ec2::254",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "64:ff9b::a00:1",
+            "2002:7f00:1::",
+            "2001:db8::1",
+            "::127.0.0.1",
         ];
         for text in refused {
-            assert!(forbidden_reason(text.parse().unwrap()).is_some(), "{text} must be refused");
+            assert!(
+                forbidden_reason(text.parse().unwrap()).is_some(),
+                "{text} must be refused"
+            );
         }
-        for text in ["93.184.216.34", "8.8.8.8", "2606:4700::1111", "::ffff:8.8.8.8"] {
-            assert_eq!(forbidden_reason(text.parse().unwrap()), None, "{text} must be allowed");
+        for text in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+        ] {
+            assert_eq!(
+                forbidden_reason(text.parse().unwrap()),
+                None,
+                "{text} must be allowed"
+            );
         }
     }
 }

@@ -1,1 +1,11 @@
+//! Hookwire's server: the HTTP API, the delivery engine and the application lifecycle.
 
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod delivery;
+pub mod state;
+
+pub use app::{Server, StartError};
+pub use config::Config;

@@ -1,1 +1,141 @@
+//! Hookwire's storage. The `Store` trait is everything the server may ask of a database; this
+//! crate is the only place with SQL. SQLite is the embedded default; PostgreSQL implements the
+//! same trait. Correctness state (leases, idempotency keys, schedules) lives here, never only
+//! in one process's memory.
 
+mod error;
+mod query;
+pub mod sqlite;
+
+use async_trait::async_trait;
+use hookwire_core::model::{Application, Attempt, Delivery, Endpoint, EventType, Message, Status};
+use hookwire_core::time_fmt::Millis;
+use hookwire_core::{AppId, AttemptId, DeliveryId, EndpointId, MessageId};
+
+pub use error::{StoreError, StoreResult};
+pub use query::{AttemptFilter, AttemptScope, MessageFilter, Page, StatusCounts};
+
+/// A message to commit together with its deliveries, in one transaction.
+#[derive(Debug, Clone)]
+pub struct Accept {
+    pub message: Message,
+    pub deliveries: Vec<Delivery>,
+    /// When set, the deliveries are inserted already leased until then: the caller hands them
+    /// straight to its dispatcher, so no claim round-trip is needed.
+    pub leased_until: Option<Millis>,
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Accepted {
+    Created,
+    /// The idempotency key was seen before: this is the message it created.
+    Existing(Message),
+}
+
+/// A claimed delivery with what sending it needs. `endpoint` is `None` if it was deleted.
+#[derive(Debug, Clone)]
+pub struct ClaimedDelivery {
+    pub delivery: Delivery,
+    pub message: Message,
+    pub endpoint: Option<Endpoint>,
+}
+
+/// The state a delivery moves to after an attempt.
+#[derive(Debug, Clone, Copy)]
+pub struct DeliveryUpdate {
+    pub status: Status,
+    pub attempts: u32,
+    pub next_attempt_at: Option<Millis>,
+}
+
+#[async_trait]
+pub trait ResourceStore: Send + Sync {
+    async fn create_app(&self, app: Application) -> StoreResult<()>;
+    /// By id or by uid.
+    async fn get_app(&self, id_or_uid: &str) -> StoreResult<Option<Application>>;
+    async fn list_apps(&self, page: &Page) -> StoreResult<Vec<Application>>;
+    async fn update_app(&self, app: Application) -> StoreResult<()>;
+    /// Deletes the application and everything under it.
+    async fn delete_app(&self, id: AppId) -> StoreResult<()>;
+
+    async fn create_endpoint(&self, endpoint: Endpoint) -> StoreResult<()>;
+    async fn get_endpoint(&self, app: AppId, id_or_uid: &str) -> StoreResult<Option<Endpoint>>;
+    async fn list_endpoints(&self, app: AppId, page: &Page) -> StoreResult<Vec<Endpoint>>;
+    /// Every endpoint of an application, for fan-out.
+    async fn app_endpoints(&self, app: AppId) -> StoreResult<Vec<Endpoint>>;
+    async fn update_endpoint(&self, endpoint: Endpoint) -> StoreResult<()>;
+    async fn delete_endpoint(&self, app: AppId, id: EndpointId) -> StoreResult<()>;
+
+    async fn create_event_type(&self, event_type: EventType) -> StoreResult<()>;
+    async fn get_event_type(&self, name: &str) -> StoreResult<Option<EventType>>;
+    async fn list_event_types(
+        &self,
+        page: &Page,
+        include_archived: bool,
+    ) -> StoreResult<Vec<EventType>>;
+    async fn update_event_type(&self, event_type: EventType) -> StoreResult<()>;
+
+    async fn get_setting(&self, key: &str) -> StoreResult<Option<String>>;
+    /// Stores `value` unless `key` is set; returns the value in force afterwards.
+    async fn put_setting_if_absent(&self, key: &str, value: &str) -> StoreResult<String>;
+}
+
+#[async_trait]
+pub trait MessageStore: Send + Sync {
+    /// Commits the message and its deliveries durably before returning.
+    async fn accept_message(&self, accept: Accept) -> StoreResult<Accepted>;
+    async fn get_message(&self, app: AppId, id: MessageId) -> StoreResult<Option<Message>>;
+    async fn list_messages(&self, app: AppId, filter: &MessageFilter) -> StoreResult<Vec<Message>>;
+    async fn expunge_message_content(&self, app: AppId, id: MessageId) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait DeliveryStore: Send + Sync {
+    /// Leases up to `limit` due, unleased deliveries until `lease_until`.
+    async fn claim_due(
+        &self,
+        now: Millis,
+        lease_until: Millis,
+        limit: usize,
+    ) -> StoreResult<Vec<ClaimedDelivery>>;
+    /// Records an attempt and moves its delivery on, releasing the lease.
+    async fn record_attempt(&self, attempt: Attempt, update: DeliveryUpdate) -> StoreResult<()>;
+    /// Inserts new deliveries (resend, send-example, recover), due at their `next_attempt_at`.
+    async fn insert_deliveries(&self, deliveries: Vec<Delivery>) -> StoreResult<()>;
+    /// Makes failed deliveries of an endpoint created in `[since, until)` due again; returns how many.
+    async fn recover_failed(
+        &self,
+        endpoint: EndpointId,
+        since: Millis,
+        until: Millis,
+        now: Millis,
+    ) -> StoreResult<u64>;
+    /// Releases every lease (the single-node SQLite store does this on start: a lease held by a
+    /// previous process of the same data directory can only be from a crash).
+    async fn release_all_leases(&self) -> StoreResult<u64>;
+    /// The earliest `next_attempt_at` among pending deliveries that are unleased (or whose
+    /// lease lapsed by `now`): when the poller next has work.
+    async fn next_due_at(&self, now: Millis) -> StoreResult<Option<Millis>>;
+    /// Moves a delivery on without an attempt (e.g. canceled because its endpoint is disabled).
+    async fn update_delivery(
+        &self,
+        id: DeliveryId,
+        update: DeliveryUpdate,
+        now: Millis,
+    ) -> StoreResult<()>;
+    async fn message_deliveries(&self, msg: MessageId) -> StoreResult<Vec<Delivery>>;
+    async fn endpoint_stats(&self, endpoint: EndpointId) -> StoreResult<StatusCounts>;
+    async fn list_attempts(&self, app: AppId, filter: &AttemptFilter) -> StoreResult<Vec<Attempt>>;
+    async fn get_attempt(&self, app: AppId, id: AttemptId) -> StoreResult<Option<Attempt>>;
+}
+
+/// Everything the server needs from a database.
+pub trait Store: ResourceStore + MessageStore + DeliveryStore {}
+
+impl<T: ResourceStore + MessageStore + DeliveryStore> Store for T {}
+
+/// The store traits, for `use hookwire_store::prelude::*` where store methods are called.
+pub mod prelude {
+    pub use crate::{DeliveryStore, MessageStore, ResourceStore, Store};
+}

@@ -1,1 +1,155 @@
-fn main() {}
+//! The `hookwire` binary: command-line parsing and wiring only.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use hookwire_server::Server;
+use hookwire_server::config::{Config, FileConfig, parse_durability, sqlite_path};
+
+#[derive(Parser)]
+#[command(
+    name = "hookwire",
+    version,
+    about = "Webhook delivery service: durable fan-out, signing, retries, delivery log."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(clap::Args)]
+struct Common {
+    /// TOML configuration file (flags and environment override it).
+    #[arg(long, env = "HOOKWIRE_CONFIG")]
+    config: Option<PathBuf>,
+    /// `sqlite://PATH` (default `sqlite://./hookwire-data/hookwire.db`).
+    #[arg(long, env = "HOOKWIRE_DATABASE_URL")]
+    database_url: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the API and the delivery workers.
+    Serve {
+        #[command(flatten)]
+        common: Common,
+        /// Address to listen on (default 127.0.0.1:8071; port 0 picks a free port).
+        #[arg(long, env = "HOOKWIRE_LISTEN")]
+        listen: Option<std::net::SocketAddr>,
+        /// Let endpoints on loopback and private networks receive (development and tests).
+        #[arg(long, env = "HOOKWIRE_ALLOW_PRIVATE_NETWORKS", num_args = 0..=1, default_missing_value = "true")]
+        allow_private_networks: Option<bool>,
+        /// `disk` (default: fsync before acknowledging) or `process` (survives a crash, not power loss).
+        #[arg(long, env = "HOOKWIRE_DURABILITY")]
+        durability: Option<String>,
+        /// Refuse event types missing from the catalog (422).
+        #[arg(long, env = "HOOKWIRE_STRICT_EVENT_TYPES", num_args = 0..=1, default_missing_value = "true")]
+        strict_event_types: Option<bool>,
+    },
+    /// Apply database migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+fn load_config(common: &Common) -> anyhow::Result<Config> {
+    let mut config = Config::default();
+    if let Some(path) = &common.config {
+        FileConfig::load(path)?.apply(&mut config)?;
+    }
+    if let Some(url) = &common.database_url {
+        config.database_url = url.clone();
+    }
+    if let Ok(token) = std::env::var("HOOKWIRE_ADMIN_TOKEN")
+        && !token.is_empty()
+    {
+        config.admin_token = Some(token);
+    }
+    Ok(config)
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HOOKWIRE_LOG")
+        .unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::env::var("HOOKWIRE_LOG_FORMAT").as_deref() == Ok("json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("SIGTERM handler");
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+    tracing::info!("shutdown requested");
+}
+
+async fn serve(mut config: Config) -> anyhow::Result<()> {
+    let server = Server::build(config.clone()).await?;
+    config.listen = server.local_addr();
+    // These lines are the contract scripts and tests read: keep them on stdout, one each.
+    println!("Hookwire listening on http://{}", config.listen);
+    println!("Database: {}", server.database_path.display());
+    if let Some(token) = &server.generated_admin_token {
+        println!("Admin token (shown once; store it now): {token}");
+    }
+    server.run(shutdown_signal()).await?;
+    println!("Hookwire stopped");
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    init_logging();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    match cli.command {
+        Command::Serve {
+            common,
+            listen,
+            allow_private_networks,
+            durability,
+            strict_event_types,
+        } => {
+            let mut config = load_config(&common)?;
+            if let Some(listen) = listen {
+                config.listen = listen;
+            }
+            if let Some(allow) = allow_private_networks {
+                config.allow_private_networks = allow;
+            }
+            if let Some(durability) = durability {
+                config.durability = parse_durability(&durability)?;
+            }
+            if let Some(strict) = strict_event_types {
+                config.strict_event_types = strict;
+            }
+            runtime.block_on(serve(config))
+        }
+        Command::Migrate { common } => {
+            let config = load_config(&common)?;
+            let path = sqlite_path(&config.database_url)?;
+            let version = hookwire_store::sqlite::SqliteStore::migrate_only(&path)?;
+            println!("Database {} is at schema version {version}", path.display());
+            Ok(())
+        }
+    }
+}

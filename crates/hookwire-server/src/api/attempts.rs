@@ -1,0 +1,337 @@
+//! Delivery history: attempts by endpoint and by message, a message's destinations, and resend.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use hookwire_core::model::{
+    Application, Attempt, Delivery, Endpoint, Message, Status, TriggerType,
+};
+use hookwire_core::time_fmt::Millis;
+use hookwire_core::{AttemptId, DeliveryId, EndpointId};
+use hookwire_store::{AttemptFilter, AttemptScope};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::apps::load_app;
+use super::endpoints::load_endpoint;
+use super::error::{ApiError, ApiResult};
+use super::extract::QueryPairs;
+use super::messages::{MessageOut, load_message};
+use super::page::{ListResponse, list_response, page_from};
+use crate::auth::Principal;
+use crate::state::{AppState, now};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_by_endpoint))
+        .routes(routes!(list_by_message))
+        .routes(routes!(get_attempt))
+        .routes(routes!(list_destinations))
+        .routes(routes!(resend))
+        .routes(routes!(resend_attempt))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageAttemptOut {
+    pub id: String,
+    pub msg_id: String,
+    pub endpoint_id: String,
+    pub url: String,
+    /// The first 4 KiB of the response body, or what went wrong when there was no answer.
+    pub response: String,
+    /// 0 when no HTTP answer arrived.
+    pub response_status_code: u16,
+    pub response_duration_ms: u64,
+    /// 0 success, 1 pending, 2 fail, 3 sending.
+    pub status: i64,
+    pub status_text: &'static str,
+    /// 0 scheduled, 1 manual.
+    pub trigger_type: i64,
+    /// Hookwire: `status`, `timeout`, `connect`, `dns`, `tls`, `refused` or `io`; null on success.
+    pub error_kind: Option<&'static str>,
+    #[serde(with = "hookwire_core::time_fmt::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub timestamp: Millis,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub msg: Option<MessageOut>,
+}
+
+impl From<Attempt> for MessageAttemptOut {
+    fn from(a: Attempt) -> Self {
+        Self {
+            id: a.id.to_string(),
+            msg_id: a.msg_id.to_string(),
+            endpoint_id: a.endpoint_id.to_string(),
+            url: a.url,
+            response: a.response,
+            response_status_code: a.response_status_code,
+            response_duration_ms: a.response_duration_ms,
+            status: a.status.code(),
+            status_text: a.status.text(),
+            trigger_type: a.trigger_type.code(),
+            error_kind: a.error_kind.map(|k| k.as_str()),
+            timestamp: a.timestamp,
+            msg: None,
+        }
+    }
+}
+
+/// A message's delivery to one endpoint.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageEndpointOut {
+    pub id: String,
+    pub url: String,
+    pub description: String,
+    pub disabled: bool,
+    pub uid: Option<String>,
+    pub event_types: Option<Vec<String>>,
+    pub channels: Option<Vec<String>>,
+    pub throttle_rate: Option<u32>,
+    pub status: i64,
+    pub status_text: &'static str,
+    #[serde(with = "hookwire_core::time_fmt::rfc3339_option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub next_attempt: Option<Millis>,
+    /// Hookwire: attempts made so far.
+    pub attempts: u32,
+    #[serde(with = "hookwire_core::time_fmt::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Millis,
+    #[serde(with = "hookwire_core::time_fmt::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Millis,
+}
+
+fn attempt_filter(query: &QueryPairs, scope: AttemptScope) -> ApiResult<AttemptFilter> {
+    let status = query
+        .number::<i64>("status")?
+        .map(|code| {
+            Status::from_code(code)
+                .ok_or_else(|| ApiError::invalid(&["query", "status"], "must be 0..=4"))
+        })
+        .transpose()?;
+    let endpoint = query
+        .get("endpoint_id")
+        .map(|id| {
+            id.parse::<EndpointId>()
+                .map_err(|e| ApiError::invalid(&["query", "endpoint_id"], e.to_string()))
+        })
+        .transpose()?;
+    Ok(AttemptFilter {
+        scope,
+        page: page_from(query, true)?,
+        status,
+        status_code_class: query.number("status_code_class")?,
+        endpoint,
+        before: query.timestamp("before")?,
+        after: query.timestamp("after")?,
+    })
+}
+
+async fn list(
+    state: &AppState,
+    app: &Application,
+    filter: AttemptFilter,
+    with_msg: bool,
+) -> ApiResult<ListResponse<MessageAttemptOut>> {
+    let attempts = state.store.list_attempts(app.id, &filter).await?;
+    let mut out = list_response(
+        &filter.page,
+        attempts,
+        |a| a.id.to_string(),
+        MessageAttemptOut::from,
+    );
+    if with_msg {
+        for attempt in &mut out.data {
+            let message = load_message(state, app, &attempt.msg_id).await.ok();
+            attempt.msg = message.map(|m| MessageOut::from_message(m, true));
+        }
+    }
+    Ok(out)
+}
+
+/// Attempts to one endpoint, newest first.
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}", tag = "Message Attempt",
+    params(("app_id" = String, Path), ("endpoint_id" = String, Path), ("limit" = Option<usize>, Query), ("iterator" = Option<String>, Query),
+        ("status" = Option<i64>, Query), ("status_code_class" = Option<u16>, Query), ("before" = Option<String>, Query),
+        ("after" = Option<String>, Query), ("with_msg" = Option<bool>, Query)),
+    responses((status = 200, body = ListResponse<MessageAttemptOut>)))]
+async fn list_by_endpoint(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+    query: QueryPairs,
+) -> ApiResult<Json<ListResponse<MessageAttemptOut>>> {
+    let (app, endpoint) = load_endpoint(&state, principal, &app_id, &endpoint_id).await?;
+    let filter = attempt_filter(&query, AttemptScope::Endpoint(endpoint.id))?;
+    Ok(Json(
+        list(
+            &state,
+            &app,
+            filter,
+            query.bool("with_msg")?.unwrap_or(false),
+        )
+        .await?,
+    ))
+}
+
+/// Attempts of one message, newest first.
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/attempt/msg/{msg_id}", tag = "Message Attempt",
+    params(("app_id" = String, Path), ("msg_id" = String, Path), ("limit" = Option<usize>, Query), ("iterator" = Option<String>, Query),
+        ("status" = Option<i64>, Query), ("status_code_class" = Option<u16>, Query), ("endpoint_id" = Option<String>, Query),
+        ("before" = Option<String>, Query), ("after" = Option<String>, Query)),
+    responses((status = 200, body = ListResponse<MessageAttemptOut>)))]
+async fn list_by_message(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((app_id, msg_id)): Path<(String, String)>,
+    query: QueryPairs,
+) -> ApiResult<Json<ListResponse<MessageAttemptOut>>> {
+    let app = load_app(&state, principal, &app_id).await?;
+    let message = load_message(&state, &app, &msg_id).await?;
+    let filter = attempt_filter(&query, AttemptScope::Message(message.id))?;
+    Ok(Json(list(&state, &app, filter, false).await?))
+}
+
+async fn load_attempt(
+    state: &AppState,
+    app: &Application,
+    message: &Message,
+    attempt_id: &str,
+) -> ApiResult<Attempt> {
+    let id: AttemptId = attempt_id
+        .parse()
+        .map_err(|_| ApiError::not_found("attempt"))?;
+    let attempt = state
+        .store
+        .get_attempt(app.id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("attempt"))?;
+    if attempt.msg_id != message.id {
+        return Err(ApiError::not_found("attempt"));
+    }
+    Ok(attempt)
+}
+
+/// Get one attempt.
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}", tag = "Message Attempt",
+    params(("app_id" = String, Path), ("msg_id" = String, Path), ("attempt_id" = String, Path)),
+    responses((status = 200, body = MessageAttemptOut)))]
+async fn get_attempt(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((app_id, msg_id, attempt_id)): Path<(String, String, String)>,
+) -> ApiResult<Json<MessageAttemptOut>> {
+    let app = load_app(&state, principal, &app_id).await?;
+    let message = load_message(&state, &app, &msg_id).await?;
+    Ok(Json(
+        load_attempt(&state, &app, &message, &attempt_id)
+            .await?
+            .into(),
+    ))
+}
+
+/// The endpoints a message is (or was) being delivered to, with each delivery's status.
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/msg/{msg_id}/endpoint", tag = "Message Attempt",
+    params(("app_id" = String, Path), ("msg_id" = String, Path)),
+    responses((status = 200, body = ListResponse<MessageEndpointOut>)))]
+async fn list_destinations(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((app_id, msg_id)): Path<(String, String)>,
+) -> ApiResult<Json<ListResponse<MessageEndpointOut>>> {
+    let app = load_app(&state, principal, &app_id).await?;
+    let message = load_message(&state, &app, &msg_id).await?;
+    let mut data = Vec::new();
+    for delivery in state.store.message_deliveries(message.id).await? {
+        let Some(endpoint) = state
+            .store
+            .get_endpoint(app.id, &delivery.endpoint_id.to_string())
+            .await?
+        else {
+            continue;
+        };
+        data.push(MessageEndpointOut {
+            id: endpoint.id.to_string(),
+            url: endpoint.url,
+            description: endpoint.description,
+            disabled: endpoint.disabled,
+            uid: endpoint.uid,
+            event_types: endpoint.event_types,
+            channels: endpoint.channels,
+            throttle_rate: endpoint.throttle_rate,
+            status: delivery.status.code(),
+            status_text: delivery.status.text(),
+            next_attempt: delivery
+                .next_attempt_at
+                .filter(|_| delivery.status == Status::Pending),
+            attempts: delivery.attempts,
+            created_at: delivery.created_at,
+            updated_at: delivery.updated_at,
+        });
+    }
+    Ok(Json(ListResponse {
+        data,
+        iterator: None,
+        prev_iterator: None,
+        done: true,
+    }))
+}
+
+/// Queues one manual attempt of `message` to `endpoint`.
+async fn queue_resend(state: &AppState, message: &Message, endpoint: &Endpoint) -> ApiResult<()> {
+    let now = now();
+    let delivery = Delivery {
+        id: DeliveryId::generate(),
+        app_id: message.app_id,
+        msg_id: message.id,
+        endpoint_id: endpoint.id,
+        status: Status::Pending,
+        attempts: 0,
+        next_attempt_at: Some(now),
+        trigger: TriggerType::Manual,
+        created_at: now,
+        updated_at: now,
+    };
+    state.store.insert_deliveries(vec![delivery]).await?;
+    state.dispatcher.wake();
+    Ok(())
+}
+
+/// Send a message to an endpoint again (one manual attempt, same `webhook-id`).
+#[utoipa::path(post, path = "/api/v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend", tag = "Message Attempt",
+    params(("app_id" = String, Path), ("msg_id" = String, Path), ("endpoint_id" = String, Path)), responses((status = 202)))]
+async fn resend(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((app_id, msg_id, endpoint_id)): Path<(String, String, String)>,
+) -> ApiResult<StatusCode> {
+    let (app, endpoint) = load_endpoint(&state, principal, &app_id, &endpoint_id).await?;
+    let message = load_message(&state, &app, &msg_id).await?;
+    queue_resend(&state, &message, &endpoint).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Hookwire: resend the message of any attempt to that attempt's endpoint, by attempt id.
+#[utoipa::path(post, path = "/api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}/resend", tag = "Message Attempt",
+    params(("app_id" = String, Path), ("msg_id" = String, Path), ("attempt_id" = String, Path)), responses((status = 202)))]
+async fn resend_attempt(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((app_id, msg_id, attempt_id)): Path<(String, String, String)>,
+) -> ApiResult<StatusCode> {
+    let app = load_app(&state, principal, &app_id).await?;
+    let message = load_message(&state, &app, &msg_id).await?;
+    let attempt = load_attempt(&state, &app, &message, &attempt_id).await?;
+    let endpoint = state
+        .store
+        .get_endpoint(app.id, &attempt.endpoint_id.to_string())
+        .await?
+        .ok_or_else(|| ApiError::not_found("endpoint"))?;
+    queue_resend(&state, &message, &endpoint).await?;
+    Ok(StatusCode::ACCEPTED)
+}

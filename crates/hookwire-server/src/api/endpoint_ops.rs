@@ -1,0 +1,416 @@
+//! Endpoint operations beside CRUD: secret, headers, stats, recover and send-example.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use hookwire_core::limits::{
+    HEADER_VALUE_LENGTH_MAX, HEADERS_PER_ENDPOINT_MAX, SECRET_ROTATION_GRACE_SECONDS_DEFAULT,
+    SECRET_ROTATION_GRACE_SECONDS_MAX,
+};
+use hookwire_core::model::RetiringSecret;
+use hookwire_core::signing;
+use hookwire_core::time_fmt::Millis;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::endpoints::load_endpoint;
+use super::error::{ApiError, ApiResult};
+use super::extract::JsonBody;
+use super::messages::{MessageOut, send_to_one_endpoint};
+use crate::auth::Principal;
+use crate::state::{AppState, now};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_secret))
+        .routes(routes!(rotate_secret))
+        .routes(routes!(get_headers, update_headers, patch_headers))
+        .routes(routes!(endpoint_stats))
+        .routes(routes!(recover))
+        .routes(routes!(send_example))
+}
+
+/// Headers Hookwire sets itself; an endpoint may not override them.
+const RESERVED_HEADERS: &[&str] = &[
+    "host",
+    "content-length",
+    "content-type",
+    "transfer-encoding",
+    "connection",
+    "user-agent",
+];
+const RESERVED_HEADER_PREFIXES: &[&str] = &["webhook-", "svix-"];
+/// Header names whose values are secrets: write-only, never returned.
+const SENSITIVE_HEADER_MARKERS: &[&str] = &[
+    "authorization",
+    "cookie",
+    "auth",
+    "token",
+    "secret",
+    "password",
+    "api-key",
+    "apikey",
+    "signature",
+];
+
+pub fn sensitive_header_names(headers: &BTreeMap<String, String>) -> Vec<String> {
+    headers
+        .keys()
+        .filter(|name| {
+            let lower = name.to_ascii_lowercase();
+            SENSITIVE_HEADER_MARKERS
+                .iter()
+                .any(|marker| lower.contains(marker))
+        })
+        .cloned()
+        .collect()
+}
+
+pub fn check_headers(headers: &BTreeMap<String, String>) -> ApiResult<()> {
+    if headers.len() > HEADERS_PER_ENDPOINT_MAX {
+        return Err(ApiError::invalid(
+            &["body", "headers"],
+            format!("at most {HEADERS_PER_ENDPOINT_MAX} headers"),
+        ));
+    }
+    for (name, value) in headers {
+        let lower = name.to_ascii_lowercase();
+        if HeaderName::from_bytes(name.as_bytes()).is_err() {
+            return Err(ApiError::invalid(
+                &["body", "headers", name],
+                "not a valid header name",
+            ));
+        }
+        if RESERVED_HEADERS.contains(&lower.as_str())
+            || RESERVED_HEADER_PREFIXES
+                .iter()
+                .any(|p| lower.starts_with(p))
+        {
+            return Err(ApiError::invalid(
+                &["body", "headers", name],
+                "this header is set by Hookwire and cannot be overridden",
+            ));
+        }
+        if value.len() > HEADER_VALUE_LENGTH_MAX || HeaderValue::from_str(value).is_err() {
+            return Err(ApiError::invalid(
+                &["body", "headers", name],
+                "not a valid header value",
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EndpointSecretOut {
+    pub key: String,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointSecretRotateIn {
+    #[serde(default)]
+    pub key: Option<String>,
+    /// How long the previous secret keeps signing (both signatures are sent meanwhile).
+    #[serde(default)]
+    pub grace_period_seconds: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct EndpointHeadersIn {
+    pub headers: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointHeadersPatchIn {
+    pub headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub delete_headers: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EndpointHeadersOut {
+    /// Non-sensitive headers with their values.
+    pub headers: BTreeMap<String, String>,
+    /// Names of headers whose values are write-only.
+    pub sensitive: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EndpointStats {
+    pub success: u64,
+    pub pending: u64,
+    pub sending: u64,
+    pub fail: u64,
+    pub canceled: u64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RecoverIn {
+    #[serde(with = "hookwire_core::time_fmt::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub since: Millis,
+    #[serde(default, with = "hookwire_core::time_fmt::rfc3339_option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub until: Option<Millis>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecoverOut {
+    pub id: String,
+    pub status: &'static str,
+    pub task: &'static str,
+    #[serde(with = "hookwire_core::time_fmt::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Millis,
+    /// Hookwire: how many failed deliveries were scheduled again.
+    pub recovered: u64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EventExampleIn {
+    pub event_type: String,
+    #[serde(default)]
+    pub example_index: Option<usize>,
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub payload: Option<serde_json::Value>,
+}
+
+/// Get the endpoint's signing secret.
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/secret", tag = "Endpoint",
+    params(("app_id" = String, Path), ("endpoint_id" = String, Path)), responses((status = 200, body = EndpointSecretOut)))]
+async fn get_secret(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+) -> ApiResult<Json<EndpointSecretOut>> {
+    let (_, endpoint) = load_endpoint(&state, principal, &app_id, &endpoint_id).await?;
+    Ok(Json(EndpointSecretOut {
+        key: endpoint.secret,
+    }))
+}
+
+/// Rotate the signing secret; the previous one keeps signing for the grace period (default 24 h).
+#[utoipa::path(post, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/secret/rotate", tag = "Endpoint",
+    request_body = EndpointSecretRotateIn, params(("app_id" = String, Path), ("endpoint_id" = String, Path)), responses((status = 204)))]
+async fn rotate_secret(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+    JsonBody(input): JsonBody<EndpointSecretRotateIn>,
+) -> ApiResult<StatusCode> {
+    let (_, mut endpoint) = load_endpoint(&state, principal, &app_id, &endpoint_id).await?;
+    let new_secret = match input.key {
+        Some(key) => signing::normalize_secret(&key)
+            .map_err(|e| ApiError::invalid(&["body", "key"], e.to_string()))?,
+        None => signing::generate_secret(),
+    };
+    let grace = input
+        .grace_period_seconds
+        .unwrap_or(SECRET_ROTATION_GRACE_SECONDS_DEFAULT);
+    if grace > SECRET_ROTATION_GRACE_SECONDS_MAX {
+        return Err(ApiError::invalid(
+            &["body", "gracePeriodSeconds"],
+            format!("at most {SECRET_ROTATION_GRACE_SECONDS_MAX}"),
+        ));
+    }
+    let now = now();
+    endpoint.previous_secrets.retain(|s| s.expires_at > now);
+    if grace > 0 {
+        let old = std::mem::replace(&mut endpoint.secret, new_secret);
+        endpoint.previous_secrets.push(RetiringSecret {
+            key: old,
+            expires_at: now + grace as Millis * 1_000,
+        });
+    } else {
+        endpoint.secret = new_secret;
+    }
+    endpoint.updated_at = now;
+    state.store.update_endpoint(endpoint).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Get the endpoint's custom headers; sensitive values are not returned.
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/headers", tag = "Endpoint",
+    params(("app_id" = String, Path), ("endpoint_id" = String, Path)), responses((status = 200, body = EndpointHeadersOut)))]
+async fn get_headers(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+) -> ApiResult<Json<EndpointHeadersOut>> {
+    let (_, endpoint) = load_endpoint(&state, principal, &app_id, &endpoint_id).await?;
+    let sensitive = endpoint.sensitive_headers;
+    let headers = endpoint
+        .headers
+        .into_iter()
+        .filter(|(name, _)| !sensitive.contains(name))
+        .collect();
+    Ok(Json(EndpointHeadersOut { headers, sensitive }))
+}
+
+/// Replace the endpoint's custom headers.
+#[utoipa::path(put, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/headers", tag = "Endpoint",
+    request_body = EndpointHeadersIn, params(("app_id" = String, Path), ("endpoint_id" = String, Path)), responses((status = 204)))]
+async fn update_headers(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+    JsonBody(input): JsonBody<EndpointHeadersIn>,
+) -> ApiResult<StatusCode> {
+    let (_, mut endpoint) = load_endpoint(&state, principal, &app_id, &endpoint_id).await?;
+    check_headers(&input.headers)?;
+    endpoint.sensitive_headers = sensitive_header_names(&input.headers);
+    endpoint.headers = input.headers;
+    endpoint.updated_at = now();
+    state.store.update_endpoint(endpoint).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Add, change or delete some of the endpoint's custom headers.
+#[utoipa::path(patch, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/headers", tag = "Endpoint",
+    request_body = EndpointHeadersPatchIn, params(("app_id" = String, Path), ("endpoint_id" = String, Path)), responses((status = 204)))]
+async fn patch_headers(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+    JsonBody(input): JsonBody<EndpointHeadersPatchIn>,
+) -> ApiResult<StatusCode> {
+    let (_, mut endpoint) = load_endpoint(&state, principal, &app_id, &endpoint_id).await?;
+    for name in &input.delete_headers {
+        endpoint.headers.remove(name);
+    }
+    endpoint.headers.extend(input.headers);
+    check_headers(&endpoint.headers)?;
+    endpoint.sensitive_headers = sensitive_header_names(&endpoint.headers);
+    endpoint.updated_at = now();
+    state.store.update_endpoint(endpoint).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deliveries to this endpoint by status.
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/stats", tag = "Endpoint",
+    params(("app_id" = String, Path), ("endpoint_id" = String, Path)), responses((status = 200, body = EndpointStats)))]
+async fn endpoint_stats(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+) -> ApiResult<Json<EndpointStats>> {
+    let (_, endpoint) = load_endpoint(&state, principal, &app_id, &endpoint_id).await?;
+    let c = state.store.endpoint_stats(endpoint.id).await?;
+    Ok(Json(EndpointStats {
+        success: c.success,
+        pending: c.pending,
+        sending: c.sending,
+        fail: c.fail,
+        canceled: c.canceled,
+    }))
+}
+
+/// Send again every failed delivery to this endpoint created since `since` (and before `until`).
+#[utoipa::path(post, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/recover", tag = "Endpoint",
+    request_body = RecoverIn, params(("app_id" = String, Path), ("endpoint_id" = String, Path)), responses((status = 202, body = RecoverOut)))]
+async fn recover(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+    JsonBody(input): JsonBody<RecoverIn>,
+) -> ApiResult<(StatusCode, Json<RecoverOut>)> {
+    let (_, endpoint) = load_endpoint(&state, principal, &app_id, &endpoint_id).await?;
+    let now = now();
+    let until = input.until.unwrap_or(Millis::MAX);
+    let recovered = state
+        .store
+        .recover_failed(endpoint.id, input.since, until, now)
+        .await?;
+    state.dispatcher.wake();
+    let out = RecoverOut {
+        id: format!(
+            "qtask_{}",
+            hookwire_core::DeliveryId::generate()
+                .to_string()
+                .trim_start_matches("dlv_")
+        ),
+        status: "finished",
+        task: "endpoint.recover",
+        updated_at: now,
+        recovered,
+    };
+    Ok((StatusCode::ACCEPTED, Json(out)))
+}
+
+/// Send a test message of an event type to this endpoint only: the given payload, else the
+/// event type's schema example (`exampleIndex`), else `{}`.
+#[utoipa::path(post, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/send-example", tag = "Endpoint",
+    request_body = EventExampleIn, params(("app_id" = String, Path), ("endpoint_id" = String, Path)), responses((status = 202, body = MessageOut)))]
+async fn send_example(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((app_id, endpoint_id)): Path<(String, String)>,
+    JsonBody(input): JsonBody<EventExampleIn>,
+) -> ApiResult<(StatusCode, Json<MessageOut>)> {
+    let (app, endpoint) = load_endpoint(&state, principal, &app_id, &endpoint_id).await?;
+    super::validate::event_type_name("eventType", &input.event_type, false)?;
+    let payload = match input.payload {
+        Some(payload) if payload.is_object() => payload,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                &["body", "payload"],
+                "must be a JSON object",
+            ));
+        }
+        None => {
+            example_payload(&state, &input.event_type, input.example_index.unwrap_or(0)).await?
+        }
+    };
+    let message = send_to_one_endpoint(
+        &state,
+        &app,
+        &endpoint,
+        input.event_type,
+        payload.to_string(),
+    )
+    .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(MessageOut::from_message(message, true)),
+    ))
+}
+
+/// The example at `index` from the newest schema of an event type that has examples.
+async fn example_payload(
+    state: &AppState,
+    event_type: &str,
+    index: usize,
+) -> ApiResult<serde_json::Value> {
+    let Some(event_type) = state.store.get_event_type(event_type).await? else {
+        return Ok(serde_json::json!({}));
+    };
+    let examples = event_type
+        .schemas
+        .as_ref()
+        .and_then(|s| s.as_object())
+        .and_then(|versions| versions.values().last())
+        .and_then(|schema| schema.get("examples"))
+        .and_then(|e| e.as_array());
+    match examples {
+        Some(examples) => examples
+            .get(index)
+            .filter(|e| e.is_object())
+            .cloned()
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    &["body", "exampleIndex"],
+                    format!("event type has {} examples", examples.len()),
+                )
+            }),
+        None => Ok(serde_json::json!({})),
+    }
+}

@@ -1,0 +1,137 @@
+//! API errors, translated once: every failure becomes `{code, detail}` with the right status.
+//! Validation failures (422) carry a list in `detail` (`[{loc, msg, type}]`), the shape Svix's
+//! SDKs parse; every other error carries a sentence.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use hookwire_store::StoreError;
+use serde::Serialize;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub detail: Detail,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Detail {
+    Text(String),
+    Validation(Vec<ValidationItem>),
+}
+
+#[derive(Debug, Serialize)]
+pub struct ValidationItem {
+    pub loc: Vec<String>,
+    pub msg: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            detail: Detail::Text(detail.into()),
+        }
+    }
+
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", detail)
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "authentication_failed",
+            "a valid bearer token is required",
+        )
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", detail)
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
+    }
+
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", detail)
+    }
+
+    /// A 422 naming the field (`loc`, e.g. `["body", "url"]`) and what is wrong with it.
+    pub fn invalid(loc: &[&str], msg: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "validation_error",
+            detail: Detail::Validation(vec![ValidationItem {
+                loc: loc.iter().map(|s| s.to_string()).collect(),
+                msg: msg.into(),
+                kind: "value_error",
+            }]),
+        }
+    }
+
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "internal error; see the server log",
+        )
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Conflict { what } => Self::conflict(format!("{what} already exists")),
+            StoreError::NotFound { what } => Self::not_found(what),
+            StoreError::Closed => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "shutting_down",
+                "the server is shutting down",
+            ),
+            other => {
+                let chain = error_chain(&other);
+                tracing::error!(error = %chain, "storage failure");
+                Self::internal()
+            }
+        }
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    code: &'a str,
+    detail: &'a Detail,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Body {
+            code: self.code,
+            detail: &self.detail,
+        };
+        (self.status, axum::Json(body)).into_response()
+    }
+}

@@ -1,0 +1,147 @@
+//! Request extractors whose failures are `ApiError`s: JSON bodies, query strings, ids and the
+//! caller's identity.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+use crate::auth::Principal;
+use crate::state::AppState;
+
+/// A JSON body; syntax errors are 400, shape errors 422 naming the field, too large 413.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    let text = rejection.body_text();
+    match rejection {
+        JsonRejection::JsonDataError(_) => {
+            // "Failed to deserialize the JSON body into the target type: url: missing field …"
+            let detail = text
+                .split_once("target type: ")
+                .map_or(text.as_str(), |(_, rest)| rest);
+            let field = detail
+                .split_once(": ")
+                .map(|(path, _)| path)
+                .filter(|p| !p.contains(' '));
+            let loc: Vec<&str> = std::iter::once("body")
+                .chain(field.into_iter().flat_map(|f| f.split('.')))
+                .collect();
+            ApiError::invalid(&loc, detail)
+        }
+        JsonRejection::JsonSyntaxError(_) => ApiError::bad_request(format!("invalid JSON: {text}")),
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "expected `Content-Type: application/json`",
+        ),
+        _ if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!(
+                "request body exceeds {} bytes",
+                hookwire_core::limits::REQUEST_BODY_BYTES_MAX
+            ),
+        ),
+        _ => ApiError::new(rejection.status(), "bad_request", text),
+    }
+}
+
+/// Query string as ordered pairs: repeated keys and comma-separated lists both work.
+pub struct QueryPairs(pub Vec<(String, String)>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or("");
+        serde_urlencoded::from_str(query)
+            .map(Self)
+            .map_err(|e| ApiError::bad_request(format!("invalid query string: {e}")))
+    }
+}
+
+impl QueryPairs {
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of `key`, splitting comma-separated values.
+    pub fn list(&self, key: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key || k.strip_suffix("[]") == Some(key))
+            .flat_map(|(_, v)| v.split(','))
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    pub fn bool(&self, key: &str) -> Result<Option<bool>, ApiError> {
+        self.get(key)
+            .map(|v| match v {
+                "true" | "1" => Ok(true),
+                "false" | "0" => Ok(false),
+                _ => Err(ApiError::invalid(
+                    &["query", key],
+                    format!("expected true or false, got {v:?}"),
+                )),
+            })
+            .transpose()
+    }
+
+    pub fn timestamp(&self, key: &str) -> Result<Option<i64>, ApiError> {
+        self.get(key)
+            .map(|v| {
+                hookwire_core::time_fmt::parse(v).map_err(|e| ApiError::invalid(&["query", key], e))
+            })
+            .transpose()
+    }
+
+    pub fn number<T: std::str::FromStr>(&self, key: &str) -> Result<Option<T>, ApiError> {
+        self.get(key)
+            .map(|v| {
+                v.parse().map_err(|_| {
+                    ApiError::invalid(&["query", key], format!("expected a number, got {v:?}"))
+                })
+            })
+            .transpose()
+    }
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let token = header.and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        });
+        let token = token
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(ApiError::unauthorized)?;
+        state.auth.authenticate(state.store.as_ref(), token).await
+    }
+}

@@ -1,0 +1,57 @@
+//! The HTTP API: Svix v1 paths and JSON shapes, Hookwire's additions as extra fields and routes.
+//! Each resource module owns its router; handlers are thin (extract, one operation, map result).
+
+pub mod apps;
+pub mod attempts;
+pub mod endpoint_ops;
+pub mod endpoints;
+pub mod error;
+pub mod event_types;
+pub mod extract;
+pub mod messages;
+pub mod page;
+pub mod portal;
+pub mod validate;
+
+use axum::Json;
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::get;
+use utoipa::openapi::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::state::AppState;
+use error::ApiError;
+
+/// All API routes and the OpenAPI document generated from the same registrations.
+pub fn router() -> (Router<AppState>, OpenApi) {
+    let (router, mut openapi) = OpenApiRouter::new()
+        .routes(routes!(health))
+        .merge(apps::router())
+        .merge(endpoints::router())
+        .merge(event_types::router())
+        .merge(messages::router())
+        .merge(attempts::router())
+        .merge(portal::router())
+        .split_for_parts();
+    openapi.info.title = "Hookwire".into();
+    openapi.info.version = env!("CARGO_PKG_VERSION").into();
+    openapi.info.description = Some("Webhook delivery service; Svix API v1 compatible.".into());
+    openapi.info.contact = None;
+    openapi.info.license = Some(utoipa::openapi::License::new("Apache-2.0"));
+    let document = Json(openapi.clone());
+    let router = router
+        .route(
+            "/api/v1/openapi.json",
+            get(move || async move { document.clone() }),
+        )
+        .fallback(|| async { ApiError::not_found("route") });
+    (router, openapi)
+}
+
+/// Health check; needs no token.
+#[utoipa::path(get, path = "/api/v1/health", tag = "Health", responses((status = 204)))]
+async fn health() -> StatusCode {
+    StatusCode::NO_CONTENT
+}

@@ -1,0 +1,62 @@
+//! Application-scoped access: tokens that see and change only one application.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use hookwire_core::time_fmt::Millis;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::apps::load_app;
+use super::error::{ApiError, ApiResult};
+use super::extract::JsonBody;
+use crate::auth::{APP_TOKEN_TTL_SECONDS_DEFAULT, APP_TOKEN_TTL_SECONDS_MAX, Auth, Principal};
+use crate::state::{AppState, now};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(app_portal_access))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AppPortalAccessIn {
+    /// Token lifetime in seconds (default and maximum 7 days).
+    #[serde(default)]
+    pub expiry: Option<u64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AppPortalAccessOut {
+    pub token: String,
+    pub url: String,
+}
+
+/// Issue a token scoped to one application, and the portal URL that uses it.
+#[utoipa::path(post, path = "/api/v1/auth/app-portal-access/{app_id}", tag = "Authentication",
+    request_body = AppPortalAccessIn, params(("app_id" = String, Path)), responses((status = 200, body = AppPortalAccessOut)))]
+async fn app_portal_access(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(app_id): Path<String>,
+    JsonBody(input): JsonBody<AppPortalAccessIn>,
+) -> ApiResult<Json<AppPortalAccessOut>> {
+    principal.require_admin()?;
+    let app = load_app(&state, principal, &app_id).await?;
+    let ttl = input.expiry.unwrap_or(APP_TOKEN_TTL_SECONDS_DEFAULT);
+    if ttl == 0 || ttl > APP_TOKEN_TTL_SECONDS_MAX {
+        return Err(ApiError::invalid(
+            &["body", "expiry"],
+            format!("must be between 1 and {APP_TOKEN_TTL_SECONDS_MAX} seconds"),
+        ));
+    }
+    let token =
+        Auth::issue_app_token(state.store.as_ref(), app.id, now() + ttl as Millis * 1_000).await?;
+    let base = state
+        .config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", state.config.listen));
+    let url = format!("{}/portal/#token={token}", base.trim_end_matches('/'));
+    Ok(Json(AppPortalAccessOut { token, url }))
+}

@@ -1,0 +1,149 @@
+//! Configuration: defaults, then the TOML file, then environment and flags (the binary merges
+//! those; flag wins over environment).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use hookwire_store::sqlite::Durability;
+use serde::Deserialize;
+
+pub const LISTEN_DEFAULT: &str = "127.0.0.1:8071";
+pub const DATA_DIR_DEFAULT: &str = "./hookwire-data";
+pub const DELIVERY_CONCURRENCY_DEFAULT: usize = 512;
+/// How long shutdown waits for in-flight deliveries before giving up on them (they stay leased
+/// and are delivered again after the next start).
+pub const SHUTDOWN_GRACE_MS_DEFAULT: u64 = 30_000;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// `sqlite://PATH`; PostgreSQL is its own backend (`postgres://…`).
+    pub database_url: String,
+    pub admin_token: Option<String>,
+    pub allow_private_networks: bool,
+    pub durability: Durability,
+    /// Refuse messages and subscriptions naming event types missing from the catalog.
+    pub strict_event_types: bool,
+    pub delivery_concurrency: usize,
+    pub shutdown_grace_ms: u64,
+    /// Base URL users reach this server at (for portal links); defaults to `http://{listen}`.
+    pub public_url: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: LISTEN_DEFAULT.parse().expect("valid default address"),
+            database_url: format!("sqlite://{DATA_DIR_DEFAULT}/hookwire.db"),
+            admin_token: None,
+            allow_private_networks: false,
+            durability: Durability::Disk,
+            strict_event_types: false,
+            delivery_concurrency: DELIVERY_CONCURRENCY_DEFAULT,
+            shutdown_grace_ms: SHUTDOWN_GRACE_MS_DEFAULT,
+            public_url: None,
+        }
+    }
+}
+
+/// The TOML file: every key optional, names as in `Config`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<SocketAddr>,
+    pub database_url: Option<String>,
+    pub admin_token: Option<String>,
+    pub allow_private_networks: Option<bool>,
+    /// `"disk"` (default) or `"process"`.
+    pub durability: Option<String>,
+    pub strict_event_types: Option<bool>,
+    pub delivery_concurrency: Option<usize>,
+    pub shutdown_grace_ms: Option<u64>,
+    pub public_url: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error("{0}")]
+    Value(String),
+}
+
+impl FileConfig {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Invalid {
+            path: path.into(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Applies the file's settings over `config`.
+    pub fn apply(self, config: &mut Config) -> Result<(), ConfigError> {
+        if let Some(v) = self.listen {
+            config.listen = v;
+        }
+        if let Some(v) = self.database_url {
+            config.database_url = v;
+        }
+        if let Some(v) = self.admin_token {
+            config.admin_token = Some(v);
+        }
+        if let Some(v) = self.allow_private_networks {
+            config.allow_private_networks = v;
+        }
+        if let Some(v) = self.durability {
+            config.durability = parse_durability(&v)?;
+        }
+        if let Some(v) = self.strict_event_types {
+            config.strict_event_types = v;
+        }
+        if let Some(v) = self.delivery_concurrency {
+            config.delivery_concurrency = v.max(1);
+        }
+        if let Some(v) = self.shutdown_grace_ms {
+            config.shutdown_grace_ms = v;
+        }
+        if let Some(v) = self.public_url {
+            config.public_url = Some(v);
+        }
+        Ok(())
+    }
+}
+
+pub fn parse_durability(text: &str) -> Result<Durability, ConfigError> {
+    match text {
+        "disk" => Ok(Durability::Disk),
+        "process" => Ok(Durability::Process),
+        other => Err(ConfigError::Value(format!(
+            "durability must be \"disk\" or \"process\", got {other:?}"
+        ))),
+    }
+}
+
+/// Where the SQLite database lives, from `sqlite://PATH`.
+pub fn sqlite_path(database_url: &str) -> Result<PathBuf, ConfigError> {
+    match database_url.strip_prefix("sqlite://") {
+        Some(path) if !path.is_empty() => Ok(PathBuf::from(path)),
+        _ if database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://") =>
+        {
+            Err(ConfigError::Value(
+                "the PostgreSQL backend is not available in this build yet; use sqlite://PATH"
+                    .into(),
+            ))
+        }
+        _ => Err(ConfigError::Value(format!(
+            "database URL must be sqlite://PATH, got {database_url:?}"
+        ))),
+    }
+}

@@ -1,0 +1,205 @@
+//! The delivery engine. Work reaches the workers two ways: fresh messages are handed over by the
+//! accept path (their deliveries committed already leased to this process), and everything else
+//! (retries, resends, work left by a crash) is claimed from the store by the poller with a lease.
+//! Workers run each attempt as a tracked task under a global concurrency bound and record the
+//! outcome; the store, not memory, decides what is due.
+
+pub mod fanout;
+pub mod sender;
+mod worker;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hookwire_core::model::{Delivery, Endpoint, Message};
+use hookwire_core::time_fmt::Millis;
+use hookwire_store::Store;
+use tokio::sync::{Notify, Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::state::now;
+use worker::Worker;
+
+/// How long a claimed delivery belongs to this process. Longer than any attempt can take
+/// (30 s timeout) plus queueing, so a live process never has its work taken over.
+pub const LEASE_MS: Millis = 5 * 60 * 1_000;
+/// Jobs waiting for a worker; beyond this, accepts leave work to the poller.
+const QUEUE_CAPACITY: usize = 4_096;
+/// Deliveries claimed per store round-trip.
+const CLAIM_BATCH: usize = 256;
+/// Longest the poller sleeps without being woken.
+const POLL_INTERVAL_MAX_MS: u64 = 1_000;
+
+/// One delivery ready to send.
+pub struct Job {
+    pub delivery: Delivery,
+    pub message: Arc<Message>,
+    pub endpoint: Arc<Endpoint>,
+}
+
+/// The handle the API uses to hand over work and wake the poller.
+#[derive(Clone)]
+pub struct Dispatcher {
+    queue: mpsc::Sender<Job>,
+    wake: Arc<Notify>,
+}
+
+/// Room reserved in the worker queue for the deliveries of one message.
+pub struct Reservation<'a> {
+    permits: mpsc::PermitIterator<'a, Job>,
+}
+
+impl Reservation<'_> {
+    pub fn send(self, jobs: impl IntoIterator<Item = Job>) {
+        for (permit, job) in self.permits.zip(jobs) {
+            permit.send(job);
+        }
+    }
+}
+
+impl Dispatcher {
+    /// Reserves queue room for `count` jobs, or `None` when the queue is full (or `count` is 0).
+    pub fn try_reserve(&self, count: usize) -> Option<Reservation<'_>> {
+        if count == 0 {
+            return None;
+        }
+        self.queue
+            .try_reserve_many(count)
+            .ok()
+            .map(|permits| Reservation { permits })
+    }
+
+    /// Tells the poller that due work may be waiting in the store.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+}
+
+/// Starts the poller and the worker loop on `tracker`; both stop when `cancel` fires.
+pub fn start(
+    store: Arc<dyn Store>,
+    sender: sender::Sender,
+    concurrency: usize,
+    tracker: &TaskTracker,
+    cancel: CancellationToken,
+) -> Dispatcher {
+    let (queue, jobs) = mpsc::channel(QUEUE_CAPACITY);
+    let wake = Arc::new(Notify::new());
+    let dispatcher = Dispatcher {
+        queue: queue.clone(),
+        wake: wake.clone(),
+    };
+    tracker.spawn(poll(store.clone(), queue, wake, cancel.clone()));
+    let worker = Worker {
+        store,
+        sender,
+        dispatcher: dispatcher.clone(),
+    };
+    tracker.spawn(run(
+        jobs,
+        worker,
+        Arc::new(Semaphore::new(concurrency)),
+        tracker.clone(),
+        cancel,
+    ));
+    dispatcher
+}
+
+/// Claims due deliveries and queues them; sleeps until the next is due, at most a second, or
+/// until woken.
+async fn poll(
+    store: Arc<dyn Store>,
+    queue: mpsc::Sender<Job>,
+    wake: Arc<Notify>,
+    cancel: CancellationToken,
+) {
+    loop {
+        let mut sleep_ms = POLL_INTERVAL_MAX_MS;
+        match store.next_due_at(now()).await {
+            Ok(Some(due)) if due <= now() => {
+                if !claim_and_queue(store.as_ref(), &queue, &cancel).await {
+                    return;
+                }
+                sleep_ms = 0;
+            }
+            Ok(Some(due)) => sleep_ms = sleep_ms.min((due - now()).max(1) as u64),
+            Ok(None) => {}
+            Err(error) => tracing::warn!(%error, "cannot read due deliveries"),
+        }
+        if sleep_ms == 0 {
+            continue;
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(Duration::from_millis(sleep_ms)) => {}
+        }
+    }
+}
+
+/// One claim round; false when shutting down.
+async fn claim_and_queue(
+    store: &dyn Store,
+    queue: &mpsc::Sender<Job>,
+    cancel: &CancellationToken,
+) -> bool {
+    let now = now();
+    let claimed = match store.claim_due(now, now + LEASE_MS, CLAIM_BATCH).await {
+        Ok(claimed) => claimed,
+        Err(error) => {
+            tracing::warn!(%error, "cannot claim due deliveries");
+            return !cancel.is_cancelled();
+        }
+    };
+    let mut endpoints: Vec<Arc<Endpoint>> = Vec::new();
+    for claim in claimed {
+        // Deleted endpoints take their deliveries with them; a race leaves nothing to send.
+        let Some(endpoint) = claim.endpoint else {
+            continue;
+        };
+        let endpoint = match endpoints.iter().find(|e| e.id == endpoint.id) {
+            Some(shared) => shared.clone(),
+            None => {
+                let shared = Arc::new(endpoint);
+                endpoints.push(shared.clone());
+                shared
+            }
+        };
+        let job = Job {
+            delivery: claim.delivery,
+            message: Arc::new(claim.message),
+            endpoint,
+        };
+        tokio::select! {
+            _ = cancel.cancelled() => return false,
+            sent = queue.send(job) => if sent.is_err() { return false },
+        }
+    }
+    true
+}
+
+/// Takes jobs off the queue and runs each as a tracked task, at most `slots` at once.
+async fn run(
+    mut jobs: mpsc::Receiver<Job>,
+    worker: Worker,
+    slots: Arc<Semaphore>,
+    tracker: TaskTracker,
+    cancel: CancellationToken,
+) {
+    loop {
+        let job = tokio::select! {
+            _ = cancel.cancelled() => return,
+            job = jobs.recv() => match job { Some(job) => job, None => return },
+        };
+        let slot = tokio::select! {
+            _ = cancel.cancelled() => return,
+            slot = slots.clone().acquire_owned() => slot.expect("semaphore is never closed"),
+        };
+        let worker = worker.clone();
+        tracker.spawn(async move {
+            worker.attempt(job).await;
+            drop(slot);
+        });
+    }
+}

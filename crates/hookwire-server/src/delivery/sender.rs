@@ -1,0 +1,230 @@
+//! Outbound HTTP for deliveries. The only code that opens sockets to customer URLs: one pooled
+//! client, no redirects, no proxies, a per-request deadline, bounded response reads, and the
+//! destination address checked after DNS resolution (the checked address is the one dialled).
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hookwire_core::limits::{
+    DELIVERY_TIMEOUT_MS_DEFAULT, RESPONSE_BODY_BYTES_MAX, RETRY_AFTER_SECONDS_MAX,
+};
+use hookwire_core::model::{AttemptOutcome, Endpoint, ErrorKind, Message};
+use hookwire_core::signing::signature_header;
+use hookwire_core::time_fmt::Millis;
+use hookwire_core::url_policy::forbidden_reason;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+
+const USER_AGENT: &str = concat!("Hookwire/", env!("CARGO_PKG_VERSION"));
+const CONNECT_TIMEOUT_MS: u64 = 10_000;
+const POOL_IDLE_TIMEOUT_MS: u64 = 90_000;
+const POOL_IDLE_PER_HOST_MAX: usize = 256;
+
+#[derive(Clone)]
+pub struct Sender {
+    client: reqwest::Client,
+    allow_private_networks: bool,
+}
+
+/// Resolves names and drops every address the policy forbids; fails if none is left.
+struct GuardedResolver {
+    allow_private_networks: bool,
+}
+
+impl Resolve for GuardedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let allow = self.allow_private_networks;
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let resolved = tokio::net::lookup_host((host.as_str(), 0)).await.map_err(
+                |e| -> Box<dyn std::error::Error + Send + Sync> {
+                    format!("dns: cannot resolve {host}: {e}").into()
+                },
+            )?;
+            let mut refused = None;
+            let allowed: Vec<SocketAddr> = resolved
+                .filter(|addr| match forbidden_reason(addr.ip()) {
+                    Some(reason) if !allow => {
+                        refused = Some(reason);
+                        false
+                    }
+                    _ => true,
+                })
+                .collect();
+            if allowed.is_empty() {
+                let why = refused.map_or_else(
+                    || format!("dns: no address for {host}"),
+                    |r| format!("refused: {host} resolves to a {r}"),
+                );
+                return Err(why.into());
+            }
+            Ok(Box::new(allowed.into_iter()) as Addrs)
+        })
+    }
+}
+
+/// Why an IP-literal URL must not be dialled (the resolver never sees literal hosts).
+pub fn forbidden_literal_host(url: &reqwest::Url) -> Option<&'static str> {
+    let ip: IpAddr = match url.host()? {
+        url::Host::Ipv4(v4) => v4.into(),
+        url::Host::Ipv6(v6) => v6.into(),
+        url::Host::Domain(domain)
+            if domain.eq_ignore_ascii_case("localhost") || domain.ends_with(".localhost") =>
+        {
+            return Some("loopback address");
+        }
+        url::Host::Domain(_) => return None,
+    };
+    forbidden_reason(ip)
+}
+
+impl Sender {
+    pub fn new(allow_private_networks: bool) -> Result<Self, reqwest::Error> {
+        // reqwest is built without a default crypto provider; install ring once per process.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .connect_timeout(Duration::from_millis(CONNECT_TIMEOUT_MS))
+            .pool_idle_timeout(Duration::from_millis(POOL_IDLE_TIMEOUT_MS))
+            .pool_max_idle_per_host(POOL_IDLE_PER_HOST_MAX)
+            .tcp_nodelay(true)
+            .dns_resolver(Arc::new(GuardedResolver {
+                allow_private_networks,
+            }))
+            .build()?;
+        Ok(Self {
+            client,
+            allow_private_networks,
+        })
+    }
+
+    /// Sends one attempt and reports what happened; never fails (the outside world's failures
+    /// are outcomes).
+    pub async fn send(
+        &self,
+        endpoint: &Endpoint,
+        message: &Message,
+        now: Millis,
+    ) -> AttemptOutcome {
+        let started = Instant::now();
+        let finish = |status_code: u16,
+                      response: String,
+                      error: Option<ErrorKind>,
+                      retry_after: Option<u64>| AttemptOutcome {
+            status_code,
+            response,
+            duration_ms: started.elapsed().as_millis() as u64,
+            error,
+            retry_after_seconds: retry_after,
+        };
+        let url = match reqwest::Url::parse(&endpoint.url) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") => url,
+            _ => {
+                return finish(
+                    0,
+                    "refused: not an http(s) URL".into(),
+                    Some(ErrorKind::Refused),
+                    None,
+                );
+            }
+        };
+        if !self.allow_private_networks
+            && let Some(reason) = forbidden_literal_host(&url)
+        {
+            return finish(
+                0,
+                format!("refused: destination is a {reason}"),
+                Some(ErrorKind::Refused),
+                None,
+            );
+        }
+        let body = message.payload.clone().unwrap_or_else(|| "{}".to_owned());
+        let msg_id = message.id.to_string();
+        let timestamp = (now / 1_000).to_string();
+        let signature = signature_header(
+            endpoint.signing_secrets(now),
+            &msg_id,
+            now / 1_000,
+            body.as_bytes(),
+        );
+        let timeout =
+            Duration::from_millis(endpoint.timeout_ms.unwrap_or(DELIVERY_TIMEOUT_MS_DEFAULT));
+        let mut request = self
+            .client
+            .post(url)
+            .timeout(timeout)
+            .header("content-type", "application/json")
+            .header("webhook-id", &msg_id)
+            .header("webhook-timestamp", &timestamp)
+            .header("webhook-signature", &signature)
+            .header("svix-id", &msg_id)
+            .header("svix-timestamp", &timestamp)
+            .header("svix-signature", &signature);
+        for (name, value) in &endpoint.headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        let mut response = match request.body(body).send().await {
+            Ok(response) => response,
+            Err(error) => {
+                let (kind, text) = classify(&error);
+                return finish(0, text, Some(kind), None);
+            }
+        };
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(|s| s.min(RETRY_AFTER_SECONDS_MAX));
+        let mut kept = Vec::with_capacity(256);
+        let mut read_error = None;
+        while kept.len() < RESPONSE_BODY_BYTES_MAX {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    let room = RESPONSE_BODY_BYTES_MAX - kept.len();
+                    kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                }
+                Ok(None) => break,
+                Err(error) => {
+                    read_error = Some(classify(&error).0);
+                    break;
+                }
+            }
+        }
+        let text = String::from_utf8_lossy(&kept).into_owned();
+        let error = if !status.is_success() {
+            Some(ErrorKind::Status)
+        } else {
+            read_error.filter(|k| *k == ErrorKind::Timeout)
+        };
+        finish(status.as_u16(), text, error, retry_after)
+    }
+}
+
+/// Names what went wrong from reqwest's error and its causes.
+fn classify(error: &reqwest::Error) -> (ErrorKind, String) {
+    let mut chain = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        chain.push_str(": ");
+        chain.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    let kind = if error.is_timeout() {
+        ErrorKind::Timeout
+    } else if chain.contains("refused: ") && !chain.contains("Connection refused") {
+        ErrorKind::Refused
+    } else if chain.contains("dns: ") {
+        ErrorKind::Dns
+    } else if chain.contains("certificate") || chain.contains("tls") || chain.contains("TLS") {
+        ErrorKind::Tls
+    } else if error.is_connect() {
+        ErrorKind::Connect
+    } else {
+        ErrorKind::Io
+    };
+    (kind, chain)
+}

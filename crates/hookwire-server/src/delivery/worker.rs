@@ -1,0 +1,103 @@
+//! One attempt of one delivery: send, decide what happens next, record both in one write.
+
+use std::sync::Arc;
+
+use hookwire_core::AttemptId;
+use hookwire_core::model::{Attempt, Status, TriggerType};
+use hookwire_core::retry::next_attempt_at;
+use hookwire_store::{DeliveryUpdate, Store};
+
+use super::sender::Sender;
+use super::{Dispatcher, Job, POLL_INTERVAL_MAX_MS};
+use crate::state::now;
+
+#[derive(Clone)]
+pub(super) struct Worker {
+    pub store: Arc<dyn Store>,
+    pub sender: Sender,
+    pub dispatcher: Dispatcher,
+}
+
+impl Worker {
+    pub async fn attempt(&self, job: Job) {
+        let Job {
+            delivery,
+            message,
+            endpoint,
+        } = job;
+        let started = now();
+        if endpoint.disabled {
+            let update = DeliveryUpdate {
+                status: Status::Canceled,
+                attempts: delivery.attempts,
+                next_attempt_at: None,
+            };
+            if let Err(error) = self
+                .store
+                .update_delivery(delivery.id, update, started)
+                .await
+            {
+                tracing::error!(%error, delivery_id = %delivery.id, "cannot cancel delivery");
+            }
+            return;
+        }
+        let outcome = self.sender.send(&endpoint, &message, started).await;
+        let finished = now();
+        let attempts = delivery.attempts + 1;
+        let retry_at = if outcome.succeeded() || delivery.trigger == TriggerType::Manual {
+            None
+        } else {
+            let jitter = rand::random::<f64>() * 2.0 - 1.0;
+            next_attempt_at(
+                endpoint.retry_policy.as_ref(),
+                attempts,
+                finished,
+                jitter,
+                outcome.retry_after_seconds,
+            )
+        };
+        let status = match (outcome.succeeded(), retry_at) {
+            (true, _) => Status::Success,
+            (false, Some(_)) => Status::Pending,
+            (false, None) => Status::Fail,
+        };
+        if !outcome.succeeded() {
+            tracing::info!(
+                delivery_id = %delivery.id, endpoint_id = %endpoint.id, status_code = outcome.status_code,
+                error = outcome.error.map(|e| e.as_str()), attempts, retrying = retry_at.is_some(), "delivery attempt failed"
+            );
+        }
+        let attempt = Attempt {
+            id: AttemptId::generate(),
+            app_id: delivery.app_id,
+            msg_id: delivery.msg_id,
+            endpoint_id: delivery.endpoint_id,
+            delivery_id: delivery.id,
+            url: endpoint.url.clone(),
+            status: if outcome.succeeded() {
+                Status::Success
+            } else {
+                Status::Fail
+            },
+            response_status_code: outcome.status_code,
+            response: outcome.response,
+            response_duration_ms: outcome.duration_ms,
+            error_kind: outcome.error,
+            trigger_type: delivery.trigger,
+            timestamp: finished,
+        };
+        let update = DeliveryUpdate {
+            status,
+            attempts,
+            next_attempt_at: retry_at,
+        };
+        if let Err(error) = self.store.record_attempt(attempt, update).await {
+            // The lease lapses and the delivery is attempted again: at least once, never lost.
+            tracing::error!(%error, delivery_id = %delivery.id, "cannot record attempt");
+            return;
+        }
+        if retry_at.is_some_and(|at| at <= finished + POLL_INTERVAL_MAX_MS as i64) {
+            self.dispatcher.wake();
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! The state every handler shares: the store, the dispatcher, identity and configuration.
+
+use std::sync::Arc;
+
+use hookwire_core::time_fmt::{Millis, to_millis};
+use hookwire_store::Store;
+
+use crate::auth::Auth;
+use crate::config::Config;
+use crate::delivery::Dispatcher;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub dispatcher: Dispatcher,
+    pub auth: Arc<Auth>,
+    pub config: Arc<Config>,
+}
+
+/// The wall clock, read at the edge (handlers and workers) and passed inward.
+pub fn now() -> Millis {
+    to_millis(time::OffsetDateTime::now_utc())
+}

@@ -1,0 +1,20 @@
+//! Storage errors: what callers must tell apart (conflict) and what they just report.
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule was broken; `what` names it (e.g. `application uid`).
+    #[error("{what} already exists")]
+    Conflict { what: &'static str },
+    #[error("{what} not found")]
+    NotFound { what: &'static str },
+    #[error("the store is shut down")]
+    Closed,
+    #[error("stored data could not be read: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("storage I/O failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;

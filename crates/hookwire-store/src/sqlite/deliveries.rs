@@ -1,0 +1,274 @@
+//! Deliveries and attempts on SQLite: claiming due work with leases, recording outcomes, history.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use hookwire_core::model::{Attempt, Delivery, Endpoint, Status};
+use hookwire_core::time_fmt::Millis;
+use hookwire_core::{AppId, AttemptId, DeliveryId, EndpointId, MessageId};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::SqliteStore;
+use super::rows::{
+    self, ATTEMPT_COLUMNS, Conditions, DELIVERY_COLUMNS, MESSAGE_COLUMNS, from_json,
+    insert_delivery, page_clause,
+};
+use crate::error::StoreResult;
+use crate::{
+    AttemptFilter, AttemptScope, ClaimedDelivery, DeliveryStore, DeliveryUpdate, StatusCounts,
+};
+
+#[async_trait]
+impl DeliveryStore for SqliteStore {
+    async fn claim_due(
+        &self,
+        now: Millis,
+        lease_until: Millis,
+        limit: usize,
+    ) -> StoreResult<Vec<ClaimedDelivery>> {
+        self.write(move |conn| claim_in(conn, now, lease_until, limit))
+            .await
+    }
+
+    async fn record_attempt(&self, attempt: Attempt, update: DeliveryUpdate) -> StoreResult<()> {
+        self.write(move |conn| {
+            conn.prepare_cached(&format!(
+                "INSERT INTO attempts ({ATTEMPT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+            ))?
+            .execute(params![
+                attempt.id.to_string(),
+                attempt.app_id.to_string(),
+                attempt.msg_id.to_string(),
+                attempt.endpoint_id.to_string(),
+                attempt.delivery_id.to_string(),
+                attempt.url,
+                attempt.status.code(),
+                attempt.response_status_code,
+                attempt.response,
+                attempt.response_duration_ms as i64,
+                attempt.error_kind.map(|k| k.as_str()),
+                attempt.trigger_type.code(),
+                attempt.timestamp
+            ])?;
+            conn.prepare_cached(
+                "UPDATE deliveries SET status = ?2, attempts = ?3, next_attempt_at = ?4, lease_until = NULL, \
+                 updated_at = ?5 WHERE id = ?1",
+            )?
+            .execute(params![
+                attempt.delivery_id.to_string(),
+                update.status.code(),
+                update.attempts,
+                update.next_attempt_at,
+                attempt.timestamp
+            ])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn insert_deliveries(&self, deliveries: Vec<Delivery>) -> StoreResult<()> {
+        self.write(move |conn| {
+            for delivery in &deliveries {
+                insert_delivery(conn, delivery, None)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn recover_failed(
+        &self,
+        endpoint: EndpointId,
+        since: Millis,
+        until: Millis,
+        now: Millis,
+    ) -> StoreResult<u64> {
+        self.write(move |conn| {
+            let changed = conn.execute(
+                "UPDATE deliveries SET status = ?5, attempts = 0, next_attempt_at = ?4, lease_until = NULL, updated_at = ?4 \
+                 WHERE endpoint_id = ?1 AND status = ?6 AND created_at >= ?2 AND created_at < ?3",
+                params![endpoint.to_string(), since, until, now, Status::Pending.code(), Status::Fail.code()],
+            )?;
+            Ok(changed as u64)
+        })
+        .await
+    }
+
+    async fn release_all_leases(&self) -> StoreResult<u64> {
+        self.write(|conn| {
+            Ok(conn.execute(
+                "UPDATE deliveries SET lease_until = NULL WHERE lease_until IS NOT NULL",
+                [],
+            )? as u64)
+        })
+        .await
+    }
+
+    async fn next_due_at(&self, now: Millis) -> StoreResult<Option<Millis>> {
+        self.read(move |conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT next_attempt_at FROM deliveries WHERE status = 1 \
+                     AND (lease_until IS NULL OR lease_until <= ?1) ORDER BY next_attempt_at LIMIT 1",
+                )?
+                .query_row([now], |r| r.get(0))
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn update_delivery(
+        &self,
+        id: DeliveryId,
+        update: DeliveryUpdate,
+        now: Millis,
+    ) -> StoreResult<()> {
+        self.write(move |conn| {
+            conn.prepare_cached(
+                "UPDATE deliveries SET status = ?2, attempts = ?3, next_attempt_at = ?4, lease_until = NULL, \
+                 updated_at = ?5 WHERE id = ?1",
+            )?
+            .execute(params![id.to_string(), update.status.code(), update.attempts, update.next_attempt_at, now])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn message_deliveries(&self, msg: MessageId) -> StoreResult<Vec<Delivery>> {
+        self.read(move |conn| {
+            let sql =
+                format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE msg_id = ?1 ORDER BY id");
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map([msg.to_string()], rows::delivery)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn endpoint_stats(&self, endpoint: EndpointId) -> StoreResult<StatusCounts> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT status, count(*) FROM deliveries WHERE endpoint_id = ?1 GROUP BY status",
+            )?;
+            let mut counts = StatusCounts::default();
+            let rows = stmt.query_map([endpoint.to_string()], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? as u64))
+            })?;
+            for row in rows {
+                let (status, count) = row?;
+                match Status::from_code(status) {
+                    Some(Status::Success) => counts.success = count,
+                    Some(Status::Pending) => counts.pending = count,
+                    Some(Status::Sending) => counts.sending = count,
+                    Some(Status::Fail) => counts.fail = count,
+                    Some(Status::Canceled) => counts.canceled = count,
+                    None => {}
+                }
+            }
+            Ok(counts)
+        })
+        .await
+    }
+
+    async fn list_attempts(&self, app: AppId, filter: &AttemptFilter) -> StoreResult<Vec<Attempt>> {
+        let filter = filter.clone();
+        self.read(move |conn| {
+            let mut conditions = Conditions::default();
+            conditions.push("app_id = ?", app.to_string());
+            match filter.scope {
+                AttemptScope::Endpoint(endpoint) => {
+                    conditions.push("endpoint_id = ?", endpoint.to_string())
+                }
+                AttemptScope::Message(msg) => conditions.push("msg_id = ?", msg.to_string()),
+            }
+            if let Some(endpoint) = filter.endpoint {
+                conditions.push("endpoint_id = ?", endpoint.to_string());
+            }
+            if let Some(status) = filter.status {
+                conditions.push("status = ?", status.code());
+            }
+            if let Some(class) = filter.status_code_class {
+                conditions.push("response_status_code / 100 = ? / 100", class as i64);
+            }
+            if let Some(before) = filter.before {
+                conditions.push("created_at < ?", before);
+            }
+            if let Some(after) = filter.after {
+                conditions.push("created_at > ?", after);
+            }
+            let tail = page_clause(&mut conditions, &filter.page, "id");
+            let sql = format!(
+                "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE {} {tail}",
+                conditions.sql()
+            );
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map(conditions.param_refs().as_slice(), rows::attempt)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn get_attempt(&self, app: AppId, id: AttemptId) -> StoreResult<Option<Attempt>> {
+        self.read(move |conn| {
+            let sql =
+                format!("SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE id = ?1 AND app_id = ?2");
+            Ok(conn
+                .prepare_cached(&sql)?
+                .query_row([id.to_string(), app.to_string()], rows::attempt)
+                .optional()?)
+        })
+        .await
+    }
+}
+
+fn claim_in(
+    conn: &Connection,
+    now: Millis,
+    lease_until: Millis,
+    limit: usize,
+) -> StoreResult<Vec<ClaimedDelivery>> {
+    let sql = format!(
+        "UPDATE deliveries SET lease_until = ?2 WHERE id IN (SELECT id FROM deliveries \
+         WHERE status = 1 AND next_attempt_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?1) \
+         ORDER BY next_attempt_at LIMIT ?3) RETURNING {DELIVERY_COLUMNS}"
+    );
+    let deliveries: Vec<Delivery> = conn
+        .prepare_cached(&sql)?
+        .query_map(params![now, lease_until, limit as i64], rows::delivery)?
+        .collect::<Result<_, _>>()?;
+    let mut endpoints: HashMap<EndpointId, Option<Endpoint>> = HashMap::new();
+    let mut claimed = Vec::with_capacity(deliveries.len());
+    let message_sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?1");
+    for delivery in deliveries {
+        let message = conn
+            .prepare_cached(&message_sql)?
+            .query_row([delivery.msg_id.to_string()], rows::message)
+            .optional()?;
+        let Some(message) = message else {
+            // The message was deleted with its application; nothing left to send.
+            conn.execute(
+                "DELETE FROM deliveries WHERE id = ?1",
+                [delivery.id.to_string()],
+            )?;
+            continue;
+        };
+        let endpoint = match endpoints.get(&delivery.endpoint_id) {
+            Some(endpoint) => endpoint.clone(),
+            None => {
+                let body: Option<String> = conn
+                    .prepare_cached("SELECT body FROM endpoints WHERE id = ?1")?
+                    .query_row([delivery.endpoint_id.to_string()], |r| r.get(0))
+                    .optional()?;
+                let endpoint: Option<Endpoint> = body.map(|b| from_json(&b)).transpose()?;
+                endpoints.insert(delivery.endpoint_id, endpoint.clone());
+                endpoint
+            }
+        };
+        claimed.push(ClaimedDelivery {
+            delivery,
+            message,
+            endpoint,
+        });
+    }
+    Ok(claimed)
+}

@@ -1,0 +1,131 @@
+//! Accepting and reading messages on SQLite.
+
+use async_trait::async_trait;
+use hookwire_core::limits::IDEMPOTENCY_WINDOW_SECONDS;
+use hookwire_core::{AppId, MessageId};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::SqliteStore;
+use super::rows::{
+    self, Conditions, MESSAGE_COLUMNS, conflict_as, insert_delivery, optional_json, page_clause,
+};
+use crate::error::{StoreError, StoreResult};
+use crate::{Accept, Accepted, MessageFilter, MessageStore};
+
+#[async_trait]
+impl MessageStore for SqliteStore {
+    async fn accept_message(&self, accept: Accept) -> StoreResult<Accepted> {
+        self.write(move |conn| accept_in(conn, accept)).await
+    }
+
+    async fn get_message(&self, app: AppId, id: MessageId) -> StoreResult<Option<Message>> {
+        self.read(move |conn| message_by_id(conn, app, id)).await
+    }
+
+    async fn list_messages(&self, app: AppId, filter: &MessageFilter) -> StoreResult<Vec<Message>> {
+        let filter = filter.clone();
+        self.read(move |conn| {
+            let mut conditions = Conditions::default();
+            conditions.push("app_id = ?", app.to_string());
+            if !filter.event_types.is_empty() {
+                let list = serde_json::to_string(&filter.event_types).expect("strings serialize");
+                conditions.push("event_type IN (SELECT value FROM json_each(?))", list);
+            }
+            if let Some(channel) = filter.channel {
+                conditions.push(
+                    "EXISTS (SELECT 1 FROM json_each(messages.channels) WHERE value = ?)",
+                    channel,
+                );
+            }
+            if let Some(before) = filter.before {
+                conditions.push("created_at < ?", before);
+            }
+            if let Some(after) = filter.after {
+                conditions.push("created_at > ?", after);
+            }
+            let tail = page_clause(&mut conditions, &filter.page, "id");
+            let sql = format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE {} {tail}",
+                conditions.sql()
+            );
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map(conditions.param_refs().as_slice(), rows::message)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn expunge_message_content(&self, app: AppId, id: MessageId) -> StoreResult<()> {
+        self.write(move |conn| {
+            let changed = conn.execute(
+                "UPDATE messages SET payload = NULL WHERE app_id = ?1 AND id = ?2",
+                [app.to_string(), id.to_string()],
+            )?;
+            if changed == 0 {
+                return Err(StoreError::NotFound { what: "message" });
+            }
+            Ok(())
+        })
+        .await
+    }
+}
+
+use hookwire_core::model::Message;
+
+fn message_by_id(conn: &Connection, app: AppId, id: MessageId) -> StoreResult<Option<Message>> {
+    let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?1 AND app_id = ?2");
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row([id.to_string(), app.to_string()], rows::message)
+        .optional()?)
+}
+
+fn accept_in(conn: &Connection, accept: Accept) -> StoreResult<Accepted> {
+    let Accept {
+        message,
+        deliveries,
+        leased_until,
+        idempotency_key,
+    } = accept;
+    let app = message.app_id.to_string();
+    if let Some(key) = &idempotency_key {
+        let window_start = message.created_at - IDEMPOTENCY_WINDOW_SECONDS * 1_000;
+        let seen: Option<String> = conn
+            .prepare_cached("SELECT msg_id FROM idempotency_keys WHERE app_id = ?1 AND key = ?2 AND created_at > ?3")?
+            .query_row(params![app, key, window_start], |r| r.get(0))
+            .optional()?;
+        if let Some(seen) = seen {
+            let id = seen
+                .parse()
+                .map_err(|e| StoreError::Corrupt(format!("{e}")))?;
+            if let Some(existing) = message_by_id(conn, message.app_id, id)? {
+                return Ok(Accepted::Existing(existing));
+            }
+        }
+    }
+    conn.prepare_cached(
+        "INSERT INTO messages (id, app_id, event_type, event_id, channels, tags, payload, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        message.id.to_string(),
+        app,
+        message.event_type,
+        message.event_id,
+        optional_json(&message.channels),
+        optional_json(&message.tags),
+        message.payload,
+        message.created_at
+    ])
+    .map_err(conflict_as("message with this eventId"))?;
+    for delivery in &deliveries {
+        insert_delivery(conn, delivery, leased_until)?;
+    }
+    if let Some(key) = idempotency_key {
+        conn.prepare_cached(
+            "INSERT OR REPLACE INTO idempotency_keys (app_id, key, msg_id, created_at) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![app, key, message.id.to_string(), message.created_at])?;
+    }
+    Ok(Accepted::Created)
+}

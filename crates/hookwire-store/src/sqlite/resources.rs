@@ -1,0 +1,289 @@
+//! Applications, endpoints, event types and settings on SQLite.
+
+use async_trait::async_trait;
+use hookwire_core::model::{Application, Endpoint, EventType};
+use hookwire_core::{AppId, EndpointId};
+use rusqlite::{OptionalExtension, params};
+
+use super::SqliteStore;
+use super::rows::{Conditions, conflict_as, from_json, page_clause, to_json};
+use crate::error::{StoreError, StoreResult};
+use crate::{Page, ResourceStore};
+
+#[async_trait]
+impl ResourceStore for SqliteStore {
+    async fn create_app(&self, app: Application) -> StoreResult<()> {
+        self.write(move |conn| {
+            conn.prepare_cached("INSERT INTO applications (id, uid, body) VALUES (?1, ?2, ?3)")?
+                .execute(params![app.id.to_string(), app.uid, to_json(&app)])
+                .map_err(conflict_as("application uid"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_app(&self, id_or_uid: &str) -> StoreResult<Option<Application>> {
+        let key = id_or_uid.to_owned();
+        self.read(move |conn| {
+            let column = if AppId::looks_like(&key) { "id" } else { "uid" };
+            let sql = format!("SELECT body FROM applications WHERE {column} = ?1");
+            let body: Option<String> = conn
+                .prepare_cached(&sql)?
+                .query_row([&key], |r| r.get(0))
+                .optional()?;
+            Ok(body.map(|b| from_json(&b)).transpose()?)
+        })
+        .await
+    }
+
+    async fn list_apps(&self, page: &Page) -> StoreResult<Vec<Application>> {
+        let page = page.clone();
+        self.read(move |conn| {
+            let mut conditions = Conditions::default();
+            let tail = page_clause(&mut conditions, &page, "id");
+            let sql = format!(
+                "SELECT body FROM applications WHERE {} {tail}",
+                conditions.sql()
+            );
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map(conditions.param_refs().as_slice(), |r| {
+                from_json(&r.get::<_, String>(0)?)
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn update_app(&self, app: Application) -> StoreResult<()> {
+        self.write(move |conn| {
+            let changed = conn
+                .prepare_cached("UPDATE applications SET uid = ?2, body = ?3 WHERE id = ?1")?
+                .execute(params![app.id.to_string(), app.uid, to_json(&app)])
+                .map_err(conflict_as("application uid"))?;
+            if changed == 0 {
+                return Err(StoreError::NotFound {
+                    what: "application",
+                });
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_app(&self, id: AppId) -> StoreResult<()> {
+        self.write(move |conn| {
+            let id = id.to_string();
+            for table in [
+                "attempts",
+                "deliveries",
+                "idempotency_keys",
+                "messages",
+                "endpoints",
+            ] {
+                conn.execute(&format!("DELETE FROM {table} WHERE app_id = ?1"), [&id])?;
+            }
+            conn.execute("DELETE FROM applications WHERE id = ?1", [&id])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn create_endpoint(&self, endpoint: Endpoint) -> StoreResult<()> {
+        self.write(move |conn| {
+            conn.prepare_cached(
+                "INSERT INTO endpoints (id, app_id, uid, body) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![
+                endpoint.id.to_string(),
+                endpoint.app_id.to_string(),
+                endpoint.uid,
+                to_json(&endpoint)
+            ])
+            .map_err(conflict_as("endpoint uid"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_endpoint(&self, app: AppId, id_or_uid: &str) -> StoreResult<Option<Endpoint>> {
+        let key = id_or_uid.to_owned();
+        self.read(move |conn| {
+            let column = if EndpointId::looks_like(&key) {
+                "id"
+            } else {
+                "uid"
+            };
+            let sql = format!("SELECT body FROM endpoints WHERE app_id = ?1 AND {column} = ?2");
+            let body: Option<String> = conn
+                .prepare_cached(&sql)?
+                .query_row(params![app.to_string(), key], |r| r.get(0))
+                .optional()?;
+            Ok(body.map(|b| from_json(&b)).transpose()?)
+        })
+        .await
+    }
+
+    async fn list_endpoints(&self, app: AppId, page: &Page) -> StoreResult<Vec<Endpoint>> {
+        let page = page.clone();
+        self.read(move |conn| {
+            let mut conditions = Conditions::default();
+            conditions.push("app_id = ?", app.to_string());
+            let tail = page_clause(&mut conditions, &page, "id");
+            let sql = format!(
+                "SELECT body FROM endpoints WHERE {} {tail}",
+                conditions.sql()
+            );
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map(conditions.param_refs().as_slice(), |r| {
+                from_json(&r.get::<_, String>(0)?)
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn app_endpoints(&self, app: AppId) -> StoreResult<Vec<Endpoint>> {
+        self.read(move |conn| {
+            let mut stmt =
+                conn.prepare_cached("SELECT body FROM endpoints WHERE app_id = ?1 ORDER BY id")?;
+            let rows = stmt.query_map([app.to_string()], |r| from_json(&r.get::<_, String>(0)?))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn update_endpoint(&self, endpoint: Endpoint) -> StoreResult<()> {
+        self.write(move |conn| {
+            let changed = conn
+                .prepare_cached(
+                    "UPDATE endpoints SET uid = ?3, body = ?4 WHERE id = ?1 AND app_id = ?2",
+                )?
+                .execute(params![
+                    endpoint.id.to_string(),
+                    endpoint.app_id.to_string(),
+                    endpoint.uid,
+                    to_json(&endpoint)
+                ])
+                .map_err(conflict_as("endpoint uid"))?;
+            if changed == 0 {
+                return Err(StoreError::NotFound { what: "endpoint" });
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_endpoint(&self, app: AppId, id: EndpointId) -> StoreResult<()> {
+        self.write(move |conn| {
+            let (app, id) = (app.to_string(), id.to_string());
+            let changed = conn.execute(
+                "DELETE FROM endpoints WHERE app_id = ?1 AND id = ?2",
+                [&app, &id],
+            )?;
+            if changed == 0 {
+                return Err(StoreError::NotFound { what: "endpoint" });
+            }
+            conn.execute("DELETE FROM deliveries WHERE endpoint_id = ?1", [&id])?;
+            conn.execute("DELETE FROM attempts WHERE endpoint_id = ?1", [&id])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn create_event_type(&self, event_type: EventType) -> StoreResult<()> {
+        self.write(move |conn| {
+            conn.prepare_cached(
+                "INSERT INTO event_types (name, archived, body) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![
+                event_type.name,
+                event_type.archived,
+                to_json(&event_type)
+            ])
+            .map_err(conflict_as("event type"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_event_type(&self, name: &str) -> StoreResult<Option<EventType>> {
+        let name = name.to_owned();
+        self.read(move |conn| {
+            let body: Option<String> = conn
+                .prepare_cached("SELECT body FROM event_types WHERE name = ?1")?
+                .query_row([&name], |r| r.get(0))
+                .optional()?;
+            Ok(body.map(|b| from_json(&b)).transpose()?)
+        })
+        .await
+    }
+
+    async fn list_event_types(
+        &self,
+        page: &Page,
+        include_archived: bool,
+    ) -> StoreResult<Vec<EventType>> {
+        let page = page.clone();
+        self.read(move |conn| {
+            let mut conditions = Conditions::default();
+            if !include_archived {
+                conditions.push("archived = ?", false);
+            }
+            let tail = page_clause(&mut conditions, &page, "name");
+            let sql = format!(
+                "SELECT body FROM event_types WHERE {} {tail}",
+                conditions.sql()
+            );
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map(conditions.param_refs().as_slice(), |r| {
+                from_json(&r.get::<_, String>(0)?)
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn update_event_type(&self, event_type: EventType) -> StoreResult<()> {
+        self.write(move |conn| {
+            let changed = conn
+                .prepare_cached("UPDATE event_types SET archived = ?2, body = ?3 WHERE name = ?1")?
+                .execute(params![
+                    event_type.name,
+                    event_type.archived,
+                    to_json(&event_type)
+                ])?;
+            if changed == 0 {
+                return Err(StoreError::NotFound { what: "event type" });
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_setting(&self, key: &str) -> StoreResult<Option<String>> {
+        let key = key.to_owned();
+        self.read(move |conn| {
+            Ok(conn
+                .prepare_cached("SELECT value FROM settings WHERE key = ?1")?
+                .query_row([&key], |r| r.get(0))
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn put_setting_if_absent(&self, key: &str, value: &str) -> StoreResult<String> {
+        let (key, value) = (key.to_owned(), value.to_owned());
+        self.write(move |conn| {
+            conn.execute(
+                "INSERT OR IGNORE INTO settings (key, value) VALUES (?1, ?2)",
+                [&key, &value],
+            )?;
+            Ok(
+                conn.query_row("SELECT value FROM settings WHERE key = ?1", [&key], |r| {
+                    r.get(0)
+                })?,
+            )
+        })
+        .await
+    }
+}

@@ -1,0 +1,175 @@
+//! Conversions between rows and the model, and the small SQL helpers every query file uses.
+
+use hookwire_core::model::{Attempt, Delivery, ErrorKind, Message, Status, TriggerType};
+use rusqlite::{Row, ToSql};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{StoreError, StoreResult};
+
+pub(super) fn to_json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("model types always serialize")
+}
+
+pub(super) fn from_json<T: DeserializeOwned>(text: &str) -> rusqlite::Result<T> {
+    serde_json::from_str(text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+pub(super) fn optional_json<T: Serialize>(value: &Option<T>) -> Option<String> {
+    value.as_ref().map(to_json)
+}
+
+fn parse<T: std::str::FromStr>(text: String) -> rusqlite::Result<T>
+where
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    text.parse().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn status(code: i64) -> rusqlite::Result<Status> {
+    Status::from_code(code).ok_or(rusqlite::Error::IntegralValueOutOfRange(0, code))
+}
+
+pub(super) const MESSAGE_COLUMNS: &str =
+    "id, app_id, event_type, event_id, channels, tags, payload, created_at";
+
+pub(super) fn message(row: &Row<'_>) -> rusqlite::Result<Message> {
+    Ok(Message {
+        id: parse(row.get(0)?)?,
+        app_id: parse(row.get(1)?)?,
+        event_type: row.get(2)?,
+        event_id: row.get(3)?,
+        channels: row
+            .get::<_, Option<String>>(4)?
+            .map(|t| from_json(&t))
+            .transpose()?,
+        tags: row
+            .get::<_, Option<String>>(5)?
+            .map(|t| from_json(&t))
+            .transpose()?,
+        payload: row.get(6)?,
+        created_at: row.get(7)?,
+    })
+}
+
+pub(super) const DELIVERY_COLUMNS: &str = "id, app_id, msg_id, endpoint_id, status, attempts, next_attempt_at, trigger_type, created_at, updated_at";
+
+pub(super) fn delivery(row: &Row<'_>) -> rusqlite::Result<Delivery> {
+    Ok(Delivery {
+        id: parse(row.get(0)?)?,
+        app_id: parse(row.get(1)?)?,
+        msg_id: parse(row.get(2)?)?,
+        endpoint_id: parse(row.get(3)?)?,
+        status: status(row.get(4)?)?,
+        attempts: row.get(5)?,
+        next_attempt_at: row.get(6)?,
+        trigger: TriggerType::from_code(row.get(7)?),
+        created_at: row.get(8)?,
+        updated_at: row.get(9)?,
+    })
+}
+
+pub(super) const ATTEMPT_COLUMNS: &str = "id, app_id, msg_id, endpoint_id, delivery_id, url, status, \
+    response_status_code, response, response_duration_ms, error_kind, trigger_type, created_at";
+
+pub(super) fn attempt(row: &Row<'_>) -> rusqlite::Result<Attempt> {
+    Ok(Attempt {
+        id: parse(row.get(0)?)?,
+        app_id: parse(row.get(1)?)?,
+        msg_id: parse(row.get(2)?)?,
+        endpoint_id: parse(row.get(3)?)?,
+        delivery_id: parse(row.get(4)?)?,
+        url: row.get(5)?,
+        status: status(row.get(6)?)?,
+        response_status_code: row.get(7)?,
+        response: row.get(8)?,
+        response_duration_ms: row.get::<_, i64>(9)? as u64,
+        error_kind: row
+            .get::<_, Option<String>>(10)?
+            .as_deref()
+            .and_then(ErrorKind::parse),
+        trigger_type: TriggerType::from_code(row.get(11)?),
+        timestamp: row.get(12)?,
+    })
+}
+
+pub(super) fn insert_delivery(
+    conn: &rusqlite::Connection,
+    d: &Delivery,
+    lease_until: Option<i64>,
+) -> StoreResult<()> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, attempts, next_attempt_at, \
+         lease_until, trigger_type, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?;
+    stmt.execute(rusqlite::params![
+        d.id.to_string(),
+        d.app_id.to_string(),
+        d.msg_id.to_string(),
+        d.endpoint_id.to_string(),
+        d.status.code(),
+        d.attempts,
+        d.next_attempt_at,
+        lease_until,
+        d.trigger.code(),
+        d.created_at,
+        d.updated_at
+    ])?;
+    Ok(())
+}
+
+/// Turns a unique-constraint violation into `Conflict { what }`.
+pub(super) fn conflict_as(what: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
+    move |error| match error {
+        rusqlite::Error::SqliteFailure(e, _)
+            if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            StoreError::Conflict { what }
+        }
+        other => other.into(),
+    }
+}
+
+/// A WHERE clause under construction with its positional parameters.
+#[derive(Default)]
+pub(super) struct Conditions {
+    pub clauses: Vec<String>,
+    pub params: Vec<Box<dyn ToSql + Send>>,
+}
+
+impl Conditions {
+    pub fn push(&mut self, clause: &str, value: impl ToSql + Send + 'static) {
+        self.params.push(Box::new(value));
+        self.clauses
+            .push(clause.replace('?', &format!("?{}", self.params.len())));
+    }
+
+    pub fn sql(&self) -> String {
+        if self.clauses.is_empty() {
+            "1 = 1".into()
+        } else {
+            self.clauses.join(" AND ")
+        }
+    }
+
+    pub fn param_refs(&self) -> Vec<&dyn ToSql> {
+        self.params
+            .iter()
+            .map(|p| p.as_ref() as &dyn ToSql)
+            .collect()
+    }
+}
+
+/// Adds the iterator condition and returns `ORDER BY … LIMIT …` for a page over `column`.
+pub(super) fn page_clause(conditions: &mut Conditions, page: &crate::Page, column: &str) -> String {
+    if let Some(iterator) = &page.iterator {
+        let op = if page.descending { "<" } else { ">" };
+        conditions.push(&format!("{column} {op} ?"), iterator.clone());
+    }
+    let order = if page.descending { "DESC" } else { "ASC" };
+    format!("ORDER BY {column} {order} LIMIT {}", page.limit)
+}
