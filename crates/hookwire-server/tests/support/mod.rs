@@ -1,0 +1,161 @@
+//! In-process Hookwire for tests: a real server on 127.0.0.1:0 over a fresh SQLite file, with
+//! loopback destinations allowed, plus a JSON client.
+
+#![allow(dead_code)]
+
+pub mod receiver;
+
+use std::future::Future;
+use std::time::Duration;
+
+use hookwire_server::{Config, Server};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+
+pub struct TestApp {
+    pub url: String,
+    pub client: reqwest::Client,
+    pub token: String,
+    cancel: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            database_url: format!("sqlite://{}", dir.path().join("hookwire.db").display()),
+            admin_token: Some(ADMIN_TOKEN.into()),
+            allow_private_networks: true,
+            ..Config::default()
+        };
+        adjust(&mut config);
+        let server = Server::build(config).await.expect("server starts");
+        let url = format!("http://{}", server.local_addr());
+        let cancel = server.cancel_token();
+        let task = tokio::spawn(async move {
+            server
+                .run(std::future::pending())
+                .await
+                .expect("server runs")
+        });
+        Self {
+            url,
+            client: reqwest::Client::new(),
+            token: ADMIN_TOKEN.into(),
+            cancel,
+            task,
+            _dir: dir,
+        }
+    }
+
+    /// Stops the server the way a signal does and waits for it to drain.
+    pub async fn stop(self) {
+        self.cancel.cancel();
+        self.task.await.unwrap();
+    }
+
+    pub async fn request_as(
+        &self,
+        token: Option<&str>,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.client.request(method, format!("{}{path}", self.url));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request sent");
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, value)
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        self.request_as(Some(&self.token.clone()), method, path, body)
+            .await
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.request(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.request(Method::POST, path, Some(body)).await
+    }
+
+    /// POST that must succeed with `expected`; returns the body.
+    pub async fn post_ok(&self, path: &str, body: Value, expected: u16) -> Value {
+        let (status, value) = self.post(path, body).await;
+        assert_eq!(status.as_u16(), expected, "POST {path}: {value}");
+        value
+    }
+
+    pub async fn create_app(&self) -> String {
+        let app = self
+            .post_ok("/api/v1/app", json!({"name": "Test"}), 201)
+            .await;
+        app["id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn create_endpoint(&self, app: &str, body: Value) -> Value {
+        self.post_ok(&format!("/api/v1/app/{app}/endpoint"), body, 201)
+            .await
+    }
+
+    pub async fn send(&self, app: &str, event_type: &str, payload: Value) -> Value {
+        self.post_ok(
+            &format!("/api/v1/app/{app}/msg"),
+            json!({"eventType": event_type, "payload": payload}),
+            202,
+        )
+        .await
+    }
+
+    /// Re-reads `path` until `done` holds for its body; panics after the receiver's wait bound.
+    pub async fn get_until(&self, path: &str, done: impl Fn(&Value) -> bool) -> Value {
+        eventually(&format!("GET {path}"), || async {
+            let (_, value) = self.get(path).await;
+            done(&value).then_some(value)
+        })
+        .await
+    }
+}
+
+/// Retries `probe` until it yields a value: for state that changes after a delivery is recorded.
+pub async fn eventually<T, F: Future<Output = Option<T>>>(what: &str, probe: impl Fn() -> F) -> T {
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(receiver::WAIT_MS);
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
