@@ -1,0 +1,150 @@
+//! The real binary as users run it: crash safety under load (kill -9) and graceful shutdown.
+
+#[path = "../../hookwire-server/tests/support/receiver.rs"]
+#[allow(dead_code)]
+mod receiver;
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use receiver::Receiver;
+use serde_json::{Value, json};
+
+const TOKEN: &str = "process-test-token";
+
+struct Hookwire {
+    child: Child,
+    url: String,
+}
+
+impl Hookwire {
+    /// Starts `hookwire serve` on a free port over `dir` and reads where it listens.
+    fn start(dir: &Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hookwire"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--allow-private-networks"])
+            .arg("--database-url")
+            .arg(format!("sqlite://{}", dir.join("hookwire.db").display()))
+            .env("HOOKWIRE_ADMIN_TOKEN", TOKEN)
+            .env("HOOKWIRE_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("binary starts");
+        let mut first = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut first).unwrap();
+        let url = first.trim().strip_prefix("Hookwire listening on ").unwrap_or_else(|| panic!("unexpected first line {first:?}")).to_owned();
+        Self { child, url }
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill").args([format!("-{name}"), self.child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+    }
+}
+
+fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
+async fn call(client: &reqwest::Client, method: reqwest::Method, url: String, body: Option<Value>) -> Result<(u16, Value), reqwest::Error> {
+    let mut request = client.request(method, url).bearer_auth(TOKEN);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await?;
+    let status = response.status().as_u16();
+    let text = response.text().await?;
+    Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
+}
+
+async fn setup(client: &reqwest::Client, hookwire: &Hookwire, receiver: &Receiver) -> String {
+    let (_, app) = call(client, reqwest::Method::POST, format!("{}/api/v1/app", hookwire.url), Some(json!({"name": "crash"}))).await.unwrap();
+    let app_id = app["id"].as_str().unwrap().to_owned();
+    let endpoint = json!({"url": receiver.url, "retryPolicy": {"schedule": [0, 1, 1, 1]}});
+    let (status, _) = call(client, reqwest::Method::POST, format!("{}/api/v1/app/{app_id}/endpoint", hookwire.url), Some(endpoint)).await.unwrap();
+    assert_eq!(status, 201);
+    app_id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_under_load_loses_no_acknowledged_message() {
+    const SENDERS: usize = 16;
+    const KILL_AFTER_ACKS: usize = 300;
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::start().await;
+    receiver.set_delay_ms(50); // keeps deliveries in flight when the kill lands
+    let client = client();
+    let mut hookwire = Hookwire::start(dir.path());
+    let app_id = setup(&client, &hookwire, &receiver).await;
+
+    let acked = Arc::new(Mutex::new(Vec::<String>::new()));
+    let mut senders = Vec::new();
+    for sender in 0..SENDERS {
+        let (client, acked, url) = (client.clone(), acked.clone(), format!("{}/api/v1/app/{app_id}/msg", hookwire.url));
+        senders.push(tokio::spawn(async move {
+            for n in 0.. {
+                let body = json!({"eventType": "load.test", "payload": {"sender": sender, "n": n}});
+                match call(&client, reqwest::Method::POST, url.clone(), Some(body)).await {
+                    Ok((202, message)) => acked.lock().unwrap().push(message["id"].as_str().unwrap().to_owned()),
+                    Ok((status, body)) => panic!("unexpected answer {status}: {body}"),
+                    Err(_) => return, // the server died; answers not received were never promised
+                }
+            }
+        }));
+    }
+    receiver.wait_until("load to build up", |_| acked.lock().unwrap().len() >= KILL_AFTER_ACKS).await;
+    hookwire.child.kill().unwrap(); // SIGKILL
+    hookwire.child.wait().unwrap();
+    for sender in senders {
+        sender.await.unwrap();
+    }
+    let acked: HashSet<String> = acked.lock().unwrap().iter().cloned().collect();
+    let before_restart = receiver.received().len();
+
+    let mut restarted = Hookwire::start(dir.path());
+    let received = receiver
+        .wait_until("every acknowledged message after restart", |received| {
+            let ids: HashSet<&str> = received.iter().map(|r| r.header("webhook-id")).collect();
+            acked.iter().all(|id| ids.contains(id.as_str()))
+        })
+        .await;
+    let distinct: HashSet<&str> = received.iter().map(|r| r.header("webhook-id")).collect();
+    println!(
+        "acknowledged {}, delivered before kill {before_restart}, requests {}, distinct {}, duplicates {}",
+        acked.len(),
+        received.len(),
+        distinct.len(),
+        received.len() - distinct.len()
+    );
+    restarted.signal("TERM");
+    assert!(restarted.child.wait().unwrap().success(), "SIGTERM exits 0");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_in_flight_deliveries_and_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = Receiver::start().await;
+    receiver.set_delay_ms(1_500);
+    let client = client();
+    let mut hookwire = Hookwire::start(dir.path());
+    let app_id = setup(&client, &hookwire, &receiver).await;
+    let (status, message) = call(&client, reqwest::Method::POST, format!("{}/api/v1/app/{app_id}/msg", hookwire.url), Some(json!({"eventType": "a", "payload": {}}))).await.unwrap();
+    assert_eq!(status, 202);
+    receiver.wait_for(1).await; // the attempt is now in flight, its answer 1.5 s away
+    hookwire.signal("TERM");
+    assert!(hookwire.child.wait().unwrap().success(), "SIGTERM exits 0");
+
+    // The in-flight attempt finished and was recorded before exit: no second request is needed.
+    receiver.set_delay_ms(0);
+    let mut again = Hookwire::start(dir.path());
+    let msg_id = message["id"].as_str().unwrap();
+    let (_, destinations) = call(&client, reqwest::Method::GET, format!("{}/api/v1/app/{app_id}/msg/{msg_id}/endpoint", again.url), None).await.unwrap();
+    assert_eq!(destinations["data"][0]["statusText"], "success", "{destinations}");
+    assert_eq!(destinations["data"][0]["attempts"], 1);
+    assert_eq!(receiver.received().len(), 1);
+    again.signal("INT");
+    assert!(again.child.wait().unwrap().success(), "SIGINT exits 0");
+}
