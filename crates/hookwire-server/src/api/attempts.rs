@@ -10,6 +10,7 @@ use hookwire_core::time_fmt::Millis;
 use hookwire_core::{AttemptId, DeliveryId, EndpointId};
 use hookwire_store::{AttemptFilter, AttemptScope};
 use serde::Serialize;
+use serde_json::{Value, json};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -304,26 +305,26 @@ async fn queue_resend(state: &AppState, message: &Message, endpoint: &Endpoint) 
 
 /// Send a message to an endpoint again (one manual attempt, same `webhook-id`).
 #[utoipa::path(post, path = "/api/v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend", tag = "Message Attempt",
-    params(("app_id" = String, Path), ("msg_id" = String, Path), ("endpoint_id" = String, Path)), responses((status = 202)))]
+    params(("app_id" = String, Path), ("msg_id" = String, Path), ("endpoint_id" = String, Path)), responses((status = 202, body = Object)))]
 async fn resend(
     State(state): State<AppState>,
     principal: Principal,
     Path((app_id, msg_id, endpoint_id)): Path<(String, String, String)>,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<(StatusCode, Json<Value>)> {
     let (app, endpoint) = load_endpoint(&state, principal, &app_id, &endpoint_id).await?;
     let message = load_message(&state, &app, &msg_id).await?;
     queue_resend(&state, &message, &endpoint).await?;
-    Ok(StatusCode::ACCEPTED)
+    Ok((StatusCode::ACCEPTED, Json(json!({}))))
 }
 
 /// Hookwire: resend the message of any attempt to that attempt's endpoint, by attempt id.
 #[utoipa::path(post, path = "/api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}/resend", tag = "Message Attempt",
-    params(("app_id" = String, Path), ("msg_id" = String, Path), ("attempt_id" = String, Path)), responses((status = 202)))]
+    params(("app_id" = String, Path), ("msg_id" = String, Path), ("attempt_id" = String, Path)), responses((status = 202, body = Object)))]
 async fn resend_attempt(
     State(state): State<AppState>,
     principal: Principal,
     Path((app_id, msg_id, attempt_id)): Path<(String, String, String)>,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<(StatusCode, Json<Value>)> {
     let app = load_app(&state, principal, &app_id).await?;
     let message = load_message(&state, &app, &msg_id).await?;
     let attempt = load_attempt(&state, &app, &message, &attempt_id).await?;
@@ -333,5 +334,5 @@ async fn resend_attempt(
         .await?
         .ok_or_else(|| ApiError::not_found("endpoint"))?;
     queue_resend(&state, &message, &endpoint).await?;
-    Ok(StatusCode::ACCEPTED)
+    Ok((StatusCode::ACCEPTED, Json(json!({}))))
 }

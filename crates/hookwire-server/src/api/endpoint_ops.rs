@@ -200,13 +200,13 @@ async fn get_secret(
 
 /// Rotate the signing secret; the previous one keeps signing for the grace period (default 24 h).
 #[utoipa::path(post, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/secret/rotate", tag = "Endpoint",
-    request_body = EndpointSecretRotateIn, params(("app_id" = String, Path), ("endpoint_id" = String, Path)), responses((status = 204)))]
+    request_body = EndpointSecretRotateIn, params(("app_id" = String, Path), ("endpoint_id" = String, Path)), responses((status = 200, body = EndpointSecretOut)))]
 async fn rotate_secret(
     State(state): State<AppState>,
     principal: Principal,
     Path((app_id, endpoint_id)): Path<(String, String)>,
     JsonBody(input): JsonBody<EndpointSecretRotateIn>,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<Json<EndpointSecretOut>> {
     let (_, mut endpoint) = load_endpoint(&state, principal, &app_id, &endpoint_id).await?;
     let new_secret = match input.key {
         Some(key) => signing::normalize_secret(&key)
@@ -234,8 +234,9 @@ async fn rotate_secret(
         endpoint.secret = new_secret;
     }
     endpoint.updated_at = now;
+    let key = endpoint.secret.clone();
     state.store.update_endpoint(endpoint).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(Json(EndpointSecretOut { key }))
 }
 
 /// Get the endpoint's custom headers; sensitive values are not returned.
