@@ -398,7 +398,7 @@ async fn example_payload(
         .schemas
         .as_ref()
         .and_then(|s| s.as_object())
-        .and_then(|versions| versions.values().last())
+        .and_then(|versions| versions.values().next_back())
         .and_then(|schema| schema.get("examples"))
         .and_then(|e| e.as_array());
     match examples {
