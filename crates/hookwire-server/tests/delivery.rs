@@ -391,12 +391,14 @@ async fn resend_and_secret_rotation() {
         .to_owned();
     receiver.wait_for(1).await;
 
-    let (status, _) = app.post(&format!("{secret_path}/rotate"), json!({})).await;
-    assert_eq!(status, 204);
+    let rotated = app
+        .post_ok(&format!("{secret_path}/rotate"), json!({}), 200)
+        .await;
     let new = app.get(&secret_path).await.1["key"]
         .as_str()
         .unwrap()
         .to_owned();
+    assert_eq!(rotated["key"], new);
     assert_ne!(old, new);
     let (status, _) = app
         .post(
