@@ -6,7 +6,7 @@ use hookwire_core::{AppId, EndpointId};
 use rusqlite::{OptionalExtension, params};
 
 use super::SqliteStore;
-use super::rows::{Conditions, conflict_as, from_json, page_clause, to_json};
+use super::rows::{Conditions, conflict_as, from_json, list_bodies, to_json};
 use crate::error::{StoreError, StoreResult};
 use crate::{Page, ResourceStore};
 
@@ -39,17 +39,8 @@ impl ResourceStore for SqliteStore {
     async fn list_apps(&self, page: &Page) -> StoreResult<Vec<Application>> {
         let page = page.clone();
         self.read(move |conn| {
-            let mut conditions = Conditions::default();
-            let tail = page_clause(&mut conditions, &page, "id");
-            let sql = format!(
-                "SELECT body FROM applications WHERE {} {tail}",
-                conditions.sql()
-            );
-            let mut stmt = conn.prepare_cached(&sql)?;
-            let rows = stmt.query_map(conditions.param_refs().as_slice(), |r| {
-                from_json(&r.get::<_, String>(0)?)
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            let conditions = Conditions::default();
+            list_bodies(conn, "applications", conditions, &page, "id")
         })
         .await
     }
@@ -128,16 +119,7 @@ impl ResourceStore for SqliteStore {
         self.read(move |conn| {
             let mut conditions = Conditions::default();
             conditions.push("app_id = ?", app.to_string());
-            let tail = page_clause(&mut conditions, &page, "id");
-            let sql = format!(
-                "SELECT body FROM endpoints WHERE {} {tail}",
-                conditions.sql()
-            );
-            let mut stmt = conn.prepare_cached(&sql)?;
-            let rows = stmt.query_map(conditions.param_refs().as_slice(), |r| {
-                from_json(&r.get::<_, String>(0)?)
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            list_bodies(conn, "endpoints", conditions, &page, "id")
         })
         .await
     }
@@ -229,16 +211,7 @@ impl ResourceStore for SqliteStore {
             if !include_archived {
                 conditions.push("archived = ?", false);
             }
-            let tail = page_clause(&mut conditions, &page, "name");
-            let sql = format!(
-                "SELECT body FROM event_types WHERE {} {tail}",
-                conditions.sql()
-            );
-            let mut stmt = conn.prepare_cached(&sql)?;
-            let rows = stmt.query_map(conditions.param_refs().as_slice(), |r| {
-                from_json(&r.get::<_, String>(0)?)
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            list_bodies(conn, "event_types", conditions, &page, "name")
         })
         .await
     }

@@ -173,3 +173,20 @@ pub(super) fn page_clause(conditions: &mut Conditions, page: &crate::Page, colum
     let order = if page.descending { "DESC" } else { "ASC" };
     format!("ORDER BY {column} {order} LIMIT {}", page.limit)
 }
+
+/// `SELECT body FROM {table}` under `conditions`, one page ordered by `column`, decoded.
+pub(super) fn list_bodies<T: DeserializeOwned>(
+    conn: &rusqlite::Connection,
+    table: &str,
+    mut conditions: Conditions,
+    page: &crate::Page,
+    column: &str,
+) -> StoreResult<Vec<T>> {
+    let tail = page_clause(&mut conditions, page, column);
+    let sql = format!("SELECT body FROM {table} WHERE {} {tail}", conditions.sql());
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(conditions.param_refs().as_slice(), |r| {
+        from_json(&r.get::<_, String>(0)?)
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
