@@ -5,8 +5,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::body::{Chunking, Envelope};
 use crate::ids::{AppId, AttemptId, DeliveryId, EndpointId, MessageId};
 use crate::retry::RetryPolicy;
+use crate::schemes::SignatureConfig;
 use crate::time_fmt::Millis;
 
 pub type Metadata = BTreeMap<String, String>;
@@ -56,11 +58,82 @@ pub struct Endpoint {
     pub retry_policy: Option<RetryPolicy>,
     #[serde(default)]
     pub timeout_ms: Option<u64>,
+    /// How requests are signed; `None` is Standard Webhooks.
+    #[serde(default)]
+    pub signature: Option<SignatureConfig>,
+    /// A CEL expression over `{type, data, channels}`; the endpoint receives a message only when
+    /// it is true.
+    #[serde(default)]
+    pub filter: Option<String>,
+    /// Challenge-response ownership check; while `unverified`, deliveries wait.
+    #[serde(default)]
+    pub verification: Option<Verification>,
+    #[serde(default)]
+    pub unverified: bool,
+    #[serde(default)]
+    pub envelope: Envelope,
+    #[serde(default)]
+    pub chunking: Option<Chunking>,
+    /// Extra header carrying the delivery's idempotency key (its `webhook-id`).
+    #[serde(default)]
+    pub idempotency_header: Option<String>,
     pub created_at: Millis,
     pub updated_at: Millis,
 }
 
+/// Header names of a challenge-response verification (Improvado's flow, names configurable).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Verification {
+    pub challenge_header: String,
+    pub verify_token_header: String,
+}
+
+impl Default for Verification {
+    fn default() -> Self {
+        Self {
+            challenge_header: "webhook-challenge".into(),
+            verify_token_header: "webhook-verify-token".into(),
+        }
+    }
+}
+
+/// What an endpoint's status reads as on the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndpointStatus {
+    Active,
+    Unverified,
+    Disabled,
+}
+
+impl EndpointStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Unverified => "unverified",
+            Self::Disabled => "disabled",
+        }
+    }
+}
+
 impl Endpoint {
+    pub fn status(&self) -> EndpointStatus {
+        if self.disabled {
+            EndpointStatus::Disabled
+        } else if self.unverified {
+            EndpointStatus::Unverified
+        } else {
+            EndpointStatus::Active
+        }
+    }
+
+    pub fn scheme(&self) -> crate::schemes::Scheme {
+        self.signature
+            .as_ref()
+            .map(|s| s.scheme)
+            .unwrap_or_default()
+    }
+
     /// Every secret that signs a request sent at `now`: the current one first.
     pub fn signing_secrets(&self, now: Millis) -> impl Iterator<Item = &str> {
         std::iter::once(self.secret.as_str()).chain(
@@ -167,8 +240,20 @@ pub struct Delivery {
     pub attempts: u32,
     pub next_attempt_at: Option<Millis>,
     pub trigger: TriggerType,
+    /// The page (1-based) when the endpoint delivers this message in chunks.
+    pub chunk: Option<u32>,
     pub created_at: Millis,
     pub updated_at: Millis,
+}
+
+impl Delivery {
+    /// The `webhook-id` of this delivery's requests: the message id, plus `_{page}` for a chunk.
+    pub fn webhook_id(&self) -> String {
+        match self.chunk {
+            Some(page) => format!("{}_{page}", self.msg_id),
+            None => self.msg_id.to_string(),
+        }
+    }
 }
 
 /// Why an attempt got no HTTP answer, or why its answer was not a success.
