@@ -30,9 +30,7 @@ pub struct Chunking {
 impl Chunking {
     pub fn validate(&self) -> Result<(), String> {
         if self.records_field.is_empty() || self.records_field.len() > RECORDS_FIELD_LENGTH_MAX {
-            return Err(format!(
-                "recordsField must be 1..={RECORDS_FIELD_LENGTH_MAX} characters"
-            ));
+            return Err(format!("recordsField must be 1..={RECORDS_FIELD_LENGTH_MAX} characters"));
         }
         if !(1..=CHUNK_SIZE_MAX).contains(&self.chunk_size) {
             return Err(format!("chunkSize must be 1..={CHUNK_SIZE_MAX}"));
@@ -104,10 +102,7 @@ mod tests {
 
     #[test]
     fn chunks_records_into_pages() {
-        let chunking = Chunking {
-            records_field: "records".into(),
-            chunk_size: 2,
-        };
+        let chunking = Chunking { records_field: "records".into(), chunk_size: 2 };
         let payload = json!({"uploadId": "u1", "template": "T", "extra": {"k": 1}, "records": [1, 2, 3, 4, 5]});
         assert_eq!(chunking.pages(&payload), Some(3));
         assert_eq!(chunking.pages(&json!({"records": []})), Some(0));

@@ -34,12 +34,7 @@ impl Filter {
 
     /// True when the message passes. An evaluation error (a missing field, a type mismatch) or a
     /// non-boolean result is an `Err` with the reason; callers treat it as no match.
-    pub fn matches(
-        &self,
-        event_type: &str,
-        data: &Value,
-        channels: &[String],
-    ) -> Result<bool, String> {
+    pub fn matches(&self, event_type: &str, data: &Value, channels: &[String]) -> Result<bool, String> {
         let mut context = cel::Context::with_env(Arc::clone(&ENVIRONMENT));
         context.add_variable_from_value("type", event_type);
         context.add_variable_from_value("data", to_cel(data));
@@ -65,12 +60,7 @@ fn to_cel(value: &Value) -> cel::Value {
         Value::String(s) => cel::Value::String(Arc::new(s.clone())),
         Value::Array(items) => cel::Value::List(Arc::new(items.iter().map(to_cel).collect())),
         Value::Object(fields) => cel::Value::Map(Map {
-            map: Arc::new(
-                fields
-                    .iter()
-                    .map(|(k, v)| (Key::String(Arc::new(k.clone())), to_cel(v)))
-                    .collect(),
-            ),
+            map: Arc::new(fields.iter().map(|(k, v)| (Key::String(Arc::new(k.clone())), to_cel(v))).collect()),
         }),
     }
 }
@@ -86,48 +76,22 @@ mod tests {
 
     #[test]
     fn impira_triggers() {
-        let confident = impira(
-            json!({"total": {"confidence": 0.97}, "vendor": {"confidence": 0.91}}),
-            "2021-03-01",
-        );
-        let unsure = impira(
-            json!({"total": {"confidence": 0.97}, "vendor": {"confidence": 0.42}}),
-            "2019-12-31",
-        );
-        let all_high =
-            Filter::compile("data.fields.all(f, data.fields[f].confidence >= 0.8)").unwrap();
-        let any_low =
-            Filter::compile("data.fields.exists(f, data.fields[f].confidence < 0.8)").unwrap();
+        let confident = impira(json!({"total": {"confidence": 0.97}, "vendor": {"confidence": 0.91}}), "2021-03-01");
+        let unsure = impira(json!({"total": {"confidence": 0.97}, "vendor": {"confidence": 0.42}}), "2019-12-31");
+        let all_high = Filter::compile("data.fields.all(f, data.fields[f].confidence >= 0.8)").unwrap();
+        let any_low = Filter::compile("data.fields.exists(f, data.fields[f].confidence < 0.8)").unwrap();
         let after_2020 = Filter::compile(r#"data.invoice_date > "2020-01-01""#).unwrap();
-        let check =
-            |filter: &Filter, data: &Value| filter.matches("record.processed", data, &[]).unwrap();
-        assert_eq!(
-            (check(&all_high, &confident), check(&all_high, &unsure)),
-            (true, false)
-        );
-        assert_eq!(
-            (check(&any_low, &confident), check(&any_low, &unsure)),
-            (false, true)
-        );
-        assert_eq!(
-            (check(&after_2020, &confident), check(&after_2020, &unsure)),
-            (true, false)
-        );
+        let check = |filter: &Filter, data: &Value| filter.matches("record.processed", data, &[]).unwrap();
+        assert_eq!((check(&all_high, &confident), check(&all_high, &unsure)), (true, false));
+        assert_eq!((check(&any_low, &confident), check(&any_low, &unsure)), (false, true));
+        assert_eq!((check(&after_2020, &confident), check(&after_2020, &unsure)), (true, false));
     }
 
     #[test]
     fn type_and_channels_are_visible() {
         let filter = Filter::compile(r#"type.startsWith("order.") && "eu" in channels"#).unwrap();
-        assert!(
-            filter
-                .matches("order.paid", &json!({}), &["eu".into()])
-                .unwrap()
-        );
-        assert!(
-            !filter
-                .matches("order.paid", &json!({}), &["us".into()])
-                .unwrap()
-        );
+        assert!(filter.matches("order.paid", &json!({}), &["eu".into()]).unwrap());
+        assert!(!filter.matches("order.paid", &json!({}), &["us".into()]).unwrap());
     }
 
     #[test]
@@ -139,12 +103,7 @@ mod tests {
         let arithmetic = Filter::compile("data.count + 1 == 3").unwrap();
         assert!(arithmetic.matches("t", &json!({"count": 2}), &[]).unwrap());
         let not_bool = Filter::compile("1 + 1").unwrap();
-        assert!(
-            not_bool
-                .matches("t", &json!({}), &[])
-                .unwrap_err()
-                .contains("not true or false")
-        );
+        assert!(not_bool.matches("t", &json!({}), &[]).unwrap_err().contains("not true or false"));
         let deep = format!("{}1{}", "(".repeat(5_000), ")".repeat(5_000));
         assert!(Filter::compile(&deep).is_err());
     }

@@ -20,11 +20,7 @@ pub struct IdParseError {
 fn encode(value: u128, out: &mut String) {
     for i in (0..ENCODED_LEN).rev() {
         let shift = i * 5;
-        let index = if shift >= 128 {
-            0
-        } else {
-            (value >> shift) & 0x1f
-        };
+        let index = if shift >= 128 { 0 } else { (value >> shift) & 0x1f };
         out.push(ALPHABET[index as usize] as char);
     }
 }
@@ -35,9 +31,7 @@ fn decode(text: &str) -> Option<u128> {
     }
     let mut value: u128 = 0;
     for (position, byte) in text.bytes().enumerate() {
-        let digit = ALPHABET
-            .iter()
-            .position(|&c| c == byte.to_ascii_lowercase())? as u128;
+        let digit = ALPHABET.iter().position(|&c| c == byte.to_ascii_lowercase())? as u128;
         // The first character carries only the top 3 bits of 128 (26 * 5 = 130).
         if position == 0 && digit > 7 {
             return None;
@@ -97,11 +91,7 @@ macro_rules! typed_id {
                 text.strip_prefix($prefix)
                     .and_then(decode)
                     .map(|value| Self(Uuid::from_u128(value)))
-                    .ok_or_else(|| IdParseError {
-                        kind: $kind,
-                        prefix: $prefix,
-                        value: text.to_owned(),
-                    })
+                    .ok_or_else(|| IdParseError { kind: $kind, prefix: $prefix, value: text.to_owned() })
             }
         }
 
@@ -147,14 +137,7 @@ mod tests {
         assert!("app_".parse::<AppId>().is_err());
         assert!("app_zzzzzzzzzzzzzzzzzzzzzzzzzz".parse::<AppId>().is_err());
         assert!("app_0000000000000000000000000u".parse::<AppId>().is_err());
-        assert_eq!(
-            "app_00000000000000000000000001"
-                .parse::<AppId>()
-                .unwrap()
-                .uuid()
-                .as_u128(),
-            1
-        );
+        assert_eq!("app_00000000000000000000000001".parse::<AppId>().unwrap().uuid().as_u128(), 1);
         assert!(AppId::looks_like(&app));
         assert!(!AppId::looks_like("my-customer"));
     }

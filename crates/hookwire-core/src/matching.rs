@@ -6,12 +6,10 @@ pub fn event_type_matches(patterns: Option<&[String]>, event_type: &str) -> bool
     let Some(patterns) = patterns.filter(|p| !p.is_empty()) else {
         return true;
     };
-    patterns
-        .iter()
-        .any(|pattern| match pattern.strip_suffix('*') {
-            Some(prefix) => event_type.starts_with(prefix),
-            None => pattern == event_type,
-        })
+    patterns.iter().any(|pattern| match pattern.strip_suffix('*') {
+        Some(prefix) => event_type.starts_with(prefix),
+        None => pattern == event_type,
+    })
 }
 
 /// An endpoint with channels receives only messages sharing at least one of them.
@@ -43,11 +41,7 @@ mod tests {
             (Some(strings(&["x", "order.*"])), "order.status", true),
         ];
         for (patterns, event_type, expected) in cases {
-            assert_eq!(
-                event_type_matches(patterns.as_deref(), event_type),
-                expected,
-                "{patterns:?} {event_type}"
-            );
+            assert_eq!(event_type_matches(patterns.as_deref(), event_type), expected, "{patterns:?} {event_type}");
         }
     }
 
@@ -57,10 +51,7 @@ mod tests {
         assert!(channels_match(None, None));
         assert!(channels_match(None, Some(&project)));
         assert!(!channels_match(Some(&project), None));
-        assert!(channels_match(
-            Some(&project),
-            Some(&strings(&["x", "project_1"]))
-        ));
+        assert!(channels_match(Some(&project), Some(&strings(&["x", "project_1"]))));
         assert!(!channels_match(Some(&project), Some(&strings(&["x"]))));
     }
 }

@@ -91,10 +91,7 @@ pub struct Verification {
 
 impl Default for Verification {
     fn default() -> Self {
-        Self {
-            challenge_header: "webhook-challenge".into(),
-            verify_token_header: "webhook-verify-token".into(),
-        }
+        Self { challenge_header: "webhook-challenge".into(), verify_token_header: "webhook-verify-token".into() }
     }
 }
 
@@ -128,20 +125,13 @@ impl Endpoint {
     }
 
     pub fn scheme(&self) -> crate::schemes::Scheme {
-        self.signature
-            .as_ref()
-            .map(|s| s.scheme)
-            .unwrap_or_default()
+        self.signature.as_ref().map(|s| s.scheme).unwrap_or_default()
     }
 
     /// Every secret that signs a request sent at `now`: the current one first.
     pub fn signing_secrets(&self, now: Millis) -> impl Iterator<Item = &str> {
-        std::iter::once(self.secret.as_str()).chain(
-            self.previous_secrets
-                .iter()
-                .filter(move |s| s.expires_at > now)
-                .map(|s| s.key.as_str()),
-        )
+        std::iter::once(self.secret.as_str())
+            .chain(self.previous_secrets.iter().filter(move |s| s.expires_at > now).map(|s| s.key.as_str()))
     }
 }
 
@@ -220,11 +210,7 @@ impl TriggerType {
     }
 
     pub fn from_code(code: i64) -> Self {
-        if code == 1 {
-            Self::Manual
-        } else {
-            Self::Scheduled
-        }
+        if code == 1 { Self::Manual } else { Self::Scheduled }
     }
 }
 

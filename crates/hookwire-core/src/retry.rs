@@ -32,28 +32,18 @@ impl RetryPolicy {
         match self {
             Self::Schedule { schedule } => {
                 if schedule.len() > RETRY_SCHEDULE_STEPS_MAX {
-                    return Err(format!(
-                        "schedule has more than {RETRY_SCHEDULE_STEPS_MAX} steps"
-                    ));
+                    return Err(format!("schedule has more than {RETRY_SCHEDULE_STEPS_MAX} steps"));
                 }
                 if let Some(step) = schedule.iter().find(|s| **s > RETRY_DELAY_SECONDS_MAX) {
-                    return Err(format!(
-                        "schedule step {step}s exceeds {RETRY_DELAY_SECONDS_MAX}s"
-                    ));
+                    return Err(format!("schedule step {step}s exceeds {RETRY_DELAY_SECONDS_MAX}s"));
                 }
             }
-            Self::Fixed {
-                max_retries,
-                interval_ms,
-            } => {
+            Self::Fixed { max_retries, interval_ms } => {
                 if *max_retries as usize > RETRY_SCHEDULE_STEPS_MAX {
                     return Err(format!("maxRetries exceeds {RETRY_SCHEDULE_STEPS_MAX}"));
                 }
                 if *interval_ms > RETRY_DELAY_SECONDS_MAX * 1_000 {
-                    return Err(format!(
-                        "intervalMs exceeds {}",
-                        RETRY_DELAY_SECONDS_MAX * 1_000
-                    ));
+                    return Err(format!("intervalMs exceeds {}", RETRY_DELAY_SECONDS_MAX * 1_000));
                 }
             }
         }
@@ -64,18 +54,13 @@ impl RetryPolicy {
     fn delay_ms(&self, retry: u32) -> Option<u64> {
         match self {
             Self::Schedule { schedule } => schedule.get(retry as usize - 1).map(|s| s * 1_000),
-            Self::Fixed {
-                max_retries,
-                interval_ms,
-            } => (retry <= *max_retries).then_some(*interval_ms),
+            Self::Fixed { max_retries, interval_ms } => (retry <= *max_retries).then_some(*interval_ms),
         }
     }
 }
 
 fn default_delay_ms(retry: u32) -> Option<u64> {
-    DEFAULT_SCHEDULE_SECONDS
-        .get(retry as usize - 1)
-        .map(|s| s * 1_000)
+    DEFAULT_SCHEDULE_SECONDS.get(retry as usize - 1).map(|s| s * 1_000)
 }
 
 /// When to try again after `attempts_made` failed attempts, or `None` when retries are exhausted.
@@ -107,12 +92,7 @@ pub fn next_attempt_at(
 mod tests {
     use super::*;
 
-    fn check(
-        policy: Option<&RetryPolicy>,
-        attempts: u32,
-        jitter: f64,
-        after: Option<u64>,
-    ) -> Option<Millis> {
+    fn check(policy: Option<&RetryPolicy>, attempts: u32, jitter: f64, after: Option<u64>) -> Option<Millis> {
         next_attempt_at(policy, attempts, 1_000_000, jitter, after).map(|at| at - 1_000_000)
     }
 
@@ -121,13 +101,11 @@ mod tests {
         let delays: Vec<_> = (1..=9).map(|n| check(None, n, 0.0, None)).collect();
         assert_eq!(
             delays,
-            [
-                0, 5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000
-            ]
-            .map(Some)
-            .into_iter()
-            .chain([None])
-            .collect::<Vec<_>>()
+            [0, 5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000]
+                .map(Some)
+                .into_iter()
+                .chain([None])
+                .collect::<Vec<_>>()
         );
         assert_eq!(check(None, 2, 1.0, None), Some(6_000));
         assert_eq!(check(None, 2, -1.0, None), Some(4_000));
@@ -136,21 +114,13 @@ mod tests {
 
     #[test]
     fn fixed_and_explicit_policies() {
-        let fixed = RetryPolicy::Fixed {
-            max_retries: 2,
-            interval_ms: 1_500,
-        };
+        let fixed = RetryPolicy::Fixed { max_retries: 2, interval_ms: 1_500 };
         assert_eq!(check(Some(&fixed), 1, 1.0, None), Some(1_500));
         assert_eq!(check(Some(&fixed), 2, 0.0, None), Some(1_500));
         assert_eq!(check(Some(&fixed), 3, 0.0, None), None);
-        let single = RetryPolicy::Fixed {
-            max_retries: 0,
-            interval_ms: 10,
-        };
+        let single = RetryPolicy::Fixed { max_retries: 0, interval_ms: 10 };
         assert_eq!(check(Some(&single), 1, 0.0, None), None);
-        let impilo = RetryPolicy::Schedule {
-            schedule: vec![900, 1_800, 3_600],
-        };
+        let impilo = RetryPolicy::Schedule { schedule: vec![900, 1_800, 3_600] };
         assert_eq!(check(Some(&impilo), 3, 0.0, None), Some(3_600_000));
         assert_eq!(check(Some(&impilo), 4, 0.0, None), None);
     }
@@ -158,37 +128,16 @@ mod tests {
     #[test]
     fn retry_after_is_honoured_within_bound() {
         assert_eq!(check(None, 2, 0.0, Some(60)), Some(60_000));
-        assert_eq!(
-            check(None, 3, 0.0, Some(60)),
-            Some(300_000),
-            "never shortens"
-        );
+        assert_eq!(check(None, 3, 0.0, Some(60)), Some(300_000), "never shortens");
         assert_eq!(check(None, 2, 0.0, Some(1_000_000)), Some(3_600_000));
     }
 
     #[test]
     fn wire_forms() {
         let p: RetryPolicy = serde_json::from_str(r#"{"schedule":[900,1800,3600]}"#).unwrap();
-        assert_eq!(
-            p,
-            RetryPolicy::Schedule {
-                schedule: vec![900, 1_800, 3_600]
-            }
-        );
+        assert_eq!(p, RetryPolicy::Schedule { schedule: vec![900, 1_800, 3_600] });
         let p: RetryPolicy = serde_json::from_str(r#"{"maxRetries":3,"intervalMs":1000}"#).unwrap();
-        assert_eq!(
-            p,
-            RetryPolicy::Fixed {
-                max_retries: 3,
-                interval_ms: 1_000
-            }
-        );
-        assert!(
-            RetryPolicy::Schedule {
-                schedule: vec![0; 51]
-            }
-            .validate()
-            .is_err()
-        );
+        assert_eq!(p, RetryPolicy::Fixed { max_retries: 3, interval_ms: 1_000 });
+        assert!(RetryPolicy::Schedule { schedule: vec![0; 51] }.validate().is_err());
     }
 }

@@ -11,9 +11,7 @@ pub struct PayloadSchema {
 
 impl PayloadSchema {
     pub fn compile(schema: &Value) -> Result<Self, String> {
-        jsonschema::validator_for(schema)
-            .map(|validator| Self { validator })
-            .map_err(|e| e.to_string())
+        jsonschema::validator_for(schema).map(|validator| Self { validator }).map_err(|e| e.to_string())
     }
 
     /// `Err((path, message))` for the first violation; the path is a JSON pointer into the payload.
@@ -27,11 +25,7 @@ impl PayloadSchema {
 
 /// The newest schema in an event type's `schemas` (`{"1": {...}, "2": {...}}`), by version number.
 pub fn latest(schemas: &Value) -> Option<&Value> {
-    schemas
-        .as_object()?
-        .iter()
-        .max_by_key(|(version, _)| version.parse::<u64>().unwrap_or(0))
-        .map(|(_, schema)| schema)
+    schemas.as_object()?.iter().max_by_key(|(version, _)| version.parse::<u64>().unwrap_or(0)).map(|(_, schema)| schema)
 }
 
 #[cfg(test)]
@@ -45,9 +39,7 @@ mod tests {
             "properties": {"patient": {"type": "object", "properties": {"weight": {"type": "number"}}}}}});
         let schema = PayloadSchema::compile(latest(&schemas).unwrap()).unwrap();
         assert!(schema.check(&json!({"patient": {"weight": 80.5}})).is_ok());
-        let (path, message) = schema
-            .check(&json!({"patient": {"weight": "heavy"}}))
-            .unwrap_err();
+        let (path, message) = schema.check(&json!({"patient": {"weight": "heavy"}})).unwrap_err();
         assert_eq!(path, "/patient/weight");
         assert!(message.contains("number"), "{message}");
         assert!(schema.check(&json!({})).is_err());

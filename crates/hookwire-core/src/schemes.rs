@@ -82,24 +82,13 @@ impl SignatureConfig {
             }
             _ => {}
         }
-        let hmac_only = self.algorithm.is_some()
-            || self.encoding.is_some()
-            || self.prefix.is_some()
-            || self.content.is_some();
+        let hmac_only =
+            self.algorithm.is_some() || self.encoding.is_some() || self.prefix.is_some() || self.content.is_some();
         if hmac_only && self.scheme != Scheme::Hmac {
-            return Err(
-                "`algorithm`, `encoding`, `prefix` and `content` apply only to the hmac scheme"
-                    .into(),
-            );
+            return Err("`algorithm`, `encoding`, `prefix` and `content` apply only to the hmac scheme".into());
         }
-        if self
-            .prefix
-            .as_ref()
-            .is_some_and(|p| p.len() > SIGNATURE_PREFIX_LENGTH_MAX)
-        {
-            return Err(format!(
-                "`prefix` is longer than {SIGNATURE_PREFIX_LENGTH_MAX}"
-            ));
+        if self.prefix.as_ref().is_some_and(|p| p.len() > SIGNATURE_PREFIX_LENGTH_MAX) {
+            return Err(format!("`prefix` is longer than {SIGNATURE_PREFIX_LENGTH_MAX}"));
         }
         Ok(())
     }
@@ -123,13 +112,8 @@ pub fn normalize_secret(scheme: Scheme, secret: &str) -> Result<String, String> 
         Scheme::Standard => signing::normalize_secret(secret).map_err(|e| e.to_string()),
         Scheme::Ed25519 => ed25519_key(secret).map(|_| secret.to_owned()),
         Scheme::Hmac | Scheme::SecretHeader => {
-            if secret.is_empty()
-                || secret.len() > PLAIN_SECRET_LENGTH_MAX
-                || secret.chars().any(char::is_control)
-            {
-                return Err(format!(
-                    "secret must be 1..={PLAIN_SECRET_LENGTH_MAX} printable characters"
-                ));
+            if secret.is_empty() || secret.len() > PLAIN_SECRET_LENGTH_MAX || secret.chars().any(char::is_control) {
+                return Err(format!("secret must be 1..={PLAIN_SECRET_LENGTH_MAX} printable characters"));
             }
             Ok(secret.to_owned())
         }
@@ -139,9 +123,7 @@ pub fn normalize_secret(scheme: Scheme, secret: &str) -> Result<String, String> 
 /// True when a stored secret is usable with `scheme` (a scheme change may need a new secret).
 pub fn secret_fits(scheme: Scheme, secret: &str) -> bool {
     match scheme {
-        Scheme::Standard => {
-            secret.starts_with(SECRET_PREFIX) && signing::secret_bytes(secret).is_ok()
-        }
+        Scheme::Standard => secret.starts_with(SECRET_PREFIX) && signing::secret_bytes(secret).is_ok(),
         Scheme::Ed25519 => ed25519_key(secret).is_ok(),
         Scheme::Hmac | Scheme::SecretHeader => true,
     }
@@ -162,10 +144,7 @@ fn ed25519_key(secret: &str) -> Result<SigningKey, String> {
 /// The `whpk_…` public key receivers verify `v1a` signatures with.
 pub fn public_key(secret: &str) -> Option<String> {
     let key = ed25519_key(secret).ok()?;
-    Some(format!(
-        "{ED25519_PUBLIC_PREFIX}{}",
-        BASE64.encode(key.verifying_key().to_bytes())
-    ))
+    Some(format!("{ED25519_PUBLIC_PREFIX}{}", BASE64.encode(key.verifying_key().to_bytes())))
 }
 
 /// The signature headers of one request. `secrets` yields the current secret first, then any
@@ -182,10 +161,7 @@ pub fn signature_headers<'a>(
     match config.scheme {
         Scheme::Standard => {
             let value = signing::signature_header(secrets, msg_id, timestamp, body);
-            vec![
-                ("webhook-signature".into(), value.clone()),
-                ("svix-signature".into(), value),
-            ]
+            vec![("webhook-signature".into(), value.clone()), ("svix-signature".into(), value)]
         }
         Scheme::Ed25519 => {
             let content = format!("{msg_id}.{timestamp}.");
@@ -198,10 +174,7 @@ pub fn signature_headers<'a>(
                 })
                 .collect::<Vec<_>>()
                 .join(" ");
-            vec![
-                ("webhook-signature".into(), value.clone()),
-                ("svix-signature".into(), value),
-            ]
+            vec![("webhook-signature".into(), value.clone()), ("svix-signature".into(), value)]
         }
         Scheme::Hmac => {
             let secret = secrets.next().unwrap_or_default();
@@ -218,10 +191,7 @@ pub fn signature_headers<'a>(
                 Encoding::Base64 => BASE64.encode(&digest),
             };
             let header = config.header.clone().unwrap_or_default();
-            vec![(
-                header,
-                format!("{}{encoded}", config.prefix.as_deref().unwrap_or("")),
-            )]
+            vec![(header, format!("{}{encoded}", config.prefix.as_deref().unwrap_or("")))]
         }
         Scheme::SecretHeader => {
             let header = config.header.clone().unwrap_or_default();
@@ -288,15 +258,7 @@ mod tests {
     }
 
     fn one(config: &SignatureConfig, secret: &str, body: &str) -> String {
-        signature_headers(
-            Some(config),
-            [secret].into_iter(),
-            "msg_1",
-            1_614_265_330,
-            body.as_bytes(),
-        )
-        .remove(0)
-        .1
+        signature_headers(Some(config), [secret].into_iter(), "msg_1", 1_614_265_330, body.as_bytes()).remove(0).1
     }
 
     #[test]
@@ -310,12 +272,7 @@ mod tests {
                 None,
                 "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
             ),
-            (
-                Algorithm::Sha1,
-                Encoding::Hex,
-                None,
-                "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79",
-            ),
+            (Algorithm::Sha1, Encoding::Hex, None, "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79"),
             (
                 Algorithm::Sha256,
                 Encoding::Base64,
@@ -324,38 +281,17 @@ mod tests {
             ),
         ];
         for (algorithm, encoding, prefix, expected) in cases {
-            assert_eq!(
-                one(
-                    &hmac_config(algorithm, encoding, prefix, Content::Body),
-                    "Jefe",
-                    body
-                ),
-                expected
-            );
+            assert_eq!(one(&hmac_config(algorithm, encoding, prefix, Content::Body), "Jefe", body), expected);
         }
-        let sha512 = one(
-            &hmac_config(Algorithm::Sha512, Encoding::Hex, None, Content::Body),
-            "Jefe",
-            body,
-        );
-        assert!(
-            sha512.starts_with("164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea250554"),
-            "{sha512}"
-        );
+        let sha512 = one(&hmac_config(Algorithm::Sha512, Encoding::Hex, None, Content::Body), "Jefe", body);
+        assert!(sha512.starts_with("164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea250554"), "{sha512}");
     }
 
     #[test]
     fn standard_content_signs_id_and_timestamp_too() {
-        let standard = one(
-            &hmac_config(Algorithm::Sha256, Encoding::Hex, None, Content::Standard),
-            "k",
-            "{}",
-        );
-        let body_only = one(
-            &hmac_config(Algorithm::Sha256, Encoding::Hex, None, Content::Body),
-            "k",
-            "msg_1.1614265330.{}",
-        );
+        let standard = one(&hmac_config(Algorithm::Sha256, Encoding::Hex, None, Content::Standard), "k", "{}");
+        let body_only =
+            one(&hmac_config(Algorithm::Sha256, Encoding::Hex, None, Content::Body), "k", "msg_1.1614265330.{}");
         assert_eq!(standard, body_only);
     }
 
@@ -376,48 +312,20 @@ mod tests {
     fn ed25519_signatures_verify_with_the_public_key() {
         use ed25519_dalek::{Signature, Verifier, VerifyingKey};
         let secret = generate_secret(Scheme::Ed25519);
-        let config = SignatureConfig {
-            scheme: Scheme::Ed25519,
-            ..Default::default()
-        };
-        let value = signature_headers(
-            Some(&config),
-            [secret.as_str()].into_iter(),
-            "msg_1",
-            5,
-            b"{}",
-        )
-        .remove(0)
-        .1;
-        let signature: [u8; 64] = BASE64
-            .decode(value.strip_prefix("v1a,").unwrap())
-            .unwrap()
-            .try_into()
-            .unwrap();
+        let config = SignatureConfig { scheme: Scheme::Ed25519, ..Default::default() };
+        let value = signature_headers(Some(&config), [secret.as_str()].into_iter(), "msg_1", 5, b"{}").remove(0).1;
+        let signature: [u8; 64] = BASE64.decode(value.strip_prefix("v1a,").unwrap()).unwrap().try_into().unwrap();
         let public = public_key(&secret).unwrap();
-        let key: [u8; 32] = BASE64
-            .decode(public.strip_prefix(ED25519_PUBLIC_PREFIX).unwrap())
-            .unwrap()
-            .try_into()
-            .unwrap();
-        VerifyingKey::from_bytes(&key)
-            .unwrap()
-            .verify(b"msg_1.5.{}", &Signature::from_bytes(&signature))
-            .unwrap();
+        let key: [u8; 32] =
+            BASE64.decode(public.strip_prefix(ED25519_PUBLIC_PREFIX).unwrap()).unwrap().try_into().unwrap();
+        VerifyingKey::from_bytes(&key).unwrap().verify(b"msg_1.5.{}", &Signature::from_bytes(&signature)).unwrap();
     }
 
     #[test]
     fn configs_are_checked() {
         let bad = [
-            SignatureConfig {
-                scheme: Scheme::Hmac,
-                ..Default::default()
-            },
-            SignatureConfig {
-                scheme: Scheme::Standard,
-                header: Some("x".into()),
-                ..Default::default()
-            },
+            SignatureConfig { scheme: Scheme::Hmac, ..Default::default() },
+            SignatureConfig { scheme: Scheme::Standard, header: Some("x".into()), ..Default::default() },
             SignatureConfig {
                 scheme: Scheme::SecretHeader,
                 header: Some("x".into()),
@@ -430,8 +338,7 @@ mod tests {
         }
         assert!(normalize_secret(Scheme::Ed25519, "whsec_abc").is_err());
         assert!(normalize_secret(Scheme::Hmac, "any token").is_ok());
-        let wire: SignatureConfig =
-            serde_json::from_str(r#"{"scheme":"secret-header","header":"h"}"#).unwrap();
+        let wire: SignatureConfig = serde_json::from_str(r#"{"scheme":"secret-header","header":"h"}"#).unwrap();
         assert_eq!(wire.scheme, Scheme::SecretHeader);
     }
 }

@@ -80,19 +80,15 @@ pub fn verify(secret: &str, msg_id: &str, timestamp: i64, body: &[u8], header: &
     let Ok(key) = secret_bytes(secret) else {
         return false;
     };
-    header
-        .split(' ')
-        .filter_map(|entry| entry.strip_prefix("v1,"))
-        .any(|encoded| {
-            let Ok(expected) = BASE64.decode(encoded) else {
-                return false;
-            };
-            let mut mac =
-                Hmac::<Sha256>::new_from_slice(&key).expect("HMAC accepts any key length");
-            mac.update(format!("{msg_id}.{timestamp}.").as_bytes());
-            mac.update(body);
-            mac.verify_slice(&expected).is_ok()
-        })
+    header.split(' ').filter_map(|entry| entry.strip_prefix("v1,")).any(|encoded| {
+        let Ok(expected) = BASE64.decode(encoded) else {
+            return false;
+        };
+        let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("HMAC accepts any key length");
+        mac.update(format!("{msg_id}.{timestamp}.").as_bytes());
+        mac.update(body);
+        mac.verify_slice(&expected).is_ok()
+    })
 }
 
 #[cfg(test)]
@@ -110,20 +106,8 @@ mod tests {
     fn standard_webhooks_known_answer() {
         let key = secret_bytes(SECRET).unwrap();
         assert_eq!(sign(&key, MSG_ID, TIMESTAMP, BODY.as_bytes()), SIGNATURE);
-        assert!(verify(
-            SECRET,
-            MSG_ID,
-            TIMESTAMP,
-            BODY.as_bytes(),
-            SIGNATURE
-        ));
-        assert!(!verify(
-            SECRET,
-            MSG_ID,
-            TIMESTAMP + 1,
-            BODY.as_bytes(),
-            SIGNATURE
-        ));
+        assert!(verify(SECRET, MSG_ID, TIMESTAMP, BODY.as_bytes(), SIGNATURE));
+        assert!(!verify(SECRET, MSG_ID, TIMESTAMP + 1, BODY.as_bytes(), SIGNATURE));
         assert!(!verify(SECRET, MSG_ID, TIMESTAMP, b"{}", SIGNATURE));
     }
 
@@ -140,14 +124,8 @@ mod tests {
     #[test]
     fn secrets_are_checked() {
         assert!(generate_secret().starts_with(SECRET_PREFIX));
-        assert_eq!(
-            normalize_secret("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap(),
-            SECRET
-        );
+        assert_eq!(normalize_secret("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap(), SECRET);
         assert_eq!(normalize_secret("not base64!"), Err(SecretError::NotBase64));
-        assert_eq!(
-            normalize_secret("whsec_AAAA"),
-            Err(SecretError::BadLength(3))
-        );
+        assert_eq!(normalize_secret("whsec_AAAA"), Err(SecretError::BadLength(3)));
     }
 }

@@ -10,18 +10,13 @@ pub fn to_millis(at: OffsetDateTime) -> Millis {
 }
 
 pub fn from_millis(millis: Millis) -> OffsetDateTime {
-    OffsetDateTime::from_unix_timestamp_nanos(millis as i128 * 1_000_000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    OffsetDateTime::from_unix_timestamp_nanos(millis as i128 * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 /// `2026-11-23T14:00:00.123Z`
 pub fn format_millis(millis: Millis) -> String {
     let at = from_millis(millis);
-    let base = at
-        .replace_millisecond(0)
-        .unwrap_or(at)
-        .format(&Rfc3339)
-        .unwrap_or_default();
+    let base = at.replace_millisecond(0).unwrap_or(at).format(&Rfc3339).unwrap_or_default();
     // Rfc3339 prints `...:SSZ` when the sub-second part is zero; add fixed milliseconds.
     let seconds_end = base.len() - 1;
     format!("{}.{:03}Z", &base[..seconds_end], at.millisecond())
@@ -51,10 +46,7 @@ pub mod rfc3339 {
 pub mod rfc3339_option {
     use super::*;
 
-    pub fn serialize<S: serde::Serializer>(
-        millis: &Option<Millis>,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: serde::Serializer>(millis: &Option<Millis>, s: S) -> Result<S::Ok, S::Error> {
         match millis {
             Some(m) => s.serialize_str(&format_millis(*m)),
             None => s.serialize_none(),
@@ -63,8 +55,7 @@ pub mod rfc3339_option {
 
     pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Millis>, D::Error> {
         let text = <Option<std::borrow::Cow<'de, str>> as serde::Deserialize>::deserialize(d)?;
-        text.map(|t| parse(&t).map_err(serde::de::Error::custom))
-            .transpose()
+        text.map(|t| parse(&t).map_err(serde::de::Error::custom)).transpose()
     }
 }
 
@@ -76,14 +67,8 @@ mod tests {
     fn formats_and_parses_with_milliseconds() {
         assert_eq!(format_millis(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(format_millis(1_614_265_330_123), "2021-02-25T15:02:10.123Z");
-        assert_eq!(
-            parse("2021-02-25T15:02:10.123Z").unwrap(),
-            1_614_265_330_123
-        );
-        assert_eq!(
-            parse("2021-02-25T16:02:10+01:00").unwrap(),
-            1_614_265_330_000
-        );
+        assert_eq!(parse("2021-02-25T15:02:10.123Z").unwrap(), 1_614_265_330_123);
+        assert_eq!(parse("2021-02-25T16:02:10+01:00").unwrap(), 1_614_265_330_000);
         assert!(parse("yesterday").is_err());
     }
 }

@@ -21,9 +21,7 @@ fn forbidden_v4(ip: Ipv4Addr) -> Option<&'static str> {
         (100, 64..=127, _) => "shared (CGNAT) address",
         _ if ip.is_multicast() => "multicast address",
         _ if ip.is_broadcast() || a >= 240 => "reserved address",
-        (192, 0, 0) | (192, 0, 2) | (198, 51, 100) | (203, 0, 113) => {
-            "reserved or documentation address"
-        }
+        (192, 0, 0) | (192, 0, 2) | (198, 51, 100) | (203, 0, 113) => "reserved or documentation address",
         (198, 18..=19, _) => "benchmarking address",
         _ => return None,
     })
@@ -55,12 +53,7 @@ fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
         [0, 0, 0, 0, 0, 0xffff, ..] => Some(tail),
         [0, 0, 0, 0, 0, 0, hi, _] if hi != 0 => Some(tail),
         [0x64, 0xff9b, 0, 0, 0, 0, ..] => Some(tail),
-        [0x2002, hi, lo, ..] => Some(Ipv4Addr::new(
-            (hi >> 8) as u8,
-            hi as u8,
-            (lo >> 8) as u8,
-            lo as u8,
-        )),
+        [0x2002, hi, lo, ..] => Some(Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8)),
         _ => None,
     }
 }
@@ -97,22 +90,10 @@ mod tests {
             "::127.0.0.1",
         ];
         for text in refused {
-            assert!(
-                forbidden_reason(text.parse().unwrap()).is_some(),
-                "{text} must be refused"
-            );
+            assert!(forbidden_reason(text.parse().unwrap()).is_some(), "{text} must be refused");
         }
-        for text in [
-            "93.184.216.34",
-            "8.8.8.8",
-            "2606:4700::1111",
-            "::ffff:8.8.8.8",
-        ] {
-            assert_eq!(
-                forbidden_reason(text.parse().unwrap()),
-                None,
-                "{text} must be allowed"
-            );
+        for text in ["93.184.216.34", "8.8.8.8", "2606:4700::1111", "::ffff:8.8.8.8"] {
+            assert_eq!(forbidden_reason(text.parse().unwrap()), None, "{text} must be allowed");
         }
     }
 }

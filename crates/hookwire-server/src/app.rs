@@ -41,10 +41,7 @@ pub enum StartError {
     #[error("another Hookwire process is using {0}; stop it first")]
     Locked(PathBuf),
     #[error("cannot listen on {address}: {source}")]
-    Listen {
-        address: SocketAddr,
-        source: std::io::Error,
-    },
+    Listen { address: SocketAddr, source: std::io::Error },
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
     #[error("HTTP client: {0}")]
@@ -74,31 +71,18 @@ impl Server {
         // that died: its deliveries are due again now.
         let released = sqlite.release_all_leases().await?;
         if released > 0 {
-            tracing::info!(
-                released,
-                "recovered deliveries left in flight by a previous run"
-            );
+            tracing::info!(released, "recovered deliveries left in flight by a previous run");
         }
         let store: Arc<dyn Store> = Arc::new(sqlite);
-        let (auth, generated_admin_token) =
-            Auth::init(store.as_ref(), config.admin_token.as_deref()).await?;
+        let (auth, generated_admin_token) = Auth::init(store.as_ref(), config.admin_token.as_deref()).await?;
         let sender = Sender::new(config.allow_private_networks)?;
         let cancel = CancellationToken::new();
         let tracker = TaskTracker::new();
-        let dispatcher = delivery::start(
-            store.clone(),
-            sender,
-            config.delivery_concurrency,
-            &tracker,
-            cancel.clone(),
-        );
-        let listener =
-            TcpListener::bind(config.listen)
-                .await
-                .map_err(|source| StartError::Listen {
-                    address: config.listen,
-                    source,
-                })?;
+        let dispatcher =
+            delivery::start(store.clone(), sender.clone(), config.delivery_concurrency, &tracker, cancel.clone());
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| StartError::Listen { address: config.listen, source })?;
         let mut config = config;
         config.listen = listener.local_addr()?;
         let state = AppState {
@@ -106,6 +90,9 @@ impl Server {
             dispatcher,
             auth: Arc::new(auth),
             config: Arc::new(config),
+            fanout: Arc::default(),
+            schemas: Arc::default(),
+            sender,
         };
         let (api, _) = api::router();
         let router = api
@@ -116,16 +103,7 @@ impl Server {
                 ApiError::internal().into_response()
             }))
             .layer(TraceLayer::new_for_http());
-        Ok(Self {
-            listener,
-            router,
-            state,
-            tracker,
-            cancel,
-            _lock: lock,
-            generated_admin_token,
-            database_path,
-        })
+        Ok(Self { listener, router, state, tracker, cancel, _lock: lock, generated_admin_token, database_path })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -138,32 +116,18 @@ impl Server {
     }
 
     /// Serves until `shutdown` resolves (or the cancel token fires), then drains and stops.
-    pub async fn run(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> Result<(), StartError> {
-        let Self {
-            listener,
-            router,
-            state,
-            tracker,
-            cancel,
-            _lock,
-            ..
-        } = self;
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
+        let Self { listener, router, state, tracker, cancel, _lock, .. } = self;
         let service = NormalizePathLayer::trim_trailing_slash().layer(router);
         let stop = cancel.clone();
-        axum::serve(
-            listener,
-            ServiceExt::<axum::extract::Request>::into_make_service(service),
-        )
-        .with_graceful_shutdown(async move {
-            tokio::select! {
-                _ = shutdown => {}
-                _ = stop.cancelled() => {}
-            }
-        })
-        .await?;
+        axum::serve(listener, ServiceExt::<axum::extract::Request>::into_make_service(service))
+            .with_graceful_shutdown(async move {
+                tokio::select! {
+                    _ = shutdown => {}
+                    _ = stop.cancelled() => {}
+                }
+            })
+            .await?;
         tracing::info!("stopped accepting; finishing in-flight deliveries");
         cancel.cancel();
         tracker.close();

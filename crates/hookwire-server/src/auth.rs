@@ -52,10 +52,7 @@ struct AppTokenRecord {
 }
 
 fn hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn random_token(prefix: &str) -> String {
@@ -67,22 +64,12 @@ fn random_token(prefix: &str) -> String {
 impl Auth {
     /// Uses the configured admin token, or the stored one, or generates and stores one; returns
     /// the token in clear only when it was generated now (to be printed once).
-    pub async fn init(
-        store: &dyn Store,
-        configured: Option<&str>,
-    ) -> StoreResult<(Self, Option<String>)> {
+    pub async fn init(store: &dyn Store, configured: Option<&str>) -> StoreResult<(Self, Option<String>)> {
         if let Some(token) = configured {
-            return Ok((
-                Self {
-                    admin_hash: hash(token),
-                },
-                None,
-            ));
+            return Ok((Self { admin_hash: hash(token) }, None));
         }
         let candidate = random_token("hw_");
-        let stored = store
-            .put_setting_if_absent(ADMIN_TOKEN_SETTING, &hash(&candidate))
-            .await?;
+        let stored = store.put_setting_if_absent(ADMIN_TOKEN_SETTING, &hash(&candidate)).await?;
         let generated = (stored == hash(&candidate)).then_some(candidate);
         Ok((Self { admin_hash: stored }, generated))
     }
@@ -95,34 +82,20 @@ impl Auth {
         if !token.starts_with("hwp_") {
             return Err(ApiError::unauthorized());
         }
-        let record = store
-            .get_setting(&format!("{APP_TOKEN_SETTING_PREFIX}{token_hash}"))
-            .await?;
-        let record: AppTokenRecord = record
-            .and_then(|r| serde_json::from_str(&r).ok())
-            .ok_or_else(ApiError::unauthorized)?;
-        if record.expires_at <= hookwire_core::time_fmt::to_millis(time::OffsetDateTime::now_utc())
-        {
+        let record = store.get_setting(&format!("{APP_TOKEN_SETTING_PREFIX}{token_hash}")).await?;
+        let record: AppTokenRecord =
+            record.and_then(|r| serde_json::from_str(&r).ok()).ok_or_else(ApiError::unauthorized)?;
+        if record.expires_at <= hookwire_core::time_fmt::to_millis(time::OffsetDateTime::now_utc()) {
             return Err(ApiError::unauthorized());
         }
         Ok(Principal::App(record.app))
     }
 
     /// Issues a token that can act only on `app`, valid until `expires_at`.
-    pub async fn issue_app_token(
-        store: &dyn Store,
-        app: AppId,
-        expires_at: Millis,
-    ) -> StoreResult<String> {
+    pub async fn issue_app_token(store: &dyn Store, app: AppId, expires_at: Millis) -> StoreResult<String> {
         let token = random_token("hwp_");
-        let record =
-            serde_json::to_string(&AppTokenRecord { app, expires_at }).expect("serializes");
-        store
-            .put_setting_if_absent(
-                &format!("{APP_TOKEN_SETTING_PREFIX}{}", hash(&token)),
-                &record,
-            )
-            .await?;
+        let record = serde_json::to_string(&AppTokenRecord { app, expires_at }).expect("serializes");
+        store.put_setting_if_absent(&format!("{APP_TOKEN_SETTING_PREFIX}{}", hash(&token)), &record).await?;
         Ok(token)
     }
 }

@@ -24,6 +24,8 @@ pub struct Config {
     pub durability: Durability,
     /// Refuse messages and subscriptions naming event types missing from the catalog.
     pub strict_event_types: bool,
+    /// Check message payloads against their event type's JSON Schema (422 naming the path).
+    pub validate_payloads: bool,
     pub delivery_concurrency: usize,
     pub shutdown_grace_ms: u64,
     /// Base URL users reach this server at (for portal links); defaults to `http://{listen}`.
@@ -39,6 +41,7 @@ impl Default for Config {
             allow_private_networks: false,
             durability: Durability::Disk,
             strict_event_types: false,
+            validate_payloads: false,
             delivery_concurrency: DELIVERY_CONCURRENCY_DEFAULT,
             shutdown_grace_ms: SHUTDOWN_GRACE_MS_DEFAULT,
             public_url: None,
@@ -57,6 +60,7 @@ pub struct FileConfig {
     /// `"disk"` (default) or `"process"`.
     pub durability: Option<String>,
     pub strict_event_types: Option<bool>,
+    pub validate_payloads: Option<bool>,
     pub delivery_concurrency: Option<usize>,
     pub shutdown_grace_ms: Option<u64>,
     pub public_url: Option<String>,
@@ -65,10 +69,7 @@ pub struct FileConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("invalid config file {path}: {message}")]
     Invalid { path: PathBuf, message: String },
     #[error("{0}")]
@@ -77,14 +78,8 @@ pub enum ConfigError {
 
 impl FileConfig {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.into(),
-            source,
-        })?;
-        toml::from_str(&text).map_err(|e| ConfigError::Invalid {
-            path: path.into(),
-            message: e.to_string(),
-        })
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Invalid { path: path.into(), message: e.to_string() })
     }
 
     /// Applies the file's settings over `config`.
@@ -107,6 +102,9 @@ impl FileConfig {
         if let Some(v) = self.strict_event_types {
             config.strict_event_types = v;
         }
+        if let Some(v) = self.validate_payloads {
+            config.validate_payloads = v;
+        }
         if let Some(v) = self.delivery_concurrency {
             config.delivery_concurrency = v.max(1);
         }
@@ -124,9 +122,7 @@ pub fn parse_durability(text: &str) -> Result<Durability, ConfigError> {
     match text {
         "disk" => Ok(Durability::Disk),
         "process" => Ok(Durability::Process),
-        other => Err(ConfigError::Value(format!(
-            "durability must be \"disk\" or \"process\", got {other:?}"
-        ))),
+        other => Err(ConfigError::Value(format!("durability must be \"disk\" or \"process\", got {other:?}"))),
     }
 }
 
@@ -134,16 +130,9 @@ pub fn parse_durability(text: &str) -> Result<Durability, ConfigError> {
 pub fn sqlite_path(database_url: &str) -> Result<PathBuf, ConfigError> {
     match database_url.strip_prefix("sqlite://") {
         Some(path) if !path.is_empty() => Ok(PathBuf::from(path)),
-        _ if database_url.starts_with("postgres://")
-            || database_url.starts_with("postgresql://") =>
-        {
-            Err(ConfigError::Value(
-                "the PostgreSQL backend is not available in this build yet; use sqlite://PATH"
-                    .into(),
-            ))
-        }
-        _ => Err(ConfigError::Value(format!(
-            "database URL must be sqlite://PATH, got {database_url:?}"
-        ))),
+        _ if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") => Err(
+            ConfigError::Value("the PostgreSQL backend is not available in this build yet; use sqlite://PATH".into()),
+        ),
+        _ => Err(ConfigError::Value(format!("database URL must be sqlite://PATH, got {database_url:?}"))),
     }
 }

@@ -5,6 +5,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod delivery;
+pub mod payload_schemas;
 pub mod state;
 
 pub use app::{Server, StartError};

@@ -8,6 +8,9 @@ use hookwire_store::Store;
 use crate::auth::Auth;
 use crate::config::Config;
 use crate::delivery::Dispatcher;
+use crate::delivery::fanout::Fanout;
+use crate::delivery::sender::Sender;
+use crate::payload_schemas::PayloadSchemas;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -15,6 +18,10 @@ pub struct AppState {
     pub dispatcher: Dispatcher,
     pub auth: Arc<Auth>,
     pub config: Arc<Config>,
+    pub fanout: Arc<Fanout>,
+    pub schemas: Arc<PayloadSchemas>,
+    /// The outbound client, for requests outside deliveries (endpoint verification).
+    pub sender: Sender,
 }
 
 /// The wall clock, read at the edge (handlers and workers) and passed inward.

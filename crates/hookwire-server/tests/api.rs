@@ -10,35 +10,16 @@ use support::TestApp;
 async fn errors_are_code_and_detail_with_the_right_status() {
     let app = TestApp::start().await;
     let (status, body) = app.request_as(None, Method::GET, "/api/v1/app", None).await;
-    assert_eq!(
-        (status.as_u16(), body["code"].as_str()),
-        (401, Some("authentication_failed"))
-    );
-    let (status, _) = app
-        .request_as(Some("wrong"), Method::GET, "/api/v1/app", None)
-        .await;
+    assert_eq!((status.as_u16(), body["code"].as_str()), (401, Some("authentication_failed")));
+    let (status, _) = app.request_as(Some("wrong"), Method::GET, "/api/v1/app", None).await;
     assert_eq!(status, 401);
     let (status, body) = app.get("/api/v1/app/app_00000000000000000000000000").await;
-    assert_eq!(
-        (status.as_u16(), body["code"].as_str()),
-        (404, Some("not_found"))
-    );
+    assert_eq!((status.as_u16(), body["code"].as_str()), (404, Some("not_found")));
     let (status, body) = app.post("/api/v1/app", json!({"name": 5})).await;
-    assert_eq!(
-        (status.as_u16(), body["code"].as_str()),
-        (422, Some("validation_error"))
-    );
-    assert!(
-        body["detail"][0]["msg"].as_str().unwrap().contains("name"),
-        "{body}"
-    );
-    let (status, body) = app
-        .post("/api/v1/app", json!({"name": "x", "uid": "bad uid!"}))
-        .await;
-    assert_eq!(
-        (status.as_u16(), &body["detail"][0]["loc"]),
-        (422, &json!(["body", "uid"]))
-    );
+    assert_eq!((status.as_u16(), body["code"].as_str()), (422, Some("validation_error")));
+    assert!(body["detail"][0]["msg"].as_str().unwrap().contains("name"), "{body}");
+    let (status, body) = app.post("/api/v1/app", json!({"name": "x", "uid": "bad uid!"})).await;
+    assert_eq!((status.as_u16(), &body["detail"][0]["loc"]), (422, &json!(["body", "uid"])));
     let raw = app
         .client
         .post(format!("{}/api/v1/app", app.url))
@@ -51,57 +32,29 @@ async fn errors_are_code_and_detail_with_the_right_status() {
     assert_eq!(raw.status(), 400);
     let big = "x".repeat(2 * 1024 * 1024);
     let app_id = app.create_app().await;
-    let (status, body) = app
-        .post(
-            &format!("/api/v1/app/{app_id}/msg"),
-            json!({"eventType": "a", "payload": {"big": big}}),
-        )
-        .await;
-    assert_eq!(
-        (status.as_u16(), body["code"].as_str()),
-        (413, Some("payload_too_large"))
-    );
+    let (status, body) =
+        app.post(&format!("/api/v1/app/{app_id}/msg"), json!({"eventType": "a", "payload": {"big": big}})).await;
+    assert_eq!((status.as_u16(), body["code"].as_str()), (413, Some("payload_too_large")));
     let (status, body) = app.get("/api/v1/no-such-route").await;
-    assert_eq!(
-        (status.as_u16(), body["code"].as_str()),
-        (404, Some("not_found"))
-    );
+    assert_eq!((status.as_u16(), body["code"].as_str()), (404, Some("not_found")));
     app.stop().await;
 }
 
 #[tokio::test]
 async fn applications_by_uid_get_if_exists_and_trailing_slashes() {
     let app = TestApp::start().await;
-    let created = app
-        .post_ok("/api/v1/app/", json!({"name": "Acme", "uid": "acme"}), 201)
-        .await;
-    let again = app
-        .post_ok(
-            "/api/v1/app?get_if_exists=true",
-            json!({"name": "Acme", "uid": "acme"}),
-            200,
-        )
-        .await;
+    let created = app.post_ok("/api/v1/app/", json!({"name": "Acme", "uid": "acme"}), 201).await;
+    let again = app.post_ok("/api/v1/app?get_if_exists=true", json!({"name": "Acme", "uid": "acme"}), 200).await;
     assert_eq!(created["id"], again["id"]);
-    let (status, _) = app
-        .post("/api/v1/app", json!({"name": "Acme", "uid": "acme"}))
-        .await;
+    let (status, _) = app.post("/api/v1/app", json!({"name": "Acme", "uid": "acme"})).await;
     assert_eq!(status, 409);
     let by_uid = app.get("/api/v1/app/acme/").await.1;
     assert_eq!(by_uid["id"], created["id"]);
     let (status, patched) = app
-        .request(
-            Method::PATCH,
-            "/api/v1/app/acme",
-            Some(json!({"name": "Acme 2", "metadata": {"tier": "gold"}})),
-        )
+        .request(Method::PATCH, "/api/v1/app/acme", Some(json!({"name": "Acme 2", "metadata": {"tier": "gold"}})))
         .await;
     assert_eq!(
-        (
-            status.as_u16(),
-            patched["name"].as_str(),
-            patched["uid"].as_str()
-        ),
+        (status.as_u16(), patched["name"].as_str(), patched["uid"].as_str()),
         (200, Some("Acme 2"), Some("acme"))
     );
     let (status, _) = app.request(Method::DELETE, "/api/v1/app/acme", None).await;
@@ -121,20 +74,11 @@ async fn lists_page_with_limit_iterator_and_done() {
     let mut path = "/api/v1/app?limit=2".to_owned();
     loop {
         let page = app.get(&path).await.1;
-        seen.extend(
-            page["data"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|a| a["id"].as_str().unwrap().to_owned()),
-        );
+        seen.extend(page["data"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap().to_owned()));
         if page["done"].as_bool().unwrap() {
             break;
         }
-        path = format!(
-            "/api/v1/app?limit=2&iterator={}",
-            page["iterator"].as_str().unwrap()
-        );
+        path = format!("/api/v1/app?limit=2&iterator={}", page["iterator"].as_str().unwrap());
     }
     assert_eq!(seen, ids);
     assert_eq!(app.get("/api/v1/app?limit=0").await.0, 422);
@@ -155,10 +99,7 @@ async fn idempotency_key_and_event_id_deduplicate_messages() {
             .json(&body);
         async move {
             let response = request.send().await.unwrap();
-            (
-                response.status().as_u16(),
-                response.json::<serde_json::Value>().await.unwrap(),
-            )
+            (response.status().as_u16(), response.json::<serde_json::Value>().await.unwrap())
         }
     };
     let (first_status, first) = send("k1", json!({"eventType": "a", "payload": {"n": 1}})).await;
@@ -176,15 +117,9 @@ async fn idempotency_key_and_event_id_deduplicate_messages() {
     )
     .await;
     let (status, body) = app
-        .post(
-            &format!("/api/v1/app/{app_id}/msg"),
-            json!({"eventType": "a", "eventId": "evt-1", "payload": {}}),
-        )
+        .post(&format!("/api/v1/app/{app_id}/msg"), json!({"eventType": "a", "eventId": "evt-1", "payload": {}}))
         .await;
-    assert_eq!(
-        (status.as_u16(), body["code"].as_str()),
-        (409, Some("conflict"))
-    );
+    assert_eq!((status.as_u16(), body["code"].as_str()), (409, Some("conflict")));
     app.stop().await;
 }
 
@@ -193,66 +128,26 @@ async fn message_list_filters_by_type_channel_and_time() {
     let app = TestApp::start().await;
     let app_id = app.create_app().await;
     let path = format!("/api/v1/app/{app_id}/msg");
-    app.post_ok(
-        &path,
-        json!({"eventType": "user.created", "payload": {}, "channels": ["eu"]}),
-        202,
-    )
-    .await;
-    let middle = app
-        .post_ok(
-            &path,
-            json!({"eventType": "invoice.paid", "payload": {}}),
-            202,
-        )
-        .await;
-    app.post_ok(
-        &path,
-        json!({"eventType": "user.deleted", "payload": {}, "channels": ["us"]}),
-        202,
-    )
-    .await;
+    app.post_ok(&path, json!({"eventType": "user.created", "payload": {}, "channels": ["eu"]}), 202).await;
+    let middle = app.post_ok(&path, json!({"eventType": "invoice.paid", "payload": {}}), 202).await;
+    app.post_ok(&path, json!({"eventType": "user.deleted", "payload": {}, "channels": ["us"]}), 202).await;
     let types = |body: serde_json::Value| {
-        body["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m["eventType"].as_str().unwrap().to_owned())
-            .collect::<Vec<_>>()
+        body["data"].as_array().unwrap().iter().map(|m| m["eventType"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
     };
+    assert_eq!(types(app.get(&path).await.1), ["user.deleted", "invoice.paid", "user.created"]);
     assert_eq!(
-        types(app.get(&path).await.1),
-        ["user.deleted", "invoice.paid", "user.created"]
-    );
-    assert_eq!(
-        types(
-            app.get(&format!("{path}?event_types=user.created,user.deleted"))
-                .await
-                .1
-        ),
+        types(app.get(&format!("{path}?event_types=user.created,user.deleted")).await.1),
         ["user.deleted", "user.created"]
     );
     assert_eq!(
-        types(
-            app.get(&format!(
-                "{path}?event_types=user.created&event_types=invoice.paid"
-            ))
-            .await
-            .1
-        ),
+        types(app.get(&format!("{path}?event_types=user.created&event_types=invoice.paid")).await.1),
         ["invoice.paid", "user.created"]
     );
-    assert_eq!(
-        types(app.get(&format!("{path}?channel=eu")).await.1),
-        ["user.created"]
-    );
+    assert_eq!(types(app.get(&format!("{path}?channel=eu")).await.1), ["user.created"]);
     let at = middle["timestamp"].as_str().unwrap().replace('+', "%2B");
     let before = types(app.get(&format!("{path}?before={at}")).await.1);
     let after = types(app.get(&format!("{path}?after={at}")).await.1);
-    assert!(
-        before.iter().chain(&after).all(|t| t != "invoice.paid"),
-        "{before:?} {after:?}"
-    );
+    assert!(before.iter().chain(&after).all(|t| t != "invoice.paid"), "{before:?} {after:?}");
     assert_eq!(before.len() + after.len(), 2);
     assert_eq!(app.get(&format!("{path}?before=yesterday")).await.0, 422);
     let without = app.get(&format!("{path}?with_content=false")).await.1;
@@ -265,43 +160,22 @@ async fn application_tokens_see_only_their_application() {
     let app = TestApp::start().await;
     let own = app.create_app().await;
     let other = app.create_app().await;
-    let access = app
-        .post_ok(
-            &format!("/api/v1/auth/app-portal-access/{own}"),
-            json!({}),
-            200,
-        )
-        .await;
+    let access = app.post_ok(&format!("/api/v1/auth/app-portal-access/{own}"), json!({}), 200).await;
     let token = access["token"].as_str().unwrap();
     assert!(access["url"].as_str().unwrap().contains(token));
     let as_app = |method: Method, path: String, body: Option<serde_json::Value>| {
         let app = &app;
         async move { app.request_as(Some(token), method, &path, body).await }
     };
+    assert_eq!(as_app(Method::GET, format!("/api/v1/app/{own}"), None).await.0, 200);
     assert_eq!(
-        as_app(Method::GET, format!("/api/v1/app/{own}"), None)
+        as_app(Method::POST, format!("/api/v1/app/{own}/endpoint"), Some(json!({"url": "https://example.com/hook"})))
             .await
             .0,
-        200
-    );
-    assert_eq!(
-        as_app(
-            Method::POST,
-            format!("/api/v1/app/{own}/endpoint"),
-            Some(json!({"url": "https://example.com/hook"}))
-        )
-        .await
-        .0,
         201
     );
     assert_eq!(
-        as_app(
-            Method::POST,
-            format!("/api/v1/app/{own}/msg"),
-            Some(json!({"eventType": "a", "payload": {}}))
-        )
-        .await
-        .0,
+        as_app(Method::POST, format!("/api/v1/app/{own}/msg"), Some(json!({"eventType": "a", "payload": {}}))).await.0,
         202
     );
     for (method, path) in [
@@ -315,25 +189,10 @@ async fn application_tokens_see_only_their_application() {
     }
     assert_eq!(as_app(Method::GET, "/api/v1/app".into(), None).await.0, 403);
     assert_eq!(
-        as_app(
-            Method::POST,
-            "/api/v1/event-type".into(),
-            Some(json!({"name": "x", "description": ""}))
-        )
-        .await
-        .0,
+        as_app(Method::POST, "/api/v1/event-type".into(), Some(json!({"name": "x", "description": ""}))).await.0,
         403
     );
-    assert_eq!(
-        as_app(
-            Method::POST,
-            format!("/api/v1/auth/app-portal-access/{own}"),
-            Some(json!({}))
-        )
-        .await
-        .0,
-        403
-    );
+    assert_eq!(as_app(Method::POST, format!("/api/v1/auth/app-portal-access/{own}"), Some(json!({}))).await.0, 403);
     app.stop().await;
 }
 
@@ -350,37 +209,18 @@ async fn event_type_catalog_and_strict_mode() {
     let listed = app.get("/api/v1/event-type").await.1;
     assert_eq!(listed["data"][0]["description"], "A weight reading");
     let app_id = app.create_app().await;
-    let (status, body) = app
-        .post(
-            &format!("/api/v1/app/{app_id}/msg"),
-            json!({"eventType": "unknown.type", "payload": {}}),
-        )
-        .await;
-    assert_eq!(
-        (status.as_u16(), &body["detail"][0]["loc"]),
-        (422, &json!(["body", "eventType"]))
-    );
+    let (status, body) =
+        app.post(&format!("/api/v1/app/{app_id}/msg"), json!({"eventType": "unknown.type", "payload": {}})).await;
+    assert_eq!((status.as_u16(), &body["detail"][0]["loc"]), (422, &json!(["body", "eventType"])));
     let (status, _) = app
-        .post(
-            &format!("/api/v1/app/{app_id}/endpoint"),
-            json!({"url": "https://example.com", "eventTypes": ["nope"]}),
-        )
+        .post(&format!("/api/v1/app/{app_id}/endpoint"), json!({"url": "https://example.com", "eventTypes": ["nope"]}))
         .await;
     assert_eq!(status, 422);
-    app.create_endpoint(
-        &app_id,
-        json!({"url": "https://example.com", "eventTypes": ["reading.*"]}),
-    )
-    .await;
-    let (status, _) = app
-        .request(Method::DELETE, "/api/v1/event-type/reading.weight", None)
-        .await;
+    app.create_endpoint(&app_id, json!({"url": "https://example.com", "eventTypes": ["reading.*"]})).await;
+    let (status, _) = app.request(Method::DELETE, "/api/v1/event-type/reading.weight", None).await;
     assert_eq!(status, 204);
     assert_eq!(app.get("/api/v1/event-type").await.1["data"], json!([]));
-    assert_eq!(
-        app.get("/api/v1/event-type?include_archived=true").await.1["data"][0]["archived"],
-        true
-    );
+    assert_eq!(app.get("/api/v1/event-type?include_archived=true").await.1["data"][0]["archived"], true);
     app.stop().await;
 }
 
@@ -388,23 +228,16 @@ async fn event_type_catalog_and_strict_mode() {
 async fn endpoint_headers_are_write_only_when_sensitive() {
     let app = TestApp::start().await;
     let app_id = app.create_app().await;
-    let endpoint = app.create_endpoint(&app_id, json!({"url": "https://example.com", "headers": {"X-Impler-Auth": "s3cret", "X-Plain": "v"}})).await;
-    let path = format!(
-        "/api/v1/app/{app_id}/endpoint/{}/headers",
-        endpoint["id"].as_str().unwrap()
-    );
-    let headers = app.get(&path).await.1;
-    assert_eq!(
-        headers,
-        json!({"headers": {"X-Plain": "v"}, "sensitive": ["X-Impler-Auth"]})
-    );
-    let (status, body) = app
-        .request(
-            Method::PUT,
-            &path,
-            Some(json!({"headers": {"webhook-id": "x"}})),
+    let endpoint = app
+        .create_endpoint(
+            &app_id,
+            json!({"url": "https://example.com", "headers": {"X-Impler-Auth": "s3cret", "X-Plain": "v"}}),
         )
         .await;
+    let path = format!("/api/v1/app/{app_id}/endpoint/{}/headers", endpoint["id"].as_str().unwrap());
+    let headers = app.get(&path).await.1;
+    assert_eq!(headers, json!({"headers": {"X-Plain": "v"}, "sensitive": ["X-Impler-Auth"]}));
+    let (status, body) = app.request(Method::PUT, &path, Some(json!({"headers": {"webhook-id": "x"}}))).await;
     assert_eq!(status, 422, "{body}");
     app.stop().await;
 }
@@ -412,9 +245,7 @@ async fn endpoint_headers_are_write_only_when_sensitive() {
 #[tokio::test]
 async fn openapi_document_covers_every_route_without_a_token() {
     let app = TestApp::start().await;
-    let (status, doc) = app
-        .request_as(None, Method::GET, "/api/v1/openapi.json", None)
-        .await;
+    let (status, doc) = app.request_as(None, Method::GET, "/api/v1/openapi.json", None).await;
     assert_eq!(status, 200);
     let paths = doc["paths"].as_object().unwrap();
     for path in [
@@ -430,11 +261,6 @@ async fn openapi_document_covers_every_route_without_a_token() {
         assert!(paths.contains_key(path), "OpenAPI lacks {path}");
     }
     assert!(doc["components"]["schemas"]["EndpointIn"]["properties"]["retryPolicy"].is_object());
-    assert_eq!(
-        app.request_as(None, Method::GET, "/api/v1/health", None)
-            .await
-            .0,
-        204
-    );
+    assert_eq!(app.request_as(None, Method::GET, "/api/v1/health", None).await.0, 204);
     app.stop().await;
 }

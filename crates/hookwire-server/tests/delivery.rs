@@ -20,10 +20,9 @@ async fn attempts_of(app: &TestApp, app_id: &str, msg_id: &str, count: usize) ->
 
 async fn destination(app: &TestApp, app_id: &str, msg_id: &str, final_status: &str) -> Value {
     let body = app
-        .get_until(
-            &format!("/api/v1/app/{app_id}/msg/{msg_id}/endpoint"),
-            |v| v["data"][0]["statusText"] == final_status,
-        )
+        .get_until(&format!("/api/v1/app/{app_id}/msg/{msg_id}/endpoint"), |v| {
+            v["data"][0]["statusText"] == final_status
+        })
         .await;
     body["data"][0].clone()
 }
@@ -34,18 +33,10 @@ async fn delivers_signed_payload_with_standard_and_svix_headers() {
     let receiver = Receiver::start().await;
     let app_id = app.create_app().await;
     let endpoint = app
-        .create_endpoint(
-            &app_id,
-            json!({"url": format!("{}/hook", receiver.url), "headers": {"X-Tenant": "acme"}}),
-        )
+        .create_endpoint(&app_id, json!({"url": format!("{}/hook", receiver.url), "headers": {"X-Tenant": "acme"}}))
         .await;
-    let secret = app
-        .get(&format!(
-            "/api/v1/app/{app_id}/endpoint/{}/secret",
-            endpoint["id"].as_str().unwrap()
-        ))
-        .await
-        .1["key"]
+    let secret = app.get(&format!("/api/v1/app/{app_id}/endpoint/{}/secret", endpoint["id"].as_str().unwrap())).await.1
+        ["key"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -53,10 +44,7 @@ async fn delivers_signed_payload_with_standard_and_svix_headers() {
     let (status, message) = app
         .post(
             &format!("/api/v1/app/{app_id}/msg"),
-            serde_json::from_str(&format!(
-                r#"{{"eventType":"user.created","payload":{raw}}}"#
-            ))
-            .unwrap(),
+            serde_json::from_str(&format!(r#"{{"eventType":"user.created","payload":{raw}}}"#)).unwrap(),
         )
         .await;
     assert_eq!(status, 202);
@@ -70,34 +58,16 @@ async fn delivers_signed_payload_with_standard_and_svix_headers() {
     assert_eq!(request.header("x-tenant"), "acme");
     assert!(request.header("user-agent").starts_with("Hookwire/"));
     let timestamp: i64 = request.header("webhook-timestamp").parse().unwrap();
-    assert_eq!(
-        request.header("svix-signature"),
-        request.header("webhook-signature")
-    );
-    assert!(signing::verify(
-        &secret,
-        msg_id,
-        timestamp,
-        &request.body,
-        request.header("webhook-signature")
-    ));
+    assert_eq!(request.header("svix-signature"), request.header("webhook-signature"));
+    assert!(signing::verify(&secret, msg_id, timestamp, &request.body, request.header("webhook-signature")));
     // serde_json re-serializes the payload compactly; the signature covers exactly what was sent.
     let sent: Value = serde_json::from_slice(&request.body).unwrap();
     assert_eq!(sent, json!({"b": 1, "a": [true, null]}));
 
     let attempt = attempts_of(&app, &app_id, msg_id, 1).await.remove(0);
-    assert_eq!(
-        (
-            attempt["status"].as_i64(),
-            attempt["responseStatusCode"].as_i64()
-        ),
-        (Some(0), Some(200))
-    );
+    assert_eq!((attempt["status"].as_i64(), attempt["responseStatusCode"].as_i64()), (Some(0), Some(200)));
     assert_eq!(attempt["response"], "ok");
-    assert_eq!(
-        destination(&app, &app_id, msg_id, "success").await["attempts"],
-        1
-    );
+    assert_eq!(destination(&app, &app_id, msg_id, "success").await["attempts"], 1);
     app.stop().await;
 }
 
@@ -105,47 +75,22 @@ async fn delivers_signed_payload_with_standard_and_svix_headers() {
 async fn retries_failures_on_the_schedule_then_succeeds() {
     let app = TestApp::start().await;
     let receiver = Receiver::start().await;
-    receiver.script([
-        Reply::status(500),
-        Reply {
-            status: 503,
-            body: "busy".into(),
-            ..Reply::default()
-        },
-    ]);
+    receiver.script([Reply::status(500), Reply { status: 503, body: "busy".into(), ..Reply::default() }]);
     let app_id = app.create_app().await;
-    app.create_endpoint(
-        &app_id,
-        json!({"url": receiver.url, "retryPolicy": {"schedule": [0, 0]}}),
-    )
-    .await;
-    let msg_id = app.send(&app_id, "order.paid", json!({"n": 1})).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    app.create_endpoint(&app_id, json!({"url": receiver.url, "retryPolicy": {"schedule": [0, 0]}})).await;
+    let msg_id = app.send(&app_id, "order.paid", json!({"n": 1})).await["id"].as_str().unwrap().to_owned();
 
     let requests = receiver.wait_for(3).await;
-    assert!(
-        requests.iter().all(|r| r.header("webhook-id") == msg_id),
-        "retries keep the webhook-id"
-    );
+    assert!(requests.iter().all(|r| r.header("webhook-id") == msg_id), "retries keep the webhook-id");
     let attempts = attempts_of(&app, &app_id, &msg_id, 3).await;
     let summary: Vec<_> = attempts
         .iter()
-        .map(|a| {
-            (
-                a["responseStatusCode"].as_i64().unwrap(),
-                a["statusText"].as_str().unwrap(),
-            )
-        })
+        .map(|a| (a["responseStatusCode"].as_i64().unwrap(), a["statusText"].as_str().unwrap()))
         .collect();
     assert_eq!(summary, [(500, "fail"), (503, "fail"), (200, "success")]);
     assert_eq!(attempts[1]["response"], "busy");
     assert_eq!(attempts[1]["errorKind"], "status");
-    assert_eq!(
-        destination(&app, &app_id, &msg_id, "success").await["attempts"],
-        3
-    );
+    assert_eq!(destination(&app, &app_id, &msg_id, "success").await["attempts"], 3);
     app.stop().await;
 }
 
@@ -156,43 +101,23 @@ async fn exhausted_retries_mark_the_delivery_failed() {
     receiver.script([Reply::status(500), Reply::status(502)]);
     let app_id = app.create_app().await;
     let endpoint = app
-        .create_endpoint(
-            &app_id,
-            json!({"url": receiver.url, "retryPolicy": {"maxRetries": 1, "intervalMs": 10}}),
-        )
+        .create_endpoint(&app_id, json!({"url": receiver.url, "retryPolicy": {"maxRetries": 1, "intervalMs": 10}}))
         .await;
-    let msg_id = app.send(&app_id, "a.b", json!({})).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let msg_id = app.send(&app_id, "a.b", json!({})).await["id"].as_str().unwrap().to_owned();
 
     let failed = destination(&app, &app_id, &msg_id, "fail").await;
     assert_eq!(
-        (
-            failed["status"].as_i64(),
-            failed["attempts"].as_i64(),
-            failed["nextAttempt"].clone()
-        ),
+        (failed["status"].as_i64(), failed["attempts"].as_i64(), failed["nextAttempt"].clone()),
         (Some(2), Some(2), Value::Null)
     );
     assert_eq!(receiver.received().len(), 2);
     let endpoint_id = endpoint["id"].as_str().unwrap();
-    let stats = app
-        .get(&format!(
-            "/api/v1/app/{app_id}/endpoint/{endpoint_id}/stats"
-        ))
-        .await
-        .1;
+    let stats = app.get(&format!("/api/v1/app/{app_id}/endpoint/{endpoint_id}/stats")).await.1;
     assert_eq!(
         stats,
-        json!({"success": 0, "pending": 0, "sending": 0, "fail": 1, "canceled": 0})
+        json!({"success": 0, "pending": 0, "sending": 0, "fail": 1, "canceled": 0, "filterErrors": 0, "lastFilterError": null})
     );
-    let failures = app
-        .get(&format!(
-            "/api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}?status=2"
-        ))
-        .await
-        .1;
+    let failures = app.get(&format!("/api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}?status=2")).await.1;
     assert_eq!(failures["data"].as_array().unwrap().len(), 2);
 
     // Recover sends every failed delivery again; this time the receiver answers 200.
@@ -214,56 +139,27 @@ async fn timeouts_redirects_and_refusals_are_recorded_as_such() {
     let app = TestApp::start().await;
     let receiver = Receiver::start().await;
     receiver.script([
-        Reply {
-            status: 200,
-            delay_ms: 2_500,
-            ..Reply::default()
-        },
-        Reply {
-            status: 302,
-            headers: vec![("location", "/elsewhere".into())],
-            ..Reply::default()
-        },
+        Reply { status: 200, delay_ms: 2_500, ..Reply::default() },
+        Reply { status: 302, headers: vec![("location", "/elsewhere".into())], ..Reply::default() },
     ]);
     let app_id = app.create_app().await;
     let once = json!({"maxRetries": 0, "intervalMs": 0});
-    app.create_endpoint(&app_id, json!({"url": receiver.url, "timeoutMs": 1000, "retryPolicy": once, "eventTypes": ["slow"]})).await;
     app.create_endpoint(
         &app_id,
-        json!({"url": receiver.url, "retryPolicy": once, "eventTypes": ["moved"]}),
+        json!({"url": receiver.url, "timeoutMs": 1000, "retryPolicy": once, "eventTypes": ["slow"]}),
     )
     .await;
+    app.create_endpoint(&app_id, json!({"url": receiver.url, "retryPolicy": once, "eventTypes": ["moved"]})).await;
 
-    let slow = app.send(&app_id, "slow", json!({})).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let slow = app.send(&app_id, "slow", json!({})).await["id"].as_str().unwrap().to_owned();
     let attempt = attempts_of(&app, &app_id, &slow, 1).await.remove(0);
-    assert_eq!(
-        (
-            attempt["errorKind"].as_str(),
-            attempt["responseStatusCode"].as_i64()
-        ),
-        (Some("timeout"), Some(0))
-    );
+    assert_eq!((attempt["errorKind"].as_str(), attempt["responseStatusCode"].as_i64()), (Some("timeout"), Some(0)));
 
-    let moved = app.send(&app_id, "moved", json!({})).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let moved = app.send(&app_id, "moved", json!({})).await["id"].as_str().unwrap().to_owned();
     let attempt = attempts_of(&app, &app_id, &moved, 1).await.remove(0);
-    assert_eq!(
-        (
-            attempt["statusText"].as_str(),
-            attempt["responseStatusCode"].as_i64()
-        ),
-        (Some("fail"), Some(302))
-    );
+    assert_eq!((attempt["statusText"].as_str(), attempt["responseStatusCode"].as_i64()), (Some("fail"), Some(302)));
     receiver.wait_for(2).await;
-    assert!(
-        receiver.received().iter().all(|r| r.path != "/elsewhere"),
-        "redirects are not followed"
-    );
+    assert!(receiver.received().iter().all(|r| r.path != "/elsewhere"), "redirects are not followed");
     app.stop().await;
 }
 
@@ -271,21 +167,10 @@ async fn timeouts_redirects_and_refusals_are_recorded_as_such() {
 async fn retry_after_delays_the_next_attempt() {
     let app = TestApp::start().await;
     let receiver = Receiver::start().await;
-    receiver.script([Reply {
-        status: 429,
-        headers: vec![("retry-after", "120".into())],
-        ..Reply::default()
-    }]);
+    receiver.script([Reply { status: 429, headers: vec![("retry-after", "120".into())], ..Reply::default() }]);
     let app_id = app.create_app().await;
-    app.create_endpoint(
-        &app_id,
-        json!({"url": receiver.url, "retryPolicy": {"schedule": [1]}}),
-    )
-    .await;
-    let msg_id = app.send(&app_id, "a", json!({})).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    app.create_endpoint(&app_id, json!({"url": receiver.url, "retryPolicy": {"schedule": [1]}})).await;
+    let msg_id = app.send(&app_id, "a", json!({})).await["id"].as_str().unwrap().to_owned();
     let attempt = attempts_of(&app, &app_id, &msg_id, 1).await.remove(0);
     let pending = destination(&app, &app_id, &msg_id, "pending").await;
     let attempted = hookwire_core::time_fmt::parse(attempt["timestamp"].as_str().unwrap()).unwrap();
@@ -302,18 +187,8 @@ async fn retry_after_delays_the_next_attempt() {
 async fn private_destinations_are_refused_unless_allowed() {
     let app = TestApp::start_with(|config| config.allow_private_networks = false).await;
     let app_id = app.create_app().await;
-    for url in [
-        "http://127.0.0.1:9/",
-        "http://[::1]/",
-        "http://169.254.169.254/latest",
-        "http://[::ffff:10.0.0.1]/",
-    ] {
-        let (status, body) = app
-            .post(
-                &format!("/api/v1/app/{app_id}/endpoint"),
-                json!({"url": url}),
-            )
-            .await;
+    for url in ["http://127.0.0.1:9/", "http://[::1]/", "http://169.254.169.254/latest", "http://[::ffff:10.0.0.1]/"] {
+        let (status, body) = app.post(&format!("/api/v1/app/{app_id}/endpoint"), json!({"url": url})).await;
         assert_eq!(status, 422, "{url}: {body}");
         assert_eq!(body["detail"][0]["loc"], json!(["body", "url"]));
     }
@@ -323,16 +198,10 @@ async fn private_destinations_are_refused_unless_allowed() {
         json!({"url": "http://localhost:9/", "retryPolicy": {"maxRetries": 0, "intervalMs": 0}}),
     )
     .await;
-    let msg_id = app.send(&app_id, "a", json!({})).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let msg_id = app.send(&app_id, "a", json!({})).await["id"].as_str().unwrap().to_owned();
     let attempt = attempts_of(&app, &app_id, &msg_id, 1).await.remove(0);
     assert_eq!(attempt["errorKind"], "refused", "{attempt}");
-    assert!(
-        attempt["response"].as_str().unwrap().contains("loopback"),
-        "{attempt}"
-    );
+    assert!(attempt["response"].as_str().unwrap().contains("loopback"), "{attempt}");
     app.stop().await;
 }
 
@@ -342,20 +211,10 @@ async fn matching_by_event_type_channel_and_disabled() {
     let receiver = Receiver::start().await;
     let app_id = app.create_app().await;
     let hook = |path: &str| format!("{}/{path}", receiver.url);
-    app.create_endpoint(&app_id, json!({"url": hook("all")}))
-        .await;
-    app.create_endpoint(
-        &app_id,
-        json!({"url": hook("readings"), "eventTypes": ["reading.*"]}),
-    )
-    .await;
-    app.create_endpoint(
-        &app_id,
-        json!({"url": hook("star"), "filterTypes": ["*"], "channels": ["eu"]}),
-    )
-    .await;
-    app.create_endpoint(&app_id, json!({"url": hook("off"), "disabled": true}))
-        .await;
+    app.create_endpoint(&app_id, json!({"url": hook("all")})).await;
+    app.create_endpoint(&app_id, json!({"url": hook("readings"), "eventTypes": ["reading.*"]})).await;
+    app.create_endpoint(&app_id, json!({"url": hook("star"), "filterTypes": ["*"], "channels": ["eu"]})).await;
+    app.create_endpoint(&app_id, json!({"url": hook("off"), "disabled": true})).await;
 
     app.send(&app_id, "reading.weight", json!({})).await;
     app.post_ok(
@@ -376,59 +235,29 @@ async fn resend_and_secret_rotation() {
     let app = TestApp::start().await;
     let receiver = Receiver::start().await;
     let app_id = app.create_app().await;
-    let endpoint = app
-        .create_endpoint(&app_id, json!({"url": receiver.url}))
-        .await;
+    let endpoint = app.create_endpoint(&app_id, json!({"url": receiver.url})).await;
     let endpoint_id = endpoint["id"].as_str().unwrap();
     let secret_path = format!("/api/v1/app/{app_id}/endpoint/{endpoint_id}/secret");
-    let old = app.get(&secret_path).await.1["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let msg_id = app.send(&app_id, "a", json!({"x": 1})).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let old = app.get(&secret_path).await.1["key"].as_str().unwrap().to_owned();
+    let msg_id = app.send(&app_id, "a", json!({"x": 1})).await["id"].as_str().unwrap().to_owned();
     receiver.wait_for(1).await;
 
-    let rotated = app
-        .post_ok(&format!("{secret_path}/rotate"), json!({}), 200)
-        .await;
-    let new = app.get(&secret_path).await.1["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let rotated = app.post_ok(&format!("{secret_path}/rotate"), json!({}), 200).await;
+    let new = app.get(&secret_path).await.1["key"].as_str().unwrap().to_owned();
     assert_eq!(rotated["key"], new);
     assert_ne!(old, new);
-    let (status, _) = app
-        .post(
-            &format!("/api/v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend"),
-            json!({}),
-        )
-        .await;
+    let (status, _) =
+        app.post(&format!("/api/v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend"), json!({})).await;
     assert_eq!(status, 202);
     let resent = receiver.wait_for(2).await.remove(1);
     assert_eq!(resent.header("webhook-id"), msg_id);
     let timestamp: i64 = resent.header("webhook-timestamp").parse().unwrap();
     let signatures = resent.header("webhook-signature");
-    assert_eq!(
-        signatures.split(' ').count(),
-        2,
-        "both secrets sign during the grace period"
-    );
+    assert_eq!(signatures.split(' ').count(), 2, "both secrets sign during the grace period");
     for secret in [&old, &new] {
-        assert!(signing::verify(
-            secret,
-            &msg_id,
-            timestamp,
-            &resent.body,
-            signatures
-        ));
+        assert!(signing::verify(secret, &msg_id, timestamp, &resent.body, signatures));
     }
     let attempts = attempts_of(&app, &app_id, &msg_id, 2).await;
-    assert_eq!(
-        attempts[1]["triggerType"], 1,
-        "a resend is a manual attempt"
-    );
+    assert_eq!(attempts[1]["triggerType"], 1, "a resend is a manual attempt");
     app.stop().await;
 }

@@ -13,7 +13,7 @@ use hookwire_core::time_fmt::Millis;
 use hookwire_core::{AppId, AttemptId, DeliveryId, EndpointId, MessageId};
 
 pub use error::{StoreError, StoreResult};
-pub use query::{AttemptFilter, AttemptScope, MessageFilter, Page, StatusCounts};
+pub use query::{AttemptFilter, AttemptScope, EndpointMessageFilter, MessageFilter, Page, StatusCounts};
 
 /// A message to commit together with its deliveries, in one transaction.
 #[derive(Debug, Clone)]
@@ -69,11 +69,7 @@ pub trait ResourceStore: Send + Sync {
 
     async fn create_event_type(&self, event_type: EventType) -> StoreResult<()>;
     async fn get_event_type(&self, name: &str) -> StoreResult<Option<EventType>>;
-    async fn list_event_types(
-        &self,
-        page: &Page,
-        include_archived: bool,
-    ) -> StoreResult<Vec<EventType>>;
+    async fn list_event_types(&self, page: &Page, include_archived: bool) -> StoreResult<Vec<EventType>>;
     async fn update_event_type(&self, event_type: EventType) -> StoreResult<()>;
 
     async fn get_setting(&self, key: &str) -> StoreResult<Option<String>>;
@@ -93,24 +89,14 @@ pub trait MessageStore: Send + Sync {
 #[async_trait]
 pub trait DeliveryStore: Send + Sync {
     /// Leases up to `limit` due, unleased deliveries until `lease_until`.
-    async fn claim_due(
-        &self,
-        now: Millis,
-        lease_until: Millis,
-        limit: usize,
-    ) -> StoreResult<Vec<ClaimedDelivery>>;
+    async fn claim_due(&self, now: Millis, lease_until: Millis, limit: usize) -> StoreResult<Vec<ClaimedDelivery>>;
     /// Records an attempt and moves its delivery on, releasing the lease.
     async fn record_attempt(&self, attempt: Attempt, update: DeliveryUpdate) -> StoreResult<()>;
     /// Inserts new deliveries (resend, send-example, recover), due at their `next_attempt_at`.
     async fn insert_deliveries(&self, deliveries: Vec<Delivery>) -> StoreResult<()>;
     /// Makes failed deliveries of an endpoint created in `[since, until)` due again; returns how many.
-    async fn recover_failed(
-        &self,
-        endpoint: EndpointId,
-        since: Millis,
-        until: Millis,
-        now: Millis,
-    ) -> StoreResult<u64>;
+    async fn recover_failed(&self, endpoint: EndpointId, since: Millis, until: Millis, now: Millis)
+    -> StoreResult<u64>;
     /// Releases every lease (the single-node SQLite store does this on start: a lease held by a
     /// previous process of the same data directory can only be from a crash).
     async fn release_all_leases(&self) -> StoreResult<u64>;
@@ -118,13 +104,19 @@ pub trait DeliveryStore: Send + Sync {
     /// lease lapsed by `now`): when the poller next has work.
     async fn next_due_at(&self, now: Millis) -> StoreResult<Option<Millis>>;
     /// Moves a delivery on without an attempt (e.g. canceled because its endpoint is disabled).
-    async fn update_delivery(
-        &self,
-        id: DeliveryId,
-        update: DeliveryUpdate,
-        now: Millis,
-    ) -> StoreResult<()>;
+    async fn update_delivery(&self, id: DeliveryId, update: DeliveryUpdate, now: Millis) -> StoreResult<()>;
     async fn message_deliveries(&self, msg: MessageId) -> StoreResult<Vec<Delivery>>;
+    /// Makes the deliveries parked for an unverified endpoint due now; returns how many.
+    async fn release_parked(&self, endpoint: EndpointId, now: Millis) -> StoreResult<u64>;
+    /// Counts a filter evaluation failure against an endpoint.
+    async fn record_filter_error(&self, endpoint: EndpointId, error: String, now: Millis) -> StoreResult<()>;
+    /// Messages sent to one endpoint with their delivery, newest first.
+    async fn endpoint_messages(
+        &self,
+        app: AppId,
+        endpoint: EndpointId,
+        filter: &EndpointMessageFilter,
+    ) -> StoreResult<Vec<(Message, Delivery)>>;
     async fn endpoint_stats(&self, endpoint: EndpointId) -> StoreResult<StatusCounts>;
     async fn list_attempts(&self, app: AppId, filter: &AttemptFilter) -> StoreResult<Vec<Attempt>>;
     async fn get_attempt(&self, app: AppId, id: AttemptId) -> StoreResult<Option<Attempt>>;

@@ -21,6 +21,15 @@ pub struct MessageFilter {
     pub after: Option<Millis>,
 }
 
+/// Filters of an endpoint's message log (its deliveries).
+#[derive(Debug, Clone, Default)]
+pub struct EndpointMessageFilter {
+    pub page: Page,
+    pub status: Option<Status>,
+    pub before: Option<Millis>,
+    pub after: Option<Millis>,
+}
+
 #[derive(Debug, Clone, Copy)]
 pub enum AttemptScope {
     Endpoint(EndpointId),
@@ -39,12 +48,15 @@ pub struct AttemptFilter {
     pub after: Option<Millis>,
 }
 
-/// Deliveries of an endpoint by status.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// Deliveries of an endpoint by status, and its filter failures.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StatusCounts {
     pub success: u64,
     pub pending: u64,
     pub sending: u64,
     pub fail: u64,
     pub canceled: u64,
+    /// Messages the endpoint's filter could not evaluate (counted as no match).
+    pub filter_errors: u64,
+    pub last_filter_error: Option<String>,
 }

@@ -3,15 +3,11 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use hookwire_core::model::{
-    Application, Attempt, Delivery, Endpoint, Message, Status, TriggerType,
-};
+use hookwire_core::model::{Application, Attempt, Delivery, Endpoint, Message, Status, TriggerType};
 use hookwire_core::{AppId, AttemptId, DeliveryId, EndpointId, MessageId};
 use hookwire_store::prelude::*;
 use hookwire_store::sqlite::{Durability, SqliteStore};
-use hookwire_store::{
-    Accept, Accepted, AttemptFilter, AttemptScope, DeliveryUpdate, Page, StoreError,
-};
+use hookwire_store::{Accept, Accepted, AttemptFilter, AttemptScope, DeliveryUpdate, Page, StoreError};
 
 const NOW: i64 = 1_700_000_000_000;
 
@@ -24,8 +20,7 @@ struct Fixture {
 
 async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let store =
-        SqliteStore::open(&dir.path().join("db").join("hookwire.db"), Durability::Disk).unwrap();
+    let store = SqliteStore::open(&dir.path().join("db").join("hookwire.db"), Durability::Disk).unwrap();
     let app = Application {
         id: AppId::generate(),
         uid: Some("acme".into()),
@@ -53,16 +48,18 @@ async fn fixture() -> Fixture {
         sensitive_headers: vec![],
         retry_policy: None,
         timeout_ms: None,
+        signature: None,
+        filter: None,
+        verification: None,
+        unverified: false,
+        envelope: Default::default(),
+        chunking: None,
+        idempotency_header: None,
         created_at: NOW,
         updated_at: NOW,
     };
     store.create_endpoint(endpoint.clone()).await.unwrap();
-    Fixture {
-        store,
-        app,
-        endpoint,
-        _dir: dir,
-    }
+    Fixture { store, app, endpoint, _dir: dir }
 }
 
 fn message(app: AppId, event_id: Option<&str>) -> Message {
@@ -88,18 +85,14 @@ fn delivery(message: &Message, endpoint: EndpointId) -> Delivery {
         attempts: 0,
         next_attempt_at: Some(NOW),
         trigger: TriggerType::Scheduled,
+        chunk: None,
         created_at: NOW,
         updated_at: NOW,
     }
 }
 
 fn accept(message: Message, deliveries: Vec<Delivery>, key: Option<&str>) -> Accept {
-    Accept {
-        message,
-        deliveries,
-        leased_until: None,
-        idempotency_key: key.map(Into::into),
-    }
+    Accept { message, deliveries, leased_until: None, idempotency_key: key.map(Into::into) }
 }
 
 #[tokio::test]
@@ -107,31 +100,11 @@ async fn uniqueness_rules_are_conflicts() {
     let f = fixture().await;
     let mut twin = f.app.clone();
     twin.id = AppId::generate();
-    assert!(matches!(
-        f.store.create_app(twin).await,
-        Err(StoreError::Conflict {
-            what: "application uid"
-        })
-    ));
+    assert!(matches!(f.store.create_app(twin).await, Err(StoreError::Conflict { what: "application uid" })));
     assert_eq!(f.store.get_app("acme").await.unwrap().unwrap().id, f.app.id);
-    assert_eq!(
-        f.store
-            .get_app(&f.app.id.to_string())
-            .await
-            .unwrap()
-            .unwrap()
-            .uid
-            .as_deref(),
-        Some("acme")
-    );
-    f.store
-        .accept_message(accept(message(f.app.id, Some("e1")), vec![], None))
-        .await
-        .unwrap();
-    let again = f
-        .store
-        .accept_message(accept(message(f.app.id, Some("e1")), vec![], None))
-        .await;
+    assert_eq!(f.store.get_app(&f.app.id.to_string()).await.unwrap().unwrap().uid.as_deref(), Some("acme"));
+    f.store.accept_message(accept(message(f.app.id, Some("e1")), vec![], None)).await.unwrap();
+    let again = f.store.accept_message(accept(message(f.app.id, Some("e1")), vec![], None)).await;
     assert!(matches!(again, Err(StoreError::Conflict { .. })));
 }
 
@@ -139,77 +112,51 @@ async fn uniqueness_rules_are_conflicts() {
 async fn idempotency_key_returns_the_first_message_and_adds_no_deliveries() {
     let f = fixture().await;
     let first = message(f.app.id, None);
-    let outcome = f
-        .store
-        .accept_message(accept(
-            first.clone(),
-            vec![delivery(&first, f.endpoint.id)],
-            Some("k"),
-        ))
-        .await
-        .unwrap();
+    let outcome =
+        f.store.accept_message(accept(first.clone(), vec![delivery(&first, f.endpoint.id)], Some("k"))).await.unwrap();
     assert!(matches!(outcome, Accepted::Created));
     let second = message(f.app.id, None);
     match f
         .store
-        .accept_message(accept(
-            second.clone(),
-            vec![delivery(&second, f.endpoint.id)],
-            Some("k"),
-        ))
+        .accept_message(accept(second.clone(), vec![delivery(&second, f.endpoint.id)], Some("k")))
         .await
         .unwrap()
     {
         Accepted::Existing(existing) => assert_eq!(existing.id, first.id),
         Accepted::Created => panic!("the key was seen before"),
     }
-    assert!(
-        f.store
-            .get_message(f.app.id, second.id)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert_eq!(
-        f.store.endpoint_stats(f.endpoint.id).await.unwrap().pending,
-        1
-    );
+    assert!(f.store.get_message(f.app.id, second.id).await.unwrap().is_none());
+    assert_eq!(f.store.endpoint_stats(f.endpoint.id).await.unwrap().pending, 1);
 }
 
 #[tokio::test]
 async fn leased_deliveries_are_not_claimed_until_the_lease_lapses_or_is_released() {
     let f = fixture().await;
     let m = message(f.app.id, None);
-    let leased = Accept {
-        leased_until: Some(NOW + 60_000),
-        ..accept(m.clone(), vec![delivery(&m, f.endpoint.id)], None)
-    };
+    let leased =
+        Accept { leased_until: Some(NOW + 60_000), ..accept(m.clone(), vec![delivery(&m, f.endpoint.id)], None) };
     f.store.accept_message(leased).await.unwrap();
-    assert!(
-        f.store
-            .claim_due(NOW, NOW + 60_000, 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(f.store.claim_due(NOW, NOW + 60_000, 10).await.unwrap().is_empty());
     assert_eq!(f.store.next_due_at(NOW).await.unwrap(), None);
-    let claimed = f
-        .store
-        .claim_due(NOW + 60_000, NOW + 120_000, 10)
-        .await
-        .unwrap();
+    let claimed = f.store.claim_due(NOW + 60_000, NOW + 120_000, 10).await.unwrap();
     assert_eq!(claimed.len(), 1, "a lapsed lease is claimable");
     assert_eq!(claimed[0].endpoint.as_ref().unwrap().id, f.endpoint.id);
-    assert!(
-        f.store
-            .claim_due(NOW + 60_000, NOW + 120_000, 10)
-            .await
-            .unwrap()
-            .is_empty(),
-        "claimed once"
-    );
+    assert!(f.store.claim_due(NOW + 60_000, NOW + 120_000, 10).await.unwrap().is_empty(), "claimed once");
     assert_eq!(f.store.release_all_leases().await.unwrap(), 1);
     assert_eq!(f.store.claim_due(NOW, NOW + 1, 10).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn parked_deliveries_wait_for_release_and_are_never_leased() {
+    let f = fixture().await;
+    let m = message(f.app.id, None);
+    let parked = Delivery { next_attempt_at: None, ..delivery(&m, f.endpoint.id) };
+    let leased = Accept { leased_until: Some(NOW + 60_000), ..accept(m.clone(), vec![parked], None) };
+    f.store.accept_message(leased).await.unwrap();
+    assert!(f.store.claim_due(NOW + 120_000, NOW + 180_000, 10).await.unwrap().is_empty());
+    assert_eq!(f.store.release_parked(f.endpoint.id, NOW).await.unwrap(), 1);
+    let claimed = f.store.claim_due(NOW, NOW + 1_000, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1, "released deliveries are due at once, not behind a stale lease");
 }
 
 #[tokio::test]
@@ -217,10 +164,7 @@ async fn recording_an_attempt_moves_the_delivery_on() {
     let f = fixture().await;
     let m = message(f.app.id, None);
     let d = delivery(&m, f.endpoint.id);
-    f.store
-        .accept_message(accept(m.clone(), vec![d.clone()], None))
-        .await
-        .unwrap();
+    f.store.accept_message(accept(m.clone(), vec![d.clone()], None)).await.unwrap();
     let claimed = f.store.claim_due(NOW, NOW + 1_000, 10).await.unwrap();
     assert_eq!(claimed.len(), 1);
     let attempt = Attempt {
@@ -238,37 +182,12 @@ async fn recording_an_attempt_moves_the_delivery_on() {
         trigger_type: TriggerType::Scheduled,
         timestamp: NOW + 10,
     };
-    let update = DeliveryUpdate {
-        status: Status::Pending,
-        attempts: 1,
-        next_attempt_at: Some(NOW + 5_000),
-    };
-    f.store
-        .record_attempt(attempt.clone(), update)
-        .await
-        .unwrap();
+    let update = DeliveryUpdate { status: Status::Pending, attempts: 1, next_attempt_at: Some(NOW + 5_000) };
+    f.store.record_attempt(attempt.clone(), update).await.unwrap();
     assert_eq!(f.store.next_due_at(NOW).await.unwrap(), Some(NOW + 5_000));
-    assert!(
-        f.store
-            .claim_due(NOW + 4_999, NOW + 9_999, 10)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert_eq!(
-        f.store
-            .claim_due(NOW + 5_000, NOW + 9_999, 10)
-            .await
-            .unwrap()[0]
-            .delivery
-            .attempts,
-        1
-    );
-    let page = Page {
-        limit: 10,
-        iterator: None,
-        descending: true,
-    };
+    assert!(f.store.claim_due(NOW + 4_999, NOW + 9_999, 10).await.unwrap().is_empty());
+    assert_eq!(f.store.claim_due(NOW + 5_000, NOW + 9_999, 10).await.unwrap()[0].delivery.attempts, 1);
+    let page = Page { limit: 10, iterator: None, descending: true };
     let filter = AttemptFilter {
         scope: AttemptScope::Message(m.id),
         page,
@@ -278,10 +197,7 @@ async fn recording_an_attempt_moves_the_delivery_on() {
         before: None,
         after: None,
     };
-    assert_eq!(
-        f.store.list_attempts(f.app.id, &filter).await.unwrap(),
-        vec![attempt]
-    );
+    assert_eq!(f.store.list_attempts(f.app.id, &filter).await.unwrap(), vec![attempt]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -295,18 +211,12 @@ async fn concurrent_writers_are_all_committed() {
         tasks.push(tokio::spawn(async move {
             for _ in 0..EACH {
                 let m = message(f.app.id, None);
-                f.store
-                    .accept_message(accept(m.clone(), vec![delivery(&m, f.endpoint.id)], None))
-                    .await
-                    .unwrap();
+                f.store.accept_message(accept(m.clone(), vec![delivery(&m, f.endpoint.id)], None)).await.unwrap();
             }
         }));
     }
     for task in tasks {
         task.await.unwrap();
     }
-    assert_eq!(
-        f.store.endpoint_stats(f.endpoint.id).await.unwrap().pending,
-        (WRITERS * EACH) as u64
-    );
+    assert_eq!(f.store.endpoint_stats(f.endpoint.id).await.unwrap().pending, (WRITERS * EACH) as u64);
 }

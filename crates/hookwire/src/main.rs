@@ -46,6 +46,9 @@ enum Command {
         /// Refuse event types missing from the catalog (422).
         #[arg(long, env = "HOOKWIRE_STRICT_EVENT_TYPES", num_args = 0..=1, default_missing_value = "true")]
         strict_event_types: Option<bool>,
+        /// Check payloads against their event type's JSON Schema (422 naming the failing path).
+        #[arg(long, env = "HOOKWIRE_VALIDATE_PAYLOADS", num_args = 0..=1, default_missing_value = "true")]
+        validate_payloads: Option<bool>,
     },
     /// Apply database migrations and exit.
     Migrate {
@@ -71,11 +74,8 @@ fn load_config(common: &Common) -> anyhow::Result<Config> {
 }
 
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("HOOKWIRE_LOG")
-        .unwrap_or_else(|_| "info".into());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HOOKWIRE_LOG").unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if std::env::var("HOOKWIRE_LOG_FORMAT").as_deref() == Ok("json") {
         builder.json().init();
     } else {
@@ -83,24 +83,23 @@ fn init_logging() {
     }
 }
 
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut terminate =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .expect("SIGTERM handler");
+/// Registers SIGTERM and SIGINT handlers now (so a signal right after start is never lost to
+/// the default action) and returns the future that resolves on the first of them.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    Ok(async move {
         tokio::select! {
-            _ = interrupt => {}
             _ = terminate.recv() => {}
+            _ = interrupt.recv() => {}
         }
-    }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
-    tracing::info!("shutdown requested");
+        tracing::info!("shutdown requested");
+    })
 }
 
 async fn serve(mut config: Config) -> anyhow::Result<()> {
+    let shutdown = shutdown_signal()?;
     let server = Server::build(config.clone()).await?;
     config.listen = server.local_addr();
     // These lines are the contract scripts and tests read: keep them on stdout, one each.
@@ -109,7 +108,7 @@ async fn serve(mut config: Config) -> anyhow::Result<()> {
     if let Some(token) = &server.generated_admin_token {
         println!("Admin token (shown once; store it now): {token}");
     }
-    server.run(shutdown_signal()).await?;
+    server.run(shutdown).await?;
     println!("Hookwire stopped");
     Ok(())
 }
@@ -117,10 +116,7 @@ async fn serve(mut config: Config) -> anyhow::Result<()> {
 fn main() -> anyhow::Result<()> {
     init_logging();
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     match cli.command {
         Command::Serve {
             common,
@@ -128,6 +124,7 @@ fn main() -> anyhow::Result<()> {
             allow_private_networks,
             durability,
             strict_event_types,
+            validate_payloads,
         } => {
             let mut config = load_config(&common)?;
             if let Some(listen) = listen {
@@ -141,6 +138,9 @@ fn main() -> anyhow::Result<()> {
             }
             if let Some(strict) = strict_event_types {
                 config.strict_event_types = strict;
+            }
+            if let Some(validate) = validate_payloads {
+                config.validate_payloads = validate;
             }
             runtime.block_on(serve(config))
         }

@@ -24,12 +24,7 @@ impl Hookwire {
     /// Starts `hookwire serve` on a free port over `dir` and reads where it listens.
     fn start(dir: &Path) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_hookwire"))
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--allow-private-networks",
-            ])
+            .args(["serve", "--listen", "127.0.0.1:0", "--allow-private-networks"])
             .arg("--database-url")
             .arg(format!("sqlite://{}", dir.join("hookwire.db").display()))
             .env("HOOKWIRE_ADMIN_TOKEN", TOKEN)
@@ -38,9 +33,7 @@ impl Hookwire {
             .spawn()
             .expect("binary starts");
         let mut first = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap())
-            .read_line(&mut first)
-            .unwrap();
+        BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut first).unwrap();
         let url = first
             .trim()
             .strip_prefix("Hookwire listening on ")
@@ -50,10 +43,7 @@ impl Hookwire {
     }
 
     fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .args([format!("-{name}"), self.child.id().to_string()])
-            .status()
-            .unwrap();
+        let status = Command::new("kill").args([format!("-{name}"), self.child.id().to_string()]).status().unwrap();
         assert!(status.success());
     }
 }
@@ -80,24 +70,16 @@ async fn call(
 }
 
 async fn setup(client: &reqwest::Client, hookwire: &Hookwire, receiver: &Receiver) -> String {
-    let (_, app) = call(
-        client,
-        reqwest::Method::POST,
-        format!("{}/api/v1/app", hookwire.url),
-        Some(json!({"name": "crash"})),
-    )
-    .await
-    .unwrap();
+    let (_, app) =
+        call(client, reqwest::Method::POST, format!("{}/api/v1/app", hookwire.url), Some(json!({"name": "crash"})))
+            .await
+            .unwrap();
     let app_id = app["id"].as_str().unwrap().to_owned();
     let endpoint = json!({"url": receiver.url, "retryPolicy": {"schedule": [0, 1, 1, 1]}});
-    let (status, _) = call(
-        client,
-        reqwest::Method::POST,
-        format!("{}/api/v1/app/{app_id}/endpoint", hookwire.url),
-        Some(endpoint),
-    )
-    .await
-    .unwrap();
+    let (status, _) =
+        call(client, reqwest::Method::POST, format!("{}/api/v1/app/{app_id}/endpoint", hookwire.url), Some(endpoint))
+            .await
+            .unwrap();
     assert_eq!(status, 201);
     app_id
 }
@@ -116,30 +98,19 @@ async fn kill_9_under_load_loses_no_acknowledged_message() {
     let acked = Arc::new(Mutex::new(Vec::<String>::new()));
     let mut senders = Vec::new();
     for sender in 0..SENDERS {
-        let (client, acked, url) = (
-            client.clone(),
-            acked.clone(),
-            format!("{}/api/v1/app/{app_id}/msg", hookwire.url),
-        );
+        let (client, acked, url) = (client.clone(), acked.clone(), format!("{}/api/v1/app/{app_id}/msg", hookwire.url));
         senders.push(tokio::spawn(async move {
             for n in 0.. {
                 let body = json!({"eventType": "load.test", "payload": {"sender": sender, "n": n}});
                 match call(&client, reqwest::Method::POST, url.clone(), Some(body)).await {
-                    Ok((202, message)) => acked
-                        .lock()
-                        .unwrap()
-                        .push(message["id"].as_str().unwrap().to_owned()),
+                    Ok((202, message)) => acked.lock().unwrap().push(message["id"].as_str().unwrap().to_owned()),
                     Ok((status, body)) => panic!("unexpected answer {status}: {body}"),
                     Err(_) => return, // the server died; answers not received were never promised
                 }
             }
         }));
     }
-    receiver
-        .wait_until("load to build up", |_| {
-            acked.lock().unwrap().len() >= KILL_AFTER_ACKS
-        })
-        .await;
+    receiver.wait_until("load to build up", |_| acked.lock().unwrap().len() >= KILL_AFTER_ACKS).await;
     hookwire.child.kill().unwrap(); // SIGKILL
     hookwire.child.wait().unwrap();
     for sender in senders {
@@ -192,18 +163,11 @@ async fn sigterm_finishes_in_flight_deliveries_and_exits_zero() {
     receiver.set_delay_ms(0);
     let mut again = Hookwire::start(dir.path());
     let msg_id = message["id"].as_str().unwrap();
-    let (_, destinations) = call(
-        &client,
-        reqwest::Method::GET,
-        format!("{}/api/v1/app/{app_id}/msg/{msg_id}/endpoint", again.url),
-        None,
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        destinations["data"][0]["statusText"], "success",
-        "{destinations}"
-    );
+    let (_, destinations) =
+        call(&client, reqwest::Method::GET, format!("{}/api/v1/app/{app_id}/msg/{msg_id}/endpoint", again.url), None)
+            .await
+            .unwrap();
+    assert_eq!(destinations["data"][0]["statusText"], "success", "{destinations}");
     assert_eq!(destinations["data"][0]["attempts"], 1);
     assert_eq!(receiver.received().len(), 1);
     again.signal("INT");

@@ -95,11 +95,7 @@ fn check(input: &ApplicationIn) -> ApiResult<()> {
 
 /// Loads an application by id or uid, as the caller is allowed to see it.
 pub async fn load_app(state: &AppState, principal: Principal, key: &str) -> ApiResult<Application> {
-    let app = state
-        .store
-        .get_app(key)
-        .await?
-        .ok_or_else(|| ApiError::not_found("application"))?;
+    let app = state.store.get_app(key).await?.ok_or_else(|| ApiError::not_found("application"))?;
     principal.require_app(app.id)?;
     Ok(app)
 }
@@ -130,16 +126,11 @@ pub async fn create_or_get(
     match state.store.create_app(app.clone()).await {
         Err(StoreError::Conflict { .. }) if get_if_exists => {
             let uid = app.uid.as_deref().unwrap_or_default();
-            let existing = state
-                .store
-                .get_app(uid)
-                .await?
-                .ok_or_else(|| ApiError::conflict("application uid already exists"))?;
+            let existing =
+                state.store.get_app(uid).await?.ok_or_else(|| ApiError::conflict("application uid already exists"))?;
             Ok((StatusCode::OK, existing))
         }
-        Err(StoreError::Conflict { .. }) => Err(ApiError::conflict(
-            "an application with this uid already exists",
-        )),
+        Err(StoreError::Conflict { .. }) => Err(ApiError::conflict("an application with this uid already exists")),
         Err(other) => Err(other.into()),
         Ok(()) => Ok((StatusCode::CREATED, app)),
     }
@@ -157,12 +148,7 @@ async fn list_apps(
     principal.require_admin()?;
     let page = page_from(&query, false)?;
     let apps = state.store.list_apps(&page).await?;
-    Ok(Json(list_response(
-        &page,
-        apps,
-        |a| a.id.to_string(),
-        ApplicationOut::from,
-    )))
+    Ok(Json(list_response(&page, apps, |a| a.id.to_string(), ApplicationOut::from)))
 }
 
 /// Create an application; with `get_if_exists=true`, return the existing one with the same uid.
@@ -207,10 +193,7 @@ async fn update_app(
         if AppId::looks_like(&app_id) {
             return Err(ApiError::not_found("application"));
         }
-        let input = ApplicationIn {
-            uid: Some(app_id),
-            ..input
-        };
+        let input = ApplicationIn { uid: Some(app_id), ..input };
         let (status, app) = create_or_get(&state, input, false).await?;
         return Ok((status, Json(app.into())));
     };

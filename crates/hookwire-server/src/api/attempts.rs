@@ -3,11 +3,9 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use hookwire_core::model::{
-    Application, Attempt, Delivery, Endpoint, Message, Status, TriggerType,
-};
+use hookwire_core::model::{Application, Attempt, Endpoint, Message, Status, TriggerType};
 use hookwire_core::time_fmt::Millis;
-use hookwire_core::{AttemptId, DeliveryId, EndpointId};
+use hookwire_core::{AttemptId, EndpointId};
 use hookwire_store::{AttemptFilter, AttemptScope};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -22,6 +20,7 @@ use super::extract::QueryPairs;
 use super::messages::{MessageOut, load_message};
 use super::page::{ListResponse, list_response, page_from};
 use crate::auth::Principal;
+use crate::delivery::fanout::{self, new_delivery};
 use crate::state::{AppState, now};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -110,17 +109,11 @@ pub struct MessageEndpointOut {
 fn attempt_filter(query: &QueryPairs, scope: AttemptScope) -> ApiResult<AttemptFilter> {
     let status = query
         .number::<i64>("status")?
-        .map(|code| {
-            Status::from_code(code)
-                .ok_or_else(|| ApiError::invalid(&["query", "status"], "must be 0..=4"))
-        })
+        .map(|code| Status::from_code(code).ok_or_else(|| ApiError::invalid(&["query", "status"], "must be 0..=4")))
         .transpose()?;
     let endpoint = query
         .get("endpoint_id")
-        .map(|id| {
-            id.parse::<EndpointId>()
-                .map_err(|e| ApiError::invalid(&["query", "endpoint_id"], e.to_string()))
-        })
+        .map(|id| id.parse::<EndpointId>().map_err(|e| ApiError::invalid(&["query", "endpoint_id"], e.to_string())))
         .transpose()?;
     Ok(AttemptFilter {
         scope,
@@ -140,12 +133,7 @@ async fn list(
     with_msg: bool,
 ) -> ApiResult<ListResponse<MessageAttemptOut>> {
     let attempts = state.store.list_attempts(app.id, &filter).await?;
-    let mut out = list_response(
-        &filter.page,
-        attempts,
-        |a| a.id.to_string(),
-        MessageAttemptOut::from,
-    );
+    let mut out = list_response(&filter.page, attempts, |a| a.id.to_string(), MessageAttemptOut::from);
     if with_msg {
         for attempt in &mut out.data {
             let message = load_message(state, app, &attempt.msg_id).await.ok();
@@ -169,15 +157,7 @@ async fn list_by_endpoint(
 ) -> ApiResult<Json<ListResponse<MessageAttemptOut>>> {
     let (app, endpoint) = load_endpoint(&state, principal, &app_id, &endpoint_id).await?;
     let filter = attempt_filter(&query, AttemptScope::Endpoint(endpoint.id))?;
-    Ok(Json(
-        list(
-            &state,
-            &app,
-            filter,
-            query.bool("with_msg")?.unwrap_or(false),
-        )
-        .await?,
-    ))
+    Ok(Json(list(&state, &app, filter, query.bool("with_msg")?.unwrap_or(false)).await?))
 }
 
 /// Attempts of one message, newest first.
@@ -198,20 +178,9 @@ async fn list_by_message(
     Ok(Json(list(&state, &app, filter, false).await?))
 }
 
-async fn load_attempt(
-    state: &AppState,
-    app: &Application,
-    message: &Message,
-    attempt_id: &str,
-) -> ApiResult<Attempt> {
-    let id: AttemptId = attempt_id
-        .parse()
-        .map_err(|_| ApiError::not_found("attempt"))?;
-    let attempt = state
-        .store
-        .get_attempt(app.id, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("attempt"))?;
+async fn load_attempt(state: &AppState, app: &Application, message: &Message, attempt_id: &str) -> ApiResult<Attempt> {
+    let id: AttemptId = attempt_id.parse().map_err(|_| ApiError::not_found("attempt"))?;
+    let attempt = state.store.get_attempt(app.id, id).await?.ok_or_else(|| ApiError::not_found("attempt"))?;
     if attempt.msg_id != message.id {
         return Err(ApiError::not_found("attempt"));
     }
@@ -229,11 +198,7 @@ async fn get_attempt(
 ) -> ApiResult<Json<MessageAttemptOut>> {
     let app = load_app(&state, principal, &app_id).await?;
     let message = load_message(&state, &app, &msg_id).await?;
-    Ok(Json(
-        load_attempt(&state, &app, &message, &attempt_id)
-            .await?
-            .into(),
-    ))
+    Ok(Json(load_attempt(&state, &app, &message, &attempt_id).await?.into()))
 }
 
 /// The endpoints a message is (or was) being delivered to, with each delivery's status.
@@ -249,11 +214,7 @@ async fn list_destinations(
     let message = load_message(&state, &app, &msg_id).await?;
     let mut data = Vec::new();
     for delivery in state.store.message_deliveries(message.id).await? {
-        let Some(endpoint) = state
-            .store
-            .get_endpoint(app.id, &delivery.endpoint_id.to_string())
-            .await?
-        else {
+        let Some(endpoint) = state.store.get_endpoint(app.id, &delivery.endpoint_id.to_string()).await? else {
             continue;
         };
         data.push(MessageEndpointOut {
@@ -267,38 +228,25 @@ async fn list_destinations(
             throttle_rate: endpoint.throttle_rate,
             status: delivery.status.code(),
             status_text: delivery.status.text(),
-            next_attempt: delivery
-                .next_attempt_at
-                .filter(|_| delivery.status == Status::Pending),
+            next_attempt: delivery.next_attempt_at.filter(|_| delivery.status == Status::Pending),
             attempts: delivery.attempts,
             created_at: delivery.created_at,
             updated_at: delivery.updated_at,
         });
     }
-    Ok(Json(ListResponse {
-        data,
-        iterator: None,
-        prev_iterator: None,
-        done: true,
-    }))
+    Ok(Json(ListResponse { data, iterator: None, prev_iterator: None, done: true }))
 }
 
 /// Queues one manual attempt of `message` to `endpoint`.
-async fn queue_resend(state: &AppState, message: &Message, endpoint: &Endpoint) -> ApiResult<()> {
+async fn queue_resend(
+    state: &AppState,
+    message: &Message,
+    endpoint: &Endpoint,
+    chunks: Vec<Option<u32>>,
+) -> ApiResult<()> {
     let now = now();
-    let delivery = Delivery {
-        id: DeliveryId::generate(),
-        app_id: message.app_id,
-        msg_id: message.id,
-        endpoint_id: endpoint.id,
-        status: Status::Pending,
-        attempts: 0,
-        next_attempt_at: Some(now),
-        trigger: TriggerType::Manual,
-        created_at: now,
-        updated_at: now,
-    };
-    state.store.insert_deliveries(vec![delivery]).await?;
+    let deliveries = chunks.into_iter().map(|chunk| new_delivery(message, endpoint, chunk, TriggerType::Manual, now));
+    state.store.insert_deliveries(deliveries.collect()).await?;
     state.dispatcher.wake();
     Ok(())
 }
@@ -313,7 +261,8 @@ async fn resend(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let (app, endpoint) = load_endpoint(&state, principal, &app_id, &endpoint_id).await?;
     let message = load_message(&state, &app, &msg_id).await?;
-    queue_resend(&state, &message, &endpoint).await?;
+    let chunks = fanout::chunks(&endpoint, &message);
+    queue_resend(&state, &message, &endpoint, chunks).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({}))))
 }
 
@@ -333,6 +282,9 @@ async fn resend_attempt(
         .get_endpoint(app.id, &attempt.endpoint_id.to_string())
         .await?
         .ok_or_else(|| ApiError::not_found("endpoint"))?;
-    queue_resend(&state, &message, &endpoint).await?;
+    // A chunk's attempt resends that chunk only.
+    let deliveries = state.store.message_deliveries(message.id).await?;
+    let chunk = deliveries.iter().find(|d| d.id == attempt.delivery_id).and_then(|d| d.chunk);
+    queue_resend(&state, &message, &endpoint, vec![chunk]).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({}))))
 }

@@ -9,8 +9,9 @@ use hookwire_core::limits::{
     HEADER_VALUE_LENGTH_MAX, HEADERS_PER_ENDPOINT_MAX, SECRET_ROTATION_GRACE_SECONDS_DEFAULT,
     SECRET_ROTATION_GRACE_SECONDS_MAX,
 };
+use hookwire_core::model::Endpoint;
 use hookwire_core::model::RetiringSecret;
-use hookwire_core::signing;
+use hookwire_core::schemes::{self, Scheme};
 use hookwire_core::time_fmt::Millis;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -32,74 +33,59 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(endpoint_stats))
         .routes(routes!(recover))
         .routes(routes!(send_example))
+        .merge(super::endpoint_verify::router())
+        .merge(super::endpoint_bulk::router())
+        .merge(super::endpoint_log::router())
 }
 
 /// Headers Hookwire sets itself; an endpoint may not override them.
-const RESERVED_HEADERS: &[&str] = &[
-    "host",
-    "content-length",
-    "content-type",
-    "transfer-encoding",
-    "connection",
-    "user-agent",
-];
+const RESERVED_HEADERS: &[&str] =
+    &["host", "content-length", "content-type", "transfer-encoding", "connection", "user-agent"];
 const RESERVED_HEADER_PREFIXES: &[&str] = &["webhook-", "svix-"];
 /// Header names whose values are secrets: write-only, never returned.
-const SENSITIVE_HEADER_MARKERS: &[&str] = &[
-    "authorization",
-    "cookie",
-    "auth",
-    "token",
-    "secret",
-    "password",
-    "api-key",
-    "apikey",
-    "signature",
-];
+const SENSITIVE_HEADER_MARKERS: &[&str] =
+    &["authorization", "cookie", "auth", "token", "secret", "password", "api-key", "apikey", "signature"];
 
 pub fn sensitive_header_names(headers: &BTreeMap<String, String>) -> Vec<String> {
     headers
         .keys()
         .filter(|name| {
             let lower = name.to_ascii_lowercase();
-            SENSITIVE_HEADER_MARKERS
-                .iter()
-                .any(|marker| lower.contains(marker))
+            SENSITIVE_HEADER_MARKERS.iter().any(|marker| lower.contains(marker))
         })
         .cloned()
         .collect()
 }
 
+/// A header name Hookwire may set for an endpoint: valid, and not one Hookwire owns.
+pub fn check_header_name(field: &str, name: &str) -> ApiResult<()> {
+    let lower = name.to_ascii_lowercase();
+    if HeaderName::from_bytes(name.as_bytes()).is_err() {
+        return Err(ApiError::invalid(&["body", field], format!("{name:?} is not a valid header name")));
+    }
+    if RESERVED_HEADERS.contains(&lower.as_str()) || RESERVED_HEADER_PREFIXES.iter().any(|p| lower.starts_with(p)) {
+        return Err(ApiError::invalid(&["body", field], format!("{name:?} is set by Hookwire and cannot be used")));
+    }
+    Ok(())
+}
+
 pub fn check_headers(headers: &BTreeMap<String, String>) -> ApiResult<()> {
     if headers.len() > HEADERS_PER_ENDPOINT_MAX {
-        return Err(ApiError::invalid(
-            &["body", "headers"],
-            format!("at most {HEADERS_PER_ENDPOINT_MAX} headers"),
-        ));
+        return Err(ApiError::invalid(&["body", "headers"], format!("at most {HEADERS_PER_ENDPOINT_MAX} headers")));
     }
     for (name, value) in headers {
         let lower = name.to_ascii_lowercase();
         if HeaderName::from_bytes(name.as_bytes()).is_err() {
-            return Err(ApiError::invalid(
-                &["body", "headers", name],
-                "not a valid header name",
-            ));
+            return Err(ApiError::invalid(&["body", "headers", name], "not a valid header name"));
         }
-        if RESERVED_HEADERS.contains(&lower.as_str())
-            || RESERVED_HEADER_PREFIXES
-                .iter()
-                .any(|p| lower.starts_with(p))
-        {
+        if RESERVED_HEADERS.contains(&lower.as_str()) || RESERVED_HEADER_PREFIXES.iter().any(|p| lower.starts_with(p)) {
             return Err(ApiError::invalid(
                 &["body", "headers", name],
                 "this header is set by Hookwire and cannot be overridden",
             ));
         }
         if value.len() > HEADER_VALUE_LENGTH_MAX || HeaderValue::from_str(value).is_err() {
-            return Err(ApiError::invalid(
-                &["body", "headers", name],
-                "not a valid header value",
-            ));
+            return Err(ApiError::invalid(&["body", "headers", name], "not a valid header value"));
         }
     }
     Ok(())
@@ -107,7 +93,18 @@ pub fn check_headers(headers: &BTreeMap<String, String>) -> ApiResult<()> {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EndpointSecretOut {
+    /// The signing secret; for the ed25519 scheme, the `whpk_` public key receivers verify with.
     pub key: String,
+}
+
+impl EndpointSecretOut {
+    pub fn of(endpoint: &Endpoint) -> Self {
+        let key = match endpoint.scheme() {
+            Scheme::Ed25519 => schemes::public_key(&endpoint.secret).unwrap_or_default(),
+            _ => endpoint.secret.clone(),
+        };
+        Self { key }
+    }
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -148,6 +145,11 @@ pub struct EndpointStats {
     pub sending: u64,
     pub fail: u64,
     pub canceled: u64,
+    /// Hookwire: messages whose filter could not be evaluated (counted as no match).
+    #[serde(rename = "filterErrors")]
+    pub filter_errors: u64,
+    #[serde(rename = "lastFilterError")]
+    pub last_filter_error: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -193,9 +195,7 @@ async fn get_secret(
     Path((app_id, endpoint_id)): Path<(String, String)>,
 ) -> ApiResult<Json<EndpointSecretOut>> {
     let (_, endpoint) = load_endpoint(&state, principal, &app_id, &endpoint_id).await?;
-    Ok(Json(EndpointSecretOut {
-        key: endpoint.secret,
-    }))
+    Ok(Json(EndpointSecretOut::of(&endpoint)))
 }
 
 /// Rotate the signing secret; the previous one keeps signing for the grace period (default 24 h).
@@ -209,13 +209,12 @@ async fn rotate_secret(
 ) -> ApiResult<Json<EndpointSecretOut>> {
     let (_, mut endpoint) = load_endpoint(&state, principal, &app_id, &endpoint_id).await?;
     let new_secret = match input.key {
-        Some(key) => signing::normalize_secret(&key)
-            .map_err(|e| ApiError::invalid(&["body", "key"], e.to_string()))?,
-        None => signing::generate_secret(),
+        Some(key) => {
+            schemes::normalize_secret(endpoint.scheme(), &key).map_err(|e| ApiError::invalid(&["body", "key"], e))?
+        }
+        None => schemes::generate_secret(endpoint.scheme()),
     };
-    let grace = input
-        .grace_period_seconds
-        .unwrap_or(SECRET_ROTATION_GRACE_SECONDS_DEFAULT);
+    let grace = input.grace_period_seconds.unwrap_or(SECRET_ROTATION_GRACE_SECONDS_DEFAULT);
     if grace > SECRET_ROTATION_GRACE_SECONDS_MAX {
         return Err(ApiError::invalid(
             &["body", "gracePeriodSeconds"],
@@ -226,17 +225,14 @@ async fn rotate_secret(
     endpoint.previous_secrets.retain(|s| s.expires_at > now);
     if grace > 0 {
         let old = std::mem::replace(&mut endpoint.secret, new_secret);
-        endpoint.previous_secrets.push(RetiringSecret {
-            key: old,
-            expires_at: now + grace as Millis * 1_000,
-        });
+        endpoint.previous_secrets.push(RetiringSecret { key: old, expires_at: now + grace as Millis * 1_000 });
     } else {
         endpoint.secret = new_secret;
     }
     endpoint.updated_at = now;
-    let key = endpoint.secret.clone();
+    let out = EndpointSecretOut::of(&endpoint);
     state.store.update_endpoint(endpoint).await?;
-    Ok(Json(EndpointSecretOut { key }))
+    Ok(Json(out))
 }
 
 /// Get the endpoint's custom headers; sensitive values are not returned.
@@ -249,11 +245,7 @@ async fn get_headers(
 ) -> ApiResult<Json<EndpointHeadersOut>> {
     let (_, endpoint) = load_endpoint(&state, principal, &app_id, &endpoint_id).await?;
     let sensitive = endpoint.sensitive_headers;
-    let headers = endpoint
-        .headers
-        .into_iter()
-        .filter(|(name, _)| !sensitive.contains(name))
-        .collect();
+    let headers = endpoint.headers.into_iter().filter(|(name, _)| !sensitive.contains(name)).collect();
     Ok(Json(EndpointHeadersOut { headers, sensitive }))
 }
 
@@ -312,6 +304,8 @@ async fn endpoint_stats(
         sending: c.sending,
         fail: c.fail,
         canceled: c.canceled,
+        filter_errors: c.filter_errors,
+        last_filter_error: c.last_filter_error,
     }))
 }
 
@@ -327,18 +321,10 @@ async fn recover(
     let (_, endpoint) = load_endpoint(&state, principal, &app_id, &endpoint_id).await?;
     let now = now();
     let until = input.until.unwrap_or(Millis::MAX);
-    let recovered = state
-        .store
-        .recover_failed(endpoint.id, input.since, until, now)
-        .await?;
+    let recovered = state.store.recover_failed(endpoint.id, input.since, until, now).await?;
     state.dispatcher.wake();
     let out = RecoverOut {
-        id: format!(
-            "qtask_{}",
-            hookwire_core::DeliveryId::generate()
-                .to_string()
-                .trim_start_matches("dlv_")
-        ),
+        id: format!("qtask_{}", hookwire_core::DeliveryId::generate().to_string().trim_start_matches("dlv_")),
         status: "finished",
         task: "endpoint.recover",
         updated_at: now,
@@ -362,35 +348,16 @@ async fn send_example(
     let payload = match input.payload {
         Some(payload) if payload.is_object() => payload,
         Some(_) => {
-            return Err(ApiError::invalid(
-                &["body", "payload"],
-                "must be a JSON object",
-            ));
+            return Err(ApiError::invalid(&["body", "payload"], "must be a JSON object"));
         }
-        None => {
-            example_payload(&state, &input.event_type, input.example_index.unwrap_or(0)).await?
-        }
+        None => example_payload(&state, &input.event_type, input.example_index.unwrap_or(0)).await?,
     };
-    let message = send_to_one_endpoint(
-        &state,
-        &app,
-        &endpoint,
-        input.event_type,
-        payload.to_string(),
-    )
-    .await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(MessageOut::from_message(message, true)),
-    ))
+    let message = send_to_one_endpoint(&state, &app, &endpoint, input.event_type, payload.to_string()).await?;
+    Ok((StatusCode::ACCEPTED, Json(MessageOut::from_message(message, true))))
 }
 
 /// The example at `index` from the newest schema of an event type that has examples.
-async fn example_payload(
-    state: &AppState,
-    event_type: &str,
-    index: usize,
-) -> ApiResult<serde_json::Value> {
+async fn example_payload(state: &AppState, event_type: &str, index: usize) -> ApiResult<serde_json::Value> {
     let Some(event_type) = state.store.get_event_type(event_type).await? else {
         return Ok(serde_json::json!({}));
     };
@@ -402,16 +369,9 @@ async fn example_payload(
         .and_then(|schema| schema.get("examples"))
         .and_then(|e| e.as_array());
     match examples {
-        Some(examples) => examples
-            .get(index)
-            .filter(|e| e.is_object())
-            .cloned()
-            .ok_or_else(|| {
-                ApiError::invalid(
-                    &["body", "exampleIndex"],
-                    format!("event type has {} examples", examples.len()),
-                )
-            }),
+        Some(examples) => examples.get(index).filter(|e| e.is_object()).cloned().ok_or_else(|| {
+            ApiError::invalid(&["body", "exampleIndex"], format!("event type has {} examples", examples.len()))
+        }),
         None => Ok(serde_json::json!({})),
     }
 }

@@ -7,13 +7,16 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use hookwire_core::EndpointId;
+use hookwire_core::body::{Chunking, Envelope};
+use hookwire_core::filter::Filter;
 use hookwire_core::limits::{
-    CHANNELS_PER_ENDPOINT_MAX, DELIVERY_TIMEOUT_MS_MAX, DELIVERY_TIMEOUT_MS_MIN,
-    DESCRIPTION_LENGTH_MAX, EVENT_TYPES_PER_ENDPOINT_MAX, URL_LENGTH_MAX,
+    CHANNELS_PER_ENDPOINT_MAX, DELIVERY_TIMEOUT_MS_MAX, DELIVERY_TIMEOUT_MS_MIN, DESCRIPTION_LENGTH_MAX,
+    EVENT_TYPES_PER_ENDPOINT_MAX, URL_LENGTH_MAX,
 };
+use hookwire_core::model::Verification;
 use hookwire_core::model::{Application, Endpoint, Metadata};
 use hookwire_core::retry::RetryPolicy;
-use hookwire_core::signing;
+use hookwire_core::schemes::{self, SignatureConfig};
 use hookwire_core::time_fmt::Millis;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -21,7 +24,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::apps::load_app;
-use super::endpoint_ops::{self, check_headers, sensitive_header_names};
+use super::endpoint_ops::{self, check_header_name, check_headers, sensitive_header_names};
 use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, QueryPairs};
 use super::page::{ListResponse, list_response, page_from};
@@ -32,12 +35,7 @@ use crate::state::{AppState, now};
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_endpoints, create_endpoint))
-        .routes(routes!(
-            get_endpoint,
-            update_endpoint,
-            patch_endpoint,
-            delete_endpoint
-        ))
+        .routes(routes!(get_endpoint, update_endpoint, patch_endpoint, delete_endpoint))
         .merge(endpoint_ops::router())
 }
 
@@ -74,6 +72,58 @@ pub struct EndpointIn {
     /// Hookwire: per-request deadline, 1000..=30000 ms (default 15000).
     #[serde(default)]
     pub timeout_ms: Option<u64>,
+    /// Hookwire: `{"scheme": "standard"|"ed25519"|"hmac"|"secret-header", "header", "algorithm",
+    /// "encoding", "prefix", "content"}`.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub signature: Option<SignatureConfig>,
+    /// Hookwire: CEL expression over `{type, data, channels}`.
+    #[serde(default)]
+    pub filter: Option<String>,
+    /// Hookwire: `"challenge"` (or `{"challengeHeader", "verifyTokenHeader"}`): the endpoint
+    /// stays `unverified`, receiving nothing, until it echoes a challenge.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub verification: Option<VerificationIn>,
+    /// Hookwire: `"raw"` (default) or `"wrapped"` (`{"id", "type", "timestamp", "data"}`).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub envelope: Option<Envelope>,
+    /// Hookwire: `{"recordsField", "chunkSize"}`: deliver a records array in pages.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub chunking: Option<Chunking>,
+    /// Hookwire: also send the delivery's idempotency key (its webhook-id) in this header.
+    #[serde(default)]
+    pub idempotency_header: Option<String>,
+}
+
+/// `"challenge"` with the default header names, or the names spelled out.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum VerificationIn {
+    Kind(String),
+    Headers {
+        #[serde(rename = "challengeHeader")]
+        challenge_header: String,
+        #[serde(rename = "verifyTokenHeader")]
+        verify_token_header: String,
+    },
+}
+
+impl VerificationIn {
+    fn into_model(self) -> ApiResult<Verification> {
+        match self {
+            Self::Kind(kind) if kind == "challenge" => Ok(Verification::default()),
+            Self::Kind(other) => Err(ApiError::invalid(
+                &["body", "verification"],
+                format!("unknown verification {other:?}; use \"challenge\""),
+            )),
+            Self::Headers { challenge_header, verify_token_header } => {
+                Ok(Verification { challenge_header, verify_token_header })
+            }
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -88,11 +138,7 @@ pub struct EndpointPatch {
     pub uid: Option<Option<String>>,
     #[serde(default)]
     pub disabled: Option<bool>,
-    #[serde(
-        default,
-        alias = "filterTypes",
-        deserialize_with = "validate::nullable"
-    )]
+    #[serde(default, alias = "filterTypes", deserialize_with = "validate::nullable")]
     #[schema(value_type = Option<Vec<String>>)]
     pub event_types: Option<Option<Vec<String>>>,
     #[serde(default, deserialize_with = "validate::nullable")]
@@ -109,6 +155,21 @@ pub struct EndpointPatch {
     #[serde(default, deserialize_with = "validate::nullable")]
     #[schema(value_type = Option<u64>)]
     pub timeout_ms: Option<Option<u64>>,
+    #[serde(default, deserialize_with = "validate::nullable")]
+    #[schema(value_type = Option<Object>)]
+    pub signature: Option<Option<SignatureConfig>>,
+    #[serde(default, deserialize_with = "validate::nullable")]
+    #[schema(value_type = Option<String>)]
+    pub filter: Option<Option<String>>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub envelope: Option<Envelope>,
+    #[serde(default, deserialize_with = "validate::nullable")]
+    #[schema(value_type = Option<Object>)]
+    pub chunking: Option<Option<Chunking>>,
+    #[serde(default, deserialize_with = "validate::nullable")]
+    #[schema(value_type = Option<String>)]
+    pub idempotency_header: Option<Option<String>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -119,7 +180,7 @@ pub struct EndpointOut {
     pub url: String,
     pub description: String,
     pub disabled: bool,
-    /// Hookwire: `active` or `disabled`.
+    /// Hookwire: `active`, `unverified` or `disabled`.
     pub status: &'static str,
     pub event_types: Option<Vec<String>>,
     pub channels: Option<Vec<String>>,
@@ -129,6 +190,16 @@ pub struct EndpointOut {
     #[schema(value_type = Option<Object>)]
     pub retry_policy: Option<RetryPolicy>,
     pub timeout_ms: Option<u64>,
+    #[schema(value_type = Option<Object>)]
+    pub signature: Option<SignatureConfig>,
+    pub filter: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub verification: Option<Verification>,
+    #[schema(value_type = String)]
+    pub envelope: Envelope,
+    #[schema(value_type = Option<Object>)]
+    pub chunking: Option<Chunking>,
+    pub idempotency_header: Option<String>,
     #[serde(with = "hookwire_core::time_fmt::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Millis,
@@ -139,17 +210,14 @@ pub struct EndpointOut {
 
 impl From<Endpoint> for EndpointOut {
     fn from(endpoint: Endpoint) -> Self {
+        let status = endpoint.status().as_str();
         Self {
             id: endpoint.id.to_string(),
             uid: endpoint.uid,
             url: endpoint.url,
             description: endpoint.description,
             disabled: endpoint.disabled,
-            status: if endpoint.disabled {
-                "disabled"
-            } else {
-                "active"
-            },
+            status,
             event_types: endpoint.event_types,
             channels: endpoint.channels,
             throttle_rate: endpoint.throttle_rate,
@@ -157,6 +225,12 @@ impl From<Endpoint> for EndpointOut {
             version: 1,
             retry_policy: endpoint.retry_policy,
             timeout_ms: endpoint.timeout_ms,
+            signature: endpoint.signature,
+            filter: endpoint.filter,
+            verification: endpoint.verification,
+            envelope: endpoint.envelope,
+            chunking: endpoint.chunking,
+            idempotency_header: endpoint.idempotency_header,
             created_at: endpoint.created_at,
             updated_at: endpoint.updated_at,
         }
@@ -166,12 +240,7 @@ impl From<Endpoint> for EndpointOut {
 /// Checks every configurable field of an endpoint as it would be stored.
 fn check(state: &AppState, endpoint: &Endpoint) -> ApiResult<()> {
     check_url(state, &endpoint.url)?;
-    validate::length(
-        "description",
-        &endpoint.description,
-        0,
-        DESCRIPTION_LENGTH_MAX,
-    )?;
+    validate::length("description", &endpoint.description, 0, DESCRIPTION_LENGTH_MAX)?;
     if let Some(uid) = &endpoint.uid {
         validate::uid(uid, EndpointId::PREFIX)?;
     }
@@ -192,9 +261,7 @@ fn check(state: &AppState, endpoint: &Endpoint) -> ApiResult<()> {
     validate::metadata(&endpoint.metadata)?;
     check_headers(&endpoint.headers)?;
     if let Some(policy) = &endpoint.retry_policy {
-        policy
-            .validate()
-            .map_err(|e| ApiError::invalid(&["body", "retryPolicy"], e))?;
+        policy.validate().map_err(|e| ApiError::invalid(&["body", "retryPolicy"], e))?;
     }
     if let Some(timeout) = endpoint.timeout_ms
         && !(DELIVERY_TIMEOUT_MS_MIN..=DELIVERY_TIMEOUT_MS_MAX).contains(&timeout)
@@ -205,23 +272,42 @@ fn check(state: &AppState, endpoint: &Endpoint) -> ApiResult<()> {
         ));
     }
     if endpoint.throttle_rate == Some(0) {
-        return Err(ApiError::invalid(
-            &["body", "throttleRate"],
-            "must be at least 1 delivery per second",
-        ));
+        return Err(ApiError::invalid(&["body", "throttleRate"], "must be at least 1 delivery per second"));
+    }
+    check_delivery_options(endpoint)
+}
+
+/// Checks the options that shape each request: signature, filter, chunking, extra headers.
+fn check_delivery_options(endpoint: &Endpoint) -> ApiResult<()> {
+    if let Some(signature) = &endpoint.signature {
+        signature.validate().map_err(|e| ApiError::invalid(&["body", "signature"], e))?;
+        if let Some(header) = &signature.header {
+            check_header_name("signature", header)?;
+        }
+    }
+    if let Some(filter) = &endpoint.filter {
+        Filter::compile(filter)
+            .map_err(|e| ApiError::invalid(&["body", "filter"], format!("filter does not compile: {e}")))?;
+    }
+    if let Some(chunking) = &endpoint.chunking {
+        chunking.validate().map_err(|e| ApiError::invalid(&["body", "chunking"], e))?;
+    }
+    if let Some(header) = &endpoint.idempotency_header {
+        check_header_name("idempotencyHeader", header)?;
+    }
+    if let Some(verification) = &endpoint.verification {
+        check_header_name("verification", &verification.challenge_header)?;
+        check_header_name("verification", &verification.verify_token_header)?;
     }
     Ok(())
 }
 
 fn check_url(state: &AppState, url: &str) -> ApiResult<()> {
     validate::length("url", url, 1, URL_LENGTH_MAX)?;
-    let parsed = reqwest::Url::parse(url)
-        .map_err(|e| ApiError::invalid(&["body", "url"], format!("not a valid URL: {e}")))?;
+    let parsed =
+        reqwest::Url::parse(url).map_err(|e| ApiError::invalid(&["body", "url"], format!("not a valid URL: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(ApiError::invalid(
-            &["body", "url"],
-            "only http and https URLs are allowed",
-        ));
+        return Err(ApiError::invalid(&["body", "url"], "only http and https URLs are allowed"));
     }
     if parsed.host().is_none() {
         return Err(ApiError::invalid(&["body", "url"], "URL has no host"));
@@ -229,25 +315,21 @@ fn check_url(state: &AppState, url: &str) -> ApiResult<()> {
     if !state.config.allow_private_networks
         && let Some(reason) = crate::delivery::sender::forbidden_literal_host(&parsed)
     {
-        return Err(ApiError::invalid(
-            &["body", "url"],
-            format!("destination refused: {reason}"),
-        ));
+        return Err(ApiError::invalid(&["body", "url"], format!("destination refused: {reason}")));
     }
     Ok(())
 }
 
 /// Builds a new endpoint of `app` from `input`, validated.
-pub async fn endpoint_from(
-    state: &AppState,
-    app: &Application,
-    input: EndpointIn,
-) -> ApiResult<Endpoint> {
+pub async fn endpoint_from(state: &AppState, app: &Application, input: EndpointIn) -> ApiResult<Endpoint> {
+    let scheme = input.signature.as_ref().map(|s| s.scheme).unwrap_or_default();
     let secret = match &input.secret {
-        Some(secret) => signing::normalize_secret(secret)
-            .map_err(|e| ApiError::invalid(&["body", "secret"], e.to_string()))?,
-        None => signing::generate_secret(),
+        Some(secret) => {
+            schemes::normalize_secret(scheme, secret).map_err(|e| ApiError::invalid(&["body", "secret"], e))?
+        }
+        None => schemes::generate_secret(scheme),
     };
+    let verification = input.verification.map(VerificationIn::into_model).transpose()?;
     let headers = input.headers.unwrap_or_default();
     let now = now();
     let endpoint = Endpoint {
@@ -267,6 +349,13 @@ pub async fn endpoint_from(
         headers,
         retry_policy: input.retry_policy,
         timeout_ms: input.timeout_ms,
+        signature: input.signature,
+        filter: input.filter,
+        unverified: verification.is_some(),
+        verification,
+        envelope: input.envelope.unwrap_or_default(),
+        chunking: input.chunking,
+        idempotency_header: input.idempotency_header,
         created_at: now,
         updated_at: now,
     };
@@ -280,12 +369,7 @@ async fn check_event_types_known(state: &AppState, endpoint: &Endpoint) -> ApiRe
     if !state.config.strict_event_types {
         return Ok(());
     }
-    for name in endpoint
-        .event_types
-        .iter()
-        .flatten()
-        .filter(|n| !n.ends_with('*'))
-    {
+    for name in endpoint.event_types.iter().flatten().filter(|n| !n.ends_with('*')) {
         if state.store.get_event_type(name).await?.is_none() {
             return Err(ApiError::invalid(
                 &["body", "eventTypes"],
@@ -303,11 +387,7 @@ pub async fn load_endpoint(
     key: &str,
 ) -> ApiResult<(Application, Endpoint)> {
     let app = load_app(state, principal, app_key).await?;
-    let endpoint = state
-        .store
-        .get_endpoint(app.id, key)
-        .await?
-        .ok_or_else(|| ApiError::not_found("endpoint"))?;
+    let endpoint = state.store.get_endpoint(app.id, key).await?.ok_or_else(|| ApiError::not_found("endpoint"))?;
     Ok((app, endpoint))
 }
 
@@ -324,12 +404,7 @@ async fn list_endpoints(
     let app = load_app(&state, principal, &app_id).await?;
     let page = page_from(&query, false)?;
     let endpoints = state.store.list_endpoints(app.id, &page).await?;
-    Ok(Json(list_response(
-        &page,
-        endpoints,
-        |e| e.id.to_string(),
-        EndpointOut::from,
-    )))
+    Ok(Json(list_response(&page, endpoints, |e| e.id.to_string(), EndpointOut::from)))
 }
 
 /// Create an endpoint.
@@ -372,10 +447,13 @@ async fn update_endpoint(
     let mut replacement = endpoint_from(&state, &app, input.clone()).await?;
     replacement.id = current.id;
     replacement.created_at = current.created_at;
-    if input.secret.is_none() {
+    if input.secret.is_none() && schemes::secret_fits(replacement.scheme(), &current.secret) {
         replacement.secret = current.secret;
         replacement.previous_secrets = current.previous_secrets;
     }
+    // Verification, once passed, holds while the URL stays the same.
+    replacement.unverified =
+        replacement.verification.is_some() && (current.unverified || replacement.url != current.url);
     if input.headers.is_none() {
         replacement.headers = current.headers;
         replacement.sensitive_headers = current.sensitive_headers;
@@ -405,7 +483,34 @@ async fn patch_endpoint(
         metadata,
         retry_policy,
         timeout_ms,
+        signature,
+        filter,
+        envelope,
+        chunking,
+        idempotency_header,
     } = patch;
+    if let Some(v) = signature {
+        endpoint.signature = v;
+        if !schemes::secret_fits(endpoint.scheme(), &endpoint.secret) {
+            endpoint.secret = schemes::generate_secret(endpoint.scheme());
+            endpoint.previous_secrets.clear();
+        }
+    }
+    if let Some(v) = filter {
+        endpoint.filter = v;
+    }
+    if let Some(v) = envelope {
+        endpoint.envelope = v;
+    }
+    if let Some(v) = chunking {
+        endpoint.chunking = v;
+    }
+    if let Some(v) = idempotency_header {
+        endpoint.idempotency_header = v;
+    }
+    if url.as_ref().is_some_and(|u| *u != endpoint.url) && endpoint.verification.is_some() {
+        endpoint.unverified = true;
+    }
     if let Some(v) = url {
         endpoint.url = v;
     }

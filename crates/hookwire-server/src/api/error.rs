@@ -33,11 +33,7 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            detail: Detail::Text(detail.into()),
-        }
+        Self { status, code, detail: Detail::Text(detail.into()) }
     }
 
     pub fn bad_request(detail: impl Into<String>) -> Self {
@@ -45,11 +41,7 @@ impl ApiError {
     }
 
     pub fn unauthorized() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "authentication_failed",
-            "a valid bearer token is required",
-        )
+        Self::new(StatusCode::UNAUTHORIZED, "authentication_failed", "a valid bearer token is required")
     }
 
     pub fn forbidden(detail: impl Into<String>) -> Self {
@@ -57,11 +49,7 @@ impl ApiError {
     }
 
     pub fn not_found(what: &str) -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("{what} not found"),
-        )
+        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
     }
 
     pub fn conflict(detail: impl Into<String>) -> Self {
@@ -82,11 +70,7 @@ impl ApiError {
     }
 
     pub fn internal() -> Self {
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
-            "internal error; see the server log",
-        )
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "internal error; see the server log")
     }
 }
 
@@ -95,11 +79,9 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::Conflict { what } => Self::conflict(format!("{what} already exists")),
             StoreError::NotFound { what } => Self::not_found(what),
-            StoreError::Closed => Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "shutting_down",
-                "the server is shutting down",
-            ),
+            StoreError::Closed => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", "the server is shutting down")
+            }
             other => {
                 let chain = error_chain(&other);
                 tracing::error!(error = %chain, "storage failure");
@@ -128,10 +110,7 @@ struct Body<'a> {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Body {
-            code: self.code,
-            detail: &self.detail,
-        };
+        let body = Body { code: self.code, detail: &self.detail };
         (self.status, axum::Json(body)).into_response()
     }
 }

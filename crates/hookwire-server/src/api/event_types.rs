@@ -20,14 +20,12 @@ use crate::state::{AppState, now};
 use hookwire_core::limits::DESCRIPTION_LENGTH_MAX;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_event_types, create_event_type))
-        .routes(routes!(
-            get_event_type,
-            update_event_type,
-            patch_event_type,
-            delete_event_type
-        ))
+    OpenApiRouter::new().routes(routes!(list_event_types, create_event_type)).routes(routes!(
+        get_event_type,
+        update_event_type,
+        patch_event_type,
+        delete_event_type
+    ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -107,19 +105,18 @@ impl EventTypeOut {
 
 fn check(event_type: &EventType) -> ApiResult<()> {
     validate::event_type_name("name", &event_type.name, false)?;
-    validate::length(
-        "description",
-        &event_type.description,
-        0,
-        DESCRIPTION_LENGTH_MAX,
-    )?;
+    validate::length("description", &event_type.description, 0, DESCRIPTION_LENGTH_MAX)?;
     if let Some(schemas) = &event_type.schemas
         && !schemas.is_object()
     {
-        return Err(ApiError::invalid(
-            &["body", "schemas"],
-            "must be an object of JSON Schemas by version",
-        ));
+        return Err(ApiError::invalid(&["body", "schemas"], "must be an object of JSON Schemas by version"));
+    }
+    if let Some(schemas) = &event_type.schemas {
+        for (version, schema) in schemas.as_object().into_iter().flatten() {
+            hookwire_core::schema::PayloadSchema::compile(schema).map_err(|e| {
+                ApiError::invalid(&["body", "schemas", version], format!("not a valid JSON Schema: {e}"))
+            })?;
+        }
     }
     Ok(())
 }
@@ -139,11 +136,7 @@ fn from_input(input: EventTypeIn, created_at: Millis) -> EventType {
 }
 
 async fn load(state: &AppState, name: &str) -> ApiResult<EventType> {
-    state
-        .store
-        .get_event_type(name)
-        .await?
-        .ok_or_else(|| ApiError::not_found("event type"))
+    state.store.get_event_type(name).await?.ok_or_else(|| ApiError::not_found("event type"))
 }
 
 /// List the event-type catalog.
@@ -158,16 +151,8 @@ async fn list_event_types(
     let page = page_from(&query, false)?;
     let include_archived = query.bool("include_archived")?.unwrap_or(false);
     let with_content = query.bool("with_content")?.unwrap_or(true);
-    let rows = state
-        .store
-        .list_event_types(&page, include_archived)
-        .await?;
-    Ok(Json(list_response(
-        &page,
-        rows,
-        |e| e.name.clone(),
-        |e| EventTypeOut::from_model(e, with_content),
-    )))
+    let rows = state.store.list_event_types(&page, include_archived).await?;
+    Ok(Json(list_response(&page, rows, |e| e.name.clone(), |e| EventTypeOut::from_model(e, with_content))))
 }
 
 /// Add an event type to the catalog.
@@ -182,10 +167,7 @@ async fn create_event_type(
     let event_type = from_input(input, now());
     check(&event_type)?;
     state.store.create_event_type(event_type.clone()).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(EventTypeOut::from_model(event_type, true)),
-    ))
+    Ok((StatusCode::CREATED, Json(EventTypeOut::from_model(event_type, true))))
 }
 
 /// Get an event type.
@@ -196,10 +178,7 @@ async fn get_event_type(
     _principal: Principal,
     Path(name): Path<String>,
 ) -> ApiResult<Json<EventTypeOut>> {
-    Ok(Json(EventTypeOut::from_model(
-        load(&state, &name).await?,
-        true,
-    )))
+    Ok(Json(EventTypeOut::from_model(load(&state, &name).await?, true)))
 }
 
 /// Replace an event type (creating it if missing).
@@ -212,10 +191,7 @@ async fn update_event_type(
     JsonBody(input): JsonBody<EventTypeIn>,
 ) -> ApiResult<(StatusCode, Json<EventTypeOut>)> {
     principal.require_admin()?;
-    let input = EventTypeIn {
-        name: name.clone(),
-        ..input
-    };
+    let input = EventTypeIn { name: name.clone(), ..input };
     let (status, event_type) = match state.store.get_event_type(&name).await? {
         Some(current) => {
             let event_type = from_input(input, current.created_at);

@@ -30,16 +30,9 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
     match rejection {
         JsonRejection::JsonDataError(_) => {
             // "Failed to deserialize the JSON body into the target type: url: missing field …"
-            let detail = text
-                .split_once("target type: ")
-                .map_or(text.as_str(), |(_, rest)| rest);
-            let field = detail
-                .split_once(": ")
-                .map(|(path, _)| path)
-                .filter(|p| !p.contains(' '));
-            let loc: Vec<&str> = std::iter::once("body")
-                .chain(field.into_iter().flat_map(|f| f.split('.')))
-                .collect();
+            let detail = text.split_once("target type: ").map_or(text.as_str(), |(_, rest)| rest);
+            let field = detail.split_once(": ").map(|(path, _)| path).filter(|p| !p.contains(' '));
+            let loc: Vec<&str> = std::iter::once("body").chain(field.into_iter().flat_map(|f| f.split('.'))).collect();
             ApiError::invalid(&loc, detail)
         }
         JsonRejection::JsonSyntaxError(_) => ApiError::bad_request(format!("invalid JSON: {text}")),
@@ -51,10 +44,7 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
         _ if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
-            format!(
-                "request body exceeds {} bytes",
-                hookwire_core::limits::REQUEST_BODY_BYTES_MAX
-            ),
+            format!("request body exceeds {} bytes", hookwire_core::limits::REQUEST_BODY_BYTES_MAX),
         ),
         _ => ApiError::new(rejection.status(), "bad_request", text),
     }
@@ -76,11 +66,7 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
 
 impl QueryPairs {
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .rev()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
     /// Every value of `key`, splitting comma-separated values.
@@ -99,29 +85,20 @@ impl QueryPairs {
             .map(|v| match v {
                 "true" | "1" => Ok(true),
                 "false" | "0" => Ok(false),
-                _ => Err(ApiError::invalid(
-                    &["query", key],
-                    format!("expected true or false, got {v:?}"),
-                )),
+                _ => Err(ApiError::invalid(&["query", key], format!("expected true or false, got {v:?}"))),
             })
             .transpose()
     }
 
     pub fn timestamp(&self, key: &str) -> Result<Option<i64>, ApiError> {
         self.get(key)
-            .map(|v| {
-                hookwire_core::time_fmt::parse(v).map_err(|e| ApiError::invalid(&["query", key], e))
-            })
+            .map(|v| hookwire_core::time_fmt::parse(v).map_err(|e| ApiError::invalid(&["query", key], e)))
             .transpose()
     }
 
     pub fn number<T: std::str::FromStr>(&self, key: &str) -> Result<Option<T>, ApiError> {
         self.get(key)
-            .map(|v| {
-                v.parse().map_err(|_| {
-                    ApiError::invalid(&["query", key], format!("expected a number, got {v:?}"))
-                })
-            })
+            .map(|v| v.parse().map_err(|_| ApiError::invalid(&["query", key], format!("expected a number, got {v:?}"))))
             .transpose()
     }
 }
@@ -130,18 +107,9 @@ impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        let token = header.and_then(|h| {
-            h.strip_prefix("Bearer ")
-                .or_else(|| h.strip_prefix("bearer "))
-        });
-        let token = token
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(ApiError::unauthorized)?;
+        let header = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let token = header.and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")));
+        let token = token.map(str::trim).filter(|t| !t.is_empty()).ok_or_else(ApiError::unauthorized)?;
         state.auth.authenticate(state.store.as_ref(), token).await
     }
 }

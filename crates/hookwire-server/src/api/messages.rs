@@ -5,12 +5,10 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use hookwire_core::limits::{
-    CHANNELS_PER_MESSAGE_MAX, IDEMPOTENCY_KEY_LENGTH_MAX, PAYLOAD_BYTES_MAX, UID_LENGTH_MAX,
-};
-use hookwire_core::model::{Application, Delivery, Endpoint, Message, Status, TriggerType};
+use hookwire_core::MessageId;
+use hookwire_core::limits::{CHANNELS_PER_MESSAGE_MAX, IDEMPOTENCY_KEY_LENGTH_MAX, PAYLOAD_BYTES_MAX, UID_LENGTH_MAX};
+use hookwire_core::model::{Application, Delivery, Endpoint, Message, TriggerType};
 use hookwire_core::time_fmt::Millis;
-use hookwire_core::{DeliveryId, MessageId};
 use hookwire_store::{Accept, Accepted, MessageFilter};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -24,7 +22,8 @@ use super::extract::{JsonBody, QueryPairs};
 use super::page::{ListResponse, list_response, page_from};
 use super::validate;
 use crate::auth::Principal;
-use crate::delivery::{Job, fanout};
+use crate::delivery::Job;
+use crate::delivery::fanout::{self, Planned, new_delivery};
 use crate::state::{AppState, now};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -107,10 +106,7 @@ fn check(input: &MessageIn) -> ApiResult<()> {
         ));
     }
     if !payload.trim_start().starts_with('{') {
-        return Err(ApiError::invalid(
-            &["body", "payload"],
-            "must be a JSON object",
-        ));
+        return Err(ApiError::invalid(&["body", "payload"], "must be a JSON object"));
     }
     Ok(())
 }
@@ -119,9 +115,7 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
     let Some(value) = headers.get("idempotency-key") else {
         return Ok(None);
     };
-    let key = value
-        .to_str()
-        .map_err(|_| ApiError::bad_request("Idempotency-Key must be visible ASCII"))?;
+    let key = value.to_str().map_err(|_| ApiError::bad_request("Idempotency-Key must be visible ASCII"))?;
     if key.is_empty() || key.len() > IDEMPOTENCY_KEY_LENGTH_MAX {
         return Err(ApiError::bad_request(format!(
             "Idempotency-Key must be 1..={IDEMPOTENCY_KEY_LENGTH_MAX} characters"
@@ -130,48 +124,26 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
     Ok(Some(key.to_owned()))
 }
 
-fn new_delivery(
-    message: &Message,
-    endpoint: &Endpoint,
-    trigger: TriggerType,
-    now: Millis,
-) -> Delivery {
-    Delivery {
-        id: DeliveryId::generate(),
-        app_id: message.app_id,
-        msg_id: message.id,
-        endpoint_id: endpoint.id,
-        status: Status::Pending,
-        attempts: 0,
-        next_attempt_at: Some(now),
-        trigger,
-        created_at: now,
-        updated_at: now,
-    }
-}
-
-/// Commits `message` with a delivery to each of `endpoints`, then hands them to the dispatcher.
-/// When the dispatcher has room the deliveries are committed already leased to this process and
-/// sent without a claim round-trip; otherwise the poller claims them.
+/// Commits `message` with the `planned` deliveries, then hands the due ones to the dispatcher.
+/// When the dispatcher has room they are committed already leased to this process and sent
+/// without a claim round-trip; otherwise the poller claims them. Deliveries to an unverified
+/// endpoint are parked (no due time) until it is verified.
 async fn accept(
     state: &AppState,
     message: Message,
-    endpoints: Vec<Endpoint>,
+    planned: Vec<Planned>,
     trigger: TriggerType,
     idempotency_key: Option<String>,
 ) -> ApiResult<Accepted> {
     let now = message.created_at;
-    let deliveries: Vec<Delivery> = endpoints
-        .iter()
-        .map(|e| new_delivery(&message, e, trigger, now))
-        .collect();
-    let reservation = state.dispatcher.try_reserve(deliveries.len());
+    let deliveries: Vec<Delivery> =
+        planned.iter().map(|p| new_delivery(&message, &p.endpoint, p.chunk, trigger, now)).collect();
+    let due = deliveries.iter().filter(|d| d.next_attempt_at.is_some()).count();
+    let reservation = state.dispatcher.try_reserve(due);
     let accept = Accept {
         message: message.clone(),
         deliveries: deliveries.clone(),
-        leased_until: reservation
-            .as_ref()
-            .map(|_| now + crate::delivery::LEASE_MS),
+        leased_until: reservation.as_ref().map(|_| now + crate::delivery::LEASE_MS),
         idempotency_key,
     };
     let accepted = state.store.accept_message(accept).await?;
@@ -179,24 +151,24 @@ async fn accept(
         match reservation {
             Some(reservation) => {
                 let message = Arc::new(message);
-                let jobs = deliveries
-                    .into_iter()
-                    .zip(endpoints)
-                    .map(|(delivery, endpoint)| Job {
-                        delivery,
-                        message: message.clone(),
-                        endpoint: Arc::new(endpoint),
-                    });
+                let jobs =
+                    deliveries.into_iter().zip(planned).filter(|(delivery, _)| delivery.next_attempt_at.is_some()).map(
+                        |(delivery, plan)| Job {
+                            delivery,
+                            message: message.clone(),
+                            endpoint: Arc::new(plan.endpoint),
+                        },
+                    );
                 reservation.send(jobs);
             }
-            None if !deliveries.is_empty() => state.dispatcher.wake(),
+            None if due > 0 => state.dispatcher.wake(),
             None => {}
         }
     }
     Ok(accepted)
 }
 
-/// Sends a new message to one endpoint only (send-example).
+/// Sends a new message to one endpoint only, regardless of its subscription (send-example).
 pub async fn send_to_one_endpoint(
     state: &AppState,
     app: &Application,
@@ -214,14 +186,9 @@ pub async fn send_to_one_endpoint(
         payload: Some(payload),
         created_at: now(),
     };
-    accept(
-        state,
-        message.clone(),
-        vec![endpoint.clone()],
-        TriggerType::Manual,
-        None,
-    )
-    .await?;
+    let planned =
+        fanout::chunks(endpoint, &message).into_iter().map(|chunk| Planned { endpoint: endpoint.clone(), chunk });
+    accept(state, message.clone(), planned.collect(), TriggerType::Manual, None).await?;
     Ok(message)
 }
 
@@ -244,22 +211,13 @@ async fn create_message(
         (Some(app), _) => app,
         (None, Some(application)) => {
             principal.require_admin()?;
-            let application = ApplicationIn {
-                uid: Some(app_id.clone()),
-                ..application
-            };
+            let application = ApplicationIn { uid: Some(app_id.clone()), ..application };
             create_or_get(&state, application, true).await?.1
         }
         (None, None) => return Err(ApiError::not_found("application")),
     };
     principal.require_app(app.id)?;
-    if state.config.strict_event_types
-        && state
-            .store
-            .get_event_type(&input.event_type)
-            .await?
-            .is_none()
-    {
+    if state.config.strict_event_types && state.store.get_event_type(&input.event_type).await?.is_none() {
         return Err(ApiError::invalid(
             &["body", "eventType"],
             format!("event type {:?} is not in the catalog", input.event_type),
@@ -275,23 +233,22 @@ async fn create_message(
         payload: Some(input.payload.get().to_owned()),
         created_at: now(),
     };
-    let endpoints = fanout::matching_endpoints(state.store.app_endpoints(app.id).await?, &message);
-    let message = match accept(
-        &state,
-        message.clone(),
-        endpoints,
-        TriggerType::Scheduled,
-        key,
-    )
-    .await?
-    {
+    if state.config.validate_payloads {
+        state
+            .schemas
+            .check(state.store.as_ref(), &message.event_type, message.payload.as_deref().unwrap_or("{}"))
+            .await?;
+    }
+    let (planned, filter_failures) = state.fanout.plan(state.store.app_endpoints(app.id).await?, &message);
+    for failure in filter_failures {
+        tracing::info!(endpoint_id = %failure.endpoint, error = %failure.error, "filter could not be evaluated");
+        state.store.record_filter_error(failure.endpoint, failure.error, message.created_at).await?;
+    }
+    let message = match accept(&state, message.clone(), planned, TriggerType::Scheduled, key).await? {
         Accepted::Created => message,
         Accepted::Existing(existing) => existing,
     };
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(MessageOut::from_message(message, with_content)),
-    ))
+    Ok((StatusCode::ACCEPTED, Json(MessageOut::from_message(message, with_content))))
 }
 
 /// List an application's messages, newest first.
@@ -316,21 +273,12 @@ async fn list_messages(
     };
     let with_content = query.bool("with_content")?.unwrap_or(true);
     let messages = state.store.list_messages(app.id, &filter).await?;
-    Ok(Json(list_response(
-        &filter.page,
-        messages,
-        |m| m.id.to_string(),
-        |m| MessageOut::from_message(m, with_content),
-    )))
+    Ok(Json(list_response(&filter.page, messages, |m| m.id.to_string(), |m| MessageOut::from_message(m, with_content))))
 }
 
 pub async fn load_message(state: &AppState, app: &Application, msg_id: &str) -> ApiResult<Message> {
     let id: MessageId = msg_id.parse().map_err(|_| ApiError::not_found("message"))?;
-    state
-        .store
-        .get_message(app.id, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("message"))
+    state.store.get_message(app.id, id).await?.ok_or_else(|| ApiError::not_found("message"))
 }
 
 /// Get a message.
@@ -345,10 +293,7 @@ async fn get_message(
 ) -> ApiResult<Json<MessageOut>> {
     let app = load_app(&state, principal, &app_id).await?;
     let message = load_message(&state, &app, &msg_id).await?;
-    Ok(Json(MessageOut::from_message(
-        message,
-        query.bool("with_content")?.unwrap_or(true),
-    )))
+    Ok(Json(MessageOut::from_message(message, query.bool("with_content")?.unwrap_or(true))))
 }
 
 /// Delete a message's payload; the message and its attempts stay listed.
@@ -361,9 +306,6 @@ async fn expunge_content(
 ) -> ApiResult<StatusCode> {
     let app = load_app(&state, principal, &app_id).await?;
     let message = load_message(&state, &app, &msg_id).await?;
-    state
-        .store
-        .expunge_message_content(app.id, message.id)
-        .await?;
+    state.store.expunge_message_content(app.id, message.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

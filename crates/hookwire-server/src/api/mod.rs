@@ -3,7 +3,10 @@
 
 pub mod apps;
 pub mod attempts;
+pub mod endpoint_bulk;
+pub mod endpoint_log;
 pub mod endpoint_ops;
+pub mod endpoint_verify;
 pub mod endpoints;
 pub mod error;
 pub mod event_types;
@@ -42,10 +45,7 @@ pub fn router() -> (Router<AppState>, OpenApi) {
     openapi.info.license = Some(utoipa::openapi::License::new("Apache-2.0"));
     let document = Json(openapi.clone());
     let router = router
-        .route(
-            "/api/v1/openapi.json",
-            get(move || async move { document.clone() }),
-        )
+        .route("/api/v1/openapi.json", get(move || async move { document.clone() }))
         .fallback(|| async { ApiError::not_found("route") });
     (router, openapi)
 }

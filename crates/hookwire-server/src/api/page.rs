@@ -22,10 +22,7 @@ pub struct ListResponse<T> {
 pub fn page_from(query: &QueryPairs, descending_by_default: bool) -> ApiResult<Page> {
     let limit: usize = query.number("limit")?.unwrap_or(PAGE_LIMIT_DEFAULT);
     if limit == 0 || limit > PAGE_LIMIT_MAX {
-        return Err(ApiError::invalid(
-            &["query", "limit"],
-            format!("must be between 1 and {PAGE_LIMIT_MAX}"),
-        ));
+        return Err(ApiError::invalid(&["query", "limit"], format!("must be between 1 and {PAGE_LIMIT_MAX}")));
     }
     let descending = match query.get("order") {
         None => descending_by_default,
@@ -38,11 +35,7 @@ pub fn page_from(query: &QueryPairs, descending_by_default: bool) -> ApiResult<P
             ));
         }
     };
-    Ok(Page {
-        limit: limit + 1,
-        iterator: query.get("iterator").map(str::to_owned),
-        descending,
-    })
+    Ok(Page { limit: limit + 1, iterator: query.get("iterator").map(str::to_owned), descending })
 }
 
 /// Turns the rows of `page` (one more than shown, if more exist) into a list response.
@@ -56,10 +49,5 @@ pub fn list_response<R, T>(
     let done = rows.len() <= shown;
     rows.truncate(shown);
     let iterator = rows.last().map(&key);
-    ListResponse {
-        data: rows.into_iter().map(out).collect(),
-        iterator,
-        prev_iterator: None,
-        done,
-    }
+    ListResponse { data: rows.into_iter().map(out).collect(), iterator, prev_iterator: None, done }
 }

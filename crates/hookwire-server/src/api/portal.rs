@@ -50,13 +50,8 @@ async fn app_portal_access(
             format!("must be between 1 and {APP_TOKEN_TTL_SECONDS_MAX} seconds"),
         ));
     }
-    let token =
-        Auth::issue_app_token(state.store.as_ref(), app.id, now() + ttl as Millis * 1_000).await?;
-    let base = state
-        .config
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{}", state.config.listen));
+    let token = Auth::issue_app_token(state.store.as_ref(), app.id, now() + ttl as Millis * 1_000).await?;
+    let base = state.config.public_url.clone().unwrap_or_else(|| format!("http://{}", state.config.listen));
     let url = format!("{}/portal/#token={token}", base.trim_end_matches('/'));
     Ok(Json(AppPortalAccessOut { token, url }))
 }

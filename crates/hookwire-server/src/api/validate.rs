@@ -3,8 +3,7 @@
 use std::collections::BTreeMap;
 
 use hookwire_core::limits::{
-    CHANNEL_LENGTH_MAX, EVENT_TYPE_NAME_LENGTH_MAX, METADATA_ENTRIES_MAX, NAME_LENGTH_MAX,
-    UID_LENGTH_MAX,
+    CHANNEL_LENGTH_MAX, EVENT_TYPE_NAME_LENGTH_MAX, METADATA_ENTRIES_MAX, NAME_LENGTH_MAX, UID_LENGTH_MAX,
 };
 
 use super::error::{ApiError, ApiResult};
@@ -12,10 +11,7 @@ use super::error::{ApiError, ApiResult};
 pub fn length(field: &str, value: &str, min: usize, max: usize) -> ApiResult<()> {
     let len = value.chars().count();
     if len < min || len > max {
-        return Err(ApiError::invalid(
-            &["body", field],
-            format!("length must be between {min} and {max}, got {len}"),
-        ));
+        return Err(ApiError::invalid(&["body", field], format!("length must be between {min} and {max}, got {len}")));
     }
     Ok(())
 }
@@ -27,20 +23,11 @@ pub fn name(field: &str, value: &str) -> ApiResult<()> {
 /// A user-chosen uid: `[a-zA-Z0-9._-]`, and not shaped like a generated id.
 pub fn uid(value: &str, id_prefix: &str) -> ApiResult<()> {
     length("uid", value, 1, UID_LENGTH_MAX)?;
-    if !value
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-    {
-        return Err(ApiError::invalid(
-            &["body", "uid"],
-            "may contain only letters, digits, '-', '_' and '.'",
-        ));
+    if !value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
+        return Err(ApiError::invalid(&["body", "uid"], "may contain only letters, digits, '-', '_' and '.'"));
     }
     if value.starts_with(id_prefix) {
-        return Err(ApiError::invalid(
-            &["body", "uid"],
-            format!("must not start with {id_prefix:?}, which ids use"),
-        ));
+        return Err(ApiError::invalid(&["body", "uid"], format!("must not start with {id_prefix:?}, which ids use")));
     }
     Ok(())
 }
@@ -48,20 +35,9 @@ pub fn uid(value: &str, id_prefix: &str) -> ApiResult<()> {
 /// Event type names and subscription patterns: `[a-zA-Z0-9._-]`, a pattern may end in `*`.
 pub fn event_type_name(field: &str, value: &str, allow_wildcard: bool) -> ApiResult<()> {
     length(field, value, 1, EVENT_TYPE_NAME_LENGTH_MAX)?;
-    let body = if allow_wildcard {
-        value.strip_suffix('*').unwrap_or(value)
-    } else {
-        value
-    };
-    if !body
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-    {
-        let also = if allow_wildcard {
-            " (a pattern may end in '*')"
-        } else {
-            ""
-        };
+    let body = if allow_wildcard { value.strip_suffix('*').unwrap_or(value) } else { value };
+    if !body.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
+        let also = if allow_wildcard { " (a pattern may end in '*')" } else { "" };
         return Err(ApiError::invalid(
             &["body", field],
             format!("{value:?}: may contain only letters, digits, '-', '_' and '.'{also}"),
@@ -72,10 +48,7 @@ pub fn event_type_name(field: &str, value: &str, allow_wildcard: bool) -> ApiRes
 
 pub fn channels(field: &str, values: &[String], max_count: usize) -> ApiResult<()> {
     if values.len() > max_count {
-        return Err(ApiError::invalid(
-            &["body", field],
-            format!("at most {max_count} channels"),
-        ));
+        return Err(ApiError::invalid(&["body", field], format!("at most {max_count} channels")));
     }
     for channel in values {
         length(field, channel, 1, CHANNEL_LENGTH_MAX)?;
@@ -85,10 +58,7 @@ pub fn channels(field: &str, values: &[String], max_count: usize) -> ApiResult<(
 
 pub fn metadata(values: &BTreeMap<String, String>) -> ApiResult<()> {
     if values.len() > METADATA_ENTRIES_MAX {
-        return Err(ApiError::invalid(
-            &["body", "metadata"],
-            format!("at most {METADATA_ENTRIES_MAX} entries"),
-        ));
+        return Err(ApiError::invalid(&["body", "metadata"], format!("at most {METADATA_ENTRIES_MAX} entries")));
     }
     Ok(())
 }

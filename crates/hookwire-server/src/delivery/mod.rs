@@ -64,10 +64,7 @@ impl Dispatcher {
         if count == 0 {
             return None;
         }
-        self.queue
-            .try_reserve_many(count)
-            .ok()
-            .map(|permits| Reservation { permits })
+        self.queue.try_reserve_many(count).ok().map(|permits| Reservation { permits })
     }
 
     /// Tells the poller that due work may be waiting in the store.
@@ -86,34 +83,16 @@ pub fn start(
 ) -> Dispatcher {
     let (queue, jobs) = mpsc::channel(QUEUE_CAPACITY);
     let wake = Arc::new(Notify::new());
-    let dispatcher = Dispatcher {
-        queue: queue.clone(),
-        wake: wake.clone(),
-    };
+    let dispatcher = Dispatcher { queue: queue.clone(), wake: wake.clone() };
     tracker.spawn(poll(store.clone(), queue, wake, cancel.clone()));
-    let worker = Worker {
-        store,
-        sender,
-        dispatcher: dispatcher.clone(),
-    };
-    tracker.spawn(run(
-        jobs,
-        worker,
-        Arc::new(Semaphore::new(concurrency)),
-        tracker.clone(),
-        cancel,
-    ));
+    let worker = Worker { store, sender, dispatcher: dispatcher.clone() };
+    tracker.spawn(run(jobs, worker, Arc::new(Semaphore::new(concurrency)), tracker.clone(), cancel));
     dispatcher
 }
 
 /// Claims due deliveries and queues them; sleeps until the next is due, at most a second, or
 /// until woken.
-async fn poll(
-    store: Arc<dyn Store>,
-    queue: mpsc::Sender<Job>,
-    wake: Arc<Notify>,
-    cancel: CancellationToken,
-) {
+async fn poll(store: Arc<dyn Store>, queue: mpsc::Sender<Job>, wake: Arc<Notify>, cancel: CancellationToken) {
     loop {
         let mut sleep_ms = POLL_INTERVAL_MAX_MS;
         match store.next_due_at(now()).await {
@@ -139,11 +118,7 @@ async fn poll(
 }
 
 /// One claim round; false when shutting down.
-async fn claim_and_queue(
-    store: &dyn Store,
-    queue: &mpsc::Sender<Job>,
-    cancel: &CancellationToken,
-) -> bool {
+async fn claim_and_queue(store: &dyn Store, queue: &mpsc::Sender<Job>, cancel: &CancellationToken) -> bool {
     let now = now();
     let claimed = match store.claim_due(now, now + LEASE_MS, CLAIM_BATCH).await {
         Ok(claimed) => claimed,
@@ -166,11 +141,7 @@ async fn claim_and_queue(
                 shared
             }
         };
-        let job = Job {
-            delivery: claim.delivery,
-            message: Arc::new(claim.message),
-            endpoint,
-        };
+        let job = Job { delivery: claim.delivery, message: Arc::new(claim.message), endpoint };
         tokio::select! {
             _ = cancel.cancelled() => return false,
             sent = queue.send(job) => if sent.is_err() { return false },

@@ -6,11 +6,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hookwire_core::limits::{
-    DELIVERY_TIMEOUT_MS_DEFAULT, RESPONSE_BODY_BYTES_MAX, RETRY_AFTER_SECONDS_MAX,
-};
-use hookwire_core::model::{AttemptOutcome, Endpoint, ErrorKind, Message};
-use hookwire_core::signing::signature_header;
+use hookwire_core::body::request_body;
+use hookwire_core::limits::{DELIVERY_TIMEOUT_MS_DEFAULT, RESPONSE_BODY_BYTES_MAX, RETRY_AFTER_SECONDS_MAX};
+use hookwire_core::model::{AttemptOutcome, Delivery, Endpoint, ErrorKind, Message, Verification};
+use hookwire_core::schemes::signature_headers;
 use hookwire_core::time_fmt::Millis;
 use hookwire_core::url_policy::forbidden_reason;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
@@ -37,9 +36,7 @@ impl Resolve for GuardedResolver {
         Box::pin(async move {
             let host = name.as_str().to_owned();
             let resolved = tokio::net::lookup_host((host.as_str(), 0)).await.map_err(
-                |e| -> Box<dyn std::error::Error + Send + Sync> {
-                    format!("dns: cannot resolve {host}: {e}").into()
-                },
+                |e| -> Box<dyn std::error::Error + Send + Sync> { format!("dns: cannot resolve {host}: {e}").into() },
             )?;
             let mut refused = None;
             let allowed: Vec<SocketAddr> = resolved
@@ -86,118 +83,163 @@ impl Sender {
             .pool_idle_timeout(Duration::from_millis(POOL_IDLE_TIMEOUT_MS))
             .pool_max_idle_per_host(POOL_IDLE_PER_HOST_MAX)
             .tcp_nodelay(true)
-            .dns_resolver(Arc::new(GuardedResolver {
-                allow_private_networks,
-            }))
+            .dns_resolver(Arc::new(GuardedResolver { allow_private_networks }))
             .build()?;
-        Ok(Self {
-            client,
-            allow_private_networks,
-        })
+        Ok(Self { client, allow_private_networks })
     }
 
-    /// Sends one attempt and reports what happened; never fails (the outside world's failures
-    /// are outcomes).
-    pub async fn send(
-        &self,
-        endpoint: &Endpoint,
-        message: &Message,
-        now: Millis,
-    ) -> AttemptOutcome {
-        let started = Instant::now();
-        let finish = |status_code: u16,
-                      response: String,
-                      error: Option<ErrorKind>,
-                      retry_after: Option<u64>| AttemptOutcome {
-            status_code,
-            response,
-            duration_ms: started.elapsed().as_millis() as u64,
-            error,
-            retry_after_seconds: retry_after,
-        };
-        let url = match reqwest::Url::parse(&endpoint.url) {
+    /// The URL to dial, or why it must not be dialled.
+    fn destination(&self, url: &str) -> Result<reqwest::Url, String> {
+        let url = match reqwest::Url::parse(url) {
             Ok(url) if matches!(url.scheme(), "http" | "https") => url,
-            _ => {
-                return finish(
-                    0,
-                    "refused: not an http(s) URL".into(),
-                    Some(ErrorKind::Refused),
-                    None,
-                );
-            }
+            _ => return Err("refused: not an http(s) URL".into()),
         };
         if !self.allow_private_networks
             && let Some(reason) = forbidden_literal_host(&url)
         {
-            return finish(
-                0,
-                format!("refused: destination is a {reason}"),
-                Some(ErrorKind::Refused),
-                None,
-            );
+            return Err(format!("refused: destination is a {reason}"));
         }
-        let body = message.payload.clone().unwrap_or_else(|| "{}".to_owned());
-        let msg_id = message.id.to_string();
-        let timestamp = (now / 1_000).to_string();
-        let signature = signature_header(
+        Ok(url)
+    }
+
+    /// Sends one attempt of `delivery` and reports what happened; never fails (the outside
+    /// world's failures are outcomes).
+    pub async fn send(
+        &self,
+        endpoint: &Endpoint,
+        message: &Message,
+        delivery: &Delivery,
+        now: Millis,
+    ) -> AttemptOutcome {
+        let started = Instant::now();
+        let url = match self.destination(&endpoint.url) {
+            Ok(url) => url,
+            Err(refusal) => return outcome(started, 0, refusal, Some(ErrorKind::Refused), None),
+        };
+        let webhook_id = delivery.webhook_id();
+        let chunk = endpoint.chunking.as_ref().zip(delivery.chunk);
+        let body = request_body(
+            message.payload.as_deref().unwrap_or("{}"),
+            &webhook_id,
+            &message.event_type,
+            message.created_at,
+            endpoint.envelope,
+            chunk,
+        );
+        let timestamp = now / 1_000;
+        let signatures = signature_headers(
+            endpoint.signature.as_ref(),
             endpoint.signing_secrets(now),
-            &msg_id,
-            now / 1_000,
+            &webhook_id,
+            timestamp,
             body.as_bytes(),
         );
-        let timeout =
-            Duration::from_millis(endpoint.timeout_ms.unwrap_or(DELIVERY_TIMEOUT_MS_DEFAULT));
+        let timeout = Duration::from_millis(endpoint.timeout_ms.unwrap_or(DELIVERY_TIMEOUT_MS_DEFAULT));
         let mut request = self
             .client
             .post(url)
             .timeout(timeout)
             .header("content-type", "application/json")
-            .header("webhook-id", &msg_id)
-            .header("webhook-timestamp", &timestamp)
-            .header("webhook-signature", &signature)
-            .header("svix-id", &msg_id)
-            .header("svix-timestamp", &timestamp)
-            .header("svix-signature", &signature);
-        for (name, value) in &endpoint.headers {
+            .header("webhook-id", &webhook_id)
+            .header("webhook-timestamp", timestamp)
+            .header("svix-id", &webhook_id)
+            .header("svix-timestamp", timestamp);
+        for (name, value) in signatures.iter().map(|(n, v)| (n, v)).chain(&endpoint.headers) {
             request = request.header(name.as_str(), value.as_str());
         }
-        let mut response = match request.body(body).send().await {
-            Ok(response) => response,
+        if let Some(header) = &endpoint.idempotency_header {
+            request = request.header(header.as_str(), &webhook_id);
+        }
+        match request.body(body).send().await {
+            Ok(response) => {
+                let answer = read_answer(response).await;
+                let error = if !answer.status.is_success() { Some(ErrorKind::Status) } else { answer.read_error };
+                outcome(started, answer.status.as_u16(), answer.text, error, answer.retry_after)
+            }
             Err(error) => {
                 let (kind, text) = classify(&error);
-                return finish(0, text, Some(kind), None);
-            }
-        };
-        let status = response.status();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(|s| s.min(RETRY_AFTER_SECONDS_MAX));
-        let mut kept = Vec::with_capacity(256);
-        let mut read_error = None;
-        while kept.len() < RESPONSE_BODY_BYTES_MAX {
-            match response.chunk().await {
-                Ok(Some(chunk)) => {
-                    let room = RESPONSE_BODY_BYTES_MAX - kept.len();
-                    kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
-                }
-                Ok(None) => break,
-                Err(error) => {
-                    read_error = Some(classify(&error).0);
-                    break;
-                }
+                outcome(started, 0, text, Some(kind), None)
             }
         }
-        let text = String::from_utf8_lossy(&kept).into_owned();
-        let error = if !status.is_success() {
-            Some(ErrorKind::Status)
-        } else {
-            read_error.filter(|k| *k == ErrorKind::Timeout)
-        };
-        finish(status.as_u16(), text, error, retry_after)
     }
+
+    /// Challenge-response verification: `GET url` with a random challenge and the endpoint's
+    /// secret; passes when the answer is 200 with exactly the challenge as its body.
+    pub async fn verify(&self, endpoint: &Endpoint, verification: &Verification) -> Result<(), String> {
+        let url = self.destination(&endpoint.url)?;
+        let mut bytes = [0u8; 24];
+        rand::fill(&mut bytes);
+        let challenge: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let request = self
+            .client
+            .get(url)
+            .timeout(Duration::from_millis(endpoint.timeout_ms.unwrap_or(DELIVERY_TIMEOUT_MS_DEFAULT)))
+            .header(verification.challenge_header.as_str(), &challenge)
+            .header(verification.verify_token_header.as_str(), &endpoint.secret);
+        let response = request.send().await.map_err(|e| format!("failed to reach endpoint: {}", classify(&e).1))?;
+        let answer = read_answer(response).await;
+        if answer.status != reqwest::StatusCode::OK {
+            return Err(format!(
+                "challenge response did not match: expected status 200, got {}",
+                answer.status.as_u16()
+            ));
+        }
+        if answer.text.trim_end_matches(['\r', '\n']) != challenge {
+            return Err("challenge response did not match: the body must be exactly the challenge value".into());
+        }
+        Ok(())
+    }
+}
+
+fn outcome(
+    started: Instant,
+    status_code: u16,
+    response: String,
+    error: Option<ErrorKind>,
+    retry_after: Option<u64>,
+) -> AttemptOutcome {
+    AttemptOutcome {
+        status_code,
+        response,
+        duration_ms: started.elapsed().as_millis() as u64,
+        error,
+        retry_after_seconds: retry_after,
+    }
+}
+
+/// What a receiver answered: status, the first bytes of the body, and a bounded `Retry-After`.
+struct Answer {
+    status: reqwest::StatusCode,
+    text: String,
+    retry_after: Option<u64>,
+    /// A timeout while reading the body (other read errors keep what was read).
+    read_error: Option<ErrorKind>,
+}
+
+async fn read_answer(mut response: reqwest::Response) -> Answer {
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(|s| s.min(RETRY_AFTER_SECONDS_MAX));
+    let mut kept = Vec::with_capacity(256);
+    let mut read_error = None;
+    while kept.len() < RESPONSE_BODY_BYTES_MAX {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = RESPONSE_BODY_BYTES_MAX - kept.len();
+                kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+            Ok(None) => break,
+            Err(error) => {
+                read_error = Some(classify(&error).0).filter(|k| *k == ErrorKind::Timeout);
+                break;
+            }
+        }
+    }
+    Answer { status, text: String::from_utf8_lossy(&kept).into_owned(), retry_after, read_error }
 }
 
 /// Names what went wrong from reqwest's error and its causes.

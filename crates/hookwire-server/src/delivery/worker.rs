@@ -20,41 +20,32 @@ pub(super) struct Worker {
 
 impl Worker {
     pub async fn attempt(&self, job: Job) {
-        let Job {
-            delivery,
-            message,
-            endpoint,
-        } = job;
+        let Job { delivery, message, endpoint } = job;
         let started = now();
         if endpoint.disabled {
-            let update = DeliveryUpdate {
-                status: Status::Canceled,
-                attempts: delivery.attempts,
-                next_attempt_at: None,
-            };
-            if let Err(error) = self
-                .store
-                .update_delivery(delivery.id, update, started)
-                .await
-            {
+            let update =
+                DeliveryUpdate { status: Status::Canceled, attempts: delivery.attempts, next_attempt_at: None };
+            if let Err(error) = self.store.update_delivery(delivery.id, update, started).await {
                 tracing::error!(%error, delivery_id = %delivery.id, "cannot cancel delivery");
             }
             return;
         }
-        let outcome = self.sender.send(&endpoint, &message, started).await;
+        if endpoint.unverified {
+            // Verification was reset after this delivery was claimed: park it until verified.
+            let update = DeliveryUpdate { status: Status::Pending, attempts: delivery.attempts, next_attempt_at: None };
+            if let Err(error) = self.store.update_delivery(delivery.id, update, started).await {
+                tracing::error!(%error, delivery_id = %delivery.id, "cannot park delivery");
+            }
+            return;
+        }
+        let outcome = self.sender.send(&endpoint, &message, &delivery, started).await;
         let finished = now();
         let attempts = delivery.attempts + 1;
         let retry_at = if outcome.succeeded() || delivery.trigger == TriggerType::Manual {
             None
         } else {
             let jitter = rand::random::<f64>() * 2.0 - 1.0;
-            next_attempt_at(
-                endpoint.retry_policy.as_ref(),
-                attempts,
-                finished,
-                jitter,
-                outcome.retry_after_seconds,
-            )
+            next_attempt_at(endpoint.retry_policy.as_ref(), attempts, finished, jitter, outcome.retry_after_seconds)
         };
         let status = match (outcome.succeeded(), retry_at) {
             (true, _) => Status::Success,
@@ -74,11 +65,7 @@ impl Worker {
             endpoint_id: delivery.endpoint_id,
             delivery_id: delivery.id,
             url: endpoint.url.clone(),
-            status: if outcome.succeeded() {
-                Status::Success
-            } else {
-                Status::Fail
-            },
+            status: if outcome.succeeded() { Status::Success } else { Status::Fail },
             response_status_code: outcome.status_code,
             response: outcome.response,
             response_duration_ms: outcome.duration_ms,
@@ -86,11 +73,7 @@ impl Worker {
             trigger_type: delivery.trigger,
             timestamp: finished,
         };
-        let update = DeliveryUpdate {
-            status,
-            attempts,
-            next_attempt_at: retry_at,
-        };
+        let update = DeliveryUpdate { status, attempts, next_attempt_at: retry_at };
         if let Err(error) = self.store.record_attempt(attempt, update).await {
             // The lease lapses and the delivery is attempted again: at least once, never lost.
             tracing::error!(%error, delivery_id = %delivery.id, "cannot record attempt");

@@ -30,6 +30,8 @@ impl TestApp {
     }
 
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        // Server logs go to the test's captured output: shown only when the test fails.
+        let _ = tracing_subscriber::fmt().with_env_filter("warn").with_test_writer().try_init();
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config {
             listen: "127.0.0.1:0".parse().unwrap(),
@@ -42,20 +44,8 @@ impl TestApp {
         let server = Server::build(config).await.expect("server starts");
         let url = format!("http://{}", server.local_addr());
         let cancel = server.cancel_token();
-        let task = tokio::spawn(async move {
-            server
-                .run(std::future::pending())
-                .await
-                .expect("server runs")
-        });
-        Self {
-            url,
-            client: reqwest::Client::new(),
-            token: ADMIN_TOKEN.into(),
-            cancel,
-            task,
-            _dir: dir,
-        }
+        let task = tokio::spawn(async move { server.run(std::future::pending()).await.expect("server runs") });
+        Self { url, client: reqwest::Client::new(), token: ADMIN_TOKEN.into(), cancel, task, _dir: dir }
     }
 
     /// Stops the server the way a signal does and waits for it to drain.
@@ -81,22 +71,13 @@ impl TestApp {
         let response = request.send().await.expect("request sent");
         let status = response.status();
         let text = response.text().await.unwrap();
-        let value = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
+        let value =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
         (status, value)
     }
 
-    pub async fn request(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        self.request_as(Some(&self.token.clone()), method, path, body)
-            .await
+    pub async fn request(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        self.request_as(Some(&self.token.clone()), method, path, body).await
     }
 
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
@@ -115,24 +96,16 @@ impl TestApp {
     }
 
     pub async fn create_app(&self) -> String {
-        let app = self
-            .post_ok("/api/v1/app", json!({"name": "Test"}), 201)
-            .await;
+        let app = self.post_ok("/api/v1/app", json!({"name": "Test"}), 201).await;
         app["id"].as_str().unwrap().to_owned()
     }
 
     pub async fn create_endpoint(&self, app: &str, body: Value) -> Value {
-        self.post_ok(&format!("/api/v1/app/{app}/endpoint"), body, 201)
-            .await
+        self.post_ok(&format!("/api/v1/app/{app}/endpoint"), body, 201).await
     }
 
     pub async fn send(&self, app: &str, event_type: &str, payload: Value) -> Value {
-        self.post_ok(
-            &format!("/api/v1/app/{app}/msg"),
-            json!({"eventType": event_type, "payload": payload}),
-            202,
-        )
-        .await
+        self.post_ok(&format!("/api/v1/app/{app}/msg"), json!({"eventType": event_type, "payload": payload}), 202).await
     }
 
     /// Re-reads `path` until `done` holds for its body; panics after the receiver's wait bound.
@@ -152,10 +125,7 @@ pub async fn eventually<T, F: Future<Output = Option<T>>>(what: &str, probe: imp
         if let Some(value) = probe().await {
             return value;
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

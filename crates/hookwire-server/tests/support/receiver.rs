@@ -16,6 +16,7 @@ pub const WAIT_MS: u64 = 15_000;
 
 #[derive(Clone, Debug)]
 pub struct Received {
+    pub method: String,
     pub path: String,
     pub headers: HeaderMap,
     pub body: Bytes,
@@ -23,10 +24,7 @@ pub struct Received {
 
 impl Received {
     pub fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
+        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
     }
 }
 
@@ -36,14 +34,13 @@ pub struct Reply {
     pub headers: Vec<(&'static str, String)>,
     pub delay_ms: u64,
     pub body: String,
+    /// Answer with the value of this request header as the body (challenge echo).
+    pub echo_header: Option<&'static str>,
 }
 
 impl Reply {
     pub fn status(status: u16) -> Self {
-        Self {
-            status,
-            ..Self::default()
-        }
+        Self { status, ..Self::default() }
     }
 }
 
@@ -62,15 +59,20 @@ pub struct Receiver {
 
 async fn handle(
     State(shared): State<Arc<Shared>>,
+    method: axum::http::Method,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let reply = shared.script.lock().unwrap().pop_front();
-    let delay = reply
-        .as_ref()
-        .map_or(*shared.default_delay_ms.lock().unwrap(), |r| r.delay_ms);
+    let mut reply = shared.script.lock().unwrap().pop_front();
+    if let Some(reply) = reply.as_mut()
+        && let Some(name) = reply.echo_header
+    {
+        reply.body = headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    }
+    let delay = reply.as_ref().map_or(*shared.default_delay_ms.lock().unwrap(), |r| r.delay_ms);
     shared.received.lock().unwrap().push(Received {
+        method: method.to_string(),
         path: uri.path().to_owned(),
         headers,
         body,
@@ -82,8 +84,7 @@ async fn handle(
     match reply {
         None => (StatusCode::OK, "ok").into_response(),
         Some(reply) => {
-            let mut response =
-                (StatusCode::from_u16(reply.status).unwrap(), reply.body).into_response();
+            let mut response = (StatusCode::from_u16(reply.status).unwrap(), reply.body).into_response();
             for (name, value) in reply.headers {
                 response.headers_mut().insert(name, value.parse().unwrap());
             }
@@ -95,9 +96,7 @@ async fn handle(
 impl Receiver {
     pub async fn start() -> Self {
         let shared = Arc::new(Shared::default());
-        let router = axum::Router::new()
-            .fallback(handle)
-            .with_state(shared.clone());
+        let router = axum::Router::new().fallback(handle).with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
@@ -119,11 +118,7 @@ impl Receiver {
     }
 
     /// Waits until `done` holds for what has arrived; panics after `WAIT_MS`.
-    pub async fn wait_until(
-        &self,
-        what: &str,
-        done: impl Fn(&[Received]) -> bool,
-    ) -> Vec<Received> {
+    pub async fn wait_until(&self, what: &str, done: impl Fn(&[Received]) -> bool) -> Vec<Received> {
         let deadline = tokio::time::Instant::now() + Duration::from_millis(WAIT_MS);
         loop {
             let arrived = self.shared.arrived.notified();
@@ -132,16 +127,12 @@ impl Receiver {
                 return received;
             }
             if tokio::time::timeout_at(deadline, arrived).await.is_err() {
-                panic!(
-                    "timed out waiting for {what}; received {} requests",
-                    self.received().len()
-                );
+                panic!("timed out waiting for {what}; received {} requests", self.received().len());
             }
         }
     }
 
     pub async fn wait_for(&self, count: usize) -> Vec<Received> {
-        self.wait_until(&format!("{count} requests"), |r| r.len() >= count)
-            .await
+        self.wait_until(&format!("{count} requests"), |r| r.len() >= count).await
     }
 }

@@ -3,31 +3,24 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use hookwire_core::model::{Attempt, Delivery, Endpoint, Status};
+use hookwire_core::model::{Attempt, Delivery, Endpoint, Message, Status};
 use hookwire_core::time_fmt::Millis;
 use hookwire_core::{AppId, AttemptId, DeliveryId, EndpointId, MessageId};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::SqliteStore;
 use super::rows::{
-    self, ATTEMPT_COLUMNS, Conditions, DELIVERY_COLUMNS, MESSAGE_COLUMNS, from_json,
-    insert_delivery, page_clause,
+    self, ATTEMPT_COLUMNS, Conditions, DELIVERY_COLUMNS, MESSAGE_COLUMNS, from_json, insert_delivery, page_clause,
 };
 use crate::error::StoreResult;
 use crate::{
-    AttemptFilter, AttemptScope, ClaimedDelivery, DeliveryStore, DeliveryUpdate, StatusCounts,
+    AttemptFilter, AttemptScope, ClaimedDelivery, DeliveryStore, DeliveryUpdate, EndpointMessageFilter, StatusCounts,
 };
 
 #[async_trait]
 impl DeliveryStore for SqliteStore {
-    async fn claim_due(
-        &self,
-        now: Millis,
-        lease_until: Millis,
-        limit: usize,
-    ) -> StoreResult<Vec<ClaimedDelivery>> {
-        self.write(move |conn| claim_in(conn, now, lease_until, limit))
-            .await
+    async fn claim_due(&self, now: Millis, lease_until: Millis, limit: usize) -> StoreResult<Vec<ClaimedDelivery>> {
+        self.write(move |conn| claim_in(conn, now, lease_until, limit)).await
     }
 
     async fn record_attempt(&self, attempt: Attempt, update: DeliveryUpdate) -> StoreResult<()> {
@@ -96,10 +89,7 @@ impl DeliveryStore for SqliteStore {
 
     async fn release_all_leases(&self) -> StoreResult<u64> {
         self.write(|conn| {
-            Ok(conn.execute(
-                "UPDATE deliveries SET lease_until = NULL WHERE lease_until IS NOT NULL",
-                [],
-            )? as u64)
+            Ok(conn.execute("UPDATE deliveries SET lease_until = NULL WHERE lease_until IS NOT NULL", [])? as u64)
         })
         .await
     }
@@ -117,18 +107,19 @@ impl DeliveryStore for SqliteStore {
         .await
     }
 
-    async fn update_delivery(
-        &self,
-        id: DeliveryId,
-        update: DeliveryUpdate,
-        now: Millis,
-    ) -> StoreResult<()> {
+    async fn update_delivery(&self, id: DeliveryId, update: DeliveryUpdate, now: Millis) -> StoreResult<()> {
         self.write(move |conn| {
             conn.prepare_cached(
                 "UPDATE deliveries SET status = ?2, attempts = ?3, next_attempt_at = ?4, lease_until = NULL, \
                  updated_at = ?5 WHERE id = ?1",
             )?
-            .execute(params![id.to_string(), update.status.code(), update.attempts, update.next_attempt_at, now])?;
+            .execute(params![
+                id.to_string(),
+                update.status.code(),
+                update.attempts,
+                update.next_attempt_at,
+                now
+            ])?;
             Ok(())
         })
         .await
@@ -136,8 +127,7 @@ impl DeliveryStore for SqliteStore {
 
     async fn message_deliveries(&self, msg: MessageId) -> StoreResult<Vec<Delivery>> {
         self.read(move |conn| {
-            let sql =
-                format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE msg_id = ?1 ORDER BY id");
+            let sql = format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE msg_id = ?1 ORDER BY id");
             let mut stmt = conn.prepare_cached(&sql)?;
             let rows = stmt.query_map([msg.to_string()], rows::delivery)?;
             Ok(rows.collect::<Result<_, _>>()?)
@@ -145,15 +135,77 @@ impl DeliveryStore for SqliteStore {
         .await
     }
 
+    async fn release_parked(&self, endpoint: EndpointId, now: Millis) -> StoreResult<u64> {
+        self.write(move |conn| {
+            Ok(conn.execute(
+                "UPDATE deliveries SET next_attempt_at = ?2, lease_until = NULL, updated_at = ?2 \
+                 WHERE endpoint_id = ?1 AND status = 1 AND next_attempt_at IS NULL",
+                params![endpoint.to_string(), now],
+            )? as u64)
+        })
+        .await
+    }
+
+    async fn record_filter_error(&self, endpoint: EndpointId, error: String, now: Millis) -> StoreResult<()> {
+        self.write(move |conn| {
+            conn.prepare_cached(
+                "INSERT INTO endpoint_counters (endpoint_id, filter_errors, last_filter_error, last_filter_error_at) \
+                 VALUES (?1, 1, ?2, ?3) ON CONFLICT (endpoint_id) DO UPDATE SET \
+                 filter_errors = filter_errors + 1, last_filter_error = ?2, last_filter_error_at = ?3",
+            )?
+            .execute(params![endpoint.to_string(), error, now])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn endpoint_messages(
+        &self,
+        app: AppId,
+        endpoint: EndpointId,
+        filter: &EndpointMessageFilter,
+    ) -> StoreResult<Vec<(Message, Delivery)>> {
+        let filter = filter.clone();
+        self.read(move |conn| {
+            let mut conditions = Conditions::default();
+            conditions.push("d.app_id = ?", app.to_string());
+            conditions.push("d.endpoint_id = ?", endpoint.to_string());
+            if let Some(status) = filter.status {
+                conditions.push("d.status = ?", status.code());
+            }
+            if let Some(before) = filter.before {
+                conditions.push("d.created_at < ?", before);
+            }
+            if let Some(after) = filter.after {
+                conditions.push("d.created_at > ?", after);
+            }
+            let tail = page_clause(&mut conditions, &filter.page, "d.id");
+            let message_columns = MESSAGE_COLUMNS.split(", ").map(|c| format!("m.{c}")).collect::<Vec<_>>().join(", ");
+            let delivery_columns =
+                DELIVERY_COLUMNS.split(", ").map(|c| format!("d.{c}")).collect::<Vec<_>>().join(", ");
+            let sql = format!(
+                "SELECT {message_columns}, {delivery_columns} FROM deliveries d JOIN messages m ON m.id = d.msg_id \
+                 WHERE {} {tail}",
+                conditions.sql()
+            );
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map(conditions.param_refs().as_slice(), |row| {
+                let message = rows::message(row)?;
+                let delivery = rows::delivery_at(row, 8)?;
+                Ok((message, delivery))
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
     async fn endpoint_stats(&self, endpoint: EndpointId) -> StoreResult<StatusCounts> {
         self.read(move |conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT status, count(*) FROM deliveries WHERE endpoint_id = ?1 GROUP BY status",
-            )?;
+            let mut stmt =
+                conn.prepare_cached("SELECT status, count(*) FROM deliveries WHERE endpoint_id = ?1 GROUP BY status")?;
             let mut counts = StatusCounts::default();
-            let rows = stmt.query_map([endpoint.to_string()], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? as u64))
-            })?;
+            let rows =
+                stmt.query_map([endpoint.to_string()], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? as u64)))?;
             for row in rows {
                 let (status, count) = row?;
                 match Status::from_code(status) {
@@ -164,6 +216,16 @@ impl DeliveryStore for SqliteStore {
                     Some(Status::Canceled) => counts.canceled = count,
                     None => {}
                 }
+            }
+            let errors: Option<(i64, Option<String>)> = conn
+                .prepare_cached(
+                    "SELECT filter_errors, last_filter_error FROM endpoint_counters WHERE endpoint_id = ?1",
+                )?
+                .query_row([endpoint.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            if let Some((count, last)) = errors {
+                counts.filter_errors = count as u64;
+                counts.last_filter_error = last;
             }
             Ok(counts)
         })
@@ -176,9 +238,7 @@ impl DeliveryStore for SqliteStore {
             let mut conditions = Conditions::default();
             conditions.push("app_id = ?", app.to_string());
             match filter.scope {
-                AttemptScope::Endpoint(endpoint) => {
-                    conditions.push("endpoint_id = ?", endpoint.to_string())
-                }
+                AttemptScope::Endpoint(endpoint) => conditions.push("endpoint_id = ?", endpoint.to_string()),
                 AttemptScope::Message(msg) => conditions.push("msg_id = ?", msg.to_string()),
             }
             if let Some(endpoint) = filter.endpoint {
@@ -197,10 +257,7 @@ impl DeliveryStore for SqliteStore {
                 conditions.push("created_at > ?", after);
             }
             let tail = page_clause(&mut conditions, &filter.page, "id");
-            let sql = format!(
-                "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE {} {tail}",
-                conditions.sql()
-            );
+            let sql = format!("SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE {} {tail}", conditions.sql());
             let mut stmt = conn.prepare_cached(&sql)?;
             let rows = stmt.query_map(conditions.param_refs().as_slice(), rows::attempt)?;
             Ok(rows.collect::<Result<_, _>>()?)
@@ -210,23 +267,14 @@ impl DeliveryStore for SqliteStore {
 
     async fn get_attempt(&self, app: AppId, id: AttemptId) -> StoreResult<Option<Attempt>> {
         self.read(move |conn| {
-            let sql =
-                format!("SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE id = ?1 AND app_id = ?2");
-            Ok(conn
-                .prepare_cached(&sql)?
-                .query_row([id.to_string(), app.to_string()], rows::attempt)
-                .optional()?)
+            let sql = format!("SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE id = ?1 AND app_id = ?2");
+            Ok(conn.prepare_cached(&sql)?.query_row([id.to_string(), app.to_string()], rows::attempt).optional()?)
         })
         .await
     }
 }
 
-fn claim_in(
-    conn: &Connection,
-    now: Millis,
-    lease_until: Millis,
-    limit: usize,
-) -> StoreResult<Vec<ClaimedDelivery>> {
+fn claim_in(conn: &Connection, now: Millis, lease_until: Millis, limit: usize) -> StoreResult<Vec<ClaimedDelivery>> {
     let sql = format!(
         "UPDATE deliveries SET lease_until = ?2 WHERE id IN (SELECT id FROM deliveries \
          WHERE status = 1 AND next_attempt_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?1) \
@@ -240,16 +288,11 @@ fn claim_in(
     let mut claimed = Vec::with_capacity(deliveries.len());
     let message_sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?1");
     for delivery in deliveries {
-        let message = conn
-            .prepare_cached(&message_sql)?
-            .query_row([delivery.msg_id.to_string()], rows::message)
-            .optional()?;
+        let message =
+            conn.prepare_cached(&message_sql)?.query_row([delivery.msg_id.to_string()], rows::message).optional()?;
         let Some(message) = message else {
             // The message was deleted with its application; nothing left to send.
-            conn.execute(
-                "DELETE FROM deliveries WHERE id = ?1",
-                [delivery.id.to_string()],
-            )?;
+            conn.execute("DELETE FROM deliveries WHERE id = ?1", [delivery.id.to_string()])?;
             continue;
         };
         let endpoint = match endpoints.get(&delivery.endpoint_id) {
@@ -264,11 +307,7 @@ fn claim_in(
                 endpoint
             }
         };
-        claimed.push(ClaimedDelivery {
-            delivery,
-            message,
-            endpoint,
-        });
+        claimed.push(ClaimedDelivery { delivery, message, endpoint });
     }
     Ok(claimed)
 }

@@ -6,9 +6,7 @@ use hookwire_core::{AppId, MessageId};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::SqliteStore;
-use super::rows::{
-    self, Conditions, MESSAGE_COLUMNS, conflict_as, insert_delivery, optional_json, page_clause,
-};
+use super::rows::{self, Conditions, MESSAGE_COLUMNS, conflict_as, insert_delivery, optional_json, page_clause};
 use crate::error::{StoreError, StoreResult};
 use crate::{Accept, Accepted, MessageFilter, MessageStore};
 
@@ -32,10 +30,7 @@ impl MessageStore for SqliteStore {
                 conditions.push("event_type IN (SELECT value FROM json_each(?))", list);
             }
             if let Some(channel) = filter.channel {
-                conditions.push(
-                    "EXISTS (SELECT 1 FROM json_each(messages.channels) WHERE value = ?)",
-                    channel,
-                );
+                conditions.push("EXISTS (SELECT 1 FROM json_each(messages.channels) WHERE value = ?)", channel);
             }
             if let Some(before) = filter.before {
                 conditions.push("created_at < ?", before);
@@ -44,10 +39,7 @@ impl MessageStore for SqliteStore {
                 conditions.push("created_at > ?", after);
             }
             let tail = page_clause(&mut conditions, &filter.page, "id");
-            let sql = format!(
-                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE {} {tail}",
-                conditions.sql()
-            );
+            let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE {} {tail}", conditions.sql());
             let mut stmt = conn.prepare_cached(&sql)?;
             let rows = stmt.query_map(conditions.param_refs().as_slice(), rows::message)?;
             Ok(rows.collect::<Result<_, _>>()?)
@@ -74,19 +66,11 @@ use hookwire_core::model::Message;
 
 fn message_by_id(conn: &Connection, app: AppId, id: MessageId) -> StoreResult<Option<Message>> {
     let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?1 AND app_id = ?2");
-    Ok(conn
-        .prepare_cached(&sql)?
-        .query_row([id.to_string(), app.to_string()], rows::message)
-        .optional()?)
+    Ok(conn.prepare_cached(&sql)?.query_row([id.to_string(), app.to_string()], rows::message).optional()?)
 }
 
 fn accept_in(conn: &Connection, accept: Accept) -> StoreResult<Accepted> {
-    let Accept {
-        message,
-        deliveries,
-        leased_until,
-        idempotency_key,
-    } = accept;
+    let Accept { message, deliveries, leased_until, idempotency_key } = accept;
     let app = message.app_id.to_string();
     if let Some(key) = &idempotency_key {
         let window_start = message.created_at - IDEMPOTENCY_WINDOW_SECONDS * 1_000;
@@ -95,9 +79,7 @@ fn accept_in(conn: &Connection, accept: Accept) -> StoreResult<Accepted> {
             .query_row(params![app, key, window_start], |r| r.get(0))
             .optional()?;
         if let Some(seen) = seen {
-            let id = seen
-                .parse()
-                .map_err(|e| StoreError::Corrupt(format!("{e}")))?;
+            let id = seen.parse().map_err(|e| StoreError::Corrupt(format!("{e}")))?;
             if let Some(existing) = message_by_id(conn, message.app_id, id)? {
                 return Ok(Accepted::Existing(existing));
             }

@@ -20,7 +20,10 @@ const READ_CONNECTIONS_KEPT: usize = 8;
 /// How long a connection waits on a lock before failing (only migrations and readers contend).
 const BUSY_TIMEOUT_MS: u64 = 5_000;
 
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/sqlite/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/sqlite/0001_init.sql"),
+    include_str!("../../migrations/sqlite/0002_source_features.sql"),
+];
 
 /// How a commit reaches the disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -52,13 +55,7 @@ impl SqliteStore {
         let mut conn = open_connection(path, durability)?;
         migrate(&mut conn)?;
         let writer = Writer::start(conn)?;
-        Ok(Self {
-            inner: Arc::new(Inner {
-                path: path.to_owned(),
-                writer,
-                readers: Mutex::new(Vec::new()),
-            }),
-        })
+        Ok(Self { inner: Arc::new(Inner { path: path.to_owned(), writer, readers: Mutex::new(Vec::new()) }) })
     }
 
     /// Applies pending migrations and returns the schema version.
@@ -103,9 +100,7 @@ impl SqliteStore {
 }
 
 fn open_connection(path: &Path, durability: Durability) -> StoreResult<Connection> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-        | OpenFlags::SQLITE_OPEN_CREATE
-        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS))?;
     let synchronous = match durability {

@@ -27,10 +27,7 @@ impl ResourceStore for SqliteStore {
         self.read(move |conn| {
             let column = if AppId::looks_like(&key) { "id" } else { "uid" };
             let sql = format!("SELECT body FROM applications WHERE {column} = ?1");
-            let body: Option<String> = conn
-                .prepare_cached(&sql)?
-                .query_row([&key], |r| r.get(0))
-                .optional()?;
+            let body: Option<String> = conn.prepare_cached(&sql)?.query_row([&key], |r| r.get(0)).optional()?;
             Ok(body.map(|b| from_json(&b)).transpose()?)
         })
         .await
@@ -52,9 +49,7 @@ impl ResourceStore for SqliteStore {
                 .execute(params![app.id.to_string(), app.uid, to_json(&app)])
                 .map_err(conflict_as("application uid"))?;
             if changed == 0 {
-                return Err(StoreError::NotFound {
-                    what: "application",
-                });
+                return Err(StoreError::NotFound { what: "application" });
             }
             Ok(())
         })
@@ -64,13 +59,7 @@ impl ResourceStore for SqliteStore {
     async fn delete_app(&self, id: AppId) -> StoreResult<()> {
         self.write(move |conn| {
             let id = id.to_string();
-            for table in [
-                "attempts",
-                "deliveries",
-                "idempotency_keys",
-                "messages",
-                "endpoints",
-            ] {
+            for table in ["attempts", "deliveries", "idempotency_keys", "messages", "endpoints"] {
                 conn.execute(&format!("DELETE FROM {table} WHERE app_id = ?1"), [&id])?;
             }
             conn.execute("DELETE FROM applications WHERE id = ?1", [&id])?;
@@ -81,16 +70,14 @@ impl ResourceStore for SqliteStore {
 
     async fn create_endpoint(&self, endpoint: Endpoint) -> StoreResult<()> {
         self.write(move |conn| {
-            conn.prepare_cached(
-                "INSERT INTO endpoints (id, app_id, uid, body) VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![
-                endpoint.id.to_string(),
-                endpoint.app_id.to_string(),
-                endpoint.uid,
-                to_json(&endpoint)
-            ])
-            .map_err(conflict_as("endpoint uid"))?;
+            conn.prepare_cached("INSERT INTO endpoints (id, app_id, uid, body) VALUES (?1, ?2, ?3, ?4)")?
+                .execute(params![
+                    endpoint.id.to_string(),
+                    endpoint.app_id.to_string(),
+                    endpoint.uid,
+                    to_json(&endpoint)
+                ])
+                .map_err(conflict_as("endpoint uid"))?;
             Ok(())
         })
         .await
@@ -99,16 +86,10 @@ impl ResourceStore for SqliteStore {
     async fn get_endpoint(&self, app: AppId, id_or_uid: &str) -> StoreResult<Option<Endpoint>> {
         let key = id_or_uid.to_owned();
         self.read(move |conn| {
-            let column = if EndpointId::looks_like(&key) {
-                "id"
-            } else {
-                "uid"
-            };
+            let column = if EndpointId::looks_like(&key) { "id" } else { "uid" };
             let sql = format!("SELECT body FROM endpoints WHERE app_id = ?1 AND {column} = ?2");
-            let body: Option<String> = conn
-                .prepare_cached(&sql)?
-                .query_row(params![app.to_string(), key], |r| r.get(0))
-                .optional()?;
+            let body: Option<String> =
+                conn.prepare_cached(&sql)?.query_row(params![app.to_string(), key], |r| r.get(0)).optional()?;
             Ok(body.map(|b| from_json(&b)).transpose()?)
         })
         .await
@@ -126,8 +107,7 @@ impl ResourceStore for SqliteStore {
 
     async fn app_endpoints(&self, app: AppId) -> StoreResult<Vec<Endpoint>> {
         self.read(move |conn| {
-            let mut stmt =
-                conn.prepare_cached("SELECT body FROM endpoints WHERE app_id = ?1 ORDER BY id")?;
+            let mut stmt = conn.prepare_cached("SELECT body FROM endpoints WHERE app_id = ?1 ORDER BY id")?;
             let rows = stmt.query_map([app.to_string()], |r| from_json(&r.get::<_, String>(0)?))?;
             Ok(rows.collect::<Result<_, _>>()?)
         })
@@ -137,9 +117,7 @@ impl ResourceStore for SqliteStore {
     async fn update_endpoint(&self, endpoint: Endpoint) -> StoreResult<()> {
         self.write(move |conn| {
             let changed = conn
-                .prepare_cached(
-                    "UPDATE endpoints SET uid = ?3, body = ?4 WHERE id = ?1 AND app_id = ?2",
-                )?
+                .prepare_cached("UPDATE endpoints SET uid = ?3, body = ?4 WHERE id = ?1 AND app_id = ?2")?
                 .execute(params![
                     endpoint.id.to_string(),
                     endpoint.app_id.to_string(),
@@ -158,10 +136,7 @@ impl ResourceStore for SqliteStore {
     async fn delete_endpoint(&self, app: AppId, id: EndpointId) -> StoreResult<()> {
         self.write(move |conn| {
             let (app, id) = (app.to_string(), id.to_string());
-            let changed = conn.execute(
-                "DELETE FROM endpoints WHERE app_id = ?1 AND id = ?2",
-                [&app, &id],
-            )?;
+            let changed = conn.execute("DELETE FROM endpoints WHERE app_id = ?1 AND id = ?2", [&app, &id])?;
             if changed == 0 {
                 return Err(StoreError::NotFound { what: "endpoint" });
             }
@@ -174,15 +149,9 @@ impl ResourceStore for SqliteStore {
 
     async fn create_event_type(&self, event_type: EventType) -> StoreResult<()> {
         self.write(move |conn| {
-            conn.prepare_cached(
-                "INSERT INTO event_types (name, archived, body) VALUES (?1, ?2, ?3)",
-            )?
-            .execute(params![
-                event_type.name,
-                event_type.archived,
-                to_json(&event_type)
-            ])
-            .map_err(conflict_as("event type"))?;
+            conn.prepare_cached("INSERT INTO event_types (name, archived, body) VALUES (?1, ?2, ?3)")?
+                .execute(params![event_type.name, event_type.archived, to_json(&event_type)])
+                .map_err(conflict_as("event type"))?;
             Ok(())
         })
         .await
@@ -200,11 +169,7 @@ impl ResourceStore for SqliteStore {
         .await
     }
 
-    async fn list_event_types(
-        &self,
-        page: &Page,
-        include_archived: bool,
-    ) -> StoreResult<Vec<EventType>> {
+    async fn list_event_types(&self, page: &Page, include_archived: bool) -> StoreResult<Vec<EventType>> {
         let page = page.clone();
         self.read(move |conn| {
             let mut conditions = Conditions::default();
@@ -220,11 +185,7 @@ impl ResourceStore for SqliteStore {
         self.write(move |conn| {
             let changed = conn
                 .prepare_cached("UPDATE event_types SET archived = ?2, body = ?3 WHERE name = ?1")?
-                .execute(params![
-                    event_type.name,
-                    event_type.archived,
-                    to_json(&event_type)
-                ])?;
+                .execute(params![event_type.name, event_type.archived, to_json(&event_type)])?;
             if changed == 0 {
                 return Err(StoreError::NotFound { what: "event type" });
             }
@@ -247,15 +208,8 @@ impl ResourceStore for SqliteStore {
     async fn put_setting_if_absent(&self, key: &str, value: &str) -> StoreResult<String> {
         let (key, value) = (key.to_owned(), value.to_owned());
         self.write(move |conn| {
-            conn.execute(
-                "INSERT OR IGNORE INTO settings (key, value) VALUES (?1, ?2)",
-                [&key, &value],
-            )?;
-            Ok(
-                conn.query_row("SELECT value FROM settings WHERE key = ?1", [&key], |r| {
-                    r.get(0)
-                })?,
-            )
+            conn.execute("INSERT OR IGNORE INTO settings (key, value) VALUES (?1, ?2)", [&key, &value])?;
+            Ok(conn.query_row("SELECT value FROM settings WHERE key = ?1", [&key], |r| r.get(0))?)
         })
         .await
     }

@@ -12,9 +12,8 @@ pub(super) fn to_json<T: Serialize>(value: &T) -> String {
 }
 
 pub(super) fn from_json<T: DeserializeOwned>(text: &str) -> rusqlite::Result<T> {
-    serde_json::from_str(text).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-    })
+    serde_json::from_str(text)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
 }
 
 pub(super) fn optional_json<T: Serialize>(value: &Option<T>) -> Option<String> {
@@ -25,17 +24,14 @@ fn parse<T: std::str::FromStr>(text: String) -> rusqlite::Result<T>
 where
     T::Err: std::error::Error + Send + Sync + 'static,
 {
-    text.parse().map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-    })
+    text.parse().map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
 }
 
 fn status(code: i64) -> rusqlite::Result<Status> {
     Status::from_code(code).ok_or(rusqlite::Error::IntegralValueOutOfRange(0, code))
 }
 
-pub(super) const MESSAGE_COLUMNS: &str =
-    "id, app_id, event_type, event_id, channels, tags, payload, created_at";
+pub(super) const MESSAGE_COLUMNS: &str = "id, app_id, event_type, event_id, channels, tags, payload, created_at";
 
 pub(super) fn message(row: &Row<'_>) -> rusqlite::Result<Message> {
     Ok(Message {
@@ -43,33 +39,34 @@ pub(super) fn message(row: &Row<'_>) -> rusqlite::Result<Message> {
         app_id: parse(row.get(1)?)?,
         event_type: row.get(2)?,
         event_id: row.get(3)?,
-        channels: row
-            .get::<_, Option<String>>(4)?
-            .map(|t| from_json(&t))
-            .transpose()?,
-        tags: row
-            .get::<_, Option<String>>(5)?
-            .map(|t| from_json(&t))
-            .transpose()?,
+        channels: row.get::<_, Option<String>>(4)?.map(|t| from_json(&t)).transpose()?,
+        tags: row.get::<_, Option<String>>(5)?.map(|t| from_json(&t)).transpose()?,
         payload: row.get(6)?,
         created_at: row.get(7)?,
     })
 }
 
-pub(super) const DELIVERY_COLUMNS: &str = "id, app_id, msg_id, endpoint_id, status, attempts, next_attempt_at, trigger_type, created_at, updated_at";
+pub(super) const DELIVERY_COLUMNS: &str =
+    "id, app_id, msg_id, endpoint_id, status, attempts, next_attempt_at, trigger_type, created_at, updated_at, chunk";
 
 pub(super) fn delivery(row: &Row<'_>) -> rusqlite::Result<Delivery> {
+    delivery_at(row, 0)
+}
+
+/// A delivery whose columns (`DELIVERY_COLUMNS`) start at `first`.
+pub(super) fn delivery_at(row: &Row<'_>, first: usize) -> rusqlite::Result<Delivery> {
     Ok(Delivery {
-        id: parse(row.get(0)?)?,
-        app_id: parse(row.get(1)?)?,
-        msg_id: parse(row.get(2)?)?,
-        endpoint_id: parse(row.get(3)?)?,
-        status: status(row.get(4)?)?,
-        attempts: row.get(5)?,
-        next_attempt_at: row.get(6)?,
-        trigger: TriggerType::from_code(row.get(7)?),
-        created_at: row.get(8)?,
-        updated_at: row.get(9)?,
+        id: parse(row.get(first)?)?,
+        app_id: parse(row.get(first + 1)?)?,
+        msg_id: parse(row.get(first + 2)?)?,
+        endpoint_id: parse(row.get(first + 3)?)?,
+        status: status(row.get(first + 4)?)?,
+        attempts: row.get(first + 5)?,
+        next_attempt_at: row.get(first + 6)?,
+        trigger: TriggerType::from_code(row.get(first + 7)?),
+        created_at: row.get(first + 8)?,
+        updated_at: row.get(first + 9)?,
+        chunk: row.get(first + 10)?,
     })
 }
 
@@ -88,23 +85,16 @@ pub(super) fn attempt(row: &Row<'_>) -> rusqlite::Result<Attempt> {
         response_status_code: row.get(7)?,
         response: row.get(8)?,
         response_duration_ms: row.get::<_, i64>(9)? as u64,
-        error_kind: row
-            .get::<_, Option<String>>(10)?
-            .as_deref()
-            .and_then(ErrorKind::parse),
+        error_kind: row.get::<_, Option<String>>(10)?.as_deref().and_then(ErrorKind::parse),
         trigger_type: TriggerType::from_code(row.get(11)?),
         timestamp: row.get(12)?,
     })
 }
 
-pub(super) fn insert_delivery(
-    conn: &rusqlite::Connection,
-    d: &Delivery,
-    lease_until: Option<i64>,
-) -> StoreResult<()> {
+pub(super) fn insert_delivery(conn: &rusqlite::Connection, d: &Delivery, lease_until: Option<i64>) -> StoreResult<()> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, attempts, next_attempt_at, \
-         lease_until, trigger_type, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+         lease_until, trigger_type, created_at, updated_at, chunk) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?;
     stmt.execute(rusqlite::params![
         d.id.to_string(),
@@ -114,10 +104,12 @@ pub(super) fn insert_delivery(
         d.status.code(),
         d.attempts,
         d.next_attempt_at,
-        lease_until,
+        // Parked deliveries (no due time) are never leased: they wait for their endpoint.
+        d.next_attempt_at.and(lease_until),
         d.trigger.code(),
         d.created_at,
-        d.updated_at
+        d.updated_at,
+        d.chunk
     ])?;
     Ok(())
 }
@@ -125,9 +117,7 @@ pub(super) fn insert_delivery(
 /// Turns a unique-constraint violation into `Conflict { what }`.
 pub(super) fn conflict_as(what: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
     move |error| match error {
-        rusqlite::Error::SqliteFailure(e, _)
-            if e.code == rusqlite::ErrorCode::ConstraintViolation =>
-        {
+        rusqlite::Error::SqliteFailure(e, _) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
             StoreError::Conflict { what }
         }
         other => other.into(),
@@ -144,23 +134,15 @@ pub(super) struct Conditions {
 impl Conditions {
     pub fn push(&mut self, clause: &str, value: impl ToSql + Send + 'static) {
         self.params.push(Box::new(value));
-        self.clauses
-            .push(clause.replace('?', &format!("?{}", self.params.len())));
+        self.clauses.push(clause.replace('?', &format!("?{}", self.params.len())));
     }
 
     pub fn sql(&self) -> String {
-        if self.clauses.is_empty() {
-            "1 = 1".into()
-        } else {
-            self.clauses.join(" AND ")
-        }
+        if self.clauses.is_empty() { "1 = 1".into() } else { self.clauses.join(" AND ") }
     }
 
     pub fn param_refs(&self) -> Vec<&dyn ToSql> {
-        self.params
-            .iter()
-            .map(|p| p.as_ref() as &dyn ToSql)
-            .collect()
+        self.params.iter().map(|p| p.as_ref() as &dyn ToSql).collect()
     }
 }
 
@@ -185,8 +167,6 @@ pub(super) fn list_bodies<T: DeserializeOwned>(
     let tail = page_clause(&mut conditions, page, column);
     let sql = format!("SELECT body FROM {table} WHERE {} {tail}", conditions.sql());
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(conditions.param_refs().as_slice(), |r| {
-        from_json(&r.get::<_, String>(0)?)
-    })?;
+    let rows = stmt.query_map(conditions.param_refs().as_slice(), |r| from_json(&r.get::<_, String>(0)?))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

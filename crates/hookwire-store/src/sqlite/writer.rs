@@ -27,13 +27,9 @@ pub(super) struct Writer {
 impl Writer {
     pub(super) fn start(conn: Connection) -> StoreResult<Self> {
         let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
-        let thread = std::thread::Builder::new()
-            .name("hookwire-sqlite-writer".into())
-            .spawn(move || run(conn, receiver))?;
-        Ok(Self {
-            sender: Some(sender),
-            thread: Some(thread),
-        })
+        let thread =
+            std::thread::Builder::new().name("hookwire-sqlite-writer".into()).spawn(move || run(conn, receiver))?;
+        Ok(Self { sender: Some(sender), thread: Some(thread) })
     }
 
     pub(super) async fn submit<T: Send + 'static>(
@@ -44,16 +40,12 @@ impl Writer {
         let job: Job = Box::new(move |conn| {
             let result = match conn {
                 Some(conn) => in_savepoint(conn, op),
-                None => Err(StoreError::Corrupt(
-                    "could not begin a write transaction".into(),
-                )),
+                None => Err(StoreError::Corrupt("could not begin a write transaction".into())),
             };
             Box::new(move |committed: Result<(), String>| {
                 let answer = match committed {
                     Ok(()) => result,
-                    Err(error) => {
-                        result.and(Err(StoreError::Corrupt(format!("commit failed: {error}"))))
-                    }
+                    Err(error) => result.and(Err(StoreError::Corrupt(format!("commit failed: {error}")))),
                 };
                 let _ = tx.send(answer);
             })
@@ -74,17 +66,10 @@ impl Drop for Writer {
     }
 }
 
-fn in_savepoint<T>(
-    conn: &Connection,
-    op: impl FnOnce(&Connection) -> StoreResult<T>,
-) -> StoreResult<T> {
+fn in_savepoint<T>(conn: &Connection, op: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
     conn.execute_batch("SAVEPOINT op")?;
     let result = op(conn);
-    let end = if result.is_ok() {
-        "RELEASE op"
-    } else {
-        "ROLLBACK TO op; RELEASE op"
-    };
+    let end = if result.is_ok() { "RELEASE op" } else { "ROLLBACK TO op; RELEASE op" };
     conn.execute_batch(end)?;
     result
 }

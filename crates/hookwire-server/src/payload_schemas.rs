@@ -1,0 +1,57 @@
+//! Optional validation of message payloads against their event type's JSON Schema (on when
+//! `validate_payloads` is set). Compiled schemas are cached per event type version.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use hookwire_core::schema::{PayloadSchema, latest};
+use hookwire_core::time_fmt::Millis;
+use hookwire_store::Store;
+use serde_json::Value;
+
+use crate::api::error::{ApiError, ApiResult};
+
+/// Cached compiled schemas, cleared when full.
+const SCHEMA_CACHE_ENTRIES_MAX: usize = 1_000;
+
+/// An event type's compiled newest schema (`None`: it has none), tagged with its `updated_at`.
+type CachedSchema = (Millis, Option<Arc<PayloadSchema>>);
+
+#[derive(Default)]
+pub struct PayloadSchemas {
+    compiled: Mutex<HashMap<String, CachedSchema>>,
+}
+
+impl PayloadSchemas {
+    /// A 422 naming the failing path when `payload` breaks the newest schema of `event_type`.
+    /// Types missing from the catalog, or without a schema, pass.
+    pub async fn check(&self, store: &dyn Store, event_type: &str, payload: &str) -> ApiResult<()> {
+        let Some(definition) = store.get_event_type(event_type).await? else { return Ok(()) };
+        let schema = {
+            let mut cache = self.compiled.lock().expect("schema cache poisoned");
+            match cache.get(event_type) {
+                Some((version, schema)) if *version == definition.updated_at => schema.clone(),
+                _ => {
+                    let schema = definition
+                        .schemas
+                        .as_ref()
+                        .and_then(latest)
+                        .and_then(|s| PayloadSchema::compile(s).ok())
+                        .map(Arc::new);
+                    if cache.len() >= SCHEMA_CACHE_ENTRIES_MAX {
+                        cache.clear();
+                    }
+                    cache.insert(event_type.to_owned(), (definition.updated_at, schema.clone()));
+                    schema
+                }
+            }
+        };
+        let Some(schema) = schema else { return Ok(()) };
+        let payload: Value = serde_json::from_str(payload).unwrap_or(Value::Null);
+        schema.check(&payload).map_err(|(path, message)| {
+            let mut loc = vec!["body", "payload"];
+            loc.extend(path.split('/').filter(|s| !s.is_empty()));
+            ApiError::invalid(&loc, format!("payload does not match the {event_type} schema: {message}"))
+        })
+    }
+}
