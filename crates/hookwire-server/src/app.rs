@@ -94,7 +94,7 @@ impl Server {
             schemas: Arc::default(),
             sender,
         };
-        let (api, _) = api::router();
+        let (api, _) = api::router(&state);
         let router = api
             .with_state(state.clone())
             .layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))

@@ -13,7 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiError, ApiResult};
-use super::extract::{JsonBody, QueryPairs};
+use super::extract::{Admin, JsonBody, QueryPairs};
 use super::page::{ListResponse, list_response, page_from};
 use super::validate;
 use crate::auth::Principal;
@@ -142,10 +142,9 @@ pub async fn create_or_get(
     responses((status = 200, body = ListResponse<ApplicationOut>)))]
 async fn list_apps(
     State(state): State<AppState>,
-    principal: Principal,
+    _admin: Admin,
     query: QueryPairs,
 ) -> ApiResult<Json<ListResponse<ApplicationOut>>> {
-    principal.require_admin()?;
     let page = page_from(&query, false)?;
     let apps = state.store.list_apps(&page).await?;
     Ok(Json(list_response(&page, apps, |a| a.id.to_string(), ApplicationOut::from)))
@@ -157,11 +156,10 @@ async fn list_apps(
     responses((status = 201, body = ApplicationOut), (status = 200, body = ApplicationOut)))]
 async fn create_app(
     State(state): State<AppState>,
-    principal: Principal,
+    _admin: Admin,
     query: QueryPairs,
     JsonBody(input): JsonBody<ApplicationIn>,
 ) -> ApiResult<(StatusCode, Json<ApplicationOut>)> {
-    principal.require_admin()?;
     let get_if_exists = query.bool("get_if_exists")?.unwrap_or(false);
     let (status, app) = create_or_get(&state, input, get_if_exists).await?;
     Ok((status, Json(app.into())))
@@ -243,13 +241,8 @@ async fn patch_app(
 /// Delete an application with its endpoints, messages and attempts.
 #[utoipa::path(delete, path = "/api/v1/app/{app_id}", tag = "Application",
     params(("app_id" = String, Path)), responses((status = 204)))]
-async fn delete_app(
-    State(state): State<AppState>,
-    principal: Principal,
-    Path(app_id): Path<String>,
-) -> ApiResult<StatusCode> {
-    principal.require_admin()?;
-    let app = load_app(&state, principal, &app_id).await?;
+async fn delete_app(State(state): State<AppState>, _admin: Admin, Path(app_id): Path<String>) -> ApiResult<StatusCode> {
+    let app = load_app(&state, Principal::Admin, &app_id).await?;
     state.store.delete_app(app.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -12,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiError, ApiResult};
-use super::extract::{JsonBody, QueryPairs};
+use super::extract::{Admin, JsonBody, QueryPairs};
 use super::page::{ListResponse, list_response, page_from};
 use super::validate;
 use crate::auth::Principal;
@@ -160,10 +160,9 @@ async fn list_event_types(
     responses((status = 201, body = EventTypeOut), (status = 409)))]
 async fn create_event_type(
     State(state): State<AppState>,
-    principal: Principal,
+    _admin: Admin,
     JsonBody(input): JsonBody<EventTypeIn>,
 ) -> ApiResult<(StatusCode, Json<EventTypeOut>)> {
-    principal.require_admin()?;
     let event_type = from_input(input, now());
     check(&event_type)?;
     state.store.create_event_type(event_type.clone()).await?;
@@ -186,11 +185,10 @@ async fn get_event_type(
     params(("event_type_name" = String, Path)), responses((status = 200, body = EventTypeOut), (status = 201, body = EventTypeOut)))]
 async fn update_event_type(
     State(state): State<AppState>,
-    principal: Principal,
+    _admin: Admin,
     Path(name): Path<String>,
     JsonBody(input): JsonBody<EventTypeIn>,
 ) -> ApiResult<(StatusCode, Json<EventTypeOut>)> {
-    principal.require_admin()?;
     let input = EventTypeIn { name: name.clone(), ..input };
     let (status, event_type) = match state.store.get_event_type(&name).await? {
         Some(current) => {
@@ -214,11 +212,10 @@ async fn update_event_type(
     params(("event_type_name" = String, Path)), responses((status = 200, body = EventTypeOut)))]
 async fn patch_event_type(
     State(state): State<AppState>,
-    principal: Principal,
+    _admin: Admin,
     Path(name): Path<String>,
     JsonBody(patch): JsonBody<EventTypePatch>,
 ) -> ApiResult<Json<EventTypeOut>> {
-    principal.require_admin()?;
     let mut event_type = load(&state, &name).await?;
     if let Some(v) = patch.description {
         event_type.description = v;
@@ -250,10 +247,9 @@ async fn patch_event_type(
     params(("event_type_name" = String, Path)), responses((status = 204)))]
 async fn delete_event_type(
     State(state): State<AppState>,
-    principal: Principal,
+    _admin: Admin,
     Path(name): Path<String>,
 ) -> ApiResult<StatusCode> {
-    principal.require_admin()?;
     let mut event_type = load(&state, &name).await?;
     event_type.archived = true;
     event_type.updated_at = now();

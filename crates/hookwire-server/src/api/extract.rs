@@ -113,3 +113,16 @@ impl FromRequestParts<AppState> for Principal {
         state.auth.authenticate(state.store.as_ref(), token).await
     }
 }
+
+/// The caller must hold the admin token; resolved before the body is read, so an application
+/// token gets 403 whatever it sends.
+pub struct Admin;
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Principal::from_request_parts(parts, state).await?.require_admin()?;
+        Ok(Self)
+    }
+}

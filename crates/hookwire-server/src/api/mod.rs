@@ -14,6 +14,7 @@ pub mod extract;
 pub mod messages;
 pub mod page;
 pub mod portal;
+pub mod scope;
 pub mod validate;
 
 use axum::Json;
@@ -28,15 +29,16 @@ use crate::state::AppState;
 use error::ApiError;
 
 /// All API routes and the OpenAPI document generated from the same registrations.
-pub fn router() -> (Router<AppState>, OpenApi) {
+pub fn router(state: &AppState) -> (Router<AppState>, OpenApi) {
     let (router, mut openapi) = OpenApiRouter::new()
-        .routes(routes!(health))
         .merge(apps::router())
         .merge(endpoints::router())
         .merge(event_types::router())
         .merge(messages::router())
         .merge(attempts::router())
         .merge(portal::router())
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), scope::require_scope))
+        .routes(routes!(health))
         .split_for_parts();
     openapi.info.title = "Hookwire".into();
     openapi.info.version = env!("CARGO_PKG_VERSION").into();
