@@ -38,5 +38,52 @@ pub const SECRET_ROTATION_GRACE_SECONDS_MAX: u64 = 7 * 24 * 3_600;
 /// Raw secret size bounds (bytes after base64 decoding), per Standard Webhooks.
 pub const SECRET_BYTES_MIN: usize = 24;
 pub const SECRET_BYTES_MAX: usize = 64;
+/// Payload retention: the server default and the longest any message may ask for.
+pub const RETENTION_DAYS_DEFAULT: u64 = 90;
+pub const RETENTION_DAYS_MAX: u64 = 3_650;
+/// How far ahead `deliverAt` may schedule a message.
+pub const DELIVER_AT_DAYS_MAX: u64 = 90;
 /// How long idempotency keys are remembered.
 pub const IDEMPOTENCY_WINDOW_SECONDS: i64 = 24 * 3_600;
+/// Deepest nesting of arrays and objects accepted in a payload.
+pub const PAYLOAD_NESTING_DEPTH_MAX: usize = 64;
+
+/// How deeply arrays and objects nest in a JSON text, in one pass without parsing (so a hostile
+/// payload costs no recursion). Brackets inside strings do not count.
+pub fn json_nesting_depth(text: &str) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for byte in text.bytes() {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json_nesting_depth;
+
+    #[test]
+    fn nesting_depth_ignores_strings() {
+        assert_eq!(json_nesting_depth("{}"), 1);
+        assert_eq!(json_nesting_depth(r#"{"a": [1, {"b": [[]]}]}"#), 5);
+        assert_eq!(json_nesting_depth(r#"{"a": "[[[[\"{{"}"#), 1);
+        assert_eq!(json_nesting_depth("1"), 0);
+    }
+}

@@ -158,6 +158,8 @@ pub struct Message {
     pub tags: Option<Vec<String>>,
     /// The payload exactly as received (a JSON object); `None` once expunged.
     pub payload: Option<String>,
+    /// When the payload may be purged (retention).
+    pub payload_expires_at: Option<Millis>,
     pub created_at: Millis,
 }
 

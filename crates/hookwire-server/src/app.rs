@@ -80,6 +80,12 @@ impl Server {
         let tracker = TaskTracker::new();
         let dispatcher =
             delivery::start(store.clone(), sender.clone(), config.delivery_concurrency, &tracker, cancel.clone());
+        tracker.spawn(crate::retention::run(
+            store.clone(),
+            config.retention_days,
+            Duration::from_millis(config.retention_sweep_interval_ms),
+            cancel.clone(),
+        ));
         let listener = TcpListener::bind(config.listen)
             .await
             .map_err(|source| StartError::Listen { address: config.listen, source })?;

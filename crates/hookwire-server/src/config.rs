@@ -13,6 +13,7 @@ pub const DELIVERY_CONCURRENCY_DEFAULT: usize = 512;
 /// How long shutdown waits for in-flight deliveries before giving up on them (they stay leased
 /// and are delivered again after the next start).
 pub const SHUTDOWN_GRACE_MS_DEFAULT: u64 = 30_000;
+pub const RETENTION_SWEEP_INTERVAL_MS_DEFAULT: u64 = 60_000;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -26,6 +27,11 @@ pub struct Config {
     pub strict_event_types: bool,
     /// Check message payloads against their event type's JSON Schema (422 naming the path).
     pub validate_payloads: bool,
+    /// Payloads and attempt response bodies are purged after this many days (a message may ask
+    /// for its own period).
+    pub retention_days: u64,
+    /// How often the retention sweep runs.
+    pub retention_sweep_interval_ms: u64,
     pub delivery_concurrency: usize,
     pub shutdown_grace_ms: u64,
     /// Base URL users reach this server at (for portal links); defaults to `http://{listen}`.
@@ -42,6 +48,8 @@ impl Default for Config {
             durability: Durability::Disk,
             strict_event_types: false,
             validate_payloads: false,
+            retention_days: hookwire_core::limits::RETENTION_DAYS_DEFAULT,
+            retention_sweep_interval_ms: RETENTION_SWEEP_INTERVAL_MS_DEFAULT,
             delivery_concurrency: DELIVERY_CONCURRENCY_DEFAULT,
             shutdown_grace_ms: SHUTDOWN_GRACE_MS_DEFAULT,
             public_url: None,
@@ -61,6 +69,7 @@ pub struct FileConfig {
     pub durability: Option<String>,
     pub strict_event_types: Option<bool>,
     pub validate_payloads: Option<bool>,
+    pub retention_days: Option<u64>,
     pub delivery_concurrency: Option<usize>,
     pub shutdown_grace_ms: Option<u64>,
     pub public_url: Option<String>,
@@ -104,6 +113,15 @@ impl FileConfig {
         }
         if let Some(v) = self.validate_payloads {
             config.validate_payloads = v;
+        }
+        if let Some(v) = self.retention_days {
+            if v == 0 || v > hookwire_core::limits::RETENTION_DAYS_MAX {
+                return Err(ConfigError::Value(format!(
+                    "retention_days must be 1..={}",
+                    hookwire_core::limits::RETENTION_DAYS_MAX
+                )));
+            }
+            config.retention_days = v;
         }
         if let Some(v) = self.delivery_concurrency {
             config.delivery_concurrency = v.max(1);

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod config;
 pub mod delivery;
 pub mod payload_schemas;
+pub mod retention;
 pub mod state;
 
 pub use app::{Server, StartError};

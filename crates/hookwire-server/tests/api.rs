@@ -264,3 +264,79 @@ async fn openapi_document_covers_every_route_without_a_token() {
     assert_eq!(app.request_as(None, Method::GET, "/api/v1/health", None).await.0, 204);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn hostile_input_gets_a_4xx_naming_the_problem() {
+    let app = TestApp::start().await;
+    let app_id = app.create_app().await;
+    let (status, body) = app
+        .post(&format!("/api/v1/app/{app_id}/endpoint"), json!({"url": "https://example.com", "colour": "red"}))
+        .await;
+    assert_eq!((status.as_u16(), &body["detail"][0]["loc"]), (422, &json!(["body", "colour"])), "{body}");
+    let (status, body) =
+        app.post(&format!("/api/v1/app/{app_id}/endpoint"), json!({"url": ["not", "a", "string"]})).await;
+    assert_eq!((status.as_u16(), &body["detail"][0]["loc"]), (422, &json!(["body", "url"])), "{body}");
+    let deep = format!("{}1{}", "[".repeat(10_000), "]".repeat(10_000));
+    let raw = format!(r#"{{"eventType":"a","payload":{{"deep":{deep}}}}}"#);
+    let response = app
+        .client
+        .post(format!("{}/api/v1/app/{app_id}/msg", app.url))
+        .bearer_auth(&app.token)
+        .header("content-type", "application/json")
+        .body(raw)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400, "nesting beyond serde_json's limit is refused, not a crash");
+    let many_channels: Vec<String> = (0..11).map(|n| format!("c{n}")).collect();
+    let (status, _) = app
+        .post(&format!("/api/v1/app/{app_id}/msg"), json!({"eventType": "a", "payload": {}, "channels": many_channels}))
+        .await;
+    assert_eq!(status, 422);
+    let headers: serde_json::Map<String, serde_json::Value> =
+        (0..33).map(|n| (format!("x-h{n}"), json!("v"))).collect();
+    let (status, _) = app
+        .post(&format!("/api/v1/app/{app_id}/endpoint"), json!({"url": "https://example.com", "headers": headers}))
+        .await;
+    assert_eq!(status, 422);
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/app/{app_id}/msg"),
+            json!({"eventType": "a", "payload": {}, "payloadRetentionPeriod": 0}),
+        )
+        .await;
+    assert_eq!(status, 422);
+    // Svix SDK fields Hookwire does not act on are still accepted.
+    app.post_ok(
+        &format!("/api/v1/app/{app_id}/msg"),
+        json!({"eventType": "a", "payload": {}, "transformationsParams": {}, "payloadRetentionHours": 2}),
+        202,
+    )
+    .await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn deliver_at_schedules_the_first_attempt() {
+    let app = TestApp::start().await;
+    let app_id = app.create_app().await;
+    app.create_endpoint(&app_id, json!({"url": "https://example.com/later"})).await;
+    let later = "2999-01-01T00:00:00Z";
+    let (status, _) = app
+        .post(&format!("/api/v1/app/{app_id}/msg"), json!({"eventType": "a", "payload": {}, "deliverAt": later}))
+        .await;
+    assert_eq!(status, 422, "more than 90 days ahead");
+    let at = hookwire_core::time_fmt::format_millis(
+        hookwire_core::time_fmt::to_millis(time::OffsetDateTime::now_utc()) + 3_600_000,
+    );
+    let msg = app
+        .post_ok(&format!("/api/v1/app/{app_id}/msg"), json!({"eventType": "a", "payload": {}, "deliverAt": at}), 202)
+        .await;
+    let destinations = app.get(&format!("/api/v1/app/{app_id}/msg/{}/endpoint", msg["id"].as_str().unwrap())).await.1;
+    assert_eq!(
+        (destinations["data"][0]["statusText"].as_str(), destinations["data"][0]["nextAttempt"].as_str()),
+        (Some("pending"), Some(at.as_str()))
+    );
+    assert_eq!(destinations["data"][0]["attempts"], 0);
+    app.stop().await;
+}

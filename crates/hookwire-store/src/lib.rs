@@ -84,6 +84,10 @@ pub trait MessageStore: Send + Sync {
     async fn get_message(&self, app: AppId, id: MessageId) -> StoreResult<Option<Message>>;
     async fn list_messages(&self, app: AppId, filter: &MessageFilter) -> StoreResult<Vec<Message>>;
     async fn expunge_message_content(&self, app: AppId, id: MessageId) -> StoreResult<()>;
+    /// Retention, one small batch: purges up to `batch` payloads whose time is up at `now` and
+    /// up to `batch` attempt response bodies recorded before `responses_before`. Returns how
+    /// many were purged; call again while it returns `2 * batch`-ish amounts.
+    async fn purge_expired(&self, now: Millis, responses_before: Millis, batch: usize) -> StoreResult<u64>;
 }
 
 #[async_trait]

@@ -71,6 +71,7 @@ fn message(app: AppId, event_id: Option<&str>) -> Message {
         channels: None,
         tags: None,
         payload: Some("{}".into()),
+        payload_expires_at: Some(NOW + 1_000),
         created_at: NOW,
     }
 }
@@ -219,4 +220,56 @@ async fn concurrent_writers_are_all_committed() {
         task.await.unwrap();
     }
     assert_eq!(f.store.endpoint_stats(f.endpoint.id).await.unwrap().pending, (WRITERS * EACH) as u64);
+}
+
+#[tokio::test]
+async fn retention_purges_expired_payloads_and_old_responses_in_batches() {
+    let f = fixture().await;
+    for _ in 0..3 {
+        let m = message(f.app.id, None);
+        let d = delivery(&m, f.endpoint.id);
+        f.store.accept_message(accept(m.clone(), vec![d.clone()], None)).await.unwrap();
+        let attempt = Attempt {
+            id: AttemptId::generate(),
+            app_id: f.app.id,
+            msg_id: m.id,
+            endpoint_id: f.endpoint.id,
+            delivery_id: d.id,
+            url: f.endpoint.url.clone(),
+            status: Status::Success,
+            response_status_code: 200,
+            response: "a large receipt".into(),
+            response_duration_ms: 1,
+            error_kind: None,
+            trigger_type: TriggerType::Scheduled,
+            timestamp: NOW,
+        };
+        f.store
+            .record_attempt(attempt, DeliveryUpdate { status: Status::Success, attempts: 1, next_attempt_at: None })
+            .await
+            .unwrap();
+    }
+    assert_eq!(f.store.purge_expired(NOW + 999, NOW, 10).await.unwrap(), 0, "nothing is due yet");
+    // Payloads expire at NOW + 1000; responses older than NOW + 1 go too. Batches of 2.
+    assert_eq!(f.store.purge_expired(NOW + 1_000, NOW + 1, 2).await.unwrap(), 4);
+    assert_eq!(f.store.purge_expired(NOW + 1_000, NOW + 1, 2).await.unwrap(), 2);
+    assert_eq!(f.store.purge_expired(NOW + 1_000, NOW + 1, 2).await.unwrap(), 0);
+    let page = Page { limit: 10, iterator: None, descending: true };
+    let messages = f
+        .store
+        .list_messages(f.app.id, &hookwire_store::MessageFilter { page: page.clone(), ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(messages.len(), 3, "rows stay, only their content goes");
+    assert!(messages.iter().all(|m| m.payload.is_none()));
+    let filter = AttemptFilter {
+        scope: AttemptScope::Endpoint(f.endpoint.id),
+        page,
+        status: None,
+        status_code_class: None,
+        endpoint: None,
+        before: None,
+        after: None,
+    };
+    assert!(f.store.list_attempts(f.app.id, &filter).await.unwrap().iter().all(|a| a.response.is_empty()));
 }

@@ -245,7 +245,8 @@ async fn queue_resend(
     chunks: Vec<Option<u32>>,
 ) -> ApiResult<()> {
     let now = now();
-    let deliveries = chunks.into_iter().map(|chunk| new_delivery(message, endpoint, chunk, TriggerType::Manual, now));
+    let deliveries =
+        chunks.into_iter().map(|chunk| new_delivery(message, endpoint, chunk, TriggerType::Manual, now, now));
     state.store.insert_deliveries(deliveries.collect()).await?;
     state.dispatcher.wake();
     Ok(())

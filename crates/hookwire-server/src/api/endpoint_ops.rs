@@ -108,7 +108,7 @@ impl EndpointSecretOut {
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EndpointSecretRotateIn {
     #[serde(default)]
     pub key: Option<String>,
@@ -118,12 +118,13 @@ pub struct EndpointSecretRotateIn {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct EndpointHeadersIn {
     pub headers: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EndpointHeadersPatchIn {
     pub headers: BTreeMap<String, String>,
     #[serde(default)]
@@ -153,6 +154,7 @@ pub struct EndpointStats {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RecoverIn {
     #[serde(with = "hookwire_core::time_fmt::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
@@ -176,7 +178,7 @@ pub struct RecoverOut {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EventExampleIn {
     pub event_type: String,
     #[serde(default)]

@@ -31,7 +31,9 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
         JsonRejection::JsonDataError(_) => {
             // "Failed to deserialize the JSON body into the target type: url: missing field …"
             let detail = text.split_once("target type: ").map_or(text.as_str(), |(_, rest)| rest);
-            let field = detail.split_once(": ").map(|(path, _)| path).filter(|p| !p.contains(' '));
+            let unknown =
+                detail.strip_prefix("unknown field `").and_then(|rest| rest.split_once('`')).map(|(name, _)| name);
+            let field = unknown.or_else(|| detail.split_once(": ").map(|(path, _)| path).filter(|p| !p.contains(' ')));
             let loc: Vec<&str> = std::iter::once("body").chain(field.into_iter().flat_map(|f| f.split('.'))).collect();
             ApiError::invalid(&loc, detail)
         }

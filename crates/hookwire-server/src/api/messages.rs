@@ -6,7 +6,10 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use hookwire_core::MessageId;
-use hookwire_core::limits::{CHANNELS_PER_MESSAGE_MAX, IDEMPOTENCY_KEY_LENGTH_MAX, PAYLOAD_BYTES_MAX, UID_LENGTH_MAX};
+use hookwire_core::limits::{
+    CHANNELS_PER_MESSAGE_MAX, DELIVER_AT_DAYS_MAX, IDEMPOTENCY_KEY_LENGTH_MAX, PAYLOAD_BYTES_MAX,
+    PAYLOAD_NESTING_DEPTH_MAX, RETENTION_DAYS_MAX, UID_LENGTH_MAX, json_nesting_depth,
+};
 use hookwire_core::model::{Application, Delivery, Endpoint, Message, TriggerType};
 use hookwire_core::time_fmt::Millis;
 use hookwire_store::{Accept, Accepted, MessageFilter};
@@ -34,7 +37,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MessageIn {
     pub event_type: String,
     #[serde(default)]
@@ -49,6 +52,20 @@ pub struct MessageIn {
     /// Creates the application on the fly if the path's uid does not exist yet.
     #[serde(default)]
     pub application: Option<ApplicationIn>,
+    /// Deliver no earlier than this time (at most `DELIVER_AT_DAYS_MAX` ahead).
+    #[serde(default, with = "hookwire_core::time_fmt::rfc3339_option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub deliver_at: Option<Millis>,
+    /// Keep the payload this many days (default: the server's retention).
+    #[serde(default)]
+    pub payload_retention_period: Option<u64>,
+    /// Keep the payload this many hours; wins over `payloadRetentionPeriod`.
+    #[serde(default)]
+    pub payload_retention_hours: Option<u64>,
+    /// Accepted for Svix compatibility; Hookwire has no transformations.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub transformations_params: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -97,6 +114,21 @@ fn check(input: &MessageIn) -> ApiResult<()> {
     if let Some(channels) = &input.channels {
         validate::channels("channels", channels, CHANNELS_PER_MESSAGE_MAX)?;
     }
+    if input.payload_retention_period.is_some_and(|d| d == 0 || d > RETENTION_DAYS_MAX) {
+        return Err(ApiError::invalid(
+            &["body", "payloadRetentionPeriod"],
+            format!("must be 1..={RETENTION_DAYS_MAX} days"),
+        ));
+    }
+    if input.payload_retention_hours.is_some_and(|h| h == 0 || h > RETENTION_DAYS_MAX * 24) {
+        return Err(ApiError::invalid(
+            &["body", "payloadRetentionHours"],
+            format!("must be 1..={} hours", RETENTION_DAYS_MAX * 24),
+        ));
+    }
+    if input.deliver_at.is_some_and(|at| at > now() + DELIVER_AT_DAYS_MAX as Millis * 86_400_000) {
+        return Err(ApiError::invalid(&["body", "deliverAt"], format!("must be within {DELIVER_AT_DAYS_MAX} days")));
+    }
     let payload = input.payload.get();
     if payload.len() > PAYLOAD_BYTES_MAX {
         return Err(ApiError::new(
@@ -105,10 +137,20 @@ fn check(input: &MessageIn) -> ApiResult<()> {
             format!("payload exceeds {PAYLOAD_BYTES_MAX} bytes"),
         ));
     }
+    if json_nesting_depth(payload) > PAYLOAD_NESTING_DEPTH_MAX {
+        return Err(ApiError::bad_request(format!("payload nests deeper than {PAYLOAD_NESTING_DEPTH_MAX} levels")));
+    }
     if !payload.trim_start().starts_with('{') {
         return Err(ApiError::invalid(&["body", "payload"], "must be a JSON object"));
     }
     Ok(())
+}
+
+/// How long a message's payload is kept: its own `payloadRetentionHours` or
+/// `payloadRetentionPeriod` (days), else the server's `retention_days`, within the server's maximum.
+fn retention_ms(config: &crate::config::Config, days: Option<u64>, hours: Option<u64>) -> Millis {
+    let hours = hours.or(days.map(|d| d * 24)).unwrap_or(config.retention_days * 24);
+    (hours.clamp(1, RETENTION_DAYS_MAX * 24) * 3_600_000) as Millis
 }
 
 fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
@@ -134,11 +176,14 @@ async fn accept(
     planned: Vec<Planned>,
     trigger: TriggerType,
     idempotency_key: Option<String>,
+    due_at: Millis,
 ) -> ApiResult<Accepted> {
     let now = message.created_at;
     let deliveries: Vec<Delivery> =
-        planned.iter().map(|p| new_delivery(&message, &p.endpoint, p.chunk, trigger, now)).collect();
-    let due = deliveries.iter().filter(|d| d.next_attempt_at.is_some()).count();
+        planned.iter().map(|p| new_delivery(&message, &p.endpoint, p.chunk, trigger, now, due_at)).collect();
+    let is_due = |d: &Delivery| d.next_attempt_at.is_some_and(|at| at <= now);
+    let due = deliveries.iter().filter(|d| is_due(d)).count();
+    let scheduled = deliveries.iter().any(|d| d.next_attempt_at.is_some_and(|at| at > now));
     let reservation = state.dispatcher.try_reserve(due);
     let accept = Accept {
         message: message.clone(),
@@ -151,18 +196,16 @@ async fn accept(
         match reservation {
             Some(reservation) => {
                 let message = Arc::new(message);
-                let jobs =
-                    deliveries.into_iter().zip(planned).filter(|(delivery, _)| delivery.next_attempt_at.is_some()).map(
-                        |(delivery, plan)| Job {
-                            delivery,
-                            message: message.clone(),
-                            endpoint: Arc::new(plan.endpoint),
-                        },
-                    );
+                let jobs = deliveries.into_iter().zip(planned).filter(|(delivery, _)| is_due(delivery)).map(
+                    |(delivery, plan)| Job { delivery, message: message.clone(), endpoint: Arc::new(plan.endpoint) },
+                );
                 reservation.send(jobs);
             }
             None if due > 0 => state.dispatcher.wake(),
             None => {}
+        }
+        if scheduled {
+            state.dispatcher.wake(); // the poller recomputes when it next has work
         }
     }
     Ok(accepted)
@@ -184,11 +227,14 @@ pub async fn send_to_one_endpoint(
         channels: None,
         tags: None,
         payload: Some(payload),
+        payload_expires_at: None,
         created_at: now(),
     };
     let planned =
         fanout::chunks(endpoint, &message).into_iter().map(|chunk| Planned { endpoint: endpoint.clone(), chunk });
-    accept(state, message.clone(), planned.collect(), TriggerType::Manual, None).await?;
+    let retention = retention_ms(&state.config, None, None);
+    let message = Message { payload_expires_at: Some(message.created_at + retention), ..message };
+    accept(state, message.clone(), planned.collect(), TriggerType::Manual, None, message.created_at).await?;
     Ok(message)
 }
 
@@ -231,8 +277,12 @@ async fn create_message(
         channels: input.channels,
         tags: input.tags,
         payload: Some(input.payload.get().to_owned()),
+        payload_expires_at: None,
         created_at: now(),
     };
+    let retention = retention_ms(&state.config, input.payload_retention_period, input.payload_retention_hours);
+    let message = Message { payload_expires_at: Some(message.created_at + retention), ..message };
+    let due_at = input.deliver_at.map_or(message.created_at, |at| at.max(message.created_at));
     if state.config.validate_payloads {
         state
             .schemas
@@ -244,7 +294,7 @@ async fn create_message(
         tracing::info!(endpoint_id = %failure.endpoint, error = %failure.error, "filter could not be evaluated");
         state.store.record_filter_error(failure.endpoint, failure.error, message.created_at).await?;
     }
-    let message = match accept(&state, message.clone(), planned, TriggerType::Scheduled, key).await? {
+    let message = match accept(&state, message.clone(), planned, TriggerType::Scheduled, key, due_at).await? {
         Accepted::Created => message,
         Accepted::Existing(existing) => existing,
     };

@@ -19,11 +19,23 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AppPortalAccessIn {
     /// Token lifetime in seconds (default and maximum 7 days).
     #[serde(default)]
     pub expiry: Option<u64>,
+    /// Accepted for Svix compatibility; a portal token can do everything within its application.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub application: Option<serde_json::Value>,
+    #[serde(default)]
+    pub read_only: Option<bool>,
+    #[serde(default)]
+    pub capabilities: Option<Vec<String>>,
+    #[serde(default)]
+    pub feature_flags: Option<Vec<String>>,
+    #[serde(default)]
+    pub session_id: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -100,13 +100,15 @@ pub fn chunks(endpoint: &Endpoint, message: &Message) -> Vec<Option<u32>> {
     }
 }
 
-/// A new delivery of `message` to `endpoint`: due now, or parked while the endpoint is unverified.
+/// A new delivery of `message` to `endpoint`, due at `due_at`, or parked (no due time) while the
+/// endpoint is unverified.
 pub fn new_delivery(
     message: &Message,
     endpoint: &Endpoint,
     chunk: Option<u32>,
     trigger: TriggerType,
     now: Millis,
+    due_at: Millis,
 ) -> Delivery {
     Delivery {
         id: DeliveryId::generate(),
@@ -115,7 +117,7 @@ pub fn new_delivery(
         endpoint_id: endpoint.id,
         status: Status::Pending,
         attempts: 0,
-        next_attempt_at: (!endpoint.unverified).then_some(now),
+        next_attempt_at: (!endpoint.unverified).then_some(due_at),
         trigger,
         chunk,
         created_at: now,

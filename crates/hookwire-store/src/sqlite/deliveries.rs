@@ -10,7 +10,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::SqliteStore;
 use super::rows::{
-    self, ATTEMPT_COLUMNS, Conditions, DELIVERY_COLUMNS, MESSAGE_COLUMNS, from_json, insert_delivery, page_clause,
+    self, ATTEMPT_COLUMNS, Conditions, DELIVERY_COLUMNS, MESSAGE_COLUMN_COUNT, MESSAGE_COLUMNS, from_json,
+    insert_delivery, page_clause,
 };
 use crate::error::StoreResult;
 use crate::{
@@ -191,7 +192,7 @@ impl DeliveryStore for SqliteStore {
             let mut stmt = conn.prepare_cached(&sql)?;
             let rows = stmt.query_map(conditions.param_refs().as_slice(), |row| {
                 let message = rows::message(row)?;
-                let delivery = rows::delivery_at(row, 8)?;
+                let delivery = rows::delivery_at(row, MESSAGE_COLUMN_COUNT)?;
                 Ok((message, delivery))
             })?;
             Ok(rows.collect::<Result<_, _>>()?)

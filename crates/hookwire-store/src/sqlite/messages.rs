@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use hookwire_core::limits::IDEMPOTENCY_WINDOW_SECONDS;
+use hookwire_core::time_fmt::Millis;
 use hookwire_core::{AppId, MessageId};
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -47,6 +48,25 @@ impl MessageStore for SqliteStore {
         .await
     }
 
+    async fn purge_expired(&self, now: Millis, responses_before: Millis, batch: usize) -> StoreResult<u64> {
+        self.write(move |conn| {
+            let payloads = conn
+                .prepare_cached(
+                    "UPDATE messages SET payload = NULL WHERE id IN (SELECT id FROM messages \
+                 WHERE payload IS NOT NULL AND payload_expires_at <= ?1 LIMIT ?2)",
+                )?
+                .execute(params![now, batch as i64])?;
+            let responses = conn
+                .prepare_cached(
+                    "UPDATE attempts SET response = '' WHERE id IN (SELECT id FROM attempts \
+                 WHERE response != '' AND created_at < ?1 LIMIT ?2)",
+                )?
+                .execute(params![responses_before, batch as i64])?;
+            Ok((payloads + responses) as u64)
+        })
+        .await
+    }
+
     async fn expunge_message_content(&self, app: AppId, id: MessageId) -> StoreResult<()> {
         self.write(move |conn| {
             let changed = conn.execute(
@@ -86,8 +106,8 @@ fn accept_in(conn: &Connection, accept: Accept) -> StoreResult<Accepted> {
         }
     }
     conn.prepare_cached(
-        "INSERT INTO messages (id, app_id, event_type, event_id, channels, tags, payload, created_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO messages (id, app_id, event_type, event_id, channels, tags, payload, created_at, \
+         payload_expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
     .execute(params![
         message.id.to_string(),
@@ -97,7 +117,8 @@ fn accept_in(conn: &Connection, accept: Accept) -> StoreResult<Accepted> {
         optional_json(&message.channels),
         optional_json(&message.tags),
         message.payload,
-        message.created_at
+        message.created_at,
+        message.payload_expires_at
     ])
     .map_err(conflict_as("message with this eventId"))?;
     for delivery in &deliveries {

@@ -23,6 +23,7 @@ const BUSY_TIMEOUT_MS: u64 = 5_000;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0001_init.sql"),
     include_str!("../../migrations/sqlite/0002_source_features.sql"),
+    include_str!("../../migrations/sqlite/0003_retention.sql"),
 ];
 
 /// How a commit reaches the disk.

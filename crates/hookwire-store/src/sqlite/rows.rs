@@ -31,7 +31,10 @@ fn status(code: i64) -> rusqlite::Result<Status> {
     Status::from_code(code).ok_or(rusqlite::Error::IntegralValueOutOfRange(0, code))
 }
 
-pub(super) const MESSAGE_COLUMNS: &str = "id, app_id, event_type, event_id, channels, tags, payload, created_at";
+pub(super) const MESSAGE_COLUMNS: &str =
+    "id, app_id, event_type, event_id, channels, tags, payload, created_at, payload_expires_at";
+/// How many columns `MESSAGE_COLUMNS` names (rows that join more start after them).
+pub(super) const MESSAGE_COLUMN_COUNT: usize = 9;
 
 pub(super) fn message(row: &Row<'_>) -> rusqlite::Result<Message> {
     Ok(Message {
@@ -43,6 +46,7 @@ pub(super) fn message(row: &Row<'_>) -> rusqlite::Result<Message> {
         tags: row.get::<_, Option<String>>(5)?.map(|t| from_json(&t)).transpose()?,
         payload: row.get(6)?,
         created_at: row.get(7)?,
+        payload_expires_at: row.get(8)?,
     })
 }
 
