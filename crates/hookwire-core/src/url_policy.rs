@@ -97,3 +97,85 @@ mod tests {
         }
     }
 }
+
+/// A CIDR block (`10.1.0.0/16`, `fd00::/8`) the operator allows despite the rules above.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Network {
+    address: IpAddr,
+    prefix: u8,
+}
+
+impl std::str::FromStr for Network {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let (address, prefix) =
+            text.trim().split_once('/').ok_or_else(|| format!("{text:?} is not a CIDR block such as 10.0.0.0/8"))?;
+        let address: IpAddr = address.parse().map_err(|_| format!("{text:?}: {address:?} is not an IP address"))?;
+        let max = if address.is_ipv4() { 32 } else { 128 };
+        let prefix: u8 = prefix
+            .parse()
+            .ok()
+            .filter(|p| *p <= max)
+            .ok_or_else(|| format!("{text:?}: the prefix must be 0..={max}"))?;
+        Ok(Self { address, prefix })
+    }
+}
+
+impl Network {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        fn masked(bits: u128, prefix: u8, width: u8) -> u128 {
+            if prefix == 0 { 0 } else { bits >> (width - prefix) }
+        }
+        match (self.address, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                masked(u32::from(net) as u128, self.prefix, 32) == masked(u32::from(ip) as u128, self.prefix, 32)
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                masked(u128::from(net), self.prefix, 128) == masked(u128::from(ip), self.prefix, 128)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The operator's destination rules: everything allowed (development), or the rules above with
+/// an allowlist of networks.
+#[derive(Debug, Clone, Default)]
+pub struct DestinationPolicy {
+    pub allow_private_networks: bool,
+    pub allowed_networks: Vec<Network>,
+}
+
+impl DestinationPolicy {
+    /// Why `ip` must not be dialled, or `None`.
+    pub fn refusal(&self, ip: IpAddr) -> Option<&'static str> {
+        if self.allow_private_networks || self.allowed_networks.iter().any(|n| n.contains(ip)) {
+            return None;
+        }
+        forbidden_reason(ip)
+    }
+}
+
+#[cfg(test)]
+mod policy_tests {
+    use super::*;
+
+    #[test]
+    fn allowlisted_networks_pass_and_nothing_else() {
+        let policy = DestinationPolicy {
+            allow_private_networks: false,
+            allowed_networks: vec!["10.1.0.0/16".parse().unwrap(), "fd00::/8".parse().unwrap()],
+        };
+        assert_eq!(policy.refusal("10.1.2.3".parse().unwrap()), None);
+        assert!(policy.refusal("10.2.0.1".parse().unwrap()).is_some());
+        assert_eq!(policy.refusal("fd12::1".parse().unwrap()), None);
+        assert!(policy.refusal("127.0.0.1".parse().unwrap()).is_some());
+        assert_eq!(policy.refusal("8.8.8.8".parse().unwrap()), None);
+        let open = DestinationPolicy { allow_private_networks: true, allowed_networks: vec![] };
+        assert_eq!(open.refusal("127.0.0.1".parse().unwrap()), None);
+        assert!("10.0.0.0".parse::<Network>().is_err());
+        assert!("10.0.0.0/33".parse::<Network>().is_err());
+        assert!("0.0.0.0/0".parse::<Network>().unwrap().contains("1.2.3.4".parse().unwrap()));
+    }
+}

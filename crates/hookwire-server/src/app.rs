@@ -75,7 +75,7 @@ impl Server {
         }
         let store: Arc<dyn Store> = Arc::new(sqlite);
         let (auth, generated_admin_token) = Auth::init(store.as_ref(), config.admin_token.as_deref()).await?;
-        let sender = Sender::new(config.allow_private_networks)?;
+        let sender = Sender::new(config.destination_policy())?;
         let cancel = CancellationToken::new();
         let tracker = TaskTracker::new();
         let dispatcher =

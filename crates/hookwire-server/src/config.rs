@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use hookwire_core::url_policy::{DestinationPolicy, Network};
 use hookwire_store::sqlite::Durability;
 use serde::Deserialize;
 
@@ -22,6 +23,8 @@ pub struct Config {
     pub database_url: String,
     pub admin_token: Option<String>,
     pub allow_private_networks: bool,
+    /// Networks deliveries may reach even though they are private (CIDR blocks).
+    pub allowed_networks: Vec<Network>,
     pub durability: Durability,
     /// Refuse messages and subscriptions naming event types missing from the catalog.
     pub strict_event_types: bool,
@@ -38,6 +41,15 @@ pub struct Config {
     pub public_url: Option<String>,
 }
 
+impl Config {
+    pub fn destination_policy(&self) -> DestinationPolicy {
+        DestinationPolicy {
+            allow_private_networks: self.allow_private_networks,
+            allowed_networks: self.allowed_networks.clone(),
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -45,6 +57,7 @@ impl Default for Config {
             database_url: format!("sqlite://{DATA_DIR_DEFAULT}/hookwire.db"),
             admin_token: None,
             allow_private_networks: false,
+            allowed_networks: Vec::new(),
             durability: Durability::Disk,
             strict_event_types: false,
             validate_payloads: false,
@@ -65,6 +78,8 @@ pub struct FileConfig {
     pub database_url: Option<String>,
     pub admin_token: Option<String>,
     pub allow_private_networks: Option<bool>,
+    /// CIDR blocks, e.g. `["10.1.0.0/16"]`.
+    pub allowed_networks: Option<Vec<String>>,
     /// `"disk"` (default) or `"process"`.
     pub durability: Option<String>,
     pub strict_event_types: Option<bool>,
@@ -105,6 +120,9 @@ impl FileConfig {
         if let Some(v) = self.allow_private_networks {
             config.allow_private_networks = v;
         }
+        if let Some(v) = self.allowed_networks {
+            config.allowed_networks = parse_networks(v.iter().map(String::as_str))?;
+        }
         if let Some(v) = self.durability {
             config.durability = parse_durability(&v)?;
         }
@@ -134,6 +152,11 @@ impl FileConfig {
         }
         Ok(())
     }
+}
+
+/// CIDR blocks from configuration text.
+pub fn parse_networks<'a>(items: impl IntoIterator<Item = &'a str>) -> Result<Vec<Network>, ConfigError> {
+    items.into_iter().filter(|s| !s.trim().is_empty()).map(|s| s.parse().map_err(ConfigError::Value)).collect()
 }
 
 pub fn parse_durability(text: &str) -> Result<Durability, ConfigError> {

@@ -261,3 +261,20 @@ async fn resend_and_secret_rotation() {
     assert_eq!(attempts[1]["triggerType"], 1, "a resend is a manual attempt");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn allowlisted_networks_receive_while_other_private_ranges_stay_refused() {
+    let app = TestApp::start_with(|config| {
+        config.allow_private_networks = false;
+        config.allowed_networks = vec!["127.0.0.0/8".parse().unwrap()];
+    })
+    .await;
+    let receiver = Receiver::start().await;
+    let app_id = app.create_app().await;
+    let (status, _) = app.post(&format!("/api/v1/app/{app_id}/endpoint"), json!({"url": "http://10.0.0.1/"})).await;
+    assert_eq!(status, 422, "10/8 is not on the allowlist");
+    app.create_endpoint(&app_id, json!({"url": receiver.url})).await;
+    app.send(&app_id, "a", json!({})).await;
+    receiver.wait_for(1).await;
+    app.stop().await;
+}

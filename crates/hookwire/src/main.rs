@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use hookwire_server::Server;
-use hookwire_server::config::{Config, FileConfig, parse_durability, sqlite_path};
+use hookwire_server::config::{Config, FileConfig, parse_durability, parse_networks, sqlite_path};
 
 #[derive(Parser)]
 #[command(
@@ -40,6 +40,10 @@ enum Command {
         /// Let endpoints on loopback and private networks receive (development and tests).
         #[arg(long, env = "HOOKWIRE_ALLOW_PRIVATE_NETWORKS", num_args = 0..=1, default_missing_value = "true")]
         allow_private_networks: Option<bool>,
+        /// A network deliveries may reach although it is private (CIDR; repeatable, or
+        /// comma-separated in the environment).
+        #[arg(long = "allowed-network", env = "HOOKWIRE_ALLOWED_NETWORKS", value_delimiter = ',')]
+        allowed_networks: Vec<String>,
         /// `disk` (default: fsync before acknowledging) or `process` (survives a crash, not power loss).
         #[arg(long, env = "HOOKWIRE_DURABILITY")]
         durability: Option<String>,
@@ -125,6 +129,7 @@ fn main() -> anyhow::Result<()> {
             durability,
             strict_event_types,
             validate_payloads,
+            allowed_networks,
         } => {
             let mut config = load_config(&common)?;
             if let Some(listen) = listen {
@@ -132,6 +137,9 @@ fn main() -> anyhow::Result<()> {
             }
             if let Some(allow) = allow_private_networks {
                 config.allow_private_networks = allow;
+            }
+            if !allowed_networks.is_empty() {
+                config.allowed_networks = parse_networks(allowed_networks.iter().map(String::as_str))?;
             }
             if let Some(durability) = durability {
                 config.durability = parse_durability(&durability)?;

@@ -312,9 +312,7 @@ fn check_url(state: &AppState, url: &str) -> ApiResult<()> {
     if parsed.host().is_none() {
         return Err(ApiError::invalid(&["body", "url"], "URL has no host"));
     }
-    if !state.config.allow_private_networks
-        && let Some(reason) = crate::delivery::sender::forbidden_literal_host(&parsed)
-    {
+    if let Some(reason) = crate::delivery::sender::refused_literal_host(&state.config.destination_policy(), &parsed) {
         return Err(ApiError::invalid(&["body", "url"], format!("destination refused: {reason}")));
     }
     Ok(())

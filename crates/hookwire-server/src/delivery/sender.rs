@@ -11,7 +11,7 @@ use hookwire_core::limits::{DELIVERY_TIMEOUT_MS_DEFAULT, RESPONSE_BODY_BYTES_MAX
 use hookwire_core::model::{AttemptOutcome, Delivery, Endpoint, ErrorKind, Message, Verification};
 use hookwire_core::schemes::signature_headers;
 use hookwire_core::time_fmt::Millis;
-use hookwire_core::url_policy::forbidden_reason;
+use hookwire_core::url_policy::DestinationPolicy;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 const USER_AGENT: &str = concat!("Hookwire/", env!("CARGO_PKG_VERSION"));
@@ -22,17 +22,17 @@ const POOL_IDLE_PER_HOST_MAX: usize = 256;
 #[derive(Clone)]
 pub struct Sender {
     client: reqwest::Client,
-    allow_private_networks: bool,
+    policy: Arc<DestinationPolicy>,
 }
 
 /// Resolves names and drops every address the policy forbids; fails if none is left.
 struct GuardedResolver {
-    allow_private_networks: bool,
+    policy: Arc<DestinationPolicy>,
 }
 
 impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
-        let allow = self.allow_private_networks;
+        let policy = self.policy.clone();
         Box::pin(async move {
             let host = name.as_str().to_owned();
             let resolved = tokio::net::lookup_host((host.as_str(), 0)).await.map_err(
@@ -40,12 +40,12 @@ impl Resolve for GuardedResolver {
             )?;
             let mut refused = None;
             let allowed: Vec<SocketAddr> = resolved
-                .filter(|addr| match forbidden_reason(addr.ip()) {
-                    Some(reason) if !allow => {
+                .filter(|addr| match policy.refusal(addr.ip()) {
+                    Some(reason) => {
                         refused = Some(reason);
                         false
                     }
-                    _ => true,
+                    None => true,
                 })
                 .collect();
             if allowed.is_empty() {
@@ -60,19 +60,20 @@ impl Resolve for GuardedResolver {
     }
 }
 
-/// Why an IP-literal URL must not be dialled (the resolver never sees literal hosts).
-pub fn forbidden_literal_host(url: &reqwest::Url) -> Option<&'static str> {
+/// Why an IP-literal URL must not be dialled under `policy` (the resolver never sees literal hosts).
+pub fn refused_literal_host(policy: &DestinationPolicy, url: &reqwest::Url) -> Option<&'static str> {
     let ip: IpAddr = match url.host()? {
         url::Host::Ipv4(v4) => v4.into(),
         url::Host::Ipv6(v6) => v6.into(),
         // Names are checked by the resolver, on the addresses actually dialled.
         url::Host::Domain(_) => return None,
     };
-    forbidden_reason(ip)
+    policy.refusal(ip)
 }
 
 impl Sender {
-    pub fn new(allow_private_networks: bool) -> Result<Self, reqwest::Error> {
+    pub fn new(policy: DestinationPolicy) -> Result<Self, reqwest::Error> {
+        let policy = Arc::new(policy);
         // reqwest is built without a default crypto provider; install ring once per process.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
@@ -83,9 +84,9 @@ impl Sender {
             .pool_idle_timeout(Duration::from_millis(POOL_IDLE_TIMEOUT_MS))
             .pool_max_idle_per_host(POOL_IDLE_PER_HOST_MAX)
             .tcp_nodelay(true)
-            .dns_resolver(Arc::new(GuardedResolver { allow_private_networks }))
+            .dns_resolver(Arc::new(GuardedResolver { policy: policy.clone() }))
             .build()?;
-        Ok(Self { client, allow_private_networks })
+        Ok(Self { client, policy })
     }
 
     /// The URL to dial, or why it must not be dialled.
@@ -94,9 +95,7 @@ impl Sender {
             Ok(url) if matches!(url.scheme(), "http" | "https") => url,
             _ => return Err("refused: not an http(s) URL".into()),
         };
-        if !self.allow_private_networks
-            && let Some(reason) = forbidden_literal_host(&url)
-        {
+        if let Some(reason) = refused_literal_host(&self.policy, &url) {
             return Err(format!("refused: destination is a {reason}"));
         }
         Ok(url)
