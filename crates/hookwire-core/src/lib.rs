@@ -2,6 +2,7 @@
 //! destination policy and named limits. No tokio, no SQL, no sockets; time is a parameter.
 
 pub mod body;
+pub mod crypto;
 pub mod filter;
 pub mod ids;
 pub mod limits;

@@ -124,6 +124,30 @@ impl Endpoint {
         }
     }
 
+    /// Applies `f` to every secret the endpoint holds: its signing secret, the retiring ones, and
+    /// the values of its sensitive headers (for sealing at rest).
+    pub fn map_secrets<E>(mut self, mut f: impl FnMut(&str) -> Result<String, E>) -> Result<Self, E> {
+        self.secret = f(&self.secret)?;
+        for retiring in &mut self.previous_secrets {
+            retiring.key = f(&retiring.key)?;
+        }
+        for name in &self.sensitive_headers {
+            if let Some(value) = self.headers.get_mut(name) {
+                *value = f(value)?;
+            }
+        }
+        Ok(self)
+    }
+
+    /// What a receiver may hold to check requests: the secret itself, except for ed25519,
+    /// whose receivers get the `whpk_` public key (the private key never leaves Hookwire).
+    pub fn receiver_secret(&self) -> String {
+        match self.scheme() {
+            crate::schemes::Scheme::Ed25519 => crate::schemes::public_key(&self.secret).unwrap_or_default(),
+            _ => self.secret.clone(),
+        }
+    }
+
     pub fn scheme(&self) -> crate::schemes::Scheme {
         self.signature.as_ref().map(|s| s.scheme).unwrap_or_default()
     }

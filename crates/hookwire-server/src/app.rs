@@ -14,6 +14,7 @@ use axum::Router;
 use axum::ServiceExt;
 use axum::extract::DefaultBodyLimit;
 use axum::response::IntoResponse;
+use hookwire_core::crypto::MainKey;
 use hookwire_core::limits::REQUEST_BODY_BYTES_MAX;
 use hookwire_store::sqlite::SqliteStore;
 use hookwire_store::{Store, StoreError};
@@ -46,6 +47,8 @@ pub enum StartError {
     Io(#[from] std::io::Error),
     #[error("HTTP client: {0}")]
     Client(#[from] reqwest::Error),
+    #[error("HOOKWIRE_MAIN_KEY: {0}")]
+    MainKey(String),
 }
 
 pub struct Server {
@@ -66,7 +69,13 @@ impl Server {
     pub async fn build(config: Config) -> Result<Self, StartError> {
         let database_path = sqlite_path(&config.database_url)?;
         let lock = lock_data_dir(&database_path)?;
-        let sqlite = SqliteStore::open(&database_path, config.durability)?;
+        let main_key = config
+            .main_key
+            .as_deref()
+            .map(MainKey::parse)
+            .transpose()
+            .map_err(|e| StartError::MainKey(e.to_string()))?;
+        let sqlite = SqliteStore::open_with_key(&database_path, config.durability, main_key)?;
         // This process holds the data directory's lock, so every lease in it is from a process
         // that died: its deliveries are due again now.
         let released = sqlite.release_all_leases().await?;
@@ -150,7 +159,7 @@ impl Server {
 }
 
 /// One process per data directory: SQLite's single writer and lease recovery depend on it.
-fn lock_data_dir(database_path: &std::path::Path) -> Result<File, StartError> {
+pub fn lock_data_dir(database_path: &std::path::Path) -> Result<File, StartError> {
     if let Some(dir) = database_path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }

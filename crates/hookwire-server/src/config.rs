@@ -22,6 +22,8 @@ pub struct Config {
     /// `sqlite://PATH`; PostgreSQL is its own backend (`postgres://…`).
     pub database_url: String,
     pub admin_token: Option<String>,
+    /// Base64 of 32 bytes; when set, endpoint secrets and sensitive headers are sealed at rest.
+    pub main_key: Option<String>,
     pub allow_private_networks: bool,
     /// Networks deliveries may reach even though they are private (CIDR blocks).
     pub allowed_networks: Vec<Network>,
@@ -56,6 +58,7 @@ impl Default for Config {
             listen: LISTEN_DEFAULT.parse().expect("valid default address"),
             database_url: format!("sqlite://{DATA_DIR_DEFAULT}/hookwire.db"),
             admin_token: None,
+            main_key: None,
             allow_private_networks: false,
             allowed_networks: Vec::new(),
             durability: Durability::Disk,
@@ -77,6 +80,7 @@ pub struct FileConfig {
     pub listen: Option<SocketAddr>,
     pub database_url: Option<String>,
     pub admin_token: Option<String>,
+    pub main_key: Option<String>,
     pub allow_private_networks: Option<bool>,
     /// CIDR blocks, e.g. `["10.1.0.0/16"]`.
     pub allowed_networks: Option<Vec<String>>,
@@ -116,6 +120,9 @@ impl FileConfig {
         }
         if let Some(v) = self.admin_token {
             config.admin_token = Some(v);
+        }
+        if let Some(v) = self.main_key {
+            config.main_key = Some(v);
         }
         if let Some(v) = self.allow_private_networks {
             config.allow_private_networks = v;

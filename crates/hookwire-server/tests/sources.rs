@@ -318,3 +318,25 @@ async fn payloads_are_checked_against_the_event_type_schema_when_enabled() {
     assert_eq!(status, 200);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn challenge_shorthand_uses_webhook_headers_and_never_sends_a_private_key() {
+    let app = TestApp::start().await;
+    let receiver = Receiver::start().await;
+    let app_id = app.create_app().await;
+    let endpoint = app
+        .create_endpoint(
+            &app_id,
+            json!({"url": receiver.url, "verification": "challenge", "signature": {"scheme": "ed25519"}}),
+        )
+        .await;
+    assert_eq!(endpoint["status"], "unverified");
+    receiver.script([Reply { status: 200, echo_header: Some("webhook-challenge"), ..Reply::default() }]);
+    let verify = format!("/api/v1/app/{app_id}/endpoint/{}/verify", id(&endpoint));
+    assert_eq!(app.post_ok(&verify, json!({}), 200).await["status"], "active");
+    let challenge = receiver.wait_for(1).await.remove(0);
+    let token = challenge.header("webhook-verify-token");
+    assert!(token.starts_with("whpk_"), "an ed25519 endpoint's verify token is its public key: {token}");
+    assert!(!challenge.headers.iter().any(|(_, v)| v.to_str().unwrap_or("").contains("whsk_")));
+    app.stop().await;
+}

@@ -273,3 +273,37 @@ async fn retention_purges_expired_payloads_and_old_responses_in_batches() {
     };
     assert!(f.store.list_attempts(f.app.id, &filter).await.unwrap().iter().all(|a| a.response.is_empty()));
 }
+
+#[tokio::test]
+async fn secrets_are_sealed_at_rest_and_the_key_is_checked_and_rotated() {
+    use hookwire_core::crypto::{MainKey, generate_main_key};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hookwire.db");
+    let (first, second) = (generate_main_key(), generate_main_key());
+    let store = SqliteStore::open_with_key(&path, Durability::Disk, Some(MainKey::parse(&first).unwrap())).unwrap();
+    let f = fixture().await;
+    let app = f.app.clone();
+    store.create_app(app.clone()).await.unwrap();
+    let mut endpoint = Endpoint { app_id: app.id, ..f.endpoint.clone() };
+    endpoint.headers.insert("Authorization".into(), "Bearer hunter2".into());
+    endpoint.sensitive_headers = vec!["Authorization".into()];
+    store.create_endpoint(endpoint.clone()).await.unwrap();
+    assert_eq!(store.get_endpoint(app.id, &endpoint.id.to_string()).await.unwrap().unwrap(), endpoint);
+    drop(store);
+
+    let mut raw = std::fs::read(&path).unwrap();
+    raw.extend(std::fs::read(path.with_extension("db-wal")).unwrap_or_default());
+    let raw = String::from_utf8_lossy(&raw);
+    assert!(!raw.contains(&endpoint.secret) && !raw.contains("hunter2"), "no secret in plaintext on disk");
+    for key in [None, Some(second.as_str())] {
+        let refused = SqliteStore::open_with_key(&path, Durability::Disk, key.map(|k| MainKey::parse(k).unwrap()));
+        assert!(matches!(refused, Err(StoreError::Corrupt(ref m)) if m.contains("HOOKWIRE_MAIN_KEY")), "{key:?}");
+    }
+
+    let store = SqliteStore::open_with_key(&path, Durability::Disk, Some(MainKey::parse(&first).unwrap())).unwrap();
+    assert_eq!(store.reseal_secrets(Some(MainKey::parse(&second).unwrap())).await.unwrap(), 1);
+    drop(store);
+    assert!(SqliteStore::open_with_key(&path, Durability::Disk, Some(MainKey::parse(&first).unwrap())).is_err());
+    let store = SqliteStore::open_with_key(&path, Durability::Disk, Some(MainKey::parse(&second).unwrap())).unwrap();
+    assert_eq!(store.get_endpoint(app.id, &endpoint.id.to_string()).await.unwrap().unwrap(), endpoint);
+}

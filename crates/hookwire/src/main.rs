@@ -59,6 +59,21 @@ enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Re-seal every stored secret under a new main key (HOOKWIRE_MAIN_KEY is the current one,
+    /// if any). Run it with the server stopped, then start the server with the new key.
+    RotateMainKey {
+        #[command(flatten)]
+        common: Common,
+        /// The new key: base64 of 32 random bytes.
+        #[arg(long, env = "HOOKWIRE_NEW_MAIN_KEY", conflicts_with_all = ["generate", "remove"])]
+        new_key: Option<String>,
+        /// Generate the new key and print it.
+        #[arg(long)]
+        generate: bool,
+        /// Store secrets in plaintext again.
+        #[arg(long)]
+        remove: bool,
+    },
 }
 
 fn load_config(common: &Common) -> anyhow::Result<Config> {
@@ -68,6 +83,11 @@ fn load_config(common: &Common) -> anyhow::Result<Config> {
     }
     if let Some(url) = &common.database_url {
         config.database_url = url.clone();
+    }
+    if let Ok(key) = std::env::var("HOOKWIRE_MAIN_KEY")
+        && !key.is_empty()
+    {
+        config.main_key = Some(key);
     }
     if let Ok(token) = std::env::var("HOOKWIRE_ADMIN_TOKEN")
         && !token.is_empty()
@@ -117,6 +137,23 @@ async fn serve(mut config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn rotate_main_key(config: Config, new_key: Option<String>, print_key: bool) -> anyhow::Result<()> {
+    use hookwire_core::crypto::MainKey;
+    let path = sqlite_path(&config.database_url)?;
+    let _lock = hookwire_server::app::lock_data_dir(&path)?;
+    let current = config.main_key.as_deref().map(MainKey::parse).transpose().context("HOOKWIRE_MAIN_KEY")?;
+    let next = new_key.as_deref().map(MainKey::parse).transpose().context("the new main key")?;
+    let store = hookwire_store::sqlite::SqliteStore::open_with_key(&path, config.durability, current)?;
+    let count = store.reseal_secrets(next).await?;
+    println!("Re-sealed the secrets of {count} endpoints in {}", path.display());
+    match (new_key, print_key) {
+        (Some(key), true) => println!("New main key (start Hookwire with HOOKWIRE_MAIN_KEY set to it): {key}"),
+        (Some(_), false) => println!("Start Hookwire with HOOKWIRE_MAIN_KEY set to the new key."),
+        (None, _) => println!("Secrets are stored in plaintext; start Hookwire without HOOKWIRE_MAIN_KEY."),
+    }
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     init_logging();
     let cli = Cli::parse();
@@ -151,6 +188,16 @@ fn main() -> anyhow::Result<()> {
                 config.validate_payloads = validate;
             }
             runtime.block_on(serve(config))
+        }
+        Command::RotateMainKey { common, new_key, generate, remove } => {
+            let config = load_config(&common)?;
+            let new_key = match (new_key, generate, remove) {
+                (Some(key), _, _) => Some(key),
+                (None, true, _) => Some(hookwire_core::crypto::generate_main_key()),
+                (None, false, true) => None,
+                (None, false, false) => anyhow::bail!("give --new-key KEY, --generate or --remove"),
+            };
+            runtime.block_on(rotate_main_key(config, new_key, generate))
         }
         Command::Migrate { common } => {
             let config = load_config(&common)?;

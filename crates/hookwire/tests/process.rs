@@ -173,3 +173,37 @@ async fn sigterm_finishes_in_flight_deliveries_and_exits_zero() {
     again.signal("INT");
     assert!(again.child.wait().unwrap().success(), "SIGINT exits 0");
 }
+
+#[test]
+fn rotate_main_key_then_serve_only_with_the_new_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("hookwire.db").display());
+    let run = |args: &[&str], main_key: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_hookwire"));
+        command
+            .args(args)
+            .arg("--database-url")
+            .arg(&database)
+            .env("HOOKWIRE_LOG", "error")
+            .env_remove("HOOKWIRE_MAIN_KEY");
+        if let Some(key) = main_key {
+            command.env("HOOKWIRE_MAIN_KEY", key);
+        }
+        command.output().unwrap()
+    };
+    let rotated = run(&["rotate-main-key", "--generate"], None);
+    assert!(rotated.status.success(), "{}", String::from_utf8_lossy(&rotated.stderr));
+    let stdout = String::from_utf8_lossy(&rotated.stdout);
+    let key = stdout
+        .lines()
+        .find_map(|l| l.split_once("to it): "))
+        .map(|(_, k)| k.trim().to_owned())
+        .expect("the new key is printed");
+    let refused = run(&["serve", "--listen", "127.0.0.1:0"], None);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("HOOKWIRE_MAIN_KEY"), "a clear reason");
+    let wrong = run(&["serve", "--listen", "127.0.0.1:0"], Some("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="));
+    assert!(!wrong.status.success());
+    let removed = run(&["rotate-main-key", "--remove"], Some(&key));
+    assert!(removed.status.success(), "{}", String::from_utf8_lossy(&removed.stderr));
+}

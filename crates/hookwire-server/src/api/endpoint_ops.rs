@@ -11,7 +11,7 @@ use hookwire_core::limits::{
 };
 use hookwire_core::model::Endpoint;
 use hookwire_core::model::RetiringSecret;
-use hookwire_core::schemes::{self, Scheme};
+use hookwire_core::schemes;
 use hookwire_core::time_fmt::Millis;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -44,7 +44,7 @@ const RESERVED_HEADERS: &[&str] =
 const RESERVED_HEADER_PREFIXES: &[&str] = &["webhook-", "svix-"];
 /// Header names whose values are secrets: write-only, never returned.
 const SENSITIVE_HEADER_MARKERS: &[&str] =
-    &["authorization", "cookie", "auth", "token", "secret", "password", "api-key", "apikey", "signature"];
+    &["authorization", "cookie", "auth", "token", "secret", "password", "key", "signature"];
 
 pub fn sensitive_header_names(headers: &BTreeMap<String, String>) -> Vec<String> {
     headers
@@ -99,11 +99,7 @@ pub struct EndpointSecretOut {
 
 impl EndpointSecretOut {
     pub fn of(endpoint: &Endpoint) -> Self {
-        let key = match endpoint.scheme() {
-            Scheme::Ed25519 => schemes::public_key(&endpoint.secret).unwrap_or_default(),
-            _ => endpoint.secret.clone(),
-        };
-        Self { key }
+        Self { key: endpoint.receiver_secret() }
     }
 }
 

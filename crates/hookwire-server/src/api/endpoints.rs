@@ -296,8 +296,15 @@ fn check_delivery_options(endpoint: &Endpoint) -> ApiResult<()> {
         check_header_name("idempotencyHeader", header)?;
     }
     if let Some(verification) = &endpoint.verification {
-        check_header_name("verification", &verification.challenge_header)?;
-        check_header_name("verification", &verification.verify_token_header)?;
+        // Sent only on the challenge GET, so Hookwire's own `webhook-` names are fine here.
+        for name in [&verification.challenge_header, &verification.verify_token_header] {
+            if axum::http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                return Err(ApiError::invalid(
+                    &["body", "verification"],
+                    format!("{name:?} is not a valid header name"),
+                ));
+            }
+        }
     }
     Ok(())
 }

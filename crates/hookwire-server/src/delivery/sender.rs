@@ -174,7 +174,7 @@ impl Sender {
             .get(url)
             .timeout(Duration::from_millis(endpoint.timeout_ms.unwrap_or(DELIVERY_TIMEOUT_MS_DEFAULT)))
             .header(verification.challenge_header.as_str(), &challenge)
-            .header(verification.verify_token_header.as_str(), &endpoint.secret);
+            .header(verification.verify_token_header.as_str(), endpoint.receiver_secret());
         let response = request.send().await.map_err(|e| format!("failed to reach endpoint: {}", classify(&e).1))?;
         let answer = read_answer(response).await;
         if answer.status != reqwest::StatusCode::OK {

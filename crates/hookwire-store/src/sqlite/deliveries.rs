@@ -21,7 +21,14 @@ use crate::{
 #[async_trait]
 impl DeliveryStore for SqliteStore {
     async fn claim_due(&self, now: Millis, lease_until: Millis, limit: usize) -> StoreResult<Vec<ClaimedDelivery>> {
-        self.write(move |conn| claim_in(conn, now, lease_until, limit)).await
+        let claimed = self.write(move |conn| claim_in(conn, now, lease_until, limit)).await?;
+        claimed
+            .into_iter()
+            .map(|mut claim| {
+                claim.endpoint = claim.endpoint.map(|e| self.open_endpoint(e)).transpose()?;
+                Ok(claim)
+            })
+            .collect()
     }
 
     async fn record_attempt(&self, attempt: Attempt, update: DeliveryUpdate) -> StoreResult<()> {

@@ -10,7 +10,9 @@ mod writer;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use rusqlite::{Connection, OpenFlags};
+use hookwire_core::crypto::{self, MainKey};
+use hookwire_core::model::Endpoint;
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use crate::error::{StoreError, StoreResult};
 use writer::Writer;
@@ -45,18 +47,76 @@ struct Inner {
     path: PathBuf,
     writer: Writer,
     readers: Mutex<Vec<Connection>>,
+    main_key: Option<Arc<MainKey>>,
 }
+
+/// A sealed known value, to tell at start whether the configured main key is the right one.
+const MAIN_KEY_CANARY_SETTING: &str = "main_key_canary";
+const MAIN_KEY_CANARY: &str = "hookwire";
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and applies pending migrations.
     pub fn open(path: &Path, durability: Durability) -> StoreResult<Self> {
+        Self::open_with_key(path, durability, None)
+    }
+
+    /// Opens with a main key: endpoint secrets are sealed at rest. Fails at once when the data
+    /// was sealed with another key, or is sealed and no key is given.
+    pub fn open_with_key(path: &Path, durability: Durability, main_key: Option<MainKey>) -> StoreResult<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
         let mut conn = open_connection(path, durability)?;
         migrate(&mut conn)?;
+        check_main_key(&conn, main_key.as_ref())?;
         let writer = Writer::start(conn)?;
-        Ok(Self { inner: Arc::new(Inner { path: path.to_owned(), writer, readers: Mutex::new(Vec::new()) }) })
+        let main_key = main_key.map(Arc::new);
+        Ok(Self { inner: Arc::new(Inner { path: path.to_owned(), writer, readers: Mutex::new(Vec::new()), main_key }) })
+    }
+
+    /// Seals the endpoint's secrets for storage (identity without a main key).
+    fn seal_endpoint(&self, endpoint: Endpoint) -> Endpoint {
+        let key = self.inner.main_key.as_deref();
+        let sealed = endpoint.map_secrets(|value| Ok::<_, std::convert::Infallible>(crypto::seal(key, value)));
+        match sealed {
+            Ok(endpoint) => endpoint,
+            Err(never) => match never {},
+        }
+    }
+
+    /// Opens the endpoint's stored secrets.
+    fn open_endpoint(&self, endpoint: Endpoint) -> StoreResult<Endpoint> {
+        let key = self.inner.main_key.as_deref();
+        endpoint.map_secrets(|value| crypto::open(key, value)).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+
+    /// Re-seals every stored secret under `new_key` (or stores them in plaintext with `None`),
+    /// in one transaction; returns how many endpoints were rewritten.
+    pub async fn reseal_secrets(&self, new_key: Option<MainKey>) -> StoreResult<u64> {
+        let current = self.inner.main_key.clone();
+        self.write(move |conn| {
+            let rows: Vec<(String, String)> = conn
+                .prepare("SELECT id, body FROM endpoints")?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?;
+            for (id, body) in &rows {
+                let endpoint: Endpoint = rows::from_json(body)?;
+                let endpoint = endpoint
+                    .map_secrets(|v| crypto::open(current.as_deref(), v))
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?
+                    .map_secrets(|v| Ok::<_, StoreError>(crypto::seal(new_key.as_ref(), v)))?;
+                conn.execute("UPDATE endpoints SET body = ?2 WHERE id = ?1", [id, &rows::to_json(&endpoint)])?;
+            }
+            conn.execute("DELETE FROM settings WHERE key = ?1", [MAIN_KEY_CANARY_SETTING])?;
+            if let Some(key) = &new_key {
+                conn.execute(
+                    "INSERT INTO settings (key, value) VALUES (?1, ?2)",
+                    [MAIN_KEY_CANARY_SETTING, &key.seal(MAIN_KEY_CANARY)],
+                )?;
+            }
+            Ok(rows.len() as u64)
+        })
+        .await
     }
 
     /// Applies pending migrations and returns the schema version.
@@ -114,6 +174,33 @@ fn open_connection(path: &Path, durability: Durability) -> StoreResult<Connectio
     ))?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
+}
+
+/// Checks `main_key` against the canary sealed by the key the data was written with, and plants
+/// the canary on first use of a key.
+fn check_main_key(conn: &Connection, main_key: Option<&MainKey>) -> StoreResult<()> {
+    let canary: Option<String> = conn
+        .query_row("SELECT value FROM settings WHERE key = ?1", [MAIN_KEY_CANARY_SETTING], |r| r.get(0))
+        .optional()?;
+    let refuse = |error: crypto::CryptoError| Err(StoreError::Corrupt(error.to_string()));
+    match (canary, main_key) {
+        (Some(sealed), None) => {
+            let _ = sealed;
+            refuse(crypto::CryptoError::NoKey)
+        }
+        (Some(sealed), Some(key)) => match crypto::open(Some(key), &sealed) {
+            Ok(text) if text == MAIN_KEY_CANARY => Ok(()),
+            _ => refuse(crypto::CryptoError::WrongKey),
+        },
+        (None, Some(key)) => {
+            conn.execute(
+                "INSERT INTO settings (key, value) VALUES (?1, ?2)",
+                [MAIN_KEY_CANARY_SETTING, &key.seal(MAIN_KEY_CANARY)],
+            )?;
+            Ok(())
+        }
+        (None, None) => Ok(()),
+    }
 }
 
 fn migrate(conn: &mut Connection) -> StoreResult<usize> {

@@ -69,6 +69,7 @@ impl ResourceStore for SqliteStore {
     }
 
     async fn create_endpoint(&self, endpoint: Endpoint) -> StoreResult<()> {
+        let endpoint = self.seal_endpoint(endpoint);
         self.write(move |conn| {
             conn.prepare_cached("INSERT INTO endpoints (id, app_id, uid, body) VALUES (?1, ?2, ?3, ?4)")?
                 .execute(params![
@@ -92,7 +93,9 @@ impl ResourceStore for SqliteStore {
                 conn.prepare_cached(&sql)?.query_row(params![app.to_string(), key], |r| r.get(0)).optional()?;
             Ok(body.map(|b| from_json(&b)).transpose()?)
         })
-        .await
+        .await?
+        .map(|e| self.open_endpoint(e))
+        .transpose()
     }
 
     async fn list_endpoints(&self, app: AppId, page: &Page) -> StoreResult<Vec<Endpoint>> {
@@ -102,19 +105,26 @@ impl ResourceStore for SqliteStore {
             conditions.push("app_id = ?", app.to_string());
             list_bodies(conn, "endpoints", conditions, &page, "id")
         })
-        .await
+        .await?
+        .into_iter()
+        .map(|e| self.open_endpoint(e))
+        .collect()
     }
 
     async fn app_endpoints(&self, app: AppId) -> StoreResult<Vec<Endpoint>> {
         self.read(move |conn| {
             let mut stmt = conn.prepare_cached("SELECT body FROM endpoints WHERE app_id = ?1 ORDER BY id")?;
             let rows = stmt.query_map([app.to_string()], |r| from_json(&r.get::<_, String>(0)?))?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            Ok(rows.collect::<Result<Vec<Endpoint>, _>>()?)
         })
-        .await
+        .await?
+        .into_iter()
+        .map(|e| self.open_endpoint(e))
+        .collect()
     }
 
     async fn update_endpoint(&self, endpoint: Endpoint) -> StoreResult<()> {
+        let endpoint = self.seal_endpoint(endpoint);
         self.write(move |conn| {
             let changed = conn
                 .prepare_cached("UPDATE endpoints SET uid = ?3, body = ?4 WHERE id = ?1 AND app_id = ?2")?

@@ -7,11 +7,11 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{StoreError, StoreResult};
 
-pub(super) fn to_json<T: Serialize>(value: &T) -> String {
+pub(crate) fn to_json<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("model types always serialize")
 }
 
-pub(super) fn from_json<T: DeserializeOwned>(text: &str) -> rusqlite::Result<T> {
+pub(crate) fn from_json<T: DeserializeOwned>(text: &str) -> rusqlite::Result<T> {
     serde_json::from_str(text)
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
 }
