@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 
 use super::apps::load_app;
 use super::endpoints::{EndpointIn, EndpointOut, endpoint_from};
-use super::error::{ApiError, ApiResult, Detail};
+use super::error::{ApiError, ApiResult};
 use super::extract::JsonBody;
 use crate::auth::Principal;
 use crate::state::AppState;
@@ -33,8 +33,8 @@ pub struct EndpointBulkIn {
 pub struct BulkError {
     pub index: usize,
     pub code: &'static str,
-    #[schema(value_type = Object)]
-    pub detail: Detail,
+    /// As in `ErrorBody`: a sentence, or a list of `{loc, msg, type}`.
+    pub detail: serde_json::Value,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -66,7 +66,10 @@ async fn bulk_create(
         };
         match result {
             Ok(endpoint) => out.created.push(endpoint.into()),
-            Err(error) => out.errors.push(BulkError { index, code: error.code, detail: error.detail }),
+            Err(error) => {
+                let detail = serde_json::to_value(&error.detail).unwrap_or_default();
+                out.errors.push(BulkError { index, code: error.code, detail })
+            }
         }
     }
     Ok((StatusCode::OK, Json(out)))

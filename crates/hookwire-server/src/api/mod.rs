@@ -12,6 +12,7 @@ pub mod error;
 pub mod event_types;
 pub mod extract;
 pub mod messages;
+pub mod openapi;
 pub mod page;
 pub mod portal;
 pub mod scope;
@@ -45,6 +46,7 @@ pub fn router(state: &AppState) -> (Router<AppState>, OpenApi) {
     openapi.info.description = Some("Webhook delivery service; Svix API v1 compatible.".into());
     openapi.info.contact = None;
     openapi.info.license = Some(utoipa::openapi::License::new("Apache-2.0"));
+    let openapi = openapi::finish(openapi);
     let document = Json(openapi.clone());
     let router = router
         .route("/api/v1/openapi.json", get(move || async move { document.clone() }))

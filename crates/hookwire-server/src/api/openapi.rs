@@ -1,0 +1,53 @@
+//! Finishing touches on the OpenAPI document generated from the routes: the error answers every
+//! operation can give, documented once here rather than on each handler.
+
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, ResponseBuilder};
+use utoipa::{PartialSchema, ToSchema};
+
+/// The body of every error: `detail` is a sentence, or for 422 a list of `{loc, msg, type}`.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the shape `ApiError` serializes
+pub struct ErrorBody {
+    code: String,
+    /// A sentence, or (422) a list of `{loc, msg, type}`.
+    detail: serde_json::Value,
+}
+
+/// Errors any authenticated operation may answer with.
+const ERRORS: &[(&str, &str)] = &[
+    ("400", "Malformed request (invalid JSON, bad query string)"),
+    ("401", "Missing or invalid bearer token"),
+    ("403", "The token may not do this"),
+    ("404", "Not found (or not visible to this token)"),
+    ("409", "Conflicts with an existing resource"),
+    ("413", "Body or payload too large"),
+    ("415", "Not JSON"),
+    ("422", "Invalid field; `detail` lists each with its location"),
+    ("429", "Too many requests"),
+];
+
+pub fn finish(mut document: OpenApi) -> OpenApi {
+    let components = document.components.get_or_insert_with(Default::default);
+    components.schemas.insert("ErrorBody".into(), <ErrorBody as PartialSchema>::schema());
+    for (path, item) in document.paths.paths.iter_mut() {
+        let public = path == "/api/v1/health";
+        for operation in [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch] {
+            if let Some(operation) = operation.as_mut()
+                && !public
+            {
+                add_errors(operation);
+            }
+        }
+    }
+    document
+}
+
+fn add_errors(operation: &mut Operation) {
+    for (status, description) in ERRORS {
+        operation.responses.responses.entry((*status).to_owned()).or_insert_with(|| {
+            let content = ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build();
+            RefOr::T(ResponseBuilder::new().description(*description).content("application/json", content).build())
+        });
+    }
+}
