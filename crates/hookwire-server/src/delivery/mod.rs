@@ -5,6 +5,7 @@
 //! outcome; the store, not memory, decides what is due.
 
 pub mod fanout;
+pub mod flow;
 pub mod sender;
 mod worker;
 
@@ -19,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::state::now;
+use flow::{Admission, FlowControl};
 use worker::Worker;
 
 /// How long a claimed delivery belongs to this process. Longer than any attempt can take
@@ -150,7 +152,9 @@ async fn claim_and_queue(store: &dyn Store, queue: &mpsc::Sender<Job>, cancel: &
     true
 }
 
-/// Takes jobs off the queue and runs each as a tracked task, at most `slots` at once.
+/// Takes jobs off the queue, passes each through its endpoint's flow control, and runs the
+/// admitted ones as tracked tasks, at most `slots` at once. A finished attempt hands its slot to
+/// the next job queued for the same endpoint.
 async fn run(
     mut jobs: mpsc::Receiver<Job>,
     worker: Worker,
@@ -158,18 +162,43 @@ async fn run(
     tracker: TaskTracker,
     cancel: CancellationToken,
 ) {
+    let flow = Arc::new(FlowControl::default());
     loop {
         let job = tokio::select! {
             _ = cancel.cancelled() => return,
             job = jobs.recv() => match job { Some(job) => job, None => return },
         };
+        let (job, not_before) = match flow.admit(job, now()) {
+            Admission::Queued => continue,
+            Admission::Defer { job, until } => {
+                let worker = worker.clone();
+                tracker.spawn(async move { worker.defer(job, until).await });
+                continue;
+            }
+            Admission::Send { job, not_before } => (job, not_before),
+        };
         let slot = tokio::select! {
             _ = cancel.cancelled() => return,
             slot = slots.clone().acquire_owned() => slot.expect("semaphore is never closed"),
         };
-        let worker = worker.clone();
+        let (worker, flow, cancel) = (worker.clone(), flow.clone(), cancel.clone());
         tracker.spawn(async move {
-            worker.attempt(job).await;
+            let (mut job, mut not_before) = (job, not_before);
+            loop {
+                let wait = not_before - now();
+                if wait > 0 {
+                    tokio::time::sleep(Duration::from_millis(wait as u64)).await;
+                }
+                let verdict = worker.attempt(&job).await;
+                let (next, deferred) = flow.finish(job.endpoint.id, verdict, now());
+                for (job, until) in deferred {
+                    worker.defer(job, until).await;
+                }
+                match next {
+                    Some(next) if !cancel.is_cancelled() => (job, not_before) = next,
+                    _ => break,
+                }
+            }
             drop(slot);
         });
     }

@@ -7,6 +7,7 @@ use hookwire_core::model::{Attempt, Status, TriggerType};
 use hookwire_core::retry::next_attempt_at;
 use hookwire_store::{DeliveryUpdate, Store};
 
+use super::flow::Verdict;
 use super::sender::Sender;
 use super::{Dispatcher, Job, POLL_INTERVAL_MAX_MS};
 use crate::state::now;
@@ -19,8 +20,18 @@ pub(super) struct Worker {
 }
 
 impl Worker {
-    pub async fn attempt(&self, job: Job) {
+    /// Gives a delivery back to the store, due at `until`, without counting an attempt.
+    pub async fn defer(&self, job: Job, until: hookwire_core::time_fmt::Millis) {
+        let update =
+            DeliveryUpdate { status: Status::Pending, attempts: job.delivery.attempts, next_attempt_at: Some(until) };
+        if let Err(error) = self.store.update_delivery(job.delivery.id, update, now()).await {
+            tracing::error!(%error, delivery_id = %job.delivery.id, "cannot defer delivery; its lease will lapse");
+        }
+    }
+
+    pub async fn attempt(&self, job: &Job) -> Verdict {
         let Job { delivery, message, endpoint } = job;
+        let passed = Verdict { succeeded: true, pause_seconds: None };
         let started = now();
         if endpoint.disabled {
             let update =
@@ -28,7 +39,7 @@ impl Worker {
             if let Err(error) = self.store.update_delivery(delivery.id, update, started).await {
                 tracing::error!(%error, delivery_id = %delivery.id, "cannot cancel delivery");
             }
-            return;
+            return passed;
         }
         if endpoint.unverified {
             // Verification was reset after this delivery was claimed: park it until verified.
@@ -36,9 +47,12 @@ impl Worker {
             if let Err(error) = self.store.update_delivery(delivery.id, update, started).await {
                 tracing::error!(%error, delivery_id = %delivery.id, "cannot park delivery");
             }
-            return;
+            return passed;
         }
-        let outcome = self.sender.send(&endpoint, &message, &delivery, started).await;
+        let outcome = self.sender.send(endpoint, message, delivery, started).await;
+        let pausing = matches!(outcome.status_code, 429 | 503);
+        let verdict =
+            Verdict { succeeded: outcome.succeeded(), pause_seconds: outcome.retry_after_seconds.filter(|_| pausing) };
         let finished = now();
         let attempts = delivery.attempts + 1;
         let retry_at = if outcome.succeeded() || delivery.trigger == TriggerType::Manual {
@@ -77,10 +91,11 @@ impl Worker {
         if let Err(error) = self.store.record_attempt(attempt, update).await {
             // The lease lapses and the delivery is attempted again: at least once, never lost.
             tracing::error!(%error, delivery_id = %delivery.id, "cannot record attempt");
-            return;
+            return verdict;
         }
         if retry_at.is_some_and(|at| at <= finished + POLL_INTERVAL_MAX_MS as i64) {
             self.dispatcher.wake();
         }
+        verdict
     }
 }

@@ -1,0 +1,159 @@
+//! Per-endpoint flow control, so one slow or dead endpoint never holds back the others: a cap
+//! on deliveries in flight (overflow waits in a short queue, then goes back to the store), the
+//! endpoint's `throttleRate`, pauses asked for by 429/503 with `Retry-After`, and a circuit
+//! breaker that stops sending to an endpoint failing every request and probes it again later.
+//!
+//! The state is per process: on several nodes each enforces its own share (see operations.md).
+//! Deferring a delivery is not an attempt: it goes back to the store due at the given time.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+
+use hookwire_core::EndpointId;
+use hookwire_core::model::Endpoint;
+use hookwire_core::time_fmt::Millis;
+
+use super::Job;
+
+/// Deliveries to one endpoint in flight at once (per process).
+pub const ENDPOINT_IN_FLIGHT_MAX: usize = 32;
+/// Jobs waiting in memory for one endpoint's slots before the rest go back to the store.
+pub const ENDPOINT_QUEUE_MAX: usize = 256;
+/// When an endpoint's queue is full, its overflow is due again this much later.
+pub const OVERFLOW_DEFER_MS: Millis = 2_000;
+/// A throttled job waits in memory at most this long; a later slot goes back to the store.
+pub const THROTTLE_HOLD_MAX_MS: Millis = 1_000;
+/// Consecutive failures that open the circuit.
+pub const CIRCUIT_FAILURES_TO_OPEN: u32 = 10;
+pub const CIRCUIT_COOLDOWN_MS_MIN: Millis = 30_000;
+pub const CIRCUIT_COOLDOWN_MS_MAX: Millis = 600_000;
+
+/// What to do with a job now.
+pub enum Admission {
+    /// Send it, after waiting until the given time (throttle), holding one of its endpoint's slots.
+    Send { job: Job, not_before: Millis },
+    /// It waits in its endpoint's queue for a slot.
+    Queued,
+    /// Give it back to the store, due at this time.
+    Defer { job: Job, until: Millis },
+}
+
+/// How an attempt went, as far as flow control cares.
+pub struct Verdict {
+    pub succeeded: bool,
+    /// A 429/503 `Retry-After`, in seconds.
+    pub pause_seconds: Option<u64>,
+}
+
+#[derive(Default)]
+struct Gate {
+    in_flight: usize,
+    queue: VecDeque<Job>,
+    next_slot_at: Millis,
+    paused_until: Millis,
+    consecutive_failures: u32,
+    open_until: Millis,
+    cooldown_ms: Millis,
+    probing: bool,
+}
+
+impl Gate {
+    /// When this endpoint may next be sent to, or `None` if it may be now.
+    fn blocked_until(&mut self, now: Millis) -> Option<Millis> {
+        if self.paused_until > now {
+            return Some(self.paused_until);
+        }
+        if self.consecutive_failures >= CIRCUIT_FAILURES_TO_OPEN {
+            if self.open_until > now {
+                return Some(self.open_until);
+            }
+            if self.probing {
+                return Some(now + self.cooldown_ms);
+            }
+            self.probing = true; // half-open: this one job probes
+        }
+        None
+    }
+
+    fn take_slot(&mut self, endpoint: &Endpoint, now: Millis) -> Millis {
+        self.in_flight += 1;
+        match endpoint.throttle_rate.filter(|rate| *rate > 0) {
+            Some(rate) => {
+                let at = self.next_slot_at.max(now);
+                self.next_slot_at = at + (1_000 / rate as Millis).max(1);
+                at
+            }
+            None => now,
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct FlowControl {
+    gates: Mutex<HashMap<EndpointId, Gate>>,
+}
+
+impl FlowControl {
+    pub fn admit(&self, job: Job, now: Millis) -> Admission {
+        let mut gates = self.gates.lock().expect("flow gates poisoned");
+        let gate = gates.entry(job.endpoint.id).or_default();
+        if let Some(until) = gate.blocked_until(now) {
+            return Admission::Defer { job, until };
+        }
+        if gate.in_flight >= ENDPOINT_IN_FLIGHT_MAX {
+            if gate.queue.len() >= ENDPOINT_QUEUE_MAX {
+                return Admission::Defer { job, until: now + OVERFLOW_DEFER_MS };
+            }
+            gate.queue.push_back(job);
+            return Admission::Queued;
+        }
+        let not_before = gate.take_slot(&job.endpoint, now);
+        if not_before - now > THROTTLE_HOLD_MAX_MS {
+            gate.in_flight -= 1;
+            return Admission::Defer { job, until: not_before };
+        }
+        Admission::Send { job, not_before }
+    }
+
+    /// Records how an attempt to `endpoint` went and frees its slot. Returns the endpoint's next
+    /// queued job to send with the freed slot, and the queued jobs that must go back to the store.
+    pub fn finish(
+        &self,
+        endpoint: EndpointId,
+        verdict: Verdict,
+        now: Millis,
+    ) -> (Option<(Job, Millis)>, Vec<(Job, Millis)>) {
+        let mut gates = self.gates.lock().expect("flow gates poisoned");
+        let Some(gate) = gates.get_mut(&endpoint) else { return (None, Vec::new()) };
+        gate.in_flight = gate.in_flight.saturating_sub(1);
+        gate.probing = false;
+        if verdict.succeeded {
+            gate.consecutive_failures = 0;
+            gate.cooldown_ms = 0;
+        } else {
+            gate.consecutive_failures += 1;
+            if gate.consecutive_failures >= CIRCUIT_FAILURES_TO_OPEN {
+                gate.cooldown_ms = (gate.cooldown_ms * 2).clamp(CIRCUIT_COOLDOWN_MS_MIN, CIRCUIT_COOLDOWN_MS_MAX);
+                gate.open_until = now + gate.cooldown_ms;
+                tracing::warn!(endpoint_id = %endpoint, cooldown_ms = gate.cooldown_ms, "circuit open: endpoint fails every request");
+            }
+        }
+        if let Some(seconds) = verdict.pause_seconds {
+            gate.paused_until = gate.paused_until.max(now + seconds as Millis * 1_000);
+        }
+        if let Some(until) = gate.blocked_until(now) {
+            gate.probing = false;
+            let deferred = gate.queue.drain(..).map(|job| (job, until)).collect();
+            return (None, deferred);
+        }
+        let next = gate.queue.pop_front().map(|job| {
+            let not_before = gate.take_slot(&job.endpoint, now);
+            (job, not_before)
+        });
+        let idle = gate.in_flight == 0 && gate.queue.is_empty();
+        if idle && gate.consecutive_failures == 0 && gate.paused_until <= now && gate.next_slot_at <= now {
+            gates.remove(&endpoint); // forget idle, healthy endpoints: the map stays small
+        }
+        (next, Vec::new())
+    }
+}

@@ -1,0 +1,101 @@
+//! Per-endpoint flow control: isolation from a dead endpoint, throttling, Retry-After pauses and
+//! the circuit breaker.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::TestApp;
+use support::receiver::{Receiver, Reply};
+
+fn id(value: &Value) -> String {
+    value["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_endpoint_with_a_backlog_does_not_hold_back_a_healthy_one() {
+    const BACKLOG: usize = 1_000;
+    // Short shutdown grace: the dead endpoint's requests are still hanging when the test ends.
+    let app = TestApp::start_with(|config| config.shutdown_grace_ms = 100).await;
+    let dead = Receiver::start().await;
+    dead.set_delay_ms(60_000); // never answers within the 30 s deadline
+    let healthy = Receiver::start().await;
+    let app_id = app.create_app().await;
+    app.create_endpoint(&app_id, json!({"url": dead.url, "eventTypes": ["to.dead"], "timeoutMs": 30000})).await;
+    app.create_endpoint(&app_id, json!({"url": healthy.url, "eventTypes": ["to.healthy"]})).await;
+    for n in 0..BACKLOG {
+        app.post_ok(&format!("/api/v1/app/{app_id}/msg"), json!({"eventType": "to.dead", "payload": {"n": n}}), 202)
+            .await;
+    }
+    dead.wait_for(32).await;
+    let msg = app.send(&app_id, "to.healthy", json!({})).await;
+    let arrived = healthy.wait_for(1).await;
+    assert_eq!(arrived[0].header("webhook-id"), id(&msg));
+    assert!(dead.received().len() <= 32, "at most 32 in flight to one endpoint, got {}", dead.received().len());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn throttle_rate_spaces_deliveries() {
+    let app = TestApp::start().await;
+    let receiver = Receiver::start().await;
+    let app_id = app.create_app().await;
+    app.create_endpoint(&app_id, json!({"url": receiver.url, "throttleRate": 5})).await;
+    for _ in 0..5 {
+        app.send(&app_id, "a", json!({})).await;
+    }
+    let started = std::time::Instant::now();
+    receiver.wait_for(5).await;
+    // A lower bound only: 5 deliveries at 5/s take at least 4 gaps of 200 ms.
+    assert!(started.elapsed() >= Duration::from_millis(700), "5 deliveries at 5/s took {:?}", started.elapsed());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn retry_after_pauses_the_endpoint_not_the_worker() {
+    let app = TestApp::start().await;
+    let receiver = Receiver::start().await;
+    receiver.script([Reply { status: 429, headers: vec![("retry-after", "60".into())], ..Reply::default() }]);
+    let other = Receiver::start().await;
+    let app_id = app.create_app().await;
+    app.create_endpoint(&app_id, json!({"url": receiver.url, "eventTypes": ["busy"]})).await;
+    app.create_endpoint(&app_id, json!({"url": other.url, "eventTypes": ["other"]})).await;
+    app.send(&app_id, "busy", json!({"n": 1})).await;
+    receiver.wait_for(1).await;
+    let second = id(&app.send(&app_id, "busy", json!({"n": 2})).await);
+    let paused = app
+        .get_until(&format!("/api/v1/app/{app_id}/msg/{second}/endpoint"), |v| v["data"][0]["nextAttempt"].is_string())
+        .await;
+    let next = hookwire_core::time_fmt::parse(paused["data"][0]["nextAttempt"].as_str().unwrap()).unwrap();
+    let created = hookwire_core::time_fmt::parse(paused["data"][0]["createdAt"].as_str().unwrap()).unwrap();
+    assert!(next - created >= 55_000, "the second message waits for the pause: {paused}");
+    assert_eq!(paused["data"][0]["attempts"], 0, "a pause is not an attempt");
+    app.send(&app_id, "other", json!({})).await;
+    other.wait_for(1).await;
+    assert_eq!(receiver.received().len(), 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_circuit_opens_after_consecutive_failures() {
+    let app = TestApp::start().await;
+    let receiver = Receiver::start().await;
+    receiver.script((0..20).map(|_| Reply::status(500)));
+    let app_id = app.create_app().await;
+    let endpoint = app
+        .create_endpoint(&app_id, json!({"url": receiver.url, "retryPolicy": {"maxRetries": 0, "intervalMs": 0}}))
+        .await;
+    for _ in 0..10 {
+        app.send(&app_id, "a", json!({})).await;
+    }
+    let failed = format!("/api/v1/app/{app_id}/endpoint/{}/msg?status=2", id(&endpoint));
+    app.get_until(&failed, |v| v["data"].as_array().is_some_and(|d| d.len() == 10)).await;
+    let held = id(&app.send(&app_id, "a", json!({})).await);
+    let waiting = app
+        .get_until(&format!("/api/v1/app/{app_id}/msg/{held}/endpoint"), |v| v["data"][0]["nextAttempt"].is_string())
+        .await;
+    assert_eq!(waiting["data"][0]["attempts"], 0, "the open circuit holds the delivery: {waiting}");
+    assert_eq!(receiver.received().len(), 10);
+    app.stop().await;
+}
