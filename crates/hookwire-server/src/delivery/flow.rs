@@ -38,6 +38,10 @@ pub enum Admission {
     Defer { job: Job, until: Millis },
 }
 
+/// After an attempt: the endpoint's next queued job to send with the freed slot (and when), and
+/// queued jobs that must go back to the store (and when they are due).
+pub type Finished = (Option<(Job, Millis)>, Vec<(Job, Millis)>);
+
 /// How an attempt went, as far as flow control cares.
 pub struct Verdict {
     pub succeeded: bool,
@@ -117,12 +121,7 @@ impl FlowControl {
 
     /// Records how an attempt to `endpoint` went and frees its slot. Returns the endpoint's next
     /// queued job to send with the freed slot, and the queued jobs that must go back to the store.
-    pub fn finish(
-        &self,
-        endpoint: EndpointId,
-        verdict: Verdict,
-        now: Millis,
-    ) -> (Option<(Job, Millis)>, Vec<(Job, Millis)>) {
+    pub fn finish(&self, endpoint: EndpointId, verdict: Verdict, now: Millis) -> Finished {
         let mut gates = self.gates.lock().expect("flow gates poisoned");
         let Some(gate) = gates.get_mut(&endpoint) else { return (None, Vec::new()) };
         gate.in_flight = gate.in_flight.saturating_sub(1);
