@@ -87,8 +87,12 @@ impl Server {
         let sender = Sender::new(config.destination_policy())?;
         let cancel = CancellationToken::new();
         let tracker = TaskTracker::new();
-        let dispatcher =
-            delivery::start(store.clone(), sender.clone(), config.delivery_concurrency, &tracker, cancel.clone());
+        let engine = delivery::EngineConfig {
+            concurrency: config.delivery_concurrency,
+            auto_disable_after_ms: config.auto_disable_after_ms as i64,
+            operational_app: config.operational_app.clone(),
+        };
+        let dispatcher = delivery::start(store.clone(), sender.clone(), engine, &tracker, cancel.clone());
         tracker.spawn(crate::retention::run(
             store.clone(),
             config.retention_days,

@@ -15,6 +15,7 @@ pub const DELIVERY_CONCURRENCY_DEFAULT: usize = 512;
 /// and are delivered again after the next start).
 pub const SHUTDOWN_GRACE_MS_DEFAULT: u64 = 30_000;
 pub const RETENTION_SWEEP_INTERVAL_MS_DEFAULT: u64 = 60_000;
+pub const AUTO_DISABLE_AFTER_MS_DEFAULT: u64 = 5 * 24 * 3_600_000;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -39,6 +40,11 @@ pub struct Config {
     pub retention_sweep_interval_ms: u64,
     pub delivery_concurrency: usize,
     pub shutdown_grace_ms: u64,
+    /// An endpoint failing without a single success for this long is disabled (default 5 days).
+    pub auto_disable_after_ms: u64,
+    /// The application (id or uid) whose endpoints receive operational events
+    /// (`endpoint.disabled`, `message.attempt.exhausted`).
+    pub operational_app: Option<String>,
     /// Base URL users reach this server at (for portal links); defaults to `http://{listen}`.
     pub public_url: Option<String>,
 }
@@ -68,6 +74,8 @@ impl Default for Config {
             retention_sweep_interval_ms: RETENTION_SWEEP_INTERVAL_MS_DEFAULT,
             delivery_concurrency: DELIVERY_CONCURRENCY_DEFAULT,
             shutdown_grace_ms: SHUTDOWN_GRACE_MS_DEFAULT,
+            auto_disable_after_ms: AUTO_DISABLE_AFTER_MS_DEFAULT,
+            operational_app: None,
             public_url: None,
         }
     }
@@ -91,6 +99,8 @@ pub struct FileConfig {
     pub retention_days: Option<u64>,
     pub delivery_concurrency: Option<usize>,
     pub shutdown_grace_ms: Option<u64>,
+    pub auto_disable_after_hours: Option<u64>,
+    pub operational_app: Option<String>,
     pub public_url: Option<String>,
 }
 
@@ -153,6 +163,12 @@ impl FileConfig {
         }
         if let Some(v) = self.shutdown_grace_ms {
             config.shutdown_grace_ms = v;
+        }
+        if let Some(v) = self.auto_disable_after_hours {
+            config.auto_disable_after_ms = v * 3_600_000;
+        }
+        if let Some(v) = self.operational_app {
+            config.operational_app = Some(v);
         }
         if let Some(v) = self.public_url {
             config.public_url = Some(v);

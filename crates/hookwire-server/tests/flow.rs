@@ -115,3 +115,46 @@ async fn the_circuit_opens_after_consecutive_failures() {
     assert!(receiver.received().len() <= 11);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn exhausted_deliveries_and_auto_disable_are_announced_as_operational_events() {
+    let app = TestApp::start_with(|config| {
+        config.auto_disable_after_ms = 0; // the first failure without a success disables
+        config.operational_app = Some("ops".into());
+    })
+    .await;
+    let operator = Receiver::start().await;
+    let failing = Receiver::start().await;
+    failing.script([Reply::status(500)]);
+    app.post_ok("/api/v1/app", json!({"name": "Operations", "uid": "ops"}), 201).await;
+    app.create_endpoint("ops", json!({"url": operator.url})).await;
+    let customer = app.create_app().await;
+    let endpoint = app
+        .create_endpoint(&customer, json!({"url": failing.url, "retryPolicy": {"maxRetries": 0, "intervalMs": 0}}))
+        .await;
+    let msg = id(&app.send(&customer, "invoice.paid", json!({})).await);
+
+    let events = operator.wait_for(2).await;
+    let mut types: Vec<(String, Value)> = events
+        .iter()
+        .map(|r| {
+            let body: Value = serde_json::from_slice(&r.body).unwrap();
+            (body.get("msgId").map_or("endpoint.disabled", |_| "message.attempt.exhausted").to_owned(), body)
+        })
+        .collect();
+    types.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(types[0].1["endpointId"], endpoint["id"]);
+    assert_eq!(types[0].1["trigger"], "automatic");
+    assert_eq!(
+        (types[1].1["msgId"].as_str(), types[1].1["lastAttempt"]["responseStatusCode"].as_i64()),
+        (Some(msg.as_str()), Some(500))
+    );
+    let disabled = app.get(&format!("/api/v1/app/{customer}/endpoint/{}", id(&endpoint))).await.1;
+    assert_eq!((disabled["disabled"].as_bool(), disabled["status"].as_str()), (Some(true), Some("disabled")));
+    let listed = app.get("/api/v1/app/ops/msg").await.1;
+    let mut names: Vec<&str> =
+        listed["data"].as_array().unwrap().iter().map(|m| m["eventType"].as_str().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, ["endpoint.disabled", "message.attempt.exhausted"]);
+    app.stop().await;
+}

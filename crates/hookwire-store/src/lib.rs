@@ -94,8 +94,11 @@ pub trait MessageStore: Send + Sync {
 pub trait DeliveryStore: Send + Sync {
     /// Leases up to `limit` due, unleased deliveries until `lease_until`.
     async fn claim_due(&self, now: Millis, lease_until: Millis, limit: usize) -> StoreResult<Vec<ClaimedDelivery>>;
-    /// Records an attempt and moves its delivery on, releasing the lease.
-    async fn record_attempt(&self, attempt: Attempt, update: DeliveryUpdate) -> StoreResult<()>;
+    /// Records an attempt and moves its delivery on, releasing the lease. Returns since when the
+    /// endpoint has failed without a success (`None` after a success).
+    async fn record_attempt(&self, attempt: Attempt, update: DeliveryUpdate) -> StoreResult<Option<Millis>>;
+    /// Disables an endpoint (auto-disable); false when it already was.
+    async fn disable_endpoint(&self, endpoint: EndpointId, now: Millis) -> StoreResult<bool>;
     /// Inserts new deliveries (resend, send-example, recover), due at their `next_attempt_at`.
     async fn insert_deliveries(&self, deliveries: Vec<Delivery>) -> StoreResult<()>;
     /// Makes failed deliveries of an endpoint created in `[since, until)` due again; returns how many.

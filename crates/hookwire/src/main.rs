@@ -89,6 +89,11 @@ fn load_config(common: &Common) -> anyhow::Result<Config> {
     {
         config.main_key = Some(key);
     }
+    if let Ok(app) = std::env::var("HOOKWIRE_OPERATIONAL_APP")
+        && !app.is_empty()
+    {
+        config.operational_app = Some(app);
+    }
     if let Ok(token) = std::env::var("HOOKWIRE_ADMIN_TOKEN")
         && !token.is_empty()
     {

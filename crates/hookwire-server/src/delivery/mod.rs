@@ -4,6 +4,7 @@
 //! Workers run each attempt as a tracked task under a global concurrency bound and record the
 //! outcome; the store, not memory, decides what is due.
 
+pub mod events;
 pub mod fanout;
 pub mod flow;
 pub mod sender;
@@ -75,11 +76,20 @@ impl Dispatcher {
     }
 }
 
+/// How the engine runs: its global concurrency, endpoint auto-disable, operational events.
+pub struct EngineConfig {
+    pub concurrency: usize,
+    /// An endpoint failing without a success for this long is disabled.
+    pub auto_disable_after_ms: Millis,
+    /// The application (id or uid) whose endpoints receive operational events.
+    pub operational_app: Option<String>,
+}
+
 /// Starts the poller and the worker loop on `tracker`; both stop when `cancel` fires.
 pub fn start(
     store: Arc<dyn Store>,
     sender: sender::Sender,
-    concurrency: usize,
+    engine: EngineConfig,
     tracker: &TaskTracker,
     cancel: CancellationToken,
 ) -> Dispatcher {
@@ -87,8 +97,18 @@ pub fn start(
     let wake = Arc::new(Notify::new());
     let dispatcher = Dispatcher { queue: queue.clone(), wake: wake.clone() };
     tracker.spawn(poll(store.clone(), queue, wake, cancel.clone()));
-    let worker = Worker { store, sender, dispatcher: dispatcher.clone() };
-    tracker.spawn(run(jobs, worker, Arc::new(Semaphore::new(concurrency)), tracker.clone(), cancel));
+    let events = engine
+        .operational_app
+        .map(|app| Arc::new(events::OperationalEvents::new(store.clone(), dispatcher.clone(), app)));
+    let worker = Worker {
+        store,
+        sender,
+        dispatcher: dispatcher.clone(),
+        events,
+        auto_disable_after_ms: engine.auto_disable_after_ms,
+    };
+    let slots = Arc::new(Semaphore::new(engine.concurrency));
+    tracker.spawn(run(jobs, worker, slots, tracker.clone(), cancel));
     dispatcher
 }
 

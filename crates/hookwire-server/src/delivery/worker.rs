@@ -7,6 +7,9 @@ use hookwire_core::model::{Attempt, Status, TriggerType};
 use hookwire_core::retry::next_attempt_at;
 use hookwire_store::{DeliveryUpdate, Store};
 
+use hookwire_core::time_fmt::Millis;
+
+use super::events::OperationalEvents;
 use super::flow::Verdict;
 use super::sender::Sender;
 use super::{Dispatcher, Job, POLL_INTERVAL_MAX_MS};
@@ -17,6 +20,8 @@ pub(super) struct Worker {
     pub store: Arc<dyn Store>,
     pub sender: Sender,
     pub dispatcher: Dispatcher,
+    pub events: Option<Arc<OperationalEvents>>,
+    pub auto_disable_after_ms: Millis,
 }
 
 impl Worker {
@@ -26,6 +31,20 @@ impl Worker {
             DeliveryUpdate { status: Status::Pending, attempts: job.delivery.attempts, next_attempt_at: Some(until) };
         if let Err(error) = self.store.update_delivery(job.delivery.id, update, now()).await {
             tracing::error!(%error, delivery_id = %job.delivery.id, "cannot defer delivery; its lease will lapse");
+        }
+    }
+
+    /// Disables an endpoint that has failed without a success for the configured period.
+    async fn auto_disable(&self, endpoint: &hookwire_core::model::Endpoint, failing_since: Millis, now: Millis) {
+        match self.store.disable_endpoint(endpoint.id, now).await {
+            Ok(true) => {
+                tracing::warn!(endpoint_id = %endpoint.id, "endpoint disabled: it failed without a success for the configured period");
+                if let Some(events) = &self.events {
+                    events.endpoint_disabled(endpoint, failing_since, now).await;
+                }
+            }
+            Ok(false) => {}
+            Err(error) => tracing::error!(%error, endpoint_id = %endpoint.id, "cannot disable endpoint"),
         }
     }
 
@@ -88,10 +107,24 @@ impl Worker {
             timestamp: finished,
         };
         let update = DeliveryUpdate { status, attempts, next_attempt_at: retry_at };
-        if let Err(error) = self.store.record_attempt(attempt, update).await {
-            // The lease lapses and the delivery is attempted again: at least once, never lost.
-            tracing::error!(%error, delivery_id = %delivery.id, "cannot record attempt");
-            return verdict;
+        let failing_since = match self.store.record_attempt(attempt.clone(), update).await {
+            Ok(failing_since) => failing_since,
+            Err(error) => {
+                // The lease lapses and the delivery is attempted again: at least once, never lost.
+                tracing::error!(%error, delivery_id = %delivery.id, "cannot record attempt");
+                return verdict;
+            }
+        };
+        if status == Status::Fail
+            && delivery.trigger == TriggerType::Scheduled
+            && let Some(events) = &self.events
+        {
+            events.attempt_exhausted(endpoint, message, &attempt, finished).await;
+        }
+        if let Some(since) = failing_since
+            && finished - since >= self.auto_disable_after_ms
+        {
+            self.auto_disable(endpoint, since, finished).await;
         }
         if retry_at.is_some_and(|at| at <= finished + POLL_INTERVAL_MAX_MS as i64) {
             self.dispatcher.wake();

@@ -31,7 +31,7 @@ impl DeliveryStore for SqliteStore {
             .collect()
     }
 
-    async fn record_attempt(&self, attempt: Attempt, update: DeliveryUpdate) -> StoreResult<()> {
+    async fn record_attempt(&self, attempt: Attempt, update: DeliveryUpdate) -> StoreResult<Option<Millis>> {
         self.write(move |conn| {
             conn.prepare_cached(&format!(
                 "INSERT INTO attempts ({ATTEMPT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
@@ -62,7 +62,41 @@ impl DeliveryStore for SqliteStore {
                 update.next_attempt_at,
                 attempt.timestamp
             ])?;
-            Ok(())
+            let endpoint = attempt.endpoint_id.to_string();
+            let succeeded = attempt.status == Status::Success;
+            conn.prepare_cached(
+                "INSERT INTO endpoint_counters (endpoint_id, filter_errors, failing_since, last_success_at) \
+                 VALUES (?1, 0, CASE WHEN ?2 THEN NULL ELSE ?3 END, CASE WHEN ?2 THEN ?3 END) \
+                 ON CONFLICT (endpoint_id) DO UPDATE SET \
+                 failing_since = CASE WHEN ?2 THEN NULL ELSE coalesce(failing_since, ?3) END, \
+                 last_success_at = CASE WHEN ?2 THEN ?3 ELSE last_success_at END",
+            )?
+            .execute(params![endpoint, succeeded, attempt.timestamp])?;
+            Ok(conn
+                .prepare_cached("SELECT failing_since FROM endpoint_counters WHERE endpoint_id = ?1")?
+                .query_row([&endpoint], |r| r.get(0))?)
+        })
+        .await
+    }
+
+    async fn disable_endpoint(&self, endpoint: EndpointId, now: Millis) -> StoreResult<bool> {
+        self.write(move |conn| {
+            let body: Option<String> = conn
+                .prepare_cached("SELECT body FROM endpoints WHERE id = ?1")?
+                .query_row([endpoint.to_string()], |r| r.get(0))
+                .optional()?;
+            let Some(body) = body else { return Ok(false) };
+            let mut stored: Endpoint = from_json(&body)?;
+            if stored.disabled {
+                return Ok(false);
+            }
+            stored.disabled = true;
+            stored.updated_at = now;
+            conn.execute(
+                "UPDATE endpoints SET body = ?2 WHERE id = ?1",
+                [endpoint.to_string(), rows::to_json(&stored)],
+            )?;
+            Ok(true)
         })
         .await
     }

@@ -26,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0001_init.sql"),
     include_str!("../../migrations/sqlite/0002_source_features.sql"),
     include_str!("../../migrations/sqlite/0003_retention.sql"),
+    include_str!("../../migrations/sqlite/0004_endpoint_health.sql"),
 ];
 
 /// How a commit reaches the disk.
