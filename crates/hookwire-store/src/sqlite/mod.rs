@@ -137,13 +137,14 @@ impl SqliteStore {
         self.inner.writer.submit(op).await
     }
 
-    /// Runs `op` on a read connection in the blocking pool.
+    /// Runs `op` on a pooled read connection in the blocking pool. (Running reads in place with
+    /// `block_in_place` was measured slower under load: see docs/BENCHMARKS.md.)
     async fn read<T: Send + 'static>(
         &self,
         op: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
+        let run = move || {
             let pooled = inner.readers.lock().expect("reader pool poisoned").pop();
             let conn = match pooled {
                 Some(conn) => conn,
@@ -155,9 +156,8 @@ impl SqliteStore {
                 readers.push(conn);
             }
             result
-        })
-        .await
-        .map_err(|_| StoreError::Closed)?
+        };
+        tokio::task::spawn_blocking(run).await.map_err(|_| StoreError::Closed)?
     }
 }
 
