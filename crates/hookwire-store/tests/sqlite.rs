@@ -307,3 +307,22 @@ async fn secrets_are_sealed_at_rest_and_the_key_is_checked_and_rotated() {
     let store = SqliteStore::open_with_key(&path, Durability::Disk, Some(MainKey::parse(&second).unwrap())).unwrap();
     assert_eq!(store.get_endpoint(app.id, &endpoint.id.to_string()).await.unwrap().unwrap(), endpoint);
 }
+
+#[tokio::test]
+async fn cached_configuration_follows_every_write() {
+    let f = fixture().await;
+    assert_eq!(f.store.app_endpoints(f.app.id).await.unwrap(), vec![f.endpoint.clone()]);
+    assert_eq!(f.store.get_app("acme").await.unwrap().unwrap().name, "Acme");
+    let changed = Endpoint { url: "https://example.org/new".into(), ..f.endpoint.clone() };
+    f.store.update_endpoint(changed.clone()).await.unwrap();
+    assert_eq!(f.store.app_endpoints(f.app.id).await.unwrap(), vec![changed]);
+    assert!(f.store.disable_endpoint(f.endpoint.id, NOW).await.unwrap());
+    assert!(f.store.app_endpoints(f.app.id).await.unwrap()[0].disabled);
+    let renamed = Application { name: "Acme 2".into(), ..f.app.clone() };
+    f.store.update_app(renamed).await.unwrap();
+    assert_eq!(f.store.get_app("acme").await.unwrap().unwrap().name, "Acme 2");
+    f.store.delete_endpoint(f.app.id, f.endpoint.id).await.unwrap();
+    assert!(f.store.app_endpoints(f.app.id).await.unwrap().is_empty());
+    f.store.delete_app(f.app.id).await.unwrap();
+    assert!(f.store.get_app("acme").await.unwrap().is_none());
+}

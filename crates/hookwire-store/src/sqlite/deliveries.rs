@@ -80,7 +80,7 @@ impl DeliveryStore for SqliteStore {
     }
 
     async fn disable_endpoint(&self, endpoint: EndpointId, now: Millis) -> StoreResult<bool> {
-        self.write(move |conn| {
+        self.write_config(move |conn| {
             let body: Option<String> = conn
                 .prepare_cached("SELECT body FROM endpoints WHERE id = ?1")?
                 .query_row([endpoint.to_string()], |r| r.get(0))

@@ -1,6 +1,7 @@
 //! The embedded SQLite store: WAL, one writer thread with group commit (writer.rs), and a
 //! small pool of read connections used from tokio's blocking pool.
 
+mod cache;
 mod deliveries;
 mod messages;
 mod resources;
@@ -49,6 +50,7 @@ struct Inner {
     writer: Writer,
     readers: Mutex<Vec<Connection>>,
     main_key: Option<Arc<MainKey>>,
+    cache: cache::ConfigCache,
 }
 
 /// A sealed known value, to tell at start whether the configured main key is the right one.
@@ -72,7 +74,26 @@ impl SqliteStore {
         check_main_key(&conn, main_key.as_ref())?;
         let writer = Writer::start(conn)?;
         let main_key = main_key.map(Arc::new);
-        Ok(Self { inner: Arc::new(Inner { path: path.to_owned(), writer, readers: Mutex::new(Vec::new()), main_key }) })
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path: path.to_owned(),
+                writer,
+                readers: Mutex::new(Vec::new()),
+                main_key,
+                cache: Default::default(),
+            }),
+        })
+    }
+
+    /// A configuration write: runs `op` in the next group commit, then drops the cached
+    /// configuration (after the commit, so no reader can cache what is being replaced).
+    async fn write_config<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let result = self.write(op).await;
+        self.inner.cache.invalidate();
+        result
     }
 
     /// Seals the endpoint's secrets for storage (identity without a main key).
@@ -95,6 +116,7 @@ impl SqliteStore {
     /// in one transaction; returns how many endpoints were rewritten.
     pub async fn reseal_secrets(&self, new_key: Option<MainKey>) -> StoreResult<u64> {
         let current = self.inner.main_key.clone();
+        self.inner.cache.invalidate();
         self.write(move |conn| {
             let rows: Vec<(String, String)> = conn
                 .prepare("SELECT id, body FROM endpoints")?

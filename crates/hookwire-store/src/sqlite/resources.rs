@@ -13,7 +13,7 @@ use crate::{Page, ResourceStore};
 #[async_trait]
 impl ResourceStore for SqliteStore {
     async fn create_app(&self, app: Application) -> StoreResult<()> {
-        self.write(move |conn| {
+        self.write_config(move |conn| {
             conn.prepare_cached("INSERT INTO applications (id, uid, body) VALUES (?1, ?2, ?3)")?
                 .execute(params![app.id.to_string(), app.uid, to_json(&app)])
                 .map_err(conflict_as("application uid"))?;
@@ -23,14 +23,23 @@ impl ResourceStore for SqliteStore {
     }
 
     async fn get_app(&self, id_or_uid: &str) -> StoreResult<Option<Application>> {
+        if let Some(app) = self.inner.cache.app(id_or_uid) {
+            return Ok(Some(app));
+        }
+        let generation = self.inner.cache.generation();
         let key = id_or_uid.to_owned();
-        self.read(move |conn| {
-            let column = if AppId::looks_like(&key) { "id" } else { "uid" };
-            let sql = format!("SELECT body FROM applications WHERE {column} = ?1");
-            let body: Option<String> = conn.prepare_cached(&sql)?.query_row([&key], |r| r.get(0)).optional()?;
-            Ok(body.map(|b| from_json(&b)).transpose()?)
-        })
-        .await
+        let app: Option<Application> = self
+            .read(move |conn| {
+                let column = if AppId::looks_like(&key) { "id" } else { "uid" };
+                let sql = format!("SELECT body FROM applications WHERE {column} = ?1");
+                let body: Option<String> = conn.prepare_cached(&sql)?.query_row([&key], |r| r.get(0)).optional()?;
+                Ok(body.map(|b| from_json(&b)).transpose()?)
+            })
+            .await?;
+        if let Some(app) = &app {
+            self.inner.cache.put_app(generation, app);
+        }
+        Ok(app)
     }
 
     async fn list_apps(&self, page: &Page) -> StoreResult<Vec<Application>> {
@@ -43,7 +52,7 @@ impl ResourceStore for SqliteStore {
     }
 
     async fn update_app(&self, app: Application) -> StoreResult<()> {
-        self.write(move |conn| {
+        self.write_config(move |conn| {
             let changed = conn
                 .prepare_cached("UPDATE applications SET uid = ?2, body = ?3 WHERE id = ?1")?
                 .execute(params![app.id.to_string(), app.uid, to_json(&app)])
@@ -57,7 +66,7 @@ impl ResourceStore for SqliteStore {
     }
 
     async fn delete_app(&self, id: AppId) -> StoreResult<()> {
-        self.write(move |conn| {
+        self.write_config(move |conn| {
             let id = id.to_string();
             for table in ["attempts", "deliveries", "idempotency_keys", "messages", "endpoints"] {
                 conn.execute(&format!("DELETE FROM {table} WHERE app_id = ?1"), [&id])?;
@@ -70,7 +79,7 @@ impl ResourceStore for SqliteStore {
 
     async fn create_endpoint(&self, endpoint: Endpoint) -> StoreResult<()> {
         let endpoint = self.seal_endpoint(endpoint);
-        self.write(move |conn| {
+        self.write_config(move |conn| {
             conn.prepare_cached("INSERT INTO endpoints (id, app_id, uid, body) VALUES (?1, ?2, ?3, ?4)")?
                 .execute(params![
                     endpoint.id.to_string(),
@@ -112,20 +121,25 @@ impl ResourceStore for SqliteStore {
     }
 
     async fn app_endpoints(&self, app: AppId) -> StoreResult<Vec<Endpoint>> {
-        self.read(move |conn| {
-            let mut stmt = conn.prepare_cached("SELECT body FROM endpoints WHERE app_id = ?1 ORDER BY id")?;
-            let rows = stmt.query_map([app.to_string()], |r| from_json(&r.get::<_, String>(0)?))?;
-            Ok(rows.collect::<Result<Vec<Endpoint>, _>>()?)
-        })
-        .await?
-        .into_iter()
-        .map(|e| self.open_endpoint(e))
-        .collect()
+        if let Some(endpoints) = self.inner.cache.endpoints(app) {
+            return Ok(endpoints);
+        }
+        let generation = self.inner.cache.generation();
+        let stored: Vec<Endpoint> = self
+            .read(move |conn| {
+                let mut stmt = conn.prepare_cached("SELECT body FROM endpoints WHERE app_id = ?1 ORDER BY id")?;
+                let rows = stmt.query_map([app.to_string()], |r| from_json(&r.get::<_, String>(0)?))?;
+                Ok(rows.collect::<Result<Vec<Endpoint>, _>>()?)
+            })
+            .await?;
+        let endpoints: Vec<Endpoint> = stored.into_iter().map(|e| self.open_endpoint(e)).collect::<StoreResult<_>>()?;
+        self.inner.cache.put_endpoints(generation, app, &endpoints);
+        Ok(endpoints)
     }
 
     async fn update_endpoint(&self, endpoint: Endpoint) -> StoreResult<()> {
         let endpoint = self.seal_endpoint(endpoint);
-        self.write(move |conn| {
+        self.write_config(move |conn| {
             let changed = conn
                 .prepare_cached("UPDATE endpoints SET uid = ?3, body = ?4 WHERE id = ?1 AND app_id = ?2")?
                 .execute(params![
@@ -144,7 +158,7 @@ impl ResourceStore for SqliteStore {
     }
 
     async fn delete_endpoint(&self, app: AppId, id: EndpointId) -> StoreResult<()> {
-        self.write(move |conn| {
+        self.write_config(move |conn| {
             let (app, id) = (app.to_string(), id.to_string());
             let changed = conn.execute("DELETE FROM endpoints WHERE app_id = ?1 AND id = ?2", [&app, &id])?;
             if changed == 0 {
