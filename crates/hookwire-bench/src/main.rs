@@ -42,6 +42,9 @@ struct Args {
     /// `disk` (fsync, the default) or `process`.
     #[arg(long, default_value = "disk")]
     durability: String,
+    /// Send at this many messages per second instead of as fast as possible (latency runs).
+    #[arg(long)]
+    rate: Option<u64>,
 }
 
 #[derive(Default)]
@@ -92,8 +95,9 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize] as f64 / 1_000.0
 }
 
-/// Runs `total` requests made by `make` with `concurrency` in flight; returns (elapsed, latencies µs).
-async fn drive<F, Fut>(total: usize, concurrency: usize, make: F) -> (Duration, Vec<u64>)
+/// Runs `total` requests made by `make` with `concurrency` in flight, at most `rate` per second
+/// when given; returns (elapsed, latencies µs).
+async fn drive<F, Fut>(total: usize, concurrency: usize, rate: Option<u64>, make: F) -> (Duration, Vec<u64>)
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = bool> + Send,
@@ -110,6 +114,10 @@ where
                 let n = next.fetch_add(1, Ordering::Relaxed);
                 if n >= total {
                     return latencies;
+                }
+                if let Some(rate) = rate {
+                    let due = started + Duration::from_secs_f64(n as f64 / rate as f64);
+                    tokio::time::sleep_until(due.into()).await;
                 }
                 let sent = Instant::now();
                 if make(n).await {
@@ -165,7 +173,7 @@ async fn main() -> anyhow::Result<()> {
     let baseline_body = Bytes::from(json!({"pad": pad, "sentAt": 0}).to_string());
     let (elapsed, _) = {
         let (client, url, body) = (client.clone(), receiver.clone(), baseline_body);
-        drive(args.messages, args.concurrency, move |_| {
+        drive(args.messages, args.concurrency, None, move |_| {
             let request = client.post(&url).header("webhook-id", "baseline").body(body.clone());
             async move { request.send().await.is_ok_and(|r| r.status().is_success()) }
         })
@@ -192,7 +200,7 @@ async fn main() -> anyhow::Result<()> {
     let (send_elapsed, accept_latencies) = {
         let (client, target, pad, accepted) =
             (client.clone(), api("/api/v1/app/bench/msg"), pad.clone(), accepted.clone());
-        drive(args.messages, args.concurrency, move |n| {
+        drive(args.messages, args.concurrency, args.rate, move |n| {
             let body = json!({"eventType": "bench.event", "payload": {"n": n, "sentAt": micros_now(), "pad": pad}});
             let request = client.post(&target).bearer_auth(TOKEN).json(&body);
             let accepted = accepted.clone();
@@ -225,6 +233,9 @@ async fn main() -> anyhow::Result<()> {
     latencies.sort_unstable();
     let delivered = arrivals.count.load(Ordering::Relaxed);
     let deliveries_per_second = delivered as f64 / end_to_end.as_secs_f64();
+    if let Some(rate) = args.rate {
+        println!("(paced at {rate} messages/s)");
+    }
     println!(
         "| messages | endpoints | concurrency | durability | baseline req/s | accepted/s | accept p50 ms | accept p99 ms | delivered/s | of baseline | send→arrival p50 ms | p99 ms | peak RSS MiB | lost | duplicates |"
     );
