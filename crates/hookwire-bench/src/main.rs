@@ -45,6 +45,23 @@ struct Args {
     /// Send at this many messages per second instead of as fast as possible (latency runs).
     #[arg(long)]
     rate: Option<u64>,
+    /// Point the endpoints at a listener that never answers, and report memory with the
+    /// resulting backlog instead of waiting for deliveries.
+    #[arg(long)]
+    dead: bool,
+}
+
+/// A listener that accepts connections and never answers.
+async fn start_dead_receiver() -> anyhow::Result<String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    Ok(url)
 }
 
 #[derive(Default)]
@@ -188,8 +205,9 @@ async fn main() -> anyhow::Result<()> {
     let (mut child, url) = start_hookwire(&args, dir.path())?;
     let api = |path: &str| format!("{url}{path}");
     client.post(api("/api/v1/app")).bearer_auth(TOKEN).json(&json!({"name": "bench", "uid": "bench"})).send().await?;
+    let target = if args.dead { start_dead_receiver().await? } else { receiver.clone() };
     for n in 0..args.endpoints {
-        let endpoint = json!({"url": format!("{receiver}/e{n}")});
+        let endpoint = json!({"url": format!("{target}/e{n}")});
         let response = client.post(api("/api/v1/app/bench/endpoint")).bearer_auth(TOKEN).json(&endpoint).send().await?;
         if !response.status().is_success() {
             bail!("creating an endpoint failed: {}", response.text().await?);
@@ -216,6 +234,18 @@ async fn main() -> anyhow::Result<()> {
     };
     let sent_started = Instant::now() - send_elapsed;
     let expected = accepted.load(Ordering::Relaxed) * args.endpoints;
+    if args.dead {
+        let rss = peak_rss_mib(child.id());
+        println!(
+            "dead endpoints: {} messages accepted ({} deliveries queued) at {:.0}/s; Hookwire peak RSS {rss:.0} MiB",
+            accepted.load(Ordering::Relaxed),
+            expected,
+            accepted.load(Ordering::Relaxed) as f64 / send_elapsed.as_secs_f64()
+        );
+        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        let _ = child.wait();
+        return Ok(());
+    }
     let deadline = Instant::now() + DRAIN_TIMEOUT;
     while arrivals.count.load(Ordering::Relaxed) < expected && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(5)).await;

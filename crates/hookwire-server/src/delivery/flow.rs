@@ -79,6 +79,19 @@ impl Gate {
         None
     }
 
+    /// Counts a failure; opens the circuit (or re-opens it after a failed probe, doubling the
+    /// cooldown) and returns true when this failure did. Failures of requests already in flight
+    /// while it is open do not lengthen the cooldown again.
+    fn record_failure(&mut self, now: Millis) -> bool {
+        self.consecutive_failures += 1;
+        if self.consecutive_failures < CIRCUIT_FAILURES_TO_OPEN || self.open_until > now {
+            return false;
+        }
+        self.cooldown_ms = (self.cooldown_ms * 2).clamp(CIRCUIT_COOLDOWN_MS_MIN, CIRCUIT_COOLDOWN_MS_MAX);
+        self.open_until = now + self.cooldown_ms;
+        true
+    }
+
     fn take_slot(&mut self, endpoint: &Endpoint, now: Millis) -> Millis {
         self.in_flight += 1;
         match endpoint.throttle_rate.filter(|rate| *rate > 0) {
@@ -130,10 +143,7 @@ impl FlowControl {
             gate.consecutive_failures = 0;
             gate.cooldown_ms = 0;
         } else {
-            gate.consecutive_failures += 1;
-            if gate.consecutive_failures >= CIRCUIT_FAILURES_TO_OPEN {
-                gate.cooldown_ms = (gate.cooldown_ms * 2).clamp(CIRCUIT_COOLDOWN_MS_MIN, CIRCUIT_COOLDOWN_MS_MAX);
-                gate.open_until = now + gate.cooldown_ms;
+            if gate.record_failure(now) {
                 tracing::warn!(endpoint_id = %endpoint, cooldown_ms = gate.cooldown_ms, "circuit open: endpoint fails every request");
             }
         }
@@ -154,5 +164,25 @@ impl FlowControl {
             gates.remove(&endpoint); // forget idle, healthy endpoints: the map stays small
         }
         (next, Vec::new())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn circuit_cooldown_doubles_per_failed_probe_not_per_failure() {
+        let mut gate = Gate::default();
+        for _ in 0..CIRCUIT_FAILURES_TO_OPEN + 20 {
+            gate.record_failure(0); // twenty more failures of requests already in flight
+        }
+        assert_eq!((gate.cooldown_ms, gate.open_until), (CIRCUIT_COOLDOWN_MS_MIN, CIRCUIT_COOLDOWN_MS_MIN));
+        assert_eq!(gate.blocked_until(1_000), Some(CIRCUIT_COOLDOWN_MS_MIN), "open: deliveries wait");
+        let after = CIRCUIT_COOLDOWN_MS_MIN;
+        assert_eq!(gate.blocked_until(after), None, "half-open: one probe goes");
+        assert!(gate.blocked_until(after).is_some(), "and only one");
+        assert!(gate.record_failure(after));
+        assert_eq!(gate.cooldown_ms, 2 * CIRCUIT_COOLDOWN_MS_MIN, "a failed probe doubles the cooldown");
     }
 }
