@@ -17,8 +17,12 @@ use super::Job;
 
 /// Deliveries to one endpoint in flight at once (per process).
 pub const ENDPOINT_IN_FLIGHT_MAX: usize = 32;
-/// Jobs waiting in memory for one endpoint's slots before the rest go back to the store.
-pub const ENDPOINT_QUEUE_MAX: usize = 256;
+/// Jobs waiting in memory for one endpoint's slots before the rest go back to the store. Deep
+/// enough that a burst to a healthy endpoint stays in memory (going back to the store costs a
+/// write now and a claim later).
+pub const ENDPOINT_QUEUE_MAX: usize = 4_096;
+/// Jobs waiting in memory across all endpoints: many slow endpoints cannot grow memory.
+pub const QUEUED_TOTAL_MAX: usize = 16_384;
 /// When an endpoint's queue is full, its overflow is due again this much later.
 pub const OVERFLOW_DEFER_MS: Millis = 2_000;
 /// A throttled job waits in memory at most this long; a later slot goes back to the store.
@@ -107,21 +111,30 @@ impl Gate {
 
 #[derive(Default)]
 pub struct FlowControl {
-    gates: Mutex<HashMap<EndpointId, Gate>>,
+    gates: Mutex<Gates>,
+}
+
+#[derive(Default)]
+struct Gates {
+    by_endpoint: HashMap<EndpointId, Gate>,
+    /// Jobs in all the endpoints' queues.
+    queued: usize,
 }
 
 impl FlowControl {
     pub fn admit(&self, job: Job, now: Millis) -> Admission {
         let mut gates = self.gates.lock().expect("flow gates poisoned");
-        let gate = gates.entry(job.endpoint.id).or_default();
+        let queued = gates.queued;
+        let gate = gates.by_endpoint.entry(job.endpoint.id).or_default();
         if let Some(until) = gate.blocked_until(now) {
             return Admission::Defer { job, until };
         }
         if gate.in_flight >= ENDPOINT_IN_FLIGHT_MAX {
-            if gate.queue.len() >= ENDPOINT_QUEUE_MAX {
+            if gate.queue.len() >= ENDPOINT_QUEUE_MAX || queued >= QUEUED_TOTAL_MAX {
                 return Admission::Defer { job, until: now + OVERFLOW_DEFER_MS };
             }
             gate.queue.push_back(job);
+            gates.queued += 1;
             return Admission::Queued;
         }
         let not_before = gate.take_slot(&job.endpoint, now);
@@ -136,7 +149,8 @@ impl FlowControl {
     /// queued job to send with the freed slot, and the queued jobs that must go back to the store.
     pub fn finish(&self, endpoint: EndpointId, verdict: Verdict, now: Millis) -> Finished {
         let mut gates = self.gates.lock().expect("flow gates poisoned");
-        let Some(gate) = gates.get_mut(&endpoint) else { return (None, Vec::new()) };
+        let Gates { by_endpoint, queued } = &mut *gates;
+        let Some(gate) = by_endpoint.get_mut(&endpoint) else { return (None, Vec::new()) };
         gate.in_flight = gate.in_flight.saturating_sub(1);
         gate.probing = false;
         if verdict.succeeded {
@@ -152,16 +166,18 @@ impl FlowControl {
         }
         if let Some(until) = gate.blocked_until(now) {
             gate.probing = false;
-            let deferred = gate.queue.drain(..).map(|job| (job, until)).collect();
+            let deferred: Vec<_> = gate.queue.drain(..).map(|job| (job, until)).collect();
+            *queued -= deferred.len();
             return (None, deferred);
         }
         let next = gate.queue.pop_front().map(|job| {
+            *queued -= 1;
             let not_before = gate.take_slot(&job.endpoint, now);
             (job, not_before)
         });
         let idle = gate.in_flight == 0 && gate.queue.is_empty();
         if idle && gate.consecutive_failures == 0 && gate.paused_until <= now && gate.next_slot_at <= now {
-            gates.remove(&endpoint); // forget idle, healthy endpoints: the map stays small
+            by_endpoint.remove(&endpoint); // forget idle, healthy endpoints: the map stays small
         }
         (next, Vec::new())
     }

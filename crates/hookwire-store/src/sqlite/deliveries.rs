@@ -64,17 +64,14 @@ impl DeliveryStore for SqliteStore {
             ])?;
             let endpoint = attempt.endpoint_id.to_string();
             let succeeded = attempt.status == Status::Success;
-            conn.prepare_cached(
+            Ok(conn.prepare_cached(
                 "INSERT INTO endpoint_counters (endpoint_id, filter_errors, failing_since, last_success_at) \
                  VALUES (?1, 0, CASE WHEN ?2 THEN NULL ELSE ?3 END, CASE WHEN ?2 THEN ?3 END) \
                  ON CONFLICT (endpoint_id) DO UPDATE SET \
                  failing_since = CASE WHEN ?2 THEN NULL ELSE coalesce(failing_since, ?3) END, \
-                 last_success_at = CASE WHEN ?2 THEN ?3 ELSE last_success_at END",
+                 last_success_at = CASE WHEN ?2 THEN ?3 ELSE last_success_at END RETURNING failing_since",
             )?
-            .execute(params![endpoint, succeeded, attempt.timestamp])?;
-            Ok(conn
-                .prepare_cached("SELECT failing_since FROM endpoint_counters WHERE endpoint_id = ?1")?
-                .query_row([&endpoint], |r| r.get(0))?)
+            .query_row(params![endpoint, succeeded, attempt.timestamp], |r| r.get(0))?)
         })
         .await
     }
