@@ -107,10 +107,7 @@ pub struct MessageEndpointOut {
 }
 
 fn attempt_filter(query: &QueryPairs, scope: AttemptScope) -> ApiResult<AttemptFilter> {
-    let status = query
-        .number::<i64>("status")?
-        .map(|code| Status::from_code(code).ok_or_else(|| ApiError::invalid(&["query", "status"], "must be 0..=4")))
-        .transpose()?;
+    let status = query.status()?;
     let endpoint = query
         .get("endpoint_id")
         .map(|id| id.parse::<EndpointId>().map_err(|e| ApiError::invalid(&["query", "endpoint_id"], e.to_string())))

@@ -12,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::endpoints::load_endpoint;
-use super::error::{ApiError, ApiResult};
+use super::error::ApiResult;
 use super::extract::QueryPairs;
 use super::messages::MessageOut;
 use super::page::{ListResponse, list_response, page_from};
@@ -51,10 +51,7 @@ async fn list_endpoint_messages(
     query: QueryPairs,
 ) -> ApiResult<Json<ListResponse<EndpointMessageOut>>> {
     let (app, endpoint) = load_endpoint(&state, principal, &app_id, &endpoint_id).await?;
-    let status = query
-        .number::<i64>("status")?
-        .map(|code| Status::from_code(code).ok_or_else(|| ApiError::invalid(&["query", "status"], "must be 0..=4")))
-        .transpose()?;
+    let status = query.status()?;
     let filter = EndpointMessageFilter {
         page: page_from(&query, true)?,
         status,

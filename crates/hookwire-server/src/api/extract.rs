@@ -98,6 +98,16 @@ impl QueryPairs {
             .transpose()
     }
 
+    /// A delivery or attempt status filter: `status=0..=4`.
+    pub fn status(&self) -> Result<Option<hookwire_core::model::Status>, ApiError> {
+        self.number::<i64>("status")?
+            .map(|code| {
+                hookwire_core::model::Status::from_code(code)
+                    .ok_or_else(|| ApiError::invalid(&["query", "status"], "must be 0..=4"))
+            })
+            .transpose()
+    }
+
     pub fn number<T: std::str::FromStr>(&self, key: &str) -> Result<Option<T>, ApiError> {
         self.get(key)
             .map(|v| v.parse().map_err(|_| ApiError::invalid(&["query", key], format!("expected a number, got {v:?}"))))
