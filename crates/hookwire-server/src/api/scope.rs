@@ -15,7 +15,7 @@ use crate::state::AppState;
 pub async fn require_scope(
     State(state): State<AppState>,
     params: RawPathParams,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     let header = request.headers().get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
@@ -33,6 +33,8 @@ pub async fn require_scope(
     {
         return ApiError::not_found("application").into_response();
     }
+    // Handlers' `Principal` extractor reuses this instead of authenticating again.
+    request.extensions_mut().insert(principal);
     next.run(request).await
 }
 
