@@ -85,7 +85,7 @@ impl Auth {
         let record = store.get_setting(&format!("{APP_TOKEN_SETTING_PREFIX}{token_hash}")).await?;
         let record: AppTokenRecord =
             record.and_then(|r| serde_json::from_str(&r).ok()).ok_or_else(ApiError::unauthorized)?;
-        if record.expires_at <= hookwire_core::time_fmt::to_millis(time::OffsetDateTime::now_utc()) {
+        if record.expires_at <= crate::state::now() {
             return Err(ApiError::unauthorized());
         }
         Ok(Principal::App(record.app))

@@ -92,6 +92,25 @@ fn delivery(message: &Message, endpoint: EndpointId) -> Delivery {
     }
 }
 
+/// An attempt of delivery `d` answered with `code` and `response`, at `NOW`.
+fn attempt(f: &Fixture, d: &Delivery, status: Status, code: u16, response: &str) -> Attempt {
+    Attempt {
+        id: AttemptId::generate(),
+        app_id: f.app.id,
+        msg_id: d.msg_id,
+        endpoint_id: f.endpoint.id,
+        delivery_id: d.id,
+        url: f.endpoint.url.clone(),
+        status,
+        response_status_code: code,
+        response: response.into(),
+        response_duration_ms: 1,
+        error_kind: None,
+        trigger_type: TriggerType::Scheduled,
+        timestamp: NOW,
+    }
+}
+
 fn accept(message: Message, deliveries: Vec<Delivery>, key: Option<&str>) -> Accept {
     Accept { message, deliveries, leased_until: None, idempotency_key: key.map(Into::into) }
 }
@@ -169,19 +188,9 @@ async fn recording_an_attempt_moves_the_delivery_on() {
     let claimed = f.store.claim_due(NOW, NOW + 1_000, 10).await.unwrap();
     assert_eq!(claimed.len(), 1);
     let attempt = Attempt {
-        id: AttemptId::generate(),
-        app_id: f.app.id,
-        msg_id: m.id,
-        endpoint_id: f.endpoint.id,
-        delivery_id: d.id,
-        url: f.endpoint.url.clone(),
-        status: Status::Fail,
-        response_status_code: 500,
-        response: "no".into(),
-        response_duration_ms: 3,
         error_kind: Some(hookwire_core::model::ErrorKind::Status),
-        trigger_type: TriggerType::Scheduled,
         timestamp: NOW + 10,
+        ..attempt(&f, &d, Status::Fail, 500, "no")
     };
     let update = DeliveryUpdate { status: Status::Pending, attempts: 1, next_attempt_at: Some(NOW + 5_000) };
     f.store.record_attempt(attempt.clone(), update).await.unwrap();
@@ -229,21 +238,7 @@ async fn retention_purges_expired_payloads_and_old_responses_in_batches() {
         let m = message(f.app.id, None);
         let d = delivery(&m, f.endpoint.id);
         f.store.accept_message(accept(m.clone(), vec![d.clone()], None)).await.unwrap();
-        let attempt = Attempt {
-            id: AttemptId::generate(),
-            app_id: f.app.id,
-            msg_id: m.id,
-            endpoint_id: f.endpoint.id,
-            delivery_id: d.id,
-            url: f.endpoint.url.clone(),
-            status: Status::Success,
-            response_status_code: 200,
-            response: "a large receipt".into(),
-            response_duration_ms: 1,
-            error_kind: None,
-            trigger_type: TriggerType::Scheduled,
-            timestamp: NOW,
-        };
+        let attempt = attempt(&f, &d, Status::Success, 200, "a large receipt");
         f.store
             .record_attempt(attempt, DeliveryUpdate { status: Status::Success, attempts: 1, next_attempt_at: None })
             .await

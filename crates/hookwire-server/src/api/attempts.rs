@@ -1,5 +1,7 @@
 //! Delivery history: attempts by endpoint and by message, a message's destinations, and resend.
 
+use std::collections::HashMap;
+
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -132,9 +134,14 @@ async fn list(
     let attempts = state.store.list_attempts(app.id, &filter).await?;
     let mut out = list_response(&filter.page, attempts, |a| a.id.to_string(), MessageAttemptOut::from);
     if with_msg {
+        // Attempts of one message come in runs: read each message once.
+        let mut messages: HashMap<String, Option<Message>> = HashMap::new();
         for attempt in &mut out.data {
-            let message = load_message(state, app, &attempt.msg_id).await.ok();
-            attempt.msg = message.map(|m| MessageOut::from_message(m, true));
+            if !messages.contains_key(&attempt.msg_id) {
+                let message = load_message(state, app, &attempt.msg_id).await.ok();
+                messages.insert(attempt.msg_id.clone(), message);
+            }
+            attempt.msg = messages[&attempt.msg_id].clone().map(|m| MessageOut::from_message(m, true));
         }
     }
     Ok(out)
@@ -209,19 +216,21 @@ async fn list_destinations(
 ) -> ApiResult<Json<ListResponse<MessageEndpointOut>>> {
     let app = load_app(&state, principal, &app_id).await?;
     let message = load_message(&state, &app, &msg_id).await?;
+    // One (cached) read of the application's endpoints, not one query per delivery.
+    let endpoints = state.store.app_endpoints(app.id).await?;
     let mut data = Vec::new();
     for delivery in state.store.message_deliveries(message.id).await? {
-        let Some(endpoint) = state.store.get_endpoint(app.id, &delivery.endpoint_id.to_string()).await? else {
+        let Some(endpoint) = endpoints.iter().find(|e| e.id == delivery.endpoint_id) else {
             continue;
         };
         data.push(MessageEndpointOut {
             id: endpoint.id.to_string(),
-            url: endpoint.url,
-            description: endpoint.description,
+            url: endpoint.url.clone(),
+            description: endpoint.description.clone(),
             disabled: endpoint.disabled,
-            uid: endpoint.uid,
-            event_types: endpoint.event_types,
-            channels: endpoint.channels,
+            uid: endpoint.uid.clone(),
+            event_types: endpoint.event_types.clone(),
+            channels: endpoint.channels.clone(),
             throttle_rate: endpoint.throttle_rate,
             status: delivery.status.code(),
             status_text: delivery.status.text(),
