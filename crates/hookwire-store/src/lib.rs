@@ -4,13 +4,19 @@
 //! in one process's memory.
 
 mod error;
+mod json;
+pub mod postgres;
 mod query;
+mod secrets;
 pub mod sqlite;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use hookwire_core::model::{Application, Attempt, Delivery, Endpoint, EventType, Message, Status};
 use hookwire_core::time_fmt::Millis;
 use hookwire_core::{AppId, AttemptId, DeliveryId, EndpointId, MessageId};
+use tokio::sync::Notify;
 
 pub use error::{StoreError, StoreResult};
 pub use query::{AttemptFilter, AttemptScope, EndpointMessageFilter, MessageFilter, Page, StatusCounts};
@@ -104,9 +110,11 @@ pub trait DeliveryStore: Send + Sync {
     /// Makes failed deliveries of an endpoint created in `[since, until)` due again; returns how many.
     async fn recover_failed(&self, endpoint: EndpointId, since: Millis, until: Millis, now: Millis)
     -> StoreResult<u64>;
-    /// Releases every lease (the single-node SQLite store does this on start: a lease held by a
-    /// previous process of the same data directory can only be from a crash).
-    async fn release_all_leases(&self) -> StoreResult<u64>;
+    /// Releases the leases this process holds, so other processes may take the work at once.
+    /// On SQLite that is every lease (one process owns the data directory, so any other lease is
+    /// from a crashed predecessor): called on start and after shutdown. On PostgreSQL it is this
+    /// node's leases, and the node leaves the registry: called after shutdown.
+    async fn release_leases(&self) -> StoreResult<u64>;
     /// The earliest `next_attempt_at` among pending deliveries that are unleased (or whose
     /// lease lapsed by `now`): when the poller next has work.
     async fn next_due_at(&self, now: Millis) -> StoreResult<Option<Millis>>;
@@ -127,6 +135,35 @@ pub trait DeliveryStore: Send + Sync {
     async fn endpoint_stats(&self, endpoint: EndpointId) -> StoreResult<StatusCounts>;
     async fn list_attempts(&self, app: AppId, filter: &AttemptFilter) -> StoreResult<Vec<Attempt>>;
     async fn get_attempt(&self, app: AppId, id: AttemptId) -> StoreResult<Option<Attempt>>;
+
+    /// Woken when another process makes deliveries due (PostgreSQL's LISTEN/NOTIFY); `None` when
+    /// this process is the only one that writes work.
+    fn due_signal(&self) -> Option<Arc<Notify>> {
+        None
+    }
+
+    /// Flow state that several processes share; `None` when one process owns the store and keeps
+    /// flow state in memory.
+    fn shared_flow(&self) -> Option<&dyn SharedFlow> {
+        None
+    }
+}
+
+/// Per-endpoint flow state kept in the database, so every node sharing it obeys the same limits.
+#[async_trait]
+pub trait SharedFlow: Send + Sync {
+    /// Reserves the endpoint's next send slot under a throttle of one send per `interval_ms`:
+    /// `Ok(at)` when the slot at `at` (no later than `now + hold_max_ms`) is now this caller's,
+    /// `Err(at)` when the next free slot is later than that (nothing reserved).
+    async fn reserve_send_slot(
+        &self,
+        endpoint: EndpointId,
+        interval_ms: Millis,
+        now: Millis,
+        hold_max_ms: Millis,
+    ) -> StoreResult<Result<Millis, Millis>>;
+    /// Pauses every delivery to the endpoint until `until` (a 429/503 `Retry-After`).
+    async fn pause_endpoint(&self, endpoint: EndpointId, until: Millis) -> StoreResult<()>;
 }
 
 /// Everything the server needs from a database.
@@ -136,5 +173,5 @@ impl<T: ResourceStore + MessageStore + DeliveryStore> Store for T {}
 
 /// The store traits, for `use hookwire_store::prelude::*` where store methods are called.
 pub mod prelude {
-    pub use crate::{DeliveryStore, MessageStore, ResourceStore, Store};
+    pub use crate::{DeliveryStore, MessageStore, ResourceStore, SharedFlow, Store};
 }

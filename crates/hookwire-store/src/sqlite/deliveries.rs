@@ -126,7 +126,7 @@ impl DeliveryStore for SqliteStore {
         .await
     }
 
-    async fn release_all_leases(&self) -> StoreResult<u64> {
+    async fn release_leases(&self) -> StoreResult<u64> {
         self.write(|conn| {
             Ok(conn.execute("UPDATE deliveries SET lease_until = NULL WHERE lease_until IS NOT NULL", [])? as u64)
         })

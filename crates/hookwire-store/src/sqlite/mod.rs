@@ -11,11 +11,12 @@ mod writer;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use hookwire_core::crypto::{self, MainKey};
+use hookwire_core::crypto::MainKey;
 use hookwire_core::model::Endpoint;
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use crate::error::{StoreError, StoreResult};
+use crate::secrets::{self, MAIN_KEY_CANARY_SETTING};
 use writer::Writer;
 
 /// Read connections kept open for reuse; more are opened on demand and closed after use.
@@ -53,9 +54,6 @@ struct Inner {
     cache: cache::ConfigCache,
 }
 
-/// A sealed known value, to tell at start whether the configured main key is the right one.
-const MAIN_KEY_CANARY_SETTING: &str = "main_key_canary";
-const MAIN_KEY_CANARY: &str = "hookwire";
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and applies pending migrations.
@@ -98,18 +96,12 @@ impl SqliteStore {
 
     /// Seals the endpoint's secrets for storage (identity without a main key).
     fn seal_endpoint(&self, endpoint: Endpoint) -> Endpoint {
-        let key = self.inner.main_key.as_deref();
-        let sealed = endpoint.map_secrets(|value| Ok::<_, std::convert::Infallible>(crypto::seal(key, value)));
-        match sealed {
-            Ok(endpoint) => endpoint,
-            Err(never) => match never {},
-        }
+        secrets::seal_endpoint(self.inner.main_key.as_deref(), endpoint)
     }
 
     /// Opens the endpoint's stored secrets.
     fn open_endpoint(&self, endpoint: Endpoint) -> StoreResult<Endpoint> {
-        let key = self.inner.main_key.as_deref();
-        endpoint.map_secrets(|value| crypto::open(key, value)).map_err(|e| StoreError::Corrupt(e.to_string()))
+        secrets::open_endpoint(self.inner.main_key.as_deref(), endpoint)
     }
 
     /// Re-seals every stored secret under `new_key` (or stores them in plaintext with `None`),
@@ -124,17 +116,14 @@ impl SqliteStore {
                 .collect::<Result<_, _>>()?;
             for (id, body) in &rows {
                 let endpoint: Endpoint = rows::from_json(body)?;
-                let endpoint = endpoint
-                    .map_secrets(|v| crypto::open(current.as_deref(), v))
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?
-                    .map_secrets(|v| Ok::<_, StoreError>(crypto::seal(new_key.as_ref(), v)))?;
+                let endpoint = secrets::reseal_endpoint(current.as_deref(), new_key.as_ref(), endpoint)?;
                 conn.execute("UPDATE endpoints SET body = ?2 WHERE id = ?1", [id, &rows::to_json(&endpoint)])?;
             }
             conn.execute("DELETE FROM settings WHERE key = ?1", [MAIN_KEY_CANARY_SETTING])?;
             if let Some(key) = &new_key {
                 conn.execute(
                     "INSERT INTO settings (key, value) VALUES (?1, ?2)",
-                    [MAIN_KEY_CANARY_SETTING, &key.seal(MAIN_KEY_CANARY)],
+                    [MAIN_KEY_CANARY_SETTING, &secrets::canary(key)],
                 )?;
             }
             Ok(rows.len() as u64)
@@ -202,28 +191,13 @@ fn open_connection(path: &Path, durability: Durability) -> StoreResult<Connectio
 /// Checks `main_key` against the canary sealed by the key the data was written with, and plants
 /// the canary on first use of a key.
 fn check_main_key(conn: &Connection, main_key: Option<&MainKey>) -> StoreResult<()> {
-    let canary: Option<String> = conn
+    let stored: Option<String> = conn
         .query_row("SELECT value FROM settings WHERE key = ?1", [MAIN_KEY_CANARY_SETTING], |r| r.get(0))
         .optional()?;
-    let refuse = |error: crypto::CryptoError| Err(StoreError::Corrupt(error.to_string()));
-    match (canary, main_key) {
-        (Some(sealed), None) => {
-            let _ = sealed;
-            refuse(crypto::CryptoError::NoKey)
-        }
-        (Some(sealed), Some(key)) => match crypto::open(Some(key), &sealed) {
-            Ok(text) if text == MAIN_KEY_CANARY => Ok(()),
-            _ => refuse(crypto::CryptoError::WrongKey),
-        },
-        (None, Some(key)) => {
-            conn.execute(
-                "INSERT INTO settings (key, value) VALUES (?1, ?2)",
-                [MAIN_KEY_CANARY_SETTING, &key.seal(MAIN_KEY_CANARY)],
-            )?;
-            Ok(())
-        }
-        (None, None) => Ok(()),
+    if let Some(canary) = secrets::check_canary(stored.as_deref(), main_key)? {
+        conn.execute("INSERT INTO settings (key, value) VALUES (?1, ?2)", [MAIN_KEY_CANARY_SETTING, &canary])?;
     }
+    Ok(())
 }
 
 fn migrate(conn: &mut Connection) -> StoreResult<usize> {

@@ -2,22 +2,14 @@
 
 use hookwire_core::model::{Attempt, Delivery, ErrorKind, Message, Status, TriggerType};
 use rusqlite::{Row, ToSql};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{StoreError, StoreResult};
-
-pub(crate) fn to_json<T: Serialize>(value: &T) -> String {
-    serde_json::to_string(value).expect("model types always serialize")
-}
+pub(crate) use crate::json::{optional_json, to_json};
 
 pub(crate) fn from_json<T: DeserializeOwned>(text: &str) -> rusqlite::Result<T> {
     serde_json::from_str(text)
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
-}
-
-pub(super) fn optional_json<T: Serialize>(value: &Option<T>) -> Option<String> {
-    value.as_ref().map(to_json)
 }
 
 fn parse<T: std::str::FromStr>(text: String) -> rusqlite::Result<T>

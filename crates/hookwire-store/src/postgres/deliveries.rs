@@ -1,0 +1,403 @@
+//! Deliveries and attempts on PostgreSQL: claiming due work across nodes with `SKIP LOCKED` and
+//! node-owned leases, recording outcomes, history, and the flow state nodes share.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use hookwire_core::model::{Attempt, Delivery, Endpoint, Message, Status};
+use hookwire_core::time_fmt::Millis;
+use hookwire_core::{AppId, AttemptId, DeliveryId, EndpointId, MessageId};
+use tokio::sync::Notify;
+
+use super::PgStore;
+use super::node::{self, DUE_CHANNEL, lease_lapsed};
+use super::rows::{
+    self, ATTEMPT_COLUMNS, Conditions, DELIVERY_COLUMNS, DeliveryColumns, MESSAGE_COLUMN_COUNT, MESSAGE_COLUMNS,
+    from_json, page_clause, to_json,
+};
+use crate::error::StoreResult;
+use crate::{
+    AttemptFilter, AttemptScope, ClaimedDelivery, DeliveryStore, DeliveryUpdate, EndpointMessageFilter, SharedFlow,
+    StatusCounts,
+};
+
+/// SQL for "the endpoint of this row (alias `d`) is not paused by a `Retry-After` at `$1`".
+const NOT_PAUSED: &str =
+    "NOT EXISTS (SELECT 1 FROM endpoint_flow f WHERE f.endpoint_id = d.endpoint_id AND f.paused_until > $1)";
+
+impl PgStore {
+    /// Runs `sql` and, when it changed rows, tells every node that work is due.
+    async fn change_and_announce(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> StoreResult<u64> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let changed = tx.execute(sql, params).await?;
+        if changed > 0 {
+            tx.execute(&format!("NOTIFY {DUE_CHANNEL}"), &[]).await?;
+        }
+        tx.commit().await?;
+        Ok(changed)
+    }
+}
+
+#[async_trait]
+impl DeliveryStore for PgStore {
+    async fn claim_due(&self, now: Millis, lease_until: Millis, limit: usize) -> StoreResult<Vec<ClaimedDelivery>> {
+        let client = self.client().await?;
+        let claim = client
+            .prepare_cached(&format!(
+                "WITH due AS (SELECT d.id FROM deliveries d WHERE d.status = 1 AND d.next_attempt_at <= $1 \
+                 AND {} AND {NOT_PAUSED} ORDER BY d.next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
+                 UPDATE deliveries SET lease_owner = $4, lease_until = $2 FROM due WHERE deliveries.id = due.id \
+                 RETURNING {}",
+                lease_lapsed("$1"),
+                DELIVERY_COLUMNS.split(", ").map(|c| format!("deliveries.{c}")).collect::<Vec<_>>().join(", ")
+            ))
+            .await?;
+        let rows = client.query(&claim, &[&now, &lease_until, &(limit as i64), &self.inner.node_id]).await?;
+        let deliveries: Vec<Delivery> = rows.iter().map(rows::delivery).collect::<StoreResult<_>>()?;
+        if deliveries.is_empty() {
+            return Ok(Vec::new());
+        }
+        let msg_ids: Vec<String> = deliveries.iter().map(|d| d.msg_id.to_string()).collect();
+        let messages: HashMap<MessageId, Arc<Message>> = client
+            .query(&format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ANY($1)"), &[&msg_ids])
+            .await?
+            .iter()
+            .map(|row| rows::message(row).map(|m| (m.id, Arc::new(m))))
+            .collect::<StoreResult<_>>()?;
+        let endpoint_ids: Vec<String> = deliveries.iter().map(|d| d.endpoint_id.to_string()).collect();
+        let mut endpoints: HashMap<EndpointId, Endpoint> = HashMap::new();
+        for row in client.query("SELECT body FROM endpoints WHERE id = ANY($1)", &[&endpoint_ids]).await? {
+            let endpoint = self.open_endpoint(from_json(row.get(0))?)?;
+            endpoints.insert(endpoint.id, endpoint);
+        }
+        let mut claimed = Vec::with_capacity(deliveries.len());
+        let mut orphans = Vec::new();
+        for delivery in deliveries {
+            let Some(message) = messages.get(&delivery.msg_id) else {
+                // The message was deleted with its application; nothing left to send.
+                orphans.push(delivery.id.to_string());
+                continue;
+            };
+            let endpoint = endpoints.get(&delivery.endpoint_id).cloned();
+            claimed.push(ClaimedDelivery { message: Message::clone(message), endpoint, delivery });
+        }
+        if !orphans.is_empty() {
+            client.execute("DELETE FROM deliveries WHERE id = ANY($1)", &[&orphans]).await?;
+        }
+        Ok(claimed)
+    }
+
+    async fn record_attempt(&self, attempt: Attempt, update: DeliveryUpdate) -> StoreResult<Option<Millis>> {
+        let client = self.client().await?;
+        // One statement, so one round trip and one commit: every CTE that writes runs.
+        let statement = client
+            .prepare_cached(&format!(
+                "WITH attempt AS (INSERT INTO attempts ({ATTEMPT_COLUMNS}) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)), \
+                 delivery AS (UPDATE deliveries SET status = $14, attempts = $15, next_attempt_at = $16, \
+                 lease_owner = NULL, lease_until = NULL, updated_at = $13 WHERE id = $5) \
+                 INSERT INTO endpoint_counters (endpoint_id, filter_errors, failing_since, last_success_at) \
+                 VALUES ($4, 0, CASE WHEN $17 THEN NULL ELSE $13 END, CASE WHEN $17 THEN $13 END) \
+                 ON CONFLICT (endpoint_id) DO UPDATE SET \
+                 failing_since = CASE WHEN $17 THEN NULL ELSE coalesce(endpoint_counters.failing_since, $13) END, \
+                 last_success_at = CASE WHEN $17 THEN $13 ELSE endpoint_counters.last_success_at END \
+                 RETURNING failing_since"
+            ))
+            .await?;
+        let row = client
+            .query_one(
+                &statement,
+                &[
+                    &attempt.id.to_string(),
+                    &attempt.app_id.to_string(),
+                    &attempt.msg_id.to_string(),
+                    &attempt.endpoint_id.to_string(),
+                    &attempt.delivery_id.to_string(),
+                    &attempt.url,
+                    &attempt.status.code(),
+                    &i64::from(attempt.response_status_code),
+                    &attempt.response,
+                    &(attempt.response_duration_ms as i64),
+                    &attempt.error_kind.map(|k| k.as_str()),
+                    &attempt.trigger_type.code(),
+                    &attempt.timestamp,
+                    &update.status.code(),
+                    &i64::from(update.attempts),
+                    &update.next_attempt_at,
+                    &(attempt.status == Status::Success),
+                ],
+            )
+            .await?;
+        Ok(row.get(0))
+    }
+
+    async fn disable_endpoint(&self, endpoint: EndpointId, now: Millis) -> StoreResult<bool> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let id = endpoint.to_string();
+        let Some(row) = tx.query_opt("SELECT body FROM endpoints WHERE id = $1 FOR UPDATE", &[&id]).await? else {
+            return Ok(false);
+        };
+        let mut stored: Endpoint = from_json(row.get(0))?;
+        if stored.disabled {
+            return Ok(false);
+        }
+        stored.disabled = true;
+        stored.updated_at = now;
+        tx.execute("UPDATE endpoints SET body = $2 WHERE id = $1", &[&id, &to_json(&stored)]).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn insert_deliveries(&self, deliveries: Vec<Delivery>) -> StoreResult<()> {
+        if deliveries.is_empty() {
+            return Ok(());
+        }
+        let columns = DeliveryColumns::new(&deliveries, None);
+        self.change_and_announce(DeliveryColumns::INSERT, &columns.params(&self.inner.node_id)).await?;
+        Ok(())
+    }
+
+    async fn recover_failed(
+        &self,
+        endpoint: EndpointId,
+        since: Millis,
+        until: Millis,
+        now: Millis,
+    ) -> StoreResult<u64> {
+        self.change_and_announce(
+            "UPDATE deliveries SET status = $5, attempts = 0, next_attempt_at = $4, lease_owner = NULL, \
+             lease_until = NULL, updated_at = $4 \
+             WHERE endpoint_id = $1 AND status = $6 AND created_at >= $2 AND created_at < $3",
+            &[&endpoint.to_string(), &since, &until, &now, &Status::Pending.code(), &Status::Fail.code()],
+        )
+        .await
+    }
+
+    async fn release_leases(&self) -> StoreResult<u64> {
+        let client = self.client().await?;
+        let released = client
+            .execute(
+                "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1",
+                &[&self.inner.node_id],
+            )
+            .await?;
+        if released > 0 {
+            client.execute(&format!("NOTIFY {DUE_CHANNEL}"), &[]).await?;
+        }
+        node::leave(&self.inner).await?;
+        Ok(released)
+    }
+
+    async fn next_due_at(&self, now: Millis) -> StoreResult<Option<Millis>> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(&format!(
+                "SELECT d.next_attempt_at FROM deliveries d WHERE d.status = 1 AND d.next_attempt_at IS NOT NULL \
+                 AND {} AND {NOT_PAUSED} ORDER BY d.next_attempt_at LIMIT 1",
+                lease_lapsed("$1")
+            ))
+            .await?;
+        Ok(client.query_opt(&statement, &[&now]).await?.map(|row| row.get(0)))
+    }
+
+    async fn update_delivery(&self, id: DeliveryId, update: DeliveryUpdate, now: Millis) -> StoreResult<()> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(
+                "UPDATE deliveries SET status = $2, attempts = $3, next_attempt_at = $4, lease_owner = NULL, \
+                 lease_until = NULL, updated_at = $5 WHERE id = $1",
+            )
+            .await?;
+        client
+            .execute(&statement, &[
+                &id.to_string(),
+                &update.status.code(),
+                &i64::from(update.attempts),
+                &update.next_attempt_at,
+                &now,
+            ])
+            .await?;
+        Ok(())
+    }
+
+    async fn message_deliveries(&self, msg: MessageId) -> StoreResult<Vec<Delivery>> {
+        let client = self.client().await?;
+        let sql = format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE msg_id = $1 ORDER BY id");
+        client.query(&sql, &[&msg.to_string()]).await?.iter().map(rows::delivery).collect()
+    }
+
+    async fn release_parked(&self, endpoint: EndpointId, now: Millis) -> StoreResult<u64> {
+        self.change_and_announce(
+            "UPDATE deliveries SET next_attempt_at = $2, lease_owner = NULL, lease_until = NULL, updated_at = $2 \
+             WHERE endpoint_id = $1 AND status = 1 AND next_attempt_at IS NULL",
+            &[&endpoint.to_string(), &now],
+        )
+        .await
+    }
+
+    async fn record_filter_error(&self, endpoint: EndpointId, error: String, now: Millis) -> StoreResult<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO endpoint_counters (endpoint_id, filter_errors, last_filter_error, last_filter_error_at) \
+                 VALUES ($1, 1, $2, $3) ON CONFLICT (endpoint_id) DO UPDATE SET \
+                 filter_errors = endpoint_counters.filter_errors + 1, last_filter_error = $2, last_filter_error_at = $3",
+                &[&endpoint.to_string(), &error, &now],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn endpoint_messages(
+        &self,
+        app: AppId,
+        endpoint: EndpointId,
+        filter: &EndpointMessageFilter,
+    ) -> StoreResult<Vec<(Message, Delivery)>> {
+        let mut conditions = Conditions::default();
+        conditions.push("d.app_id = ?", app.to_string());
+        conditions.push("d.endpoint_id = ?", endpoint.to_string());
+        if let Some(status) = filter.status {
+            conditions.push("d.status = ?", status.code());
+        }
+        if let Some(before) = filter.before {
+            conditions.push("d.created_at < ?", before);
+        }
+        if let Some(after) = filter.after {
+            conditions.push("d.created_at > ?", after);
+        }
+        let tail = page_clause(&mut conditions, &filter.page, "d.id");
+        let prefixed = |columns: &str, alias: &str| {
+            columns.split(", ").map(|c| format!("{alias}.{c}")).collect::<Vec<_>>().join(", ")
+        };
+        let sql = format!(
+            "SELECT {}, {} FROM deliveries d JOIN messages m ON m.id = d.msg_id WHERE {} {tail}",
+            prefixed(MESSAGE_COLUMNS, "m"),
+            prefixed(DELIVERY_COLUMNS, "d"),
+            conditions.sql()
+        );
+        let client = self.client().await?;
+        client
+            .query(&sql, &conditions.params())
+            .await?
+            .iter()
+            .map(|row| Ok((rows::message(row)?, rows::delivery_at(row, MESSAGE_COLUMN_COUNT)?)))
+            .collect()
+    }
+
+    async fn endpoint_stats(&self, endpoint: EndpointId) -> StoreResult<StatusCounts> {
+        let client = self.client().await?;
+        let id = endpoint.to_string();
+        let mut counts = StatusCounts::default();
+        for row in client
+            .query("SELECT status, count(*) FROM deliveries WHERE endpoint_id = $1 GROUP BY status", &[&id])
+            .await?
+        {
+            let count = row.get::<_, i64>(1) as u64;
+            match Status::from_code(row.get(0)) {
+                Some(Status::Success) => counts.success = count,
+                Some(Status::Pending) => counts.pending = count,
+                Some(Status::Sending) => counts.sending = count,
+                Some(Status::Fail) => counts.fail = count,
+                Some(Status::Canceled) => counts.canceled = count,
+                None => {}
+            }
+        }
+        let errors = client
+            .query_opt("SELECT filter_errors, last_filter_error FROM endpoint_counters WHERE endpoint_id = $1", &[&id])
+            .await?;
+        if let Some(row) = errors {
+            counts.filter_errors = row.get::<_, i64>(0) as u64;
+            counts.last_filter_error = row.get(1);
+        }
+        Ok(counts)
+    }
+
+    async fn list_attempts(&self, app: AppId, filter: &AttemptFilter) -> StoreResult<Vec<Attempt>> {
+        let mut conditions = Conditions::default();
+        conditions.push("app_id = ?", app.to_string());
+        match filter.scope {
+            AttemptScope::Endpoint(endpoint) => conditions.push("endpoint_id = ?", endpoint.to_string()),
+            AttemptScope::Message(msg) => conditions.push("msg_id = ?", msg.to_string()),
+        }
+        if let Some(endpoint) = filter.endpoint {
+            conditions.push("endpoint_id = ?", endpoint.to_string());
+        }
+        if let Some(status) = filter.status {
+            conditions.push("status = ?", status.code());
+        }
+        if let Some(class) = filter.status_code_class {
+            conditions.push("response_status_code / 100 = ?::bigint / 100", i64::from(class));
+        }
+        if let Some(before) = filter.before {
+            conditions.push("created_at < ?", before);
+        }
+        if let Some(after) = filter.after {
+            conditions.push("created_at > ?", after);
+        }
+        let tail = page_clause(&mut conditions, &filter.page, "id");
+        let sql = format!("SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE {} {tail}", conditions.sql());
+        let client = self.client().await?;
+        client.query(&sql, &conditions.params()).await?.iter().map(rows::attempt).collect()
+    }
+
+    async fn get_attempt(&self, app: AppId, id: AttemptId) -> StoreResult<Option<Attempt>> {
+        let client = self.client().await?;
+        let sql = format!("SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE id = $1 AND app_id = $2");
+        client.query_opt(&sql, &[&id.to_string(), &app.to_string()]).await?.as_ref().map(rows::attempt).transpose()
+    }
+
+    fn due_signal(&self) -> Option<Arc<Notify>> {
+        Some(self.inner.due.clone())
+    }
+
+    fn shared_flow(&self) -> Option<&dyn SharedFlow> {
+        Some(self)
+    }
+}
+
+#[async_trait]
+impl SharedFlow for PgStore {
+    async fn reserve_send_slot(
+        &self,
+        endpoint: EndpointId,
+        interval_ms: Millis,
+        now: Millis,
+        hold_max_ms: Millis,
+    ) -> StoreResult<Result<Millis, Millis>> {
+        let client = self.client().await?;
+        let id = endpoint.to_string();
+        let reserve = client
+            .prepare_cached(
+                "INSERT INTO endpoint_flow (endpoint_id, next_slot_at) VALUES ($1, $2::bigint + $3::bigint) \
+                 ON CONFLICT (endpoint_id) DO UPDATE SET next_slot_at = greatest(endpoint_flow.next_slot_at, $2::bigint) + $3::bigint \
+                 WHERE endpoint_flow.next_slot_at <= $2::bigint + $4::bigint RETURNING next_slot_at - $3::bigint",
+            )
+            .await?;
+        if let Some(row) = client.query_opt(&reserve, &[&id, &now, &interval_ms, &hold_max_ms]).await? {
+            return Ok(Ok(row.get(0)));
+        }
+        let next: Millis =
+            client.query_one("SELECT next_slot_at FROM endpoint_flow WHERE endpoint_id = $1", &[&id]).await?.get(0);
+        Ok(Err(next))
+    }
+
+    async fn pause_endpoint(&self, endpoint: EndpointId, until: Millis) -> StoreResult<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO endpoint_flow (endpoint_id, paused_until) VALUES ($1, $2) ON CONFLICT (endpoint_id) \
+                 DO UPDATE SET paused_until = greatest(endpoint_flow.paused_until, $2)",
+                &[&endpoint.to_string(), &until],
+            )
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,149 @@
+//! Accepting and reading messages on PostgreSQL.
+
+use async_trait::async_trait;
+use hookwire_core::limits::IDEMPOTENCY_WINDOW_SECONDS;
+use hookwire_core::model::Message;
+use hookwire_core::time_fmt::Millis;
+use hookwire_core::{AppId, MessageId};
+use tokio_postgres::GenericClient;
+
+use super::PgStore;
+use super::node::DUE_CHANNEL;
+use super::rows::{self, Conditions, DeliveryColumns, MESSAGE_COLUMNS, conflict_as, optional_json, page_clause};
+use crate::error::{StoreError, StoreResult};
+use crate::{Accept, Accepted, MessageFilter, MessageStore};
+
+#[async_trait]
+impl MessageStore for PgStore {
+    async fn accept_message(&self, accept: Accept) -> StoreResult<Accepted> {
+        let Accept { message, deliveries, leased_until, idempotency_key } = accept;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let app = message.app_id.to_string();
+        if let Some(key) = &idempotency_key {
+            // Claim the key first: a concurrent accept with the same key (on any node) waits here
+            // for this transaction, then finds the key taken.
+            let window_start = message.created_at - IDEMPOTENCY_WINDOW_SECONDS * 1_000;
+            let claimed = tx
+                .query_opt(
+                    "INSERT INTO idempotency_keys (app_id, key, msg_id, created_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (app_id, key) DO UPDATE SET msg_id = EXCLUDED.msg_id, created_at = EXCLUDED.created_at \
+                     WHERE idempotency_keys.created_at <= $5 RETURNING msg_id",
+                    &[&app, key, &message.id.to_string(), &message.created_at, &window_start],
+                )
+                .await?;
+            if claimed.is_none() {
+                let seen: String = tx
+                    .query_one("SELECT msg_id FROM idempotency_keys WHERE app_id = $1 AND key = $2", &[&app, key])
+                    .await?
+                    .get(0);
+                let id: MessageId = seen.parse().map_err(|e| StoreError::Corrupt(format!("{e}")))?;
+                if let Some(existing) = message_by_id(&*tx, message.app_id, id).await? {
+                    return Ok(Accepted::Existing(existing));
+                }
+                tx.execute(
+                    "UPDATE idempotency_keys SET msg_id = $3, created_at = $4 WHERE app_id = $1 AND key = $2",
+                    &[&app, key, &message.id.to_string(), &message.created_at],
+                )
+                .await?;
+            }
+        }
+        let insert_message = tx
+            .prepare_cached(
+                "INSERT INTO messages (id, app_id, event_type, event_id, channels, tags, payload, created_at, \
+                 payload_expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .await?;
+        tx.execute(
+            &insert_message,
+            &[
+                &message.id.to_string(),
+                &app,
+                &message.event_type,
+                &message.event_id,
+                &optional_json(&message.channels),
+                &optional_json(&message.tags),
+                &message.payload,
+                &message.created_at,
+                &message.payload_expires_at,
+            ],
+        )
+        .await
+        .map_err(conflict_as("message with this eventId"))?;
+        if !deliveries.is_empty() {
+            let columns = DeliveryColumns::new(&deliveries, leased_until);
+            let insert = tx.prepare_cached(DeliveryColumns::INSERT).await?;
+            tx.execute(&insert, &columns.params(&self.inner.node_id)).await?;
+            if columns.announces_due_work() {
+                tx.execute(&format!("NOTIFY {DUE_CHANNEL}"), &[]).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(Accepted::Created)
+    }
+
+    async fn get_message(&self, app: AppId, id: MessageId) -> StoreResult<Option<Message>> {
+        let client = self.client().await?;
+        message_by_id(&**client, app, id).await
+    }
+
+    async fn list_messages(&self, app: AppId, filter: &MessageFilter) -> StoreResult<Vec<Message>> {
+        let mut conditions = Conditions::default();
+        conditions.push("app_id = ?", app.to_string());
+        if !filter.event_types.is_empty() {
+            conditions.push("event_type = ANY(?)", filter.event_types.clone());
+        }
+        if let Some(channel) = &filter.channel {
+            conditions.push("channels::jsonb @> jsonb_build_array(?::text)", channel.clone());
+        }
+        if let Some(before) = filter.before {
+            conditions.push("created_at < ?", before);
+        }
+        if let Some(after) = filter.after {
+            conditions.push("created_at > ?", after);
+        }
+        let tail = page_clause(&mut conditions, &filter.page, "id");
+        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE {} {tail}", conditions.sql());
+        let client = self.client().await?;
+        client.query(&sql, &conditions.params()).await?.iter().map(rows::message).collect()
+    }
+
+    async fn expunge_message_content(&self, app: AppId, id: MessageId) -> StoreResult<()> {
+        let client = self.client().await?;
+        let changed = client
+            .execute("UPDATE messages SET payload = NULL WHERE app_id = $1 AND id = $2", &[
+                &app.to_string(),
+                &id.to_string(),
+            ])
+            .await?;
+        if changed == 0 {
+            return Err(StoreError::NotFound { what: "message" });
+        }
+        Ok(())
+    }
+
+    async fn purge_expired(&self, now: Millis, responses_before: Millis, batch: usize) -> StoreResult<u64> {
+        let client = self.client().await?;
+        let batch = batch as i64;
+        let payloads = client
+            .execute(
+                "UPDATE messages SET payload = NULL WHERE id IN (SELECT id FROM messages \
+                 WHERE payload IS NOT NULL AND payload_expires_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+                &[&now, &batch],
+            )
+            .await?;
+        let responses = client
+            .execute(
+                "UPDATE attempts SET response = '' WHERE id IN (SELECT id FROM attempts \
+                 WHERE response != '' AND created_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+                &[&responses_before, &batch],
+            )
+            .await?;
+        Ok(payloads + responses)
+    }
+}
+
+async fn message_by_id(client: &impl GenericClient, app: AppId, id: MessageId) -> StoreResult<Option<Message>> {
+    let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1 AND app_id = $2");
+    client.query_opt(&sql, &[&id.to_string(), &app.to_string()]).await?.as_ref().map(rows::message).transpose()
+}

@@ -1,0 +1,189 @@
+//! The PostgreSQL store, for several nodes sharing one database. Every node is a peer: due work
+//! is claimed with `FOR UPDATE SKIP LOCKED` under a lease naming the node, nodes heartbeat into
+//! the `nodes` table so a dead node's leases lapse within `NODE_TTL_MS`, new due work is announced
+//! with `NOTIFY` (node.rs), and flow state every node must obey lives in `endpoint_flow`.
+//! Nothing that decides correctness is cached in memory.
+
+mod deliveries;
+mod messages;
+mod node;
+mod resources;
+mod rows;
+
+use std::sync::Arc;
+
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use hookwire_core::crypto::MainKey;
+use hookwire_core::model::Endpoint;
+use tokio::sync::Notify;
+use tokio_postgres::NoTls;
+
+use crate::error::{StoreError, StoreResult};
+use crate::secrets::{self, MAIN_KEY_CANARY_SETTING};
+
+/// Connections a node keeps to the database at most.
+const POOL_SIZE_MAX: usize = 16;
+
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/0001_init.sql")];
+
+#[derive(Clone)]
+pub struct PgStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: Pool,
+    /// The URL it was opened with (tools and tests open side connections with it).
+    url: String,
+    /// This process's name in the `nodes` table and on its leases.
+    node_id: String,
+    main_key: Option<Arc<MainKey>>,
+    /// Notified when any node announces due work.
+    due: Arc<Notify>,
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://user@host:port/db`), applies pending migrations, checks the
+    /// main key, joins the node registry and starts the heartbeat and the due-work listener.
+    /// Must be called within a tokio runtime.
+    pub async fn open(url: &str, main_key: Option<MainKey>) -> StoreResult<Self> {
+        let config = parse_url(url)?;
+        let manager = Manager::from_config(config.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(manager).max_size(POOL_SIZE_MAX).build().map_err(|e| StoreError::Pool(e.to_string()))?;
+        let mut client = pool.get().await.map_err(pool_error)?;
+        migrate(&mut client).await?;
+        check_main_key(&client, main_key.as_ref()).await?;
+        drop(client);
+        let inner = Arc::new(Inner {
+            pool,
+            url: url.to_owned(),
+            node_id: format!("node_{}", uuid::Uuid::now_v7().simple()),
+            main_key: main_key.map(Arc::new),
+            due: Arc::new(Notify::new()),
+        });
+        node::join(&inner).await?;
+        node::spawn_heartbeat(Arc::downgrade(&inner));
+        node::spawn_listener(config, Arc::downgrade(&inner), inner.due.clone());
+        Ok(Self { inner })
+    }
+
+    /// Applies pending migrations and returns the schema version.
+    pub async fn migrate_only(url: &str) -> StoreResult<usize> {
+        let (mut client, connection) = parse_url(url)?.connect(NoTls).await?;
+        let driver = tokio::spawn(connection);
+        let version = migrate(&mut client).await;
+        drop(client);
+        let _ = driver.await;
+        version
+    }
+
+    /// The URL this store was opened with.
+    pub fn url(&self) -> &str {
+        &self.inner.url
+    }
+
+    /// This node's id in the registry.
+    pub fn node_id(&self) -> &str {
+        &self.inner.node_id
+    }
+
+    /// Re-seals every stored secret under `new_key` (or plaintext with `None`), in one
+    /// transaction; returns how many endpoints were rewritten.
+    pub async fn reseal_secrets(&self, new_key: Option<MainKey>) -> StoreResult<u64> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let rows = tx.query("SELECT id, body FROM endpoints FOR UPDATE", &[]).await?;
+        for row in &rows {
+            let (id, body): (&str, &str) = (row.get(0), row.get(1));
+            let endpoint: Endpoint = rows::from_json(body)?;
+            let endpoint = secrets::reseal_endpoint(self.inner.main_key.as_deref(), new_key.as_ref(), endpoint)?;
+            tx.execute("UPDATE endpoints SET body = $2 WHERE id = $1", &[&id, &rows::to_json(&endpoint)]).await?;
+        }
+        tx.execute("DELETE FROM settings WHERE key = $1", &[&MAIN_KEY_CANARY_SETTING]).await?;
+        if let Some(key) = &new_key {
+            tx.execute(
+                "INSERT INTO settings (key, value) VALUES ($1, $2)",
+                &[&MAIN_KEY_CANARY_SETTING, &secrets::canary(key)],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(rows.len() as u64)
+    }
+
+    async fn client(&self) -> StoreResult<Object> {
+        self.inner.pool.get().await.map_err(pool_error)
+    }
+
+    fn seal_endpoint(&self, endpoint: Endpoint) -> Endpoint {
+        secrets::seal_endpoint(self.inner.main_key.as_deref(), endpoint)
+    }
+
+    fn open_endpoint(&self, endpoint: Endpoint) -> StoreResult<Endpoint> {
+        secrets::open_endpoint(self.inner.main_key.as_deref(), endpoint)
+    }
+}
+
+fn parse_url(url: &str) -> StoreResult<tokio_postgres::Config> {
+    url.parse::<tokio_postgres::Config>().map_err(|e| StoreError::Url(format!("{e} (expected postgres://user@host:port/database)")))
+}
+
+fn pool_error(error: deadpool_postgres::PoolError) -> StoreError {
+    match error {
+        deadpool_postgres::PoolError::Backend(error) => error.into(),
+        other => StoreError::Pool(other.to_string()),
+    }
+}
+
+/// Applies pending migrations in one transaction under an advisory lock (nodes starting together
+/// take turns; the lock is per schema, so separate schemas in one database do not wait).
+async fn migrate(client: &mut tokio_postgres::Client) -> StoreResult<usize> {
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock(hashtext('hookwire_migrate:' || current_schema()))", &[]).await?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS hookwire_schema (version BIGINT NOT NULL)").await?;
+    let current: i64 = tx.query_one("SELECT coalesce(max(version), 0) FROM hookwire_schema", &[]).await?.get(0);
+    let current = current as usize;
+    if current > MIGRATIONS.len() {
+        return Err(StoreError::Corrupt(format!(
+            "database schema version {current} is newer than this binary knows ({})",
+            MIGRATIONS.len()
+        )));
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        tx.batch_execute(sql).await?;
+        tracing::info!(version = index + 1, "applied PostgreSQL migration");
+    }
+    tx.execute("DELETE FROM hookwire_schema", &[]).await?;
+    tx.execute("INSERT INTO hookwire_schema (version) VALUES ($1)", &[&(MIGRATIONS.len() as i64)]).await?;
+    tx.commit().await?;
+    Ok(MIGRATIONS.len())
+}
+
+async fn check_main_key(client: &tokio_postgres::Client, main_key: Option<&MainKey>) -> StoreResult<()> {
+    let stored = client.query_opt("SELECT value FROM settings WHERE key = $1", &[&MAIN_KEY_CANARY_SETTING]).await?;
+    let stored: Option<&str> = stored.as_ref().map(|row| row.get(0));
+    if let Some(canary) = secrets::check_canary(stored, main_key)? {
+        client
+            .execute(
+                "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+                &[&MAIN_KEY_CANARY_SETTING, &canary],
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+/// Creates an empty schema named `schema` in the database at `url` and returns a URL whose
+/// connections use it: a fresh, isolated Hookwire database for a test or a benchmark run.
+pub async fn url_with_fresh_schema(url: &str, schema: &str) -> StoreResult<String> {
+    if !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(StoreError::Url(format!("schema name {schema:?} must be letters, digits and _")));
+    }
+    let (client, connection) = parse_url(url)?.connect(NoTls).await?;
+    let driver = tokio::spawn(connection);
+    client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")).await?;
+    drop(client);
+    let _ = driver.await;
+    let separator = if url.contains('?') { '&' } else { '?' };
+    Ok(format!("{url}{separator}options=-csearch_path%3D{schema}"))
+}

@@ -1,0 +1,132 @@
+//! This node among its peers: the registry row it heartbeats, and the LISTEN connection that
+//! wakes its poller when any node makes deliveries due. Liveness is judged by the database's
+//! clock, so clock skew between nodes cannot make a live node look dead.
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio_postgres::{AsyncMessage, NoTls};
+
+use super::Inner;
+use crate::error::StoreResult;
+
+/// How often a node refreshes its heartbeat.
+pub(super) const HEARTBEAT_MS: u64 = 2_000;
+/// A node whose heartbeat is older than this is dead: its leases lapse and others take its work.
+pub(super) const NODE_TTL_MS: i64 = 10_000;
+/// Registry rows of nodes gone this long are removed.
+const NODE_FORGET_MS: i64 = 24 * 3_600 * 1_000;
+/// The channel that announces due work.
+pub(super) const DUE_CHANNEL: &str = "hookwire_due";
+/// Wait before reconnecting a lost LISTEN connection.
+const LISTEN_RETRY_MS: u64 = 1_000;
+/// How often the idle LISTEN connection checks whether its store is gone.
+const ALIVE_CHECK_MS: u64 = 5_000;
+
+/// The database's clock in Unix milliseconds, as SQL.
+pub(super) const DB_NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
+
+/// SQL for "the lease on this row (alias `d`) no longer holds at `$now`": expired, or its owner
+/// stopped heartbeating. `now_param` is the placeholder holding the caller's now.
+pub(super) fn lease_lapsed(now_param: &str) -> String {
+    format!(
+        "(d.lease_owner IS NULL OR d.lease_until <= {now_param} OR NOT EXISTS (SELECT 1 FROM nodes n \
+         WHERE n.id = d.lease_owner AND n.heartbeat_at > {DB_NOW_MS} - {NODE_TTL_MS}))"
+    )
+}
+
+pub(super) async fn join(inner: &Inner) -> StoreResult<()> {
+    let client = inner.pool.get().await.map_err(super::pool_error)?;
+    client
+        .execute(
+            &format!(
+                "INSERT INTO nodes (id, started_at, heartbeat_at, version) VALUES ($1, {DB_NOW_MS}, {DB_NOW_MS}, $2)"
+            ),
+            &[&inner.node_id, &env!("CARGO_PKG_VERSION")],
+        )
+        .await?;
+    client.execute(&format!("DELETE FROM nodes WHERE heartbeat_at < {DB_NOW_MS} - {NODE_FORGET_MS}"), &[]).await?;
+    tracing::info!(node_id = %inner.node_id, "joined the node registry");
+    Ok(())
+}
+
+/// Leaves the registry: this node's leases lapse for everyone at once.
+pub(super) async fn leave(inner: &Inner) -> StoreResult<()> {
+    let client = inner.pool.get().await.map_err(super::pool_error)?;
+    client.execute("DELETE FROM nodes WHERE id = $1", &[&inner.node_id]).await?;
+    Ok(())
+}
+
+/// Refreshes the heartbeat until the store is dropped. A heartbeat that fails is logged: if they
+/// keep failing for `NODE_TTL_MS`, peers take this node's work (at least once, never lost).
+pub(super) fn spawn_heartbeat(inner: Weak<Inner>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(HEARTBEAT_MS));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let Some(inner) = inner.upgrade() else { return };
+            let beat = async {
+                let client = inner.pool.get().await.map_err(super::pool_error)?;
+                let sql = format!("UPDATE nodes SET heartbeat_at = {DB_NOW_MS} WHERE id = $1");
+                let updated = client.execute(&sql, &[&inner.node_id]).await?;
+                if updated == 0 {
+                    // Removed (e.g. after a long stall): rejoin; peers may have taken our work.
+                    tracing::warn!(node_id = %inner.node_id, "node was missing from the registry; rejoining");
+                    join(&inner).await?;
+                }
+                StoreResult::Ok(())
+            };
+            if let Err(error) = beat.await {
+                tracing::warn!(%error, "node heartbeat failed");
+            }
+        }
+    });
+}
+
+/// Holds a LISTEN connection (reconnecting when it drops) and notifies `due` on every
+/// announcement, and once after each (re)connect for anything announced while it was down.
+pub(super) fn spawn_listener(config: tokio_postgres::Config, alive: Weak<Inner>, due: Arc<Notify>) {
+    tokio::spawn(async move {
+        loop {
+            if alive.strong_count() == 0 {
+                return;
+            }
+            match config.connect(NoTls).await {
+                Ok((client, mut connection)) => {
+                    let forward = due.clone();
+                    let alive_check = alive.clone();
+                    let driver = tokio::spawn(async move {
+                        loop {
+                            let message = tokio::select! {
+                                message = std::future::poll_fn(|cx| connection.poll_message(cx)) => message,
+                                _ = tokio::time::sleep(Duration::from_millis(ALIVE_CHECK_MS)) => {
+                                    if alive_check.strong_count() == 0 { return }
+                                    continue;
+                                }
+                            };
+                            match message {
+                                Some(Ok(AsyncMessage::Notification(_))) => forward.notify_one(),
+                                Some(Ok(_)) => {}
+                                Some(Err(error)) => {
+                                    tracing::warn!(%error, "LISTEN connection lost");
+                                    return;
+                                }
+                                None => return,
+                            }
+                        }
+                    });
+                    match client.batch_execute(&format!("LISTEN {DUE_CHANNEL}")).await {
+                        Ok(()) => due.notify_one(),
+                        Err(error) => tracing::warn!(%error, "cannot LISTEN for due work"),
+                    }
+                    let _ = driver.await;
+                    drop(client);
+                }
+                Err(error) => tracing::warn!(%error, "cannot open the LISTEN connection"),
+            }
+            tokio::time::sleep(Duration::from_millis(LISTEN_RETRY_MS)).await;
+        }
+    });
+}

@@ -1,0 +1,602 @@
+//! The store conformance suite: every check runs on SQLite, and on PostgreSQL when
+//! `HOOKWIRE_TEST_POSTGRES_URL` is set (each test in a fresh schema). Atomic accept, idempotency,
+//! leases, attempts, concurrency, retention, configuration reads after writes; then what only
+//! a shared database has: several nodes claiming, a dead node's leases, shared flow state.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use hookwire_core::model::{Application, Attempt, Delivery, Endpoint, Message, Status, TriggerType};
+use hookwire_core::{AppId, AttemptId, DeliveryId, EndpointId, MessageId};
+use hookwire_store::postgres::PgStore;
+use hookwire_store::prelude::*;
+use hookwire_store::sqlite::{Durability, SqliteStore};
+use hookwire_store::{Accept, Accepted, AttemptFilter, AttemptScope, DeliveryUpdate, Page, StoreError};
+
+const NOW: i64 = 1_700_000_000_000;
+
+#[derive(Clone, Copy, Debug)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each named check as `<name>::sqlite` and `<name>::postgres`.
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(super::Backend::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if super::postgres_url().is_some() {
+                    super::$name(super::Backend::Postgres).await;
+                } else {
+                    eprintln!("skipped: set HOOKWIRE_TEST_POSTGRES_URL to run on PostgreSQL");
+                }
+            }
+        }
+    )*};
+}
+
+conformance!(
+    uniqueness_rules_are_conflicts,
+    idempotency_key_returns_the_first_message_and_adds_no_deliveries,
+    leased_deliveries_are_not_claimed_until_the_lease_lapses_or_is_released,
+    parked_deliveries_wait_for_release_and_are_never_leased,
+    recording_an_attempt_moves_the_delivery_on,
+    concurrent_writers_are_all_committed,
+    retention_purges_expired_payloads_and_old_responses_in_batches,
+    configuration_reads_follow_every_write,
+    lists_filter_and_page,
+);
+
+fn postgres_url() -> Option<String> {
+    std::env::var("HOOKWIRE_TEST_POSTGRES_URL").ok().filter(|url| !url.is_empty())
+}
+
+/// A URL of a fresh, empty PostgreSQL schema.
+async fn fresh_postgres() -> String {
+    let base = postgres_url().expect("HOOKWIRE_TEST_POSTGRES_URL");
+    let schema = format!("hw_test_{}", uuid_like());
+    hookwire_store::postgres::url_with_fresh_schema(&base, &schema).await.unwrap()
+}
+
+fn uuid_like() -> String {
+    MessageId::generate().to_string().trim_start_matches("msg_").to_lowercase()
+}
+
+struct Fixture {
+    store: Arc<dyn Store>,
+    app: Application,
+    endpoint: Endpoint,
+    _dir: Option<tempfile::TempDir>,
+}
+
+async fn open(backend: Backend) -> (Arc<dyn Store>, Option<tempfile::TempDir>) {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let store = SqliteStore::open(&dir.path().join("db").join("hookwire.db"), Durability::Disk).unwrap();
+            (Arc::new(store), Some(dir))
+        }
+        Backend::Postgres => (Arc::new(PgStore::open(&fresh_postgres().await, None).await.unwrap()), None),
+    }
+}
+
+async fn fixture(backend: Backend) -> Fixture {
+    let (store, dir) = open(backend).await;
+    let app = application();
+    store.create_app(app.clone()).await.unwrap();
+    let endpoint = endpoint(app.id);
+    store.create_endpoint(endpoint.clone()).await.unwrap();
+    Fixture { store, app, endpoint, _dir: dir }
+}
+
+fn application() -> Application {
+    Application {
+        id: AppId::generate(),
+        uid: Some("acme".into()),
+        name: "Acme".into(),
+        throttle_rate: None,
+        metadata: BTreeMap::new(),
+        created_at: NOW,
+        updated_at: NOW,
+    }
+}
+
+fn endpoint(app: AppId) -> Endpoint {
+    Endpoint {
+        id: EndpointId::generate(),
+        app_id: app,
+        uid: None,
+        url: "https://example.com".into(),
+        description: String::new(),
+        disabled: false,
+        event_types: None,
+        channels: None,
+        throttle_rate: None,
+        metadata: BTreeMap::new(),
+        secret: hookwire_core::signing::generate_secret(),
+        previous_secrets: vec![],
+        headers: BTreeMap::new(),
+        sensitive_headers: vec![],
+        retry_policy: None,
+        timeout_ms: None,
+        signature: None,
+        filter: None,
+        verification: None,
+        unverified: false,
+        envelope: Default::default(),
+        chunking: None,
+        idempotency_header: None,
+        created_at: NOW,
+        updated_at: NOW,
+    }
+}
+
+fn message(app: AppId, event_id: Option<&str>) -> Message {
+    Message {
+        id: MessageId::generate(),
+        app_id: app,
+        event_type: "a.b".into(),
+        event_id: event_id.map(Into::into),
+        channels: None,
+        tags: None,
+        payload: Some("{}".into()),
+        payload_expires_at: Some(NOW + 1_000),
+        created_at: NOW,
+    }
+}
+
+fn delivery(message: &Message, endpoint: EndpointId) -> Delivery {
+    Delivery {
+        id: DeliveryId::generate(),
+        app_id: message.app_id,
+        msg_id: message.id,
+        endpoint_id: endpoint,
+        status: Status::Pending,
+        attempts: 0,
+        next_attempt_at: Some(NOW),
+        trigger: TriggerType::Scheduled,
+        chunk: None,
+        created_at: NOW,
+        updated_at: NOW,
+    }
+}
+
+/// An attempt of delivery `d` answered with `code` and `response`, at `NOW`.
+fn attempt(f: &Fixture, d: &Delivery, status: Status, code: u16, response: &str) -> Attempt {
+    Attempt {
+        id: AttemptId::generate(),
+        app_id: f.app.id,
+        msg_id: d.msg_id,
+        endpoint_id: f.endpoint.id,
+        delivery_id: d.id,
+        url: f.endpoint.url.clone(),
+        status,
+        response_status_code: code,
+        response: response.into(),
+        response_duration_ms: 1,
+        error_kind: None,
+        trigger_type: TriggerType::Scheduled,
+        timestamp: NOW,
+    }
+}
+
+fn accept(message: Message, deliveries: Vec<Delivery>, key: Option<&str>) -> Accept {
+    Accept { message, deliveries, leased_until: None, idempotency_key: key.map(Into::into) }
+}
+
+async fn uniqueness_rules_are_conflicts(backend: Backend) {
+    let f = fixture(backend).await;
+    let mut twin = f.app.clone();
+    twin.id = AppId::generate();
+    assert!(matches!(f.store.create_app(twin).await, Err(StoreError::Conflict { what: "application uid" })));
+    assert_eq!(f.store.get_app("acme").await.unwrap().unwrap().id, f.app.id);
+    assert_eq!(f.store.get_app(&f.app.id.to_string()).await.unwrap().unwrap().uid.as_deref(), Some("acme"));
+    f.store.accept_message(accept(message(f.app.id, Some("e1")), vec![], None)).await.unwrap();
+    let again = f.store.accept_message(accept(message(f.app.id, Some("e1")), vec![], None)).await;
+    assert!(matches!(again, Err(StoreError::Conflict { .. })));
+}
+
+async fn idempotency_key_returns_the_first_message_and_adds_no_deliveries(backend: Backend) {
+    let f = fixture(backend).await;
+    let first = message(f.app.id, None);
+    let outcome =
+        f.store.accept_message(accept(first.clone(), vec![delivery(&first, f.endpoint.id)], Some("k"))).await.unwrap();
+    assert!(matches!(outcome, Accepted::Created));
+    let second = message(f.app.id, None);
+    match f
+        .store
+        .accept_message(accept(second.clone(), vec![delivery(&second, f.endpoint.id)], Some("k")))
+        .await
+        .unwrap()
+    {
+        Accepted::Existing(existing) => assert_eq!(existing.id, first.id),
+        Accepted::Created => panic!("the key was seen before"),
+    }
+    assert!(f.store.get_message(f.app.id, second.id).await.unwrap().is_none());
+    assert_eq!(f.store.endpoint_stats(f.endpoint.id).await.unwrap().pending, 1);
+}
+
+async fn leased_deliveries_are_not_claimed_until_the_lease_lapses_or_is_released(backend: Backend) {
+    let f = fixture(backend).await;
+    let m = message(f.app.id, None);
+    let leased =
+        Accept { leased_until: Some(NOW + 60_000), ..accept(m.clone(), vec![delivery(&m, f.endpoint.id)], None) };
+    f.store.accept_message(leased).await.unwrap();
+    assert!(f.store.claim_due(NOW, NOW + 60_000, 10).await.unwrap().is_empty());
+    assert_eq!(f.store.next_due_at(NOW).await.unwrap(), None);
+    let claimed = f.store.claim_due(NOW + 60_000, NOW + 120_000, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1, "a lapsed lease is claimable");
+    assert_eq!(claimed[0].endpoint.as_ref().unwrap().id, f.endpoint.id);
+    assert!(f.store.claim_due(NOW + 60_000, NOW + 120_000, 10).await.unwrap().is_empty(), "claimed once");
+    assert_eq!(f.store.release_leases().await.unwrap(), 1);
+    assert_eq!(f.store.claim_due(NOW, NOW + 1, 10).await.unwrap().len(), 1);
+}
+
+async fn parked_deliveries_wait_for_release_and_are_never_leased(backend: Backend) {
+    let f = fixture(backend).await;
+    let m = message(f.app.id, None);
+    let parked = Delivery { next_attempt_at: None, ..delivery(&m, f.endpoint.id) };
+    let leased = Accept { leased_until: Some(NOW + 60_000), ..accept(m.clone(), vec![parked], None) };
+    f.store.accept_message(leased).await.unwrap();
+    assert!(f.store.claim_due(NOW + 120_000, NOW + 180_000, 10).await.unwrap().is_empty());
+    assert_eq!(f.store.release_parked(f.endpoint.id, NOW).await.unwrap(), 1);
+    let claimed = f.store.claim_due(NOW, NOW + 1_000, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1, "released deliveries are due at once, not behind a stale lease");
+}
+
+async fn recording_an_attempt_moves_the_delivery_on(backend: Backend) {
+    let f = fixture(backend).await;
+    let m = message(f.app.id, None);
+    let d = delivery(&m, f.endpoint.id);
+    f.store.accept_message(accept(m.clone(), vec![d.clone()], None)).await.unwrap();
+    let claimed = f.store.claim_due(NOW, NOW + 1_000, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    let attempt = Attempt {
+        error_kind: Some(hookwire_core::model::ErrorKind::Status),
+        timestamp: NOW + 10,
+        ..attempt(&f, &d, Status::Fail, 500, "no")
+    };
+    let update = DeliveryUpdate { status: Status::Pending, attempts: 1, next_attempt_at: Some(NOW + 5_000) };
+    f.store.record_attempt(attempt.clone(), update).await.unwrap();
+    assert_eq!(f.store.next_due_at(NOW).await.unwrap(), Some(NOW + 5_000));
+    assert!(f.store.claim_due(NOW + 4_999, NOW + 9_999, 10).await.unwrap().is_empty());
+    assert_eq!(f.store.claim_due(NOW + 5_000, NOW + 9_999, 10).await.unwrap()[0].delivery.attempts, 1);
+    let page = Page { limit: 10, iterator: None, descending: true };
+    let filter = AttemptFilter {
+        scope: AttemptScope::Message(m.id),
+        page,
+        status: None,
+        status_code_class: Some(500),
+        endpoint: None,
+        before: None,
+        after: None,
+    };
+    assert_eq!(f.store.list_attempts(f.app.id, &filter).await.unwrap(), vec![attempt]);
+}
+
+async fn concurrent_writers_are_all_committed(backend: Backend) {
+    const WRITERS: usize = 64;
+    const EACH: usize = 20;
+    let f = Arc::new(fixture(backend).await);
+    let mut tasks = Vec::new();
+    for _ in 0..WRITERS {
+        let f = f.clone();
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..EACH {
+                let m = message(f.app.id, None);
+                f.store.accept_message(accept(m.clone(), vec![delivery(&m, f.endpoint.id)], None)).await.unwrap();
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(f.store.endpoint_stats(f.endpoint.id).await.unwrap().pending, (WRITERS * EACH) as u64);
+}
+
+async fn retention_purges_expired_payloads_and_old_responses_in_batches(backend: Backend) {
+    let f = fixture(backend).await;
+    for _ in 0..3 {
+        let m = message(f.app.id, None);
+        let d = delivery(&m, f.endpoint.id);
+        f.store.accept_message(accept(m.clone(), vec![d.clone()], None)).await.unwrap();
+        let attempt = attempt(&f, &d, Status::Success, 200, "a large receipt");
+        f.store
+            .record_attempt(attempt, DeliveryUpdate { status: Status::Success, attempts: 1, next_attempt_at: None })
+            .await
+            .unwrap();
+    }
+    assert_eq!(f.store.purge_expired(NOW + 999, NOW, 10).await.unwrap(), 0, "nothing is due yet");
+    // Payloads expire at NOW + 1000; responses older than NOW + 1 go too. Batches of 2.
+    assert_eq!(f.store.purge_expired(NOW + 1_000, NOW + 1, 2).await.unwrap(), 4);
+    assert_eq!(f.store.purge_expired(NOW + 1_000, NOW + 1, 2).await.unwrap(), 2);
+    assert_eq!(f.store.purge_expired(NOW + 1_000, NOW + 1, 2).await.unwrap(), 0);
+    let page = Page { limit: 10, iterator: None, descending: true };
+    let messages = f
+        .store
+        .list_messages(f.app.id, &hookwire_store::MessageFilter { page: page.clone(), ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(messages.len(), 3, "rows stay, only their content goes");
+    assert!(messages.iter().all(|m| m.payload.is_none()));
+    let filter = AttemptFilter {
+        scope: AttemptScope::Endpoint(f.endpoint.id),
+        page,
+        status: None,
+        status_code_class: None,
+        endpoint: None,
+        before: None,
+        after: None,
+    };
+    assert!(f.store.list_attempts(f.app.id, &filter).await.unwrap().iter().all(|a| a.response.is_empty()));
+}
+
+#[tokio::test]
+async fn sqlite_secrets_are_sealed_at_rest_and_the_key_is_checked_and_rotated() {
+    use hookwire_core::crypto::{MainKey, generate_main_key};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hookwire.db");
+    let (first, second) = (generate_main_key(), generate_main_key());
+    let store = SqliteStore::open_with_key(&path, Durability::Disk, Some(MainKey::parse(&first).unwrap())).unwrap();
+    let f = fixture(Backend::Sqlite).await;
+    let app = f.app.clone();
+    store.create_app(app.clone()).await.unwrap();
+    let mut endpoint = Endpoint { app_id: app.id, ..f.endpoint.clone() };
+    endpoint.headers.insert("Authorization".into(), "Bearer hunter2".into());
+    endpoint.sensitive_headers = vec!["Authorization".into()];
+    store.create_endpoint(endpoint.clone()).await.unwrap();
+    assert_eq!(store.get_endpoint(app.id, &endpoint.id.to_string()).await.unwrap().unwrap(), endpoint);
+    drop(store);
+
+    let mut raw = std::fs::read(&path).unwrap();
+    raw.extend(std::fs::read(path.with_extension("db-wal")).unwrap_or_default());
+    let raw = String::from_utf8_lossy(&raw);
+    assert!(!raw.contains(&endpoint.secret) && !raw.contains("hunter2"), "no secret in plaintext on disk");
+    for key in [None, Some(second.as_str())] {
+        let refused = SqliteStore::open_with_key(&path, Durability::Disk, key.map(|k| MainKey::parse(k).unwrap()));
+        assert!(matches!(refused, Err(StoreError::Corrupt(ref m)) if m.contains("HOOKWIRE_MAIN_KEY")), "{key:?}");
+    }
+
+    let store = SqliteStore::open_with_key(&path, Durability::Disk, Some(MainKey::parse(&first).unwrap())).unwrap();
+    assert_eq!(store.reseal_secrets(Some(MainKey::parse(&second).unwrap())).await.unwrap(), 1);
+    drop(store);
+    assert!(SqliteStore::open_with_key(&path, Durability::Disk, Some(MainKey::parse(&first).unwrap())).is_err());
+    let store = SqliteStore::open_with_key(&path, Durability::Disk, Some(MainKey::parse(&second).unwrap())).unwrap();
+    assert_eq!(store.get_endpoint(app.id, &endpoint.id.to_string()).await.unwrap().unwrap(), endpoint);
+}
+
+async fn configuration_reads_follow_every_write(backend: Backend) {
+    let f = fixture(backend).await;
+    assert_eq!(f.store.app_endpoints(f.app.id).await.unwrap(), vec![f.endpoint.clone()]);
+    assert_eq!(f.store.get_app("acme").await.unwrap().unwrap().name, "Acme");
+    let changed = Endpoint { url: "https://example.org/new".into(), ..f.endpoint.clone() };
+    f.store.update_endpoint(changed.clone()).await.unwrap();
+    assert_eq!(f.store.app_endpoints(f.app.id).await.unwrap(), vec![changed]);
+    assert!(f.store.disable_endpoint(f.endpoint.id, NOW).await.unwrap());
+    assert!(f.store.app_endpoints(f.app.id).await.unwrap()[0].disabled);
+    let renamed = Application { name: "Acme 2".into(), ..f.app.clone() };
+    f.store.update_app(renamed).await.unwrap();
+    assert_eq!(f.store.get_app("acme").await.unwrap().unwrap().name, "Acme 2");
+    f.store.delete_endpoint(f.app.id, f.endpoint.id).await.unwrap();
+    assert!(f.store.app_endpoints(f.app.id).await.unwrap().is_empty());
+    f.store.delete_app(f.app.id).await.unwrap();
+    assert!(f.store.get_app("acme").await.unwrap().is_none());
+}
+
+async fn lists_filter_and_page(backend: Backend) {
+    use hookwire_core::model::EventType;
+    use hookwire_store::{EndpointMessageFilter, MessageFilter};
+    let f = fixture(backend).await;
+    let mut ids = Vec::new();
+    for (index, (event_type, channel)) in [("a.b", "red"), ("c.d", "blue"), ("a.b", "blue")].into_iter().enumerate() {
+        let m = Message {
+            event_type: event_type.into(),
+            channels: Some(vec![channel.into()]),
+            created_at: NOW + index as i64,
+            ..message(f.app.id, None)
+        };
+        f.store.accept_message(accept(m.clone(), vec![delivery(&m, f.endpoint.id)], None)).await.unwrap();
+        ids.push(m.id);
+    }
+    let page = |limit, iterator: Option<String>| Page { limit, iterator, descending: false };
+    let list = |filter: MessageFilter| {
+        let store = f.store.clone();
+        async move { store.list_messages(f.app.id, &filter).await.unwrap().iter().map(|m| m.id).collect::<Vec<_>>() }
+    };
+    assert_eq!(list(MessageFilter { page: page(10, None), ..Default::default() }).await, ids);
+    let by_type = MessageFilter { page: page(10, None), event_types: vec!["a.b".into()], ..Default::default() };
+    assert_eq!(list(by_type).await, vec![ids[0], ids[2]]);
+    let by_channel = MessageFilter { page: page(10, None), channel: Some("blue".into()), ..Default::default() };
+    assert_eq!(list(by_channel).await, vec![ids[1], ids[2]]);
+    let after = MessageFilter { page: page(10, None), after: Some(NOW), before: Some(NOW + 2), ..Default::default() };
+    assert_eq!(list(after).await, vec![ids[1]]);
+    let second_page = MessageFilter { page: page(1, Some(ids[0].to_string())), ..Default::default() };
+    assert_eq!(list(second_page).await, vec![ids[1]]);
+
+    let filter = EndpointMessageFilter { page: page(10, None), status: Some(Status::Pending), ..Default::default() };
+    let log = f.store.endpoint_messages(f.app.id, f.endpoint.id, &filter).await.unwrap();
+    assert_eq!(log.iter().map(|(m, d)| (m.id, d.endpoint_id)).collect::<Vec<_>>(), ids.iter().map(|id| (*id, f.endpoint.id)).collect::<Vec<_>>());
+    let filter = EndpointMessageFilter { page: page(10, None), status: Some(Status::Success), ..Default::default() };
+    assert!(f.store.endpoint_messages(f.app.id, f.endpoint.id, &filter).await.unwrap().is_empty());
+
+    let event_type = |name: &str, archived| EventType {
+        name: name.into(),
+        description: String::new(),
+        archived,
+        deprecated: false,
+        schemas: None,
+        group_name: None,
+        feature_flags: None,
+        created_at: NOW,
+        updated_at: NOW,
+    };
+    f.store.create_event_type(event_type("a.b", false)).await.unwrap();
+    f.store.create_event_type(event_type("old.one", true)).await.unwrap();
+    assert!(matches!(f.store.create_event_type(event_type("a.b", false)).await, Err(StoreError::Conflict { .. })));
+    assert_eq!(f.store.list_event_types(&page(10, None), false).await.unwrap().len(), 1);
+    assert_eq!(f.store.list_event_types(&page(10, None), true).await.unwrap().len(), 2);
+
+    assert_eq!(f.store.put_setting_if_absent("k", "first").await.unwrap(), "first");
+    assert_eq!(f.store.put_setting_if_absent("k", "second").await.unwrap(), "first");
+    assert_eq!(f.store.get_setting("k").await.unwrap().as_deref(), Some("first"));
+    f.store.record_filter_error(f.endpoint.id, "bad filter".into(), NOW).await.unwrap();
+    let stats = f.store.endpoint_stats(f.endpoint.id).await.unwrap();
+    assert_eq!((stats.pending, stats.filter_errors, stats.last_filter_error.as_deref()), (3, 1, Some("bad filter")));
+}
+
+// ---- PostgreSQL only: what several nodes sharing one database need. ----
+
+/// Two nodes (stores) on one fresh schema, with an application and endpoint; `None` without
+/// `HOOKWIRE_TEST_POSTGRES_URL`.
+async fn two_nodes() -> Option<(PgStore, PgStore, Application, Endpoint)> {
+    postgres_url()?;
+    let url = fresh_postgres().await;
+    let (a, b) = (PgStore::open(&url, None).await.unwrap(), PgStore::open(&url, None).await.unwrap());
+    let app = application();
+    a.create_app(app.clone()).await.unwrap();
+    let endpoint = endpoint(app.id);
+    a.create_endpoint(endpoint.clone()).await.unwrap();
+    Some((a, b, app, endpoint))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_nodes_never_claim_the_same_delivery() {
+    let Some((a, b, app, endpoint)) = two_nodes().await else { return };
+    const MESSAGES: usize = 300;
+    for _ in 0..MESSAGES {
+        let m = message(app.id, None);
+        a.accept_message(accept(m.clone(), vec![delivery(&m, endpoint.id)], None)).await.unwrap();
+    }
+    let claim_all = |store: PgStore| async move {
+        let mut ids = Vec::new();
+        loop {
+            let batch = store.claim_due(NOW, NOW + 60_000, 7).await.unwrap();
+            if batch.is_empty() {
+                return ids;
+            }
+            ids.extend(batch.into_iter().map(|c| c.delivery.id));
+        }
+    };
+    let (from_a, from_b) = tokio::join!(tokio::spawn(claim_all(a.clone())), tokio::spawn(claim_all(b.clone())));
+    let (from_a, from_b) = (from_a.unwrap(), from_b.unwrap());
+    let mut all: Vec<_> = from_a.iter().chain(&from_b).copied().collect();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), from_a.len() + from_b.len(), "no delivery claimed twice");
+    assert_eq!(all.len(), MESSAGES, "every delivery claimed");
+    assert!(!from_a.is_empty() && !from_b.is_empty(), "both nodes took a share: {} / {}", from_a.len(), from_b.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_dead_nodes_leases_are_taken_over_and_a_live_nodes_are_not() {
+    let Some((a, b, app, endpoint)) = two_nodes().await else { return };
+    let m = message(app.id, None);
+    let leased = Accept { leased_until: Some(NOW + 600_000), ..accept(m.clone(), vec![delivery(&m, endpoint.id)], None) };
+    a.accept_message(leased).await.unwrap();
+    assert!(b.claim_due(NOW, NOW + 60_000, 10).await.unwrap().is_empty(), "node a is alive: its lease holds");
+    assert_eq!(b.next_due_at(NOW).await.unwrap(), None);
+    // Node a dies without a word: its heartbeat stops and ages past the TTL.
+    let a_id = a.node_id().to_owned();
+    drop(a);
+    age_heartbeat(&b, &a_id).await;
+    assert_eq!(b.next_due_at(NOW).await.unwrap(), Some(NOW));
+    let claimed = b.claim_due(NOW, NOW + 60_000, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1, "a dead node's lease lapses");
+    assert_eq!(claimed[0].delivery.msg_id, m.id);
+}
+
+/// Makes node `id` look dead to its peers, as if its last heartbeat were long ago.
+async fn age_heartbeat(via: &PgStore, id: &str) {
+    let url = via_url(via);
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    client.execute("UPDATE nodes SET heartbeat_at = 0 WHERE id = $1", &[&id]).await.unwrap();
+}
+
+fn via_url(store: &PgStore) -> String {
+    store.url().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_release_hands_work_to_peers_and_announces_it() {
+    let Some((a, b, app, endpoint)) = two_nodes().await else { return };
+    let announced = b.due_signal().expect("a shared store announces due work");
+    let m = message(app.id, None);
+    let leased = Accept { leased_until: Some(NOW + 600_000), ..accept(m.clone(), vec![delivery(&m, endpoint.id)], None) };
+    a.accept_message(leased).await.unwrap();
+    assert_eq!(a.release_leases().await.unwrap(), 1);
+    tokio::time::timeout(std::time::Duration::from_secs(5), announced.notified()).await.expect("peer was told");
+    assert_eq!(b.claim_due(NOW, NOW + 60_000, 10).await.unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_idempotency_keys_hold_across_nodes_under_a_race() {
+    let Some((a, b, app, endpoint)) = two_nodes().await else { return };
+    for round in 0..20 {
+        let key = format!("key-{round}");
+        let (m1, m2) = (message(app.id, None), message(app.id, None));
+        let (r1, r2) = tokio::join!(
+            a.accept_message(accept(m1.clone(), vec![delivery(&m1, endpoint.id)], Some(&key))),
+            b.accept_message(accept(m2.clone(), vec![delivery(&m2, endpoint.id)], Some(&key))),
+        );
+        let created = [r1.unwrap(), r2.unwrap()].iter().filter(|r| matches!(r, Accepted::Created)).count();
+        assert_eq!(created, 1, "round {round}: exactly one accept creates the message");
+    }
+    assert_eq!(a.endpoint_stats(endpoint.id).await.unwrap().pending, 20);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_throttle_slots_and_pauses_are_shared_by_every_node() {
+    let Some((a, b, app, endpoint)) = two_nodes().await else { return };
+    let mut slots = Vec::new();
+    for i in 0..10 {
+        let node = if i % 2 == 0 { &a } else { &b };
+        let flow = node.shared_flow().unwrap();
+        slots.push(flow.reserve_send_slot(endpoint.id, 100, NOW, 1_000).await.unwrap().expect("within the hold"));
+    }
+    assert_eq!(slots, (0..10).map(|i| NOW + i * 100).collect::<Vec<_>>(), "one slot per 100 ms across nodes");
+    let later = a.shared_flow().unwrap().reserve_send_slot(endpoint.id, 100, NOW, 500).await.unwrap();
+    assert_eq!(later, Err(NOW + 1_000), "too far off: nothing reserved, told when");
+
+    let m = message(app.id, None);
+    a.accept_message(accept(m.clone(), vec![delivery(&m, endpoint.id)], None)).await.unwrap();
+    b.shared_flow().unwrap().pause_endpoint(endpoint.id, NOW + 30_000).await.unwrap();
+    assert!(a.claim_due(NOW, NOW + 60_000, 10).await.unwrap().is_empty(), "paused by the other node");
+    assert_eq!(a.next_due_at(NOW).await.unwrap(), None, "a paused endpoint's work is not due");
+    assert_eq!(a.claim_due(NOW + 30_000, NOW + 90_000, 10).await.unwrap().len(), 1, "due again after the pause");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_secrets_are_sealed_at_rest_and_the_key_is_checked_and_rotated() {
+    use hookwire_core::crypto::{MainKey, generate_main_key};
+    if postgres_url().is_none() {
+        return;
+    }
+    let url = fresh_postgres().await;
+    let (first, second) = (generate_main_key(), generate_main_key());
+    let key = |k: &str| Some(MainKey::parse(k).unwrap());
+    let store = PgStore::open(&url, key(&first)).await.unwrap();
+    let app = application();
+    store.create_app(app.clone()).await.unwrap();
+    let endpoint = endpoint(app.id);
+    store.create_endpoint(endpoint.clone()).await.unwrap();
+    assert_eq!(store.get_endpoint(app.id, &endpoint.id.to_string()).await.unwrap().unwrap(), endpoint);
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let body: String = client.query_one("SELECT body FROM endpoints", &[]).await.unwrap().get(0);
+    assert!(!body.contains(&endpoint.secret), "no secret in plaintext in the database");
+    for wrong in [None, key(&second)] {
+        let refused = PgStore::open(&url, wrong).await;
+        assert!(matches!(refused, Err(StoreError::Corrupt(ref m)) if m.contains("HOOKWIRE_MAIN_KEY")));
+    }
+    assert_eq!(store.reseal_secrets(key(&second)).await.unwrap(), 1);
+    assert!(PgStore::open(&url, key(&first)).await.is_err());
+    let reopened = PgStore::open(&url, key(&second)).await.unwrap();
+    assert_eq!(reopened.get_endpoint(app.id, &endpoint.id.to_string()).await.unwrap().unwrap(), endpoint);
+}
