@@ -20,7 +20,7 @@ pub const AUTO_DISABLE_AFTER_MS_DEFAULT: u64 = 5 * 24 * 3_600_000;
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
-    /// `sqlite://PATH`; PostgreSQL is its own backend (`postgres://…`).
+    /// `sqlite://PATH` (embedded, one process) or `postgres://USER@HOST:PORT/DATABASE` (many nodes).
     pub database_url: String,
     pub admin_token: Option<String>,
     /// Base64 of 32 bytes; when set, endpoint secrets and sensitive headers are sealed at rest.
@@ -190,13 +190,49 @@ pub fn parse_durability(text: &str) -> Result<Durability, ConfigError> {
     }
 }
 
-/// Where the SQLite database lives, from `sqlite://PATH`.
-pub fn sqlite_path(database_url: &str) -> Result<PathBuf, ConfigError> {
-    match database_url.strip_prefix("sqlite://") {
-        Some(path) if !path.is_empty() => Ok(PathBuf::from(path)),
-        _ if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") => Err(
-            ConfigError::Value("the PostgreSQL backend is not available in this build yet; use sqlite://PATH".into()),
-        ),
-        _ => Err(ConfigError::Value(format!("database URL must be sqlite://PATH, got {database_url:?}"))),
+/// Which database a URL names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// `sqlite://PATH`: the embedded store, one process per data directory.
+    Sqlite(PathBuf),
+    /// `postgres://…` or `postgresql://…`: shared by any number of nodes.
+    Postgres(String),
+}
+
+impl Database {
+    pub fn parse(database_url: &str) -> Result<Self, ConfigError> {
+        if let Some(path) = database_url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err(ConfigError::Value(
+                    "database URL sqlite:// needs a path, e.g. sqlite://./data/hookwire.db".into(),
+                ));
+            }
+            return Ok(Self::Sqlite(PathBuf::from(path)));
+        }
+        if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+            return Ok(Self::Postgres(database_url.to_owned()));
+        }
+        Err(ConfigError::Value(format!(
+            "database URL must be sqlite://PATH or postgres://USER@HOST:PORT/DATABASE, got {:?}",
+            redact_password(database_url)
+        )))
+    }
+
+    /// For logs and the start banner: the SQLite path, or the URL without its password.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Sqlite(path) => path.display().to_string(),
+            Self::Postgres(url) => redact_password(url),
+        }
+    }
+}
+
+/// `scheme://user:secret@host/…` → `scheme://user:***@host/…`.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let Some((credentials, host)) = rest.split_once('@') else { return url.to_owned() };
+    match credentials.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
     }
 }

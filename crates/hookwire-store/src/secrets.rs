@@ -25,7 +25,11 @@ pub(crate) fn open_endpoint(key: Option<&MainKey>, endpoint: Endpoint) -> StoreR
 }
 
 /// Opens with `current` and seals with `new` (a main-key rotation of one endpoint).
-pub(crate) fn reseal_endpoint(current: Option<&MainKey>, new: Option<&MainKey>, endpoint: Endpoint) -> StoreResult<Endpoint> {
+pub(crate) fn reseal_endpoint(
+    current: Option<&MainKey>,
+    new: Option<&MainKey>,
+    endpoint: Endpoint,
+) -> StoreResult<Endpoint> {
     Ok(seal_endpoint(new, open_endpoint(current, endpoint)?))
 }
 

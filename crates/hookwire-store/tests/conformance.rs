@@ -421,7 +421,10 @@ async fn lists_filter_and_page(backend: Backend) {
 
     let filter = EndpointMessageFilter { page: page(10, None), status: Some(Status::Pending), ..Default::default() };
     let log = f.store.endpoint_messages(f.app.id, f.endpoint.id, &filter).await.unwrap();
-    assert_eq!(log.iter().map(|(m, d)| (m.id, d.endpoint_id)).collect::<Vec<_>>(), ids.iter().map(|id| (*id, f.endpoint.id)).collect::<Vec<_>>());
+    assert_eq!(
+        log.iter().map(|(m, d)| (m.id, d.endpoint_id)).collect::<Vec<_>>(),
+        ids.iter().map(|id| (*id, f.endpoint.id)).collect::<Vec<_>>()
+    );
     let filter = EndpointMessageFilter { page: page(10, None), status: Some(Status::Success), ..Default::default() };
     assert!(f.store.endpoint_messages(f.app.id, f.endpoint.id, &filter).await.unwrap().is_empty());
 
@@ -497,7 +500,8 @@ async fn postgres_nodes_never_claim_the_same_delivery() {
 async fn postgres_a_dead_nodes_leases_are_taken_over_and_a_live_nodes_are_not() {
     let Some((a, b, app, endpoint)) = two_nodes().await else { return };
     let m = message(app.id, None);
-    let leased = Accept { leased_until: Some(NOW + 600_000), ..accept(m.clone(), vec![delivery(&m, endpoint.id)], None) };
+    let leased =
+        Accept { leased_until: Some(NOW + 600_000), ..accept(m.clone(), vec![delivery(&m, endpoint.id)], None) };
     a.accept_message(leased).await.unwrap();
     assert!(b.claim_due(NOW, NOW + 60_000, 10).await.unwrap().is_empty(), "node a is alive: its lease holds");
     assert_eq!(b.next_due_at(NOW).await.unwrap(), None);
@@ -528,7 +532,8 @@ async fn postgres_release_hands_work_to_peers_and_announces_it() {
     let Some((a, b, app, endpoint)) = two_nodes().await else { return };
     let announced = b.due_signal().expect("a shared store announces due work");
     let m = message(app.id, None);
-    let leased = Accept { leased_until: Some(NOW + 600_000), ..accept(m.clone(), vec![delivery(&m, endpoint.id)], None) };
+    let leased =
+        Accept { leased_until: Some(NOW + 600_000), ..accept(m.clone(), vec![delivery(&m, endpoint.id)], None) };
     a.accept_message(leased).await.unwrap();
     assert_eq!(a.release_leases().await.unwrap(), 1);
     tokio::time::timeout(std::time::Duration::from_secs(5), announced.notified()).await.expect("peer was told");

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use hookwire_server::Server;
-use hookwire_server::config::{Config, FileConfig, parse_durability, parse_networks, sqlite_path};
+use hookwire_server::config::{Config, Database, FileConfig, parse_durability, parse_networks};
 
 #[derive(Parser)]
 #[command(
@@ -23,7 +23,8 @@ struct Common {
     /// TOML configuration file (flags and environment override it).
     #[arg(long, env = "HOOKWIRE_CONFIG")]
     config: Option<PathBuf>,
-    /// `sqlite://PATH` (default `sqlite://./hookwire-data/hookwire.db`).
+    /// `sqlite://PATH` (default `sqlite://./hookwire-data/hookwire.db`) or
+    /// `postgres://USER@HOST:PORT/DATABASE` for several nodes sharing one database.
     #[arg(long, env = "HOOKWIRE_DATABASE_URL")]
     database_url: Option<String>,
 }
@@ -133,7 +134,7 @@ async fn serve(mut config: Config) -> anyhow::Result<()> {
     config.listen = server.local_addr();
     // These lines are the contract scripts and tests read: keep them on stdout, one each.
     println!("Hookwire listening on http://{}", config.listen);
-    println!("Database: {}", server.database_path.display());
+    println!("Database: {}", server.database);
     if let Some(token) = &server.generated_admin_token {
         println!("Admin token (shown once; store it now): {token}");
     }
@@ -144,18 +145,37 @@ async fn serve(mut config: Config) -> anyhow::Result<()> {
 
 async fn rotate_main_key(config: Config, new_key: Option<String>, print_key: bool) -> anyhow::Result<()> {
     use hookwire_core::crypto::MainKey;
-    let path = sqlite_path(&config.database_url)?;
-    let _lock = hookwire_server::app::lock_data_dir(&path)?;
     let current = config.main_key.as_deref().map(MainKey::parse).transpose().context("HOOKWIRE_MAIN_KEY")?;
     let next = new_key.as_deref().map(MainKey::parse).transpose().context("the new main key")?;
-    let store = hookwire_store::sqlite::SqliteStore::open_with_key(&path, config.durability, current)?;
-    let count = store.reseal_secrets(next).await?;
-    println!("Re-sealed the secrets of {count} endpoints in {}", path.display());
+    let database = Database::parse(&config.database_url)?;
+    let count = match &database {
+        Database::Sqlite(path) => {
+            let _lock = hookwire_server::app::lock_data_dir(path)?;
+            let store = hookwire_store::sqlite::SqliteStore::open_with_key(path, config.durability, current)?;
+            store.reseal_secrets(next).await?
+        }
+        // Every node must be stopped: one still running with the old key cannot read new secrets.
+        Database::Postgres(url) => {
+            hookwire_store::postgres::PgStore::open(url, current).await?.reseal_secrets(next).await?
+        }
+    };
+    println!("Re-sealed the secrets of {count} endpoints in {}", database.describe());
     match (new_key, print_key) {
         (Some(key), true) => println!("New main key (start Hookwire with HOOKWIRE_MAIN_KEY set to it): {key}"),
         (Some(_), false) => println!("Start Hookwire with HOOKWIRE_MAIN_KEY set to the new key."),
         (None, _) => println!("Secrets are stored in plaintext; start Hookwire without HOOKWIRE_MAIN_KEY."),
     }
+    Ok(())
+}
+
+/// Applies pending migrations of the configured database.
+async fn migrate(config: Config) -> anyhow::Result<()> {
+    let database = Database::parse(&config.database_url)?;
+    let version = match &database {
+        Database::Sqlite(path) => hookwire_store::sqlite::SqliteStore::migrate_only(path)?,
+        Database::Postgres(url) => hookwire_store::postgres::PgStore::migrate_only(url).await?,
+    };
+    println!("Database {} is at schema version {version}", database.describe());
     Ok(())
 }
 
@@ -206,10 +226,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Migrate { common } => {
             let config = load_config(&common)?;
-            let path = sqlite_path(&config.database_url)?;
-            let version = hookwire_store::sqlite::SqliteStore::migrate_only(&path)?;
-            println!("Database {} is at schema version {version}", path.display());
-            Ok(())
+            runtime.block_on(migrate(config))
         }
     }
 }

@@ -3,7 +3,9 @@
 //! endpoint's `throttleRate`, pauses asked for by 429/503 with `Retry-After`, and a circuit
 //! breaker that stops sending to an endpoint failing every request and probes it again later.
 //!
-//! The state is per process: on several nodes each enforces its own share (see operations.md).
+//! This state is per process. On a store shared by several nodes (PostgreSQL), the throttle and
+//! `Retry-After` pauses are also kept in the store, so every node obeys them (worker.rs); the
+//! in-flight cap and the circuit breaker stay per node (see docs/operations.md).
 //! Deferring a delivery is not an attempt: it goes back to the store due at the given time.
 
 use std::collections::{HashMap, VecDeque};
@@ -147,21 +149,26 @@ impl FlowControl {
 
     /// Records how an attempt to `endpoint` went and frees its slot. Returns the endpoint's next
     /// queued job to send with the freed slot, and the queued jobs that must go back to the store.
-    pub fn finish(&self, endpoint: EndpointId, verdict: Verdict, now: Millis) -> Finished {
+    /// `verdict` is `None` when the job went back to the store unsent (it says nothing of health).
+    pub fn finish(&self, endpoint: EndpointId, verdict: Option<Verdict>, now: Millis) -> Finished {
         let mut gates = self.gates.lock().expect("flow gates poisoned");
         let Gates { by_endpoint, queued } = &mut *gates;
         let Some(gate) = by_endpoint.get_mut(&endpoint) else { return (None, Vec::new()) };
         gate.in_flight = gate.in_flight.saturating_sub(1);
         gate.probing = false;
-        if verdict.succeeded {
-            gate.consecutive_failures = 0;
-            gate.cooldown_ms = 0;
-        } else {
-            if gate.record_failure(now) {
-                tracing::warn!(endpoint_id = %endpoint, cooldown_ms = gate.cooldown_ms, "circuit open: endpoint fails every request");
+        match &verdict {
+            Some(verdict) if verdict.succeeded => {
+                gate.consecutive_failures = 0;
+                gate.cooldown_ms = 0;
             }
+            Some(_) => {
+                if gate.record_failure(now) {
+                    tracing::warn!(endpoint_id = %endpoint, cooldown_ms = gate.cooldown_ms, "circuit open: endpoint fails every request");
+                }
+            }
+            None => {}
         }
-        if let Some(seconds) = verdict.pause_seconds {
+        if let Some(seconds) = verdict.and_then(|v| v.pause_seconds) {
             gate.paused_until = gate.paused_until.max(now + seconds as Millis * 1_000);
         }
         if let Some(until) = gate.blocked_until(now) {

@@ -33,6 +33,8 @@ const QUEUE_CAPACITY: usize = 4_096;
 const CLAIM_BATCH: usize = 256;
 /// Longest the poller sleeps without being woken.
 const POLL_INTERVAL_MAX_MS: u64 = 1_000;
+/// Pause after a claim round found the due work taken by another node.
+const CLAIM_RACE_RETRY_MS: u64 = 50;
 
 /// One delivery ready to send.
 pub struct Job {
@@ -115,14 +117,17 @@ pub fn start(
 /// Claims due deliveries and queues them; sleeps until the next is due, at most a second, or
 /// until woken.
 async fn poll(store: Arc<dyn Store>, queue: mpsc::Sender<Job>, wake: Arc<Notify>, cancel: CancellationToken) {
+    let peers_announce = store.due_signal();
     loop {
         let mut sleep_ms = POLL_INTERVAL_MAX_MS;
         match store.next_due_at(now()).await {
             Ok(Some(due)) if due <= now() => {
-                if !claim_and_queue(store.as_ref(), &queue, &cancel).await {
-                    return;
+                match claim_and_queue(store.as_ref(), &queue, &cancel).await {
+                    None => return,
+                    // Due but claimed by another node meanwhile: look again shortly, not at once.
+                    Some(0) => sleep_ms = CLAIM_RACE_RETRY_MS,
+                    Some(_) => sleep_ms = 0,
                 }
-                sleep_ms = 0;
             }
             Ok(Some(due)) => sleep_ms = sleep_ms.min((due - now()).max(1) as u64),
             Ok(None) => {}
@@ -134,21 +139,31 @@ async fn poll(store: Arc<dyn Store>, queue: mpsc::Sender<Job>, wake: Arc<Notify>
         tokio::select! {
             _ = cancel.cancelled() => return,
             _ = wake.notified() => {}
+            _ = announced(peers_announce.as_deref()) => {}
             _ = tokio::time::sleep(Duration::from_millis(sleep_ms)) => {}
         }
     }
 }
 
-/// One claim round; false when shutting down.
-async fn claim_and_queue(store: &dyn Store, queue: &mpsc::Sender<Job>, cancel: &CancellationToken) -> bool {
+/// Resolves when another node announces due work; never without a shared store.
+async fn announced(signal: Option<&Notify>) {
+    match signal {
+        Some(signal) => signal.notified().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// One claim round: how many deliveries were claimed, `None` when shutting down.
+async fn claim_and_queue(store: &dyn Store, queue: &mpsc::Sender<Job>, cancel: &CancellationToken) -> Option<usize> {
     let now = now();
     let claimed = match store.claim_due(now, now + LEASE_MS, CLAIM_BATCH).await {
         Ok(claimed) => claimed,
         Err(error) => {
             tracing::warn!(%error, "cannot claim due deliveries");
-            return !cancel.is_cancelled();
+            return (!cancel.is_cancelled()).then_some(0);
         }
     };
+    let count = claimed.len();
     let mut endpoints: Vec<Arc<Endpoint>> = Vec::new();
     for claim in claimed {
         // Deleted endpoints take their deliveries with them; a race leaves nothing to send.
@@ -165,11 +180,11 @@ async fn claim_and_queue(store: &dyn Store, queue: &mpsc::Sender<Job>, cancel: &
         };
         let job = Job { delivery: claim.delivery, message: Arc::new(claim.message), endpoint };
         tokio::select! {
-            _ = cancel.cancelled() => return false,
-            sent = queue.send(job) => if sent.is_err() { return false },
+            _ = cancel.cancelled() => return None,
+            sent = queue.send(job) => if sent.is_err() { return None },
         }
     }
-    true
+    Some(count)
 }
 
 /// Takes jobs off the queue, passes each through its endpoint's flow control, and runs the
@@ -209,8 +224,15 @@ async fn run(
                 if wait > 0 {
                     tokio::time::sleep(Duration::from_millis(wait as u64)).await;
                 }
-                let verdict = worker.attempt(&job).await;
-                let (next, deferred) = flow.finish(job.endpoint.id, verdict, now());
+                let endpoint = job.endpoint.id;
+                let verdict = match worker.shared_throttle(&job).await {
+                    Some(until) => {
+                        worker.defer(job, until).await;
+                        None
+                    }
+                    None => Some(worker.attempt(&job).await),
+                };
+                let (next, deferred) = flow.finish(endpoint, verdict, now());
                 for (job, until) in deferred {
                     worker.defer(job, until).await;
                 }

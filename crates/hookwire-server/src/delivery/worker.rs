@@ -10,7 +10,7 @@ use hookwire_store::{DeliveryUpdate, Store};
 use hookwire_core::time_fmt::Millis;
 
 use super::events::OperationalEvents;
-use super::flow::Verdict;
+use super::flow::{THROTTLE_HOLD_MAX_MS, Verdict};
 use super::sender::Sender;
 use super::{Dispatcher, Job, POLL_INTERVAL_MAX_MS};
 use crate::state::now;
@@ -48,6 +48,38 @@ impl Worker {
         }
     }
 
+    /// On a store shared by several nodes, waits for the endpoint's next send slot under its
+    /// `throttleRate` counted across all of them. Returns when to defer the job instead, if that
+    /// slot is more than `THROTTLE_HOLD_MAX_MS` away. (One process keeps the throttle in memory.)
+    pub async fn shared_throttle(&self, job: &Job) -> Option<Millis> {
+        let shared = self.store.shared_flow()?;
+        let rate = job.endpoint.throttle_rate.filter(|rate| *rate > 0)?;
+        let interval = (1_000 / rate as Millis).max(1);
+        let started = now();
+        match shared.reserve_send_slot(job.endpoint.id, interval, started, THROTTLE_HOLD_MAX_MS).await {
+            Ok(Ok(at)) => {
+                if at > started {
+                    tokio::time::sleep(std::time::Duration::from_millis((at - started) as u64)).await;
+                }
+                None
+            }
+            Ok(Err(next_slot)) => Some(next_slot),
+            Err(error) => {
+                // Sending within this node's own throttle beats not sending at all.
+                tracing::warn!(%error, endpoint_id = %job.endpoint.id, "cannot reserve a shared throttle slot");
+                None
+            }
+        }
+    }
+
+    /// Tells every node sharing the store that the endpoint asked for a pause.
+    async fn share_pause(&self, endpoint: hookwire_core::EndpointId, seconds: u64, now: Millis) {
+        let Some(shared) = self.store.shared_flow() else { return };
+        if let Err(error) = shared.pause_endpoint(endpoint, now + seconds as Millis * 1_000).await {
+            tracing::warn!(%error, endpoint_id = %endpoint, "cannot share the endpoint's Retry-After pause");
+        }
+    }
+
     pub async fn attempt(&self, job: &Job) -> Verdict {
         let Job { delivery, message, endpoint } = job;
         let passed = Verdict { succeeded: true, pause_seconds: None };
@@ -73,6 +105,9 @@ impl Worker {
         let verdict =
             Verdict { succeeded: outcome.succeeded(), pause_seconds: outcome.retry_after_seconds.filter(|_| pausing) };
         let finished = now();
+        if let Some(seconds) = verdict.pause_seconds {
+            self.share_pause(endpoint.id, seconds, finished).await;
+        }
         let attempts = delivery.attempts + 1;
         let retry_at = if outcome.succeeded() || delivery.trigger == TriggerType::Manual {
             None

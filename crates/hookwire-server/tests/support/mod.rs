@@ -1,5 +1,6 @@
-//! In-process Hookwire for tests: a real server on 127.0.0.1:0 over a fresh SQLite file, with
-//! loopback destinations allowed, plus a JSON client.
+//! In-process Hookwire for tests: a real server on 127.0.0.1:0 over a fresh database (a SQLite
+//! file, or a PostgreSQL schema with `HOOKWIRE_TEST_BACKEND=postgres`), with loopback
+//! destinations allowed, plus a JSON client.
 
 #![allow(dead_code)]
 
@@ -24,6 +25,22 @@ pub struct TestApp {
     _dir: tempfile::TempDir,
 }
 
+/// A fresh database for one test: a SQLite file in `dir`, or with `HOOKWIRE_TEST_BACKEND=postgres`
+/// a fresh schema in the PostgreSQL database at `HOOKWIRE_TEST_POSTGRES_URL`.
+pub async fn database_url(dir: &tempfile::TempDir) -> String {
+    if std::env::var("HOOKWIRE_TEST_BACKEND").as_deref() != Ok("postgres") {
+        return format!("sqlite://{}", dir.path().join("hookwire.db").display());
+    }
+    let base = std::env::var("HOOKWIRE_TEST_POSTGRES_URL")
+        .expect("HOOKWIRE_TEST_BACKEND=postgres needs HOOKWIRE_TEST_POSTGRES_URL");
+    let schema = format!("hw_e2e_{}", uuid_suffix());
+    hookwire_store::postgres::url_with_fresh_schema(&base, &schema).await.expect("fresh PostgreSQL schema")
+}
+
+fn uuid_suffix() -> String {
+    hookwire_core::MessageId::generate().to_string().trim_start_matches("msg_").to_lowercase()
+}
+
 impl TestApp {
     pub async fn start() -> Self {
         Self::start_with(|_| {}).await
@@ -35,7 +52,7 @@ impl TestApp {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config {
             listen: "127.0.0.1:0".parse().unwrap(),
-            database_url: format!("sqlite://{}", dir.path().join("hookwire.db").display()),
+            database_url: database_url(&dir).await,
             admin_token: Some(ADMIN_TOKEN.into()),
             allow_private_networks: true,
             ..Config::default()

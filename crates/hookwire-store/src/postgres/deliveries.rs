@@ -216,13 +216,10 @@ impl DeliveryStore for PgStore {
             )
             .await?;
         client
-            .execute(&statement, &[
-                &id.to_string(),
-                &update.status.code(),
-                &i64::from(update.attempts),
-                &update.next_attempt_at,
-                &now,
-            ])
+            .execute(
+                &statement,
+                &[&id.to_string(), &update.status.code(), &i64::from(update.attempts), &update.next_attempt_at, &now],
+            )
             .await?;
         Ok(())
     }

@@ -111,10 +111,10 @@ impl MessageStore for PgStore {
     async fn expunge_message_content(&self, app: AppId, id: MessageId) -> StoreResult<()> {
         let client = self.client().await?;
         let changed = client
-            .execute("UPDATE messages SET payload = NULL WHERE app_id = $1 AND id = $2", &[
-                &app.to_string(),
-                &id.to_string(),
-            ])
+            .execute(
+                "UPDATE messages SET payload = NULL WHERE app_id = $1 AND id = $2",
+                &[&app.to_string(), &id.to_string()],
+            )
             .await?;
         if changed == 0 {
             return Err(StoreError::NotFound { what: "message" });

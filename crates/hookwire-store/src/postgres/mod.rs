@@ -48,8 +48,10 @@ impl PgStore {
     /// Must be called within a tokio runtime.
     pub async fn open(url: &str, main_key: Option<MainKey>) -> StoreResult<Self> {
         let config = parse_url(url)?;
-        let manager = Manager::from_config(config.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
-        let pool = Pool::builder(manager).max_size(POOL_SIZE_MAX).build().map_err(|e| StoreError::Pool(e.to_string()))?;
+        let manager =
+            Manager::from_config(config.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool =
+            Pool::builder(manager).max_size(POOL_SIZE_MAX).build().map_err(|e| StoreError::Pool(e.to_string()))?;
         let mut client = pool.get().await.map_err(pool_error)?;
         migrate(&mut client).await?;
         check_main_key(&client, main_key.as_ref()).await?;
@@ -125,7 +127,8 @@ impl PgStore {
 }
 
 fn parse_url(url: &str) -> StoreResult<tokio_postgres::Config> {
-    url.parse::<tokio_postgres::Config>().map_err(|e| StoreError::Url(format!("{e} (expected postgres://user@host:port/database)")))
+    url.parse::<tokio_postgres::Config>()
+        .map_err(|e| StoreError::Url(format!("{e} (expected postgres://user@host:port/database)")))
 }
 
 fn pool_error(error: deadpool_postgres::PoolError) -> StoreError {

@@ -27,7 +27,11 @@ impl PgStore {
         rows.iter().map(|row| from_json(row.get(0))).collect()
     }
 
-    async fn body<T: DeserializeOwned>(&self, sql: &str, params: &[&(dyn tokio_postgres::types::ToSql + Sync)]) -> StoreResult<Option<T>> {
+    async fn body<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> StoreResult<Option<T>> {
         let client = self.client().await?;
         let statement = client.prepare_cached(sql).await?;
         let row = client.query_opt(&statement, params).await?;

@@ -54,7 +54,6 @@ struct Inner {
     cache: cache::ConfigCache,
 }
 
-
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and applies pending migrations.
     pub fn open(path: &Path, durability: Durability) -> StoreResult<Self> {
