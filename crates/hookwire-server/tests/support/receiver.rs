@@ -119,7 +119,17 @@ impl Receiver {
 
     /// Waits until `done` holds for what has arrived; panics after `WAIT_MS`.
     pub async fn wait_until(&self, what: &str, done: impl Fn(&[Received]) -> bool) -> Vec<Received> {
-        let deadline = tokio::time::Instant::now() + Duration::from_millis(WAIT_MS);
+        self.wait_until_within(WAIT_MS, what, done).await
+    }
+
+    /// Waits until `done` holds for what has arrived; panics after `wait_ms`.
+    pub async fn wait_until_within(
+        &self,
+        wait_ms: u64,
+        what: &str,
+        done: impl Fn(&[Received]) -> bool,
+    ) -> Vec<Received> {
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(wait_ms);
         loop {
             let arrived = self.shared.arrived.notified();
             let received = self.received();

@@ -1,0 +1,181 @@
+//! Several real `hookwire serve` processes sharing one PostgreSQL database: a node killed with
+//! SIGKILL mid-load loses nothing, and only its in-flight attempts are sent twice. Runs when
+//! `HOOKWIRE_TEST_POSTGRES_URL` is set (`.ci/run` sets it).
+
+#[path = "../../hookwire-server/tests/support/receiver.rs"]
+#[allow(dead_code)]
+mod receiver;
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use receiver::Receiver;
+use serde_json::{Value, json};
+
+const TOKEN: &str = "multinode-test-token";
+const NODES: usize = 3;
+/// Deliveries to one endpoint one node has in flight at most (flow.rs `ENDPOINT_IN_FLIGHT_MAX`).
+const IN_FLIGHT_PER_NODE_MAX: usize = 32;
+
+struct Node {
+    child: Child,
+    url: String,
+}
+
+impl Node {
+    fn start(database_url: &str) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hookwire"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--allow-private-networks", "--database-url", database_url])
+            .env("HOOKWIRE_ADMIN_TOKEN", TOKEN)
+            .env("HOOKWIRE_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("binary starts");
+        let mut first = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut first).unwrap();
+        let url = first
+            .trim()
+            .strip_prefix("Hookwire listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+            .to_owned();
+        Self { child, url }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn post(client: &reqwest::Client, url: String, body: Value) -> Result<(u16, Value), reqwest::Error> {
+    let response = client.post(url).bearer_auth(TOKEN).json(&body).send().await?;
+    let status = response.status().as_u16();
+    Ok((status, response.json().await.unwrap_or(Value::Null)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_one_killed_midway_deliver_every_accepted_message() {
+    const SENDERS_PER_NODE: usize = 4;
+    const KILL_AFTER_ACKS: usize = 200;
+    const MORE_AFTER_KILL: usize = 100;
+    let Some(base) = std::env::var("HOOKWIRE_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty()) else {
+        eprintln!("skipped: set HOOKWIRE_TEST_POSTGRES_URL to run the multi-node test");
+        return;
+    };
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let schema = format!("hw_multinode_{}", std::process::id());
+    let database_url = hookwire_store::postgres::url_with_fresh_schema(&base, &schema).await.unwrap();
+    let receiver = Receiver::start().await;
+    // Slow answers: every node has a backlog leased to it, and attempts in flight, at the kill.
+    receiver.set_delay_ms(500);
+    let client = reqwest::Client::new();
+    let mut nodes: Vec<Node> = (0..NODES).map(|_| Node::start(&database_url)).collect();
+    let (status, app) = post(&client, format!("{}/api/v1/app", nodes[0].url), json!({"name": "multi"})).await.unwrap();
+    assert_eq!(status, 201, "{app}");
+    let app_id = app["id"].as_str().unwrap().to_owned();
+    let endpoint = json!({"url": receiver.url, "retryPolicy": {"schedule": [0, 1, 1, 1]}});
+    let (status, endpoint) =
+        post(&client, format!("{}/api/v1/app/{app_id}/endpoint", nodes[1].url), endpoint).await.unwrap();
+    assert_eq!(status, 201);
+    let stats_url = format!("{}/api/v1/app/{app_id}/endpoint/{}/stats", nodes[0].url, endpoint["id"].as_str().unwrap());
+
+    // Senders through every node; each accepted id is recorded with the node that accepted it.
+    let acked = Arc::new(Mutex::new(Vec::<(usize, String)>::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut senders = Vec::new();
+    for (index, node) in nodes.iter().enumerate() {
+        for sender in 0..SENDERS_PER_NODE {
+            let (client, acked, stop) = (client.clone(), acked.clone(), stop.clone());
+            let url = format!("{}/api/v1/app/{app_id}/msg", node.url);
+            senders.push(tokio::spawn(async move {
+                for n in 0.. {
+                    if stop.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let body = json!({"eventType": "load.test", "payload": {"node": index, "sender": sender, "n": n}});
+                    match post(&client, url.clone(), body).await {
+                        Ok((202, message)) => {
+                            acked.lock().unwrap().push((index, message["id"].as_str().unwrap().to_owned()))
+                        }
+                        Ok((status, body)) => panic!("node {index} answered {status}: {body}"),
+                        Err(_) => return, // the node died; answers not received were never promised
+                    }
+                }
+            }));
+        }
+    }
+    receiver.wait_until("load to build up", |_| acked.lock().unwrap().len() >= KILL_AFTER_ACKS).await;
+    let victim = NODES - 1;
+    nodes[victim].child.kill().unwrap(); // SIGKILL: no shutdown, no lease release
+    nodes[victim].child.wait().unwrap();
+    let received_before_kill = receiver.received().len();
+    let acked_at_kill = acked.lock().unwrap().len();
+    receiver
+        .wait_until("the survivors to keep accepting", |_| {
+            acked.lock().unwrap().len() >= acked_at_kill + MORE_AFTER_KILL
+        })
+        .await;
+    stop.store(true, Ordering::Relaxed);
+    for sender in senders {
+        sender.await.unwrap();
+    }
+
+    let acked: Vec<(usize, String)> = acked.lock().unwrap().clone();
+    let ids: HashSet<&str> = acked.iter().map(|(_, id)| id.as_str()).collect();
+    // The victim's leases lapse when its heartbeat goes stale (10 s); the survivors take over.
+    let received = receiver
+        .wait_until_within(60_000, "every accepted message", |received| {
+            let arrived: HashSet<&str> = received.iter().map(|r| r.header("webhook-id")).collect();
+            ids.iter().all(|id| arrived.contains(id))
+        })
+        .await;
+
+    // Delivered means recorded: wait until no delivery is left pending (the killed node's
+    // in-flight attempts are sent again once their leases lapse).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let stats: Value = client.get(&stats_url).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
+        if stats["success"].as_u64() == Some(acked.len() as u64) && stats["pending"] == 0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "deliveries left unfinished: {stats}");
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    let received = receiver.received();
+    let mut copies: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (index, request) in received.iter().enumerate() {
+        copies.entry(request.header("webhook-id")).or_default().push(index);
+    }
+    let duplicated: Vec<(&str, &Vec<usize>)> =
+        copies.iter().filter(|(_, at)| at.len() > 1).map(|(id, at)| (*id, at)).collect();
+    let by_victim = acked.iter().filter(|(node, _)| *node == victim).count();
+    println!(
+        "accepted {} ({} by the killed node), requests {}, distinct {}, duplicated {}",
+        acked.len(),
+        by_victim,
+        received.len(),
+        copies.len(),
+        duplicated.len()
+    );
+    assert!(by_victim > 0, "the killed node had accepted messages");
+    let before_kill: HashSet<&str> = received[..received_before_kill].iter().map(|r| r.header("webhook-id")).collect();
+    let taken_over = acked.iter().filter(|(node, id)| *node == victim && !before_kill.contains(id.as_str())).count();
+    println!("messages the killed node accepted and a survivor delivered: {taken_over}");
+    assert!(taken_over > 0, "the kill left work behind for the survivors to take over");
+    for (id, at) in &duplicated {
+        // A duplicate is an attempt the killed node sent but never recorded: its first copy
+        // arrived before the kill, and a survivor sent it again after taking the lease over.
+        assert!(at[0] < received_before_kill, "{id} was sent twice, but not because of the kill: copies at {at:?}");
+        assert_eq!(at.len(), 2, "{id}: at most one extra copy");
+    }
+    assert!(
+        duplicated.len() <= IN_FLIGHT_PER_NODE_MAX,
+        "{} duplicates, more than the killed node could have had in flight",
+        duplicated.len()
+    );
+}
