@@ -49,6 +49,13 @@ struct Args {
     /// resulting backlog instead of waiting for deliveries.
     #[arg(long)]
     dead: bool,
+    /// A PostgreSQL database to run on (`postgres://…`; the run uses a fresh schema in it)
+    /// instead of a fresh SQLite file.
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Hookwire processes sharing the PostgreSQL database; messages are sent to them in turn.
+    #[arg(long, default_value_t = 1)]
+    nodes: usize,
 }
 
 /// A listener that accepts connections and never answers.
@@ -151,11 +158,24 @@ where
     (started.elapsed(), latencies)
 }
 
-fn start_hookwire(args: &Args, dir: &std::path::Path) -> anyhow::Result<(Child, String)> {
+/// The database URL every node uses: a fresh SQLite file in `dir`, or a fresh schema in the
+/// PostgreSQL database given.
+async fn database_url(args: &Args, dir: &std::path::Path) -> anyhow::Result<String> {
+    match &args.database_url {
+        Some(url) => {
+            let schema = format!("hookwire_bench_{}", std::process::id());
+            Ok(hookwire_store::postgres::url_with_fresh_schema(url, &schema).await?)
+        }
+        None if args.nodes > 1 => bail!("--nodes above 1 needs --database-url postgres://…"),
+        None => Ok(format!("sqlite://{}", dir.join("hookwire.db").display())),
+    }
+}
+
+fn start_hookwire(args: &Args, database_url: &str) -> anyhow::Result<(Child, String)> {
     let mut child = Command::new(&args.hookwire)
         .args(["serve", "--listen", "127.0.0.1:0", "--allow-private-networks", "--durability", &args.durability])
         .arg("--database-url")
-        .arg(format!("sqlite://{}", dir.join("hookwire.db").display()))
+        .arg(database_url)
         .env("HOOKWIRE_ADMIN_TOKEN", TOKEN)
         .env("HOOKWIRE_LOG", "warn")
         .stdout(Stdio::piped())
@@ -167,14 +187,27 @@ fn start_hookwire(args: &Args, dir: &std::path::Path) -> anyhow::Result<(Child, 
     Ok((child, url))
 }
 
-fn peak_rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0.0);
+/// The peak RSS of every node, summed.
+fn peak_rss_mib(children: &[Child]) -> f64 {
+    let kib: f64 = children
+        .iter()
+        .map(|child| {
+            let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        })
+        .sum();
     kib / 1024.0
+}
+
+fn stop(children: Vec<Child>) {
+    for mut child in children {
+        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        let _ = child.wait();
+    }
 }
 
 #[tokio::main]
@@ -202,7 +235,15 @@ async fn main() -> anyhow::Result<()> {
     arrivals.count.store(0, Ordering::Relaxed);
 
     let dir = tempfile::tempdir()?;
-    let (mut child, url) = start_hookwire(&args, dir.path())?;
+    let database = database_url(&args, dir.path()).await?;
+    let mut children = Vec::new();
+    let mut urls = Vec::new();
+    for _ in 0..args.nodes.max(1) {
+        let (child, url) = start_hookwire(&args, &database)?;
+        children.push(child);
+        urls.push(url);
+    }
+    let url = urls[0].clone();
     let api = |path: &str| format!("{url}{path}");
     client.post(api("/api/v1/app")).bearer_auth(TOKEN).json(&json!({"name": "bench", "uid": "bench"})).send().await?;
     let target = if args.dead { start_dead_receiver().await? } else { receiver.clone() };
@@ -216,11 +257,11 @@ async fn main() -> anyhow::Result<()> {
 
     let accepted = Arc::new(AtomicUsize::new(0));
     let (send_elapsed, accept_latencies) = {
-        let (client, target, pad, accepted) =
-            (client.clone(), api("/api/v1/app/bench/msg"), pad.clone(), accepted.clone());
+        let targets: Vec<String> = urls.iter().map(|url| format!("{url}/api/v1/app/bench/msg")).collect();
+        let (client, pad, accepted) = (client.clone(), pad.clone(), accepted.clone());
         drive(args.messages, args.concurrency, args.rate, move |n| {
             let body = json!({"eventType": "bench.event", "payload": {"n": n, "sentAt": micros_now(), "pad": pad}});
-            let request = client.post(&target).bearer_auth(TOKEN).json(&body);
+            let request = client.post(&targets[n % targets.len()]).bearer_auth(TOKEN).json(&body);
             let accepted = accepted.clone();
             async move {
                 let ok = request.send().await.is_ok_and(|r| r.status().as_u16() == 202);
@@ -235,15 +276,14 @@ async fn main() -> anyhow::Result<()> {
     let sent_started = Instant::now() - send_elapsed;
     let expected = accepted.load(Ordering::Relaxed) * args.endpoints;
     if args.dead {
-        let rss = peak_rss_mib(child.id());
+        let rss = peak_rss_mib(&children);
         println!(
             "dead endpoints: {} messages accepted ({} deliveries queued) at {:.0}/s; Hookwire peak RSS {rss:.0} MiB",
             accepted.load(Ordering::Relaxed),
             expected,
             accepted.load(Ordering::Relaxed) as f64 / send_elapsed.as_secs_f64()
         );
-        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-        let _ = child.wait();
+        stop(children);
         return Ok(());
     }
     let deadline = Instant::now() + DRAIN_TIMEOUT;
@@ -251,9 +291,9 @@ async fn main() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let end_to_end = sent_started.elapsed();
-    let rss = peak_rss_mib(child.id());
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    let _ = child.wait();
+    let rss = peak_rss_mib(&children);
+    let children_count = children.len();
+    stop(children);
 
     let (distinct, duplicates) = {
         let by_id = arrivals.by_id.lock().unwrap();
@@ -267,11 +307,13 @@ async fn main() -> anyhow::Result<()> {
         println!("(paced at {rate} messages/s)");
     }
     println!(
-        "| messages | endpoints | concurrency | durability | baseline req/s | accepted/s | accept p50 ms | accept p99 ms | delivered/s | of baseline | send→arrival p50 ms | p99 ms | peak RSS MiB | lost | duplicates |"
+        "| database | nodes | messages | endpoints | concurrency | durability | baseline req/s | accepted/s | accept p50 ms | accept p99 ms | delivered/s | of baseline | send→arrival p50 ms | p99 ms | peak RSS MiB | lost | duplicates |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     println!(
-        "| {} | {} | {} | {} | {:.0} | {:.0} | {:.2} | {:.2} | {:.0} | {:.0} % | {:.2} | {:.2} | {:.0} | {} | {} |",
+        "| {} | {} | {} | {} | {} | {} | {:.0} | {:.0} | {:.2} | {:.2} | {:.0} | {:.0} % | {:.2} | {:.2} | {:.0} | {} | {} |",
+        if args.database_url.is_some() { "PostgreSQL" } else { "SQLite" },
+        children_count,
         args.messages,
         args.endpoints,
         args.concurrency,
