@@ -321,3 +321,20 @@ async fn cached_configuration_follows_every_write() {
     f.store.delete_app(f.app.id).await.unwrap();
     assert!(f.store.get_app("acme").await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn queue_depth_counts_pending_deliveries_by_when_they_can_go() {
+    let f = fixture().await;
+    let m = message(f.app.id, None);
+    let later = Delivery { next_attempt_at: Some(NOW + 5_000), ..delivery(&m, f.endpoint.id) };
+    let parked = Delivery { next_attempt_at: None, ..delivery(&m, f.endpoint.id) };
+    let done = delivery(&m, f.endpoint.id);
+    let deliveries = vec![delivery(&m, f.endpoint.id), later, parked, done.clone()];
+    f.store.accept_message(accept(m, deliveries, None)).await.unwrap();
+    let update = DeliveryUpdate { status: Status::Success, attempts: 1, next_attempt_at: None };
+    f.store.record_attempt(attempt(&f, &done, Status::Success, 200, "ok"), update).await.unwrap();
+    let depth = f.store.queue_depth(NOW).await.unwrap();
+    assert_eq!((depth.due, depth.scheduled, depth.parked), (1, 1, 1), "a finished delivery is not queued");
+    let depth = f.store.queue_depth(NOW + 5_000).await.unwrap();
+    assert_eq!((depth.due, depth.scheduled, depth.parked), (2, 0, 1));
+}
