@@ -114,6 +114,7 @@ impl Server {
             sender,
         };
         let (api, _) = api::router(&state);
+        let api = api.merge(crate::ui::router(&state));
         let router = api
             .with_state(state.clone())
             .layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))

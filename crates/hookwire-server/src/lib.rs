@@ -8,6 +8,7 @@ pub mod delivery;
 pub mod payload_schemas;
 pub mod retention;
 pub mod state;
+pub mod ui;
 
 pub use app::{Server, StartError};
 pub use config::Config;

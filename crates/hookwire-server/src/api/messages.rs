@@ -320,6 +320,7 @@ async fn list_messages(
         channel: query.get("channel").map(str::to_owned),
         before: query.timestamp("before")?,
         after: query.timestamp("after")?,
+        status: None,
     };
     let with_content = query.bool("with_content")?.unwrap_or(true);
     let messages = state.store.list_messages(app.id, &filter).await?;
