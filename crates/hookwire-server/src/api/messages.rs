@@ -193,6 +193,7 @@ async fn accept(
     };
     let accepted = state.store.accept_message(accept).await?;
     if matches!(accepted, Accepted::Created) {
+        state.metrics.message_accepted();
         match reservation {
             Some(reservation) => {
                 let message = Arc::new(message);

@@ -46,6 +46,7 @@ pub struct Job {
 pub struct Dispatcher {
     queue: mpsc::Sender<Job>,
     wake: Arc<Notify>,
+    flow: Arc<FlowControl>,
 }
 
 /// Room reserved in the worker queue for the deliveries of one message.
@@ -74,6 +75,11 @@ impl Dispatcher {
     pub fn wake(&self) {
         self.wake.notify_one();
     }
+
+    /// The per-endpoint flow control the workers pass every job through (for metrics).
+    pub fn flow(&self) -> &FlowControl {
+        &self.flow
+    }
 }
 
 /// How the engine runs: its global concurrency, endpoint auto-disable, operational events.
@@ -83,6 +89,7 @@ pub struct EngineConfig {
     pub auto_disable_after_ms: Millis,
     /// The application (id or uid) whose endpoints receive operational events.
     pub operational_app: Option<String>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Starts the poller and the worker loop on `tracker`; both stop when `cancel` fires.
@@ -95,7 +102,8 @@ pub fn start(
 ) -> Dispatcher {
     let (queue, jobs) = mpsc::channel(QUEUE_CAPACITY);
     let wake = Arc::new(Notify::new());
-    let dispatcher = Dispatcher { queue: queue.clone(), wake: wake.clone() };
+    let flow = Arc::new(FlowControl::default());
+    let dispatcher = Dispatcher { queue: queue.clone(), wake: wake.clone(), flow: flow.clone() };
     tracker.spawn(poll(store.clone(), queue, wake, cancel.clone()));
     let events = engine
         .operational_app
@@ -106,9 +114,10 @@ pub fn start(
         dispatcher: dispatcher.clone(),
         events,
         auto_disable_after_ms: engine.auto_disable_after_ms,
+        metrics: engine.metrics,
     };
     let slots = Arc::new(Semaphore::new(engine.concurrency));
-    tracker.spawn(run(jobs, worker, slots, tracker.clone(), cancel));
+    tracker.spawn(run(jobs, worker, flow, slots, tracker.clone(), cancel));
     dispatcher
 }
 
@@ -178,11 +187,11 @@ async fn claim_and_queue(store: &dyn Store, queue: &mpsc::Sender<Job>, cancel: &
 async fn run(
     mut jobs: mpsc::Receiver<Job>,
     worker: Worker,
+    flow: Arc<FlowControl>,
     slots: Arc<Semaphore>,
     tracker: TaskTracker,
     cancel: CancellationToken,
 ) {
-    let flow = Arc::new(FlowControl::default());
     loop {
         let job = tokio::select! {
             _ = cancel.cancelled() => return,
