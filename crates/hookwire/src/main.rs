@@ -99,6 +99,11 @@ fn load_config(common: &Common) -> anyhow::Result<Config> {
     {
         config.admin_token = Some(token);
     }
+    if let Ok(public) = std::env::var("HOOKWIRE_METRICS_PUBLIC")
+        && !public.is_empty()
+    {
+        config.metrics_public = public.parse().context("HOOKWIRE_METRICS_PUBLIC must be true or false")?;
+    }
     Ok(config)
 }
 
@@ -106,7 +111,9 @@ fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("HOOKWIRE_LOG").unwrap_or_else(|_| "info".into());
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if std::env::var("HOOKWIRE_LOG_FORMAT").as_deref() == Ok("json") {
-        builder.json().init();
+        // One JSON object per line: the event's fields at the top level, the request span's
+        // fields (request_id, method, path) under "span".
+        builder.json().flatten_event(true).with_current_span(true).with_span_list(false).init();
     } else {
         builder.init();
     }
