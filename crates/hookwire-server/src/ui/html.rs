@@ -66,7 +66,8 @@ pub fn page(section: Section, title: &str, body: &str) -> Response {
     let document = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title} · Hookwire</title><link rel=\"stylesheet\" href=\"/ui/assets/style.css\"></head>\
+         <title>{title} · Hookwire</title><link rel=\"icon\" href=\"data:,\">\
+         <link rel=\"stylesheet\" href=\"/ui/assets/style.css\"></head>\
          <body><header class=\"top\"><a class=\"brand\" href=\"/ui/apps\">Hookwire</a>{links}</header>\
          <main>{body}</main></body></html>",
         title = esc(title),

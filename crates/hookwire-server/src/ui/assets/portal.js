@@ -138,11 +138,11 @@
       const payload = el("details", {}, el("summary", {}, msg.eventType || attempt.msgId),
         el("pre", {}, JSON.stringify(msg.payload || {}, null, 2)),
         el("p", { class: "muted" }, "Response: " + (attempt.response || "(empty)")));
-      const resend = el("button", { type: "button", class: "secondary small", onclick: () => resend(attempt.msgId) }, "Resend");
+      const again = el("button", { type: "button", class: "secondary small", onclick: () => resend(attempt.msgId) }, "Resend");
       return el("tr", { "data-attempt": attempt.id },
         el("td", {}, when(attempt.timestamp)), el("td", {}, badge(attempt.statusText)),
         el("td", {}, attempt.responseStatusCode ? "HTTP " + attempt.responseStatusCode : "no answer"),
-        el("td", {}, payload), el("td", {}, resend));
+        el("td", {}, payload), el("td", {}, again));
     }));
     $("attempts").classList.toggle("hidden", list.data.length === 0);
     $("attempts-empty").classList.toggle("hidden", list.data.length !== 0);
