@@ -1,9 +1,11 @@
 //! The `hookwire` binary: command-line parsing and wiring only.
 
+mod cli;
+
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use hookwire_server::Server;
 use hookwire_server::config::{Config, FileConfig, parse_durability, parse_networks, sqlite_path};
 
@@ -73,6 +75,55 @@ enum Command {
         /// Store secrets in plaintext again.
         #[arg(long)]
         remove: bool,
+    },
+    /// Applications: list, get, create, update, delete.
+    App {
+        #[command(flatten)]
+        client: cli::ClientArgs,
+        #[command(subcommand)]
+        command: cli::app::AppCommand,
+    },
+    /// Endpoints: CRUD, secret, rotate-secret, stats, recover, send-example, enable, disable.
+    Endpoint {
+        #[command(flatten)]
+        client: cli::ClientArgs,
+        #[command(subcommand)]
+        command: cli::endpoint::EndpointCommand,
+    },
+    /// Messages: send one, list the log, see where one went, expunge a payload.
+    Message {
+        #[command(flatten)]
+        client: cli::ClientArgs,
+        #[command(subcommand)]
+        command: cli::message::MessageCommand,
+    },
+    /// Delivery attempts: list, get, resend.
+    Attempt {
+        #[command(flatten)]
+        client: cli::ClientArgs,
+        #[command(subcommand)]
+        command: cli::attempt::AttemptCommand,
+    },
+    /// The event-type catalog: list, get, create, update, delete (archive).
+    EventType {
+        #[command(flatten)]
+        client: cli::ClientArgs,
+        #[command(subcommand)]
+        command: cli::event_type::EventTypeCommand,
+    },
+    /// Tokens: an application's portal token, or a fresh admin token.
+    Token {
+        #[command(subcommand)]
+        command: cli::token::TokenCommand,
+    },
+    /// Receive webhooks locally: print each delivery and check its signature.
+    Listen(cli::listen::ListenArgs),
+    /// Check a webhook signature from headers and a body (exit 0 valid, 1 invalid).
+    Verify(cli::verify::VerifyArgs),
+    /// Print a shell completion script (e.g. `hookwire completions bash > /etc/bash_completion.d/hookwire`).
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
     },
 }
 
@@ -211,6 +262,33 @@ fn main() -> anyhow::Result<()> {
             };
             runtime.block_on(rotate_main_key(config, new_key, generate))
         }
+        Command::App { client, command } => cli::finish(runtime.block_on(async {
+            let (client, out) = client.connect()?;
+            cli::app::run(&client, out, command).await
+        })),
+        Command::Endpoint { client, command } => cli::finish(runtime.block_on(async {
+            let (client, out) = client.connect()?;
+            cli::endpoint::run(&client, out, command).await
+        })),
+        Command::Message { client, command } => cli::finish(runtime.block_on(async {
+            let (client, out) = client.connect()?;
+            cli::message::run(&client, out, command).await
+        })),
+        Command::Attempt { client, command } => cli::finish(runtime.block_on(async {
+            let (client, out) = client.connect()?;
+            cli::attempt::run(&client, out, command).await
+        })),
+        Command::EventType { client, command } => cli::finish(runtime.block_on(async {
+            let (client, out) = client.connect()?;
+            cli::event_type::run(&client, out, command).await
+        })),
+        Command::Token { command } => cli::finish(runtime.block_on(cli::token::run(command))),
+        Command::Listen(args) => cli::finish(runtime.block_on(cli::listen::run(args))),
+        Command::Verify(args) => cli::finish(cli::verify::run(args)),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "hookwire", &mut std::io::stdout());
+            Ok(())
+        }
         Command::Migrate { common } => {
             let config = load_config(&common)?;
             let path = sqlite_path(&config.database_url)?;
@@ -218,5 +296,16 @@ fn main() -> anyhow::Result<()> {
             println!("Database {} is at schema version {version}", path.display());
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// clap's own consistency checks (unique flags, including global ones, valid defaults).
+    #[test]
+    fn command_line_is_consistent() {
+        Cli::command().debug_assert();
     }
 }
