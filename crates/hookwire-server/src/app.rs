@@ -118,13 +118,12 @@ impl Server {
         let (api, _) = api::router(&state);
         let api = api.merge(crate::metrics::exposition::router());
         let api = api.merge(crate::ui::router(&state));
-        let router = api
-            .with_state(state.clone())
-            .layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
-            .layer(CatchPanicLayer::custom(|_| {
+        let router = api.with_state(state.clone()).layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX)).layer(
+            CatchPanicLayer::custom(|_| {
                 tracing::error!("request handler panicked");
                 ApiError::internal().into_response()
-            }));
+            }),
+        );
         let router = crate::request_trace::layer(router);
         Ok(Self { listener, router, state, tracker, cancel, _lock: lock, generated_admin_token, database_path })
     }
