@@ -147,6 +147,32 @@ pub fn public_key(secret: &str) -> Option<String> {
     Some(format!("{ED25519_PUBLIC_PREFIX}{}", BASE64.encode(key.verifying_key().to_bytes())))
 }
 
+/// True when any `v1a,` entry of `header` is a valid ed25519 signature of
+/// `{msg_id}.{timestamp}.{body}` by `key`: the `whpk_` public key receivers hold, or the
+/// `whsk_` secret itself.
+pub fn verify_ed25519(key: &str, msg_id: &str, timestamp: i64, body: &[u8], header: &str) -> bool {
+    use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+    let public = match key.strip_prefix(ED25519_PUBLIC_PREFIX) {
+        Some(encoded) => {
+            let bytes: Option<[u8; 32]> = BASE64.decode(encoded).ok().and_then(|b| b.try_into().ok());
+            match bytes.map(|b| VerifyingKey::from_bytes(&b)) {
+                Some(Ok(public)) => public,
+                _ => return false,
+            }
+        }
+        None => match ed25519_key(key) {
+            Ok(secret) => secret.verifying_key(),
+            Err(_) => return false,
+        },
+    };
+    let mut message = format!("{msg_id}.{timestamp}.").into_bytes();
+    message.extend_from_slice(body);
+    header.split(' ').filter_map(|entry| entry.strip_prefix("v1a,")).any(|encoded| {
+        let bytes: Option<[u8; 64]> = BASE64.decode(encoded).ok().and_then(|b| b.try_into().ok());
+        bytes.is_some_and(|b| public.verify(&message, &Signature::from_bytes(&b)).is_ok())
+    })
+}
+
 /// The signature headers of one request. `secrets` yields the current secret first, then any
 /// still in their rotation grace period (schemes with one value per header use only the first).
 pub fn signature_headers<'a>(
@@ -319,6 +345,19 @@ mod tests {
         let key: [u8; 32] =
             BASE64.decode(public.strip_prefix(ED25519_PUBLIC_PREFIX).unwrap()).unwrap().try_into().unwrap();
         VerifyingKey::from_bytes(&key).unwrap().verify(b"msg_1.5.{}", &Signature::from_bytes(&signature)).unwrap();
+    }
+
+    #[test]
+    fn ed25519_verifies_with_public_key_or_secret() {
+        let secret = generate_secret(Scheme::Ed25519);
+        let config = SignatureConfig { scheme: Scheme::Ed25519, ..Default::default() };
+        let header = signature_headers(Some(&config), [secret.as_str()].into_iter(), "msg_1", 5, b"{}").remove(0).1;
+        let public = public_key(&secret).unwrap();
+        assert!(verify_ed25519(&public, "msg_1", 5, b"{}", &header));
+        assert!(verify_ed25519(&secret, "msg_1", 5, b"{}", &header));
+        assert!(!verify_ed25519(&public, "msg_1", 5, b"{ }", &header));
+        assert!(!verify_ed25519(&public, "msg_1", 6, b"{}", &header));
+        assert!(!verify_ed25519("whpk_nope", "msg_1", 5, b"{}", &header));
     }
 
     #[test]

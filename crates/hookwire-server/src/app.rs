@@ -25,7 +25,6 @@ use tokio_util::task::TaskTracker;
 use tower::Layer;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::normalize_path::NormalizePathLayer;
-use tower_http::trace::TraceLayer;
 
 use crate::api;
 use crate::api::error::ApiError;
@@ -81,10 +80,12 @@ impl Server {
         let sender = Sender::new(config.destination_policy())?;
         let cancel = CancellationToken::new();
         let tracker = TaskTracker::new();
+        let metrics = Arc::new(crate::metrics::Metrics::new(config.metrics_endpoint_labels_max));
         let engine = delivery::EngineConfig {
             concurrency: config.delivery_concurrency,
             auto_disable_after_ms: config.auto_disable_after_ms as i64,
             operational_app: config.operational_app.clone(),
+            metrics: metrics.clone(),
         };
         let dispatcher = delivery::start(store.clone(), sender.clone(), engine, &tracker, cancel.clone());
         tracker.spawn(crate::retention::run(
@@ -106,16 +107,18 @@ impl Server {
             fanout: Arc::default(),
             schemas: Arc::default(),
             sender,
+            metrics,
         };
         let (api, _) = api::router(&state);
-        let router = api
-            .with_state(state.clone())
-            .layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
-            .layer(CatchPanicLayer::custom(|_| {
+        let api = api.merge(crate::metrics::exposition::router());
+        let api = api.merge(crate::ui::router(&state));
+        let router = api.with_state(state.clone()).layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX)).layer(
+            CatchPanicLayer::custom(|_| {
                 tracing::error!("request handler panicked");
                 ApiError::internal().into_response()
-            }))
-            .layer(TraceLayer::new_for_http());
+            }),
+        );
+        let router = crate::request_trace::layer(router);
         Ok(Self {
             listener,
             router,

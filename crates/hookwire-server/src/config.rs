@@ -47,6 +47,10 @@ pub struct Config {
     pub operational_app: Option<String>,
     /// Base URL users reach this server at (for portal links); defaults to `http://{listen}`.
     pub public_url: Option<String>,
+    /// Serve `/metrics` without the admin token (it names endpoint ids; keep it off the internet).
+    pub metrics_public: bool,
+    /// Endpoints that get their own `endpoint` label in metrics; the rest count as `other`.
+    pub metrics_endpoint_labels_max: usize,
 }
 
 impl Config {
@@ -77,6 +81,8 @@ impl Default for Config {
             auto_disable_after_ms: AUTO_DISABLE_AFTER_MS_DEFAULT,
             operational_app: None,
             public_url: None,
+            metrics_public: false,
+            metrics_endpoint_labels_max: crate::metrics::ENDPOINT_LABELS_MAX_DEFAULT,
         }
     }
 }
@@ -102,6 +108,8 @@ pub struct FileConfig {
     pub auto_disable_after_hours: Option<u64>,
     pub operational_app: Option<String>,
     pub public_url: Option<String>,
+    pub metrics_public: Option<bool>,
+    pub metrics_endpoint_labels_max: Option<usize>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -172,6 +180,18 @@ impl FileConfig {
         }
         if let Some(v) = self.public_url {
             config.public_url = Some(v);
+        }
+        if let Some(v) = self.metrics_public {
+            config.metrics_public = v;
+        }
+        if let Some(v) = self.metrics_endpoint_labels_max {
+            if v > crate::metrics::ENDPOINT_LABELS_MAX_LIMIT {
+                return Err(ConfigError::Value(format!(
+                    "metrics_endpoint_labels_max must be at most {}",
+                    crate::metrics::ENDPOINT_LABELS_MAX_LIMIT
+                )));
+            }
+            config.metrics_endpoint_labels_max = v;
         }
         Ok(())
     }

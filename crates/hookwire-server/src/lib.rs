@@ -5,9 +5,12 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod delivery;
+pub mod metrics;
 pub mod payload_schemas;
+pub mod request_trace;
 pub mod retention;
 pub mod state;
+pub mod ui;
 
 pub use app::{Server, StartError};
 pub use config::Config;

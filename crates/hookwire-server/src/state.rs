@@ -22,6 +22,7 @@ pub struct AppState {
     pub schemas: Arc<PayloadSchemas>,
     /// The outbound client, for requests outside deliveries (endpoint verification).
     pub sender: Sender,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// The wall clock, read at the edge (handlers and workers) and passed inward.

@@ -47,6 +47,17 @@ pub struct ClaimedDelivery {
     pub endpoint: Option<Endpoint>,
 }
 
+/// Pending deliveries by when they can go, for the queue gauges (a scrape-time count).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueDepth {
+    /// Due by `now` and not yet attempted (waiting for the poller, or claimed and in memory).
+    pub due: u64,
+    /// Due after `now`: retries and future `deliverAt` messages.
+    pub scheduled: u64,
+    /// Parked without a due time until their endpoint is verified.
+    pub parked: u64,
+}
+
 /// The state a delivery moves to after an attempt.
 #[derive(Debug, Clone, Copy)]
 pub struct DeliveryUpdate {
@@ -118,6 +129,8 @@ pub trait DeliveryStore: Send + Sync {
     /// The earliest `next_attempt_at` among pending deliveries that are unleased (or whose
     /// lease lapsed by `now`): when the poller next has work.
     async fn next_due_at(&self, now: Millis) -> StoreResult<Option<Millis>>;
+    /// How many pending deliveries are due by `now`, scheduled later, and parked (for metrics).
+    async fn queue_depth(&self, now: Millis) -> StoreResult<QueueDepth>;
     /// Moves a delivery on without an attempt (e.g. canceled because its endpoint is disabled).
     async fn update_delivery(&self, id: DeliveryId, update: DeliveryUpdate, now: Millis) -> StoreResult<()>;
     async fn message_deliveries(&self, msg: MessageId) -> StoreResult<Vec<Delivery>>;

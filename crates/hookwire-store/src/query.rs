@@ -19,6 +19,8 @@ pub struct MessageFilter {
     pub channel: Option<String>,
     pub before: Option<Millis>,
     pub after: Option<Millis>,
+    /// Only messages with at least one delivery in this status (the dashboard's status search).
+    pub status: Option<Status>,
 }
 
 /// Filters of an endpoint's message log (its deliveries).

@@ -51,6 +51,7 @@ conformance!(
     retention_purges_expired_payloads_and_old_responses_in_batches,
     configuration_reads_follow_every_write,
     lists_filter_and_page,
+    queue_depth_counts_pending_deliveries_by_when_they_can_go,
 );
 
 fn postgres_url() -> Option<String> {
@@ -451,6 +452,22 @@ async fn lists_filter_and_page(backend: Backend) {
     f.store.record_filter_error(f.endpoint.id, "bad filter".into(), NOW).await.unwrap();
     let stats = f.store.endpoint_stats(f.endpoint.id).await.unwrap();
     assert_eq!((stats.pending, stats.filter_errors, stats.last_filter_error.as_deref()), (3, 1, Some("bad filter")));
+}
+
+async fn queue_depth_counts_pending_deliveries_by_when_they_can_go(backend: Backend) {
+    let f = fixture(backend).await;
+    let m = message(f.app.id, None);
+    let later = Delivery { next_attempt_at: Some(NOW + 5_000), ..delivery(&m, f.endpoint.id) };
+    let parked = Delivery { next_attempt_at: None, ..delivery(&m, f.endpoint.id) };
+    let done = delivery(&m, f.endpoint.id);
+    let deliveries = vec![delivery(&m, f.endpoint.id), later, parked, done.clone()];
+    f.store.accept_message(accept(m, deliveries, None)).await.unwrap();
+    let update = DeliveryUpdate { status: Status::Success, attempts: 1, next_attempt_at: None };
+    f.store.record_attempt(attempt(&f, &done, Status::Success, 200, "ok"), update).await.unwrap();
+    let depth = f.store.queue_depth(NOW).await.unwrap();
+    assert_eq!((depth.due, depth.scheduled, depth.parked), (1, 1, 1), "a finished delivery is not queued");
+    let depth = f.store.queue_depth(NOW + 5_000).await.unwrap();
+    assert_eq!((depth.due, depth.scheduled, depth.parked), (2, 0, 1));
 }
 
 // ---- PostgreSQL only: what several nodes sharing one database need. ----

@@ -1,9 +1,11 @@
 //! The `hookwire` binary: command-line parsing and wiring only.
 
+mod cli;
+
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use hookwire_server::Server;
 use hookwire_server::config::{Config, Database, FileConfig, parse_durability, parse_networks};
 
@@ -75,6 +77,55 @@ enum Command {
         #[arg(long)]
         remove: bool,
     },
+    /// Applications: list, get, create, update, delete.
+    App {
+        #[command(flatten)]
+        client: cli::ClientArgs,
+        #[command(subcommand)]
+        command: cli::app::AppCommand,
+    },
+    /// Endpoints: CRUD, secret, rotate-secret, stats, recover, send-example, enable, disable.
+    Endpoint {
+        #[command(flatten)]
+        client: cli::ClientArgs,
+        #[command(subcommand)]
+        command: cli::endpoint::EndpointCommand,
+    },
+    /// Messages: send one, list the log, see where one went, expunge a payload.
+    Message {
+        #[command(flatten)]
+        client: cli::ClientArgs,
+        #[command(subcommand)]
+        command: cli::message::MessageCommand,
+    },
+    /// Delivery attempts: list, get, resend.
+    Attempt {
+        #[command(flatten)]
+        client: cli::ClientArgs,
+        #[command(subcommand)]
+        command: cli::attempt::AttemptCommand,
+    },
+    /// The event-type catalog: list, get, create, update, delete (archive).
+    EventType {
+        #[command(flatten)]
+        client: cli::ClientArgs,
+        #[command(subcommand)]
+        command: cli::event_type::EventTypeCommand,
+    },
+    /// Tokens: an application's portal token, or a fresh admin token.
+    Token {
+        #[command(subcommand)]
+        command: cli::token::TokenCommand,
+    },
+    /// Receive webhooks locally: print each delivery and check its signature.
+    Listen(cli::listen::ListenArgs),
+    /// Check a webhook signature from headers and a body (exit 0 valid, 1 invalid).
+    Verify(cli::verify::VerifyArgs),
+    /// Print a shell completion script (e.g. `hookwire completions bash > /etc/bash_completion.d/hookwire`).
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
 }
 
 fn load_config(common: &Common) -> anyhow::Result<Config> {
@@ -100,6 +151,11 @@ fn load_config(common: &Common) -> anyhow::Result<Config> {
     {
         config.admin_token = Some(token);
     }
+    if let Ok(public) = std::env::var("HOOKWIRE_METRICS_PUBLIC")
+        && !public.is_empty()
+    {
+        config.metrics_public = public.parse().context("HOOKWIRE_METRICS_PUBLIC must be true or false")?;
+    }
     Ok(config)
 }
 
@@ -107,7 +163,9 @@ fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("HOOKWIRE_LOG").unwrap_or_else(|_| "info".into());
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if std::env::var("HOOKWIRE_LOG_FORMAT").as_deref() == Ok("json") {
-        builder.json().init();
+        // One JSON object per line: the event's fields at the top level, the request span's
+        // fields (request_id, method, path) under "span".
+        builder.json().flatten_event(true).with_current_span(true).with_span_list(false).init();
     } else {
         builder.init();
     }
@@ -224,9 +282,47 @@ fn main() -> anyhow::Result<()> {
             };
             runtime.block_on(rotate_main_key(config, new_key, generate))
         }
+        Command::App { client, command } => cli::finish(runtime.block_on(async {
+            let (client, out) = client.connect()?;
+            cli::app::run(&client, out, command).await
+        })),
+        Command::Endpoint { client, command } => cli::finish(runtime.block_on(async {
+            let (client, out) = client.connect()?;
+            cli::endpoint::run(&client, out, command).await
+        })),
+        Command::Message { client, command } => cli::finish(runtime.block_on(async {
+            let (client, out) = client.connect()?;
+            cli::message::run(&client, out, command).await
+        })),
+        Command::Attempt { client, command } => cli::finish(runtime.block_on(async {
+            let (client, out) = client.connect()?;
+            cli::attempt::run(&client, out, command).await
+        })),
+        Command::EventType { client, command } => cli::finish(runtime.block_on(async {
+            let (client, out) = client.connect()?;
+            cli::event_type::run(&client, out, command).await
+        })),
+        Command::Token { command } => cli::finish(runtime.block_on(cli::token::run(command))),
+        Command::Listen(args) => cli::finish(runtime.block_on(cli::listen::run(args))),
+        Command::Verify(args) => cli::finish(cli::verify::run(args)),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "hookwire", &mut std::io::stdout());
+            Ok(())
+        }
         Command::Migrate { common } => {
             let config = load_config(&common)?;
             runtime.block_on(migrate(config))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// clap's own consistency checks (unique flags, including global ones, valid defaults).
+    #[test]
+    fn command_line_is_consistent() {
+        Cli::command().debug_assert();
     }
 }

@@ -128,7 +128,7 @@ async fn three_nodes_one_killed_midway_deliver_every_accepted_message() {
     let acked: Vec<(usize, String)> = acked.lock().unwrap().clone();
     let ids: HashSet<&str> = acked.iter().map(|(_, id)| id.as_str()).collect();
     // The victim's leases lapse when its heartbeat goes stale (10 s); the survivors take over.
-    let received = receiver
+    receiver
         .wait_until_within(60_000, "every accepted message", |received| {
             let arrived: HashSet<&str> = received.iter().map(|r| r.header("webhook-id")).collect();
             ids.iter().all(|id| arrived.contains(id))

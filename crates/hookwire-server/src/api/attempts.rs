@@ -268,9 +268,15 @@ async fn resend(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let (app, endpoint) = load_endpoint(&state, principal, &app_id, &endpoint_id).await?;
     let message = load_message(&state, &app, &msg_id).await?;
-    let chunks = fanout::chunks(&endpoint, &message);
-    queue_resend(&state, &message, &endpoint, chunks).await?;
+    resend_message(&state, &message, &endpoint).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({}))))
+}
+
+/// Queues one manual attempt of `message` to `endpoint` (each page, for a chunked endpoint);
+/// the API's resend and the dashboard's resend button.
+pub(crate) async fn resend_message(state: &AppState, message: &Message, endpoint: &Endpoint) -> ApiResult<()> {
+    let chunks = fanout::chunks(endpoint, message);
+    queue_resend(state, message, endpoint, chunks).await
 }
 
 /// Hookwire: resend the message of any attempt to that attempt's endpoint, by attempt id.

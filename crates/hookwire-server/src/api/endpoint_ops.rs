@@ -9,8 +9,8 @@ use hookwire_core::limits::{
     HEADER_VALUE_LENGTH_MAX, HEADERS_PER_ENDPOINT_MAX, SECRET_ROTATION_GRACE_SECONDS_DEFAULT,
     SECRET_ROTATION_GRACE_SECONDS_MAX,
 };
-use hookwire_core::model::Endpoint;
 use hookwire_core::model::RetiringSecret;
+use hookwire_core::model::{Application, Endpoint, Message};
 use hookwire_core::schemes;
 use hookwire_core::time_fmt::Millis;
 use serde::{Deserialize, Serialize};
@@ -318,9 +318,7 @@ async fn recover(
 ) -> ApiResult<(StatusCode, Json<RecoverOut>)> {
     let (_, endpoint) = load_endpoint(&state, principal, &app_id, &endpoint_id).await?;
     let now = now();
-    let until = input.until.unwrap_or(Millis::MAX);
-    let recovered = state.store.recover_failed(endpoint.id, input.since, until, now).await?;
-    state.dispatcher.wake();
+    let recovered = recover_endpoint(&state, &endpoint, input.since, input.until, now).await?;
     let out = RecoverOut {
         id: format!("qtask_{}", hookwire_core::DeliveryId::generate().to_string().trim_start_matches("dlv_")),
         status: "finished",
@@ -329,6 +327,20 @@ async fn recover(
         recovered,
     };
     Ok((StatusCode::ACCEPTED, Json(out)))
+}
+
+/// Makes the endpoint's failed deliveries created in `[since, until)` due again at `now` and
+/// wakes the poller; returns how many (the API's recover and the dashboard's recover form).
+pub(crate) async fn recover_endpoint(
+    state: &AppState,
+    endpoint: &Endpoint,
+    since: Millis,
+    until: Option<Millis>,
+    now: Millis,
+) -> ApiResult<u64> {
+    let recovered = state.store.recover_failed(endpoint.id, since, until.unwrap_or(Millis::MAX), now).await?;
+    state.dispatcher.wake();
+    Ok(recovered)
 }
 
 /// Send a test message of an event type to this endpoint only: the given payload, else the
@@ -342,16 +354,26 @@ async fn send_example(
     JsonBody(input): JsonBody<EventExampleIn>,
 ) -> ApiResult<(StatusCode, Json<MessageOut>)> {
     let (app, endpoint) = load_endpoint(&state, principal, &app_id, &endpoint_id).await?;
+    let message = send_example_to(&state, &app, &endpoint, input).await?;
+    Ok((StatusCode::ACCEPTED, Json(MessageOut::from_message(message, true))))
+}
+
+/// Sends a test message to `endpoint` only (the API's send-example and the dashboard's form).
+pub(crate) async fn send_example_to(
+    state: &AppState,
+    app: &Application,
+    endpoint: &Endpoint,
+    input: EventExampleIn,
+) -> ApiResult<Message> {
     super::validate::event_type_name("eventType", &input.event_type, false)?;
     let payload = match input.payload {
         Some(payload) if payload.is_object() => payload,
         Some(_) => {
             return Err(ApiError::invalid(&["body", "payload"], "must be a JSON object"));
         }
-        None => example_payload(&state, &input.event_type, input.example_index.unwrap_or(0)).await?,
+        None => example_payload(state, &input.event_type, input.example_index.unwrap_or(0)).await?,
     };
-    let message = send_to_one_endpoint(&state, &app, &endpoint, input.event_type, payload.to_string()).await?;
-    Ok((StatusCode::ACCEPTED, Json(MessageOut::from_message(message, true))))
+    send_to_one_endpoint(state, app, endpoint, input.event_type, payload.to_string()).await
 }
 
 /// The example at `index` from the newest schema of an event type that has examples.

@@ -193,6 +193,7 @@ async fn accept(
     };
     let accepted = state.store.accept_message(accept).await?;
     if matches!(accepted, Accepted::Created) {
+        state.metrics.message_accepted();
         match reservation {
             Some(reservation) => {
                 let message = Arc::new(message);
@@ -320,6 +321,7 @@ async fn list_messages(
         channel: query.get("channel").map(str::to_owned),
         before: query.timestamp("before")?,
         after: query.timestamp("after")?,
+        status: None,
     };
     let with_content = query.bool("with_content")?.unwrap_or(true);
     let messages = state.store.list_messages(app.id, &filter).await?;

@@ -2,6 +2,7 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
+use hookwire_core::AppId;
 use hookwire_core::time_fmt::Millis;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -62,7 +63,13 @@ async fn app_portal_access(
         ));
     }
     let token = Auth::issue_app_token(state.store.as_ref(), app.id, now() + ttl as Millis * 1_000).await?;
-    let base = state.config.public_url.clone().unwrap_or_else(|| format!("http://{}", state.config.listen));
-    let url = format!("{}/portal/#token={token}", base.trim_end_matches('/'));
+    let url = portal_url(&state, app.id, &token);
     Ok(Json(AppPortalAccessOut { token, url }))
+}
+
+/// The portal page on this server for one application. The token and application id ride in
+/// the fragment, which browsers never send to a server or in a `Referer`.
+pub(crate) fn portal_url(state: &AppState, app: AppId, token: &str) -> String {
+    let base = state.config.public_url.clone().unwrap_or_else(|| format!("http://{}", state.config.listen));
+    format!("{}/portal/#token={token}&app={app}", base.trim_end_matches('/'))
 }

@@ -190,6 +190,31 @@ impl FlowControl {
     }
 }
 
+/// Flow-control state at one moment, for the metrics scrape.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FlowSummary {
+    /// Endpoints paused by a `Retry-After`.
+    pub paused: usize,
+    /// Endpoints whose circuit is open or half-open.
+    pub circuits_open: usize,
+    /// Jobs waiting in memory for an endpoint slot.
+    pub queued: usize,
+}
+
+impl FlowControl {
+    /// Counts paused endpoints and open circuits; takes the gates' lock once, briefly.
+    pub fn summary(&self, now: Millis) -> FlowSummary {
+        let gates = self.gates.lock().expect("flow gates poisoned");
+        let gate_states = gates.by_endpoint.values();
+        let mut summary = FlowSummary { queued: gates.queued, ..FlowSummary::default() };
+        for gate in gate_states {
+            summary.paused += usize::from(gate.paused_until > now);
+            summary.circuits_open += usize::from(gate.consecutive_failures >= CIRCUIT_FAILURES_TO_OPEN);
+        }
+        summary
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

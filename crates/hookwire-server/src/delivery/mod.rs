@@ -48,6 +48,7 @@ pub struct Job {
 pub struct Dispatcher {
     queue: mpsc::Sender<Job>,
     wake: Arc<Notify>,
+    flow: Arc<FlowControl>,
 }
 
 /// Room reserved in the worker queue for the deliveries of one message.
@@ -76,6 +77,11 @@ impl Dispatcher {
     pub fn wake(&self) {
         self.wake.notify_one();
     }
+
+    /// The per-endpoint flow control the workers pass every job through (for metrics).
+    pub fn flow(&self) -> &FlowControl {
+        &self.flow
+    }
 }
 
 /// How the engine runs: its global concurrency, endpoint auto-disable, operational events.
@@ -85,6 +91,7 @@ pub struct EngineConfig {
     pub auto_disable_after_ms: Millis,
     /// The application (id or uid) whose endpoints receive operational events.
     pub operational_app: Option<String>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Starts the poller and the worker loop on `tracker`; both stop when `cancel` fires.
@@ -97,7 +104,8 @@ pub fn start(
 ) -> Dispatcher {
     let (queue, jobs) = mpsc::channel(QUEUE_CAPACITY);
     let wake = Arc::new(Notify::new());
-    let dispatcher = Dispatcher { queue: queue.clone(), wake: wake.clone() };
+    let flow = Arc::new(FlowControl::default());
+    let dispatcher = Dispatcher { queue: queue.clone(), wake: wake.clone(), flow: flow.clone() };
     tracker.spawn(poll(store.clone(), queue, wake, cancel.clone()));
     let events = engine
         .operational_app
@@ -108,9 +116,10 @@ pub fn start(
         dispatcher: dispatcher.clone(),
         events,
         auto_disable_after_ms: engine.auto_disable_after_ms,
+        metrics: engine.metrics,
     };
     let slots = Arc::new(Semaphore::new(engine.concurrency));
-    tracker.spawn(run(jobs, worker, slots, tracker.clone(), cancel));
+    tracker.spawn(run(jobs, worker, flow, slots, tracker.clone(), cancel));
     dispatcher
 }
 
@@ -193,11 +202,11 @@ async fn claim_and_queue(store: &dyn Store, queue: &mpsc::Sender<Job>, cancel: &
 async fn run(
     mut jobs: mpsc::Receiver<Job>,
     worker: Worker,
+    flow: Arc<FlowControl>,
     slots: Arc<Semaphore>,
     tracker: TaskTracker,
     cancel: CancellationToken,
 ) {
-    let flow = Arc::new(FlowControl::default());
     loop {
         let job = tokio::select! {
             _ = cancel.cancelled() => return,

@@ -22,6 +22,7 @@ pub(super) struct Worker {
     pub dispatcher: Dispatcher,
     pub events: Option<Arc<OperationalEvents>>,
     pub auto_disable_after_ms: Millis,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Worker {
@@ -100,7 +101,11 @@ impl Worker {
             }
             return passed;
         }
+        let in_flight = self.metrics.attempt_in_flight();
         let outcome = self.sender.send(endpoint, message, delivery, started).await;
+        drop(in_flight);
+        let lag_ms = delivery.next_attempt_at.map_or(0, |due| started - due);
+        self.metrics.attempt_finished(endpoint.id, &outcome, lag_ms);
         let pausing = matches!(outcome.status_code, 429 | 503);
         let verdict =
             Verdict { succeeded: outcome.succeeded(), pause_seconds: outcome.retry_after_seconds.filter(|_| pausing) };
@@ -122,9 +127,19 @@ impl Worker {
         };
         if !outcome.succeeded() {
             tracing::info!(
-                delivery_id = %delivery.id, endpoint_id = %endpoint.id, status_code = outcome.status_code,
-                error = outcome.error.map(|e| e.as_str()), attempts, retrying = retry_at.is_some(), "delivery attempt failed"
+                msg_id = %delivery.msg_id, delivery_id = %delivery.id, endpoint_id = %endpoint.id,
+                status_code = outcome.status_code, error = outcome.error.map(|e| e.as_str()), attempts,
+                retrying = retry_at.is_some(), "delivery attempt failed"
             );
+        } else {
+            tracing::debug!(
+                msg_id = %delivery.msg_id, delivery_id = %delivery.id, endpoint_id = %endpoint.id,
+                status_code = outcome.status_code, duration_ms = outcome.duration_ms, lag_ms, attempts,
+                "delivery attempt succeeded"
+            );
+        }
+        if status == Status::Fail {
+            self.metrics.delivery_failed();
         }
         let attempt = Attempt {
             id: AttemptId::generate(),

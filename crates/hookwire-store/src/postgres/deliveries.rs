@@ -18,8 +18,8 @@ use super::rows::{
 };
 use crate::error::StoreResult;
 use crate::{
-    AttemptFilter, AttemptScope, ClaimedDelivery, DeliveryStore, DeliveryUpdate, EndpointMessageFilter, SharedFlow,
-    StatusCounts,
+    AttemptFilter, AttemptScope, ClaimedDelivery, DeliveryStore, DeliveryUpdate, EndpointMessageFilter, QueueDepth,
+    SharedFlow, StatusCounts,
 };
 
 /// SQL for "the endpoint of this row (alias `d`) is not paused by a `Retry-After` at `$1`".
@@ -205,6 +205,22 @@ impl DeliveryStore for PgStore {
             ))
             .await?;
         Ok(client.query_opt(&statement, &[&now]).await?.map(|row| row.get(0)))
+    }
+
+    async fn queue_depth(&self, now: Millis) -> StoreResult<QueueDepth> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "SELECT COUNT(*) FILTER (WHERE next_attempt_at <= $1), COUNT(*) FILTER (WHERE next_attempt_at > $1), \
+                 COUNT(*) FILTER (WHERE next_attempt_at IS NULL) FROM deliveries WHERE status = 1",
+                &[&now],
+            )
+            .await?;
+        Ok(QueueDepth {
+            due: row.get::<_, i64>(0) as u64,
+            scheduled: row.get::<_, i64>(1) as u64,
+            parked: row.get::<_, i64>(2) as u64,
+        })
     }
 
     async fn update_delivery(&self, id: DeliveryId, update: DeliveryUpdate, now: Millis) -> StoreResult<()> {

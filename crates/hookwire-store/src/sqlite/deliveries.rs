@@ -15,7 +15,8 @@ use super::rows::{
 };
 use crate::error::StoreResult;
 use crate::{
-    AttemptFilter, AttemptScope, ClaimedDelivery, DeliveryStore, DeliveryUpdate, EndpointMessageFilter, StatusCounts,
+    AttemptFilter, AttemptScope, ClaimedDelivery, DeliveryStore, DeliveryUpdate, EndpointMessageFilter, QueueDepth,
+    StatusCounts,
 };
 
 #[async_trait]
@@ -142,6 +143,27 @@ impl DeliveryStore for SqliteStore {
                 )?
                 .query_row([now], |r| r.get(0))
                 .optional()?)
+        })
+        .await
+    }
+
+    async fn queue_depth(&self, now: Millis) -> StoreResult<QueueDepth> {
+        // One pass over the partial index of pending deliveries (`deliveries_due`).
+        self.read(move |conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT COUNT(*) FILTER (WHERE next_attempt_at <= ?1), \
+                     COUNT(*) FILTER (WHERE next_attempt_at > ?1), \
+                     COUNT(*) FILTER (WHERE next_attempt_at IS NULL) \
+                     FROM deliveries WHERE status = 1",
+                )?
+                .query_row([now], |r| {
+                    Ok(QueueDepth {
+                        due: r.get::<_, i64>(0)? as u64,
+                        scheduled: r.get::<_, i64>(1)? as u64,
+                        parked: r.get::<_, i64>(2)? as u64,
+                    })
+                })?)
         })
         .await
     }

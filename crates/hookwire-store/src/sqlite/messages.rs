@@ -39,6 +39,12 @@ impl MessageStore for SqliteStore {
             if let Some(after) = filter.after {
                 conditions.push("created_at > ?", after);
             }
+            if let Some(status) = filter.status {
+                conditions.push(
+                    "EXISTS (SELECT 1 FROM deliveries WHERE deliveries.msg_id = messages.id AND deliveries.status = ?)",
+                    status.code(),
+                );
+            }
             let tail = page_clause(&mut conditions, &filter.page, "id");
             let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE {} {tail}", conditions.sql());
             let mut stmt = conn.prepare_cached(&sql)?;

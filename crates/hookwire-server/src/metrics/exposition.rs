@@ -1,0 +1,175 @@
+//! `GET /metrics`: the registry plus scrape-time gauges (queue depth from the store, flow
+//! control) in the Prometheus text format. Protected by the admin token unless
+//! `metrics_public` is set: the per-endpoint series name endpoint ids.
+
+use std::fmt::Write;
+use std::sync::atomic::Ordering::Relaxed;
+
+use axum::Router;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use hookwire_store::QueueDepth;
+
+use super::{Histogram, Metrics, outcome_label};
+use crate::api::error::ApiResult;
+use crate::api::extract::Admin;
+use crate::delivery::flow::FlowSummary;
+use crate::state::{AppState, now};
+
+const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The `/metrics` route (outside the OpenAPI document: it is not part of the Svix API).
+pub fn router() -> Router<AppState> {
+    Router::new().route("/metrics", get(scrape))
+}
+
+async fn scrape(State(state): State<AppState>, request: Request) -> ApiResult<impl IntoResponse> {
+    if !state.config.metrics_public {
+        let (mut parts, _) = request.into_parts();
+        Admin::from_request_parts(&mut parts, &state).await?;
+    }
+    let now = now();
+    let queue = state.store.queue_depth(now).await?;
+    let flow = state.dispatcher.flow().summary(now);
+    Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], render(&state.metrics, &queue, &flow)))
+}
+
+/// The whole exposition, every family with its HELP and TYPE lines.
+pub fn render(metrics: &Metrics, queue: &QueueDepth, flow: &FlowSummary) -> String {
+    let mut out = String::with_capacity(4_096);
+    family(
+        &mut out,
+        "hookwire_messages_accepted_total",
+        "counter",
+        "Messages accepted (committed with their deliveries).",
+    );
+    let _ = writeln!(out, "hookwire_messages_accepted_total {}", metrics.accepted.load(Relaxed));
+
+    family(
+        &mut out,
+        "hookwire_deliveries_total",
+        "counter",
+        "Delivery attempts by outcome: success or the error kind.",
+    );
+    for (index, counter) in metrics.attempts.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "hookwire_deliveries_total{{outcome=\"{}\"}} {}",
+            outcome_label(index),
+            counter.load(Relaxed)
+        );
+    }
+    family(
+        &mut out,
+        "hookwire_deliveries_failed_total",
+        "counter",
+        "Deliveries that failed for good (retries exhausted).",
+    );
+    let _ = writeln!(out, "hookwire_deliveries_failed_total {}", metrics.failed.load(Relaxed));
+
+    let help = "Duration of delivery attempts, from sending the request to reading the answer.";
+    histogram(&mut out, "hookwire_attempt_duration_seconds", help, &metrics.attempt_duration);
+    let help = "Time from a delivery becoming due to its attempt starting.";
+    histogram(&mut out, "hookwire_delivery_lag_seconds", help, &metrics.lag);
+
+    family(&mut out, "hookwire_deliveries_in_flight", "gauge", "Delivery attempts being sent now.");
+    let _ = writeln!(out, "hookwire_deliveries_in_flight {}", metrics.in_flight.load(Relaxed).max(0));
+    let gauges = [
+        ("hookwire_queue_due", "Pending deliveries due now and not yet attempted.", queue.due),
+        ("hookwire_queue_scheduled", "Pending deliveries due later (retries, deliverAt).", queue.scheduled),
+        ("hookwire_queue_parked", "Deliveries parked until their endpoint is verified.", queue.parked),
+        ("hookwire_flow_queued", "Deliveries waiting in memory for an endpoint slot.", flow.queued as u64),
+        ("hookwire_endpoints_paused", "Endpoints paused by a Retry-After answer.", flow.paused as u64),
+        ("hookwire_endpoints_circuit_open", "Endpoints whose circuit breaker is open.", flow.circuits_open as u64),
+    ];
+    for (name, help, value) in gauges {
+        family(&mut out, name, "gauge", help);
+        let _ = writeln!(out, "{name} {value}");
+    }
+    endpoint_families(&mut out, metrics);
+    out
+}
+
+/// Per-endpoint attempts and lag; `endpoint="other"` sums the endpoints beyond the label cap.
+fn endpoint_families(out: &mut String, metrics: &Metrics) {
+    let mut endpoints: Vec<(String, &super::endpoints::EndpointCounters)> =
+        metrics.endpoints.labelled().map(|(id, counters)| (id.to_string(), counters)).collect();
+    endpoints.sort_by(|a, b| a.0.cmp(&b.0));
+    endpoints.push(("other".into(), &metrics.endpoints.other));
+    let help = "Delivery attempts per endpoint (the first endpoints seen; the rest as \"other\").";
+    family(out, "hookwire_endpoint_deliveries_total", "counter", help);
+    for (endpoint, counters) in &endpoints {
+        for (outcome, counter) in [("success", &counters.success), ("failure", &counters.failure)] {
+            let _ = writeln!(
+                out,
+                "hookwire_endpoint_deliveries_total{{endpoint=\"{endpoint}\",outcome=\"{outcome}\"}} {}",
+                counter.load(Relaxed)
+            );
+        }
+    }
+    family(out, "hookwire_endpoint_lag_seconds", "summary", "Time from due to attempted, per endpoint.");
+    for (endpoint, counters) in &endpoints {
+        let count = counters.success.load(Relaxed) + counters.failure.load(Relaxed);
+        let sum = seconds(counters.lag_sum_ms.load(Relaxed));
+        let _ = writeln!(out, "hookwire_endpoint_lag_seconds_sum{{endpoint=\"{endpoint}\"}} {sum}");
+        let _ = writeln!(out, "hookwire_endpoint_lag_seconds_count{{endpoint=\"{endpoint}\"}} {count}");
+    }
+}
+
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+fn histogram<const N: usize>(out: &mut String, name: &str, help: &str, histogram: &Histogram<N>) {
+    family(out, name, "histogram", help);
+    let mut cumulative = 0;
+    for (bound, bucket) in histogram.bounds_ms.iter().zip(&histogram.buckets) {
+        cumulative += bucket.load(Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"{}\"}} {cumulative}", seconds(*bound));
+    }
+    // Read after the buckets: a concurrent observation can only make the total larger.
+    let count = histogram.count.load(Relaxed).max(cumulative);
+    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
+    let _ = writeln!(out, "{name}_sum {}", seconds(histogram.sum_ms.load(Relaxed)));
+    let _ = writeln!(out, "{name}_count {count}");
+}
+
+/// Milliseconds as seconds, exactly (`1500` → `1.5`).
+fn seconds(ms: u64) -> String {
+    match ms % 1_000 {
+        0 => format!("{}", ms / 1_000),
+        rest => format!("{}.{}", ms / 1_000, format!("{rest:03}").trim_end_matches('0')),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_are_exact_decimals() {
+        let shown: Vec<String> = [0, 5, 10, 250, 1_000, 1_500, 30_000].into_iter().map(seconds).collect();
+        assert_eq!(shown, ["0", "0.005", "0.01", "0.25", "1", "1.5", "30"]);
+    }
+
+    #[test]
+    fn histogram_buckets_are_cumulative_and_inf_counts_everything() {
+        let metrics = Metrics::new(1);
+        for ms in [3, 7, 40_000] {
+            metrics.attempt_duration.observe(ms);
+        }
+        let text = render(&metrics, &QueueDepth::default(), &FlowSummary::default());
+        for line in [
+            "hookwire_attempt_duration_seconds_bucket{le=\"0.005\"} 1",
+            "hookwire_attempt_duration_seconds_bucket{le=\"0.01\"} 2",
+            "hookwire_attempt_duration_seconds_bucket{le=\"30\"} 2",
+            "hookwire_attempt_duration_seconds_bucket{le=\"+Inf\"} 3",
+            "hookwire_attempt_duration_seconds_sum 40.01",
+            "hookwire_attempt_duration_seconds_count 3",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+        }
+    }
+}

@@ -1,0 +1,238 @@
+// Hookwire customer portal. Reads the application-scoped token from the URL fragment
+// (#token=hwp_…&app=app_…), keeps it in sessionStorage, removes it from the address bar, and
+// drives the JSON API with it. All text goes into the page through textContent, never as HTML.
+"use strict";
+
+(function () {
+  const STORAGE_KEY = "hookwire-portal";
+  const REFRESH_MS = 2000;
+  const ATTEMPTS_SHOWN = 50;
+
+  const $ = (id) => document.getElementById(id);
+  let session = null;
+  let selected = null; // the endpoint whose panel is open
+  let lastAttempts = "";
+  let refreshTimer = null;
+
+  function readSession() {
+    const params = new URLSearchParams(location.hash.replace(/^#/, ""));
+    if (params.get("token")) {
+      const fresh = { token: params.get("token"), app: params.get("app") };
+      try { sessionStorage.setItem(STORAGE_KEY, JSON.stringify(fresh)); } catch (_) { /* storage may be blocked in frames */ }
+      history.replaceState(null, "", location.pathname + location.search);
+      return fresh;
+    }
+    try { return JSON.parse(sessionStorage.getItem(STORAGE_KEY) || "null"); } catch (_) { return null; }
+  }
+
+  function el(tag, props, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(props || {})) {
+      if (key === "class") node.className = value;
+      else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+      else node.setAttribute(key, value);
+    }
+    for (const child of children) {
+      if (child === null || child === undefined) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  function say(text, isError) {
+    const status = $("status");
+    status.textContent = text;
+    status.className = isError ? "error" : (text ? "notice" : "");
+  }
+
+  function errorText(body, status) {
+    if (body && Array.isArray(body.detail)) return body.detail.map((d) => d.msg).join("; ");
+    if (body && body.detail) return String(body.detail);
+    return "request failed (HTTP " + status + ")";
+  }
+
+  async function api(method, path, body) {
+    const headers = { Authorization: "Bearer " + session.token };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const response = await fetch("/api/v1/app/" + encodeURIComponent(session.app) + path, {
+      method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: "omit",
+    });
+    const text = await response.text();
+    const data = text ? JSON.parse(text) : null;
+    if (response.status === 401) {
+      showNoToken();
+      throw new Error("access expired");
+    }
+    if (!response.ok) throw new Error(errorText(data, response.status));
+    return data;
+  }
+
+  function showNoToken() {
+    $("portal").classList.add("hidden");
+    $("no-token").classList.remove("hidden");
+  }
+
+  function badge(text) {
+    const kind = { success: "ok", active: "ok", fail: "bad", pending: "wait", sending: "wait", unverified: "wait" }[text] || "muted";
+    return el("span", { class: "badge " + kind }, text);
+  }
+
+  function typesText(types) {
+    return types && types.length ? types.join(", ") : "all";
+  }
+
+  function splitTypes(text) {
+    return text.split(",").map((t) => t.trim()).filter(Boolean);
+  }
+
+  function when(iso) {
+    const date = new Date(iso);
+    return el("time", { datetime: iso, title: iso }, date.toLocaleString());
+  }
+
+  async function loadEndpoints() {
+    const list = await api("GET", "/endpoint?limit=250");
+    const body = $("endpoints").querySelector("tbody");
+    body.replaceChildren(...list.data.map((endpoint) => {
+      const link = el("a", { href: "#", onclick: (event) => { event.preventDefault(); openEndpoint(endpoint.id); } }, endpoint.url);
+      const row = el("tr", { "data-id": endpoint.id },
+        el("td", {}, link), el("td", {}, badge(endpoint.status)), el("td", {}, typesText(endpoint.filterTypes || endpoint.eventTypes)),
+        el("td", { class: "muted" }, endpoint.description || ""));
+      if (selected && selected.id === endpoint.id) row.className = "selected";
+      return row;
+    }));
+    $("endpoints").classList.toggle("hidden", list.data.length === 0);
+    $("endpoints-empty").classList.toggle("hidden", list.data.length !== 0);
+    return list.data;
+  }
+
+  async function openEndpoint(id) {
+    selected = await api("GET", "/endpoint/" + encodeURIComponent(id));
+    lastAttempts = "";
+    $("endpoint").classList.remove("hidden");
+    $("endpoint-url").textContent = selected.url;
+    $("endpoint-meta").textContent = selected.id + " · " + selected.status + (selected.description ? " · " + selected.description : "");
+    $("secret").textContent = "••••••••••••••••";
+    $("reveal").textContent = "Reveal";
+    const types = selected.filterTypes || selected.eventTypes || [];
+    $("edit-types").elements.eventTypes.value = types.join(", ");
+    const testType = $("send-test").elements.eventType;
+    testType.value = types.find((t) => !t.includes("*")) || "test.event";
+    $("toggle").textContent = selected.disabled ? "Enable endpoint" : "Disable endpoint";
+    $("toggle").className = selected.disabled ? "secondary" : "danger";
+    await loadEndpoints();
+    await loadAttempts();
+    clearInterval(refreshTimer);
+    refreshTimer = setInterval(() => loadAttempts().catch(() => {}), REFRESH_MS);
+  }
+
+  async function loadAttempts() {
+    if (!selected) return;
+    const list = await api("GET", "/attempt/endpoint/" + encodeURIComponent(selected.id) + "?with_msg=true&limit=" + ATTEMPTS_SHOWN);
+    const snapshot = JSON.stringify(list.data);
+    if (snapshot === lastAttempts) return;
+    lastAttempts = snapshot;
+    const body = $("attempts").querySelector("tbody");
+    body.replaceChildren(...list.data.map((attempt) => {
+      const msg = attempt.msg || {};
+      const payload = el("details", {}, el("summary", {}, msg.eventType || attempt.msgId),
+        el("pre", {}, JSON.stringify(msg.payload || {}, null, 2)),
+        el("p", { class: "muted" }, "Response: " + (attempt.response || "(empty)")));
+      const again = el("button", { type: "button", class: "secondary small", onclick: () => resend(attempt.msgId) }, "Resend");
+      return el("tr", { "data-attempt": attempt.id },
+        el("td", {}, when(attempt.timestamp)), el("td", {}, badge(attempt.statusText)),
+        el("td", {}, attempt.responseStatusCode ? "HTTP " + attempt.responseStatusCode : "no answer"),
+        el("td", {}, payload), el("td", {}, again));
+    }));
+    $("attempts").classList.toggle("hidden", list.data.length === 0);
+    $("attempts-empty").classList.toggle("hidden", list.data.length !== 0);
+  }
+
+  async function resend(msgId) {
+    await act(async () => {
+      await api("POST", "/msg/" + encodeURIComponent(msgId) + "/endpoint/" + encodeURIComponent(selected.id) + "/resend");
+      say("Resend queued.");
+      await loadAttempts();
+    });
+  }
+
+  // Runs an action, reporting its failure in the status line instead of throwing.
+  async function act(action) {
+    try { await action(); } catch (error) { say(error.message, true); }
+  }
+
+  function wire() {
+    $("add-endpoint").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const form = event.target;
+      act(async () => {
+        const input = { url: form.elements.url.value.trim() };
+        const types = splitTypes(form.elements.eventTypes.value);
+        if (types.length) input.eventTypes = types;
+        if (form.elements.description.value.trim()) input.description = form.elements.description.value.trim();
+        const created = await api("POST", "/endpoint", input);
+        form.reset();
+        say("Endpoint added.");
+        await openEndpoint(created.id);
+      });
+    });
+    $("edit-types").addEventListener("submit", (event) => {
+      event.preventDefault();
+      act(async () => {
+        const types = splitTypes(event.target.elements.eventTypes.value);
+        await api("PATCH", "/endpoint/" + encodeURIComponent(selected.id), { eventTypes: types.length ? types : null });
+        say("Event types saved.");
+        await openEndpoint(selected.id);
+      });
+    });
+    $("send-test").addEventListener("submit", (event) => {
+      event.preventDefault();
+      act(async () => {
+        const eventType = event.target.elements.eventType.value.trim();
+        await api("POST", "/endpoint/" + encodeURIComponent(selected.id) + "/send-example", { eventType });
+        say("Test event sent.");
+        await loadAttempts();
+      });
+    });
+    $("reveal").addEventListener("click", () => act(async () => {
+      if ($("reveal").textContent === "Hide") {
+        $("secret").textContent = "••••••••••••••••";
+        $("reveal").textContent = "Reveal";
+        return;
+      }
+      const secret = await api("GET", "/endpoint/" + encodeURIComponent(selected.id) + "/secret");
+      $("secret").textContent = secret.key;
+      $("reveal").textContent = "Hide";
+    }));
+    $("rotate").addEventListener("click", () => act(async () => {
+      if (!confirm("Rotate the signing secret? The old one keeps signing for 24 hours.")) return;
+      const secret = await api("POST", "/endpoint/" + encodeURIComponent(selected.id) + "/secret/rotate", {});
+      $("secret").textContent = secret.key;
+      $("reveal").textContent = "Hide";
+      say("Secret rotated; the previous one stays valid for 24 hours.");
+    }));
+    $("toggle").addEventListener("click", () => act(async () => {
+      await api("PATCH", "/endpoint/" + encodeURIComponent(selected.id), { disabled: !selected.disabled });
+      say(selected.disabled ? "Endpoint enabled." : "Endpoint disabled.");
+      await openEndpoint(selected.id);
+    }));
+  }
+
+  async function start() {
+    session = readSession();
+    if (!session || !session.token || !session.app) {
+      showNoToken();
+      return;
+    }
+    wire();
+    await act(async () => {
+      const app = await api("GET", "");
+      $("app-name").textContent = app.name;
+      document.title = "Webhooks · " + app.name;
+      $("portal").classList.remove("hidden");
+      await loadEndpoints();
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", start);
+})();

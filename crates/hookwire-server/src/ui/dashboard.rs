@@ -1,0 +1,386 @@
+//! Dashboard pages for applications, endpoints and the event-type catalog, and the endpoint
+//! actions (create, enable/disable, recover, send a test event). Reads go to the store; changes
+//! go through the same operations the JSON API uses.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use hookwire_core::model::{Application, Endpoint};
+use hookwire_core::time_fmt::Millis;
+use hookwire_store::{AttemptFilter, AttemptScope, Page};
+use serde::Deserialize;
+
+use super::html::{Section, UiResult, endpoint_badge, esc, notice, page, status_badge, time, url_part};
+use super::session::{Operator, form, redirect};
+use crate::api::apps::load_app;
+use crate::api::endpoint_ops::{EventExampleIn, recover_endpoint, send_example_to};
+use crate::api::endpoints::{EndpointIn, endpoint_from, load_endpoint};
+use crate::api::error::ApiError;
+use crate::api::extract::QueryPairs;
+use crate::api::page::{list_response, page_from};
+use crate::auth::{APP_TOKEN_TTL_SECONDS_DEFAULT, Auth, Principal};
+use crate::state::{AppState, now};
+
+/// Attempts shown on an endpoint's page.
+const ENDPOINT_ATTEMPTS_SHOWN: usize = 25;
+/// The recover form's default window: failures of the last day.
+const RECOVER_DEFAULT_WINDOW_MS: Millis = 24 * 3_600_000;
+
+pub async fn apps(_: Operator, State(state): State<AppState>, query: QueryPairs) -> UiResult {
+    let page_request = page_from(&query, false)?;
+    let apps = state.store.list_apps(&page_request).await?;
+    let list = list_response(&page_request, apps, |a| a.id.to_string(), |a| a);
+    let mut rows = String::new();
+    for app in &list.data {
+        let endpoints = state.store.app_endpoints(app.id).await?.len();
+        rows.push_str(&format!(
+            "<tr><td><a href=\"/ui/apps/{id}\">{name}</a></td><td>{uid}</td><td><code>{id}</code></td>\
+             <td class=\"num\">{endpoints}</td><td>{created}</td></tr>",
+            id = app.id,
+            name = esc(&app.name),
+            uid = esc(app.uid.as_deref().unwrap_or("—")),
+            created = time(app.created_at),
+        ));
+    }
+    let table = table(&["Name", "UID", "ID", "Endpoints", "Created"], &rows, "No applications yet.");
+    let more = next_page_link("/ui/apps?", list.iterator.as_deref().filter(|_| !list.done));
+    Ok(page(Section::Apps, "Applications", &format!("<h1>Applications</h1>{table}{more}")))
+}
+
+pub async fn app(
+    _: Operator,
+    State(state): State<AppState>,
+    Path(app_key): Path<String>,
+    query: QueryPairs,
+) -> UiResult {
+    let app = load_app(&state, Principal::Admin, &app_key).await?;
+    let page_request = page_from(&query, false)?;
+    let endpoints = state.store.list_endpoints(app.id, &page_request).await?;
+    let list = list_response(&page_request, endpoints, |e| e.id.to_string(), |e| e);
+    let mut rows = String::new();
+    for endpoint in &list.data {
+        rows.push_str(&endpoint_row(&state, &app, endpoint).await?);
+    }
+    let table = table(
+        &["URL", "Status", "Event types", "Success rate", "Last attempt"],
+        &rows,
+        "No endpoints yet: add one below.",
+    );
+    let more = next_page_link(&format!("/ui/apps/{}?", app.id), list.iterator.as_deref().filter(|_| !list.done));
+    let body = format!(
+        "{notice}<p class=\"crumbs\"><a href=\"/ui/apps\">Applications</a> /</p>\
+         <h1>{name}</h1><p class=\"muted\"><code>{id}</code>{uid}</p>\
+         <div class=\"actions\"><a class=\"button\" href=\"/ui/apps/{id}/messages\">Messages</a>\
+         <form method=\"post\" action=\"/ui/apps/{id}/portal\"><button type=\"submit\" class=\"secondary\">Open customer portal</button></form></div>\
+         <h2>Endpoints</h2>{table}{more}\
+         <h2>Add an endpoint</h2>\
+         <form method=\"post\" action=\"/ui/apps/{id}/endpoints\" class=\"stack\">\
+         <label>URL <input type=\"url\" name=\"url\" required placeholder=\"https://example.com/webhooks\"></label>\
+         <label>Event types <input type=\"text\" name=\"event_types\" placeholder=\"comma-separated; empty for all\"></label>\
+         <label>Description <input type=\"text\" name=\"description\"></label>\
+         <button type=\"submit\">Add endpoint</button></form>",
+        notice = notice(query.get("notice")),
+        name = esc(&app.name),
+        id = app.id,
+        uid = app.uid.as_deref().map(|u| format!(" · uid <code>{}</code>", esc(u))).unwrap_or_default(),
+    );
+    Ok(page(Section::Apps, &app.name, &body))
+}
+
+async fn endpoint_row(state: &AppState, app: &Application, endpoint: &Endpoint) -> UiResult<String> {
+    let stats = state.store.endpoint_stats(endpoint.id).await?;
+    let finished = stats.success + stats.fail;
+    let rate = if finished == 0 {
+        "—".to_owned()
+    } else {
+        format!(
+            "{:.0}% <span class=\"muted\">({}/{finished})</span>",
+            stats.success as f64 * 100.0 / finished as f64,
+            stats.success
+        )
+    };
+    let last = last_attempt(state, app, endpoint).await?;
+    Ok(format!(
+        "<tr><td><a href=\"/ui/apps/{app_id}/endpoints/{id}\">{url}</a>{description}</td><td>{status}</td>\
+         <td>{types}</td><td class=\"num\">{rate}</td><td>{last}</td></tr>",
+        app_id = app.id,
+        id = endpoint.id,
+        url = esc(&endpoint.url),
+        description = (!endpoint.description.is_empty())
+            .then(|| format!("<div class=\"muted\">{}</div>", esc(&endpoint.description)))
+            .unwrap_or_default(),
+        status = endpoint_badge(endpoint.status()),
+        types = event_types_text(endpoint),
+    ))
+}
+
+async fn last_attempt(state: &AppState, app: &Application, endpoint: &Endpoint) -> UiResult<String> {
+    let filter = attempt_filter(AttemptScope::Endpoint(endpoint.id), 1, None);
+    let attempts = state.store.list_attempts(app.id, &filter).await?;
+    Ok(match attempts.first() {
+        Some(a) => format!(
+            "{} {} <span class=\"muted\">{}</span>",
+            status_badge(a.status),
+            time(a.timestamp),
+            code(a.response_status_code)
+        ),
+        None => "<span class=\"muted\">never</span>".to_owned(),
+    })
+}
+
+pub fn attempt_filter(scope: AttemptScope, limit: usize, iterator: Option<String>) -> AttemptFilter {
+    AttemptFilter {
+        scope,
+        page: Page { limit, iterator, descending: true },
+        status: None,
+        status_code_class: None,
+        endpoint: None,
+        before: None,
+        after: None,
+    }
+}
+
+/// An HTTP status code, or "no answer" when none came back.
+pub fn code(status: u16) -> String {
+    if status == 0 { "no answer".to_owned() } else { format!("HTTP {status}") }
+}
+
+fn event_types_text(endpoint: &Endpoint) -> String {
+    match endpoint.event_types.as_deref() {
+        Some(types) if !types.is_empty() => {
+            types.iter().map(|t| format!("<code>{}</code>", esc(t))).collect::<Vec<_>>().join(" ")
+        }
+        _ => "<span class=\"muted\">all</span>".to_owned(),
+    }
+}
+
+/// A table with a header row, or `empty` when there are no rows.
+pub fn table(headings: &[&str], rows: &str, empty: &str) -> String {
+    if rows.is_empty() {
+        return format!("<p class=\"empty\">{}</p>", esc(empty));
+    }
+    let head: String = headings.iter().map(|h| format!("<th>{}</th>", esc(h))).collect();
+    format!("<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
+}
+
+/// "Next page" after `base` (which ends in `?` or `&`), when there is one.
+pub fn next_page_link(base: &str, iterator: Option<&str>) -> String {
+    iterator
+        .map(|it| format!("<p class=\"pager\"><a href=\"{}iterator={}\">Next page →</a></p>", esc(base), url_part(it)))
+        .unwrap_or_default()
+}
+
+pub async fn endpoint(
+    _: Operator,
+    State(state): State<AppState>,
+    Path((app_key, endpoint_key)): Path<(String, String)>,
+    query: QueryPairs,
+) -> UiResult {
+    let (app, endpoint) = load_endpoint(&state, Principal::Admin, &app_key, &endpoint_key).await?;
+    let stats = state.store.endpoint_stats(endpoint.id).await?;
+    let filter = attempt_filter(
+        AttemptScope::Endpoint(endpoint.id),
+        ENDPOINT_ATTEMPTS_SHOWN + 1,
+        query.get("iterator").map(str::to_owned),
+    );
+    let attempts = state.store.list_attempts(app.id, &filter).await?;
+    let list = list_response(&filter.page, attempts, |a| a.id.to_string(), |a| a);
+    let mut rows = String::new();
+    for a in &list.data {
+        rows.push_str(&format!(
+            "<tr><td>{when}</td><td>{status}</td><td>{code}</td><td class=\"num\">{ms} ms</td>\
+             <td><a href=\"/ui/apps/{app_id}/messages/{msg}\"><code>{msg}</code></a></td><td>{trigger}</td></tr>",
+            when = time(a.timestamp),
+            status = status_badge(a.status),
+            code = code(a.response_status_code),
+            ms = a.response_duration_ms,
+            app_id = app.id,
+            msg = a.msg_id,
+            trigger = if a.trigger_type.code() == 1 { "manual" } else { "scheduled" },
+        ));
+    }
+    let attempts_table =
+        table(&["Time", "Status", "Response", "Duration", "Message", "Trigger"], &rows, "No attempts yet.");
+    let more = next_page_link(
+        &format!("/ui/apps/{}/endpoints/{}?", app.id, endpoint.id),
+        list.iterator.as_deref().filter(|_| !list.done),
+    );
+    let since = hookwire_core::time_fmt::format_millis(now() - RECOVER_DEFAULT_WINDOW_MS);
+    let base = format!("/ui/apps/{}/endpoints/{}", app.id, endpoint.id);
+    let (toggle_value, toggle_label) = if endpoint.disabled { ("true", "Enable") } else { ("false", "Disable") };
+    let test_type = endpoint
+        .event_types
+        .iter()
+        .flatten()
+        .find(|t| !t.contains('*'))
+        .cloned()
+        .unwrap_or_else(|| "hookwire.test".to_owned());
+    let body = format!(
+        "{notice}<p class=\"crumbs\"><a href=\"/ui/apps\">Applications</a> / <a href=\"/ui/apps/{app_id}\">{app_name}</a> /</p>\
+         <h1 class=\"url\">{url}</h1>\
+         <dl class=\"facts\"><dt>Status</dt><dd>{status}</dd><dt>ID</dt><dd><code>{id}</code></dd>\
+         <dt>Event types</dt><dd>{types}</dd><dt>Description</dt><dd>{description}</dd>\
+         <dt>Created</dt><dd>{created}</dd><dt>Deliveries</dt><dd>\
+         <span class=\"badge ok\">{success} success</span> <span class=\"badge wait\">{pending} pending</span> \
+         <span class=\"badge bad\">{fail} failed</span> <span class=\"badge muted\">{canceled} canceled</span>{filter_errors}</dd></dl>\
+         <div class=\"actions\">\
+         <form method=\"post\" action=\"{base}/enabled\"><input type=\"hidden\" name=\"enabled\" value=\"{toggle_value}\">\
+         <button type=\"submit\" class=\"secondary\">{toggle_label}</button></form>\
+         <form method=\"post\" action=\"{base}/test\" class=\"inline\"><input type=\"text\" name=\"event_type\" value=\"{test_type}\" aria-label=\"Event type\">\
+         <button type=\"submit\">Send test event</button></form>\
+         <form method=\"post\" action=\"{base}/recover\" class=\"inline\"><label>Failed since \
+         <input type=\"text\" name=\"since\" value=\"{since}\" aria-label=\"Since (RFC 3339)\"></label>\
+         <button type=\"submit\" class=\"secondary\">Recover</button></form></div>\
+         <h2>Recent attempts</h2>{attempts_table}{more}",
+        notice = notice(query.get("notice")),
+        app_id = app.id,
+        app_name = esc(&app.name),
+        url = esc(&endpoint.url),
+        status = endpoint_badge(endpoint.status()),
+        id = endpoint.id,
+        types = event_types_text(&endpoint),
+        description = esc(if endpoint.description.is_empty() { "—" } else { &endpoint.description }),
+        created = time(endpoint.created_at),
+        success = stats.success,
+        pending = stats.pending + stats.sending,
+        fail = stats.fail,
+        canceled = stats.canceled,
+        filter_errors = if stats.filter_errors > 0 {
+            format!(" <span class=\"badge bad\">{} filter errors</span>", stats.filter_errors)
+        } else {
+            String::new()
+        },
+        test_type = esc(&test_type),
+    );
+    Ok(page(Section::Apps, &endpoint.url, &body))
+}
+
+#[derive(Deserialize)]
+struct NewEndpoint {
+    url: String,
+    #[serde(default)]
+    event_types: String,
+    #[serde(default)]
+    description: String,
+}
+
+pub async fn create_endpoint(
+    _: Operator,
+    State(state): State<AppState>,
+    Path(app_key): Path<String>,
+    body: Bytes,
+) -> UiResult {
+    let app = load_app(&state, Principal::Admin, &app_key).await?;
+    let input: NewEndpoint = form(&body)?;
+    let event_types: Vec<String> =
+        input.event_types.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned).collect();
+    // The same input the API takes, so the same defaults and checks apply.
+    let mut json = serde_json::json!({"url": input.url.trim()});
+    if !event_types.is_empty() {
+        json["eventTypes"] = event_types.into();
+    }
+    if !input.description.trim().is_empty() {
+        json["description"] = input.description.trim().into();
+    }
+    let input: EndpointIn = serde_json::from_value(json).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let endpoint = endpoint_from(&state, &app, input).await?;
+    state.store.create_endpoint(endpoint.clone()).await?;
+    Ok(redirect(&format!("/ui/apps/{}/endpoints/{}?notice=Endpoint%20created", app.id, endpoint.id)))
+}
+
+#[derive(Deserialize)]
+struct Enabled {
+    enabled: bool,
+}
+
+pub async fn set_enabled(
+    _: Operator,
+    State(state): State<AppState>,
+    Path((app_key, endpoint_key)): Path<(String, String)>,
+    body: Bytes,
+) -> UiResult {
+    let (app, mut endpoint) = load_endpoint(&state, Principal::Admin, &app_key, &endpoint_key).await?;
+    let input: Enabled = form(&body)?;
+    endpoint.disabled = !input.enabled;
+    endpoint.updated_at = now();
+    let id = endpoint.id;
+    state.store.update_endpoint(endpoint).await?;
+    let notice = if input.enabled { "Endpoint%20enabled" } else { "Endpoint%20disabled" };
+    Ok(redirect(&format!("/ui/apps/{}/endpoints/{id}?notice={notice}", app.id)))
+}
+
+#[derive(Deserialize)]
+struct Recover {
+    since: String,
+}
+
+pub async fn recover(
+    _: Operator,
+    State(state): State<AppState>,
+    Path((app_key, endpoint_key)): Path<(String, String)>,
+    body: Bytes,
+) -> UiResult {
+    let (app, endpoint) = load_endpoint(&state, Principal::Admin, &app_key, &endpoint_key).await?;
+    let input: Recover = form(&body)?;
+    let since =
+        hookwire_core::time_fmt::parse(input.since.trim()).map_err(|e| ApiError::invalid(&["form", "since"], e))?;
+    let recovered = recover_endpoint(&state, &endpoint, since, None, now()).await?;
+    let notice = url_part(&format!("{recovered} failed deliveries scheduled again"));
+    Ok(redirect(&format!("/ui/apps/{}/endpoints/{}?notice={notice}", app.id, endpoint.id)))
+}
+
+#[derive(Deserialize)]
+struct TestEvent {
+    event_type: String,
+}
+
+pub async fn send_test(
+    _: Operator,
+    State(state): State<AppState>,
+    Path((app_key, endpoint_key)): Path<(String, String)>,
+    body: Bytes,
+) -> UiResult {
+    let (app, endpoint) = load_endpoint(&state, Principal::Admin, &app_key, &endpoint_key).await?;
+    let input: TestEvent = form(&body)?;
+    let example = EventExampleIn { event_type: input.event_type.trim().to_owned(), example_index: None, payload: None };
+    let message = send_example_to(&state, &app, &endpoint, example).await?;
+    Ok(redirect(&format!("/ui/apps/{}/messages/{}?notice=Test%20event%20sent", app.id, message.id)))
+}
+
+/// Issues a portal token for the application and opens the portal with it.
+pub async fn open_portal(_: Operator, State(state): State<AppState>, Path(app_key): Path<String>) -> UiResult {
+    let app = load_app(&state, Principal::Admin, &app_key).await?;
+    let expires_at = now() + APP_TOKEN_TTL_SECONDS_DEFAULT as Millis * 1_000;
+    let token = Auth::issue_app_token(state.store.as_ref(), app.id, expires_at).await?;
+    Ok(redirect(&format!("/portal/#token={token}&app={}", app.id)))
+}
+
+pub async fn event_types(_: Operator, State(state): State<AppState>, query: QueryPairs) -> UiResult {
+    let page_request = page_from(&query, false)?;
+    let types = state.store.list_event_types(&page_request, true).await?;
+    let list = list_response(&page_request, types, |t| t.name.clone(), |t| t);
+    let mut rows = String::new();
+    for t in &list.data {
+        let versions = t.schemas.as_ref().and_then(|s| s.as_object()).map_or(0, |s| s.len());
+        let flags = [(t.archived, "archived"), (t.deprecated, "deprecated")]
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, name)| format!("<span class=\"badge muted\">{name}</span>"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        rows.push_str(&format!(
+            "<tr><td><code>{name}</code></td><td>{description}</td><td>{group}</td><td class=\"num\">{versions}</td>\
+             <td>{flags}</td><td>{updated}</td></tr>",
+            name = esc(&t.name),
+            description = esc(&t.description),
+            group = esc(t.group_name.as_deref().unwrap_or("—")),
+            updated = time(t.updated_at),
+        ));
+    }
+    let table = table(
+        &["Name", "Description", "Group", "Schemas", "", "Updated"],
+        &rows,
+        "The catalog is empty: event types are created with POST /api/v1/event-type.",
+    );
+    let more = next_page_link("/ui/event-types?", list.iterator.as_deref().filter(|_| !list.done));
+    Ok(page(Section::EventTypes, "Event types", &format!("<h1>Event types</h1>{table}{more}")))
+}

@@ -1,0 +1,319 @@
+//! The dashboard (/ui) and the portal (/portal) over real HTTP: sign-in, cookies, escaping,
+//! the same-origin rule for POSTs, security headers, and a whole operator flow against a real
+//! receiver. The browser itself is exercised by tests/browser.
+
+mod support;
+
+use reqwest::header::{CONTENT_SECURITY_POLICY, LOCATION, SET_COOKIE, X_FRAME_OPTIONS};
+use reqwest::{Method, Response, StatusCode};
+use serde_json::json;
+use support::receiver::Receiver;
+use support::{ADMIN_TOKEN, TestApp, eventually};
+
+/// A browser-like client: no redirects followed, so each answer can be checked.
+struct Browser {
+    client: reqwest::Client,
+    base: String,
+    cookie: Option<String>,
+}
+
+impl Browser {
+    fn new(app: &TestApp) -> Self {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Self { client, base: app.url.clone(), cookie: None }
+    }
+
+    async fn get(&self, path: &str) -> Response {
+        let mut request = self.client.get(format!("{}{path}", self.base));
+        if let Some(cookie) = &self.cookie {
+            request = request.header("cookie", cookie);
+        }
+        request.send().await.unwrap()
+    }
+
+    async fn text(&self, path: &str) -> String {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.text().await.unwrap()
+    }
+
+    /// A form POST as a page of this origin sends it (unless `origin` says otherwise).
+    async fn post(&self, path: &str, form: &[(&str, &str)], origin: Option<&str>) -> Response {
+        let body = serde_urlencoded::to_string(form).unwrap();
+        let mut request = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        if let Some(cookie) = &self.cookie {
+            request = request.header("cookie", cookie);
+        }
+        request.send().await.unwrap()
+    }
+
+    async fn sign_in(&mut self, token: &str) -> Response {
+        let origin = self.base.clone();
+        let response = self.post("/ui/login", &[("token", token)], Some(&origin)).await;
+        if let Some(set) = response.headers().get(SET_COOKIE) {
+            self.cookie = Some(set.to_str().unwrap().split(';').next().unwrap().to_owned());
+        }
+        response
+    }
+}
+
+fn location(response: &Response) -> &str {
+    response.headers().get(LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("")
+}
+
+fn header<'a>(response: &'a Response, name: reqwest::header::HeaderName) -> &'a str {
+    response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+}
+
+#[tokio::test]
+async fn pages_need_sign_in_and_refuse_framing() {
+    let app = TestApp::start().await;
+    let browser = Browser::new(&app);
+    for path in ["/ui", "/ui/apps", "/ui/event-types", "/ui/apps/app_00000000000000000000000000"] {
+        let response = browser.get(path).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "{path}");
+        let expected = if path == "/ui" { "/ui/apps" } else { "/ui/login" };
+        assert_eq!(location(&response), expected, "{path}");
+    }
+    let login = browser.get("/ui/login").await;
+    assert_eq!(login.status(), 200);
+    assert_eq!(header(&login, X_FRAME_OPTIONS), "DENY");
+    let csp = header(&login, CONTENT_SECURITY_POLICY);
+    assert!(csp.contains("frame-ancestors 'none'") && csp.contains("default-src 'none'"), "{csp}");
+    assert!(!csp.contains("script-src"), "the dashboard runs no script: {csp}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_wrong_or_application_token_does_not_sign_in() {
+    let app = TestApp::start().await;
+    let app_id = app.create_app().await;
+    let portal = app.post_ok(&format!("/api/v1/auth/app-portal-access/{app_id}"), json!({}), 200).await;
+    let mut browser = Browser::new(&app);
+    for token in ["wrong", portal["token"].as_str().unwrap()] {
+        let response = browser.sign_in(token).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{token}");
+        assert!(response.headers().get(SET_COOKIE).is_none());
+    }
+    // A forged cookie holding a wrong token is not a session either.
+    browser.cookie = Some("hookwire_ui=d3Jvbmc".into());
+    assert_eq!(browser.get("/ui/apps").await.status(), StatusCode::SEE_OTHER);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn sign_in_sets_a_strict_cookie_and_sign_out_clears_it() {
+    let app = TestApp::start().await;
+    let mut browser = Browser::new(&app);
+    let response = browser.sign_in(ADMIN_TOKEN).await;
+    assert_eq!((response.status(), location(&response)), (StatusCode::SEE_OTHER, "/ui/apps"));
+    let cookie = header(&response, SET_COOKIE);
+    for part in ["HttpOnly", "SameSite=Strict", "Path=/ui"] {
+        assert!(cookie.contains(part), "{cookie}");
+    }
+    assert!(!cookie.contains(ADMIN_TOKEN), "the token is encoded, not raw: {cookie}");
+    assert!(browser.text("/ui/apps").await.contains("<h1>Applications</h1>"));
+    let origin = app.url.clone();
+    let out = browser.post("/ui/logout", &[], Some(&origin)).await;
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    assert!(header(&out, SET_COOKIE).contains("Max-Age=0"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn user_content_is_escaped_everywhere() {
+    let app = TestApp::start().await;
+    let evil = "<script>alert(1)</script>";
+    let created = app.post_ok("/api/v1/app", json!({"name": evil}), 201).await;
+    let app_id = created["id"].as_str().unwrap();
+    let endpoint = app
+        .create_endpoint(app_id, json!({"url": "https://example.com/x?a=1&b=\"2\"", "description": "<b>bold</b>"}))
+        .await;
+    let message = app
+        .post_ok(
+            &format!("/api/v1/app/{app_id}/msg"),
+            json!({"eventType": "user.created", "eventId": "<img src=x onerror=alert(1)>",
+                "payload": {"html": "</pre><script>x()</script>"}}),
+            202,
+        )
+        .await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(ADMIN_TOKEN).await;
+    let pages = [
+        "/ui/apps".to_owned(),
+        format!("/ui/apps/{app_id}"),
+        format!("/ui/apps/{app_id}/endpoints/{}", endpoint["id"].as_str().unwrap()),
+        format!("/ui/apps/{app_id}/messages"),
+        format!("/ui/apps/{app_id}/messages/{}", message["id"].as_str().unwrap()),
+        format!("/ui/apps/{app_id}/messages?event_type=%3Cscript%3E"),
+    ];
+    for path in pages {
+        let html = browser.text(&path).await;
+        for raw in ["<script", "<img", "<b>bold", "b=\"2\""] {
+            assert!(!html.contains(raw), "{path} contains {raw}");
+        }
+    }
+    let apps = browser.text("/ui/apps").await;
+    assert!(apps.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{apps}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn posts_from_other_origins_are_refused() {
+    let app = TestApp::start().await;
+    let receiver = Receiver::start().await;
+    let app_id = app.create_app().await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(ADMIN_TOKEN).await;
+    let path = format!("/ui/apps/{app_id}/endpoints");
+    let form = [("url", receiver.url.as_str()), ("event_types", "a.b")];
+    for origin in [Some("http://evil.example"), Some("null"), None] {
+        let response = browser.post(&path, &form, origin).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "origin {origin:?}");
+    }
+    let cross = browser
+        .client
+        .post(format!("{}{path}", app.url))
+        .header("cookie", browser.cookie.clone().unwrap())
+        .header("sec-fetch-site", "cross-site")
+        .header("origin", app.url.clone())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("url=http%3A%2F%2F127.0.0.1%3A9%2F")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross.status(), StatusCode::FORBIDDEN);
+    // Sign-in is a POST too: a cross-site page cannot log the browser in (login CSRF).
+    let login = browser.post("/ui/login", &[("token", ADMIN_TOKEN)], Some("http://evil.example")).await;
+    assert_eq!(login.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.get(&format!("/api/v1/app/{app_id}/endpoint")).await.1["data"], json!([]));
+    let origin = app.url.clone();
+    let ok = browser.post(&path, &form, Some(&origin)).await;
+    assert_eq!(ok.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.get(&format!("/api/v1/app/{app_id}/endpoint")).await.1["data"][0]["url"], json!(receiver.url));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn operator_flow_create_test_event_resend_recover() {
+    let app = TestApp::start().await;
+    let receiver = Receiver::start().await;
+    let app_id = app.create_app().await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(ADMIN_TOKEN).await;
+    let origin = app.url.clone();
+    let created = browser
+        .post(
+            &format!("/ui/apps/{app_id}/endpoints"),
+            &[("url", &receiver.url), ("event_types", "order.paid")],
+            Some(&origin),
+        )
+        .await;
+    let endpoint_page = location(&created).to_owned();
+    assert!(endpoint_page.starts_with(&format!("/ui/apps/{app_id}/endpoints/ep_")), "{endpoint_page}");
+    let endpoint_path = endpoint_page.split('?').next().unwrap().to_owned();
+    let sent = browser.post(&format!("{endpoint_path}/test"), &[("event_type", "order.paid")], Some(&origin)).await;
+    let message_page = location(&sent).to_owned();
+    assert!(message_page.contains("/messages/msg_"), "{message_page}");
+    receiver.wait_for(1).await;
+    let message_path = message_page.split('?').next().unwrap().to_owned();
+    let html = eventually("a success on the message page", || async {
+        let html = browser.text(&message_path).await;
+        html.contains("badge ok\">success").then_some(html)
+    })
+    .await;
+    assert!(html.contains("HTTP 200") && html.contains("order.paid"), "{html}");
+    let resend_path = format!("{message_path}/resend/{}", endpoint_path.rsplit('/').next().unwrap());
+    assert_eq!(browser.post(&resend_path, &[], Some(&origin)).await.status(), StatusCode::SEE_OTHER);
+    receiver.wait_for(2).await;
+    eventually("two attempts on the endpoint page", || async {
+        let html = browser.text(&endpoint_path).await;
+        (html.matches("<span class=\"badge ok\">success</span></td>").count() == 2).then_some(())
+    })
+    .await;
+    let search = browser.text(&format!("/ui/apps/{app_id}/messages?event_type=order.paid&status=success")).await;
+    assert!(search.contains(&message_path), "{search}");
+    let none = browser.text(&format!("/ui/apps/{app_id}/messages?status=fail")).await;
+    assert!(none.contains("No messages match."), "{none}");
+    let recovered =
+        browser.post(&format!("{endpoint_path}/recover"), &[("since", "2000-01-01T00:00:00Z")], Some(&origin)).await;
+    assert!(location(&recovered).contains("0%20failed%20deliveries"), "{}", location(&recovered));
+    let disabled = browser.post(&format!("{endpoint_path}/enabled"), &[("enabled", "false")], Some(&origin)).await;
+    assert_eq!(disabled.status(), StatusCode::SEE_OTHER);
+    let (_, endpoints) = app.get(&format!("/api/v1/app/{app_id}/endpoint")).await;
+    assert_eq!(endpoints["data"][0]["disabled"], json!(true));
+    assert!(browser.text(&format!("/ui/apps/{app_id}")).await.contains("100%"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn portal_is_a_frameable_static_page_with_a_strict_policy() {
+    let app = TestApp::start().await;
+    let browser = Browser::new(&app);
+    let page = browser.get("/portal/").await;
+    assert_eq!(page.status(), 200);
+    assert!(header(&page, reqwest::header::CONTENT_TYPE).starts_with("text/html"));
+    assert!(page.headers().get(X_FRAME_OPTIONS).is_none(), "the portal is meant for iframes");
+    let csp = header(&page, CONTENT_SECURITY_POLICY).to_owned();
+    assert!(csp.contains("script-src 'self'") && csp.contains("connect-src 'self'"), "{csp}");
+    assert!(!csp.contains("frame-ancestors") && !csp.contains("unsafe-inline"), "{csp}");
+    let html = page.text().await.unwrap();
+    assert!(html.contains("/portal/assets/portal.js") && !html.contains("<script>"), "no inline script");
+    let script = browser.get("/portal/assets/portal.js").await;
+    assert_eq!(script.status(), 200);
+    assert!(header(&script, reqwest::header::CONTENT_TYPE).starts_with("text/javascript"));
+    assert_eq!(browser.get("/portal/assets/style.css").await.status(), 200);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_portal_token_reaches_only_its_application() {
+    let app = TestApp::start().await;
+    let own = app.create_app().await;
+    let other = app.create_app().await;
+    app.create_endpoint(&other, json!({"url": "https://example.com/other"})).await;
+    let access = app.post_ok(&format!("/api/v1/auth/app-portal-access/{own}"), json!({}), 200).await;
+    let url = access["url"].as_str().unwrap();
+    assert!(
+        url.starts_with(&format!("{}/portal/#token=hwp_", app.url)) && url.ends_with(&format!("&app={own}")),
+        "{url}"
+    );
+    let token = access["token"].as_str().unwrap();
+    let call = |method: Method, path: String, body| {
+        let app = &app;
+        async move { app.request_as(Some(token), method, &path, body).await }
+    };
+    let created =
+        call(Method::POST, format!("/api/v1/app/{own}/endpoint"), Some(json!({"url": "https://example.com/own"})))
+            .await;
+    assert_eq!(created.0, 201);
+    let endpoint = created.1["id"].as_str().unwrap().to_owned();
+    for path in [
+        format!("/api/v1/app/{own}/endpoint/{endpoint}/secret"),
+        format!("/api/v1/app/{own}/attempt/endpoint/{endpoint}?with_msg=true"),
+        format!("/api/v1/app/{own}"),
+    ] {
+        assert_eq!(call(Method::GET, path.clone(), None).await.0, 200, "{path}");
+    }
+    let rotated =
+        call(Method::POST, format!("/api/v1/app/{own}/endpoint/{endpoint}/secret/rotate"), Some(json!({}))).await;
+    assert_eq!(rotated.0, 200);
+    for path in
+        [format!("/api/v1/app/{other}"), format!("/api/v1/app/{other}/endpoint"), format!("/api/v1/app/{other}/msg")]
+    {
+        assert_eq!(call(Method::GET, path.clone(), None).await.0, 404, "{path}");
+    }
+    assert_eq!(call(Method::GET, "/api/v1/app".into(), None).await.0, 403);
+    // A portal token is not a dashboard session.
+    let mut browser = Browser::new(&app);
+    assert_eq!(browser.sign_in(token).await.status(), StatusCode::UNAUTHORIZED);
+    app.stop().await;
+}

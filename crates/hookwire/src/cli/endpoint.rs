@@ -1,0 +1,391 @@
+//! `hookwire endpoint ...`: an application's endpoints, their secrets, statistics, and the
+//! operations on them (recover with progress, send-example, enable/disable, verify).
+
+use std::time::{Duration, Instant};
+
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+
+use super::output::{Column, Progress};
+use super::{Client, Output, PageArgs, metadata, parse_pair, parse_time, request_body};
+
+/// How often `recover` asks for the attempts made since it started.
+pub const RECOVER_POLL_INTERVAL_MS: u64 = 500;
+/// How long `recover` waits for the recovered deliveries' attempts by default.
+pub const RECOVER_WAIT_SECONDS_DEFAULT: u64 = 300;
+/// Attempts read per poll (the server's page maximum).
+const RECOVER_PAGE_LIMIT: usize = 250;
+
+const COLUMNS: &[Column] = &[
+    ("ID", "/id"),
+    ("UID", "/uid"),
+    ("URL", "/url"),
+    ("STATUS", "/status"),
+    ("DISABLED", "/disabled"),
+    ("EVENT TYPES", "/eventTypes"),
+];
+const DETAIL: &[Column] = &[
+    ("id", "/id"),
+    ("uid", "/uid"),
+    ("url", "/url"),
+    ("description", "/description"),
+    ("status", "/status"),
+    ("disabled", "/disabled"),
+    ("eventTypes", "/eventTypes"),
+    ("channels", "/channels"),
+    ("throttleRate", "/throttleRate"),
+    ("filter", "/filter"),
+    ("signature", "/signature"),
+    ("retryPolicy", "/retryPolicy"),
+    ("timeoutMs", "/timeoutMs"),
+    ("metadata", "/metadata"),
+    ("createdAt", "/createdAt"),
+    ("updatedAt", "/updatedAt"),
+];
+const STATS: &[Column] = &[
+    ("success", "/success"),
+    ("pending", "/pending"),
+    ("sending", "/sending"),
+    ("fail", "/fail"),
+    ("canceled", "/canceled"),
+    ("filterErrors", "/filterErrors"),
+    ("lastFilterError", "/lastFilterError"),
+];
+
+/// An endpoint, named by its application and its own id or uid.
+#[derive(Args, Debug)]
+pub struct Target {
+    /// Application id (`app_…`) or uid.
+    pub app: String,
+    /// Endpoint id (`ep_…`) or uid.
+    pub endpoint: String,
+}
+
+/// The endpoint fields that have flags; anything else goes through `--body`.
+#[derive(Args, Debug)]
+pub struct Fields {
+    /// Description shown in the dashboard and portal.
+    #[arg(long)]
+    pub description: Option<String>,
+    /// Your own unique id for the endpoint.
+    #[arg(long)]
+    pub uid: Option<String>,
+    /// Event type it receives; wildcards like `user.*` (repeatable; none means all).
+    #[arg(long = "event-type")]
+    pub event_types: Vec<String>,
+    /// Channel it receives (repeatable).
+    #[arg(long = "channel")]
+    pub channels: Vec<String>,
+    /// Deliveries per second, at most.
+    #[arg(long)]
+    pub throttle_rate: Option<u32>,
+    /// CEL expression over `{type, data, channels}`; only messages it accepts are delivered.
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// Request timeout in milliseconds (1000-30000).
+    #[arg(long)]
+    pub timeout_ms: Option<u64>,
+    /// Custom request header NAME=VALUE (repeatable).
+    #[arg(long = "header", value_parser = parse_pair)]
+    pub headers: Vec<(String, String)>,
+    /// Metadata entry KEY=VALUE (repeatable).
+    #[arg(long = "metadata", value_parser = parse_pair)]
+    pub metadata: Vec<(String, String)>,
+    /// Further request fields as a JSON object (inline, @FILE or - for stdin), e.g.
+    /// `{"signature": {"scheme": "ed25519"}, "retryPolicy": {"schedule": [5, 60]}}`.
+    #[arg(long)]
+    pub body: Option<String>,
+}
+
+impl Fields {
+    fn body(self, more: Vec<(&'static str, Option<Value>)>) -> anyhow::Result<Value> {
+        let list = |items: Vec<String>| (!items.is_empty()).then(|| json!(items));
+        let headers = (!self.headers.is_empty())
+            .then(|| self.headers.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect());
+        let mut fields = vec![
+            ("description", self.description.map(Value::from)),
+            ("uid", self.uid.map(Value::from)),
+            ("eventTypes", list(self.event_types)),
+            ("channels", list(self.channels)),
+            ("throttleRate", self.throttle_rate.map(Value::from)),
+            ("filter", self.filter.map(Value::from)),
+            ("timeoutMs", self.timeout_ms.map(Value::from)),
+            ("headers", headers),
+            ("metadata", metadata(&self.metadata)),
+        ];
+        fields.extend(more);
+        request_body(self.body.as_deref(), fields)
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum EndpointCommand {
+    /// List an application's endpoints, oldest first.
+    List {
+        /// Application id or uid.
+        app: String,
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// Show one endpoint.
+    Get {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Create an endpoint; prints it (its secret: `endpoint secret`).
+    Create {
+        /// Application id or uid.
+        app: String,
+        /// Where deliveries are POSTed (http or https).
+        #[arg(value_name = "URL")]
+        endpoint_url: String,
+        /// Signing secret (`whsec_…`); generated when absent.
+        #[arg(long)]
+        secret: Option<String>,
+        /// Create it disabled.
+        #[arg(long)]
+        disabled: bool,
+        #[command(flatten)]
+        fields: Fields,
+    },
+    /// Change an endpoint (only the fields given).
+    Update {
+        #[command(flatten)]
+        target: Target,
+        /// New URL deliveries are POSTed to (`--url` is the server's).
+        #[arg(long)]
+        endpoint_url: Option<String>,
+        #[command(flatten)]
+        fields: Fields,
+    },
+    /// Delete an endpoint.
+    Delete {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Print the signing secret (for ed25519 endpoints, the `whpk_` public key).
+    Secret {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Rotate the signing secret; the previous one keeps signing during the grace period.
+    RotateSecret {
+        #[command(flatten)]
+        target: Target,
+        /// The new secret; generated when absent.
+        #[arg(long)]
+        key: Option<String>,
+        /// How long the previous secret keeps signing, in seconds (server default 24 h).
+        #[arg(long)]
+        grace_period_seconds: Option<u64>,
+    },
+    /// Deliveries to this endpoint by status.
+    Stats {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Send again every failed delivery created since a point in time; waits for their
+    /// attempts and shows progress (counts include other attempts to the endpoint meanwhile).
+    Recover {
+        #[command(flatten)]
+        target: Target,
+        /// Oldest delivery to recover: RFC 3339 or a duration ago (`30m`, `12h`, `7d`).
+        #[arg(long, value_parser = parse_time)]
+        since: String,
+        /// Newest delivery to recover (exclusive), same forms as --since.
+        #[arg(long, value_parser = parse_time)]
+        until: Option<String>,
+        /// Print the count and return without waiting for the attempts.
+        #[arg(long)]
+        no_wait: bool,
+        /// Stop waiting after this many seconds.
+        #[arg(long, default_value_t = RECOVER_WAIT_SECONDS_DEFAULT)]
+        wait_seconds: u64,
+    },
+    /// Send a test message of an event type to this endpoint only.
+    SendExample {
+        #[command(flatten)]
+        target: Target,
+        /// Event type of the test message.
+        #[arg(long)]
+        event_type: String,
+        /// Payload (JSON object, inline, @FILE or -); default: the event type's schema example.
+        #[arg(long)]
+        payload: Option<String>,
+        /// Which of the schema's examples to send.
+        #[arg(long)]
+        example_index: Option<usize>,
+    },
+    /// Enable a disabled endpoint.
+    Enable {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Disable an endpoint (nothing is delivered to it until enabled).
+    Disable {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Run the verification challenge of an endpoint created with `verification`.
+    Verify {
+        #[command(flatten)]
+        target: Target,
+    },
+}
+
+pub async fn run(client: &Client, out: Output, command: EndpointCommand) -> anyhow::Result<()> {
+    use EndpointCommand as C;
+    match command {
+        C::List { app, page } => out.list(&client.list(&["app", &app, "endpoint"], &[], &page).await?, COLUMNS),
+        C::Get { target } => out.item(&client.get(&path(&target, &[]), &[]).await?, DETAIL),
+        C::Create { app, endpoint_url, secret, disabled, fields } => {
+            let body = fields.body(vec![
+                ("url", Some(json!(endpoint_url))),
+                ("secret", secret.map(Value::from)),
+                ("disabled", disabled.then_some(Value::Bool(true))),
+            ])?;
+            out.item(&client.post(&["app", &app, "endpoint"], body).await?, DETAIL);
+        }
+        C::Update { target, endpoint_url, fields } => {
+            let body = fields.body(vec![("url", endpoint_url.map(Value::from))])?;
+            out.item(&client.patch(&path(&target, &[]), body).await?, DETAIL);
+        }
+        C::Delete { target } => {
+            let answer = client.delete(&path(&target, &[])).await?;
+            out.done(&answer, &format!("Deleted endpoint {}", target.endpoint));
+        }
+        C::Secret { target } => {
+            let answer = client.get(&path(&target, &["secret"]), &[]).await?;
+            out.done(&answer, answer["key"].as_str().unwrap_or_default());
+        }
+        C::RotateSecret { target, key, grace_period_seconds } => {
+            let body = request_body(
+                None,
+                [("key", key.map(Value::from)), ("gracePeriodSeconds", grace_period_seconds.map(Value::from))],
+            )?;
+            let answer = client.post(&path(&target, &["secret", "rotate"]), body).await?;
+            out.done(&answer, answer["key"].as_str().unwrap_or_default());
+        }
+        C::Stats { target } => out.item(&client.get(&path(&target, &["stats"]), &[]).await?, STATS),
+        C::Recover { target, since, until, no_wait, wait_seconds } => {
+            let wait = (!no_wait).then(|| Duration::from_secs(wait_seconds));
+            recover(client, out, &target, since, until, wait).await?;
+        }
+        C::SendExample { target, event_type, payload, example_index } => {
+            let payload = payload.as_deref().map(super::read_json).transpose()?;
+            let body = request_body(
+                None,
+                [
+                    ("eventType", Some(json!(event_type))),
+                    ("payload", payload),
+                    ("exampleIndex", example_index.map(Value::from)),
+                ],
+            )?;
+            let answer = client.post(&path(&target, &["send-example"]), body).await?;
+            let id = answer["id"].as_str().unwrap_or_default();
+            out.done(&answer, &format!("Sent {id} ({event_type}) to {}", target.endpoint));
+        }
+        C::Enable { target } => set_disabled(client, out, &target, false).await?,
+        C::Disable { target } => set_disabled(client, out, &target, true).await?,
+        C::Verify { target } => {
+            let answer = client.post(&path(&target, &["verify"]), json!({})).await?;
+            out.done(
+                &answer,
+                &format!("Verified endpoint {}: {}", target.endpoint, answer["status"].as_str().unwrap_or("")),
+            );
+        }
+    }
+    Ok(())
+}
+
+fn path<'a>(target: &'a Target, rest: &[&'a str]) -> Vec<&'a str> {
+    let mut segments = vec!["app", target.app.as_str(), "endpoint", target.endpoint.as_str()];
+    segments.extend_from_slice(rest);
+    segments
+}
+
+async fn set_disabled(client: &Client, out: Output, target: &Target, disabled: bool) -> anyhow::Result<()> {
+    let answer = client.patch(&path(target, &[]), json!({"disabled": disabled})).await?;
+    let verb = if disabled { "Disabled" } else { "Enabled" };
+    out.done(&answer, &format!("{verb} endpoint {}", target.endpoint));
+    Ok(())
+}
+
+/// What the attempts made since a recover say so far.
+#[derive(Debug, Default)]
+struct RecoverTally {
+    attempted: u64,
+    succeeded: u64,
+}
+
+async fn recover(
+    client: &Client,
+    out: Output,
+    target: &Target,
+    since: String,
+    until: Option<String>,
+    wait: Option<Duration>,
+) -> anyhow::Result<()> {
+    let body = request_body(None, [("since", Some(json!(since))), ("until", until.map(Value::from))])?;
+    let mut answer = client.post(&path(target, &["recover"]), body).await?;
+    let recovered = answer["recovered"].as_u64().unwrap_or(0);
+    let mut tally = RecoverTally::default();
+    let mut timed_out = false;
+    if let Some(wait) = wait.filter(|_| recovered > 0) {
+        // The recovered deliveries' attempts are the endpoint's attempts after the server's
+        // `updatedAt`; read them oldest first, resuming from the last page's iterator.
+        let started = answer["updatedAt"].as_str().and_then(|t| hookwire_core::time_fmt::parse(t).ok());
+        let after = hookwire_core::time_fmt::format_millis(started.unwrap_or_else(super::now_millis) - 1);
+        let deadline = Instant::now() + wait;
+        let attempts = ["app", target.app.as_str(), "attempt", "endpoint", target.endpoint.as_str()];
+        let mut iterator: Option<String> = None;
+        let mut progress = Progress::new();
+        loop {
+            let mut query = vec![("order", "ascending".to_owned()), ("after", after.clone())];
+            query.push(("limit", RECOVER_PAGE_LIMIT.to_string()));
+            query.extend(iterator.clone().map(|i| ("iterator", i)));
+            let page = client.get(&attempts, &query).await?;
+            for attempt in page["data"].as_array().into_iter().flatten() {
+                tally.attempted += 1;
+                tally.succeeded += u64::from(attempt["status"].as_i64() == Some(0));
+            }
+            iterator = page["iterator"].as_str().map(str::to_owned).or(iterator);
+            let failed = tally.attempted - tally.succeeded;
+            progress.update(&format!(
+                "recovering: {}/{recovered} attempted ({} succeeded, {failed} failed)",
+                tally.attempted, tally.succeeded
+            ));
+            if tally.attempted >= recovered {
+                break;
+            }
+            if Instant::now() >= deadline {
+                timed_out = true;
+                break;
+            }
+            if page["done"].as_bool().unwrap_or(true) {
+                tokio::time::sleep(Duration::from_millis(RECOVER_POLL_INTERVAL_MS)).await;
+            }
+        }
+        progress.finish();
+    }
+    let failed = tally.attempted - tally.succeeded;
+    let summary = match wait {
+        None => format!("Recovered {recovered} failed deliveries of {} (not waiting for attempts)", target.endpoint),
+        Some(_) if recovered == 0 => format!("Recovered 0 failed deliveries of {}", target.endpoint),
+        Some(_) => format!(
+            "Recovered {recovered} failed deliveries of {}: {} attempted, {} succeeded, {failed} failed{}",
+            target.endpoint,
+            tally.attempted,
+            tally.succeeded,
+            if timed_out { " (stopped waiting)" } else { "" }
+        ),
+    };
+    if let Some(object) = answer.as_object_mut().filter(|_| wait.is_some()) {
+        object.insert("attempted".into(), json!(tally.attempted));
+        object.insert("succeeded".into(), json!(tally.succeeded));
+        object.insert("failed".into(), json!(failed));
+    }
+    out.done(&answer, &summary);
+    anyhow::ensure!(!timed_out, "stopped waiting after {}s: {summary}", wait.map_or(0, |w| w.as_secs()));
+    Ok(())
+}

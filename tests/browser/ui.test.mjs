@@ -1,0 +1,270 @@
+// Hookwire's dashboard (/ui) and customer portal (/portal) driven in headless Chromium.
+//
+// Starts the real binary (HOOKWIRE_BIN, default target/debug/hookwire) on 127.0.0.1:0 over a
+// temporary data directory, a loopback receiver that records every delivery, and Debian's
+// Chromium (CHROMIUM_PATH, default /usr/bin/chromium) through playwright-core. Screenshots go
+// to target/browser-screenshots/. Waits poll for state; nothing sleeps for a fixed time.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import http from "node:http";
+import os from "node:os";
+import path from "node:path";
+import readline from "node:readline";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const BIN = path.resolve(REPO, process.env.HOOKWIRE_BIN || "target/debug/hookwire");
+const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
+const SHOTS = path.join(REPO, "target/browser-screenshots");
+const TOKEN = "browser-test-admin-token";
+/** How long any wait lasts before the test fails. */
+const WAIT_MS = 20_000;
+const POLL_MS = 100;
+const STARTUP_MS = 30_000;
+
+let hookwire; // { child, url }
+let receiver; // { server, url, received: [] }
+let browser;
+let dataDir;
+
+async function waitFor(what, probe) {
+  const deadline = Date.now() + WAIT_MS;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+  }
+}
+
+function startReceiver() {
+  const received = [];
+  const server = http.createServer((request, response) => {
+    const chunks = [];
+    request.on("data", (chunk) => chunks.push(chunk));
+    request.on("end", () => {
+      const url = new URL(request.url, "http://127.0.0.1");
+      if (request.method === "GET" && url.pathname === "/host") {
+        // A customer's page that embeds the portal in an iframe (another origin).
+        response.writeHead(200, { "content-type": "text/html" });
+        response.end(
+          `<!doctype html><meta charset="utf-8"><title>Customer app</title><body style="margin:0;font-family:sans-serif">` +
+            `<p style="padding:8px 16px;background:#eef">Customer settings · Webhooks</p>` +
+            `<iframe id="portal" src="${url.searchParams.get("src").replace(/"/g, "&quot;")}" ` +
+            `style="width:100%;height:1000px;border:0"></iframe></body>`,
+        );
+        return;
+      }
+      received.push({ path: url.pathname, headers: request.headers, body: Buffer.concat(chunks).toString() });
+      response.writeHead(200, { "content-type": "application/json" });
+      response.end('{"ok":true}');
+    });
+  });
+  return new Promise((resolve) => {
+    server.listen(0, "127.0.0.1", () => resolve({ server, received, url: `http://127.0.0.1:${server.address().port}` }));
+  });
+}
+
+function startHookwire(dir) {
+  const child = spawn(
+    BIN,
+    ["serve", "--listen", "127.0.0.1:0", "--allow-private-networks", "--database-url", `sqlite://${path.join(dir, "hookwire.db")}`],
+    { env: { ...process.env, HOOKWIRE_ADMIN_TOKEN: TOKEN, HOOKWIRE_LOG: "warn" }, stdio: ["ignore", "pipe", "inherit"] },
+  );
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("hookwire did not report its address")), STARTUP_MS);
+    child.on("exit", (code) => reject(new Error(`hookwire exited early with ${code}`)));
+    const lines = readline.createInterface({ input: child.stdout });
+    lines.on("line", (line) => {
+      const match = /^Hookwire listening on (http:\/\/\S+)/.exec(line);
+      if (match) {
+        clearTimeout(timer);
+        resolve({ child, url: match[1] });
+      }
+    });
+  });
+}
+
+async function api(method, pathname, body) {
+  const response = await fetch(hookwire.url + pathname, {
+    method,
+    headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  assert.ok(response.ok, `${method} ${pathname}: ${response.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+function deliveriesTo(pathname) {
+  return receiver.received.filter((r) => r.path === pathname);
+}
+
+/** Runs `body` with a fresh page; on failure, saves what the page showed. */
+async function withPage(name, viewport, body) {
+  const page = await browser.newPage({ viewport });
+  const problems = [];
+  // Script errors and Content-Security-Policy violations; expected HTTP errors are not counted.
+  page.on("pageerror", (error) => problems.push(error.message));
+  page.on("console", (message) => {
+    if (message.type() === "error" && !message.text().startsWith("Failed to load resource")) problems.push(message.text());
+  });
+  try {
+    await body(page);
+    assert.deepEqual(problems, [], "no script errors or CSP violations");
+  } catch (error) {
+    await shot(page, `${name}-FAILED`).catch(() => {});
+    throw error;
+  } finally {
+    await page.close();
+  }
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+before(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  dataDir = mkdtempSync(path.join(os.tmpdir(), "hookwire-browser-"));
+  receiver = await startReceiver();
+  hookwire = await startHookwire(dataDir);
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] });
+});
+
+after(async () => {
+  await browser?.close();
+  if (hookwire) {
+    const exited = new Promise((resolve) => hookwire.child.once("exit", resolve));
+    hookwire.child.kill("SIGTERM");
+    await exited;
+  }
+  receiver?.server.close();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+test("dashboard: sign in, add an endpoint, send a test event, see it delivered, resend", async () => {
+  const app = await api("POST", "/api/v1/app", { name: "Acme Store", uid: "acme" });
+  await withPage("dashboard", { width: 1280, height: 800 }, async (page) => {
+
+  await page.goto(`${hookwire.url}/ui`);
+  assert.match(page.url(), /\/ui\/login$/, "signed-out visitors land on the sign-in form");
+  await shot(page, "dashboard-01-sign-in");
+  await page.fill("input[name=token]", "not-the-token");
+  await page.click("button[type=submit]");
+  await page.locator(".error", { hasText: "not valid" }).waitFor();
+  await page.fill("input[name=token]", TOKEN);
+  await page.click("button[type=submit]");
+  await page.waitForURL(/\/ui\/apps$/);
+  await page.getByRole("link", { name: "Acme Store" }).waitFor();
+  await shot(page, "dashboard-02-applications");
+
+  await page.getByRole("link", { name: "Acme Store" }).click();
+  await page.fill("input[name=url]", `${receiver.url}/dashboard`);
+  await page.fill("input[name=event_types]", "order.paid");
+  await page.fill("input[name=description]", "Order events");
+  await page.getByRole("button", { name: "Add endpoint" }).click();
+  await page.locator(".notice", { hasText: "Endpoint created" }).waitFor();
+
+  await page.getByRole("button", { name: "Send test event" }).click();
+  await page.locator(".notice", { hasText: "Test event sent" }).waitFor();
+  const delivered = await waitFor("the test event at the receiver", () => deliveriesTo("/dashboard")[0]);
+  assert.ok(delivered.headers["webhook-signature"], "deliveries are signed");
+  await waitFor("a success on the message page", async () => {
+    await page.reload();
+    return (await page.locator("table .badge.ok", { hasText: "success" }).count()) > 0;
+  });
+  await shot(page, "dashboard-03-message-delivered");
+
+  await page.getByRole("button", { name: "Resend" }).click();
+  await page.locator(".notice", { hasText: "Resend queued" }).waitFor();
+  await waitFor("the resend at the receiver", () => deliveriesTo("/dashboard").length === 2);
+  await waitFor("two attempts on the message page", async () => {
+    await page.reload();
+    return (await page.locator("details.attempt .badge.ok").count()) === 2;
+  });
+  assert.equal(deliveriesTo("/dashboard")[1].headers["webhook-id"], delivered.headers["webhook-id"]);
+  await page.locator("details.attempt summary").first().click();
+  await shot(page, "dashboard-04-resent");
+
+  await page.goto(`${hookwire.url}/ui/apps/${app.id}`);
+  await page.locator("td", { hasText: "100%" }).waitFor();
+  await shot(page, "dashboard-05-endpoints");
+  await page.goto(`${hookwire.url}/ui/apps/${app.id}/messages`);
+  await page.fill("input[name=event_type]", "order.paid");
+  await page.selectOption("select[name=status]", "success");
+  await page.getByRole("button", { name: "Search" }).click();
+  await page.locator("tbody tr").first().waitFor();
+  assert.equal(await page.locator("tbody tr").count(), 1);
+  await shot(page, "dashboard-06-messages");
+  await page.getByRole("link", { name: "Event types" }).click();
+  await shot(page, "dashboard-07-event-types");
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.waitForURL(/\/ui\/login$/);
+  });
+});
+
+test("portal in an iframe: add an endpoint, send a test event, see it delivered, secret, resend", async () => {
+  const app = await api("POST", "/api/v1/app", { name: "Globex", uid: "globex" });
+  const other = await api("POST", "/api/v1/app", { name: "Initech" });
+  await api("POST", `/api/v1/app/${other.id}/endpoint`, { url: `${receiver.url}/other`, description: "not yours" });
+  const access = await api("POST", `/api/v1/auth/app-portal-access/${app.id}`, {});
+  assert.ok(access.url.startsWith(`${hookwire.url}/portal/#token=`), access.url);
+
+  await withPage("portal", { width: 1280, height: 900 }, async (page) => {
+  page.on("dialog", (dialog) => dialog.accept());
+  await page.goto(`${receiver.url}/host?src=${encodeURIComponent(access.url)}`);
+  const portal = page.frameLocator("#portal");
+  await portal.locator("#app-name", { hasText: "Globex" }).waitFor();
+  const frame = page.frames().find((f) => f.url().startsWith(`${hookwire.url}/portal`));
+  assert.ok(frame && !frame.url().includes("token="), "the token is removed from the address");
+  assert.equal(await portal.getByText("not yours").count(), 0, "another application's endpoints stay hidden");
+  await shot(page, "portal-01-empty");
+
+  await portal.locator("#add-endpoint input[name=url]").fill(`${receiver.url}/portal`);
+  await portal.locator("#add-endpoint input[name=eventTypes]").fill("invoice.paid, invoice.created");
+  await portal.locator("#add-endpoint input[name=description]").fill("Billing");
+  await portal.getByRole("button", { name: "Add endpoint" }).click();
+  await portal.locator("#endpoint-url", { hasText: `${receiver.url}/portal` }).waitFor();
+  await portal.locator("#endpoints tbody tr").first().waitFor();
+
+  await portal.getByRole("button", { name: "Send test event" }).click();
+  const delivered = await waitFor("the portal's test event at the receiver", () => deliveriesTo("/portal")[0]);
+  assert.equal(JSON.parse(delivered.body).constructor, Object);
+  await portal.locator("#attempts tbody tr .badge.ok", { hasText: "success" }).first().waitFor();
+  await shot(page, "portal-02-delivered");
+
+  await portal.getByRole("button", { name: "Reveal" }).click();
+  await portal.locator("#secret", { hasText: "whsec_" }).waitFor();
+  const revealed = await portal.locator("#secret").textContent();
+  const endpoints = await api("GET", `/api/v1/app/${app.id}/endpoint`);
+  const secret = await api("GET", `/api/v1/app/${app.id}/endpoint/${endpoints.data[0].id}/secret`);
+  assert.equal(revealed, secret.key);
+  await portal.getByRole("button", { name: "Rotate" }).click();
+  await waitFor("a new secret", async () => {
+    const shown = await portal.locator("#secret").textContent();
+    return shown.startsWith("whsec_") && shown !== revealed;
+  });
+  const rotated = await api("GET", `/api/v1/app/${app.id}/endpoint/${endpoints.data[0].id}/secret`);
+  assert.equal(await portal.locator("#secret").textContent(), rotated.key);
+
+  await portal.locator("#edit-types input[name=eventTypes]").fill("invoice.*");
+  await portal.getByRole("button", { name: "Save event types" }).click();
+  await portal.locator("#endpoints td", { hasText: "invoice.*" }).waitFor();
+
+  await portal.getByRole("button", { name: "Resend" }).first().click();
+  await waitFor("the portal's resend at the receiver", () => deliveriesTo("/portal").length === 2);
+  await waitFor("two delivered attempts in the portal", async () => {
+    return (await portal.locator("#attempts tbody tr .badge.ok").count()) === 2;
+  });
+  await portal.locator("#attempts details summary").first().click();
+  await shot(page, "portal-03-resent");
+
+  await portal.getByRole("button", { name: "Disable endpoint" }).click();
+  await portal.locator("#endpoints .badge", { hasText: "disabled" }).waitFor();
+  await shot(page, "portal-04-disabled");
+  });
+});
