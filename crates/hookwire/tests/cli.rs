@@ -269,6 +269,36 @@ fn listen_verifies_deliveries_and_answers_401_to_bad_signatures() {
 }
 
 #[test]
+fn listen_forwards_each_request_and_answers_with_the_apps_status() {
+    let server = Server::start();
+    server.ok(&["app", "create", "--name", "A", "--uid", "a"]);
+    let app = server.listen(&["--secret", SPEC_SECRET]); // stands in for the developer's app
+    let relay = server.listen(&["--register", "a", "--forward", &app.url]);
+    let message = server.json(&["message", "create", "a", "--event-type", "x.y"]);
+    let msg_id = message["id"].as_str().unwrap();
+    let relayed = relay.line_with(msg_id);
+    // The relay verifies with the endpoint's secret; the app holds another one and refuses.
+    assert!(relayed.contains("✓ valid (v1)") && relayed.contains("→ 401  forwarded: 401"), "{relayed}");
+    assert!(app.line_with(msg_id).contains("✗ bad signature"));
+}
+
+#[test]
+fn listen_verifies_ed25519_deliveries_with_the_public_key() {
+    let server = Server::start();
+    server.ok(&["app", "create", "--name", "A", "--uid", "a"]);
+    let ed25519 = r#"{"signature": {"scheme": "ed25519"}}"#;
+    // The endpoint points at a port nothing listens on yet; its URL changes once listen runs.
+    server.ok(&["endpoint", "create", "a", "http://127.0.0.1:9", "--uid", "e", "--body", ed25519]);
+    let public_key = server.ok(&["endpoint", "secret", "a", "e"]);
+    assert!(public_key.starts_with("whpk_"), "{public_key}");
+    let listen = server.listen(&["--secret", public_key.trim()]);
+    server.ok(&["endpoint", "update", "a", "e", "--endpoint-url", &listen.url]);
+    let message = server.json(&["message", "create", "a", "--event-type", "x.y"]);
+    let line = listen.line_with(message["id"].as_str().unwrap());
+    assert!(line.contains("✓ valid (v1a)"), "{line}");
+}
+
+#[test]
 fn recover_waits_for_the_attempts_and_summarizes() {
     let server = Server::start();
     server.ok(&["app", "create", "--name", "A", "--uid", "a"]);
