@@ -69,7 +69,7 @@ fn location(response: &Response) -> &str {
     response.headers().get(LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("")
 }
 
-fn header<'a>(response: &'a Response, name: reqwest::header::HeaderName) -> &'a str {
+fn header(response: &Response, name: reqwest::header::HeaderName) -> &str {
     response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
 }
 
@@ -251,6 +251,8 @@ async fn operator_flow_create_test_event_resend_recover() {
     let (_, endpoints) = app.get(&format!("/api/v1/app/{app_id}/endpoint")).await;
     assert_eq!(endpoints["data"][0]["disabled"], json!(true));
     assert!(browser.text(&format!("/ui/apps/{app_id}")).await.contains("100%"));
+    let portal = browser.post(&format!("/ui/apps/{app_id}/portal"), &[], Some(&origin)).await;
+    assert!(location(&portal).starts_with("/portal/#token=hwp_"), "{}", location(&portal));
     app.stop().await;
 }
 

@@ -52,6 +52,7 @@ conformance!(
     configuration_reads_follow_every_write,
     lists_filter_and_page,
     queue_depth_counts_pending_deliveries_by_when_they_can_go,
+    messages_filter_by_the_status_of_any_delivery,
 );
 
 fn postgres_url() -> Option<String> {
@@ -468,6 +469,28 @@ async fn queue_depth_counts_pending_deliveries_by_when_they_can_go(backend: Back
     assert_eq!((depth.due, depth.scheduled, depth.parked), (1, 1, 1), "a finished delivery is not queued");
     let depth = f.store.queue_depth(NOW + 5_000).await.unwrap();
     assert_eq!((depth.due, depth.scheduled, depth.parked), (2, 0, 1));
+}
+
+async fn messages_filter_by_the_status_of_any_delivery(backend: Backend) {
+    let f = fixture(backend).await;
+    let delivered = message(f.app.id, None);
+    let waiting = message(f.app.id, None);
+    let delivery_done = delivery(&delivered, f.endpoint.id);
+    f.store.accept_message(accept(delivered.clone(), vec![delivery_done.clone()], None)).await.unwrap();
+    f.store.accept_message(accept(waiting.clone(), vec![delivery(&waiting, f.endpoint.id)], None)).await.unwrap();
+    let attempt = attempt(&f, &delivery_done, Status::Success, 200, "ok");
+    f.store
+        .record_attempt(attempt, DeliveryUpdate { status: Status::Success, attempts: 1, next_attempt_at: None })
+        .await
+        .unwrap();
+    let page = Page { limit: 10, iterator: None, descending: true };
+    for (status, expected) in
+        [(Status::Success, vec![delivered.id]), (Status::Pending, vec![waiting.id]), (Status::Fail, vec![])]
+    {
+        let filter = hookwire_store::MessageFilter { page: page.clone(), status: Some(status), ..Default::default() };
+        let ids: Vec<_> = f.store.list_messages(f.app.id, &filter).await.unwrap().iter().map(|m| m.id).collect();
+        assert_eq!(ids, expected, "{status:?}");
+    }
 }
 
 // ---- PostgreSQL only: what several nodes sharing one database need. ----

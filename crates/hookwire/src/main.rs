@@ -325,4 +325,26 @@ mod tests {
     fn command_line_is_consistent() {
         Cli::command().debug_assert();
     }
+
+    /// `--help` is complete: every command and every argument says what it is for.
+    #[test]
+    fn every_command_and_argument_is_documented() {
+        fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for sub in command.get_subcommands().filter(|c| c.get_name() != "help") {
+                let path = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() {
+                    missing.push(path.clone());
+                }
+                for arg in sub.get_arguments().filter(|a| !matches!(a.get_id().as_str(), "help" | "version")) {
+                    if arg.get_help().is_none() {
+                        missing.push(format!("{path} {}", arg.get_id()));
+                    }
+                }
+                walk(sub, &path, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "hookwire", &mut missing);
+        assert!(missing.is_empty(), "undocumented: {missing:?}");
+    }
 }

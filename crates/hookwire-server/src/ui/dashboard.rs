@@ -105,9 +105,11 @@ async fn endpoint_row(state: &AppState, app: &Application, endpoint: &Endpoint) 
         app_id = app.id,
         id = endpoint.id,
         url = esc(&endpoint.url),
-        description = (!endpoint.description.is_empty())
-            .then(|| format!("<div class=\"muted\">{}</div>", esc(&endpoint.description)))
-            .unwrap_or_default(),
+        description = if endpoint.description.is_empty() {
+            String::new()
+        } else {
+            format!("<div class=\"muted\">{}</div>", esc(&endpoint.description))
+        },
         status = endpoint_badge(endpoint.status()),
         types = event_types_text(endpoint),
     ))

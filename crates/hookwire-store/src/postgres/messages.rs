@@ -96,6 +96,12 @@ impl MessageStore for PgStore {
         if let Some(channel) = &filter.channel {
             conditions.push("channels::jsonb @> jsonb_build_array(?::text)", channel.clone());
         }
+        if let Some(status) = filter.status {
+            conditions.push(
+                "EXISTS (SELECT 1 FROM deliveries WHERE deliveries.msg_id = messages.id AND deliveries.status = ?)",
+                status.code(),
+            );
+        }
         if let Some(before) = filter.before {
             conditions.push("created_at < ?", before);
         }

@@ -193,7 +193,8 @@ mod tests {
 
     #[test]
     fn outcomes() {
-        let cases: [(&str, Signed, &[u8], i64, Result<&str, Failure>); 7] = [
+        type Case = (&'static str, Signed, &'static [u8], i64, Result<&'static str, Failure>);
+        let cases: [Case; 7] = [
             ("valid", signed(), BODY, NOW, Ok("v1")),
             ("tampered body", signed(), b"{}", NOW, Err(Failure::BadSignature)),
             ("old", signed(), BODY, NOW + 301, Err(Failure::TooOld { age_seconds: 301, tolerance_seconds: 300 })),

@@ -117,7 +117,8 @@
     const types = selected.filterTypes || selected.eventTypes || [];
     $("edit-types").elements.eventTypes.value = types.join(", ");
     const testType = $("send-test").elements.eventType;
-    testType.value = types.find((t) => !t.includes("*")) || "test.event";
+    const pattern = types.find((t) => t.endsWith(".*"));
+    testType.value = types.find((t) => !t.includes("*")) || (pattern ? pattern.slice(0, -1) + "test" : "test.event");
     $("toggle").textContent = selected.disabled ? "Enable endpoint" : "Disable endpoint";
     $("toggle").className = selected.disabled ? "secondary" : "danger";
     await loadEndpoints();

@@ -1,0 +1,416 @@
+//! The CLI as users run it: the real binary against a real `hookwire serve` child, and
+//! `hookwire listen` receiving that server's deliveries. Nothing sleeps to wait for work: each
+//! wait reads output or polls the API until a named deadline.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const TOKEN: &str = "cli-test-token";
+/// How long any wait (a line from `listen`, an attempt in the log) may take before the test fails.
+const WAIT_MS: u64 = 20_000;
+const POLL_MS: u64 = 50;
+/// The Standard Webhooks specification's known-answer vector.
+const SPEC_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const SPEC_ID: &str = "msg_p5jXN8AQM9LWM0D4loKWxJek";
+const SPEC_TIMESTAMP: &str = "1614265330";
+const SPEC_BODY: &str = r#"{"test": 2432232314}"#;
+const SPEC_SIGNATURE: &str = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
+
+/// A child process killed when the test ends, pass or fail.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+struct Server {
+    _child: Running,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hookwire"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--allow-private-networks"])
+            .arg("--database-url")
+            .arg(format!("sqlite://{}", dir.path().join("hookwire.db").display()))
+            .env("HOOKWIRE_ADMIN_TOKEN", TOKEN)
+            .env("HOOKWIRE_LOG", "warn")
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("binary starts");
+        let first = first_line(child.stdout.as_mut().unwrap());
+        let url =
+            first.strip_prefix("Hookwire listening on ").unwrap_or_else(|| panic!("first line {first:?}")).to_owned();
+        Self { _child: Running(child), url, _dir: dir }
+    }
+
+    /// Runs `hookwire ARGS` against this server.
+    fn run(&self, args: &[&str]) -> Output {
+        cli().args(args).env("HOOKWIRE_URL", &self.url).env("HOOKWIRE_TOKEN", TOKEN).output().unwrap()
+    }
+
+    /// Runs a command that must succeed and returns its stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let output = self.run(args);
+        assert!(output.status.success(), "hookwire {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut args = args.to_vec();
+        args.push("--json");
+        let stdout = self.ok(&args);
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("hookwire {args:?}: {e}: {stdout}"))
+    }
+
+    /// Polls `args` (a `--json` list) until it holds at least `count` items.
+    fn wait_for_items(&self, args: &[&str], count: usize) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_millis(WAIT_MS);
+        loop {
+            let data = self.json(args)["data"].as_array().cloned().unwrap_or_default();
+            if data.len() >= count {
+                return data;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {count} items from {args:?}");
+            std::thread::sleep(Duration::from_millis(POLL_MS));
+        }
+    }
+
+    /// Starts `hookwire listen --port 0 EXTRA...` and returns it with its URL.
+    fn listen(&self, extra: &[&str]) -> Listen {
+        let mut child = cli()
+            .args(["listen", "--port", "0"])
+            .args(extra)
+            .env("HOOKWIRE_URL", &self.url)
+            .env("HOOKWIRE_TOKEN", TOKEN)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let child = Running(child);
+        let first = first_line(&mut stdout);
+        // `Listening on URL`, or `{"listening": URL}` with --json.
+        let url = match first.strip_prefix("Listening on ") {
+            Some(url) => url.to_owned(),
+            None => serde_json::from_str::<Value>(&first)
+                .ok()
+                .and_then(|v| v["listening"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| panic!("first line {first:?}")),
+        };
+        let (send, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if send.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Listen { _child: child, url, lines }
+    }
+}
+
+struct Listen {
+    _child: Running,
+    url: String,
+    lines: Receiver<String>,
+}
+
+impl Listen {
+    /// The next printed line that contains `text` (earlier lines are skipped).
+    fn line_with(&self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_millis(WAIT_MS);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(text) => return line,
+                Ok(_) => {}
+                Err(_) => panic!("listen printed no line with {text:?}"),
+            }
+        }
+    }
+}
+
+fn cli() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_hookwire"));
+    command.env("HOOKWIRE_LOG", "warn").env_remove("HOOKWIRE_WEBHOOK_SECRET");
+    command
+}
+
+fn first_line(stdout: &mut ChildStdout) -> String {
+    let mut first = String::new();
+    // One byte at a time, so nothing after the first line is buffered away from later readers.
+    let mut byte = [0u8; 1];
+    while std::io::Read::read(stdout, &mut byte).unwrap() == 1 && byte[0] != b'\n' {
+        first.push(byte[0] as char);
+    }
+    first
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn api_commands_print_tables_and_json() {
+    let server = Server::start();
+    let created = server.ok(&["app", "create", "--name", "Acme Corp", "--uid", "acme", "--metadata", "tier=gold"]);
+    assert!(created.lines().any(|l| l.starts_with("uid") && l.ends_with("acme")), "{created}");
+    server.ok(&["app", "create", "--name", "Beta"]);
+
+    let table = server.ok(&["app", "list"]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 3, "{table}");
+    let header = lines[0];
+    assert!(header.starts_with("ID") && header.contains("  UID") && header.contains("NAME"), "{table}");
+    let name_column = header.find("NAME").unwrap();
+    assert!(
+        lines.iter().skip(1).all(|l| l[name_column..].starts_with("Acme Corp") || l[name_column..].starts_with("Beta"))
+    );
+
+    let listed = server.json(&["app", "list"]);
+    assert_eq!(listed["done"], true);
+    let uids: Vec<&Value> = listed["data"].as_array().unwrap().iter().map(|a| &a["uid"]).collect();
+    assert!(uids.contains(&&Value::from("acme")), "{listed}");
+    let first_page = server.json(&["app", "list", "--limit", "1"]);
+    assert_eq!(first_page["done"], false);
+    assert_eq!(server.json(&["app", "list", "--limit", "1", "--all"])["data"].as_array().unwrap().len(), 2);
+
+    let listen = server.listen(&["--secret", SPEC_SECRET]);
+    let endpoint =
+        server.json(&["endpoint", "create", "acme", &listen.url, "--uid", "local", "--event-type", "user.*"]);
+    assert_eq!(endpoint["url"], listen.url.as_str());
+    server.ok(&["endpoint", "rotate-secret", "acme", "local", "--key", SPEC_SECRET, "--grace-period-seconds", "0"]);
+    let endpoints = server.ok(&["endpoint", "list", "acme"]);
+    assert!(endpoints.lines().nth(1).is_some_and(|l| l.contains(&listen.url) && l.contains("user.*")), "{endpoints}");
+    assert_eq!(server.ok(&["endpoint", "secret", "acme", "local"]).trim(), SPEC_SECRET);
+
+    let message =
+        server.json(&["message", "create", "acme", "--event-type", "user.created", "--payload", r#"{"id": 42}"#]);
+    let msg_id = message["id"].as_str().unwrap();
+    assert!(server.ok(&["message", "list", "acme"]).contains(msg_id));
+    listen.line_with(msg_id);
+
+    let attempts = server.wait_for_items(&["attempt", "list", "acme", "--endpoint", "local"], 1);
+    assert_eq!(attempts[0]["msgId"], msg_id);
+    assert_eq!(attempts[0]["responseStatusCode"], 200);
+    let table = server.ok(&["attempt", "list", "acme", "--msg", msg_id]);
+    assert!(table.lines().nth(1).is_some_and(|l| l.contains("success") && l.contains(" 200 ")), "{table}");
+    let stats = server.ok(&["endpoint", "stats", "acme", "local"]);
+    assert!(stats.lines().any(|l| l.split_whitespace().eq(["success", "1"])), "{stats}");
+}
+
+#[test]
+fn errors_exit_nonzero_with_the_server_detail() {
+    let server = Server::start();
+    let missing = server.run(&["app", "get", "app_nope"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(stderr(&missing).trim(), "error: the server answered 404 not_found: application not found");
+    assert!(missing.stdout.is_empty());
+
+    let unauthorized = cli().args(["app", "list", "--url", &server.url]).env_remove("HOOKWIRE_TOKEN").output().unwrap();
+    assert_eq!(unauthorized.status.code(), Some(1));
+    assert!(
+        stderr(&unauthorized).contains("401") && stderr(&unauthorized).contains("--token"),
+        "{}",
+        stderr(&unauthorized)
+    );
+
+    server.ok(&["app", "create", "--name", "A", "--uid", "a"]);
+    let invalid = server.run(&["endpoint", "create", "a", "ftp://example.com"]);
+    assert_eq!(invalid.status.code(), Some(1));
+    assert!(stderr(&invalid).contains("422") && stderr(&invalid).contains("body.url"), "{}", stderr(&invalid));
+}
+
+#[test]
+fn listen_verifies_deliveries_and_answers_401_to_bad_signatures() {
+    let server = Server::start();
+    server.ok(&["app", "create", "--name", "A", "--uid", "a"]);
+
+    // --register creates the endpoint and verifies with its secret.
+    let good = server.listen(&["--register", "a", "--event-type", "order.*"]);
+    let registered = good.line_with("Registered endpoint");
+    let message = server.json(&[
+        "message",
+        "create",
+        "a",
+        "--event-type",
+        "order.paid",
+        "--payload",
+        r#"{"type": "order.paid"}"#,
+    ]);
+    let line = good.line_with(message["id"].as_str().unwrap());
+    assert!(line.contains("order.paid") && line.contains("✓ valid (v1)") && line.ends_with("→ 200"), "{line}");
+    assert_eq!(good.line_with("type"), r#"{"type":"order.paid"}"#);
+
+    // A listener with another secret refuses the delivery, and the attempt records the 401.
+    let wrong = server.listen(&["--secret", SPEC_SECRET, "--json"]);
+    let endpoint = server.json(&["endpoint", "create", "a", &wrong.url, "--event-type", "refund.*"]);
+    let endpoint_id = endpoint["id"].as_str().unwrap();
+    server.ok(&["message", "create", "a", "--event-type", "refund.made", "--payload", r#"{"type": "refund.made"}"#]);
+    let line: Value = serde_json::from_str(&wrong.line_with("refund.made")).unwrap();
+    assert_eq!(line["verified"], false, "{line}");
+    assert_eq!(line["status"], 401);
+    assert!(line["reason"].as_str().unwrap().starts_with("bad signature"), "{line}");
+    let attempts = server.wait_for_items(&["attempt", "list", "a", "--endpoint", endpoint_id], 1);
+    assert_eq!(attempts[0]["responseStatusCode"], 401);
+    drop(good);
+    assert!(registered.contains("whsec_"), "{registered}");
+}
+
+#[test]
+fn listen_forwards_each_request_and_answers_with_the_apps_status() {
+    let server = Server::start();
+    server.ok(&["app", "create", "--name", "A", "--uid", "a"]);
+    let app = server.listen(&["--secret", SPEC_SECRET]); // stands in for the developer's app
+    let relay = server.listen(&["--register", "a", "--forward", &app.url]);
+    let message = server.json(&["message", "create", "a", "--event-type", "x.y"]);
+    let msg_id = message["id"].as_str().unwrap();
+    let relayed = relay.line_with(msg_id);
+    // The relay verifies with the endpoint's secret; the app holds another one and refuses.
+    assert!(relayed.contains("✓ valid (v1)") && relayed.contains("→ 401  forwarded: 401"), "{relayed}");
+    assert!(app.line_with(msg_id).contains("✗ bad signature"));
+}
+
+#[test]
+fn listen_verifies_ed25519_deliveries_with_the_public_key() {
+    let server = Server::start();
+    server.ok(&["app", "create", "--name", "A", "--uid", "a"]);
+    let ed25519 = r#"{"signature": {"scheme": "ed25519"}}"#;
+    // The endpoint points at a port nothing listens on yet; its URL changes once listen runs.
+    server.ok(&["endpoint", "create", "a", "http://127.0.0.1:9", "--uid", "e", "--body", ed25519]);
+    let public_key = server.ok(&["endpoint", "secret", "a", "e"]);
+    assert!(public_key.starts_with("whpk_"), "{public_key}");
+    let listen = server.listen(&["--secret", public_key.trim()]);
+    server.ok(&["endpoint", "update", "a", "e", "--endpoint-url", &listen.url]);
+    let message = server.json(&["message", "create", "a", "--event-type", "x.y"]);
+    let line = listen.line_with(message["id"].as_str().unwrap());
+    assert!(line.contains("✓ valid (v1a)"), "{line}");
+}
+
+#[test]
+fn recover_waits_for_the_attempts_and_summarizes() {
+    let server = Server::start();
+    server.ok(&["app", "create", "--name", "A", "--uid", "a"]);
+    let listen = server.listen(&["--secret", SPEC_SECRET]);
+    let no_retries = r#"{"retryPolicy": {"maxRetries": 0, "intervalMs": 1000}}"#;
+    server.ok(&["endpoint", "create", "a", &listen.url, "--uid", "e", "--body", no_retries]);
+    for n in 0..3 {
+        server.ok(&["message", "create", "a", "--event-type", "x.y", "--payload", &format!(r#"{{"n": {n}}}"#)]);
+    }
+    server.wait_for_items(&["attempt", "list", "a", "--endpoint", "e", "--status", "fail"], 3);
+
+    // The receiver now accepts: the endpoint signs with the secret it checks.
+    server.ok(&["endpoint", "rotate-secret", "a", "e", "--key", SPEC_SECRET, "--grace-period-seconds", "0"]);
+    let summary = server.ok(&["endpoint", "recover", "a", "e", "--since", "1h"]);
+    assert_eq!(summary.trim(), "Recovered 3 failed deliveries of e: 3 attempted, 3 succeeded, 0 failed");
+    let again = server.json(&["endpoint", "recover", "a", "e", "--since", "1h"]);
+    assert_eq!(again["recovered"], 0);
+}
+
+#[test]
+fn verify_accepts_a_valid_signature_and_explains_rejections() {
+    let verify = |extra: &[&str]| {
+        cli()
+            .args(["verify", "--secret", SPEC_SECRET])
+            .args(["-H", &format!("webhook-id: {SPEC_ID}"), "-H", &format!("Webhook-Timestamp: {SPEC_TIMESTAMP}")])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let signature = format!("webhook-signature: {SPEC_SIGNATURE}");
+    let cases: [(&str, Vec<&str>, i32, &str); 5] = [
+        ("valid", vec!["-H", &signature, "--body", SPEC_BODY, "--tolerance", "0"], 0, "valid (v1)"),
+        (
+            "tampered body",
+            vec!["-H", &signature, "--body", r#"{"test": 1}"#, "--tolerance", "0"],
+            1,
+            "invalid: bad signature: no signature matches this secret and body",
+        ),
+        ("stale", vec!["-H", &signature, "--body", SPEC_BODY], 1, "invalid: timestamp outside tolerance"),
+        ("unsigned", vec!["--body", SPEC_BODY, "--tolerance", "0"], 1, "invalid: missing header webhook-signature"),
+        (
+            "flags override headers",
+            vec!["--signature", SPEC_SIGNATURE, "--body", SPEC_BODY, "--tolerance", "0"],
+            0,
+            "valid (v1)",
+        ),
+    ];
+    for (name, extra, code, expected) in cases {
+        let output = verify(&extra);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(output.status.code(), Some(code), "{name}: {stdout} {}", stderr(&output));
+        assert!(stdout.trim().starts_with(expected), "{name}: {stdout}");
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let body_file = dir.path().join("body.json");
+    std::fs::write(&body_file, SPEC_BODY).unwrap();
+    let from_file = verify(&["--signature", SPEC_SIGNATURE, "--body-file", path(&body_file), "--tolerance", "0"]);
+    assert!(from_file.status.success(), "{}", String::from_utf8_lossy(&from_file.stdout));
+}
+
+fn path(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+#[test]
+fn tokens_portal_and_generate() {
+    let server = Server::start();
+    server.ok(&["app", "create", "--name", "A", "--uid", "a"]);
+    let portal = server.json(&["token", "portal", "a", "--expiry", "60"]);
+    let app_token = portal["token"].as_str().unwrap();
+    assert!(portal["url"].as_str().unwrap().contains(app_token));
+    // The application token sees its application only.
+    let scoped = cli().args(["app", "get", "a", "--url", &server.url, "--token", app_token]).output().unwrap();
+    assert!(scoped.status.success(), "{}", stderr(&scoped));
+
+    let generated = cli().args(["token", "generate"]).output().unwrap();
+    let token = String::from_utf8(generated.stdout).unwrap();
+    assert!(token.starts_with("hw_") && token.trim().len() > 40, "{token}");
+}
+
+#[test]
+fn help_documents_every_command_and_completions_are_generated() {
+    let help = String::from_utf8(cli().arg("--help").output().unwrap().stdout).unwrap();
+    let commands = [
+        "serve",
+        "migrate",
+        "rotate-main-key",
+        "app",
+        "endpoint",
+        "message",
+        "attempt",
+        "event-type",
+        "token",
+        "listen",
+        "verify",
+        "completions",
+    ];
+    for command in commands {
+        let documented = help.lines().any(|l| l.trim_start().starts_with(&format!("{command} ")));
+        assert!(documented, "--help does not list {command}:\n{help}");
+    }
+    let endpoint_help = String::from_utf8(cli().args(["endpoint", "--help"]).output().unwrap().stdout).unwrap();
+    for sub in ["recover", "rotate-secret", "send-example", "stats", "enable", "disable", "--url", "--token", "--json"]
+    {
+        assert!(endpoint_help.contains(sub), "endpoint --help lacks {sub}:\n{endpoint_help}");
+    }
+
+    for shell in ["bash", "zsh", "fish"] {
+        let script = cli().args(["completions", shell]).output().unwrap();
+        assert!(script.status.success());
+        let script = String::from_utf8(script.stdout).unwrap();
+        assert!(script.contains("hookwire") && script.contains("rotate-secret"), "{shell}");
+    }
+}
