@@ -175,8 +175,18 @@ pub trait SharedFlow: Send + Sync {
         now: Millis,
         hold_max_ms: Millis,
     ) -> StoreResult<Result<Millis, Millis>>;
-    /// Pauses every delivery to the endpoint until `until` (a 429/503 `Retry-After`).
+    /// Pauses every delivery to the endpoint until `until` (a 429/503 `Retry-After`): every
+    /// node's claims skip it, and every node hears of it through `pauses`.
     async fn pause_endpoint(&self, endpoint: EndpointId, until: Millis) -> StoreResult<()>;
+    /// Pauses announced by any node (this one included), for the nodes' in-memory gates.
+    fn pauses(&self) -> tokio::sync::broadcast::Receiver<EndpointPause>;
+}
+
+/// An endpoint paused by a `Retry-After`, as announced to every node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EndpointPause {
+    pub endpoint: EndpointId,
+    pub until: Millis,
 }
 
 /// Everything the server needs from a database.

@@ -149,6 +149,16 @@ impl FlowControl {
 
     /// Records how an attempt to `endpoint` went and frees its slot. Returns the endpoint's next
     /// queued job to send with the freed slot, and the queued jobs that must go back to the store.
+    /// Pauses the endpoint until `until` (a pause another node heard, or this one).
+    pub fn pause(&self, endpoint: EndpointId, until: Millis, now: Millis) {
+        if until <= now {
+            return;
+        }
+        let mut gates = self.gates.lock().expect("flow gates poisoned");
+        let gate = gates.by_endpoint.entry(endpoint).or_default();
+        gate.paused_until = gate.paused_until.max(until);
+    }
+
     /// `verdict` is `None` when the job went back to the store unsent (it says nothing of health).
     pub fn finish(&self, endpoint: EndpointId, verdict: Option<Verdict>, now: Millis) -> Finished {
         let mut gates = self.gates.lock().expect("flow gates poisoned");

@@ -118,6 +118,9 @@ pub fn start(
         auto_disable_after_ms: engine.auto_disable_after_ms,
         metrics: engine.metrics,
     };
+    if let Some(shared) = worker.store.shared_flow() {
+        tracker.spawn(follow_pauses(shared.pauses(), flow.clone(), cancel.clone()));
+    }
     let slots = Arc::new(Semaphore::new(engine.concurrency));
     tracker.spawn(run(jobs, worker, flow, slots, tracker.clone(), cancel));
     dispatcher
@@ -194,6 +197,28 @@ async fn claim_and_queue(store: &dyn Store, queue: &mpsc::Sender<Job>, cancel: &
         }
     }
     Some(count)
+}
+
+/// Applies pauses other nodes heard (429/503 `Retry-After`) to this node's gates, so jobs handed
+/// straight to this node's workers wait too.
+async fn follow_pauses(
+    mut pauses: tokio::sync::broadcast::Receiver<hookwire_store::EndpointPause>,
+    flow: Arc<FlowControl>,
+    cancel: CancellationToken,
+) {
+    loop {
+        let pause = tokio::select! {
+            _ = cancel.cancelled() => return,
+            pause = pauses.recv() => pause,
+        };
+        match pause {
+            Ok(pause) => flow.pause(pause.endpoint, pause.until, now()),
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::warn!(missed, "missed endpoint pause announcements; claims still honour them");
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        }
+    }
 }
 
 /// Takes jobs off the queue, passes each through its endpoint's flow control, and runs the

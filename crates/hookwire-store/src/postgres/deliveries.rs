@@ -11,11 +11,12 @@ use hookwire_core::{AppId, AttemptId, DeliveryId, EndpointId, MessageId};
 use tokio::sync::Notify;
 
 use super::PgStore;
-use super::node::{self, DUE_CHANNEL, lease_lapsed};
+use super::node::{self, DUE_CHANNEL, PAUSE_CHANNEL, lease_lapsed};
 use super::rows::{
     self, ATTEMPT_COLUMNS, Conditions, DELIVERY_COLUMNS, DeliveryColumns, MESSAGE_COLUMN_COUNT, MESSAGE_COLUMNS,
     from_json, page_clause, to_json,
 };
+use crate::EndpointPause;
 use crate::error::StoreResult;
 use crate::{
     AttemptFilter, AttemptScope, ClaimedDelivery, DeliveryStore, DeliveryUpdate, EndpointMessageFilter, QueueDepth,
@@ -404,13 +405,21 @@ impl SharedFlow for PgStore {
 
     async fn pause_endpoint(&self, endpoint: EndpointId, until: Millis) -> StoreResult<()> {
         let client = self.client().await?;
+        // One statement: a data-modifying CTE always runs; NOTIFY is sent at commit.
         client
             .execute(
-                "INSERT INTO endpoint_flow (endpoint_id, paused_until) VALUES ($1, $2) ON CONFLICT (endpoint_id) \
-                 DO UPDATE SET paused_until = greatest(endpoint_flow.paused_until, $2)",
+                &format!(
+                    "WITH paused AS (INSERT INTO endpoint_flow (endpoint_id, paused_until) VALUES ($1, $2) \
+                     ON CONFLICT (endpoint_id) DO UPDATE SET paused_until = greatest(endpoint_flow.paused_until, $2)) \
+                     SELECT pg_notify('{PAUSE_CHANNEL}', $1 || ' ' || $2::text)"
+                ),
                 &[&endpoint.to_string(), &until],
             )
             .await?;
         Ok(())
+    }
+
+    fn pauses(&self) -> tokio::sync::broadcast::Receiver<EndpointPause> {
+        self.inner.pauses.subscribe()
     }
 }

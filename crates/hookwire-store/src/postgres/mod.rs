@@ -15,14 +15,18 @@ use std::sync::Arc;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use hookwire_core::crypto::MainKey;
 use hookwire_core::model::Endpoint;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, broadcast};
 use tokio_postgres::NoTls;
 
+use crate::EndpointPause;
 use crate::error::{StoreError, StoreResult};
 use crate::secrets::{self, MAIN_KEY_CANARY_SETTING};
 
 /// Connections a node keeps to the database at most.
 const POOL_SIZE_MAX: usize = 16;
+/// Pause announcements a slow subscriber may fall behind by before it misses some (a missed
+/// one still holds: claims skip paused endpoints).
+const PAUSES_BUFFERED: usize = 256;
 
 const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/0001_init.sql")];
 
@@ -40,6 +44,8 @@ struct Inner {
     main_key: Option<Arc<MainKey>>,
     /// Notified when any node announces due work.
     due: Arc<Notify>,
+    /// Endpoint pauses announced by any node.
+    pauses: broadcast::Sender<EndpointPause>,
 }
 
 impl PgStore {
@@ -62,10 +68,11 @@ impl PgStore {
             node_id: format!("node_{}", uuid::Uuid::now_v7().simple()),
             main_key: main_key.map(Arc::new),
             due: Arc::new(Notify::new()),
+            pauses: broadcast::channel(PAUSES_BUFFERED).0,
         });
         node::join(&inner).await?;
         node::spawn_heartbeat(Arc::downgrade(&inner));
-        node::spawn_listener(config, Arc::downgrade(&inner), inner.due.clone());
+        node::spawn_listener(config, Arc::downgrade(&inner), inner.due.clone(), inner.pauses.clone());
         Ok(Self { inner })
     }
 

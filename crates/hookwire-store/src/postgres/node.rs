@@ -5,10 +5,11 @@
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use tokio::sync::Notify;
+use tokio::sync::{Notify, broadcast};
 use tokio_postgres::{AsyncMessage, NoTls};
 
 use super::Inner;
+use crate::EndpointPause;
 use crate::error::StoreResult;
 
 /// How often a node refreshes its heartbeat.
@@ -19,6 +20,8 @@ pub(super) const NODE_TTL_MS: i64 = 10_000;
 const NODE_FORGET_MS: i64 = 24 * 3_600 * 1_000;
 /// The channel that announces due work.
 pub(super) const DUE_CHANNEL: &str = "hookwire_due";
+/// The channel that announces endpoint pauses, as `{endpoint_id} {until_ms}`.
+pub(super) const PAUSE_CHANNEL: &str = "hookwire_pause";
 /// Wait before reconnecting a lost LISTEN connection.
 const LISTEN_RETRY_MS: u64 = 1_000;
 /// How often the idle LISTEN connection checks whether its store is gone.
@@ -87,7 +90,12 @@ pub(super) fn spawn_heartbeat(inner: Weak<Inner>) {
 
 /// Holds a LISTEN connection (reconnecting when it drops) and notifies `due` on every
 /// announcement, and once after each (re)connect for anything announced while it was down.
-pub(super) fn spawn_listener(config: tokio_postgres::Config, alive: Weak<Inner>, due: Arc<Notify>) {
+pub(super) fn spawn_listener(
+    config: tokio_postgres::Config,
+    alive: Weak<Inner>,
+    due: Arc<Notify>,
+    pauses: broadcast::Sender<EndpointPause>,
+) {
     tokio::spawn(async move {
         loop {
             if alive.strong_count() == 0 {
@@ -96,6 +104,7 @@ pub(super) fn spawn_listener(config: tokio_postgres::Config, alive: Weak<Inner>,
             match config.connect(NoTls).await {
                 Ok((client, mut connection)) => {
                     let forward = due.clone();
+                    let pauses = pauses.clone();
                     let alive_check = alive.clone();
                     let driver = tokio::spawn(async move {
                         loop {
@@ -107,6 +116,11 @@ pub(super) fn spawn_listener(config: tokio_postgres::Config, alive: Weak<Inner>,
                                 }
                             };
                             match message {
+                                Some(Ok(AsyncMessage::Notification(note))) if note.channel() == PAUSE_CHANNEL => {
+                                    if let Some(pause) = parse_pause(note.payload()) {
+                                        let _ = pauses.send(pause);
+                                    }
+                                }
                                 Some(Ok(AsyncMessage::Notification(_))) => forward.notify_one(),
                                 Some(Ok(_)) => {}
                                 Some(Err(error)) => {
@@ -117,7 +131,7 @@ pub(super) fn spawn_listener(config: tokio_postgres::Config, alive: Weak<Inner>,
                             }
                         }
                     });
-                    match client.batch_execute(&format!("LISTEN {DUE_CHANNEL}")).await {
+                    match client.batch_execute(&format!("LISTEN {DUE_CHANNEL}; LISTEN {PAUSE_CHANNEL}")).await {
                         Ok(()) => due.notify_one(),
                         Err(error) => tracing::warn!(%error, "cannot LISTEN for due work"),
                     }
@@ -129,4 +143,10 @@ pub(super) fn spawn_listener(config: tokio_postgres::Config, alive: Weak<Inner>,
             tokio::time::sleep(Duration::from_millis(LISTEN_RETRY_MS)).await;
         }
     });
+}
+
+/// `{endpoint_id} {until_ms}`, as `pause_endpoint` announces it.
+fn parse_pause(payload: &str) -> Option<EndpointPause> {
+    let (endpoint, until) = payload.split_once(' ')?;
+    Some(EndpointPause { endpoint: endpoint.parse().ok()?, until: until.parse().ok()? })
 }
