@@ -313,7 +313,7 @@ fn recover_waits_for_the_attempts_and_summarizes() {
     // The receiver now accepts: the endpoint signs with the secret it checks.
     server.ok(&["endpoint", "rotate-secret", "a", "e", "--key", SPEC_SECRET, "--grace-period-seconds", "0"]);
     let summary = server.ok(&["endpoint", "recover", "a", "e", "--since", "1h"]);
-    assert_eq!(summary.trim(), "Recovered 3 failed deliveries of e: 3 attempted, 3 succeeded, 0 failed");
+    assert_eq!(summary.trim(), "Recovered 3 failed deliveries of e: 3 attempted, 3 succeeded, 0 failed again");
     let again = server.json(&["endpoint", "recover", "a", "e", "--since", "1h"]);
     assert_eq!(again["recovered"], 0);
 }
