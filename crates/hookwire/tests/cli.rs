@@ -274,6 +274,7 @@ fn listen_forwards_each_request_and_answers_with_the_apps_status() {
     server.ok(&["app", "create", "--name", "A", "--uid", "a"]);
     let app = server.listen(&["--secret", SPEC_SECRET]); // stands in for the developer's app
     let relay = server.listen(&["--register", "a", "--forward", &app.url]);
+    relay.line_with("Registered endpoint");
     let message = server.json(&["message", "create", "a", "--event-type", "x.y"]);
     let msg_id = message["id"].as_str().unwrap();
     let relayed = relay.line_with(msg_id);

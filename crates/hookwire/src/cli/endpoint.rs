@@ -185,8 +185,8 @@ pub enum EndpointCommand {
         #[command(flatten)]
         target: Target,
     },
-    /// Send again every failed delivery created since a point in time; waits for their
-    /// attempts and shows progress (counts include other attempts to the endpoint meanwhile).
+    /// Send again every failed delivery created since a point in time, then wait until each
+    /// has been attempted (progress on a terminal) and print how many succeeded.
     Recover {
         #[command(flatten)]
         target: Target,
