@@ -1,6 +1,7 @@
 //! `hookwire endpoint ...`: an application's endpoints, their secrets, statistics, and the
 //! operations on them (recover with progress, send-example, enable/disable, verify).
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
@@ -184,8 +185,8 @@ pub enum EndpointCommand {
         #[command(flatten)]
         target: Target,
     },
-    /// Send again every failed delivery created since a point in time; waits for their
-    /// attempts and shows progress (counts include other attempts to the endpoint meanwhile).
+    /// Send again every failed delivery created since a point in time, then wait until each
+    /// has been attempted (progress on a terminal) and print how many succeeded.
     Recover {
         #[command(flatten)]
         target: Target,
@@ -326,36 +327,48 @@ async fn recover(
     until: Option<String>,
     wait: Option<Duration>,
 ) -> anyhow::Result<()> {
+    let mut progress = Progress::new();
+    // Which messages are about to be recovered (one entry per failed delivery, so a chunked
+    // message counts once per page): their next attempts are the progress, not the endpoint's
+    // other traffic.
+    let mut awaited = match wait {
+        Some(_) => failed_deliveries(client, target, &since, until.as_deref(), &mut progress).await?,
+        None => HashMap::new(),
+    };
     let body = request_body(None, [("since", Some(json!(since))), ("until", until.map(Value::from))])?;
     let mut answer = client.post(&path(target, &["recover"]), body).await?;
     let recovered = answer["recovered"].as_u64().unwrap_or(0);
+    let expected: u64 = awaited.values().sum();
     let mut tally = RecoverTally::default();
     let mut timed_out = false;
-    if let Some(wait) = wait.filter(|_| recovered > 0) {
-        // The recovered deliveries' attempts are the endpoint's attempts after the server's
-        // `updatedAt`; read them oldest first, resuming from the last page's iterator.
+    if let Some(wait) = wait.filter(|_| recovered > 0 && expected > 0) {
+        // Attempts after the server's `updatedAt`, oldest first, resuming from the last page.
         let started = answer["updatedAt"].as_str().and_then(|t| hookwire_core::time_fmt::parse(t).ok());
         let after = hookwire_core::time_fmt::format_millis(started.unwrap_or_else(super::now_millis) - 1);
         let deadline = Instant::now() + wait;
         let attempts = ["app", target.app.as_str(), "attempt", "endpoint", target.endpoint.as_str()];
         let mut iterator: Option<String> = None;
-        let mut progress = Progress::new();
         loop {
             let mut query = vec![("order", "ascending".to_owned()), ("after", after.clone())];
             query.push(("limit", RECOVER_PAGE_LIMIT.to_string()));
             query.extend(iterator.clone().map(|i| ("iterator", i)));
             let page = client.get(&attempts, &query).await?;
             for attempt in page["data"].as_array().into_iter().flatten() {
+                let Some(left) = attempt["msgId"].as_str().and_then(|id| awaited.get_mut(id)).filter(|n| **n > 0)
+                else {
+                    continue;
+                };
+                *left -= 1;
                 tally.attempted += 1;
                 tally.succeeded += u64::from(attempt["status"].as_i64() == Some(0));
             }
             iterator = page["iterator"].as_str().map(str::to_owned).or(iterator);
             let failed = tally.attempted - tally.succeeded;
             progress.update(&format!(
-                "recovering: {}/{recovered} attempted ({} succeeded, {failed} failed)",
+                "recovering: {}/{expected} attempted ({} succeeded, {failed} failed again)",
                 tally.attempted, tally.succeeded
             ));
-            if tally.attempted >= recovered {
+            if tally.attempted >= expected {
                 break;
             }
             if Instant::now() >= deadline {
@@ -366,14 +379,14 @@ async fn recover(
                 tokio::time::sleep(Duration::from_millis(RECOVER_POLL_INTERVAL_MS)).await;
             }
         }
-        progress.finish();
     }
+    progress.finish();
     let failed = tally.attempted - tally.succeeded;
     let summary = match wait {
         None => format!("Recovered {recovered} failed deliveries of {} (not waiting for attempts)", target.endpoint),
         Some(_) if recovered == 0 => format!("Recovered 0 failed deliveries of {}", target.endpoint),
         Some(_) => format!(
-            "Recovered {recovered} failed deliveries of {}: {} attempted, {} succeeded, {failed} failed{}",
+            "Recovered {recovered} failed deliveries of {}: {} attempted, {} succeeded, {failed} failed again{}",
             target.endpoint,
             tally.attempted,
             tally.succeeded,
@@ -388,4 +401,41 @@ async fn recover(
     out.done(&answer, &summary);
     anyhow::ensure!(!timed_out, "stopped waiting after {}s: {summary}", wait.map_or(0, |w| w.as_secs()));
     Ok(())
+}
+
+/// The endpoint's failed deliveries created in `[since, until)`, counted by message id, read
+/// from its message log (`status=2`), with a progress line while many pages are read.
+async fn failed_deliveries(
+    client: &Client,
+    target: &Target,
+    since: &str,
+    until: Option<&str>,
+    progress: &mut Progress,
+) -> anyhow::Result<HashMap<String, u64>> {
+    // The log's `after` is exclusive and recover's `since` inclusive: start one millisecond earlier.
+    let since = hookwire_core::time_fmt::parse(since).map_err(anyhow::Error::msg)?;
+    let mut query = vec![
+        ("status", "2".to_owned()),
+        ("with_content", "false".to_owned()),
+        ("after", hookwire_core::time_fmt::format_millis(since - 1)),
+    ];
+    query.extend(until.map(|until| ("before", until.to_owned())));
+    let page = PageArgs { limit: Some(RECOVER_PAGE_LIMIT), iterator: None, all: false };
+    let mut iterator = None;
+    let mut failed: HashMap<String, u64> = HashMap::new();
+    loop {
+        let listing = client
+            .list(&path(target, &["msg"]), &query, &PageArgs { iterator: iterator.clone(), ..page.clone() })
+            .await?;
+        for message in &listing.data {
+            if let Some(id) = message["id"].as_str() {
+                *failed.entry(id.to_owned()).or_default() += 1;
+            }
+        }
+        progress.update(&format!("finding failed deliveries: {}", failed.values().sum::<u64>()));
+        if listing.done || listing.data.is_empty() {
+            return Ok(failed);
+        }
+        iterator = listing.iterator;
+    }
 }

@@ -26,7 +26,7 @@ pub const SERVER_URL_DEFAULT: &str = "http://127.0.0.1:8071";
 #[derive(Args, Debug, Clone)]
 pub struct ClientArgs {
     /// Base URL of the Hookwire server.
-    #[arg(long, env = "HOOKWIRE_URL", default_value = SERVER_URL_DEFAULT, global = true)]
+    #[arg(long, env = "HOOKWIRE_URL", default_value = SERVER_URL_DEFAULT, hide_env_values = true, global = true)]
     pub url: String,
     /// API token: the admin token, or an application token (which sees one application only).
     #[arg(long, env = "HOOKWIRE_TOKEN", hide_env_values = true, global = true)]
