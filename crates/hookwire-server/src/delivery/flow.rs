@@ -171,12 +171,10 @@ impl FlowControl {
                 gate.consecutive_failures = 0;
                 gate.cooldown_ms = 0;
             }
-            Some(_) => {
-                if gate.record_failure(now) {
-                    tracing::warn!(endpoint_id = %endpoint, cooldown_ms = gate.cooldown_ms, "circuit open: endpoint fails every request");
-                }
+            Some(_) if gate.record_failure(now) => {
+                tracing::warn!(endpoint_id = %endpoint, cooldown_ms = gate.cooldown_ms, "circuit open: endpoint fails every request");
             }
-            None => {}
+            Some(_) | None => {}
         }
         if let Some(seconds) = verdict.and_then(|v| v.pause_seconds) {
             gate.paused_until = gate.paused_until.max(now + seconds as Millis * 1_000);
