@@ -2,7 +2,7 @@
 
 use hookwire_core::model::Status;
 use hookwire_core::time_fmt::Millis;
-use hookwire_core::{EndpointId, MessageId};
+use hookwire_core::{AppId, EndpointId, MessageId};
 
 /// A page request: `iterator` is the last id (or name) of the previous page.
 #[derive(Debug, Clone, Default)]
@@ -61,4 +61,75 @@ pub struct StatusCounts {
     /// Messages the endpoint's filter could not evaluate (counted as no match).
     pub filter_errors: u64,
     pub last_filter_error: Option<String>,
+}
+
+/// A parameter of a WHERE clause both dialects share, bound by each backend its own way.
+#[derive(Debug, Clone)]
+pub(crate) enum SqlValue {
+    Text(String),
+    Int(i64),
+}
+
+/// WHERE clauses both dialects share, each with one `?` for its parameter.
+pub(crate) type Clauses = Vec<(&'static str, SqlValue)>;
+
+impl EndpointMessageFilter {
+    /// The conditions on `deliveries d` of one endpoint's message log.
+    pub(crate) fn clauses(&self, app: AppId, endpoint: EndpointId) -> Clauses {
+        let mut clauses = vec![
+            ("d.app_id = ?", SqlValue::Text(app.to_string())),
+            ("d.endpoint_id = ?", SqlValue::Text(endpoint.to_string())),
+        ];
+        if let Some(status) = self.status {
+            clauses.push(("d.status = ?", SqlValue::Int(status.code())));
+        }
+        if let Some(before) = self.before {
+            clauses.push(("d.created_at < ?", SqlValue::Int(before)));
+        }
+        if let Some(after) = self.after {
+            clauses.push(("d.created_at > ?", SqlValue::Int(after)));
+        }
+        clauses
+    }
+}
+
+impl AttemptFilter {
+    /// The conditions on `attempts` of this filter.
+    pub(crate) fn clauses(&self, app: AppId) -> Clauses {
+        let mut clauses = vec![("app_id = ?", SqlValue::Text(app.to_string()))];
+        clauses.push(match self.scope {
+            AttemptScope::Endpoint(endpoint) => ("endpoint_id = ?", SqlValue::Text(endpoint.to_string())),
+            AttemptScope::Message(msg) => ("msg_id = ?", SqlValue::Text(msg.to_string())),
+        });
+        if let Some(endpoint) = self.endpoint {
+            clauses.push(("endpoint_id = ?", SqlValue::Text(endpoint.to_string())));
+        }
+        if let Some(status) = self.status {
+            clauses.push(("status = ?", SqlValue::Int(status.code())));
+        }
+        if let Some(class) = self.status_code_class {
+            clauses.push(("response_status_code / 100 = CAST(? AS BIGINT) / 100", SqlValue::Int(i64::from(class))));
+        }
+        if let Some(before) = self.before {
+            clauses.push(("created_at < ?", SqlValue::Int(before)));
+        }
+        if let Some(after) = self.after {
+            clauses.push(("created_at > ?", SqlValue::Int(after)));
+        }
+        clauses
+    }
+}
+
+impl StatusCounts {
+    /// Counts `count` deliveries in the status with this code.
+    pub(crate) fn add(&mut self, status_code: i64, count: u64) {
+        match Status::from_code(status_code) {
+            Some(Status::Success) => self.success = count,
+            Some(Status::Pending) => self.pending = count,
+            Some(Status::Sending) => self.sending = count,
+            Some(Status::Fail) => self.fail = count,
+            Some(Status::Canceled) => self.canceled = count,
+            None => {}
+        }
+    }
 }

@@ -19,8 +19,8 @@ use super::rows::{
 use crate::EndpointPause;
 use crate::error::StoreResult;
 use crate::{
-    AttemptFilter, AttemptScope, ClaimedDelivery, DeliveryStore, DeliveryUpdate, EndpointMessageFilter, QueueDepth,
-    SharedFlow, StatusCounts,
+    AttemptFilter, ClaimedDelivery, DeliveryStore, DeliveryUpdate, EndpointMessageFilter, QueueDepth, SharedFlow,
+    StatusCounts,
 };
 
 /// SQL for "the endpoint of this row (alias `d`) is not paused by a `Retry-After` at `$1`".
@@ -276,17 +276,7 @@ impl DeliveryStore for PgStore {
         filter: &EndpointMessageFilter,
     ) -> StoreResult<Vec<(Message, Delivery)>> {
         let mut conditions = Conditions::default();
-        conditions.push("d.app_id = ?", app.to_string());
-        conditions.push("d.endpoint_id = ?", endpoint.to_string());
-        if let Some(status) = filter.status {
-            conditions.push("d.status = ?", status.code());
-        }
-        if let Some(before) = filter.before {
-            conditions.push("d.created_at < ?", before);
-        }
-        if let Some(after) = filter.after {
-            conditions.push("d.created_at > ?", after);
-        }
+        conditions.extend(filter.clauses(app, endpoint));
         let tail = page_clause(&mut conditions, &filter.page, "d.id");
         let prefixed = |columns: &str, alias: &str| {
             columns.split(", ").map(|c| format!("{alias}.{c}")).collect::<Vec<_>>().join(", ")
@@ -314,15 +304,7 @@ impl DeliveryStore for PgStore {
             .query("SELECT status, count(*) FROM deliveries WHERE endpoint_id = $1 GROUP BY status", &[&id])
             .await?
         {
-            let count = row.get::<_, i64>(1) as u64;
-            match Status::from_code(row.get(0)) {
-                Some(Status::Success) => counts.success = count,
-                Some(Status::Pending) => counts.pending = count,
-                Some(Status::Sending) => counts.sending = count,
-                Some(Status::Fail) => counts.fail = count,
-                Some(Status::Canceled) => counts.canceled = count,
-                None => {}
-            }
+            counts.add(row.get(0), row.get::<_, i64>(1) as u64);
         }
         let errors = client
             .query_opt("SELECT filter_errors, last_filter_error FROM endpoint_counters WHERE endpoint_id = $1", &[&id])
@@ -336,26 +318,7 @@ impl DeliveryStore for PgStore {
 
     async fn list_attempts(&self, app: AppId, filter: &AttemptFilter) -> StoreResult<Vec<Attempt>> {
         let mut conditions = Conditions::default();
-        conditions.push("app_id = ?", app.to_string());
-        match filter.scope {
-            AttemptScope::Endpoint(endpoint) => conditions.push("endpoint_id = ?", endpoint.to_string()),
-            AttemptScope::Message(msg) => conditions.push("msg_id = ?", msg.to_string()),
-        }
-        if let Some(endpoint) = filter.endpoint {
-            conditions.push("endpoint_id = ?", endpoint.to_string());
-        }
-        if let Some(status) = filter.status {
-            conditions.push("status = ?", status.code());
-        }
-        if let Some(class) = filter.status_code_class {
-            conditions.push("response_status_code / 100 = ?::bigint / 100", i64::from(class));
-        }
-        if let Some(before) = filter.before {
-            conditions.push("created_at < ?", before);
-        }
-        if let Some(after) = filter.after {
-            conditions.push("created_at > ?", after);
-        }
+        conditions.extend(filter.clauses(app));
         let tail = page_clause(&mut conditions, &filter.page, "id");
         let sql = format!("SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE {} {tail}", conditions.sql());
         let client = self.client().await?;

@@ -15,8 +15,7 @@ use super::rows::{
 };
 use crate::error::StoreResult;
 use crate::{
-    AttemptFilter, AttemptScope, ClaimedDelivery, DeliveryStore, DeliveryUpdate, EndpointMessageFilter, QueueDepth,
-    StatusCounts,
+    AttemptFilter, ClaimedDelivery, DeliveryStore, DeliveryUpdate, EndpointMessageFilter, QueueDepth, StatusCounts,
 };
 
 #[async_trait]
@@ -229,17 +228,7 @@ impl DeliveryStore for SqliteStore {
         let filter = filter.clone();
         self.read(move |conn| {
             let mut conditions = Conditions::default();
-            conditions.push("d.app_id = ?", app.to_string());
-            conditions.push("d.endpoint_id = ?", endpoint.to_string());
-            if let Some(status) = filter.status {
-                conditions.push("d.status = ?", status.code());
-            }
-            if let Some(before) = filter.before {
-                conditions.push("d.created_at < ?", before);
-            }
-            if let Some(after) = filter.after {
-                conditions.push("d.created_at > ?", after);
-            }
+            conditions.extend(filter.clauses(app, endpoint));
             let tail = page_clause(&mut conditions, &filter.page, "d.id");
             let message_columns = MESSAGE_COLUMNS.split(", ").map(|c| format!("m.{c}")).collect::<Vec<_>>().join(", ");
             let delivery_columns =
@@ -269,14 +258,7 @@ impl DeliveryStore for SqliteStore {
                 stmt.query_map([endpoint.to_string()], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? as u64)))?;
             for row in rows {
                 let (status, count) = row?;
-                match Status::from_code(status) {
-                    Some(Status::Success) => counts.success = count,
-                    Some(Status::Pending) => counts.pending = count,
-                    Some(Status::Sending) => counts.sending = count,
-                    Some(Status::Fail) => counts.fail = count,
-                    Some(Status::Canceled) => counts.canceled = count,
-                    None => {}
-                }
+                counts.add(status, count);
             }
             let errors: Option<(i64, Option<String>)> = conn
                 .prepare_cached(
@@ -297,26 +279,7 @@ impl DeliveryStore for SqliteStore {
         let filter = filter.clone();
         self.read(move |conn| {
             let mut conditions = Conditions::default();
-            conditions.push("app_id = ?", app.to_string());
-            match filter.scope {
-                AttemptScope::Endpoint(endpoint) => conditions.push("endpoint_id = ?", endpoint.to_string()),
-                AttemptScope::Message(msg) => conditions.push("msg_id = ?", msg.to_string()),
-            }
-            if let Some(endpoint) = filter.endpoint {
-                conditions.push("endpoint_id = ?", endpoint.to_string());
-            }
-            if let Some(status) = filter.status {
-                conditions.push("status = ?", status.code());
-            }
-            if let Some(class) = filter.status_code_class {
-                conditions.push("response_status_code / 100 = ? / 100", class as i64);
-            }
-            if let Some(before) = filter.before {
-                conditions.push("created_at < ?", before);
-            }
-            if let Some(after) = filter.after {
-                conditions.push("created_at > ?", after);
-            }
+            conditions.extend(filter.clauses(app));
             let tail = page_clause(&mut conditions, &filter.page, "id");
             let sql = format!("SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE {} {tail}", conditions.sql());
             let mut stmt = conn.prepare_cached(&sql)?;

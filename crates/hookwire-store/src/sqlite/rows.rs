@@ -133,6 +133,16 @@ impl Conditions {
         self.clauses.push(clause.replace('?', &format!("?{}", self.params.len())));
     }
 
+    /// Adds clauses both dialects share.
+    pub fn extend(&mut self, clauses: crate::query::Clauses) {
+        for (clause, value) in clauses {
+            match value {
+                crate::query::SqlValue::Text(text) => self.push(clause, text),
+                crate::query::SqlValue::Int(int) => self.push(clause, int),
+            }
+        }
+    }
+
     pub fn sql(&self) -> String {
         if self.clauses.is_empty() { "1 = 1".into() } else { self.clauses.join(" AND ") }
     }

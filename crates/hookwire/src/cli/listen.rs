@@ -116,7 +116,7 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<()> {
         .fallback(receive)
         .layer(axum::extract::DefaultBodyLimit::max(BODY_BYTES_MAX))
         .with_state(listener);
-    axum::serve(socket, router).with_graceful_shutdown(shutdown_signal()?).await.context("serving")?;
+    axum::serve(socket, router).with_graceful_shutdown(crate::shutdown_signal()?).await.context("serving")?;
     if let Some((client, app, endpoint)) = registered {
         client.delete(&["app", &app, "endpoint", &endpoint]).await.context("deleting the registered endpoint")?;
         if !json_output {
@@ -124,18 +124,6 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut terminate = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-    let mut interrupt = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
-    Ok(async move {
-        tokio::select! {
-            _ = terminate.recv() => {}
-            _ = interrupt.recv() => {}
-        }
-    })
 }
 
 async fn register(client: &Client, app: &str, url: &str, event_types: &[String]) -> anyhow::Result<(String, String)> {
