@@ -140,7 +140,8 @@ async fn three_nodes_one_killed_midway_deliver_every_accepted_message() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
         let stats: Value = client.get(&stats_url).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
-        if stats["success"].as_u64() == Some(acked.len() as u64) && stats["pending"] == 0 {
+        // At least: the killed node may have committed messages whose 202 never reached the sender.
+        if stats["success"].as_u64() >= Some(acked.len() as u64) && stats["pending"] == 0 {
             break;
         }
         assert!(std::time::Instant::now() < deadline, "deliveries left unfinished: {stats}");
