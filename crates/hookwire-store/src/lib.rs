@@ -3,6 +3,7 @@
 //! same trait. Correctness state (leases, idempotency keys, schedules) lives here, never only
 //! in one process's memory.
 
+mod cache;
 mod error;
 mod json;
 pub mod postgres;

@@ -645,3 +645,30 @@ async fn postgres_secrets_are_sealed_at_rest_and_the_key_is_checked_and_rotated(
     let reopened = PgStore::open(&url, key(&second)).await.unwrap();
     assert_eq!(reopened.get_endpoint(app.id, &endpoint.id.to_string()).await.unwrap().unwrap(), endpoint);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_peers_configuration_change_reaches_every_nodes_cache() {
+    let Some((a, b, app, endpoint)) = two_nodes().await else { return };
+    // Node b caches the endpoint list (once its LISTEN connection is up), then a changes it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    assert_eq!(b.app_endpoints(app.id).await.unwrap(), vec![endpoint.clone()]);
+    let changed = Endpoint { url: "https://example.org/moved".into(), ..endpoint.clone() };
+    a.update_endpoint(changed.clone()).await.unwrap();
+    loop {
+        if b.app_endpoints(app.id).await.unwrap() == vec![changed.clone()] {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "node b kept a stale endpoint list");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let renamed = Application { name: "Renamed".into(), ..app.clone() };
+    b.get_app("acme").await.unwrap();
+    a.update_app(renamed).await.unwrap();
+    loop {
+        if b.get_app("acme").await.unwrap().unwrap().name == "Renamed" {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "node b kept a stale application");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

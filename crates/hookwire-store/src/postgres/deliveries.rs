@@ -153,6 +153,7 @@ impl DeliveryStore for PgStore {
         stored.updated_at = now;
         tx.execute("UPDATE endpoints SET body = $2 WHERE id = $1", &[&id, &to_json(&stored)]).await?;
         tx.commit().await?;
+        self.config_changed();
         Ok(true)
     }
 

@@ -2,10 +2,14 @@
 
 use async_trait::async_trait;
 use hookwire_core::limits::IDEMPOTENCY_WINDOW_SECONDS;
-use hookwire_core::model::Message;
+use std::sync::LazyLock;
+
+use hookwire_core::model::{Delivery, Message};
 use hookwire_core::time_fmt::Millis;
 use hookwire_core::{AppId, MessageId};
 use tokio_postgres::GenericClient;
+use tokio_postgres::Statement;
+use tokio_postgres::types::ToSql;
 
 use super::PgStore;
 use super::node::DUE_CHANNEL;
@@ -18,13 +22,18 @@ impl MessageStore for PgStore {
     async fn accept_message(&self, accept: Accept) -> StoreResult<Accepted> {
         let Accept { message, deliveries, leased_until, idempotency_key } = accept;
         let mut client = self.client().await?;
+        let Some(key) = &idempotency_key else {
+            // The hot path: one statement, one round trip, its own transaction.
+            let statement = client.prepare_cached(&ACCEPT_SQL).await?;
+            insert(&**client, &statement, &message, &deliveries, leased_until, &self.inner.node_id).await?;
+            return Ok(Accepted::Created);
+        };
         let tx = client.transaction().await?;
         let app = message.app_id.to_string();
-        if let Some(key) = &idempotency_key {
-            // Claim the key first: a concurrent accept with the same key (on any node) waits here
-            // for this transaction, then finds the key taken.
-            let window_start = message.created_at - IDEMPOTENCY_WINDOW_SECONDS * 1_000;
-            let claimed = tx
+        // Claim the key first: a concurrent accept with the same key (on any node) waits here
+        // for this transaction, then finds the key taken.
+        let window_start = message.created_at - IDEMPOTENCY_WINDOW_SECONDS * 1_000;
+        let claimed = tx
                 .query_opt(
                     "INSERT INTO idempotency_keys (app_id, key, msg_id, created_at) VALUES ($1, $2, $3, $4) \
                      ON CONFLICT (app_id, key) DO UPDATE SET msg_id = EXCLUDED.msg_id, created_at = EXCLUDED.created_at \
@@ -32,52 +41,23 @@ impl MessageStore for PgStore {
                     &[&app, key, &message.id.to_string(), &message.created_at, &window_start],
                 )
                 .await?;
-            if claimed.is_none() {
-                let seen: String = tx
-                    .query_one("SELECT msg_id FROM idempotency_keys WHERE app_id = $1 AND key = $2", &[&app, key])
-                    .await?
-                    .get(0);
-                let id: MessageId = seen.parse().map_err(|e| StoreError::Corrupt(format!("{e}")))?;
-                if let Some(existing) = message_by_id(&*tx, message.app_id, id).await? {
-                    return Ok(Accepted::Existing(existing));
-                }
-                tx.execute(
-                    "UPDATE idempotency_keys SET msg_id = $3, created_at = $4 WHERE app_id = $1 AND key = $2",
-                    &[&app, key, &message.id.to_string(), &message.created_at],
-                )
-                .await?;
+        if claimed.is_none() {
+            let seen: String = tx
+                .query_one("SELECT msg_id FROM idempotency_keys WHERE app_id = $1 AND key = $2", &[&app, key])
+                .await?
+                .get(0);
+            let id: MessageId = seen.parse().map_err(|e| StoreError::Corrupt(format!("{e}")))?;
+            if let Some(existing) = message_by_id(&*tx, message.app_id, id).await? {
+                return Ok(Accepted::Existing(existing));
             }
-        }
-        let insert_message = tx
-            .prepare_cached(
-                "INSERT INTO messages (id, app_id, event_type, event_id, channels, tags, payload, created_at, \
-                 payload_expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            tx.execute(
+                "UPDATE idempotency_keys SET msg_id = $3, created_at = $4 WHERE app_id = $1 AND key = $2",
+                &[&app, key, &message.id.to_string(), &message.created_at],
             )
             .await?;
-        tx.execute(
-            &insert_message,
-            &[
-                &message.id.to_string(),
-                &app,
-                &message.event_type,
-                &message.event_id,
-                &optional_json(&message.channels),
-                &optional_json(&message.tags),
-                &message.payload,
-                &message.created_at,
-                &message.payload_expires_at,
-            ],
-        )
-        .await
-        .map_err(conflict_as("message with this eventId"))?;
-        if !deliveries.is_empty() {
-            let columns = DeliveryColumns::new(&deliveries, leased_until);
-            let insert = tx.prepare_cached(DeliveryColumns::INSERT).await?;
-            tx.execute(&insert, &columns.params(&self.inner.node_id)).await?;
-            if columns.announces_due_work() {
-                tx.execute(&format!("NOTIFY {DUE_CHANNEL}"), &[]).await?;
-            }
         }
+        let statement = tx.prepare_cached(&ACCEPT_SQL).await?;
+        insert(&*tx, &statement, &message, &deliveries, leased_until, &self.inner.node_id).await?;
         tx.commit().await?;
         Ok(Accepted::Created)
     }
@@ -147,6 +127,50 @@ impl MessageStore for PgStore {
             .await?;
         Ok(payloads + responses)
     }
+}
+
+/// The message, its deliveries and (when any is due unleased) the announcement to every node, as
+/// one statement: data-modifying CTEs always run, and NOTIFY goes out at commit.
+static ACCEPT_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH message AS (INSERT INTO messages (id, app_id, event_type, event_id, channels, tags, payload, \
+         created_at, payload_expires_at) VALUES ($14, $15, $16, $17, $18, $19, $20, $21, $22)), \
+         delivery AS ({}) SELECT pg_notify('{DUE_CHANNEL}', '') WHERE $23",
+        DeliveryColumns::INSERT
+    )
+});
+
+async fn insert(
+    client: &impl GenericClient,
+    statement: &Statement,
+    message: &Message,
+    deliveries: &[Delivery],
+    leased_until: Option<Millis>,
+    node_id: &String,
+) -> StoreResult<()> {
+    let columns = DeliveryColumns::new(deliveries, leased_until);
+    let announce = columns.announces_due_work();
+    let (id, app, channels, tags) = (
+        message.id.to_string(),
+        message.app_id.to_string(),
+        optional_json(&message.channels),
+        optional_json(&message.tags),
+    );
+    let mut params: Vec<&(dyn ToSql + Sync)> = columns.params(node_id).to_vec();
+    params.extend_from_slice(&[
+        &id,
+        &app,
+        &message.event_type,
+        &message.event_id,
+        &channels,
+        &tags,
+        &message.payload,
+        &message.created_at,
+        &message.payload_expires_at,
+        &announce,
+    ]);
+    client.query(statement, &params).await.map_err(conflict_as("message with this eventId"))?;
+    Ok(())
 }
 
 async fn message_by_id(client: &impl GenericClient, app: AppId, id: MessageId) -> StoreResult<Option<Message>> {

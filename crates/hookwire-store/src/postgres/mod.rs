@@ -11,6 +11,7 @@ mod resources;
 mod rows;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use hookwire_core::crypto::MainKey;
@@ -19,6 +20,7 @@ use tokio::sync::{Notify, broadcast};
 use tokio_postgres::NoTls;
 
 use crate::EndpointPause;
+use crate::cache::ConfigCache;
 use crate::error::{StoreError, StoreResult};
 use crate::secrets::{self, MAIN_KEY_CANARY_SETTING};
 
@@ -28,7 +30,10 @@ const POOL_SIZE_MAX: usize = 16;
 /// one still holds: claims skip paused endpoints).
 const PAUSES_BUFFERED: usize = 256;
 
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/postgres/0001_init.sql"),
+    include_str!("../../migrations/postgres/0002_config_notify.sql"),
+];
 
 #[derive(Clone)]
 pub struct PgStore {
@@ -46,6 +51,10 @@ struct Inner {
     due: Arc<Notify>,
     /// Endpoint pauses announced by any node.
     pauses: broadcast::Sender<EndpointPause>,
+    /// Applications and endpoint lists, used only while `listening` (so no change is missed).
+    cache: ConfigCache,
+    /// Whether the LISTEN connection is up and hears configuration changes.
+    listening: AtomicBool,
 }
 
 impl PgStore {
@@ -69,10 +78,12 @@ impl PgStore {
             main_key: main_key.map(Arc::new),
             due: Arc::new(Notify::new()),
             pauses: broadcast::channel(PAUSES_BUFFERED).0,
+            cache: ConfigCache::default(),
+            listening: AtomicBool::new(false),
         });
         node::join(&inner).await?;
         node::spawn_heartbeat(Arc::downgrade(&inner));
-        node::spawn_listener(config, Arc::downgrade(&inner), inner.due.clone(), inner.pauses.clone());
+        node::spawn_listener(config, Arc::downgrade(&inner));
         Ok(Self { inner })
     }
 
@@ -117,7 +128,19 @@ impl PgStore {
             .await?;
         }
         tx.commit().await?;
+        self.config_changed();
         Ok(rows.len() as u64)
+    }
+
+    /// The configuration cache, when it can be trusted (this node hears every change).
+    fn cache(&self) -> Option<&ConfigCache> {
+        self.inner.listening.load(Ordering::Acquire).then_some(&self.inner.cache)
+    }
+
+    /// After this node changed configuration: drop its cache now (peers drop theirs when the
+    /// trigger's announcement reaches them).
+    fn config_changed(&self) {
+        self.inner.cache.invalidate();
     }
 
     async fn client(&self) -> StoreResult<Object> {

@@ -2,10 +2,10 @@
 //! wakes its poller when any node makes deliveries due. Liveness is judged by the database's
 //! clock, so clock skew between nodes cannot make a live node look dead.
 
-use std::sync::{Arc, Weak};
+use std::sync::Weak;
 use std::time::Duration;
 
-use tokio::sync::{Notify, broadcast};
+use std::sync::atomic::Ordering;
 use tokio_postgres::{AsyncMessage, NoTls};
 
 use super::Inner;
@@ -22,6 +22,8 @@ const NODE_FORGET_MS: i64 = 24 * 3_600 * 1_000;
 pub(super) const DUE_CHANNEL: &str = "hookwire_due";
 /// The channel that announces endpoint pauses, as `{endpoint_id} {until_ms}`.
 pub(super) const PAUSE_CHANNEL: &str = "hookwire_pause";
+/// The channel a trigger announces configuration changes on (migration 0002).
+const CONFIG_CHANNEL: &str = "hookwire_config";
 /// Wait before reconnecting a lost LISTEN connection.
 const LISTEN_RETRY_MS: u64 = 1_000;
 /// How often the idle LISTEN connection checks whether its store is gone.
@@ -90,21 +92,14 @@ pub(super) fn spawn_heartbeat(inner: Weak<Inner>) {
 
 /// Holds a LISTEN connection (reconnecting when it drops) and notifies `due` on every
 /// announcement, and once after each (re)connect for anything announced while it was down.
-pub(super) fn spawn_listener(
-    config: tokio_postgres::Config,
-    alive: Weak<Inner>,
-    due: Arc<Notify>,
-    pauses: broadcast::Sender<EndpointPause>,
-) {
+pub(super) fn spawn_listener(config: tokio_postgres::Config, alive: Weak<Inner>) {
     tokio::spawn(async move {
         loop {
-            if alive.strong_count() == 0 {
-                return;
-            }
+            let Some(inner) = alive.upgrade() else { return };
+            let due = inner.due.clone();
+            drop(inner);
             match config.connect(NoTls).await {
                 Ok((client, mut connection)) => {
-                    let forward = due.clone();
-                    let pauses = pauses.clone();
                     let alive_check = alive.clone();
                     let driver = tokio::spawn(async move {
                         loop {
@@ -116,12 +111,10 @@ pub(super) fn spawn_listener(
                                 }
                             };
                             match message {
-                                Some(Ok(AsyncMessage::Notification(note))) if note.channel() == PAUSE_CHANNEL => {
-                                    if let Some(pause) = parse_pause(note.payload()) {
-                                        let _ = pauses.send(pause);
-                                    }
+                                Some(Ok(AsyncMessage::Notification(note))) => {
+                                    let Some(inner) = alive_check.upgrade() else { return };
+                                    heard(&inner, note.channel(), note.payload());
                                 }
-                                Some(Ok(AsyncMessage::Notification(_))) => forward.notify_one(),
                                 Some(Ok(_)) => {}
                                 Some(Err(error)) => {
                                     tracing::warn!(%error, "LISTEN connection lost");
@@ -131,18 +124,43 @@ pub(super) fn spawn_listener(
                             }
                         }
                     });
-                    match client.batch_execute(&format!("LISTEN {DUE_CHANNEL}; LISTEN {PAUSE_CHANNEL}")).await {
-                        Ok(()) => due.notify_one(),
-                        Err(error) => tracing::warn!(%error, "cannot LISTEN for due work"),
+                    let channels = format!("LISTEN {DUE_CHANNEL}; LISTEN {PAUSE_CHANNEL}; LISTEN {CONFIG_CHANNEL}");
+                    match client.batch_execute(&channels).await {
+                        Ok(()) => {
+                            // Whatever was announced while not listening is looked at now.
+                            if let Some(inner) = alive.upgrade() {
+                                inner.cache.invalidate();
+                                inner.listening.store(true, Ordering::Release);
+                            }
+                            due.notify_one();
+                        }
+                        Err(error) => tracing::warn!(%error, "cannot LISTEN for announcements"),
                     }
                     let _ = driver.await;
                     drop(client);
+                    if let Some(inner) = alive.upgrade() {
+                        inner.listening.store(false, Ordering::Release);
+                        inner.cache.invalidate();
+                    }
                 }
                 Err(error) => tracing::warn!(%error, "cannot open the LISTEN connection"),
             }
             tokio::time::sleep(Duration::from_millis(LISTEN_RETRY_MS)).await;
         }
     });
+}
+
+/// Acts on one announcement.
+fn heard(inner: &Inner, channel: &str, payload: &str) {
+    match channel {
+        PAUSE_CHANNEL => {
+            if let Some(pause) = parse_pause(payload) {
+                let _ = inner.pauses.send(pause);
+            }
+        }
+        CONFIG_CHANNEL => inner.cache.invalidate(),
+        _ => inner.due.notify_one(),
+    }
 }
 
 /// `{endpoint_id} {until_ms}`, as `pause_endpoint` announces it.

@@ -50,12 +50,23 @@ impl ResourceStore for PgStore {
             )
             .await
             .map_err(conflict_as("application uid"))?;
+        self.config_changed();
         Ok(())
     }
 
     async fn get_app(&self, id_or_uid: &str) -> StoreResult<Option<Application>> {
+        let cache = self.cache();
+        if let Some(app) = cache.and_then(|c| c.app(id_or_uid)) {
+            return Ok(Some(app));
+        }
+        let generation = cache.map(|c| c.generation());
         let column = if AppId::looks_like(id_or_uid) { "id" } else { "uid" };
-        self.body(&format!("SELECT body FROM applications WHERE {column} = $1"), &[&id_or_uid]).await
+        let app: Option<Application> =
+            self.body(&format!("SELECT body FROM applications WHERE {column} = $1"), &[&id_or_uid]).await?;
+        if let (Some(cache), Some(generation), Some(app)) = (cache, generation, &app) {
+            cache.put_app(generation, app);
+        }
+        Ok(app)
     }
 
     async fn list_apps(&self, page: &Page) -> StoreResult<Vec<Application>> {
@@ -71,6 +82,7 @@ impl ResourceStore for PgStore {
             )
             .await
             .map_err(conflict_as("application uid"))?;
+        self.config_changed();
         if changed == 0 {
             return Err(StoreError::NotFound { what: "application" });
         }
@@ -86,6 +98,7 @@ impl ResourceStore for PgStore {
         }
         tx.execute("DELETE FROM applications WHERE id = $1", &[&id]).await?;
         tx.commit().await?;
+        self.config_changed();
         Ok(())
     }
 
@@ -99,6 +112,7 @@ impl ResourceStore for PgStore {
             )
             .await
             .map_err(conflict_as("endpoint uid"))?;
+        self.config_changed();
         Ok(())
     }
 
@@ -117,10 +131,20 @@ impl ResourceStore for PgStore {
     }
 
     async fn app_endpoints(&self, app: AppId) -> StoreResult<Vec<Endpoint>> {
+        let cache = self.cache();
+        if let Some(endpoints) = cache.and_then(|c| c.endpoints(app)) {
+            return Ok(endpoints);
+        }
+        let generation = cache.map(|c| c.generation());
         let client = self.client().await?;
         let statement = client.prepare_cached("SELECT body FROM endpoints WHERE app_id = $1 ORDER BY id").await?;
         let rows = client.query(&statement, &[&app.to_string()]).await?;
-        rows.iter().map(|row| self.open_endpoint(from_json(row.get(0))?)).collect()
+        let endpoints: Vec<Endpoint> =
+            rows.iter().map(|row| self.open_endpoint(from_json(row.get(0))?)).collect::<StoreResult<_>>()?;
+        if let (Some(cache), Some(generation)) = (cache, generation) {
+            cache.put_endpoints(generation, app, &endpoints);
+        }
+        Ok(endpoints)
     }
 
     async fn update_endpoint(&self, endpoint: Endpoint) -> StoreResult<()> {
@@ -133,6 +157,7 @@ impl ResourceStore for PgStore {
             )
             .await
             .map_err(conflict_as("endpoint uid"))?;
+        self.config_changed();
         if changed == 0 {
             return Err(StoreError::NotFound { what: "endpoint" });
         }
@@ -154,6 +179,7 @@ impl ResourceStore for PgStore {
             tx.execute(&format!("DELETE FROM {table} WHERE endpoint_id = $1"), &[&id]).await?;
         }
         tx.commit().await?;
+        self.config_changed();
         Ok(())
     }
 

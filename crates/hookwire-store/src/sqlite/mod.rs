@@ -1,7 +1,6 @@
 //! The embedded SQLite store: WAL, one writer thread with group commit (writer.rs), and a
 //! small pool of read connections used from tokio's blocking pool.
 
-mod cache;
 mod deliveries;
 mod messages;
 mod resources;
@@ -51,7 +50,7 @@ struct Inner {
     writer: Writer,
     readers: Mutex<Vec<Connection>>,
     main_key: Option<Arc<MainKey>>,
-    cache: cache::ConfigCache,
+    cache: crate::cache::ConfigCache,
 }
 
 impl SqliteStore {

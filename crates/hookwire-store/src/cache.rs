@@ -1,6 +1,8 @@
 //! An in-memory copy of applications and of each application's endpoints, read on every message
-//! accept. Exact for the embedded store: this process is the only writer, and every write
-//! invalidates. A generation counter keeps a read that raced a write from caching stale data.
+//! accept. Every write invalidates it. On SQLite that makes it exact (this process is the only
+//! writer); on PostgreSQL every node also invalidates when any node's write is announced (a
+//! trigger NOTIFYs `hookwire_config`), and uses the cache only while it is listening. A
+//! generation counter keeps a read that raced a write from caching stale data.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -12,7 +14,7 @@ use hookwire_core::model::{Application, Endpoint};
 const CACHE_ENTRIES_MAX: usize = 10_000;
 
 #[derive(Default)]
-pub(super) struct ConfigCache {
+pub(crate) struct ConfigCache {
     state: Mutex<State>,
 }
 
