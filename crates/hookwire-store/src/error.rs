@@ -17,6 +17,8 @@ pub enum StoreError {
     Postgres(#[from] tokio_postgres::Error),
     #[error("PostgreSQL connection pool: {0}")]
     Pool(String),
+    #[error("a batched write failed: {0}")]
+    Batch(String),
     #[error("database URL: {0}")]
     Url(String),
     #[error("storage I/O failed: {0}")]

@@ -53,6 +53,7 @@ conformance!(
     lists_filter_and_page,
     queue_depth_counts_pending_deliveries_by_when_they_can_go,
     messages_filter_by_the_status_of_any_delivery,
+    endpoint_health_is_failing_since_the_first_failure_after_the_last_success,
 );
 
 fn postgres_url() -> Option<String> {
@@ -491,6 +492,29 @@ async fn messages_filter_by_the_status_of_any_delivery(backend: Backend) {
         let ids: Vec<_> = f.store.list_messages(f.app.id, &filter).await.unwrap().iter().map(|m| m.id).collect();
         assert_eq!(ids, expected, "{status:?}");
     }
+}
+
+async fn endpoint_health_is_failing_since_the_first_failure_after_the_last_success(backend: Backend) {
+    let f = fixture(backend).await;
+    let m = message(f.app.id, None);
+    let deliveries: Vec<Delivery> = (0..4).map(|_| delivery(&m, f.endpoint.id)).collect();
+    f.store.accept_message(accept(m, deliveries.clone(), None)).await.unwrap();
+    let outcomes = [
+        (Status::Fail, 1, Some(NOW + 1)),
+        (Status::Fail, 2, Some(NOW + 1)),
+        (Status::Success, 3, None),
+        (Status::Fail, 4, Some(NOW + 4)),
+    ];
+    for ((status, at, expected), d) in outcomes.into_iter().zip(&deliveries) {
+        let attempt = Attempt {
+            timestamp: NOW + at,
+            ..attempt(&f, d, status, if status == Status::Success { 200 } else { 500 }, "")
+        };
+        let update = DeliveryUpdate { status, attempts: 1, next_attempt_at: None };
+        assert_eq!(f.store.record_attempt(attempt, update).await.unwrap(), expected, "after the attempt at +{at}");
+    }
+    let stats = f.store.endpoint_stats(f.endpoint.id).await.unwrap();
+    assert_eq!((stats.success, stats.fail), (1, 3));
 }
 
 // ---- PostgreSQL only: what several nodes sharing one database need. ----

@@ -95,47 +95,7 @@ impl DeliveryStore for PgStore {
     }
 
     async fn record_attempt(&self, attempt: Attempt, update: DeliveryUpdate) -> StoreResult<Option<Millis>> {
-        let client = self.client().await?;
-        // One statement, so one round trip and one commit: every CTE that writes runs.
-        let statement = client
-            .prepare_cached(&format!(
-                "WITH attempt AS (INSERT INTO attempts ({ATTEMPT_COLUMNS}) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)), \
-                 delivery AS (UPDATE deliveries SET status = $14, attempts = $15, next_attempt_at = $16, \
-                 lease_owner = NULL, lease_until = NULL, updated_at = $13 WHERE id = $5) \
-                 INSERT INTO endpoint_counters (endpoint_id, filter_errors, failing_since, last_success_at) \
-                 VALUES ($4, 0, CASE WHEN $17 THEN NULL ELSE $13 END, CASE WHEN $17 THEN $13 END) \
-                 ON CONFLICT (endpoint_id) DO UPDATE SET \
-                 failing_since = CASE WHEN $17 THEN NULL ELSE coalesce(endpoint_counters.failing_since, $13) END, \
-                 last_success_at = CASE WHEN $17 THEN $13 ELSE endpoint_counters.last_success_at END \
-                 RETURNING failing_since"
-            ))
-            .await?;
-        let row = client
-            .query_one(
-                &statement,
-                &[
-                    &attempt.id.to_string(),
-                    &attempt.app_id.to_string(),
-                    &attempt.msg_id.to_string(),
-                    &attempt.endpoint_id.to_string(),
-                    &attempt.delivery_id.to_string(),
-                    &attempt.url,
-                    &attempt.status.code(),
-                    &i64::from(attempt.response_status_code),
-                    &attempt.response,
-                    &(attempt.response_duration_ms as i64),
-                    &attempt.error_kind.map(|k| k.as_str()),
-                    &attempt.trigger_type.code(),
-                    &attempt.timestamp,
-                    &update.status.code(),
-                    &i64::from(update.attempts),
-                    &update.next_attempt_at,
-                    &(attempt.status == Status::Success),
-                ],
-            )
-            .await?;
-        Ok(row.get(0))
+        self.inner.recorder.record(attempt, update).await
     }
 
     async fn disable_endpoint(&self, endpoint: EndpointId, now: Millis) -> StoreResult<bool> {

@@ -7,6 +7,7 @@
 mod deliveries;
 mod messages;
 mod node;
+mod recorder;
 mod resources;
 mod rows;
 
@@ -55,6 +56,8 @@ struct Inner {
     cache: ConfigCache,
     /// Whether the LISTEN connection is up and hears configuration changes.
     listening: AtomicBool,
+    /// Group commit for attempt records.
+    recorder: recorder::Recorder,
 }
 
 impl PgStore {
@@ -72,6 +75,7 @@ impl PgStore {
         check_main_key(&client, main_key.as_ref()).await?;
         drop(client);
         let inner = Arc::new(Inner {
+            recorder: recorder::Recorder::start(pool.clone()),
             pool,
             url: url.to_owned(),
             node_id: format!("node_{}", uuid::Uuid::now_v7().simple()),
