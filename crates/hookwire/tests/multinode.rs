@@ -180,3 +180,30 @@ async fn three_nodes_one_killed_midway_deliver_every_accepted_message() {
         duplicated.len()
     );
 }
+
+#[tokio::test]
+async fn migrate_applies_the_postgresql_schema_once_and_reports_its_version() {
+    let Some(base) = std::env::var("HOOKWIRE_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty()) else {
+        eprintln!("skipped: set HOOKWIRE_TEST_POSTGRES_URL");
+        return;
+    };
+    let schema = format!("hw_migrate_{}", std::process::id());
+    let database_url = hookwire_store::postgres::url_with_fresh_schema(&base, &schema).await.unwrap();
+    for run in 0..2 {
+        let output = Command::new(env!("CARGO_BIN_EXE_hookwire"))
+            .args(["migrate", "--database-url", &database_url])
+            .env("HOOKWIRE_LOG", "error")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "run {run}: {}", String::from_utf8_lossy(&output.stderr));
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(stdout.contains("is at schema version 2"), "run {run}: {stdout}");
+    }
+    let refused = Command::new(env!("CARGO_BIN_EXE_hookwire"))
+        .args(["migrate", "--database-url", "mysql://nope"])
+        .env("HOOKWIRE_LOG", "error")
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("postgres://"), "the error names what is accepted");
+}
