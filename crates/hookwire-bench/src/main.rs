@@ -49,8 +49,8 @@ struct Args {
     /// resulting backlog instead of waiting for deliveries.
     #[arg(long)]
     dead: bool,
-    /// A PostgreSQL database to run on (`postgres://…`; the run uses a fresh schema in it)
-    /// instead of a fresh SQLite file.
+    /// A PostgreSQL database to run on (`postgres://…`; the run uses a fresh schema in it), or an
+    /// existing SQLite file (`sqlite://PATH`, used as it is), instead of a fresh SQLite file.
     #[arg(long)]
     database_url: Option<String>,
     /// Hookwire processes sharing the PostgreSQL database; messages are sent to them in turn.
@@ -162,6 +162,8 @@ where
 /// PostgreSQL database given.
 async fn database_url(args: &Args, dir: &std::path::Path) -> anyhow::Result<String> {
     match &args.database_url {
+        // An existing SQLite file, used as it is (e.g. one holding millions of old attempts).
+        Some(url) if url.starts_with("sqlite://") => Ok(url.clone()),
         Some(url) => {
             let schema = format!("hookwire_bench_{}", std::process::id());
             Ok(hookwire_store::postgres::url_with_fresh_schema(url, &schema).await?)
@@ -312,7 +314,7 @@ async fn main() -> anyhow::Result<()> {
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     println!(
         "| {} | {} | {} | {} | {} | {} | {:.0} | {:.0} | {:.2} | {:.2} | {:.0} | {:.0} % | {:.2} | {:.2} | {:.0} | {} | {} |",
-        if args.database_url.is_some() { "PostgreSQL" } else { "SQLite" },
+        if args.database_url.as_deref().is_some_and(|u| u.starts_with("postgres")) { "PostgreSQL" } else { "SQLite" },
         children_count,
         args.messages,
         args.endpoints,
