@@ -73,6 +73,35 @@ pub(crate) enum SqlValue {
 /// WHERE clauses both dialects share, each with one `?` for its parameter.
 pub(crate) type Clauses = Vec<(&'static str, SqlValue)>;
 
+/// A WHERE clause under construction, in either dialect: each backend binds text and integers
+/// its own way and numbers the placeholders; the shared clauses and paging are written once.
+pub(crate) trait WhereClause {
+    /// Adds `clause`, whose one `?` stands for `value`.
+    fn push_text(&mut self, clause: &str, value: String);
+    /// Adds `clause`, whose one `?` stands for `value`.
+    fn push_int(&mut self, clause: &str, value: i64);
+
+    /// Adds clauses both dialects share.
+    fn extend(&mut self, clauses: Clauses) {
+        for (clause, value) in clauses {
+            match value {
+                SqlValue::Text(text) => self.push_text(clause, text),
+                SqlValue::Int(int) => self.push_int(clause, int),
+            }
+        }
+    }
+
+    /// Adds the iterator condition and returns `ORDER BY … LIMIT …` for a page over `column`.
+    fn page(&mut self, page: &Page, column: &str) -> String {
+        if let Some(iterator) = &page.iterator {
+            let op = if page.descending { "<" } else { ">" };
+            self.push_text(&format!("{column} {op} ?"), iterator.clone());
+        }
+        let order = if page.descending { "DESC" } else { "ASC" };
+        format!("ORDER BY {column} {order} LIMIT {}", page.limit)
+    }
+}
+
 impl EndpointMessageFilter {
     /// The conditions on `deliveries d` of one endpoint's message log.
     pub(crate) fn clauses(&self, app: AppId, endpoint: EndpointId) -> Clauses {

@@ -14,10 +14,11 @@ use super::PgStore;
 use super::node::{self, DUE_CHANNEL, PAUSE_CHANNEL, lease_lapsed};
 use super::rows::{
     self, ATTEMPT_COLUMNS, Conditions, DELIVERY_COLUMNS, DeliveryColumns, MESSAGE_COLUMN_COUNT, MESSAGE_COLUMNS,
-    from_json, page_clause, to_json,
+    from_json, to_json,
 };
 use crate::EndpointPause;
 use crate::error::StoreResult;
+use crate::query::WhereClause;
 use crate::{
     AttemptFilter, ClaimedDelivery, DeliveryStore, DeliveryUpdate, EndpointMessageFilter, QueueDepth, SharedFlow,
     StatusCounts,
@@ -238,7 +239,7 @@ impl DeliveryStore for PgStore {
     ) -> StoreResult<Vec<(Message, Delivery)>> {
         let mut conditions = Conditions::default();
         conditions.extend(filter.clauses(app, endpoint));
-        let tail = page_clause(&mut conditions, &filter.page, "d.id");
+        let tail = conditions.page(&filter.page, "d.id");
         let prefixed = |columns: &str, alias: &str| {
             columns.split(", ").map(|c| format!("{alias}.{c}")).collect::<Vec<_>>().join(", ")
         };
@@ -280,7 +281,7 @@ impl DeliveryStore for PgStore {
     async fn list_attempts(&self, app: AppId, filter: &AttemptFilter) -> StoreResult<Vec<Attempt>> {
         let mut conditions = Conditions::default();
         conditions.extend(filter.clauses(app));
-        let tail = page_clause(&mut conditions, &filter.page, "id");
+        let tail = conditions.page(&filter.page, "id");
         let sql = format!("SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE {} {tail}", conditions.sql());
         let client = self.client().await?;
         client.query(&sql, &conditions.params()).await?.iter().map(rows::attempt).collect()

@@ -13,8 +13,9 @@ use tokio_postgres::types::ToSql;
 
 use super::PgStore;
 use super::node::DUE_CHANNEL;
-use super::rows::{self, Conditions, DeliveryColumns, MESSAGE_COLUMNS, conflict_as, optional_json, page_clause};
+use super::rows::{self, Conditions, DeliveryColumns, MESSAGE_COLUMNS, conflict_as, optional_json};
 use crate::error::{StoreError, StoreResult};
+use crate::query::WhereClause;
 use crate::{Accept, Accepted, MessageFilter, MessageStore};
 
 #[async_trait]
@@ -88,7 +89,7 @@ impl MessageStore for PgStore {
         if let Some(after) = filter.after {
             conditions.push("created_at > ?", after);
         }
-        let tail = page_clause(&mut conditions, &filter.page, "id");
+        let tail = conditions.page(&filter.page, "id");
         let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE {} {tail}", conditions.sql());
         let client = self.client().await?;
         client.query(&sql, &conditions.params()).await?.iter().map(rows::message).collect()

@@ -7,8 +7,9 @@ use hookwire_core::{AppId, EndpointId};
 use serde::de::DeserializeOwned;
 
 use super::PgStore;
-use super::rows::{Conditions, conflict_as, from_json, page_clause, to_json};
+use super::rows::{Conditions, conflict_as, from_json, to_json};
 use crate::error::{StoreError, StoreResult};
+use crate::query::WhereClause;
 use crate::{Page, ResourceStore};
 
 impl PgStore {
@@ -20,7 +21,7 @@ impl PgStore {
         page: &Page,
         column: &str,
     ) -> StoreResult<Vec<T>> {
-        let tail = page_clause(&mut conditions, page, column);
+        let tail = conditions.page(page, column);
         let sql = format!("SELECT body FROM {table} WHERE {} {tail}", conditions.sql());
         let client = self.client().await?;
         let rows = client.query(&sql, &conditions.params()).await?;

@@ -180,16 +180,6 @@ impl Conditions {
         self.clauses.push(clause.replace('?', &format!("${}", self.params.len())));
     }
 
-    /// Adds clauses both dialects share.
-    pub fn extend(&mut self, clauses: crate::query::Clauses) {
-        for (clause, value) in clauses {
-            match value {
-                crate::query::SqlValue::Text(text) => self.push(clause, text),
-                crate::query::SqlValue::Int(int) => self.push(clause, int),
-            }
-        }
-    }
-
     pub fn sql(&self) -> String {
         if self.clauses.is_empty() { "TRUE".into() } else { self.clauses.join(" AND ") }
     }
@@ -199,12 +189,12 @@ impl Conditions {
     }
 }
 
-/// Adds the iterator condition and returns `ORDER BY … LIMIT …` for a page over `column`.
-pub(super) fn page_clause(conditions: &mut Conditions, page: &crate::Page, column: &str) -> String {
-    if let Some(iterator) = &page.iterator {
-        let op = if page.descending { "<" } else { ">" };
-        conditions.push(&format!("{column} {op} ?"), iterator.clone());
+impl crate::query::WhereClause for Conditions {
+    fn push_text(&mut self, clause: &str, value: String) {
+        self.push(clause, value);
     }
-    let order = if page.descending { "DESC" } else { "ASC" };
-    format!("ORDER BY {column} {order} LIMIT {}", page.limit)
+
+    fn push_int(&mut self, clause: &str, value: i64) {
+        self.push(clause, value);
+    }
 }

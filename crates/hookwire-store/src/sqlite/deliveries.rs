@@ -11,9 +11,10 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::SqliteStore;
 use super::rows::{
     self, ATTEMPT_COLUMNS, Conditions, DELIVERY_COLUMNS, MESSAGE_COLUMN_COUNT, MESSAGE_COLUMNS, from_json,
-    insert_delivery, page_clause,
+    insert_delivery,
 };
 use crate::error::StoreResult;
+use crate::query::WhereClause;
 use crate::{
     AttemptFilter, ClaimedDelivery, DeliveryStore, DeliveryUpdate, EndpointMessageFilter, QueueDepth, StatusCounts,
 };
@@ -229,7 +230,7 @@ impl DeliveryStore for SqliteStore {
         self.read(move |conn| {
             let mut conditions = Conditions::default();
             conditions.extend(filter.clauses(app, endpoint));
-            let tail = page_clause(&mut conditions, &filter.page, "d.id");
+            let tail = conditions.page(&filter.page, "d.id");
             let message_columns = MESSAGE_COLUMNS.split(", ").map(|c| format!("m.{c}")).collect::<Vec<_>>().join(", ");
             let delivery_columns =
                 DELIVERY_COLUMNS.split(", ").map(|c| format!("d.{c}")).collect::<Vec<_>>().join(", ");
@@ -280,7 +281,7 @@ impl DeliveryStore for SqliteStore {
         self.read(move |conn| {
             let mut conditions = Conditions::default();
             conditions.extend(filter.clauses(app));
-            let tail = page_clause(&mut conditions, &filter.page, "id");
+            let tail = conditions.page(&filter.page, "id");
             let sql = format!("SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE {} {tail}", conditions.sql());
             let mut stmt = conn.prepare_cached(&sql)?;
             let rows = stmt.query_map(conditions.param_refs().as_slice(), rows::attempt)?;

@@ -7,8 +7,9 @@ use hookwire_core::{AppId, MessageId};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::SqliteStore;
-use super::rows::{self, Conditions, MESSAGE_COLUMNS, conflict_as, insert_delivery, optional_json, page_clause};
+use super::rows::{self, Conditions, MESSAGE_COLUMNS, conflict_as, insert_delivery, optional_json};
 use crate::error::{StoreError, StoreResult};
+use crate::query::WhereClause;
 use crate::{Accept, Accepted, MessageFilter, MessageStore};
 
 #[async_trait]
@@ -45,7 +46,7 @@ impl MessageStore for SqliteStore {
                     status.code(),
                 );
             }
-            let tail = page_clause(&mut conditions, &filter.page, "id");
+            let tail = conditions.page(&filter.page, "id");
             let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE {} {tail}", conditions.sql());
             let mut stmt = conn.prepare_cached(&sql)?;
             let rows = stmt.query_map(conditions.param_refs().as_slice(), rows::message)?;

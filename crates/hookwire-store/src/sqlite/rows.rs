@@ -6,6 +6,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{StoreError, StoreResult};
 pub(crate) use crate::json::{optional_json, to_json};
+use crate::query::WhereClause;
 
 pub(crate) fn from_json<T: DeserializeOwned>(text: &str) -> rusqlite::Result<T> {
     serde_json::from_str(text)
@@ -133,16 +134,6 @@ impl Conditions {
         self.clauses.push(clause.replace('?', &format!("?{}", self.params.len())));
     }
 
-    /// Adds clauses both dialects share.
-    pub fn extend(&mut self, clauses: crate::query::Clauses) {
-        for (clause, value) in clauses {
-            match value {
-                crate::query::SqlValue::Text(text) => self.push(clause, text),
-                crate::query::SqlValue::Int(int) => self.push(clause, int),
-            }
-        }
-    }
-
     pub fn sql(&self) -> String {
         if self.clauses.is_empty() { "1 = 1".into() } else { self.clauses.join(" AND ") }
     }
@@ -152,14 +143,14 @@ impl Conditions {
     }
 }
 
-/// Adds the iterator condition and returns `ORDER BY … LIMIT …` for a page over `column`.
-pub(super) fn page_clause(conditions: &mut Conditions, page: &crate::Page, column: &str) -> String {
-    if let Some(iterator) = &page.iterator {
-        let op = if page.descending { "<" } else { ">" };
-        conditions.push(&format!("{column} {op} ?"), iterator.clone());
+impl crate::query::WhereClause for Conditions {
+    fn push_text(&mut self, clause: &str, value: String) {
+        self.push(clause, value);
     }
-    let order = if page.descending { "DESC" } else { "ASC" };
-    format!("ORDER BY {column} {order} LIMIT {}", page.limit)
+
+    fn push_int(&mut self, clause: &str, value: i64) {
+        self.push(clause, value);
+    }
 }
 
 /// `SELECT body FROM {table}` under `conditions`, one page ordered by `column`, decoded.
@@ -170,7 +161,7 @@ pub(super) fn list_bodies<T: DeserializeOwned>(
     page: &crate::Page,
     column: &str,
 ) -> StoreResult<Vec<T>> {
-    let tail = page_clause(&mut conditions, page, column);
+    let tail = conditions.page(page, column);
     let sql = format!("SELECT body FROM {table} WHERE {} {tail}", conditions.sql());
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(conditions.param_refs().as_slice(), |r| from_json(&r.get::<_, String>(0)?))?;
