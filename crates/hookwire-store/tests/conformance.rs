@@ -696,3 +696,38 @@ async fn postgres_a_peers_configuration_change_reaches_every_nodes_cache() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_sslmode_require_encrypts_every_connection() {
+    if postgres_url().is_none() {
+        return;
+    }
+    let name = format!("hw_tls_{}", uuid_like());
+    let url = format!("{}&sslmode=require&application_name={name}", fresh_postgres().await);
+    let store = PgStore::open(&url, None).await.expect("the local server offers TLS");
+    let app = application();
+    store.create_app(app.clone()).await.unwrap();
+    assert_eq!(store.get_app("acme").await.unwrap().unwrap().id, app.id);
+    let plain = postgres_url().unwrap();
+    let (client, connection) = tokio_postgres::connect(&plain, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    // The pool's connection and the LISTEN connection, both encrypted.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let row = client
+            .query_one(
+                "SELECT count(*) FILTER (WHERE s.ssl), count(*) FROM pg_stat_activity a \
+                 JOIN pg_stat_ssl s USING (pid) WHERE a.application_name = $1",
+                &[&name],
+            )
+            .await
+            .unwrap();
+        let (encrypted, all): (i64, i64) = (row.get(0), row.get(1));
+        if all >= 2 {
+            assert_eq!(encrypted, all, "every connection of the store is encrypted");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the store's connections did not show up: {all}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -10,6 +10,7 @@ mod node;
 mod recorder;
 mod resources;
 mod rows;
+mod tls;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -66,8 +67,14 @@ impl PgStore {
     /// Must be called within a tokio runtime.
     pub async fn open(url: &str, main_key: Option<MainKey>) -> StoreResult<Self> {
         let config = parse_url(url)?;
-        let manager =
-            Manager::from_config(config.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let manager = match tls::connector(&config)? {
+            None => {
+                Manager::from_config(config.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast })
+            }
+            Some(tls) => {
+                Manager::from_config(config.clone(), tls, ManagerConfig { recycling_method: RecyclingMethod::Fast })
+            }
+        };
         let pool =
             Pool::builder(manager).max_size(POOL_SIZE_MAX).build().map_err(|e| StoreError::Pool(e.to_string()))?;
         let mut client = pool.get().await.map_err(pool_error)?;
@@ -93,8 +100,7 @@ impl PgStore {
 
     /// Applies pending migrations and returns the schema version.
     pub async fn migrate_only(url: &str) -> StoreResult<usize> {
-        let (mut client, connection) = parse_url(url)?.connect(NoTls).await?;
-        let driver = tokio::spawn(connection);
+        let (mut client, driver) = connect_driven(&parse_url(url)?).await?;
         let version = migrate(&mut client).await;
         drop(client);
         let _ = driver.await;
@@ -165,6 +171,22 @@ fn parse_url(url: &str) -> StoreResult<tokio_postgres::Config> {
         .map_err(|e| StoreError::Url(format!("{e} (expected postgres://user@host:port/database)")))
 }
 
+/// One connection outside the pool, with the TLS the URL asks for, its driver spawned.
+async fn connect_driven(
+    config: &tokio_postgres::Config,
+) -> StoreResult<(tokio_postgres::Client, tokio::task::JoinHandle<()>)> {
+    Ok(match tls::connector(config)? {
+        None => {
+            let (client, connection) = config.connect(NoTls).await?;
+            (client, tokio::spawn(async move { drop(connection.await) }))
+        }
+        Some(tls) => {
+            let (client, connection) = config.connect(tls).await?;
+            (client, tokio::spawn(async move { drop(connection.await) }))
+        }
+    })
+}
+
 fn pool_error(error: deadpool_postgres::PoolError) -> StoreError {
     match error {
         deadpool_postgres::PoolError::Backend(error) => error.into(),
@@ -216,8 +238,7 @@ pub async fn url_with_fresh_schema(url: &str, schema: &str) -> StoreResult<Strin
     if !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return Err(StoreError::Url(format!("schema name {schema:?} must be letters, digits and _")));
     }
-    let (client, connection) = parse_url(url)?.connect(NoTls).await?;
-    let driver = tokio::spawn(connection);
+    let (client, driver) = connect_driven(&parse_url(url)?).await?;
     client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")).await?;
     drop(client);
     let _ = driver.await;

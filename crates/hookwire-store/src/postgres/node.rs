@@ -6,7 +6,8 @@ use std::sync::Weak;
 use std::time::Duration;
 
 use std::sync::atomic::Ordering;
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_postgres::{AsyncMessage, Connection, NoTls};
 
 use super::Inner;
 use crate::EndpointPause;
@@ -90,64 +91,84 @@ pub(super) fn spawn_heartbeat(inner: Weak<Inner>) {
     });
 }
 
-/// Holds a LISTEN connection (reconnecting when it drops) and notifies `due` on every
-/// announcement, and once after each (re)connect for anything announced while it was down.
+/// Holds a LISTEN connection (reconnecting when it drops) and acts on every announcement;
+/// wakes the poller once after each (re)connect for anything announced while it was down.
 pub(super) fn spawn_listener(config: tokio_postgres::Config, alive: Weak<Inner>) {
     tokio::spawn(async move {
-        loop {
-            let Some(inner) = alive.upgrade() else { return };
-            let due = inner.due.clone();
-            drop(inner);
-            match config.connect(NoTls).await {
-                Ok((client, mut connection)) => {
-                    let alive_check = alive.clone();
-                    let driver = tokio::spawn(async move {
-                        loop {
-                            let message = tokio::select! {
-                                message = std::future::poll_fn(|cx| connection.poll_message(cx)) => message,
-                                _ = tokio::time::sleep(Duration::from_millis(ALIVE_CHECK_MS)) => {
-                                    if alive_check.strong_count() == 0 { return }
-                                    continue;
-                                }
-                            };
-                            match message {
-                                Some(Ok(AsyncMessage::Notification(note))) => {
-                                    let Some(inner) = alive_check.upgrade() else { return };
-                                    heard(&inner, note.channel(), note.payload());
-                                }
-                                Some(Ok(_)) => {}
-                                Some(Err(error)) => {
-                                    tracing::warn!(%error, "LISTEN connection lost");
-                                    return;
-                                }
-                                None => return,
-                            }
-                        }
-                    });
-                    let channels = format!("LISTEN {DUE_CHANNEL}; LISTEN {PAUSE_CHANNEL}; LISTEN {CONFIG_CHANNEL}");
-                    match client.batch_execute(&channels).await {
-                        Ok(()) => {
-                            // Whatever was announced while not listening is looked at now.
-                            if let Some(inner) = alive.upgrade() {
-                                inner.cache.invalidate();
-                                inner.listening.store(true, Ordering::Release);
-                            }
-                            due.notify_one();
-                        }
-                        Err(error) => tracing::warn!(%error, "cannot LISTEN for announcements"),
+        while alive.strong_count() > 0 {
+            let failed = match super::tls::connector(&config) {
+                Ok(None) => match config.connect(NoTls).await {
+                    Ok((client, connection)) => {
+                        listen(client, connection, &alive).await;
+                        None
                     }
-                    let _ = driver.await;
-                    drop(client);
-                    if let Some(inner) = alive.upgrade() {
-                        inner.listening.store(false, Ordering::Release);
-                        inner.cache.invalidate();
+                    Err(error) => Some(error.to_string()),
+                },
+                Ok(Some(tls)) => match config.connect(tls).await {
+                    Ok((client, connection)) => {
+                        listen(client, connection, &alive).await;
+                        None
                     }
-                }
-                Err(error) => tracing::warn!(%error, "cannot open the LISTEN connection"),
+                    Err(error) => Some(error.to_string()),
+                },
+                Err(error) => Some(error.to_string()),
+            };
+            if let Some(error) = failed {
+                tracing::warn!(%error, "cannot open the LISTEN connection");
             }
             tokio::time::sleep(Duration::from_millis(LISTEN_RETRY_MS)).await;
         }
     });
+}
+
+/// Listens on one connection until it drops or the store is gone.
+async fn listen<S, T>(client: tokio_postgres::Client, mut connection: Connection<S, T>, alive: &Weak<Inner>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let alive_check = alive.clone();
+    let driver = tokio::spawn(async move {
+        loop {
+            let message = tokio::select! {
+                message = std::future::poll_fn(|cx| connection.poll_message(cx)) => message,
+                _ = tokio::time::sleep(Duration::from_millis(ALIVE_CHECK_MS)) => {
+                    if alive_check.strong_count() == 0 { return }
+                    continue;
+                }
+            };
+            match message {
+                Some(Ok(AsyncMessage::Notification(note))) => {
+                    let Some(inner) = alive_check.upgrade() else { return };
+                    heard(&inner, note.channel(), note.payload());
+                }
+                Some(Ok(_)) => {}
+                Some(Err(error)) => {
+                    tracing::warn!(%error, "LISTEN connection lost");
+                    return;
+                }
+                None => return,
+            }
+        }
+    });
+    let channels = format!("LISTEN {DUE_CHANNEL}; LISTEN {PAUSE_CHANNEL}; LISTEN {CONFIG_CHANNEL}");
+    match client.batch_execute(&channels).await {
+        Ok(()) => {
+            // Whatever was announced while not listening is looked at now.
+            if let Some(inner) = alive.upgrade() {
+                inner.cache.invalidate();
+                inner.listening.store(true, Ordering::Release);
+                inner.due.notify_one();
+            }
+        }
+        Err(error) => tracing::warn!(%error, "cannot LISTEN for announcements"),
+    }
+    let _ = driver.await;
+    drop(client);
+    if let Some(inner) = alive.upgrade() {
+        inner.listening.store(false, Ordering::Release);
+        inner.cache.invalidate();
+    }
 }
 
 /// Acts on one announcement.
