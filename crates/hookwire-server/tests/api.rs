@@ -128,8 +128,12 @@ async fn message_list_filters_by_type_channel_and_time() {
     let app = TestApp::start().await;
     let app_id = app.create_app().await;
     let path = format!("/api/v1/app/{app_id}/msg");
+    // Times are milliseconds: a pause between sends keeps them apart for the before/after checks.
+    let tick = || tokio::time::sleep(std::time::Duration::from_millis(3));
     app.post_ok(&path, json!({"eventType": "user.created", "payload": {}, "channels": ["eu"]}), 202).await;
+    tick().await;
     let middle = app.post_ok(&path, json!({"eventType": "invoice.paid", "payload": {}}), 202).await;
+    tick().await;
     app.post_ok(&path, json!({"eventType": "user.deleted", "payload": {}, "channels": ["us"]}), 202).await;
     let types = |body: serde_json::Value| {
         body["data"].as_array().unwrap().iter().map(|m| m["eventType"].as_str().unwrap().to_owned()).collect::<Vec<_>>()

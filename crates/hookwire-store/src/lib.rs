@@ -40,11 +40,12 @@ pub enum Accepted {
     Existing(Message),
 }
 
-/// A claimed delivery with what sending it needs. `endpoint` is `None` if it was deleted.
+/// A claimed delivery with what sending it needs. `endpoint` is `None` if it was deleted. The
+/// deliveries of one message in a claim share the message (read once, payload not copied).
 #[derive(Debug, Clone)]
 pub struct ClaimedDelivery {
     pub delivery: Delivery,
-    pub message: Message,
+    pub message: Arc<Message>,
     pub endpoint: Option<Endpoint>,
 }
 

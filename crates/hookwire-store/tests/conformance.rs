@@ -54,6 +54,7 @@ conformance!(
     queue_depth_counts_pending_deliveries_by_when_they_can_go,
     messages_filter_by_the_status_of_any_delivery,
     endpoint_health_is_failing_since_the_first_failure_after_the_last_success,
+    a_claim_reads_each_message_once_for_all_its_deliveries,
 );
 
 fn postgres_url() -> Option<String> {
@@ -247,6 +248,7 @@ async fn parked_deliveries_wait_for_release_and_are_never_leased(backend: Backen
     let parked = Delivery { next_attempt_at: None, ..delivery(&m, f.endpoint.id) };
     let leased = Accept { leased_until: Some(NOW + 60_000), ..accept(m.clone(), vec![parked], None) };
     f.store.accept_message(leased).await.unwrap();
+    assert_eq!(f.store.next_due_at(NOW).await.unwrap(), None, "parked work is not due");
     assert!(f.store.claim_due(NOW + 120_000, NOW + 180_000, 10).await.unwrap().is_empty());
     assert_eq!(f.store.release_parked(f.endpoint.id, NOW).await.unwrap(), 1);
     let claimed = f.store.claim_due(NOW, NOW + 1_000, 10).await.unwrap();
@@ -517,6 +519,17 @@ async fn endpoint_health_is_failing_since_the_first_failure_after_the_last_succe
     assert_eq!((stats.success, stats.fail), (1, 3));
 }
 
+async fn a_claim_reads_each_message_once_for_all_its_deliveries(backend: Backend) {
+    let f = fixture(backend).await;
+    let m = message(f.app.id, None);
+    let deliveries = vec![delivery(&m, f.endpoint.id), delivery(&m, f.endpoint.id), delivery(&m, f.endpoint.id)];
+    f.store.accept_message(accept(m.clone(), deliveries, None)).await.unwrap();
+    let claimed = f.store.claim_due(NOW, NOW + 1_000, 10).await.unwrap();
+    assert_eq!(claimed.len(), 3);
+    assert_eq!(claimed[0].message.id, m.id);
+    assert!(claimed.iter().all(|c| Arc::ptr_eq(&c.message, &claimed[0].message)), "one copy of the payload");
+}
+
 // ---- PostgreSQL only: what several nodes sharing one database need. ----
 
 /// Two nodes (stores) on one fresh schema, with an application and endpoint; `None` without
@@ -729,5 +742,55 @@ async fn postgres_sslmode_require_encrypts_every_connection() {
         }
         assert!(std::time::Instant::now() < deadline, "the store's connections did not show up: {all}");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_node_taken_for_dead_cannot_undo_a_peers_claim() {
+    let Some((a, b, app, endpoint)) = two_nodes().await else { return };
+    let m = message(app.id, None);
+    let d = delivery(&m, endpoint.id);
+    a.accept_message(accept(m.clone(), vec![d.clone()], None)).await.unwrap();
+    assert_eq!(a.claim_due(NOW, NOW + 600_000, 10).await.unwrap().len(), 1);
+    // Node a stalls past the TTL; b takes the delivery over.
+    age_heartbeat(&b, a.node_id()).await;
+    assert_eq!(b.claim_due(NOW, NOW + 600_000, 10).await.unwrap().len(), 1);
+    // Then a wakes and records its attempt: the attempt is logged, b's claim stands.
+    let failed = Attempt {
+        app_id: app.id,
+        endpoint_id: endpoint.id,
+        url: endpoint.url.clone(),
+        ..attempt_for(&d, Status::Fail)
+    };
+    let update = DeliveryUpdate { status: Status::Pending, attempts: 1, next_attempt_at: Some(NOW) };
+    a.record_attempt(failed, update).await.unwrap();
+    assert!(b.claim_due(NOW, NOW + 600_000, 10).await.unwrap().is_empty(), "b still holds it");
+    let filter = AttemptFilter {
+        scope: AttemptScope::Message(m.id),
+        page: Page { limit: 10, iterator: None, descending: true },
+        status: None,
+        status_code_class: None,
+        endpoint: None,
+        before: None,
+        after: None,
+    };
+    assert_eq!(b.list_attempts(app.id, &filter).await.unwrap().len(), 1, "the attempt itself is recorded");
+}
+
+fn attempt_for(d: &Delivery, status: Status) -> Attempt {
+    Attempt {
+        id: AttemptId::generate(),
+        app_id: d.app_id,
+        msg_id: d.msg_id,
+        endpoint_id: d.endpoint_id,
+        delivery_id: d.id,
+        url: String::new(),
+        status,
+        response_status_code: 500,
+        response: String::new(),
+        response_duration_ms: 1,
+        error_kind: None,
+        trigger_type: TriggerType::Scheduled,
+        timestamp: NOW,
     }
 }

@@ -48,6 +48,14 @@ impl Hookwire {
     }
 }
 
+/// A failed assertion must not leave a server running.
+impl Drop for Hookwire {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn client() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::new()

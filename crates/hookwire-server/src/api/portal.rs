@@ -71,5 +71,11 @@ async fn app_portal_access(
 /// the fragment, which browsers never send to a server or in a `Referer`.
 pub(crate) fn portal_url(state: &AppState, app: AppId, token: &str) -> String {
     let base = state.config.public_url.clone().unwrap_or_else(|| format!("http://{}", state.config.listen));
-    format!("{}/portal/#token={token}&app={app}", base.trim_end_matches('/'))
+    format!("{}{}", base.trim_end_matches('/'), portal_path(app, token))
+}
+
+/// The portal's path on this server, carrying the token and the application in the fragment
+/// (never sent to a server, never in a log).
+pub(crate) fn portal_path(app: AppId, token: &str) -> String {
+    format!("/portal/#token={token}&app={app}")
 }

@@ -68,8 +68,9 @@ struct Gate {
 }
 
 impl Gate {
-    /// When this endpoint may next be sent to, or `None` if it may be now.
-    fn blocked_until(&mut self, now: Millis) -> Option<Millis> {
+    /// When this endpoint may next be sent to, or `None` if it may be now. Only looks: a job
+    /// that is then sent claims the half-open circuit's one probe with `claim_probe`.
+    fn blocked_until(&self, now: Millis) -> Option<Millis> {
         if self.paused_until > now {
             return Some(self.paused_until);
         }
@@ -80,9 +81,15 @@ impl Gate {
             if self.probing {
                 return Some(now + self.cooldown_ms);
             }
-            self.probing = true; // half-open: this one job probes
         }
         None
+    }
+
+    /// A job is being sent: if the circuit is half-open, it is the one probe.
+    fn claim_probe(&mut self) {
+        if self.consecutive_failures >= CIRCUIT_FAILURES_TO_OPEN {
+            self.probing = true;
+        }
     }
 
     /// Counts a failure; opens the circuit (or re-opens it after a failed probe, doubling the
@@ -144,11 +151,10 @@ impl FlowControl {
             gate.in_flight -= 1;
             return Admission::Defer { job, until: not_before };
         }
+        gate.claim_probe();
         Admission::Send { job, not_before }
     }
 
-    /// Records how an attempt to `endpoint` went and frees its slot. Returns the endpoint's next
-    /// queued job to send with the freed slot, and the queued jobs that must go back to the store.
     /// Pauses the endpoint until `until` (a pause another node heard, or this one).
     pub fn pause(&self, endpoint: EndpointId, until: Millis, now: Millis) {
         if until <= now {
@@ -159,6 +165,8 @@ impl FlowControl {
         gate.paused_until = gate.paused_until.max(until);
     }
 
+    /// Records how an attempt to `endpoint` went and frees its slot. Returns the endpoint's next
+    /// queued job to send with the freed slot, and the queued jobs that must go back to the store.
     /// `verdict` is `None` when the job went back to the store unsent (it says nothing of health).
     pub fn finish(&self, endpoint: EndpointId, verdict: Option<Verdict>, now: Millis) -> Finished {
         let mut gates = self.gates.lock().expect("flow gates poisoned");
@@ -180,13 +188,13 @@ impl FlowControl {
             gate.paused_until = gate.paused_until.max(now + seconds as Millis * 1_000);
         }
         if let Some(until) = gate.blocked_until(now) {
-            gate.probing = false;
             let deferred: Vec<_> = gate.queue.drain(..).map(|job| (job, until)).collect();
             *queued -= deferred.len();
             return (None, deferred);
         }
         let next = gate.queue.pop_front().map(|job| {
             *queued -= 1;
+            gate.claim_probe();
             let not_before = gate.take_slot(&job.endpoint, now);
             (job, not_before)
         });
@@ -237,6 +245,8 @@ mod tests {
         assert_eq!(gate.blocked_until(1_000), Some(CIRCUIT_COOLDOWN_MS_MIN), "open: deliveries wait");
         let after = CIRCUIT_COOLDOWN_MS_MIN;
         assert_eq!(gate.blocked_until(after), None, "half-open: one probe goes");
+        assert_eq!(gate.blocked_until(after), None, "looking does not claim the probe");
+        gate.claim_probe(); // the probe is sent
         assert!(gate.blocked_until(after).is_some(), "and only one");
         assert!(gate.record_failure(after));
         assert_eq!(gate.cooldown_ms, 2 * CIRCUIT_COOLDOWN_MS_MIN, "a failed probe doubles the cooldown");

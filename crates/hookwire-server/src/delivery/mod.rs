@@ -190,7 +190,7 @@ async fn claim_and_queue(store: &dyn Store, queue: &mpsc::Sender<Job>, cancel: &
                 shared
             }
         };
-        let job = Job { delivery: claim.delivery, message: Arc::new(claim.message), endpoint };
+        let job = Job { delivery: claim.delivery, message: claim.message, endpoint };
         tokio::select! {
             _ = cancel.cancelled() => return None,
             sent = queue.send(job) => if sent.is_err() { return None },
@@ -264,7 +264,7 @@ async fn run(
                         worker.defer(job, until).await;
                         None
                     }
-                    None => Some(worker.attempt(&job).await),
+                    None => worker.attempt(&job).await,
                 };
                 let (next, deferred) = flow.finish(endpoint, verdict, now());
                 for (job, until) in deferred {

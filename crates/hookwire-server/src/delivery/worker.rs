@@ -81,9 +81,10 @@ impl Worker {
         }
     }
 
-    pub async fn attempt(&self, job: &Job) -> Verdict {
+    /// Sends the job and records the attempt; `None` when it was not sent (its endpoint was
+    /// disabled or reset to unverified meanwhile), which says nothing of the endpoint's health.
+    pub async fn attempt(&self, job: &Job) -> Option<Verdict> {
         let Job { delivery, message, endpoint } = job;
-        let passed = Verdict { succeeded: true, pause_seconds: None };
         let started = now();
         if endpoint.disabled {
             let update =
@@ -91,7 +92,7 @@ impl Worker {
             if let Err(error) = self.store.update_delivery(delivery.id, update, started).await {
                 tracing::error!(%error, delivery_id = %delivery.id, "cannot cancel delivery");
             }
-            return passed;
+            return None;
         }
         if endpoint.unverified {
             // Verification was reset after this delivery was claimed: park it until verified.
@@ -99,7 +100,7 @@ impl Worker {
             if let Err(error) = self.store.update_delivery(delivery.id, update, started).await {
                 tracing::error!(%error, delivery_id = %delivery.id, "cannot park delivery");
             }
-            return passed;
+            return None;
         }
         let in_flight = self.metrics.attempt_in_flight();
         let outcome = self.sender.send(endpoint, message, delivery, started).await;
@@ -157,18 +158,20 @@ impl Worker {
             timestamp: finished,
         };
         let update = DeliveryUpdate { status, attempts, next_attempt_at: retry_at };
-        let failing_since = match self.store.record_attempt(attempt.clone(), update).await {
+        // Kept only when it will be announced: the record may carry 4 KiB of response.
+        let exhausted = (status == Status::Fail && delivery.trigger == TriggerType::Scheduled)
+            .then_some(self.events.as_ref())
+            .flatten()
+            .map(|events| (events.clone(), attempt.clone()));
+        let failing_since = match self.store.record_attempt(attempt, update).await {
             Ok(failing_since) => failing_since,
             Err(error) => {
                 // The lease lapses and the delivery is attempted again: at least once, never lost.
                 tracing::error!(%error, delivery_id = %delivery.id, "cannot record attempt");
-                return verdict;
+                return Some(verdict);
             }
         };
-        if status == Status::Fail
-            && delivery.trigger == TriggerType::Scheduled
-            && let Some(events) = &self.events
-        {
+        if let Some((events, attempt)) = exhausted {
             events.attempt_exhausted(endpoint, message, &attempt, finished).await;
         }
         if let Some(since) = failing_since
@@ -179,6 +182,6 @@ impl Worker {
         if retry_at.is_some_and(|at| at <= finished + POLL_INTERVAL_MAX_MS as i64) {
             self.dispatcher.wake();
         }
-        verdict
+        Some(verdict)
     }
 }

@@ -353,7 +353,7 @@ pub async fn open_portal(_: Operator, State(state): State<AppState>, Path(app_ke
     let app = load_app(&state, Principal::Admin, &app_key).await?;
     let expires_at = now() + APP_TOKEN_TTL_SECONDS_DEFAULT as Millis * 1_000;
     let token = Auth::issue_app_token(state.store.as_ref(), app.id, expires_at).await?;
-    Ok(redirect(&format!("/portal/#token={token}&app={}", app.id)))
+    Ok(redirect(&crate::api::portal::portal_path(app.id, &token)))
 }
 
 pub async fn event_types(_: Operator, State(state): State<AppState>, query: QueryPairs) -> UiResult {

@@ -87,7 +87,7 @@ impl DeliveryStore for PgStore {
                 continue;
             };
             let endpoint = endpoints.get(&delivery.endpoint_id).cloned();
-            claimed.push(ClaimedDelivery { message: Message::clone(message), endpoint, delivery });
+            claimed.push(ClaimedDelivery { message: message.clone(), endpoint, delivery });
         }
         if !orphans.is_empty() {
             client.execute("DELETE FROM deliveries WHERE id = ANY($1)", &[&orphans]).await?;
@@ -191,13 +191,20 @@ impl DeliveryStore for PgStore {
         let statement = client
             .prepare_cached(
                 "UPDATE deliveries SET status = $2, attempts = $3, next_attempt_at = $4, lease_owner = NULL, \
-                 lease_until = NULL, updated_at = $5 WHERE id = $1",
+                 lease_until = NULL, updated_at = $5 WHERE id = $1 AND (lease_owner IS NULL OR lease_owner = $6)",
             )
             .await?;
         client
             .execute(
                 &statement,
-                &[&id.to_string(), &update.status.code(), &i64::from(update.attempts), &update.next_attempt_at, &now],
+                &[
+                    &id.to_string(),
+                    &update.status.code(),
+                    &i64::from(update.attempts),
+                    &update.next_attempt_at,
+                    &now,
+                    &self.inner.node_id,
+                ],
             )
             .await?;
         Ok(())

@@ -57,6 +57,8 @@ struct Inner {
     cache: ConfigCache,
     /// Whether the LISTEN connection is up and hears configuration changes.
     listening: AtomicBool,
+    /// Set when the node left the registry on purpose (shutdown): the heartbeat stops.
+    left: AtomicBool,
     /// Group commit for attempt records.
     recorder: recorder::Recorder,
 }
@@ -81,11 +83,13 @@ impl PgStore {
         migrate(&mut client).await?;
         check_main_key(&client, main_key.as_ref()).await?;
         drop(client);
+        let node_id = format!("node_{}", uuid::Uuid::now_v7().simple());
         let inner = Arc::new(Inner {
-            recorder: recorder::Recorder::start(pool.clone()),
+            recorder: recorder::Recorder::start(pool.clone(), node_id.clone()),
             pool,
             url: url.to_owned(),
-            node_id: format!("node_{}", uuid::Uuid::now_v7().simple()),
+            node_id,
+            left: AtomicBool::new(false),
             main_key: main_key.map(Arc::new),
             due: Arc::new(Notify::new()),
             pauses: broadcast::channel(PAUSES_BUFFERED).0,

@@ -59,6 +59,7 @@ pub(super) async fn join(inner: &Inner) -> StoreResult<()> {
 
 /// Leaves the registry: this node's leases lapse for everyone at once.
 pub(super) async fn leave(inner: &Inner) -> StoreResult<()> {
+    inner.left.store(true, Ordering::Release);
     let client = inner.pool.get().await.map_err(super::pool_error)?;
     client.execute("DELETE FROM nodes WHERE id = $1", &[&inner.node_id]).await?;
     Ok(())
@@ -73,6 +74,9 @@ pub(super) fn spawn_heartbeat(inner: Weak<Inner>) {
         loop {
             tick.tick().await;
             let Some(inner) = inner.upgrade() else { return };
+            if inner.left.load(Ordering::Acquire) {
+                return;
+            }
             let beat = async {
                 let client = inner.pool.get().await.map_err(super::pool_error)?;
                 let sql = format!("UPDATE nodes SET heartbeat_at = {DB_NOW_MS} WHERE id = $1");

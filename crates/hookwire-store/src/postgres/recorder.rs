@@ -27,9 +27,11 @@ pub(super) struct Recorder {
 
 impl Recorder {
     /// Starts the recorder task; it ends when the recorder is dropped.
-    pub fn start(pool: Pool) -> Self {
+    /// `node_id` is this node: an attempt moves its delivery on only while this node (or no
+    /// node) holds it, so a node that was taken for dead cannot undo a peer's newer claim.
+    pub fn start(pool: Pool, node_id: String) -> Self {
         let (queue, waiting) = mpsc::channel(WAITING_MAX);
-        tokio::spawn(run(pool, waiting));
+        tokio::spawn(run(pool, node_id, waiting));
         Self { queue }
     }
 
@@ -42,11 +44,11 @@ impl Recorder {
     }
 }
 
-async fn run(pool: Pool, mut waiting: mpsc::Receiver<(Attempt, DeliveryUpdate, Reply)>) {
+async fn run(pool: Pool, node_id: String, mut waiting: mpsc::Receiver<(Attempt, DeliveryUpdate, Reply)>) {
     let mut batch = Vec::with_capacity(BATCH_MAX);
     while waiting.recv_many(&mut batch, BATCH_MAX).await > 0 {
         let records: Vec<(&Attempt, &DeliveryUpdate)> = batch.iter().map(|(a, u, _)| (a, u)).collect();
-        match write(&pool, &records).await {
+        match write(&pool, &node_id, &records).await {
             Ok(failing_since) => {
                 for (attempt, _, reply) in batch.drain(..) {
                     let _ = reply.send(Ok(failing_since.get(&attempt.endpoint_id).copied().flatten()));
@@ -74,7 +76,8 @@ const RECORD_SQL: &str = "WITH input AS (SELECT * FROM unnest($1::text[], $2::te
     SELECT id, app_id, msg_id, endpoint_id, delivery_id, url, status, code, response, duration, error_kind, \
     trigger_type, created_at FROM input), \
     moved AS (UPDATE deliveries d SET status = i.new_status, attempts = i.attempts, next_attempt_at = i.next_at, \
-    lease_owner = NULL, lease_until = NULL, updated_at = i.created_at FROM input i WHERE d.id = i.delivery_id), \
+    lease_owner = NULL, lease_until = NULL, updated_at = i.created_at FROM input i WHERE d.id = i.delivery_id \
+    AND (d.lease_owner IS NULL OR d.lease_owner = $18)), \
     last_success AS (SELECT endpoint_id, max(created_at) FILTER (WHERE succeeded) AS at FROM input \
     GROUP BY endpoint_id), \
     health AS (SELECT i.endpoint_id, s.at AS last_success, min(i.created_at) FILTER (WHERE NOT i.succeeded \
@@ -89,6 +92,7 @@ const RECORD_SQL: &str = "WITH input AS (SELECT * FROM unnest($1::text[], $2::te
 
 async fn write(
     pool: &Pool,
+    node_id: &String,
     records: &[(&Attempt, &DeliveryUpdate)],
 ) -> StoreResult<HashMap<EndpointId, Option<Millis>>> {
     let text = |f: &dyn Fn(&Attempt) -> String| records.iter().map(|(a, _)| f(a)).collect::<Vec<String>>();
@@ -133,6 +137,7 @@ async fn write(
                 &attempts,
                 &next_at,
                 &succeeded,
+                node_id,
             ],
         )
         .await?;

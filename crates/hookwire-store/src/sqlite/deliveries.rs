@@ -1,6 +1,7 @@
 //! Deliveries and attempts on SQLite: claiming due work with leases, recording outcomes, history.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use hookwire_core::model::{Attempt, Delivery, Endpoint, Message, Status};
@@ -138,7 +139,7 @@ impl DeliveryStore for SqliteStore {
         self.read(move |conn| {
             Ok(conn
                 .prepare_cached(
-                    "SELECT next_attempt_at FROM deliveries WHERE status = 1 \
+                    "SELECT next_attempt_at FROM deliveries WHERE status = 1 AND next_attempt_at IS NOT NULL \
                      AND (lease_until IS NULL OR lease_until <= ?1) ORDER BY next_attempt_at LIMIT 1",
                 )?
                 .query_row([now], |r| r.get(0))
@@ -310,11 +311,22 @@ fn claim_in(conn: &Connection, now: Millis, lease_until: Millis, limit: usize) -
         .query_map(params![now, lease_until, limit as i64], rows::delivery)?
         .collect::<Result<_, _>>()?;
     let mut endpoints: HashMap<EndpointId, Option<Endpoint>> = HashMap::new();
+    let mut messages: HashMap<MessageId, Option<Arc<Message>>> = HashMap::new();
     let mut claimed = Vec::with_capacity(deliveries.len());
     let message_sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?1");
     for delivery in deliveries {
-        let message =
-            conn.prepare_cached(&message_sql)?.query_row([delivery.msg_id.to_string()], rows::message).optional()?;
+        let message = match messages.get(&delivery.msg_id) {
+            Some(message) => message.clone(),
+            None => {
+                let message = conn
+                    .prepare_cached(&message_sql)?
+                    .query_row([delivery.msg_id.to_string()], rows::message)
+                    .optional()?
+                    .map(Arc::new);
+                messages.insert(delivery.msg_id, message.clone());
+                message
+            }
+        };
         let Some(message) = message else {
             // The message was deleted with its application; nothing left to send.
             conn.execute("DELETE FROM deliveries WHERE id = ?1", [delivery.id.to_string()])?;

@@ -106,8 +106,7 @@ impl SqliteStore {
     /// in one transaction; returns how many endpoints were rewritten.
     pub async fn reseal_secrets(&self, new_key: Option<MainKey>) -> StoreResult<u64> {
         let current = self.inner.main_key.clone();
-        self.inner.cache.invalidate();
-        self.write(move |conn| {
+        self.write_config(move |conn| {
             let rows: Vec<(String, String)> = conn
                 .prepare("SELECT id, body FROM endpoints")?
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?

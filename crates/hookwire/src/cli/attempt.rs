@@ -1,6 +1,7 @@
 //! `hookwire attempt ...`: the delivery log (one row per HTTP attempt) and manual resends.
 
 use clap::{Subcommand, ValueEnum};
+use hookwire_core::model::Status;
 use serde_json::json;
 
 use super::output::Column;
@@ -37,17 +38,20 @@ pub enum AttemptStatus {
     Pending,
     Fail,
     Sending,
+    Canceled,
 }
 
 impl AttemptStatus {
     /// The API's numeric code.
     fn code(self) -> i64 {
-        match self {
-            Self::Success => 0,
-            Self::Pending => 1,
-            Self::Fail => 2,
-            Self::Sending => 3,
-        }
+        let status = match self {
+            Self::Success => Status::Success,
+            Self::Pending => Status::Pending,
+            Self::Fail => Status::Fail,
+            Self::Sending => Status::Sending,
+            Self::Canceled => Status::Canceled,
+        };
+        status.code()
     }
 }
 

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
+use hookwire_core::model::Status;
 use serde_json::{Value, json};
 
 use super::output::{Column, Progress};
@@ -360,7 +361,7 @@ async fn recover(
                 };
                 *left -= 1;
                 tally.attempted += 1;
-                tally.succeeded += u64::from(attempt["status"].as_i64() == Some(0));
+                tally.succeeded += u64::from(attempt["status"].as_i64() == Some(Status::Success.code()));
             }
             iterator = page["iterator"].as_str().map(str::to_owned).or(iterator);
             let failed = tally.attempted - tally.succeeded;
@@ -415,7 +416,7 @@ async fn failed_deliveries(
     // The log's `after` is exclusive and recover's `since` inclusive: start one millisecond earlier.
     let since = hookwire_core::time_fmt::parse(since).map_err(anyhow::Error::msg)?;
     let mut query = vec![
-        ("status", "2".to_owned()),
+        ("status", Status::Fail.code().to_string()),
         ("with_content", "false".to_owned()),
         ("after", hookwire_core::time_fmt::format_millis(since - 1)),
     ];
