@@ -33,6 +33,8 @@ const QUEUE_CAPACITY: usize = 4_096;
 const CLAIM_BATCH: usize = 256;
 /// Longest the poller sleeps without being woken.
 const POLL_INTERVAL_MAX_MS: u64 = 1_000;
+/// Attempts sent and not yet recorded; beyond this, sending waits for the store.
+const RECORDS_WAITING_MAX: usize = 4_096;
 /// Pause after a claim round found the due work taken by another node.
 const CLAIM_RACE_RETRY_MS: u64 = 50;
 
@@ -117,6 +119,8 @@ pub fn start(
         events,
         auto_disable_after_ms: engine.auto_disable_after_ms,
         metrics: engine.metrics,
+        records: Arc::new(Semaphore::new(RECORDS_WAITING_MAX)),
+        tracker: tracker.clone(),
     };
     if let Some(shared) = worker.store.shared_flow() {
         tracker.spawn(follow_pauses(shared.pauses(), flow.clone(), cancel.clone()));

@@ -6,6 +6,8 @@ use hookwire_core::AttemptId;
 use hookwire_core::model::{Attempt, Status, TriggerType};
 use hookwire_core::retry::next_attempt_at;
 use hookwire_store::{DeliveryUpdate, Store};
+use tokio::sync::Semaphore;
+use tokio_util::task::TaskTracker;
 
 use hookwire_core::time_fmt::Millis;
 
@@ -23,6 +25,9 @@ pub(super) struct Worker {
     pub events: Option<Arc<OperationalEvents>>,
     pub auto_disable_after_ms: Millis,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Attempts sent and waiting to be recorded, at most this semaphore's permits.
+    pub records: Arc<Semaphore>,
+    pub tracker: TaskTracker,
 }
 
 impl Worker {
@@ -81,7 +86,7 @@ impl Worker {
         }
     }
 
-    /// Sends the job and records the attempt; `None` when it was not sent (its endpoint was
+    /// Sends the job and has the attempt recorded in the background; `None` when it was not sent (its endpoint was
     /// disabled or reset to unverified meanwhile), which says nothing of the endpoint's health.
     pub async fn attempt(&self, job: &Job) -> Option<Verdict> {
         let Job { delivery, message, endpoint } = job;
@@ -158,30 +163,46 @@ impl Worker {
             timestamp: finished,
         };
         let update = DeliveryUpdate { status, attempts, next_attempt_at: retry_at };
+        // Recorded off the endpoint's slot: the next job goes out while this one commits. The
+        // permit bounds records waiting for the store, which holds senders back when it lags.
+        let permit = self.records.clone().acquire_owned().await.expect("record permits are never closed");
+        let (worker, job) = (self.clone(), Job { delivery: delivery.clone(), message: message.clone(), endpoint: endpoint.clone() });
+        self.tracker.spawn(async move {
+            worker.record(job, attempt, update).await;
+            drop(permit);
+        });
+        Some(verdict)
+    }
+
+    /// Records the attempt and moves its delivery on; then announces an exhausted delivery,
+    /// disables an endpoint failing for too long, and wakes the poller for a retry due soon.
+    async fn record(&self, job: Job, attempt: Attempt, update: DeliveryUpdate) {
+        let Job { delivery, message, endpoint } = job;
+        let finished = attempt.timestamp;
         // Kept only when it will be announced: the record may carry 4 KiB of response.
-        let exhausted = (status == Status::Fail && delivery.trigger == TriggerType::Scheduled)
+        let exhausted = (update.status == Status::Fail && delivery.trigger == TriggerType::Scheduled)
             .then_some(self.events.as_ref())
             .flatten()
             .map(|events| (events.clone(), attempt.clone()));
+        let retry_at = update.next_attempt_at;
         let failing_since = match self.store.record_attempt(attempt, update).await {
             Ok(failing_since) => failing_since,
             Err(error) => {
                 // The lease lapses and the delivery is attempted again: at least once, never lost.
                 tracing::error!(%error, delivery_id = %delivery.id, "cannot record attempt");
-                return Some(verdict);
+                return;
             }
         };
         if let Some((events, attempt)) = exhausted {
-            events.attempt_exhausted(endpoint, message, &attempt, finished).await;
+            events.attempt_exhausted(&endpoint, &message, &attempt, finished).await;
         }
         if let Some(since) = failing_since
             && finished - since >= self.auto_disable_after_ms
         {
-            self.auto_disable(endpoint, since, finished).await;
+            self.auto_disable(&endpoint, since, finished).await;
         }
         if retry_at.is_some_and(|at| at <= finished + POLL_INTERVAL_MAX_MS as i64) {
             self.dispatcher.wake();
         }
-        Some(verdict)
     }
 }
