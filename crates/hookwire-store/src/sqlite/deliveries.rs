@@ -23,7 +23,7 @@ use crate::{
 #[async_trait]
 impl DeliveryStore for SqliteStore {
     async fn claim_due(&self, now: Millis, lease_until: Millis, limit: usize) -> StoreResult<Vec<ClaimedDelivery>> {
-        let claimed = self.write(move |conn| claim_in(conn, now, lease_until, limit)).await?;
+        let claimed = self.write_direct(move |conn| claim_in(conn, now, lease_until, limit)).await?;
         claimed
             .into_iter()
             .map(|mut claim| {
@@ -34,7 +34,7 @@ impl DeliveryStore for SqliteStore {
     }
 
     async fn record_attempt(&self, attempt: Attempt, update: DeliveryUpdate) -> StoreResult<Option<Millis>> {
-        self.write(move |conn| {
+        self.write_direct(move |conn| {
             conn.prepare_cached(&format!(
                 "INSERT INTO attempts ({ATTEMPT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
             ))?
@@ -170,7 +170,7 @@ impl DeliveryStore for SqliteStore {
     }
 
     async fn update_delivery(&self, id: DeliveryId, update: DeliveryUpdate, now: Millis) -> StoreResult<()> {
-        self.write(move |conn| {
+        self.write_direct(move |conn| {
             conn.prepare_cached(
                 "UPDATE deliveries SET status = ?2, attempts = ?3, next_attempt_at = ?4, lease_until = NULL, \
                  updated_at = ?5 WHERE id = ?1",

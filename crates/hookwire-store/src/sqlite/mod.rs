@@ -16,7 +16,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use crate::error::{StoreError, StoreResult};
 use crate::secrets::{self, MAIN_KEY_CANARY_SETTING};
-use writer::Writer;
+use writer::{Isolation, Writer};
 
 /// Read connections kept open for reuse; more are opened on demand and closed after use.
 const READ_CONNECTIONS_KEPT: usize = 8;
@@ -137,12 +137,22 @@ impl SqliteStore {
         migrate(&mut conn)
     }
 
-    /// Runs `op` on the writer thread inside the next group commit; returns after the commit.
+    /// Runs `op` on the writer thread, in its own savepoint, inside the next group commit;
+    /// returns after the commit.
     async fn write<T: Send + 'static>(
         &self,
         op: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
-        self.inner.writer.submit(op).await
+        self.inner.writer.submit(Isolation::Savepoint, op).await
+    }
+
+    /// Like `write`, without a savepoint: for hot-path operations whose only expected failure is
+    /// their first write (see writer.rs). A later failure fails the whole group.
+    async fn write_direct<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        self.inner.writer.submit(Isolation::Direct, op).await
     }
 
     /// Runs `op` on a pooled read connection in the blocking pool. (Running reads in place with
