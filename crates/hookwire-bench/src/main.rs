@@ -4,16 +4,16 @@
 //! duplicate deliveries — beside a raw baseline: the same receiver driven by a plain keep-alive
 //! client, so every figure reads as a fraction of this machine's loopback limit.
 
-use std::collections::HashMap;
+mod wire;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 use axum::body::Bytes;
-use axum::http::HeaderMap;
 use clap::Parser;
 use serde_json::json;
 
@@ -71,45 +71,8 @@ async fn start_dead_receiver() -> anyhow::Result<String> {
     Ok(url)
 }
 
-#[derive(Default)]
-struct Arrivals {
-    count: AtomicUsize,
-    by_id: Mutex<HashMap<String, u32>>,
-    latencies_us: Mutex<Vec<u64>>,
-}
-
 fn micros_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_micros() as u64
-}
-
-/// The receiver: counts deliveries by webhook-id and their send→arrival latency.
-async fn start_receiver(arrivals: Arc<Arrivals>) -> anyhow::Result<String> {
-    let handler = move |uri: axum::http::Uri, headers: HeaderMap, body: Bytes| {
-        let arrivals = arrivals.clone();
-        async move {
-            let now = micros_now();
-            if let Some(id) = headers.get("webhook-id").and_then(|v| v.to_str().ok()) {
-                // One delivery per endpoint shares a webhook-id: count per endpoint path.
-                *arrivals.by_id.lock().unwrap().entry(format!("{} {id}", uri.path())).or_default() += 1;
-                if let Some(sent) = sent_at(&body) {
-                    arrivals.latencies_us.lock().unwrap().push(now.saturating_sub(sent));
-                }
-            }
-            arrivals.count.fetch_add(1, Ordering::Relaxed);
-            "ok"
-        }
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}", listener.local_addr()?);
-    tokio::spawn(async move { axum::serve(listener, axum::Router::new().fallback(handler)).await });
-    Ok(url)
-}
-
-/// `"sentAt":<micros>` from a payload, found without parsing the whole body.
-fn sent_at(body: &[u8]) -> Option<u64> {
-    let text = std::str::from_utf8(body).ok()?;
-    let start = text.find("\"sentAt\":")? + 9;
-    text[start..].split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
 }
 
 fn percentile(sorted: &[u64], p: f64) -> f64 {
@@ -119,20 +82,36 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize] as f64 / 1_000.0
 }
 
-/// Runs `total` requests made by `make` with `concurrency` in flight, at most `rate` per second
-/// when given; returns (elapsed, latencies µs).
-async fn drive<F, Fut>(total: usize, concurrency: usize, rate: Option<u64>, make: F) -> (Duration, Vec<u64>)
+/// What one run of requests sends: the path, the bearer token, and the status that counts as
+/// success; each request's body comes from `body(n)` and goes to target `n % targets`.
+struct Run {
+    path: &'static str,
+    token: Option<&'static str>,
+    expected_status: u16,
+}
+
+/// Sends `total` requests with `concurrency` in flight (each lane its own keep-alive connection
+/// per target), at most `rate` per second when given; returns (elapsed, sorted latencies µs) and
+/// how many answered with the expected status.
+async fn drive<F>(
+    total: usize,
+    concurrency: usize,
+    rate: Option<u64>,
+    targets: Arc<Vec<std::net::SocketAddr>>,
+    run: Run,
+    body: F,
+) -> (Duration, Vec<u64>, usize)
 where
-    F: Fn(usize) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = bool> + Send,
+    F: Fn(usize) -> Bytes + Send + Sync + 'static,
 {
     let next = Arc::new(AtomicUsize::new(0));
-    let make = Arc::new(make);
+    let (body, run) = (Arc::new(body), Arc::new(run));
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
-        let (next, make) = (next.clone(), make.clone());
+        let (next, body, run, targets) = (next.clone(), body.clone(), run.clone(), targets.clone());
         tasks.push(tokio::spawn(async move {
+            let mut lane = wire::Lane::new(targets.clone());
             let mut latencies = Vec::new();
             loop {
                 let n = next.fetch_add(1, Ordering::Relaxed);
@@ -144,8 +123,10 @@ where
                     tokio::time::sleep_until(due.into()).await;
                 }
                 let sent = Instant::now();
-                if make(n).await {
-                    latencies.push(sent.elapsed().as_micros() as u64);
+                match lane.post(n % targets.len(), run.path, run.token, body(n)).await {
+                    Ok(status) if status == run.expected_status => latencies.push(sent.elapsed().as_micros() as u64),
+                    Ok(_) => {}
+                    Err(error) => eprintln!("request {n} failed: {error:#}"),
                 }
             }
         }));
@@ -155,7 +136,8 @@ where
         latencies.extend(task.await.unwrap_or_default());
     }
     latencies.sort_unstable();
-    (started.elapsed(), latencies)
+    let succeeded = latencies.len();
+    (started.elapsed(), latencies, succeeded)
 }
 
 /// The database URL every node uses: a fresh SQLite file in `dir`, or a fresh schema in the
@@ -216,25 +198,20 @@ fn stop(children: Vec<Child>) {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency).build()?;
-    let arrivals = Arc::new(Arrivals::default());
-    let receiver = start_receiver(arrivals.clone()).await?;
+    let client = reqwest::Client::builder().build()?;
+    let arrivals = Arc::new(wire::Arrivals::new(args.messages, args.endpoints));
+    let receiver = wire::start_receiver(arrivals.clone()).await?;
     let pad = "x".repeat(args.payload_bytes.saturating_sub(40));
 
     // Baseline: the same receiver, a plain keep-alive client, the same body size.
     let baseline_body = Bytes::from(json!({"pad": pad, "sentAt": 0}).to_string());
-    let (elapsed, _) = {
-        let (client, url, body) = (client.clone(), receiver.clone(), baseline_body);
-        drive(args.messages, args.concurrency, None, move |_| {
-            let request = client.post(&url).header("webhook-id", "baseline").body(body.clone());
-            async move { request.send().await.is_ok_and(|r| r.status().is_success()) }
-        })
-        .await
+    let (elapsed, _, _) = {
+        let targets = Arc::new(vec![wire::socket_addr(&receiver)?]);
+        let run = Run { path: "/", token: None, expected_status: 200 };
+        drive(args.messages, args.concurrency, None, targets, run, move |_| baseline_body.clone()).await
     };
     let baseline_rps = args.messages as f64 / elapsed.as_secs_f64();
-    arrivals.by_id.lock().unwrap().clear();
-    arrivals.latencies_us.lock().unwrap().clear();
-    arrivals.count.store(0, Ordering::Relaxed);
+    arrivals.reset();
 
     let dir = tempfile::tempdir()?;
     let database = database_url(&args, dir.path()).await?;
@@ -257,33 +234,27 @@ async fn main() -> anyhow::Result<()> {
         }
     }
 
-    let accepted = Arc::new(AtomicUsize::new(0));
-    let (send_elapsed, accept_latencies) = {
-        let targets: Vec<String> = urls.iter().map(|url| format!("{url}/api/v1/app/bench/msg")).collect();
-        let (client, pad, accepted) = (client.clone(), pad.clone(), accepted.clone());
-        drive(args.messages, args.concurrency, args.rate, move |n| {
-            let body = json!({"eventType": "bench.event", "payload": {"n": n, "sentAt": micros_now(), "pad": pad}});
-            let request = client.post(&targets[n % targets.len()]).bearer_auth(TOKEN).json(&body);
-            let accepted = accepted.clone();
-            async move {
-                let ok = request.send().await.is_ok_and(|r| r.status().as_u16() == 202);
-                if ok {
-                    accepted.fetch_add(1, Ordering::Relaxed);
-                }
-                ok
-            }
+    let (send_elapsed, accept_latencies, accepted) = {
+        let targets = Arc::new(urls.iter().map(|url| wire::socket_addr(url)).collect::<anyhow::Result<Vec<_>>>()?);
+        let run = Run { path: "/api/v1/app/bench/msg", token: Some(TOKEN), expected_status: 202 };
+        drive(args.messages, args.concurrency, args.rate, targets, run, move |n| {
+            let body = format!(
+                r#"{{"eventType":"bench.event","payload":{{"n":{n},"sentAt":{},"pad":"{pad}"}}}}"#,
+                micros_now()
+            );
+            Bytes::from(body)
         })
         .await
     };
     let sent_started = Instant::now() - send_elapsed;
-    let expected = accepted.load(Ordering::Relaxed) * args.endpoints;
+    let expected = accepted * args.endpoints;
     if args.dead {
         let rss = peak_rss_mib(&children);
         println!(
             "dead endpoints: {} messages accepted ({} deliveries queued) at {:.0}/s; Hookwire peak RSS {rss:.0} MiB",
-            accepted.load(Ordering::Relaxed),
+            accepted,
             expected,
-            accepted.load(Ordering::Relaxed) as f64 / send_elapsed.as_secs_f64()
+            accepted as f64 / send_elapsed.as_secs_f64()
         );
         stop(children);
         return Ok(());
@@ -297,12 +268,7 @@ async fn main() -> anyhow::Result<()> {
     let children_count = children.len();
     stop(children);
 
-    let (distinct, duplicates) = {
-        let by_id = arrivals.by_id.lock().unwrap();
-        (by_id.len(), by_id.values().map(|c| (*c as usize).saturating_sub(1)).sum::<usize>())
-    };
-    let mut latencies = arrivals.latencies_us.lock().unwrap().clone();
-    latencies.sort_unstable();
+    let (distinct, duplicates, latencies) = arrivals.summary();
     let delivered = arrivals.count.load(Ordering::Relaxed);
     let deliveries_per_second = delivered as f64 / end_to_end.as_secs_f64();
     if let Some(rate) = args.rate {
@@ -321,7 +287,7 @@ async fn main() -> anyhow::Result<()> {
         args.concurrency,
         args.durability,
         baseline_rps,
-        accepted.load(Ordering::Relaxed) as f64 / send_elapsed.as_secs_f64(),
+        accepted as f64 / send_elapsed.as_secs_f64(),
         percentile(&accept_latencies, 0.50),
         percentile(&accept_latencies, 0.99),
         deliveries_per_second,

@@ -166,7 +166,8 @@ impl Worker {
         // Recorded off the endpoint's slot: the next job goes out while this one commits. The
         // permit bounds records waiting for the store, which holds senders back when it lags.
         let permit = self.records.clone().acquire_owned().await.expect("record permits are never closed");
-        let (worker, job) = (self.clone(), Job { delivery: delivery.clone(), message: message.clone(), endpoint: endpoint.clone() });
+        let (worker, job) =
+            (self.clone(), Job { delivery: delivery.clone(), message: message.clone(), endpoint: endpoint.clone() });
         self.tracker.spawn(async move {
             worker.record(job, attempt, update).await;
             drop(permit);
