@@ -171,6 +171,22 @@ fn start_hookwire(args: &Args, database_url: &str) -> anyhow::Result<(Child, Str
     Ok((child, url))
 }
 
+/// CPU time (user and system) every node has used so far, summed, in µs; with `--nodes` on one
+/// machine the sum is what the machine paid.
+fn cpu_used_us(children: &[Child]) -> u64 {
+    let ticks_per_second = 100; // USER_HZ, 100 on every Linux this runs on
+    children
+        .iter()
+        .map(|child| {
+            let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.id())).unwrap_or_default();
+            // Fields after the command name (which may hold spaces) start at the state, field 3.
+            let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
+            let ticks: u64 = fields.get(11..13).map_or(0, |f| f.iter().filter_map(|v| v.parse::<u64>().ok()).sum());
+            ticks * 1_000_000 / ticks_per_second
+        })
+        .sum()
+}
+
 /// The peak RSS of every node, summed.
 fn peak_rss_mib(children: &[Child]) -> f64 {
     let kib: f64 = children
@@ -234,6 +250,7 @@ async fn main() -> anyhow::Result<()> {
         }
     }
 
+    let cpu_before_us = cpu_used_us(&children);
     let (send_elapsed, accept_latencies, accepted) = {
         let targets = Arc::new(urls.iter().map(|url| wire::socket_addr(url)).collect::<anyhow::Result<Vec<_>>>()?);
         let run = Run { path: "/api/v1/app/bench/msg", token: Some(TOKEN), expected_status: 202 };
@@ -265,6 +282,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let end_to_end = sent_started.elapsed();
     let rss = peak_rss_mib(&children);
+    let cpu_per_message_us = (cpu_used_us(&children) - cpu_before_us) as f64 / accepted.max(1) as f64;
     let children_count = children.len();
     stop(children);
 
@@ -275,11 +293,11 @@ async fn main() -> anyhow::Result<()> {
         println!("(paced at {rate} messages/s)");
     }
     println!(
-        "| database | nodes | messages | endpoints | concurrency | durability | baseline req/s | accepted/s | accept p50 ms | accept p99 ms | delivered/s | of baseline | send→arrival p50 ms | p99 ms | peak RSS MiB | lost | duplicates |"
+        "| database | nodes | messages | endpoints | concurrency | durability | baseline req/s | accepted/s | accept p50 ms | accept p99 ms | delivered/s | of baseline | send→arrival p50 ms | p99 ms | peak RSS MiB | Hookwire CPU µs/msg | lost | duplicates |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     println!(
-        "| {} | {} | {} | {} | {} | {} | {:.0} | {:.0} | {:.2} | {:.2} | {:.0} | {:.0} % | {:.2} | {:.2} | {:.0} | {} | {} |",
+        "| {} | {} | {} | {} | {} | {} | {:.0} | {:.0} | {:.2} | {:.2} | {:.0} | {:.0} % | {:.2} | {:.2} | {:.0} | {:.0} | {} | {} |",
         if args.database_url.as_deref().is_some_and(|u| u.starts_with("postgres")) { "PostgreSQL" } else { "SQLite" },
         children_count,
         args.messages,
@@ -295,6 +313,7 @@ async fn main() -> anyhow::Result<()> {
         percentile(&latencies, 0.50),
         percentile(&latencies, 0.99),
         rss,
+        cpu_per_message_us,
         expected.saturating_sub(distinct),
         duplicates,
     );

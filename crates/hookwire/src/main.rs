@@ -9,6 +9,11 @@ use clap::{CommandFactory, Parser, Subcommand};
 use hookwire_server::Server;
 use hookwire_server::config::{Config, Database, FileConfig, parse_durability, parse_networks};
 
+/// mimalloc: the delivery path allocates and frees many small buffers across threads, where
+/// glibc's allocator took about a tenth of the CPU under load (docs/BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "hookwire",
