@@ -116,6 +116,9 @@ pub trait DeliveryStore: Send + Sync {
     /// Records an attempt and moves its delivery on, releasing the lease. Returns since when the
     /// endpoint has failed without a success (`None` after a success).
     async fn record_attempt(&self, attempt: Attempt, update: DeliveryUpdate) -> StoreResult<Option<Millis>>;
+    /// Records many attempts as `record_attempt` does, in one write; answers each in order.
+    /// Each endpoint's answer is its health after the whole batch.
+    async fn record_attempts(&self, records: Vec<(Attempt, DeliveryUpdate)>) -> Vec<StoreResult<Option<Millis>>>;
     /// Disables an endpoint (auto-disable); false when it already was.
     async fn disable_endpoint(&self, endpoint: EndpointId, now: Millis) -> StoreResult<bool>;
     /// Inserts new deliveries (resend, send-example, recover), due at their `next_attempt_at`.

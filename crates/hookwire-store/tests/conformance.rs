@@ -55,6 +55,7 @@ conformance!(
     messages_filter_by_the_status_of_any_delivery,
     endpoint_health_is_failing_since_the_first_failure_after_the_last_success,
     a_claim_reads_each_message_once_for_all_its_deliveries,
+    a_batch_of_attempts_folds_health_by_time_not_by_arrival,
 );
 
 fn postgres_url() -> Option<String> {
@@ -517,6 +518,36 @@ async fn endpoint_health_is_failing_since_the_first_failure_after_the_last_succe
     }
     let stats = f.store.endpoint_stats(f.endpoint.id).await.unwrap();
     assert_eq!((stats.success, stats.fail), (1, 3));
+}
+
+async fn a_batch_of_attempts_folds_health_by_time_not_by_arrival(backend: Backend) {
+    let f = fixture(backend).await;
+    let m = message(f.app.id, None);
+    let deliveries: Vec<Delivery> = (0..5).map(|_| delivery(&m, f.endpoint.id)).collect();
+    f.store.accept_message(accept(m, deliveries.clone(), None)).await.unwrap();
+    let record = |d: &Delivery, status: Status, at: i64| {
+        let code = if status == Status::Success { 200 } else { 500 };
+        let attempt = Attempt { timestamp: NOW + at, ..attempt(&f, d, status, code, "") };
+        (attempt, DeliveryUpdate { status, attempts: 1, next_attempt_at: None })
+    };
+    // Arrival order is not time order: the failure at +20 is the first after the success at +15,
+    // though the ones at +12 and +10 arrive after it.
+    let batch = vec![
+        record(&deliveries[0], Status::Fail, 20),
+        record(&deliveries[1], Status::Success, 15),
+        record(&deliveries[2], Status::Fail, 12),
+        record(&deliveries[3], Status::Fail, 10),
+    ];
+    let answers: Vec<_> = f.store.record_attempts(batch).await.into_iter().map(Result::unwrap).collect();
+    assert_eq!(answers, vec![Some(NOW + 20); 4]);
+    let later = f.store.record_attempts(vec![record(&deliveries[4], Status::Fail, 30)]).await;
+    assert_eq!(
+        later.into_iter().map(Result::unwrap).collect::<Vec<_>>(),
+        vec![Some(NOW + 20)],
+        "still failing since +20"
+    );
+    let stats = f.store.endpoint_stats(f.endpoint.id).await.unwrap();
+    assert_eq!((stats.success, stats.fail), (1, 4), "every delivery moved on");
 }
 
 async fn a_claim_reads_each_message_once_for_all_its_deliveries(backend: Backend) {

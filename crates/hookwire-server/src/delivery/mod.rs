@@ -1,12 +1,14 @@
 //! The delivery engine. Work reaches the workers two ways: fresh messages are handed over by the
 //! accept path (their deliveries committed already leased to this process), and everything else
 //! (retries, resends, work left by a crash) is claimed from the store by the poller with a lease.
-//! Workers run each attempt as a tracked task under a global concurrency bound and record the
-//! outcome; the store, not memory, decides what is due.
+//! Workers run each attempt as a tracked task under a global concurrency bound and hand the
+//! outcome to the recorder (recorder.rs), which writes outcomes in batches off the endpoints'
+//! slots; the store, not memory, decides what is due.
 
 pub mod events;
 pub mod fanout;
 pub mod flow;
+mod recorder;
 pub mod sender;
 mod worker;
 
@@ -33,8 +35,6 @@ const QUEUE_CAPACITY: usize = 4_096;
 const CLAIM_BATCH: usize = 256;
 /// Longest the poller sleeps without being woken.
 const POLL_INTERVAL_MAX_MS: u64 = 1_000;
-/// Attempts sent and not yet recorded; beyond this, sending waits for the store.
-const RECORDS_WAITING_MAX: usize = 4_096;
 /// Pause after a claim round found the due work taken by another node.
 const CLAIM_RACE_RETRY_MS: u64 = 50;
 
@@ -112,16 +112,15 @@ pub fn start(
     let events = engine
         .operational_app
         .map(|app| Arc::new(events::OperationalEvents::new(store.clone(), dispatcher.clone(), app)));
-    let worker = Worker {
-        store,
-        sender,
+    let (records, waiting) = mpsc::channel(recorder::RECORDS_WAITING_MAX);
+    let recorder = recorder::Recorder {
+        store: store.clone(),
         dispatcher: dispatcher.clone(),
         events,
         auto_disable_after_ms: engine.auto_disable_after_ms,
-        metrics: engine.metrics,
-        records: Arc::new(Semaphore::new(RECORDS_WAITING_MAX)),
-        tracker: tracker.clone(),
     };
+    tracker.spawn(recorder.run(waiting));
+    let worker = Worker { store, sender, metrics: engine.metrics, records };
     if let Some(shared) = worker.store.shared_flow() {
         tracker.spawn(follow_pauses(shared.pauses(), flow.clone(), cancel.clone()));
     }

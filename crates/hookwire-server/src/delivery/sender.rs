@@ -2,8 +2,8 @@
 //! client, no redirects, no proxies, a per-request deadline, bounded response reads, and the
 //! destination address checked after DNS resolution (the checked address is the one dialled).
 
-use std::net::{IpAddr, SocketAddr};
 use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 

@@ -1,4 +1,4 @@
-//! One attempt of one delivery: send, decide what happens next, record both in one write.
+//! One attempt of one delivery: send, decide what happens next, and hand both to the recorder.
 
 use std::sync::Arc;
 
@@ -6,28 +6,23 @@ use hookwire_core::AttemptId;
 use hookwire_core::model::{Attempt, Status, TriggerType};
 use hookwire_core::retry::next_attempt_at;
 use hookwire_store::{DeliveryUpdate, Store};
-use tokio::sync::Semaphore;
-use tokio_util::task::TaskTracker;
+use tokio::sync::mpsc;
 
 use hookwire_core::time_fmt::Millis;
 
-use super::events::OperationalEvents;
+use super::Job;
 use super::flow::{THROTTLE_HOLD_MAX_MS, Verdict};
+use super::recorder::Sent;
 use super::sender::Sender;
-use super::{Dispatcher, Job, POLL_INTERVAL_MAX_MS};
 use crate::state::now;
 
 #[derive(Clone)]
 pub(super) struct Worker {
     pub store: Arc<dyn Store>,
     pub sender: Sender,
-    pub dispatcher: Dispatcher,
-    pub events: Option<Arc<OperationalEvents>>,
-    pub auto_disable_after_ms: Millis,
     pub metrics: Arc<crate::metrics::Metrics>,
-    /// Attempts sent and waiting to be recorded, at most this semaphore's permits.
-    pub records: Arc<Semaphore>,
-    pub tracker: TaskTracker,
+    /// The recorder's queue; bounded, so a lagging store holds sending back.
+    pub records: mpsc::Sender<Sent>,
 }
 
 impl Worker {
@@ -37,20 +32,6 @@ impl Worker {
             DeliveryUpdate { status: Status::Pending, attempts: job.delivery.attempts, next_attempt_at: Some(until) };
         if let Err(error) = self.store.update_delivery(job.delivery.id, update, now()).await {
             tracing::error!(%error, delivery_id = %job.delivery.id, "cannot defer delivery; its lease will lapse");
-        }
-    }
-
-    /// Disables an endpoint that has failed without a success for the configured period.
-    async fn auto_disable(&self, endpoint: &hookwire_core::model::Endpoint, failing_since: Millis, now: Millis) {
-        match self.store.disable_endpoint(endpoint.id, now).await {
-            Ok(true) => {
-                tracing::warn!(endpoint_id = %endpoint.id, "endpoint disabled: it failed without a success for the configured period");
-                if let Some(events) = &self.events {
-                    events.endpoint_disabled(endpoint, failing_since, now).await;
-                }
-            }
-            Ok(false) => {}
-            Err(error) => tracing::error!(%error, endpoint_id = %endpoint.id, "cannot disable endpoint"),
         }
     }
 
@@ -86,7 +67,7 @@ impl Worker {
         }
     }
 
-    /// Sends the job and has the attempt recorded in the background; `None` when it was not sent (its endpoint was
+    /// Sends the job and hands the attempt to the recorder; `None` when it was not sent (its endpoint was
     /// disabled or reset to unverified meanwhile), which says nothing of the endpoint's health.
     pub async fn attempt(&self, job: &Job) -> Option<Verdict> {
         let Job { delivery, message, endpoint } = job;
@@ -163,47 +144,11 @@ impl Worker {
             timestamp: finished,
         };
         let update = DeliveryUpdate { status, attempts, next_attempt_at: retry_at };
-        // Recorded off the endpoint's slot: the next job goes out while this one commits. The
-        // permit bounds records waiting for the store, which holds senders back when it lags.
-        let permit = self.records.clone().acquire_owned().await.expect("record permits are never closed");
-        let (worker, job) =
-            (self.clone(), Job { delivery: delivery.clone(), message: message.clone(), endpoint: endpoint.clone() });
-        self.tracker.spawn(async move {
-            worker.record(job, attempt, update).await;
-            drop(permit);
-        });
+        // Recorded off the endpoint's slot: the next job goes out while this one commits.
+        let job = Job { delivery: delivery.clone(), message: message.clone(), endpoint: endpoint.clone() };
+        if self.records.send(Sent { job, attempt, update }).await.is_err() {
+            tracing::error!(delivery_id = %delivery.id, "the recorder has stopped; the delivery's lease will lapse");
+        }
         Some(verdict)
-    }
-
-    /// Records the attempt and moves its delivery on; then announces an exhausted delivery,
-    /// disables an endpoint failing for too long, and wakes the poller for a retry due soon.
-    async fn record(&self, job: Job, attempt: Attempt, update: DeliveryUpdate) {
-        let Job { delivery, message, endpoint } = job;
-        let finished = attempt.timestamp;
-        // Kept only when it will be announced: the record may carry 4 KiB of response.
-        let exhausted = (update.status == Status::Fail && delivery.trigger == TriggerType::Scheduled)
-            .then_some(self.events.as_ref())
-            .flatten()
-            .map(|events| (events.clone(), attempt.clone()));
-        let retry_at = update.next_attempt_at;
-        let failing_since = match self.store.record_attempt(attempt, update).await {
-            Ok(failing_since) => failing_since,
-            Err(error) => {
-                // The lease lapses and the delivery is attempted again: at least once, never lost.
-                tracing::error!(%error, delivery_id = %delivery.id, "cannot record attempt");
-                return;
-            }
-        };
-        if let Some((events, attempt)) = exhausted {
-            events.attempt_exhausted(&endpoint, &message, &attempt, finished).await;
-        }
-        if let Some(since) = failing_since
-            && finished - since >= self.auto_disable_after_ms
-        {
-            self.auto_disable(&endpoint, since, finished).await;
-        }
-        if retry_at.is_some_and(|at| at <= finished + POLL_INTERVAL_MAX_MS as i64) {
-            self.dispatcher.wake();
-        }
     }
 }

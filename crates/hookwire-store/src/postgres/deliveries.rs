@@ -99,6 +99,10 @@ impl DeliveryStore for PgStore {
         self.inner.recorder.record(attempt, update).await
     }
 
+    async fn record_attempts(&self, records: Vec<(Attempt, DeliveryUpdate)>) -> Vec<StoreResult<Option<Millis>>> {
+        self.inner.recorder.record_many(records).await
+    }
+
     async fn disable_endpoint(&self, endpoint: EndpointId, now: Millis) -> StoreResult<bool> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;

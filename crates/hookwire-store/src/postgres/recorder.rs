@@ -42,6 +42,24 @@ impl Recorder {
         self.queue.send((attempt, update, reply)).await.map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
+
+    /// Queues every record before waiting for any, so they share batches.
+    pub async fn record_many(&self, records: Vec<(Attempt, DeliveryUpdate)>) -> Vec<StoreResult<Option<Millis>>> {
+        let mut answers = Vec::with_capacity(records.len());
+        for (attempt, update) in records {
+            let (reply, answer) = oneshot::channel();
+            let queued = self.queue.send((attempt, update, reply)).await.map_err(|_| StoreError::Closed);
+            answers.push(queued.map(|()| answer));
+        }
+        let mut results = Vec::with_capacity(answers.len());
+        for answer in answers {
+            results.push(match answer {
+                Ok(answer) => answer.await.map_err(|_| StoreError::Closed).and_then(|result| result),
+                Err(error) => Err(error),
+            });
+        }
+        results
+    }
 }
 
 async fn run(pool: Pool, node_id: String, mut waiting: mpsc::Receiver<(Attempt, DeliveryUpdate, Reply)>) {
@@ -65,7 +83,8 @@ async fn run(pool: Pool, node_id: String, mut waiting: mpsc::Receiver<(Attempt, 
 }
 
 /// One statement: insert the attempts, move their deliveries on, and fold each endpoint's
-/// outcomes into its health (failing since the first failure after its last success).
+/// outcomes into its health (failing since the first failure after its last success; a failure
+/// stored by an earlier batch still counts when it came after this batch's last success).
 const RECORD_SQL: &str = "WITH input AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], \
     $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::text[], $10::bigint[], $11::text[], $12::bigint[], \
     $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], $17::bool[]) AS x(id, app_id, msg_id, endpoint_id, \
@@ -85,9 +104,10 @@ const RECORD_SQL: &str = "WITH input AS (SELECT * FROM unnest($1::text[], $2::te
     GROUP BY i.endpoint_id, s.at) \
     INSERT INTO endpoint_counters (endpoint_id, filter_errors, failing_since, last_success_at) \
     SELECT endpoint_id, 0, failing_since, last_success FROM health ON CONFLICT (endpoint_id) DO UPDATE SET \
-    failing_since = CASE WHEN EXCLUDED.last_success_at IS NOT NULL THEN EXCLUDED.failing_since \
+    failing_since = CASE WHEN EXCLUDED.last_success_at IS NOT NULL THEN least(EXCLUDED.failing_since, \
+    CASE WHEN endpoint_counters.failing_since >= EXCLUDED.last_success_at THEN endpoint_counters.failing_since END) \
     ELSE coalesce(endpoint_counters.failing_since, EXCLUDED.failing_since) END, \
-    last_success_at = coalesce(EXCLUDED.last_success_at, endpoint_counters.last_success_at) \
+    last_success_at = greatest(EXCLUDED.last_success_at, endpoint_counters.last_success_at) \
     RETURNING endpoint_id, failing_since";
 
 async fn write(

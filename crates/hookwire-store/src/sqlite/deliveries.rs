@@ -34,48 +34,19 @@ impl DeliveryStore for SqliteStore {
     }
 
     async fn record_attempt(&self, attempt: Attempt, update: DeliveryUpdate) -> StoreResult<Option<Millis>> {
-        self.write_direct(move |conn| {
-            conn.prepare_cached(&format!(
-                "INSERT INTO attempts ({ATTEMPT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
-            ))?
-            .execute(params![
-                attempt.id.to_string(),
-                attempt.app_id.to_string(),
-                attempt.msg_id.to_string(),
-                attempt.endpoint_id.to_string(),
-                attempt.delivery_id.to_string(),
-                attempt.url,
-                attempt.status.code(),
-                attempt.response_status_code,
-                attempt.response,
-                attempt.response_duration_ms as i64,
-                attempt.error_kind.map(|k| k.as_str()),
-                attempt.trigger_type.code(),
-                attempt.timestamp
-            ])?;
-            conn.prepare_cached(
-                "UPDATE deliveries SET status = ?2, attempts = ?3, next_attempt_at = ?4, lease_until = NULL, \
-                 updated_at = ?5 WHERE id = ?1",
-            )?
-            .execute(params![
-                attempt.delivery_id.to_string(),
-                update.status.code(),
-                update.attempts,
-                update.next_attempt_at,
-                attempt.timestamp
-            ])?;
-            let endpoint = attempt.endpoint_id.to_string();
-            let succeeded = attempt.status == Status::Success;
-            Ok(conn.prepare_cached(
-                "INSERT INTO endpoint_counters (endpoint_id, filter_errors, failing_since, last_success_at) \
-                 VALUES (?1, 0, CASE WHEN ?2 THEN NULL ELSE ?3 END, CASE WHEN ?2 THEN ?3 END) \
-                 ON CONFLICT (endpoint_id) DO UPDATE SET \
-                 failing_since = CASE WHEN ?2 THEN NULL ELSE coalesce(failing_since, ?3) END, \
-                 last_success_at = CASE WHEN ?2 THEN ?3 ELSE last_success_at END RETURNING failing_since",
-            )?
-            .query_row(params![endpoint, succeeded, attempt.timestamp], |r| r.get(0))?)
-        })
-        .await
+        self.record_attempts(vec![(attempt, update)]).await.pop().expect("one answer per record")
+    }
+
+    async fn record_attempts(&self, records: Vec<(Attempt, DeliveryUpdate)>) -> Vec<StoreResult<Option<Millis>>> {
+        let count = records.len();
+        let endpoints: Vec<EndpointId> = records.iter().map(|(attempt, _)| attempt.endpoint_id).collect();
+        match self.write_direct(move |conn| record_in(conn, &records)).await {
+            Ok(health) => endpoints.iter().map(|endpoint| Ok(health.get(endpoint).copied().flatten())).collect(),
+            Err(error) => {
+                let detail = error.to_string();
+                (0..count).map(|_| Err(crate::error::StoreError::Batch(detail.clone()))).collect()
+            }
+        }
     }
 
     async fn disable_endpoint(&self, endpoint: EndpointId, now: Millis) -> StoreResult<bool> {
@@ -298,6 +269,77 @@ impl DeliveryStore for SqliteStore {
         })
         .await
     }
+}
+
+/// Inserts the attempts, moves their deliveries on, and folds each endpoint's outcomes into its
+/// health (failing since the first failure after its last success); returns each endpoint's
+/// `failing_since` after the batch.
+fn record_in(
+    conn: &Connection,
+    records: &[(Attempt, DeliveryUpdate)],
+) -> StoreResult<HashMap<EndpointId, Option<Millis>>> {
+    let mut insert = conn.prepare_cached(&format!(
+        "INSERT INTO attempts ({ATTEMPT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+    ))?;
+    let mut update = conn.prepare_cached(
+        "UPDATE deliveries SET status = ?2, attempts = ?3, next_attempt_at = ?4, lease_until = NULL, \
+         updated_at = ?5 WHERE id = ?1",
+    )?;
+    // Per endpoint: its last success, then its first failure after that success, counting what
+    // was stored before this batch (attempts finish out of order by a few milliseconds).
+    let mut health: HashMap<EndpointId, (Option<Millis>, Option<Millis>)> = HashMap::new();
+    for (attempt, next) in records {
+        insert.execute(params![
+            attempt.id.to_string(),
+            attempt.app_id.to_string(),
+            attempt.msg_id.to_string(),
+            attempt.endpoint_id.to_string(),
+            attempt.delivery_id.to_string(),
+            attempt.url,
+            attempt.status.code(),
+            attempt.response_status_code,
+            attempt.response,
+            attempt.response_duration_ms as i64,
+            attempt.error_kind.map(|k| k.as_str()),
+            attempt.trigger_type.code(),
+            attempt.timestamp
+        ])?;
+        update.execute(params![
+            attempt.delivery_id.to_string(),
+            next.status.code(),
+            next.attempts,
+            next.next_attempt_at,
+            attempt.timestamp
+        ])?;
+        let (last_success, _) = health.entry(attempt.endpoint_id).or_default();
+        if attempt.status == Status::Success {
+            *last_success = Some(last_success.map_or(attempt.timestamp, |at| at.max(attempt.timestamp)));
+        }
+    }
+    let mut stored =
+        conn.prepare_cached("SELECT last_success_at, failing_since FROM endpoint_counters WHERE endpoint_id = ?1")?;
+    for (endpoint, (last_success, failing_since)) in health.iter_mut() {
+        let before: Option<(Option<Millis>, Option<Millis>)> =
+            stored.query_row([endpoint.to_string()], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+        let (stored_success, stored_failing) = before.unwrap_or_default();
+        *last_success = (*last_success).max(stored_success);
+        *failing_since = stored_failing.filter(|since| last_success.is_none_or(|at| *since >= at));
+    }
+    for (attempt, _) in records.iter().filter(|(attempt, _)| attempt.status != Status::Success) {
+        let (last_success, failing_since) = health.get_mut(&attempt.endpoint_id).expect("every endpoint is folded");
+        if last_success.is_none_or(|at| attempt.timestamp >= at) {
+            *failing_since = Some(failing_since.map_or(attempt.timestamp, |since| since.min(attempt.timestamp)));
+        }
+    }
+    let mut save = conn.prepare_cached(
+        "INSERT INTO endpoint_counters (endpoint_id, filter_errors, failing_since, last_success_at) \
+         VALUES (?1, 0, ?2, ?3) ON CONFLICT (endpoint_id) DO UPDATE SET \
+         failing_since = excluded.failing_since, last_success_at = excluded.last_success_at",
+    )?;
+    for (endpoint, (last_success, failing_since)) in &health {
+        save.execute(params![endpoint.to_string(), failing_since, last_success])?;
+    }
+    Ok(health.into_iter().map(|(endpoint, (_, failing_since))| (endpoint, failing_since)).collect())
 }
 
 fn claim_in(conn: &Connection, now: Millis, lease_until: Millis, limit: usize) -> StoreResult<Vec<ClaimedDelivery>> {
