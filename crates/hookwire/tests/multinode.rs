@@ -19,6 +19,10 @@ const TOKEN: &str = "multinode-test-token";
 const NODES: usize = 3;
 /// Deliveries to one endpoint one node has in flight at most (flow.rs `ENDPOINT_IN_FLIGHT_MAX`).
 const IN_FLIGHT_PER_NODE_MAX: usize = 32;
+/// Outcomes one write of the recorder holds (delivery/recorder.rs `BATCH_MAX`): an attempt sent
+/// is recorded off its slot, so a node killed mid-commit also loses the batch being written (at
+/// this test's rate the queue behind it stays far below another batch).
+const RECORD_BATCH_MAX: usize = 512;
 
 struct Node {
     child: Child,
@@ -175,8 +179,8 @@ async fn three_nodes_one_killed_midway_deliver_every_accepted_message() {
         assert_eq!(at.len(), 2, "{id}: at most one extra copy");
     }
     assert!(
-        duplicated.len() <= IN_FLIGHT_PER_NODE_MAX,
-        "{} duplicates, more than the killed node could have had in flight",
+        duplicated.len() <= IN_FLIGHT_PER_NODE_MAX + RECORD_BATCH_MAX,
+        "{} duplicates, more than the killed node could have had in flight or waiting to be recorded",
         duplicated.len()
     );
 }
