@@ -113,12 +113,14 @@ pub trait MessageStore: Send + Sync {
 pub trait DeliveryStore: Send + Sync {
     /// Leases up to `limit` due, unleased deliveries until `lease_until`.
     async fn claim_due(&self, now: Millis, lease_until: Millis, limit: usize) -> StoreResult<Vec<ClaimedDelivery>>;
-    /// Records an attempt and moves its delivery on, releasing the lease. Returns since when the
-    /// endpoint has failed without a success (`None` after a success).
-    async fn record_attempt(&self, attempt: Attempt, update: DeliveryUpdate) -> StoreResult<Option<Millis>>;
-    /// Records many attempts as `record_attempt` does, in one write; answers each in order.
-    /// Each endpoint's answer is its health after the whole batch.
+    /// Records attempts and moves their deliveries on, releasing their leases, in one write;
+    /// answers each in order with since when its endpoint has failed without a success (`None`
+    /// after a success), as of the end of the batch.
     async fn record_attempts(&self, records: Vec<(Attempt, DeliveryUpdate)>) -> Vec<StoreResult<Option<Millis>>>;
+    /// `record_attempts` for one attempt.
+    async fn record_attempt(&self, attempt: Attempt, update: DeliveryUpdate) -> StoreResult<Option<Millis>> {
+        self.record_attempts(vec![(attempt, update)]).await.pop().expect("one answer per record")
+    }
     /// Disables an endpoint (auto-disable); false when it already was.
     async fn disable_endpoint(&self, endpoint: EndpointId, now: Millis) -> StoreResult<bool>;
     /// Inserts new deliveries (resend, send-example, recover), due at their `next_attempt_at`.

@@ -4,11 +4,15 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, ChildStdout, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use support::{KillOnDrop, Serving, first_line};
+
+#[allow(dead_code)]
+mod support;
 
 const TOKEN: &str = "cli-test-token";
 /// How long any wait (a line from `listen`, an attempt in the log) may take before the test fails.
@@ -21,43 +25,23 @@ const SPEC_TIMESTAMP: &str = "1614265330";
 const SPEC_BODY: &str = r#"{"test": 2432232314}"#;
 const SPEC_SIGNATURE: &str = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
 
-/// A child process killed when the test ends, pass or fail.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 struct Server {
-    _child: Running,
-    url: String,
+    serving: Serving,
     _dir: tempfile::TempDir,
 }
 
 impl Server {
     fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hookwire"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--allow-private-networks"])
-            .arg("--database-url")
-            .arg(format!("sqlite://{}", dir.path().join("hookwire.db").display()))
-            .env("HOOKWIRE_ADMIN_TOKEN", TOKEN)
-            .env("HOOKWIRE_LOG", "warn")
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("binary starts");
-        let first = first_line(child.stdout.as_mut().unwrap());
-        let url =
-            first.strip_prefix("Hookwire listening on ").unwrap_or_else(|| panic!("first line {first:?}")).to_owned();
-        Self { _child: Running(child), url, _dir: dir }
+        let serving = Serving::start(&support::sqlite_url(dir.path()), TOKEN, |command| {
+            command.arg("--allow-private-networks");
+        });
+        Self { serving, _dir: dir }
     }
 
     /// Runs `hookwire ARGS` against this server.
     fn run(&self, args: &[&str]) -> Output {
-        cli().args(args).env("HOOKWIRE_URL", &self.url).env("HOOKWIRE_TOKEN", TOKEN).output().unwrap()
+        cli().args(args).env("HOOKWIRE_URL", &self.serving.url).env("HOOKWIRE_TOKEN", TOKEN).output().unwrap()
     }
 
     /// Runs a command that must succeed and returns its stdout.
@@ -92,13 +76,13 @@ impl Server {
         let mut child = cli()
             .args(["listen", "--port", "0"])
             .args(extra)
-            .env("HOOKWIRE_URL", &self.url)
+            .env("HOOKWIRE_URL", &self.serving.url)
             .env("HOOKWIRE_TOKEN", TOKEN)
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
         let mut stdout = child.stdout.take().unwrap();
-        let child = Running(child);
+        let child = KillOnDrop(child);
         let first = first_line(&mut stdout);
         // `Listening on URL`, or `{"listening": URL}` with --json.
         let url = match first.strip_prefix("Listening on ") {
@@ -121,7 +105,7 @@ impl Server {
 }
 
 struct Listen {
-    _child: Running,
+    _child: KillOnDrop,
     url: String,
     lines: Receiver<String>,
 }
@@ -145,16 +129,6 @@ fn cli() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_hookwire"));
     command.env("HOOKWIRE_LOG", "warn").env_remove("HOOKWIRE_WEBHOOK_SECRET");
     command
-}
-
-fn first_line(stdout: &mut ChildStdout) -> String {
-    let mut first = String::new();
-    // One byte at a time, so nothing after the first line is buffered away from later readers.
-    let mut byte = [0u8; 1];
-    while std::io::Read::read(stdout, &mut byte).unwrap() == 1 && byte[0] != b'\n' {
-        first.push(byte[0] as char);
-    }
-    first
 }
 
 fn stderr(output: &Output) -> String {
@@ -218,7 +192,8 @@ fn errors_exit_nonzero_with_the_server_detail() {
     assert_eq!(stderr(&missing).trim(), "error: the server answered 404 not_found: application not found");
     assert!(missing.stdout.is_empty());
 
-    let unauthorized = cli().args(["app", "list", "--url", &server.url]).env_remove("HOOKWIRE_TOKEN").output().unwrap();
+    let unauthorized =
+        cli().args(["app", "list", "--url", &server.serving.url]).env_remove("HOOKWIRE_TOKEN").output().unwrap();
     assert_eq!(unauthorized.status.code(), Some(1));
     assert!(
         stderr(&unauthorized).contains("401") && stderr(&unauthorized).contains("--token"),
@@ -373,7 +348,7 @@ fn tokens_portal_and_generate() {
     let app_token = portal["token"].as_str().unwrap();
     assert!(portal["url"].as_str().unwrap().contains(app_token));
     // The application token sees its application only.
-    let scoped = cli().args(["app", "get", "a", "--url", &server.url, "--token", app_token]).output().unwrap();
+    let scoped = cli().args(["app", "get", "a", "--url", &server.serving.url, "--token", app_token]).output().unwrap();
     assert!(scoped.status.success(), "{}", stderr(&scoped));
 
     let generated = cli().args(["token", "generate"]).output().unwrap();

@@ -1,30 +1,24 @@
 //! The binary's JSON logs: one JSON object per line, and every line written while handling a
 //! request carries that request's id (the caller's, or a new one echoed in `x-request-id`).
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Command, Stdio};
+use std::io::Read;
+use std::process::Stdio;
 
 use serde_json::Value;
+use support::Serving;
+
+#[allow(dead_code)]
+mod support;
 
 const TOKEN: &str = "logs-test-token";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_logs_are_json_and_carry_the_request_id() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hookwire"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .arg("--database-url")
-        .arg(format!("sqlite://{}", dir.path().join("hookwire.db").display()))
-        .env("HOOKWIRE_ADMIN_TOKEN", TOKEN)
-        .env("HOOKWIRE_LOG", "info")
-        .env("HOOKWIRE_LOG_FORMAT", "json")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("binary starts");
-    let mut first = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut first).unwrap();
-    let url = first.trim().strip_prefix("Hookwire listening on ").expect("listening line").to_owned();
+    let mut server = Serving::start(&support::sqlite_url(dir.path()), TOKEN, |command| {
+        command.env("HOOKWIRE_LOG", "info").env("HOOKWIRE_LOG_FORMAT", "json").stderr(Stdio::piped());
+    });
+    let url = server.url.clone();
 
     let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::new();
@@ -35,11 +29,10 @@ async fn json_logs_are_json_and_carry_the_request_id() {
     let generated = missing.headers()["x-request-id"].to_str().unwrap().to_owned();
     assert_eq!(generated.len(), 36, "a UUID: {generated}");
 
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    assert!(status.success());
-    assert!(child.wait().unwrap().success());
+    server.signal("TERM");
+    assert!(server.process.0.wait().unwrap().success());
     let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    server.process.0.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
 
     let lines: Vec<Value> = stderr
         .lines()

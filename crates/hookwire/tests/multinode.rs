@@ -5,15 +5,17 @@
 #[path = "../../hookwire-server/tests/support/receiver.rs"]
 #[allow(dead_code)]
 mod receiver;
+#[allow(dead_code)]
+mod support;
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use receiver::Receiver;
 use serde_json::{Value, json};
+use support::Serving;
 
 const TOKEN: &str = "multinode-test-token";
 const NODES: usize = 3;
@@ -23,38 +25,6 @@ const IN_FLIGHT_PER_NODE_MAX: usize = 32;
 /// is recorded off its slot, so a node killed mid-commit also loses the batch being written (at
 /// this test's rate the queue behind it stays far below another batch).
 const RECORD_BATCH_MAX: usize = 512;
-
-struct Node {
-    child: Child,
-    url: String,
-}
-
-impl Node {
-    fn start(database_url: &str) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hookwire"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--allow-private-networks", "--database-url", database_url])
-            .env("HOOKWIRE_ADMIN_TOKEN", TOKEN)
-            .env("HOOKWIRE_LOG", "warn")
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("binary starts");
-        let mut first = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut first).unwrap();
-        let url = first
-            .trim()
-            .strip_prefix("Hookwire listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-            .to_owned();
-        Self { child, url }
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 async fn post(client: &reqwest::Client, url: String, body: Value) -> Result<(u16, Value), reqwest::Error> {
     let response = client.post(url).bearer_auth(TOKEN).json(&body).send().await?;
@@ -78,7 +48,13 @@ async fn three_nodes_one_killed_midway_deliver_every_accepted_message() {
     // Slow answers: every node has a backlog leased to it, and attempts in flight, at the kill.
     receiver.set_delay_ms(500);
     let client = reqwest::Client::new();
-    let mut nodes: Vec<Node> = (0..NODES).map(|_| Node::start(&database_url)).collect();
+    let mut nodes: Vec<Serving> = (0..NODES)
+        .map(|_| {
+            Serving::start(&database_url, TOKEN, |command| {
+                command.arg("--allow-private-networks");
+            })
+        })
+        .collect();
     let (status, app) = post(&client, format!("{}/api/v1/app", nodes[0].url), json!({"name": "multi"})).await.unwrap();
     assert_eq!(status, 201, "{app}");
     let app_id = app["id"].as_str().unwrap().to_owned();
@@ -115,8 +91,8 @@ async fn three_nodes_one_killed_midway_deliver_every_accepted_message() {
     }
     receiver.wait_until("load to build up", |_| acked.lock().unwrap().len() >= KILL_AFTER_ACKS).await;
     let victim = NODES - 1;
-    nodes[victim].child.kill().unwrap(); // SIGKILL: no shutdown, no lease release
-    nodes[victim].child.wait().unwrap();
+    nodes[victim].process.0.kill().unwrap(); // SIGKILL: no shutdown, no lease release
+    nodes[victim].process.0.wait().unwrap();
     let received_before_kill = receiver.received().len();
     let acked_at_kill = acked.lock().unwrap().len();
     receiver

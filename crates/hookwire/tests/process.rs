@@ -3,57 +3,25 @@
 #[path = "../../hookwire-server/tests/support/receiver.rs"]
 #[allow(dead_code)]
 mod receiver;
+#[allow(dead_code)]
+mod support;
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use receiver::Receiver;
 use serde_json::{Value, json};
+use support::Serving;
 
 const TOKEN: &str = "process-test-token";
 
-struct Hookwire {
-    child: Child,
-    url: String,
-}
-
-impl Hookwire {
-    /// Starts `hookwire serve` on a free port over `dir` and reads where it listens.
-    fn start(dir: &Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hookwire"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--allow-private-networks"])
-            .arg("--database-url")
-            .arg(format!("sqlite://{}", dir.join("hookwire.db").display()))
-            .env("HOOKWIRE_ADMIN_TOKEN", TOKEN)
-            .env("HOOKWIRE_LOG", "warn")
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("binary starts");
-        let mut first = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut first).unwrap();
-        let url = first
-            .trim()
-            .strip_prefix("Hookwire listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-            .to_owned();
-        Self { child, url }
-    }
-
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill").args([format!("-{name}"), self.child.id().to_string()]).status().unwrap();
-        assert!(status.success());
-    }
-}
-
-/// A failed assertion must not leave a server running.
-impl Drop for Hookwire {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Starts `hookwire serve` over the SQLite database in `dir`.
+fn start(dir: &Path) -> Serving {
+    Serving::start(&support::sqlite_url(dir), TOKEN, |command| {
+        command.arg("--allow-private-networks");
+    })
 }
 
 fn client() -> reqwest::Client {
@@ -77,7 +45,7 @@ async fn call(
     Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
 }
 
-async fn setup(client: &reqwest::Client, hookwire: &Hookwire, receiver: &Receiver) -> String {
+async fn setup(client: &reqwest::Client, hookwire: &Serving, receiver: &Receiver) -> String {
     let (_, app) =
         call(client, reqwest::Method::POST, format!("{}/api/v1/app", hookwire.url), Some(json!({"name": "crash"})))
             .await
@@ -100,7 +68,7 @@ async fn kill_9_under_load_loses_no_acknowledged_message() {
     let receiver = Receiver::start().await;
     receiver.set_delay_ms(50); // keeps deliveries in flight when the kill lands
     let client = client();
-    let mut hookwire = Hookwire::start(dir.path());
+    let mut hookwire = start(dir.path());
     let app_id = setup(&client, &hookwire, &receiver).await;
 
     let acked = Arc::new(Mutex::new(Vec::<String>::new()));
@@ -119,15 +87,15 @@ async fn kill_9_under_load_loses_no_acknowledged_message() {
         }));
     }
     receiver.wait_until("load to build up", |_| acked.lock().unwrap().len() >= KILL_AFTER_ACKS).await;
-    hookwire.child.kill().unwrap(); // SIGKILL
-    hookwire.child.wait().unwrap();
+    hookwire.process.0.kill().unwrap(); // SIGKILL
+    hookwire.process.0.wait().unwrap();
     for sender in senders {
         sender.await.unwrap();
     }
     let acked: HashSet<String> = acked.lock().unwrap().iter().cloned().collect();
     let before_restart = receiver.received().len();
 
-    let mut restarted = Hookwire::start(dir.path());
+    let mut restarted = start(dir.path());
     let received = receiver
         .wait_until("every acknowledged message after restart", |received| {
             let ids: HashSet<&str> = received.iter().map(|r| r.header("webhook-id")).collect();
@@ -143,7 +111,7 @@ async fn kill_9_under_load_loses_no_acknowledged_message() {
         received.len() - distinct.len()
     );
     restarted.signal("TERM");
-    assert!(restarted.child.wait().unwrap().success(), "SIGTERM exits 0");
+    assert!(restarted.process.0.wait().unwrap().success(), "SIGTERM exits 0");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -152,7 +120,7 @@ async fn sigterm_finishes_in_flight_deliveries_and_exits_zero() {
     let receiver = Receiver::start().await;
     receiver.set_delay_ms(1_500);
     let client = client();
-    let mut hookwire = Hookwire::start(dir.path());
+    let mut hookwire = start(dir.path());
     let app_id = setup(&client, &hookwire, &receiver).await;
     let (status, message) = call(
         &client,
@@ -165,11 +133,11 @@ async fn sigterm_finishes_in_flight_deliveries_and_exits_zero() {
     assert_eq!(status, 202);
     receiver.wait_for(1).await; // the attempt is now in flight, its answer 1.5 s away
     hookwire.signal("TERM");
-    assert!(hookwire.child.wait().unwrap().success(), "SIGTERM exits 0");
+    assert!(hookwire.process.0.wait().unwrap().success(), "SIGTERM exits 0");
 
     // The in-flight attempt finished and was recorded before exit: no second request is needed.
     receiver.set_delay_ms(0);
-    let mut again = Hookwire::start(dir.path());
+    let mut again = start(dir.path());
     let msg_id = message["id"].as_str().unwrap();
     let (_, destinations) =
         call(&client, reqwest::Method::GET, format!("{}/api/v1/app/{app_id}/msg/{msg_id}/endpoint", again.url), None)
@@ -179,7 +147,7 @@ async fn sigterm_finishes_in_flight_deliveries_and_exits_zero() {
     assert_eq!(destinations["data"][0]["attempts"], 1);
     assert_eq!(receiver.received().len(), 1);
     again.signal("INT");
-    assert!(again.child.wait().unwrap().success(), "SIGINT exits 0");
+    assert!(again.process.0.wait().unwrap().success(), "SIGINT exits 0");
 }
 
 #[test]

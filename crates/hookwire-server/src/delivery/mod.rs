@@ -267,7 +267,7 @@ async fn run(
                         worker.defer(job, until).await;
                         None
                     }
-                    None => worker.attempt(&job).await,
+                    None => worker.attempt(job).await,
                 };
                 let (next, deferred) = flow.finish(endpoint, verdict, now());
                 for (job, until) in deferred {

@@ -69,8 +69,8 @@ impl Worker {
 
     /// Sends the job and hands the attempt to the recorder; `None` when it was not sent (its endpoint was
     /// disabled or reset to unverified meanwhile), which says nothing of the endpoint's health.
-    pub async fn attempt(&self, job: &Job) -> Option<Verdict> {
-        let Job { delivery, message, endpoint } = job;
+    pub async fn attempt(&self, job: Job) -> Option<Verdict> {
+        let Job { delivery, message, endpoint } = &job;
         let started = now();
         if endpoint.disabled {
             let update =
@@ -145,9 +145,9 @@ impl Worker {
         };
         let update = DeliveryUpdate { status, attempts, next_attempt_at: retry_at };
         // Recorded off the endpoint's slot: the next job goes out while this one commits.
-        let job = Job { delivery: delivery.clone(), message: message.clone(), endpoint: endpoint.clone() };
+        let delivery_id = delivery.id;
         if self.records.send(Sent { job, attempt, update }).await.is_err() {
-            tracing::error!(delivery_id = %delivery.id, "the recorder has stopped; the delivery's lease will lapse");
+            tracing::error!(%delivery_id, "the recorder has stopped; the delivery's lease will lapse");
         }
         Some(verdict)
     }

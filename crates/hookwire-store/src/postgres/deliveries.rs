@@ -95,12 +95,8 @@ impl DeliveryStore for PgStore {
         Ok(claimed)
     }
 
-    async fn record_attempt(&self, attempt: Attempt, update: DeliveryUpdate) -> StoreResult<Option<Millis>> {
-        self.inner.recorder.record(attempt, update).await
-    }
-
     async fn record_attempts(&self, records: Vec<(Attempt, DeliveryUpdate)>) -> Vec<StoreResult<Option<Millis>>> {
-        self.inner.recorder.record_many(records).await
+        self.inner.recorder.record(records).await
     }
 
     async fn disable_endpoint(&self, endpoint: EndpointId, now: Millis) -> StoreResult<bool> {

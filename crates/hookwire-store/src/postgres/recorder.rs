@@ -35,16 +35,9 @@ impl Recorder {
         Self { queue }
     }
 
-    /// Records the attempt and moves its delivery on, in the next batch; returns since when the
-    /// endpoint has failed without a success, after the batch.
-    pub async fn record(&self, attempt: Attempt, update: DeliveryUpdate) -> StoreResult<Option<Millis>> {
-        let (reply, answer) = oneshot::channel();
-        self.queue.send((attempt, update, reply)).await.map_err(|_| StoreError::Closed)?;
-        answer.await.map_err(|_| StoreError::Closed)?
-    }
-
-    /// Queues every record before waiting for any, so they share batches.
-    pub async fn record_many(&self, records: Vec<(Attempt, DeliveryUpdate)>) -> Vec<StoreResult<Option<Millis>>> {
+    /// Records the attempts and moves their deliveries on in the next batches; every record is
+    /// queued before any is waited for, so they share batches. Answers each in order.
+    pub async fn record(&self, records: Vec<(Attempt, DeliveryUpdate)>) -> Vec<StoreResult<Option<Millis>>> {
         let mut answers = Vec::with_capacity(records.len());
         for (attempt, update) in records {
             let (reply, answer) = oneshot::channel();

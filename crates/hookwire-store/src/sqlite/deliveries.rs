@@ -20,6 +20,10 @@ use crate::{
     AttemptFilter, ClaimedDelivery, DeliveryStore, DeliveryUpdate, EndpointMessageFilter, QueueDepth, StatusCounts,
 };
 
+/// Moves a delivery on (status, attempts, next due time) and releases its lease.
+const MOVE_DELIVERY_SQL: &str = "UPDATE deliveries SET status = ?2, attempts = ?3, next_attempt_at = ?4, \
+    lease_until = NULL, updated_at = ?5 WHERE id = ?1";
+
 #[async_trait]
 impl DeliveryStore for SqliteStore {
     async fn claim_due(&self, now: Millis, lease_until: Millis, limit: usize) -> StoreResult<Vec<ClaimedDelivery>> {
@@ -31,10 +35,6 @@ impl DeliveryStore for SqliteStore {
                 Ok(claim)
             })
             .collect()
-    }
-
-    async fn record_attempt(&self, attempt: Attempt, update: DeliveryUpdate) -> StoreResult<Option<Millis>> {
-        self.record_attempts(vec![(attempt, update)]).await.pop().expect("one answer per record")
     }
 
     async fn record_attempts(&self, records: Vec<(Attempt, DeliveryUpdate)>) -> Vec<StoreResult<Option<Millis>>> {
@@ -142,11 +142,7 @@ impl DeliveryStore for SqliteStore {
 
     async fn update_delivery(&self, id: DeliveryId, update: DeliveryUpdate, now: Millis) -> StoreResult<()> {
         self.write_direct(move |conn| {
-            conn.prepare_cached(
-                "UPDATE deliveries SET status = ?2, attempts = ?3, next_attempt_at = ?4, lease_until = NULL, \
-                 updated_at = ?5 WHERE id = ?1",
-            )?
-            .execute(params![
+            conn.prepare_cached(MOVE_DELIVERY_SQL)?.execute(params![
                 id.to_string(),
                 update.status.code(),
                 update.attempts,
@@ -281,10 +277,7 @@ fn record_in(
     let mut insert = conn.prepare_cached(&format!(
         "INSERT INTO attempts ({ATTEMPT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
     ))?;
-    let mut update = conn.prepare_cached(
-        "UPDATE deliveries SET status = ?2, attempts = ?3, next_attempt_at = ?4, lease_until = NULL, \
-         updated_at = ?5 WHERE id = ?1",
-    )?;
+    let mut update = conn.prepare_cached(MOVE_DELIVERY_SQL)?;
     // Per endpoint: its last success, then its first failure after that success, counting what
     // was stored before this batch (attempts finish out of order by a few milliseconds).
     let mut health: HashMap<EndpointId, (Option<Millis>, Option<Millis>)> = HashMap::new();

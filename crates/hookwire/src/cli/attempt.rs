@@ -5,7 +5,7 @@ use hookwire_core::model::Status;
 use serde_json::json;
 
 use super::output::Column;
-use super::{Client, Output, PageArgs, parse_time};
+use super::{Client, Output, PageArgs, TimeRange};
 
 const COLUMNS: &[Column] = &[
     ("ID", "/id"),
@@ -73,12 +73,8 @@ pub enum AttemptCommand {
         /// Only answers of this class: 200, 300, 400 or 500 (0: no answer).
         #[arg(long)]
         status_code_class: Option<u16>,
-        /// Only attempts before this time (RFC 3339 or a duration ago: 30m, 12h, 7d).
-        #[arg(long, value_parser = parse_time)]
-        before: Option<String>,
-        /// Only attempts after this time (same forms as --before).
-        #[arg(long, value_parser = parse_time)]
-        after: Option<String>,
+        #[command(flatten)]
+        time: TimeRange,
         #[command(flatten)]
         page: PageArgs,
     },
@@ -108,12 +104,11 @@ pub enum AttemptCommand {
 
 pub async fn run(client: &Client, out: Output, command: AttemptCommand) -> anyhow::Result<()> {
     match command {
-        AttemptCommand::List { app, endpoint, msg, status, status_code_class, before, after, page } => {
+        AttemptCommand::List { app, endpoint, msg, status, status_code_class, time, page } => {
             let mut query = Vec::new();
             query.extend(status.map(|s| ("status", s.code().to_string())));
             query.extend(status_code_class.map(|c| ("status_code_class", c.to_string())));
-            query.extend(before.map(|t| ("before", t)));
-            query.extend(after.map(|t| ("after", t)));
+            query.extend(time.query());
             let segments = match (&msg, &endpoint) {
                 (Some(msg), endpoint) => {
                     query.extend(endpoint.clone().map(|e| ("endpoint_id", e)));

@@ -5,7 +5,7 @@ use clap::Subcommand;
 use serde_json::{Value, json};
 
 use super::output::Column;
-use super::{Client, Output, PageArgs, parse_time, read_json, request_body};
+use super::{Client, Output, PageArgs, TimeRange, read_json, request_body};
 
 const COLUMNS: &[Column] = &[
     ("ID", "/id"),
@@ -44,12 +44,8 @@ pub enum MessageCommand {
         /// Only messages on this channel.
         #[arg(long)]
         channel: Option<String>,
-        /// Only messages created before this time (RFC 3339 or a duration ago: 30m, 12h, 7d).
-        #[arg(long, value_parser = parse_time)]
-        before: Option<String>,
-        /// Only messages created after this time (same forms as --before).
-        #[arg(long, value_parser = parse_time)]
-        after: Option<String>,
+        #[command(flatten)]
+        time: TimeRange,
         #[command(flatten)]
         page: PageArgs,
     },
@@ -107,14 +103,13 @@ pub enum MessageCommand {
 
 pub async fn run(client: &Client, out: Output, command: MessageCommand) -> anyhow::Result<()> {
     match command {
-        MessageCommand::List { app, event_types, channel, before, after, page } => {
+        MessageCommand::List { app, event_types, channel, time, page } => {
             let mut query = Vec::new();
             if !event_types.is_empty() {
                 query.push(("event_types", event_types.join(",")));
             }
             query.extend(channel.map(|c| ("channel", c)));
-            query.extend(before.map(|t| ("before", t)));
-            query.extend(after.map(|t| ("after", t)));
+            query.extend(time.query());
             out.list(&client.list(&["app", &app, "msg"], &query, &page).await?, COLUMNS);
         }
         MessageCommand::Get { app, msg } => out.item(&client.get(&["app", &app, "msg", &msg], &[]).await?, DETAIL),

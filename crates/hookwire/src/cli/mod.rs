@@ -56,6 +56,24 @@ pub struct PageArgs {
     pub all: bool,
 }
 
+/// `--before` and `--after`, for list commands that filter by time.
+#[derive(Args, Debug, Clone, Default)]
+pub struct TimeRange {
+    /// Only items from before this time (RFC 3339 or a duration ago: 30m, 12h, 7d).
+    #[arg(long, value_parser = parse_time)]
+    pub before: Option<String>,
+    /// Only items from after this time (same forms as --before).
+    #[arg(long, value_parser = parse_time)]
+    pub after: Option<String>,
+}
+
+impl TimeRange {
+    /// The range as query parameters.
+    pub fn query(self) -> impl Iterator<Item = (&'static str, String)> {
+        self.before.map(|t| ("before", t)).into_iter().chain(self.after.map(|t| ("after", t)))
+    }
+}
+
 /// `--metadata key=value`, `--header name=value`: splits at the first `=`.
 pub fn parse_pair(text: &str) -> Result<(String, String), String> {
     text.split_once('=')
