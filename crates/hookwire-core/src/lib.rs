@@ -16,3 +16,14 @@ pub mod time_fmt;
 pub mod url_policy;
 
 pub use ids::{AppId, AttemptId, DeliveryId, EndpointId, MessageId};
+
+/// Lowercase hex of `bytes` (digests, challenges), without a formatter call per byte.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        out.push(DIGITS[(byte >> 4) as usize] as char);
+        out.push(DIGITS[(byte & 0xf) as usize] as char);
+    }
+    out
+}

@@ -213,7 +213,7 @@ pub fn signature_headers<'a>(
                 body,
             );
             let encoded = match config.encoding.unwrap_or_default() {
-                Encoding::Hex => hex(&digest),
+                Encoding::Hex => crate::hex(&digest),
                 Encoding::Base64 => BASE64.encode(&digest),
             };
             let header = config.header.clone().unwrap_or_default();
@@ -251,16 +251,6 @@ fn hmac_digest(
         Algorithm::Sha256 => run::<Hmac<sha2::Sha256>>(key, &parts),
         Algorithm::Sha512 => run::<Hmac<sha2::Sha512>>(key, &parts),
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        out.push(DIGITS[(byte >> 4) as usize] as char);
-        out.push(DIGITS[(byte & 0xf) as usize] as char);
-    }
-    out
 }
 
 #[cfg(test)]

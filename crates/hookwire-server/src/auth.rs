@@ -52,7 +52,7 @@ struct AppTokenRecord {
 }
 
 fn hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    hookwire_core::hex(&Sha256::digest(token.as_bytes()))
 }
 
 fn random_token(prefix: &str) -> String {

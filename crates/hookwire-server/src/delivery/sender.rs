@@ -189,7 +189,7 @@ impl Sender {
         let url = self.destination(&endpoint.url)?;
         let mut bytes = [0u8; 24];
         rand::fill(&mut bytes);
-        let challenge: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let challenge = hookwire_core::hex(&bytes);
         let request = self
             .client
             .get(url)
