@@ -46,7 +46,8 @@ pub enum Accepted {
 pub struct ClaimedDelivery {
     pub delivery: Delivery,
     pub message: Arc<Message>,
-    pub endpoint: Option<Endpoint>,
+    /// Shared by every delivery of the batch to the same endpoint (its secrets opened once).
+    pub endpoint: Option<Arc<Endpoint>>,
 }
 
 /// Pending deliveries by when they can go, for the queue gauges (a scrape-time count).

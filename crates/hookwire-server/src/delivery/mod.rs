@@ -179,19 +179,10 @@ async fn claim_and_queue(store: &dyn Store, queue: &mpsc::Sender<Job>, cancel: &
         }
     };
     let count = claimed.len();
-    let mut endpoints: Vec<Arc<Endpoint>> = Vec::new();
     for claim in claimed {
         // Deleted endpoints take their deliveries with them; a race leaves nothing to send.
         let Some(endpoint) = claim.endpoint else {
             continue;
-        };
-        let endpoint = match endpoints.iter().find(|e| e.id == endpoint.id) {
-            Some(shared) => shared.clone(),
-            None => {
-                let shared = Arc::new(endpoint);
-                endpoints.push(shared.clone());
-                shared
-            }
         };
         let job = Job { delivery: claim.delivery, message: claim.message, endpoint };
         tokio::select! {

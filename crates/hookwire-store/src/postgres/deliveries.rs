@@ -73,10 +73,10 @@ impl DeliveryStore for PgStore {
             .map(|row| rows::message(row).map(|m| (m.id, Arc::new(m))))
             .collect::<StoreResult<_>>()?;
         let endpoint_ids: Vec<String> = deliveries.iter().map(|d| d.endpoint_id.to_string()).collect();
-        let mut endpoints: HashMap<EndpointId, Endpoint> = HashMap::new();
+        let mut endpoints: HashMap<EndpointId, Arc<Endpoint>> = HashMap::new();
         for row in client.query("SELECT body FROM endpoints WHERE id = ANY($1)", &[&endpoint_ids]).await? {
             let endpoint = self.open_endpoint(from_json(row.get(0))?)?;
-            endpoints.insert(endpoint.id, endpoint);
+            endpoints.insert(endpoint.id, Arc::new(endpoint));
         }
         let mut claimed = Vec::with_capacity(deliveries.len());
         let mut orphans = Vec::new();

@@ -1,6 +1,6 @@
 //! Deliveries and attempts on SQLite: claiming due work with leases, recording outcomes, history.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -27,14 +27,16 @@ const MOVE_DELIVERY_SQL: &str = "UPDATE deliveries SET status = ?2, attempts = ?
 #[async_trait]
 impl DeliveryStore for SqliteStore {
     async fn claim_due(&self, now: Millis, lease_until: Millis, limit: usize) -> StoreResult<Vec<ClaimedDelivery>> {
-        let claimed = self.write_direct(move |conn| claim_in(conn, now, lease_until, limit)).await?;
-        claimed
-            .into_iter()
-            .map(|mut claim| {
-                claim.endpoint = claim.endpoint.map(|e| self.open_endpoint(e)).transpose()?;
-                Ok(claim)
-            })
-            .collect()
+        let (mut claimed, stored) = self.write_direct(move |conn| claim_in(conn, now, lease_until, limit)).await?;
+        // Secrets are opened off the writer thread, once per endpoint of the batch.
+        let mut opened: HashMap<EndpointId, Arc<Endpoint>> = HashMap::with_capacity(stored.len());
+        for (id, endpoint) in stored {
+            opened.insert(id, Arc::new(self.open_endpoint(endpoint)?));
+        }
+        for claim in &mut claimed {
+            claim.endpoint = opened.get(&claim.delivery.endpoint_id).cloned();
+        }
+        Ok(claimed)
     }
 
     async fn record_attempts(&self, records: Vec<(Attempt, DeliveryUpdate)>) -> Vec<StoreResult<Option<Millis>>> {
@@ -335,7 +337,14 @@ fn record_in(
     Ok(health.into_iter().map(|(endpoint, (_, failing_since))| (endpoint, failing_since)).collect())
 }
 
-fn claim_in(conn: &Connection, now: Millis, lease_until: Millis, limit: usize) -> StoreResult<Vec<ClaimedDelivery>> {
+/// Leases up to `limit` due deliveries; returns them (endpoints not yet attached) with the
+/// stored endpoints they go to, each read once.
+fn claim_in(
+    conn: &Connection,
+    now: Millis,
+    lease_until: Millis,
+    limit: usize,
+) -> StoreResult<(Vec<ClaimedDelivery>, HashMap<EndpointId, Endpoint>)> {
     let sql = format!(
         "UPDATE deliveries SET lease_until = ?2 WHERE id IN (SELECT id FROM deliveries \
          WHERE status = 1 AND next_attempt_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?1) \
@@ -345,7 +354,8 @@ fn claim_in(conn: &Connection, now: Millis, lease_until: Millis, limit: usize) -
         .prepare_cached(&sql)?
         .query_map(params![now, lease_until, limit as i64], rows::delivery)?
         .collect::<Result<_, _>>()?;
-    let mut endpoints: HashMap<EndpointId, Option<Endpoint>> = HashMap::new();
+    let mut endpoints: HashMap<EndpointId, Endpoint> = HashMap::new();
+    let mut missing_endpoints: HashSet<EndpointId> = HashSet::new();
     let mut messages: HashMap<MessageId, Option<Arc<Message>>> = HashMap::new();
     let mut claimed = Vec::with_capacity(deliveries.len());
     let message_sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = ?1");
@@ -367,19 +377,22 @@ fn claim_in(conn: &Connection, now: Millis, lease_until: Millis, limit: usize) -
             conn.execute("DELETE FROM deliveries WHERE id = ?1", [delivery.id.to_string()])?;
             continue;
         };
-        let endpoint = match endpoints.get(&delivery.endpoint_id) {
-            Some(endpoint) => endpoint.clone(),
-            None => {
-                let body: Option<String> = conn
-                    .prepare_cached("SELECT body FROM endpoints WHERE id = ?1")?
-                    .query_row([delivery.endpoint_id.to_string()], |r| r.get(0))
-                    .optional()?;
-                let endpoint: Option<Endpoint> = body.map(|b| from_json(&b)).transpose()?;
-                endpoints.insert(delivery.endpoint_id, endpoint.clone());
-                endpoint
+        let known = endpoints.contains_key(&delivery.endpoint_id) || missing_endpoints.contains(&delivery.endpoint_id);
+        if !known {
+            let body: Option<String> = conn
+                .prepare_cached("SELECT body FROM endpoints WHERE id = ?1")?
+                .query_row([delivery.endpoint_id.to_string()], |r| r.get(0))
+                .optional()?;
+            match body {
+                Some(body) => {
+                    endpoints.insert(delivery.endpoint_id, from_json(&body)?);
+                }
+                None => {
+                    missing_endpoints.insert(delivery.endpoint_id);
+                }
             }
-        };
-        claimed.push(ClaimedDelivery { delivery, message, endpoint });
+        }
+        claimed.push(ClaimedDelivery { delivery, message, endpoint: None });
     }
-    Ok(claimed)
+    Ok((claimed, endpoints))
 }
