@@ -233,7 +233,147 @@ impl FlowControl {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    use hookwire_core::model::{Delivery, Message, Status, TriggerType};
+    use hookwire_core::{AppId, DeliveryId, MessageId};
+
     use super::*;
+
+    fn endpoint(throttle_rate: Option<u32>) -> Arc<Endpoint> {
+        Arc::new(Endpoint {
+            id: EndpointId::generate(),
+            app_id: AppId::generate(),
+            uid: None,
+            url: "https://example.com".into(),
+            description: String::new(),
+            disabled: false,
+            event_types: None,
+            channels: None,
+            throttle_rate,
+            metadata: BTreeMap::new(),
+            secret: hookwire_core::signing::generate_secret(),
+            previous_secrets: vec![],
+            headers: BTreeMap::new(),
+            sensitive_headers: vec![],
+            retry_policy: None,
+            timeout_ms: None,
+            signature: None,
+            filter: None,
+            verification: None,
+            unverified: false,
+            envelope: Default::default(),
+            chunking: None,
+            idempotency_header: None,
+            created_at: 0,
+            updated_at: 0,
+        })
+    }
+
+    fn job(endpoint: &Arc<Endpoint>) -> Job {
+        let message = Message {
+            id: MessageId::generate(),
+            app_id: endpoint.app_id,
+            event_type: "a.b".into(),
+            event_id: None,
+            channels: None,
+            tags: None,
+            payload: Some("{}".into()),
+            payload_expires_at: None,
+            created_at: 0,
+        };
+        let delivery = Delivery {
+            id: DeliveryId::generate(),
+            app_id: endpoint.app_id,
+            msg_id: message.id,
+            endpoint_id: endpoint.id,
+            status: Status::Pending,
+            attempts: 0,
+            next_attempt_at: Some(0),
+            trigger: TriggerType::Scheduled,
+            chunk: None,
+            created_at: 0,
+            updated_at: 0,
+        };
+        Job { delivery, message: Arc::new(message), endpoint: endpoint.clone() }
+    }
+
+    fn failed() -> Option<Verdict> {
+        Some(Verdict { succeeded: false, pause_seconds: None })
+    }
+
+    fn sent(admission: Admission) -> (Job, Millis) {
+        match admission {
+            Admission::Send { job, not_before } => (job, not_before),
+            Admission::Queued => panic!("queued, expected to be sent"),
+            Admission::Defer { until, .. } => panic!("deferred until {until}, expected to be sent"),
+        }
+    }
+
+    #[test]
+    fn a_full_endpoint_queues_and_hands_its_freed_slot_to_the_next_job() {
+        let (flow, busy, other) = (FlowControl::default(), endpoint(None), endpoint(None));
+        for _ in 0..ENDPOINT_IN_FLIGHT_MAX {
+            sent(flow.admit(job(&busy), 0));
+        }
+        let waiting = job(&busy);
+        let waiting_id = waiting.delivery.id;
+        assert!(matches!(flow.admit(waiting, 0), Admission::Queued));
+        sent(flow.admit(job(&other), 0)); // another endpoint is not held back
+        assert_eq!(flow.summary(0).queued, 1);
+        let (next, deferred) = flow.finish(busy.id, Some(Verdict { succeeded: true, pause_seconds: None }), 5);
+        assert!(deferred.is_empty());
+        let (next, not_before) = next.expect("the freed slot goes to the queued job");
+        assert_eq!((next.delivery.id, not_before), (waiting_id, 5));
+        assert_eq!(flow.summary(5).queued, 0);
+    }
+
+    #[test]
+    fn throttle_spaces_sends_and_gives_back_what_would_wait_too_long() {
+        let (flow, slow) = (FlowControl::default(), endpoint(Some(10)));
+        let spacing: Vec<Millis> = (0..=10).map(|_| sent(flow.admit(job(&slow), 0)).1).collect();
+        assert_eq!(spacing, (0..=10).map(|i| i * 100).collect::<Vec<_>>(), "10/s is one every 100 ms");
+        match flow.admit(job(&slow), 0) {
+            Admission::Defer { until, .. } => assert_eq!(until, 1_100, "more than THROTTLE_HOLD_MAX_MS away"),
+            _ => panic!("a slot over a second away goes back to the store"),
+        }
+    }
+
+    #[test]
+    fn retry_after_pauses_the_endpoint_and_sends_its_queue_back_to_the_store() {
+        let (flow, busy) = (FlowControl::default(), endpoint(None));
+        for _ in 0..ENDPOINT_IN_FLIGHT_MAX {
+            sent(flow.admit(job(&busy), 0));
+        }
+        assert!(matches!(flow.admit(job(&busy), 0), Admission::Queued));
+        let (next, deferred) = flow.finish(busy.id, Some(Verdict { succeeded: false, pause_seconds: Some(5) }), 10);
+        assert!(next.is_none(), "no job goes out during the pause");
+        assert_eq!(deferred.iter().map(|(_, until)| *until).collect::<Vec<_>>(), vec![5_010]);
+        match flow.admit(job(&busy), 20) {
+            Admission::Defer { until, .. } => assert_eq!(until, 5_010),
+            _ => panic!("a paused endpoint's new jobs wait for the pause"),
+        }
+        assert_eq!(flow.summary(20).paused, 1);
+        sent(flow.admit(job(&busy), 5_010));
+    }
+
+    #[test]
+    fn an_unsent_job_neither_heals_nor_hurts_the_circuit() {
+        let (flow, dead) = (FlowControl::default(), endpoint(None));
+        for _ in 0..CIRCUIT_FAILURES_TO_OPEN {
+            sent(flow.admit(job(&dead), 0));
+            flow.finish(dead.id, failed(), 0);
+        }
+        assert_eq!(flow.summary(0).circuits_open, 1);
+        let probe_at = CIRCUIT_COOLDOWN_MS_MIN;
+        sent(flow.admit(job(&dead), probe_at)); // the half-open circuit's probe...
+        flow.finish(dead.id, None, probe_at); // ...went back to the store unsent (say, endpoint disabled)
+        assert_eq!(flow.summary(probe_at).circuits_open, 1, "not sent is not a success");
+        sent(flow.admit(job(&dead), probe_at)); // and the probe is free for the next job
+        assert!(flow.finish(dead.id, failed(), probe_at).0.is_none());
+        assert!(matches!(flow.admit(job(&dead), probe_at), Admission::Defer { .. }), "the failed probe re-opens it");
+    }
 
     #[test]
     fn circuit_cooldown_doubles_per_failed_probe_not_per_failure() {

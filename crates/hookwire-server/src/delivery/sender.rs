@@ -286,3 +286,38 @@ fn classify(error: &reqwest::Error) -> (ErrorKind, String) {
     };
     (kind, chain)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cached(sender: &Sender) -> usize {
+        sender.destinations.lock().unwrap().len()
+    }
+
+    #[test]
+    fn allowed_destinations_are_parsed_once_and_refusals_never_cached() {
+        let sender = Sender::new(DestinationPolicy::default()).unwrap();
+        let url = "https://Example.COM:443/hooks?x=1";
+        let first = sender.destination(url).unwrap();
+        assert_eq!(first.as_str(), "https://example.com/hooks?x=1");
+        assert_eq!(sender.destination(url).unwrap(), first, "the cached parse is the same URL");
+        assert_eq!(cached(&sender), 1);
+        for refused in ["http://127.0.0.1:9/hook", "http://[::1]/hook", "ftp://example.com/file", "not a url"] {
+            assert!(sender.destination(refused).unwrap_err().starts_with("refused: "), "{refused}");
+            assert!(sender.destination(refused).is_err(), "{refused} is refused every time");
+        }
+        assert_eq!(cached(&sender), 1, "refusals are checked again on every attempt");
+    }
+
+    #[test]
+    fn the_cache_starts_over_when_full() {
+        let sender = Sender::new(DestinationPolicy::default()).unwrap();
+        for n in 0..DESTINATIONS_CACHED_MAX {
+            sender.destination(&format!("https://example.com/{n}")).unwrap();
+        }
+        assert_eq!(cached(&sender), DESTINATIONS_CACHED_MAX);
+        sender.destination("https://example.com/one-more").unwrap();
+        assert_eq!(cached(&sender), 1, "memory stays bounded however many endpoint URLs there are");
+    }
+}
