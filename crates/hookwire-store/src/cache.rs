@@ -5,7 +5,7 @@
 //! generation counter keeps a read that raced a write from caching stale data.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use hookwire_core::AppId;
 use hookwire_core::model::{Application, Endpoint};
@@ -23,7 +23,8 @@ struct State {
     generation: u64,
     /// By id and by uid.
     apps: HashMap<String, Application>,
-    endpoints: HashMap<AppId, Vec<Endpoint>>,
+    /// Shared: a message accept takes its application's endpoints without copying them.
+    endpoints: HashMap<AppId, Vec<Arc<Endpoint>>>,
 }
 
 impl ConfigCache {
@@ -50,11 +51,11 @@ impl ConfigCache {
         }
     }
 
-    pub fn endpoints(&self, app: AppId) -> Option<Vec<Endpoint>> {
+    pub fn endpoints(&self, app: AppId) -> Option<Vec<Arc<Endpoint>>> {
         self.state.lock().expect("cache poisoned").endpoints.get(&app).cloned()
     }
 
-    pub fn put_endpoints(&self, generation: u64, app: AppId, endpoints: &[Endpoint]) {
+    pub fn put_endpoints(&self, generation: u64, app: AppId, endpoints: &[Arc<Endpoint>]) {
         let mut state = self.state.lock().expect("cache poisoned");
         if state.generation != generation {
             return;

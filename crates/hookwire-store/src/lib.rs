@@ -83,7 +83,7 @@ pub trait ResourceStore: Send + Sync {
     async fn get_endpoint(&self, app: AppId, id_or_uid: &str) -> StoreResult<Option<Endpoint>>;
     async fn list_endpoints(&self, app: AppId, page: &Page) -> StoreResult<Vec<Endpoint>>;
     /// Every endpoint of an application, for fan-out.
-    async fn app_endpoints(&self, app: AppId) -> StoreResult<Vec<Endpoint>>;
+    async fn app_endpoints(&self, app: AppId) -> StoreResult<Vec<Arc<Endpoint>>>;
     async fn update_endpoint(&self, endpoint: Endpoint) -> StoreResult<()>;
     async fn delete_endpoint(&self, app: AppId, id: EndpointId) -> StoreResult<()>;
 

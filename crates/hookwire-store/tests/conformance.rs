@@ -379,11 +379,11 @@ async fn sqlite_secrets_are_sealed_at_rest_and_the_key_is_checked_and_rotated() 
 
 async fn configuration_reads_follow_every_write(backend: Backend) {
     let f = fixture(backend).await;
-    assert_eq!(f.store.app_endpoints(f.app.id).await.unwrap(), vec![f.endpoint.clone()]);
+    assert_eq!(f.store.app_endpoints(f.app.id).await.unwrap(), vec![Arc::new(f.endpoint.clone())]);
     assert_eq!(f.store.get_app("acme").await.unwrap().unwrap().name, "Acme");
     let changed = Endpoint { url: "https://example.org/new".into(), ..f.endpoint.clone() };
     f.store.update_endpoint(changed.clone()).await.unwrap();
-    assert_eq!(f.store.app_endpoints(f.app.id).await.unwrap(), vec![changed]);
+    assert_eq!(f.store.app_endpoints(f.app.id).await.unwrap(), vec![Arc::new(changed)]);
     assert!(f.store.disable_endpoint(f.endpoint.id, NOW).await.unwrap());
     assert!(f.store.app_endpoints(f.app.id).await.unwrap()[0].disabled);
     let renamed = Application { name: "Acme 2".into(), ..f.app.clone() };
@@ -719,11 +719,11 @@ async fn postgres_a_peers_configuration_change_reaches_every_nodes_cache() {
     let Some((a, b, app, endpoint)) = two_nodes().await else { return };
     // Node b caches the endpoint list (once its LISTEN connection is up), then a changes it.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    assert_eq!(b.app_endpoints(app.id).await.unwrap(), vec![endpoint.clone()]);
+    assert_eq!(b.app_endpoints(app.id).await.unwrap(), vec![Arc::new(endpoint.clone())]);
     let changed = Endpoint { url: "https://example.org/moved".into(), ..endpoint.clone() };
     a.update_endpoint(changed.clone()).await.unwrap();
     loop {
-        if b.app_endpoints(app.id).await.unwrap() == vec![changed.clone()] {
+        if b.app_endpoints(app.id).await.unwrap() == vec![Arc::new(changed.clone())] {
             break;
         }
         assert!(std::time::Instant::now() < deadline, "node b kept a stale endpoint list");

@@ -197,9 +197,11 @@ async fn accept(
         match reservation {
             Some(reservation) => {
                 let message = Arc::new(message);
-                let jobs = deliveries.into_iter().zip(planned).filter(|(delivery, _)| is_due(delivery)).map(
-                    |(delivery, plan)| Job { delivery, message: message.clone(), endpoint: Arc::new(plan.endpoint) },
-                );
+                let jobs = deliveries
+                    .into_iter()
+                    .zip(planned)
+                    .filter(|(delivery, _)| is_due(delivery))
+                    .map(|(delivery, plan)| Job { delivery, message: message.clone(), endpoint: plan.endpoint });
                 reservation.send(jobs);
             }
             None if due > 0 => state.dispatcher.wake(),
@@ -231,8 +233,9 @@ pub async fn send_to_one_endpoint(
         payload_expires_at: None,
         created_at: now(),
     };
+    let endpoint = Arc::new(endpoint.clone());
     let planned =
-        fanout::chunks(endpoint, &message).into_iter().map(|chunk| Planned { endpoint: endpoint.clone(), chunk });
+        fanout::chunks(&endpoint, &message).into_iter().map(|chunk| Planned { endpoint: endpoint.clone(), chunk });
     let retention = retention_ms(&state.config, None, None);
     let message = Message { payload_expires_at: Some(message.created_at + retention), ..message };
     accept(state, message.clone(), planned.collect(), TriggerType::Manual, None, message.created_at).await?;

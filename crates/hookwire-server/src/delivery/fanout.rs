@@ -18,7 +18,7 @@ const FILTER_CACHE_ENTRIES_MAX: usize = 10_000;
 
 /// One delivery to make: the endpoint, and the page when it receives the message in chunks.
 pub struct Planned {
-    pub endpoint: Endpoint,
+    pub endpoint: Arc<Endpoint>,
     pub chunk: Option<u32>,
 }
 
@@ -35,7 +35,7 @@ pub struct Fanout {
 
 impl Fanout {
     /// The deliveries `message` needs across `endpoints`, and the filters that failed.
-    pub fn plan(&self, endpoints: Vec<Endpoint>, message: &Message) -> (Vec<Planned>, Vec<FilterFailure>) {
+    pub fn plan(&self, endpoints: Vec<Arc<Endpoint>>, message: &Message) -> (Vec<Planned>, Vec<FilterFailure>) {
         let mut payload: Option<Value> = None;
         let mut planned = Vec::new();
         let mut failures = Vec::new();

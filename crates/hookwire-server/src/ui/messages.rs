@@ -2,7 +2,7 @@
 //! delivery status), one message with its payload, deliveries and attempts, and resend.
 
 use axum::extract::{Path, State};
-use hookwire_core::model::{Attempt, Delivery, Endpoint, Status};
+use hookwire_core::model::{Attempt, Delivery, Status};
 use hookwire_core::time_fmt::Millis;
 use hookwire_store::{AttemptScope, MessageFilter};
 
@@ -139,8 +139,7 @@ pub async fn show(
     let app = load_app(&state, Principal::Admin, &app_key).await?;
     let message = load_message(&state, &app, &msg_key).await?;
     let endpoints = state.store.app_endpoints(app.id).await?;
-    let url_of =
-        |id| endpoints.iter().find(|e: &&Endpoint| e.id == id).map_or("(deleted endpoint)", |e| e.url.as_str());
+    let url_of = |id| endpoints.iter().find(|e| e.id == id).map_or("(deleted endpoint)", |e| e.url.as_str());
     let deliveries = state.store.message_deliveries(message.id).await?;
     let mut delivery_rows = String::new();
     for d in &deliveries {

@@ -1,6 +1,8 @@
 //! Applications, endpoints, event types and settings on PostgreSQL. Read fresh on every call:
 //! another node may have changed them.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use hookwire_core::model::{Application, Endpoint, EventType};
 use hookwire_core::{AppId, EndpointId};
@@ -131,7 +133,7 @@ impl ResourceStore for PgStore {
         stored.into_iter().map(|e| self.open_endpoint(e)).collect()
     }
 
-    async fn app_endpoints(&self, app: AppId) -> StoreResult<Vec<Endpoint>> {
+    async fn app_endpoints(&self, app: AppId) -> StoreResult<Vec<Arc<Endpoint>>> {
         let cache = self.cache();
         if let Some(endpoints) = cache.and_then(|c| c.endpoints(app)) {
             return Ok(endpoints);
@@ -140,8 +142,10 @@ impl ResourceStore for PgStore {
         let client = self.client().await?;
         let statement = client.prepare_cached("SELECT body FROM endpoints WHERE app_id = $1 ORDER BY id").await?;
         let rows = client.query(&statement, &[&app.to_string()]).await?;
-        let endpoints: Vec<Endpoint> =
-            rows.iter().map(|row| self.open_endpoint(from_json(row.get(0))?)).collect::<StoreResult<_>>()?;
+        let endpoints: Vec<Arc<Endpoint>> = rows
+            .iter()
+            .map(|row| Ok(Arc::new(self.open_endpoint(from_json(row.get(0))?)?)))
+            .collect::<StoreResult<_>>()?;
         if let (Some(cache), Some(generation)) = (cache, generation) {
             cache.put_endpoints(generation, app, &endpoints);
         }

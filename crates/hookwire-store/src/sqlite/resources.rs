@@ -1,5 +1,7 @@
 //! Applications, endpoints, event types and settings on SQLite.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use hookwire_core::model::{Application, Endpoint, EventType};
 use hookwire_core::{AppId, EndpointId};
@@ -120,7 +122,7 @@ impl ResourceStore for SqliteStore {
         .collect()
     }
 
-    async fn app_endpoints(&self, app: AppId) -> StoreResult<Vec<Endpoint>> {
+    async fn app_endpoints(&self, app: AppId) -> StoreResult<Vec<Arc<Endpoint>>> {
         if let Some(endpoints) = self.inner.cache.endpoints(app) {
             return Ok(endpoints);
         }
@@ -132,7 +134,8 @@ impl ResourceStore for SqliteStore {
                 Ok(rows.collect::<Result<Vec<Endpoint>, _>>()?)
             })
             .await?;
-        let endpoints: Vec<Endpoint> = stored.into_iter().map(|e| self.open_endpoint(e)).collect::<StoreResult<_>>()?;
+        let endpoints: Vec<Arc<Endpoint>> =
+            stored.into_iter().map(|e| Ok(Arc::new(self.open_endpoint(e)?))).collect::<StoreResult<_>>()?;
         self.inner.cache.put_endpoints(generation, app, &endpoints);
         Ok(endpoints)
     }
