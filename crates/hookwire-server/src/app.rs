@@ -46,7 +46,7 @@ pub enum StartError {
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
     #[error("HTTP client: {0}")]
-    Client(#[from] reqwest::Error),
+    Client(#[from] crate::delivery::sender::ClientError),
     #[error("HOOKWIRE_MAIN_KEY: {0}")]
     MainKey(String),
 }

@@ -51,6 +51,14 @@ async fn a_retry_after_heard_by_one_node_pauses_the_endpoint_on_every_node() {
     a.create_endpoint(&app_id, json!({"url": other.url, "eventTypes": ["other"]})).await;
     a.send(&app_id, "busy", json!({"n": 1})).await;
     receiver.wait_for(1).await;
+    // The receiver has answered; node a stores the pause and announces it, node b hears it.
+    // (Sent before b has heard, the next message would rightly go out.)
+    support::eventually("node b to hear the pause", || async {
+        let response = b.client.get(format!("{}/metrics", b.url)).bearer_auth(&b.token).send().await.unwrap();
+        let text = response.text().await.unwrap();
+        text.lines().any(|line| line == "hookwire_endpoints_paused 1").then_some(())
+    })
+    .await;
     // Node b accepts the next one itself and would hand it straight to its own workers.
     let second = b.send(&app_id, "busy", json!({"n": 2})).await;
     let second = second["id"].as_str().unwrap();

@@ -312,7 +312,7 @@ fn check_delivery_options(endpoint: &Endpoint) -> ApiResult<()> {
 fn check_url(state: &AppState, url: &str) -> ApiResult<()> {
     validate::length("url", url, 1, URL_LENGTH_MAX)?;
     let parsed =
-        reqwest::Url::parse(url).map_err(|e| ApiError::invalid(&["body", "url"], format!("not a valid URL: {e}")))?;
+        url::Url::parse(url).map_err(|e| ApiError::invalid(&["body", "url"], format!("not a valid URL: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(ApiError::invalid(&["body", "url"], "only http and https URLs are allowed"));
     }
