@@ -77,7 +77,11 @@ impl Server {
             .map_err(|e| StartError::MainKey(e.to_string()))?;
         let (store, lock) = open_store(&database, &config, main_key).await?;
         let (auth, generated_admin_token) = Auth::init(store.as_ref(), config.admin_token.as_deref()).await?;
-        let sender = Sender::new(config.destination_policy())?;
+        let extra_roots = match &config.delivery_ca_file {
+            Some(path) => crate::delivery::sender::load_extra_roots(path)?,
+            None => Vec::new(),
+        };
+        let sender = Sender::new(config.destination_policy(), extra_roots)?;
         let cancel = CancellationToken::new();
         let tracker = TaskTracker::new();
         let metrics = Arc::new(crate::metrics::Metrics::new(config.metrics_endpoint_labels_max));

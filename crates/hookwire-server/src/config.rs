@@ -28,6 +28,9 @@ pub struct Config {
     pub allow_private_networks: bool,
     /// Networks deliveries may reach even though they are private (CIDR blocks).
     pub allowed_networks: Vec<Network>,
+    /// A PEM file of certificate authorities deliveries trust besides the system's (endpoints
+    /// on a private PKI).
+    pub delivery_ca_file: Option<PathBuf>,
     pub durability: Durability,
     /// Refuse messages and subscriptions naming event types missing from the catalog.
     pub strict_event_types: bool,
@@ -71,6 +74,7 @@ impl Default for Config {
             main_key: None,
             allow_private_networks: false,
             allowed_networks: Vec::new(),
+            delivery_ca_file: None,
             durability: Durability::Disk,
             strict_event_types: false,
             validate_payloads: false,
@@ -98,6 +102,8 @@ pub struct FileConfig {
     pub allow_private_networks: Option<bool>,
     /// CIDR blocks, e.g. `["10.1.0.0/16"]`.
     pub allowed_networks: Option<Vec<String>>,
+    /// A PEM file of extra certificate authorities for deliveries.
+    pub delivery_ca_file: Option<PathBuf>,
     /// `"disk"` (default) or `"process"`.
     pub durability: Option<String>,
     pub strict_event_types: Option<bool>,
@@ -147,6 +153,9 @@ impl FileConfig {
         }
         if let Some(v) = self.allowed_networks {
             config.allowed_networks = parse_networks(v.iter().map(String::as_str))?;
+        }
+        if let Some(v) = self.delivery_ca_file {
+            config.delivery_ca_file = Some(v);
         }
         if let Some(v) = self.durability {
             config.durability = parse_durability(&v)?;

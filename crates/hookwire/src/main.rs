@@ -52,6 +52,10 @@ enum Command {
         /// comma-separated in the environment).
         #[arg(long = "allowed-network", env = "HOOKWIRE_ALLOWED_NETWORKS", value_delimiter = ',')]
         allowed_networks: Vec<String>,
+        /// A PEM file of certificate authorities deliveries trust besides the system's (for
+        /// endpoints on a private PKI).
+        #[arg(long, env = "HOOKWIRE_DELIVERY_CA_FILE")]
+        delivery_ca_file: Option<std::path::PathBuf>,
         /// `disk` (default: fsync before acknowledging) or `process` (survives a crash, not power loss).
         #[arg(long, env = "HOOKWIRE_DURABILITY")]
         durability: Option<String>,
@@ -255,6 +259,7 @@ fn main() -> anyhow::Result<()> {
             strict_event_types,
             validate_payloads,
             allowed_networks,
+            delivery_ca_file,
         } => {
             let mut config = load_config(&common)?;
             if let Some(listen) = listen {
@@ -265,6 +270,9 @@ fn main() -> anyhow::Result<()> {
             }
             if !allowed_networks.is_empty() {
                 config.allowed_networks = parse_networks(allowed_networks.iter().map(String::as_str))?;
+            }
+            if let Some(path) = delivery_ca_file {
+                config.delivery_ca_file = Some(path);
             }
             if let Some(durability) = durability {
                 config.durability = parse_durability(&durability)?;

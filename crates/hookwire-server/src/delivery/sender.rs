@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -30,6 +31,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::connect::dns::Name;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 use url::Url;
 
 const USER_AGENT_VALUE: &str = concat!("Hookwire/", env!("CARGO_PKG_VERSION"));
@@ -42,10 +45,28 @@ const DESTINATIONS_CACHED_MAX: usize = 10_000;
 
 type HttpClient = Client<HttpsConnector<HttpConnector<GuardedResolver>>, Full<Bytes>>;
 
-/// The client could not be built (the platform's certificate verifier failed to start).
+/// Why the delivery client could not be built.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot set up the delivery client's TLS: {0}")]
-pub struct ClientError(#[from] rustls::Error);
+pub enum ClientError {
+    #[error("cannot set up the delivery client's TLS: {0}")]
+    Tls(#[from] rustls::Error),
+    #[error("delivery CA file {path}: {message}")]
+    CaFile { path: PathBuf, message: String },
+}
+
+/// The certificates in the PEM file at `path`, to trust for deliveries besides the system's
+/// (endpoints on a private PKI). A file without one is an error, not an empty list.
+pub fn load_extra_roots(path: &Path) -> Result<Vec<CertificateDer<'static>>, ClientError> {
+    let fail = |message: String| ClientError::CaFile { path: path.to_owned(), message };
+    let roots = CertificateDer::pem_file_iter(path)
+        .map_err(|e| fail(e.to_string()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| fail(e.to_string()))?;
+    if roots.is_empty() {
+        return Err(fail("holds no PEM certificate".into()));
+    }
+    Ok(roots)
+}
 
 #[derive(Clone)]
 pub struct Sender {
@@ -122,12 +143,17 @@ pub fn refused_literal_host(policy: &DestinationPolicy, url: &Url) -> Option<&'s
 }
 
 impl Sender {
-    pub fn new(policy: DestinationPolicy) -> Result<Self, ClientError> {
+    /// A sender under `policy`, trusting the system's certificate authorities plus `extra_roots`.
+    pub fn new(policy: DestinationPolicy, extra_roots: Vec<CertificateDer<'static>>) -> Result<Self, ClientError> {
         let policy = Arc::new(policy);
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         // Others in the process (the PostgreSQL client) find the same provider installed.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let verifier = rustls_platform_verifier::Verifier::new(provider.clone())?;
+        let verifier = if extra_roots.is_empty() {
+            rustls_platform_verifier::Verifier::new(provider.clone())?
+        } else {
+            rustls_platform_verifier::Verifier::new_with_extra_roots(extra_roots, provider.clone())?
+        };
         let tls = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()?
             .dangerous()
@@ -402,7 +428,7 @@ mod tests {
 
     #[test]
     fn allowed_destinations_are_parsed_once_and_refusals_never_cached() {
-        let sender = Sender::new(DestinationPolicy::default()).unwrap();
+        let sender = Sender::new(DestinationPolicy::default(), Vec::new()).unwrap();
         let url = "https://Example.COM:443/hooks?x=1";
         let first = sender.destination(url).unwrap();
         assert_eq!(first.uri, "https://example.com/hooks?x=1");
@@ -417,7 +443,7 @@ mod tests {
 
     #[test]
     fn credentials_in_the_url_become_basic_auth_and_neither_they_nor_the_fragment_are_sent() {
-        let sender = Sender::new(DestinationPolicy::default()).unwrap();
+        let sender = Sender::new(DestinationPolicy::default(), Vec::new()).unwrap();
         let plain = sender.destination("https://example.com/in#section").unwrap();
         assert_eq!((plain.uri.to_string().as_str(), plain.authorization), ("https://example.com/in", None));
         let with_credentials = sender.destination("https://hook%20user:p%40ss@example.com/in?a=b").unwrap();
@@ -428,7 +454,7 @@ mod tests {
 
     #[test]
     fn the_cache_starts_over_when_full() {
-        let sender = Sender::new(DestinationPolicy::default()).unwrap();
+        let sender = Sender::new(DestinationPolicy::default(), Vec::new()).unwrap();
         for n in 0..DESTINATIONS_CACHED_MAX {
             sender.destination(&format!("https://example.com/{n}")).unwrap();
         }
