@@ -114,6 +114,38 @@ impl EndpointStatus {
 }
 
 impl Endpoint {
+    /// A new active endpoint of `app_id` that receives every message at `url`, signed with
+    /// `secret`, every option at its default.
+    pub fn new(app_id: AppId, url: String, secret: String, now: Millis) -> Self {
+        Self {
+            id: EndpointId::generate(),
+            app_id,
+            uid: None,
+            url,
+            description: String::new(),
+            disabled: false,
+            event_types: None,
+            channels: None,
+            throttle_rate: None,
+            metadata: Metadata::new(),
+            secret,
+            previous_secrets: Vec::new(),
+            headers: BTreeMap::new(),
+            sensitive_headers: Vec::new(),
+            retry_policy: None,
+            timeout_ms: None,
+            signature: None,
+            filter: None,
+            verification: None,
+            unverified: false,
+            envelope: Envelope::default(),
+            chunking: None,
+            idempotency_header: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     pub fn status(&self) -> EndpointStatus {
         if self.disabled {
             EndpointStatus::Disabled

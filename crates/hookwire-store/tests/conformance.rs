@@ -113,33 +113,7 @@ fn application() -> Application {
 }
 
 fn endpoint(app: AppId) -> Endpoint {
-    Endpoint {
-        id: EndpointId::generate(),
-        app_id: app,
-        uid: None,
-        url: "https://example.com".into(),
-        description: String::new(),
-        disabled: false,
-        event_types: None,
-        channels: None,
-        throttle_rate: None,
-        metadata: BTreeMap::new(),
-        secret: hookwire_core::signing::generate_secret(),
-        previous_secrets: vec![],
-        headers: BTreeMap::new(),
-        sensitive_headers: vec![],
-        retry_policy: None,
-        timeout_ms: None,
-        signature: None,
-        filter: None,
-        verification: None,
-        unverified: false,
-        envelope: Default::default(),
-        chunking: None,
-        idempotency_header: None,
-        created_at: NOW,
-        updated_at: NOW,
-    }
+    Endpoint::new(app, "https://example.com".into(), hookwire_core::signing::generate_secret(), NOW)
 }
 
 fn message(app: AppId, event_id: Option<&str>) -> Message {

@@ -233,7 +233,6 @@ impl FlowControl {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
     use std::sync::Arc;
 
     use hookwire_core::model::{Delivery, Message, Status, TriggerType};
@@ -242,33 +241,9 @@ mod tests {
     use super::*;
 
     fn endpoint(throttle_rate: Option<u32>) -> Arc<Endpoint> {
-        Arc::new(Endpoint {
-            id: EndpointId::generate(),
-            app_id: AppId::generate(),
-            uid: None,
-            url: "https://example.com".into(),
-            description: String::new(),
-            disabled: false,
-            event_types: None,
-            channels: None,
-            throttle_rate,
-            metadata: BTreeMap::new(),
-            secret: hookwire_core::signing::generate_secret(),
-            previous_secrets: vec![],
-            headers: BTreeMap::new(),
-            sensitive_headers: vec![],
-            retry_policy: None,
-            timeout_ms: None,
-            signature: None,
-            filter: None,
-            verification: None,
-            unverified: false,
-            envelope: Default::default(),
-            chunking: None,
-            idempotency_header: None,
-            created_at: 0,
-            updated_at: 0,
-        })
+        let secret = hookwire_core::signing::generate_secret();
+        let endpoint = Endpoint::new(AppId::generate(), "https://example.com".into(), secret, 0);
+        Arc::new(Endpoint { throttle_rate, ..endpoint })
     }
 
     fn job(endpoint: &Arc<Endpoint>) -> Job {
