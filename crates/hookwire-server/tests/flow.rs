@@ -74,6 +74,9 @@ async fn retry_after_pauses_the_endpoint_not_the_worker() {
     app.create_endpoint(&app_id, json!({"url": other.url, "eventTypes": ["other"]})).await;
     app.send(&app_id, "busy", json!({"n": 1})).await;
     receiver.wait_for(1).await;
+    // The 429 reaches Hookwire after the receiver has logged the request: a message sent in
+    // between is rightly delivered, so wait until the endpoint is paused.
+    app.scrape_until("hookwire_endpoints_paused", 1.0).await;
     let second = id(&app.send(&app_id, "busy", json!({"n": 2})).await);
     let paused = app
         .get_until(&format!("/api/v1/app/{app_id}/msg/{second}/endpoint"), |v| due_in_ms(&v["data"][0]) >= 55_000)

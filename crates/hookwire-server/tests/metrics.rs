@@ -7,29 +7,7 @@ mod support;
 use reqwest::StatusCode;
 use serde_json::json;
 use support::receiver::{Receiver, Reply};
-use support::{ADMIN_TOKEN, TestApp, eventually};
-
-/// The exposition as an authorised scraper sees it.
-async fn scrape(app: &TestApp) -> String {
-    let response = app.client.get(format!("{}/metrics", app.url)).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
-    assert_eq!(response.status(), 200);
-    assert_eq!(response.headers()["content-type"], "text/plain; version=0.0.4; charset=utf-8");
-    response.text().await.unwrap()
-}
-
-/// The value of the sample written exactly as `series` (name and labels), if present.
-fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
-}
-
-/// Scrapes until `series` has `value`, then returns that scrape.
-async fn scrape_until(app: &TestApp, series: &str, value: f64) -> String {
-    eventually(&format!("{series} = {value}"), || async {
-        let text = scrape(app).await;
-        (sample(&text, series) == Some(value)).then_some(text)
-    })
-    .await
-}
+use support::{ADMIN_TOKEN, TestApp, sample};
 
 fn endpoint_series(text: &str) -> Vec<&str> {
     text.lines().filter(|l| l.starts_with("hookwire_endpoint_deliveries_total{")).collect()
@@ -45,7 +23,7 @@ async fn deliveries_appear_by_outcome_with_durations_lag_and_endpoint() {
     for n in 0..3 {
         app.send(&app_id, "user.created", json!({"n": n})).await;
     }
-    let text = scrape_until(&app, "hookwire_deliveries_total{outcome=\"success\"}", 3.0).await;
+    let text = app.scrape_until("hookwire_deliveries_total{outcome=\"success\"}", 3.0).await;
 
     for (series, value) in [
         ("hookwire_messages_accepted_total", 3.0),
@@ -89,13 +67,13 @@ async fn queue_gauges_follow_in_flight_scheduled_and_parked_deliveries() {
     receiver.script([Reply::status(500), Reply { status: 200, delay_ms: 60_000, ..Reply::default() }]);
 
     app.send(&app_id, "fails", json!({})).await;
-    let text = scrape_until(&app, "hookwire_queue_scheduled", 1.0).await;
+    let text = app.scrape_until("hookwire_queue_scheduled", 1.0).await;
     assert_eq!(sample(&text, "hookwire_deliveries_total{outcome=\"status\"}"), Some(1.0), "{text}");
     assert_eq!(sample(&text, "hookwire_queue_due"), Some(0.0));
 
     app.send(&app_id, "slow", json!({})).await;
     receiver.wait_for(2).await; // the second attempt is now held open by the receiver
-    let text = scrape_until(&app, "hookwire_deliveries_in_flight", 1.0).await;
+    let text = app.scrape_until("hookwire_deliveries_in_flight", 1.0).await;
     assert_eq!(sample(&text, "hookwire_queue_due"), Some(1.0), "due until its attempt is recorded: {text}");
     assert_eq!(sample(&text, "hookwire_queue_scheduled"), Some(1.0));
     assert_eq!(sample(&text, "hookwire_queue_parked"), Some(0.0));
@@ -111,7 +89,7 @@ async fn endpoint_labels_are_capped_and_the_rest_count_as_other() {
         app.create_endpoint(&app_id, json!({"url": format!("{}/{n}", receiver.url)})).await;
     }
     app.send(&app_id, "a", json!({})).await;
-    let text = scrape_until(&app, "hookwire_deliveries_total{outcome=\"success\"}", 5.0).await;
+    let text = app.scrape_until("hookwire_deliveries_total{outcome=\"success\"}", 5.0).await;
     let series = endpoint_series(&text);
     // Two endpoints of their own and "other", each with a success and a failure series.
     assert_eq!(series.len(), 6, "{series:#?}");
@@ -133,7 +111,7 @@ async fn metrics_need_the_admin_token_unless_public() {
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
     let scoped = app.client.get(&url).bearer_auth(app_token).send().await.unwrap();
     assert_eq!(scoped.status(), StatusCode::FORBIDDEN, "an application token must not see other endpoints' ids");
-    assert!(scrape(&app).await.contains("# TYPE hookwire_deliveries_total counter"));
+    assert!(app.scrape().await.contains("# TYPE hookwire_deliveries_total counter"));
     app.stop().await;
 
     let public = TestApp::start_with(|config| config.metrics_public = true).await;

@@ -260,7 +260,11 @@ async fn run(
                     }
                     None => worker.attempt(job).await,
                 };
+                let pause_seconds = verdict.as_ref().and_then(|v| v.pause_seconds);
                 let (next, deferred) = flow.finish(endpoint, verdict, now());
+                if let Some(seconds) = pause_seconds {
+                    worker.share_pause(endpoint, seconds, now()).await;
+                }
                 for (job, until) in deferred {
                     worker.defer(job, until).await;
                 }

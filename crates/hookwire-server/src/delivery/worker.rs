@@ -59,8 +59,9 @@ impl Worker {
         }
     }
 
-    /// Tells every node sharing the store that the endpoint asked for a pause.
-    async fn share_pause(&self, endpoint: hookwire_core::EndpointId, seconds: u64, now: Millis) {
+    /// Tells every node sharing the store that the endpoint asked for a pause. Called after this node's
+    /// flow control has paused it, so no job of this node slips out while the store is written.
+    pub async fn share_pause(&self, endpoint: hookwire_core::EndpointId, seconds: u64, now: Millis) {
         let Some(shared) = self.store.shared_flow() else { return };
         if let Err(error) = shared.pause_endpoint(endpoint, now + seconds as Millis * 1_000).await {
             tracing::warn!(%error, endpoint_id = %endpoint, "cannot share the endpoint's Retry-After pause");
@@ -97,9 +98,6 @@ impl Worker {
         let verdict =
             Verdict { succeeded: outcome.succeeded(), pause_seconds: outcome.retry_after_seconds.filter(|_| pausing) };
         let finished = now();
-        if let Some(seconds) = verdict.pause_seconds {
-            self.share_pause(endpoint.id, seconds, finished).await;
-        }
         let attempts = delivery.attempts + 1;
         let retry_at = if outcome.succeeded() || delivery.trigger == TriggerType::Manual {
             None

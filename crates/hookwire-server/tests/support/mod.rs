@@ -133,6 +133,28 @@ impl TestApp {
         })
         .await
     }
+
+    /// The `/metrics` exposition as an authorised scraper sees it.
+    pub async fn scrape(&self) -> String {
+        let response = self.client.get(format!("{}/metrics", self.url)).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "text/plain; version=0.0.4; charset=utf-8");
+        response.text().await.unwrap()
+    }
+
+    /// Scrapes until `series` has `value`, then returns that scrape.
+    pub async fn scrape_until(&self, series: &str, value: f64) -> String {
+        eventually(&format!("{series} = {value}"), || async {
+            let text = self.scrape().await;
+            (sample(&text, series) == Some(value)).then_some(text)
+        })
+        .await
+    }
+}
+
+/// The value of the sample written exactly as `series` (name and labels), if present.
+pub fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }
 
 /// Retries `probe` until it yields a value: for state that changes after a delivery is recorded.
