@@ -31,7 +31,7 @@ use crate::api::error::ApiError;
 use crate::auth::Auth;
 use crate::config::{Config, ConfigError, Database};
 use crate::delivery::{self, sender::Sender};
-use crate::state::AppState;
+use crate::state::{AppState, Shared};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -103,7 +103,7 @@ impl Server {
             .map_err(|source| StartError::Listen { address: config.listen, source })?;
         let mut config = config;
         config.listen = listener.local_addr()?;
-        let state = AppState {
+        let state = AppState::new(Shared {
             store,
             dispatcher,
             auth: Arc::new(auth),
@@ -112,7 +112,7 @@ impl Server {
             schemas: Arc::default(),
             sender,
             metrics,
-        };
+        });
         let (api, _) = api::router(&state);
         let api = api.merge(crate::metrics::exposition::router());
         let api = api.merge(crate::ui::router(&state));
