@@ -1,7 +1,7 @@
 //! `hookwire-bench`: starts a fast loopback receiver and the real `hookwire` binary, sends N
 //! messages at concurrency C to an application with E endpoints, and reports accept throughput
 //! and latency, end-to-end deliveries/s, send→arrival latency, Hookwire's peak RSS, and lost and
-//! duplicate deliveries — beside a raw baseline: the same receiver driven by a plain keep-alive
+//! duplicate deliveries, and how much CPU the host stole meanwhile — beside a raw baseline: the same receiver driven by a plain keep-alive
 //! client, so every figure reads as a fraction of this machine's loopback limit.
 
 mod wire;
@@ -187,6 +187,23 @@ fn cpu_used_us(children: &[Child]) -> u64 {
         .sum()
 }
 
+/// The machine's CPU time so far, in ticks: (stolen by the hypervisor, all). A virtual machine
+/// whose host is busy loses time to steal, and every figure of the run with it, so the report
+/// says how much was stolen.
+fn cpu_ticks() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    // cpu  user nice system idle iowait irq softirq steal guest guest_nice (guest time is in user).
+    let ticks: Vec<u64> =
+        stat.lines().next().unwrap_or("").split_whitespace().skip(1).filter_map(|v| v.parse().ok()).collect();
+    (ticks.get(7).copied().unwrap_or(0), ticks.iter().take(8).sum())
+}
+
+/// The share of the machine's CPU time stolen since `before` (from [`cpu_ticks`]), in percent.
+fn steal_percent(before: (u64, u64)) -> f64 {
+    let (steal, total) = cpu_ticks();
+    100.0 * steal.saturating_sub(before.0) as f64 / total.saturating_sub(before.1).max(1) as f64
+}
+
 /// The peak RSS of every node, summed.
 fn peak_rss_mib(children: &[Child]) -> f64 {
     let kib: f64 = children
@@ -251,6 +268,7 @@ async fn main() -> anyhow::Result<()> {
     }
 
     let cpu_before_us = cpu_used_us(&children);
+    let ticks_before = cpu_ticks();
     let (send_elapsed, accept_latencies, accepted) = {
         let targets = Arc::new(urls.iter().map(|url| wire::socket_addr(url)).collect::<anyhow::Result<Vec<_>>>()?);
         let run = Run { path: "/api/v1/app/bench/msg", token: Some(TOKEN), expected_status: 202 };
@@ -268,10 +286,11 @@ async fn main() -> anyhow::Result<()> {
     if args.dead {
         let rss = peak_rss_mib(&children);
         println!(
-            "dead endpoints: {} messages accepted ({} deliveries queued) at {:.0}/s; Hookwire peak RSS {rss:.0} MiB",
+            "dead endpoints: {} messages accepted ({} deliveries queued) at {:.0}/s; Hookwire peak RSS {rss:.0} MiB; CPU stolen by the host {:.0} %",
             accepted,
             expected,
-            accepted as f64 / send_elapsed.as_secs_f64()
+            accepted as f64 / send_elapsed.as_secs_f64(),
+            steal_percent(ticks_before),
         );
         stop(children);
         return Ok(());
@@ -283,6 +302,7 @@ async fn main() -> anyhow::Result<()> {
     let end_to_end = sent_started.elapsed();
     let rss = peak_rss_mib(&children);
     let cpu_per_message_us = (cpu_used_us(&children) - cpu_before_us) as f64 / accepted.max(1) as f64;
+    let stolen = steal_percent(ticks_before);
     let children_count = children.len();
     stop(children);
 
@@ -293,11 +313,11 @@ async fn main() -> anyhow::Result<()> {
         println!("(paced at {rate} messages/s)");
     }
     println!(
-        "| database | nodes | messages | endpoints | concurrency | durability | baseline req/s | accepted/s | accept p50 ms | accept p99 ms | delivered/s | of baseline | send→arrival p50 ms | p99 ms | peak RSS MiB | Hookwire CPU µs/msg | lost | duplicates |"
+        "| database | nodes | messages | endpoints | concurrency | durability | baseline req/s | accepted/s | accept p50 ms | accept p99 ms | delivered/s | of baseline | send→arrival p50 ms | p99 ms | peak RSS MiB | Hookwire CPU µs/msg | lost | duplicates | host steal |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     println!(
-        "| {} | {} | {} | {} | {} | {} | {:.0} | {:.0} | {:.2} | {:.2} | {:.0} | {:.0} % | {:.2} | {:.2} | {:.0} | {:.0} | {} | {} |",
+        "| {} | {} | {} | {} | {} | {} | {:.0} | {:.0} | {:.2} | {:.2} | {:.0} | {:.0} % | {:.2} | {:.2} | {:.0} | {:.0} | {} | {} | {:.0} % |",
         if args.database_url.as_deref().is_some_and(|u| u.starts_with("postgres")) { "PostgreSQL" } else { "SQLite" },
         children_count,
         args.messages,
@@ -316,6 +336,7 @@ async fn main() -> anyhow::Result<()> {
         cpu_per_message_us,
         expected.saturating_sub(distinct),
         duplicates,
+        stolen,
     );
     Ok(())
 }
