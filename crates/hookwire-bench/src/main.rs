@@ -1,8 +1,9 @@
 //! `hookwire-bench`: starts a fast loopback receiver and the real `hookwire` binary, sends N
 //! messages at concurrency C to an application with E endpoints, and reports accept throughput
-//! and latency, end-to-end deliveries/s, send→arrival latency, Hookwire's peak RSS, and lost and
-//! duplicate deliveries, and how much CPU the host stole meanwhile — beside a raw baseline: the same receiver driven by a plain keep-alive
-//! client, so every figure reads as a fraction of this machine's loopback limit.
+//! and latency, end-to-end deliveries/s, send→arrival latency, Hookwire's peak RSS, lost and
+//! duplicate deliveries, and how much CPU the host stole meanwhile — beside a raw baseline: the
+//! same receiver driven by a plain keep-alive client, so every figure reads as a fraction of this
+//! machine's loopback limit.
 
 mod wire;
 
@@ -191,8 +192,13 @@ fn cpu_used_us(children: &[Child]) -> u64 {
 /// whose host is busy loses time to steal, and every figure of the run with it, so the report
 /// says how much was stolen.
 fn cpu_ticks() -> (u64, u64) {
-    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    // cpu  user nice system idle iowait irq softirq steal guest guest_nice (guest time is in user).
+    stolen_and_total_ticks(&std::fs::read_to_string("/proc/stat").unwrap_or_default())
+}
+
+/// (steal, all) from the first line of `/proc/stat`:
+/// `cpu  user nice system idle iowait irq softirq steal guest guest_nice`; guest time is already
+/// counted in user, so the total is the first eight.
+fn stolen_and_total_ticks(stat: &str) -> (u64, u64) {
     let ticks: Vec<u64> =
         stat.lines().next().unwrap_or("").split_whitespace().skip(1).filter_map(|v| v.parse().ok()).collect();
     (ticks.get(7).copied().unwrap_or(0), ticks.iter().take(8).sum())
@@ -339,4 +345,16 @@ async fn main() -> anyhow::Result<()> {
         stolen,
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stolen_and_total_ticks;
+
+    #[test]
+    fn steal_is_the_eighth_field_and_guest_time_is_not_counted_twice() {
+        let stat = "cpu  100 2 30 800 5 1 2 60 40 0\ncpu0 50 1 15 400 2 0 1 30 20 0\n";
+        assert_eq!(stolen_and_total_ticks(stat), (60, 1000));
+        assert_eq!(stolen_and_total_ticks(""), (0, 0), "no /proc/stat: nothing stolen");
+    }
 }

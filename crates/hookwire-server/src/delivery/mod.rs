@@ -260,10 +260,12 @@ async fn run(
                     }
                     None => worker.attempt(job).await,
                 };
+                // Paused here first, then in the shared store, both from the same instant.
                 let pause_seconds = verdict.as_ref().and_then(|v| v.pause_seconds);
-                let (next, deferred) = flow.finish(endpoint, verdict, now());
+                let finished = now();
+                let (next, deferred) = flow.finish(endpoint, verdict, finished);
                 if let Some(seconds) = pause_seconds {
-                    worker.share_pause(endpoint, seconds, now()).await;
+                    worker.share_pause(endpoint, seconds, finished).await;
                 }
                 for (job, until) in deferred {
                     worker.defer(job, until).await;
