@@ -1,7 +1,50 @@
-//! Which destination addresses deliveries may reach. Pure classification; the server applies it
-//! after DNS resolution and to IP-literal URLs, so the checked address is the one connected to.
+//! Which destinations deliveries may reach: the strict syntax of an endpoint URL, and which
+//! addresses are refused. Pure classification; the server applies it after DNS resolution and
+//! to IP-literal URLs, so the checked address is the one connected to.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use url::Url;
+
+/// What an operator does to let deliveries reach loopback or private addresses; every refusal
+/// says it, so nobody has to guess.
+pub const PRIVATE_NETWORKS_HINT: &str =
+    "start Hookwire with --allow-private-networks (development) or --allowed-network CIDR to deliver there";
+
+/// Parses an endpoint URL strictly: `http://` or `https://`, a host, no whitespace or control
+/// characters anywhere (the URL standard would silently drop a newline or tab, and dial
+/// `http:/x` or `http:///x` as host `x`), no empty host labels (`a..b`) and no port 0.
+pub fn parse_endpoint_url(text: &str) -> Result<Url, String> {
+    if let Some(bad) = text.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("must not contain whitespace or control characters (found {bad:?}); percent-encode them"));
+    }
+    let lower = text.get(..8).unwrap_or(text).to_ascii_lowercase();
+    let rest = if lower.starts_with("https://") {
+        &text[8..]
+    } else if lower.starts_with("http://") {
+        &text[7..]
+    } else {
+        return Err("must start with http:// or https://".into());
+    };
+    if rest.is_empty() || rest.starts_with(['/', '?', '#']) {
+        return Err("has no host after the scheme's //".into());
+    }
+    let url = Url::parse(text).map_err(|e| format!("not a valid URL: {e}"))?;
+    match url.host() {
+        None => return Err("has no host".into()),
+        Some(url::Host::Domain(domain)) => {
+            let labels: Vec<&str> = domain.strip_suffix('.').unwrap_or(domain).split('.').collect();
+            if labels.iter().any(|label| label.is_empty()) {
+                return Err(format!("host {domain:?} has an empty label"));
+            }
+        }
+        Some(_) => {}
+    }
+    if url.port() == Some(0) {
+        return Err("port 0 cannot be dialled".into());
+    }
+    Ok(url)
+}
 
 /// Why an address is refused, or `None` when it is a public unicast address.
 pub fn forbidden_reason(ip: IpAddr) -> Option<&'static str> {
@@ -155,11 +198,60 @@ impl DestinationPolicy {
         }
         forbidden_reason(ip)
     }
+
+    /// Why an IP-literal URL must not be dialled (a resolver never sees literal hosts, so they
+    /// are checked here); `None` for names, which are checked on the addresses they resolve to.
+    pub fn refused_literal_host(&self, url: &Url) -> Option<&'static str> {
+        let ip: IpAddr = match url.host()? {
+            url::Host::Ipv4(v4) => v4.into(),
+            url::Host::Ipv6(v6) => v6.into(),
+            url::Host::Domain(_) => return None,
+        };
+        self.refusal(ip)
+    }
 }
 
 #[cfg(test)]
 mod policy_tests {
     use super::*;
+
+    #[test]
+    fn endpoint_urls_are_parsed_strictly() {
+        for good in [
+            "https://example.com/hooks?a=b",
+            "HTTP://Example.com:8080/x",
+            "http://127.0.0.1:9000/h",
+            "http://[::1]/",
+            "https://example.com./in",
+        ] {
+            parse_endpoint_url(good).unwrap_or_else(|e| panic!("{good}: {e}"));
+        }
+        let bad = [
+            ("ftp://example.com/", "http:// or https://"),
+            ("http:/x", "http:// or https://"),
+            ("http:///x", "no host"),
+            ("http://exa\nmple.com/", "control"),
+            ("http://example.com/a b", "whitespace"),
+            ("http://a..b/", "empty label"),
+            ("http://.a/", "empty label"),
+            ("http://example.com:0/", "port 0"),
+            ("http://", "no host"),
+        ];
+        for (text, expected) in bad {
+            let error = parse_endpoint_url(text).unwrap_err();
+            assert!(error.contains(expected), "{text:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn literal_hosts_are_checked_and_names_left_to_the_resolver() {
+        let policy = DestinationPolicy::default();
+        let check = |text: &str| policy.refused_literal_host(&Url::parse(text).unwrap());
+        assert_eq!(check("http://127.0.0.1/"), Some("loopback address"));
+        assert_eq!(check("http://[::ffff:10.0.0.1]/"), Some("private address"));
+        assert_eq!(check("http://localhost/"), None);
+        assert_eq!(check("http://8.8.8.8/"), None);
+    }
 
     #[test]
     fn allowlisted_networks_pass_and_nothing_else() {

@@ -140,7 +140,7 @@ async fn immuta_bulk_create_wildcard_sha1_and_history_retry() {
     assert_eq!(bulk["created"].as_array().unwrap().len(), 2);
     assert_eq!(
         bulk["errors"],
-        json!([{"index": 1, "code": "validation_error", "detail": [{"loc": ["body", "url"], "msg": "only http and https URLs are allowed", "type": "value_error"}]}])
+        json!([{"index": 1, "code": "validation_error", "detail": [{"loc": ["body", "url"], "msg": "must start with http:// or https://", "type": "value_error"}]}])
     );
     let everything = id(&bulk["created"][0]);
     let msg_id = id(&app.send(&app_id, "modelCreated", json!({"text": "Katie has created the Public project."})).await);

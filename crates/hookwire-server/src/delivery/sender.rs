@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -21,7 +21,7 @@ use hookwire_core::limits::{DELIVERY_TIMEOUT_MS_DEFAULT, RESPONSE_BODY_BYTES_MAX
 use hookwire_core::model::{AttemptOutcome, Delivery, Endpoint, ErrorKind, Message, Verification};
 use hookwire_core::schemes::signature_headers;
 use hookwire_core::time_fmt::Millis;
-use hookwire_core::url_policy::DestinationPolicy;
+use hookwire_core::url_policy::{DestinationPolicy, PRIVATE_NETWORKS_HINT};
 use http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, USER_AGENT};
 use http::{Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
@@ -37,6 +37,8 @@ use url::Url;
 
 const USER_AGENT_VALUE: &str = concat!("Hookwire/", env!("CARGO_PKG_VERSION"));
 const CONNECT_TIMEOUT_MS: u64 = 10_000;
+/// How long creating an endpoint waits to resolve its host name for the destination check.
+const CREATE_CHECK_DNS_TIMEOUT_MS: u64 = 2_000;
 const POOL_IDLE_TIMEOUT_MS: u64 = 90_000;
 const POOL_IDLE_PER_HOST_MAX: usize = 256;
 
@@ -122,24 +124,13 @@ impl tower_service::Service<Name> for GuardedResolver {
             if allowed.is_empty() {
                 let why = refused.map_or_else(
                     || format!("dns: no address for {host}"),
-                    |r| format!("refused: {host} resolves to a {r}"),
+                    |r| format!("refused: {host} resolves to a {r}; {PRIVATE_NETWORKS_HINT}"),
                 );
                 return Err(why.into());
             }
             Ok(allowed.into_iter())
         })
     }
-}
-
-/// Why an IP-literal URL must not be dialled under `policy` (the resolver never sees literal hosts).
-pub fn refused_literal_host(policy: &DestinationPolicy, url: &Url) -> Option<&'static str> {
-    let ip: IpAddr = match url.host()? {
-        url::Host::Ipv4(v4) => v4.into(),
-        url::Host::Ipv6(v6) => v6.into(),
-        // Names are checked by the resolver, on the addresses actually dialled.
-        url::Host::Domain(_) => return None,
-    };
-    policy.refusal(ip)
 }
 
 impl Sender {
@@ -197,8 +188,8 @@ impl Sender {
             Ok(url) if matches!(url.scheme(), "http" | "https") => url,
             _ => return Err("refused: not an http(s) URL".into()),
         };
-        if let Some(reason) = refused_literal_host(&self.policy, &url) {
-            return Err(format!("refused: destination is a {reason}"));
+        if let Some(reason) = self.policy.refused_literal_host(&url) {
+            return Err(format!("refused: destination is a {reason}; {PRIVATE_NETWORKS_HINT}"));
         }
         let authorization = (!url.username().is_empty() || url.password().is_some()).then(|| {
             let user = percent_decoded(url.username());
@@ -214,6 +205,30 @@ impl Sender {
         url.set_fragment(None);
         let uri = url.as_str().parse::<Uri>().map_err(|e| format!("refused: not a usable URL: {e}"))?;
         Ok(Destination { uri, authorization })
+    }
+
+    /// Why a new endpoint URL would be refused at delivery, checked when it is created: a
+    /// literal address the policy forbids, or a name whose every address it forbids
+    /// (`localhost`). A name that does not resolve now passes (it may later; deliveries then say
+    /// why they fail), and so does one that takes longer than `CREATE_CHECK_DNS_TIMEOUT_MS`.
+    pub async fn check_destination(&self, url: &Url) -> Result<(), String> {
+        if let Some(reason) = self.policy.refused_literal_host(url) {
+            return Err(format!("destination refused: {reason}; {PRIVATE_NETWORKS_HINT}"));
+        }
+        let Some(url::Host::Domain(host)) = url.host() else { return Ok(()) };
+        if self.policy.allow_private_networks {
+            return Ok(());
+        }
+        let lookup = tokio::net::lookup_host((host, url.port_or_known_default().unwrap_or(443)));
+        let timeout = Duration::from_millis(CREATE_CHECK_DNS_TIMEOUT_MS);
+        let Ok(Ok(addresses)) = tokio::time::timeout(timeout, lookup).await else { return Ok(()) };
+        let reasons: Vec<Option<&str>> = addresses.map(|a| self.policy.refusal(a.ip())).collect();
+        match reasons.first() {
+            Some(Some(reason)) if reasons.iter().all(Option::is_some) => {
+                Err(format!("destination refused: {host} resolves to a {reason}; {PRIVATE_NETWORKS_HINT}"))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Sends one attempt of `delivery` and reports what happened; never fails (the outside
@@ -450,6 +465,21 @@ mod tests {
         assert_eq!(with_credentials.uri, "https://example.com/in?a=b");
         let expected = format!("Basic {}", BASE64.encode("hook user:p@ss"));
         assert_eq!(with_credentials.authorization.unwrap(), expected.as_str());
+    }
+
+    /// A name that passed creation may resolve to a forbidden address later (rebinding): the
+    /// resolver, which supplies the addresses actually dialled, refuses it and names the switch.
+    #[tokio::test]
+    async fn names_resolving_to_forbidden_addresses_are_refused_when_dialled() {
+        use tower_service::Service;
+        let mut resolver = GuardedResolver { policy: Arc::new(DestinationPolicy::default()) };
+        let error = resolver.call("localhost".parse().unwrap()).await.unwrap_err().to_string();
+        assert!(error.starts_with("refused: localhost resolves to a loopback address"), "{error}");
+        assert!(error.contains("--allow-private-networks"), "{error}");
+        let mut open = GuardedResolver {
+            policy: Arc::new(DestinationPolicy { allow_private_networks: true, allowed_networks: vec![] }),
+        };
+        assert!(open.call("localhost".parse().unwrap()).await.is_ok());
     }
 
     #[test]

@@ -58,11 +58,12 @@ impl AttemptStatus {
 #[derive(Subcommand, Debug)]
 pub enum AttemptCommand {
     /// List attempts, newest first: those to one endpoint (--endpoint) or of one message (--msg).
+    #[command(group = clap::ArgGroup::new("scope").args(["endpoint", "msg"]).required(true).multiple(true))]
     List {
         /// Application id or uid.
         app: String,
         /// Attempts to this endpoint (id or uid).
-        #[arg(long, required_unless_present = "msg")]
+        #[arg(long)]
         endpoint: Option<String>,
         /// Attempts of this message (with --endpoint too: of this message to that endpoint).
         #[arg(long)]

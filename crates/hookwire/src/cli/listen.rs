@@ -118,9 +118,13 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<()> {
         .with_state(listener);
     axum::serve(socket, router).with_graceful_shutdown(crate::shutdown_signal()?).await.context("serving")?;
     if let Some((client, app, endpoint)) = registered {
-        client.delete(&["app", &app, "endpoint", &endpoint]).await.context("deleting the registered endpoint")?;
-        if !json_output {
-            println!("Deleted endpoint {endpoint}");
+        // The server may have stopped first: then there is nothing to clean up from here.
+        match client.delete(&["app", &app, "endpoint", &endpoint]).await {
+            Ok(_) if !json_output => println!("Deleted endpoint {endpoint}"),
+            Ok(_) => {}
+            Err(error) => eprintln!(
+                "note: could not delete the registered endpoint {endpoint} ({error:#}); delete it later if it remains"
+            ),
         }
     }
     Ok(())
