@@ -1,6 +1,7 @@
 //! Hookwire's pure domain: typed ids, the stored model, signing, retry policy, matching,
 //! destination policy and named limits. No tokio, no SQL, no sockets; time is a parameter.
 
+pub mod access;
 pub mod body;
 pub mod crypto;
 pub mod filter;
@@ -8,6 +9,7 @@ pub mod ids;
 pub mod limits;
 pub mod matching;
 pub mod model;
+pub mod payload;
 pub mod retry;
 pub mod schema;
 pub mod schemes;

@@ -17,6 +17,9 @@ pub const HEADERS_PER_ENDPOINT_MAX: usize = 32;
 pub const HEADER_VALUE_LENGTH_MAX: usize = 4096;
 pub const METADATA_ENTRIES_MAX: usize = 64;
 pub const IDEMPOTENCY_KEY_LENGTH_MAX: usize = 256;
+/// Tags on one message, and a tag's length (Svix's bounds).
+pub const TAGS_PER_MESSAGE_MAX: usize = 5;
+pub const TAG_LENGTH_MAX: usize = 128;
 
 pub const PAGE_LIMIT_DEFAULT: usize = 50;
 pub const PAGE_LIMIT_MAX: usize = 250;

@@ -16,7 +16,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::response::IntoResponse;
 use hookwire_core::crypto::MainKey;
 use hookwire_core::limits::REQUEST_BODY_BYTES_MAX;
-use hookwire_store::postgres::PgStore;
+use hookwire_store::postgres::{Background, PgStore};
 use hookwire_store::sqlite::SqliteStore;
 use hookwire_store::{Store, StoreError};
 use tokio::net::TcpListener;
@@ -29,8 +29,10 @@ use tower_http::normalize_path::NormalizePathLayer;
 use crate::api;
 use crate::api::error::ApiError;
 use crate::auth::Auth;
+use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, ConfigError, Database};
 use crate::delivery::{self, sender::Sender};
+use crate::intake::{Intake, IntakePolicy};
 use crate::state::{AppState, Shared};
 
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +70,11 @@ pub struct Server {
 impl Server {
     /// Opens the store, recovers leases left by a previous process, and binds the listener.
     pub async fn build(config: Config) -> Result<Self, StartError> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// `build`, reading time from `clock` (tests hold time still with a `ManualClock`).
+    pub async fn build_with_clock(config: Config, clock: SharedClock) -> Result<Self, StartError> {
         let database = Database::parse(&config.database_url)?;
         let main_key = config
             .main_key
@@ -75,25 +82,45 @@ impl Server {
             .map(MainKey::parse)
             .transpose()
             .map_err(|e| StartError::MainKey(e.to_string()))?;
-        let (store, lock) = open_store(&database, &config, main_key).await?;
-        let (auth, generated_admin_token) = Auth::init(store.as_ref(), config.admin_token.as_deref()).await?;
+        let cancel = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        let background = Background { tracker: tracker.clone(), stop: cancel.clone() };
+        let (store, lock) = open_store(&database, &config, main_key, &background).await?;
+        let (auth, generated_admin_token) =
+            Auth::init(store.as_ref(), config.admin_token.as_deref(), clock.clone()).await?;
         let extra_roots = match &config.delivery_ca_file {
             Some(path) => crate::delivery::sender::load_extra_roots(path)?,
             None => Vec::new(),
         };
         let sender = Sender::new(config.destination_policy(), extra_roots)?;
-        let cancel = CancellationToken::new();
-        let tracker = TaskTracker::new();
         let metrics = Arc::new(crate::metrics::Metrics::new(config.metrics_endpoint_labels_max));
         let engine = delivery::EngineConfig {
             concurrency: config.delivery_concurrency,
+            lease_ms: config.delivery_lease_ms,
             auto_disable_after_ms: config.auto_disable_after_ms as i64,
-            operational_app: config.operational_app.clone(),
             metrics: metrics.clone(),
+            clock: clock.clone(),
         };
-        let dispatcher = delivery::start(store.clone(), sender.clone(), engine, &tracker, cancel.clone());
+        let (events, reported) = match &config.operational_app {
+            Some(_) => {
+                let (events, reported) = tokio::sync::mpsc::channel(crate::ops::events::EVENTS_WAITING_MAX);
+                (Some(events), Some(reported))
+            }
+            None => (None, None),
+        };
+        let dispatcher = delivery::start(store.clone(), sender.clone(), engine, events, &tracker, cancel.clone());
+        let policy = IntakePolicy {
+            retention_days: config.retention_days,
+            strict_event_types: config.strict_event_types,
+            validate_payloads: config.validate_payloads,
+        };
+        let intake = Arc::new(Intake::new(store.clone(), dispatcher.clone(), clock.clone(), metrics.clone(), policy));
+        if let (Some(reported), Some(app)) = (reported, config.operational_app.clone()) {
+            tracker.spawn(crate::ops::events::run(reported, store.clone(), intake.clone(), app));
+        }
         tracker.spawn(crate::retention::run(
             store.clone(),
+            clock.clone(),
             config.retention_days,
             Duration::from_millis(config.retention_sweep_interval_ms),
             cancel.clone(),
@@ -105,13 +132,13 @@ impl Server {
         config.listen = listener.local_addr()?;
         let state = AppState::new(Shared {
             store,
+            intake,
             dispatcher,
             auth: Arc::new(auth),
             config: Arc::new(config),
-            fanout: Arc::default(),
-            schemas: Arc::default(),
             sender,
             metrics,
+            clock,
         });
         let (api, _) = api::router(&state);
         let api = api.merge(crate::metrics::exposition::router());
@@ -186,6 +213,7 @@ async fn open_store(
     database: &Database,
     config: &Config,
     main_key: Option<MainKey>,
+    background: &Background,
 ) -> Result<(Arc<dyn Store>, Option<File>), StartError> {
     match database {
         Database::Sqlite(path) => {
@@ -198,7 +226,7 @@ async fn open_store(
             Ok((Arc::new(sqlite), Some(lock)))
         }
         Database::Postgres(url) => {
-            let postgres = PgStore::open(url, main_key).await?;
+            let postgres = PgStore::open(url, main_key, background).await?;
             tracing::info!(node_id = postgres.node_id(), database = %database.describe(), "using PostgreSQL");
             Ok((Arc::new(postgres), None))
         }

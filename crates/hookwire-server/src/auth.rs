@@ -1,27 +1,47 @@
-//! Who is calling: the admin token (everything) or an application-scoped token (one application,
-//! as the portal uses). Tokens are stored only as SHA-256 hashes.
+//! Who is calling: the admin token (everything) or an application-scoped token (one
+//! application, narrowed by its capabilities, as the portal uses). Tokens are stored only as
+//! SHA-256 hashes; application tokens expire, and can be revoked one by one (logout) or all at
+//! once for an application (expire-all).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hookwire_core::AppId;
+use hookwire_core::access::{Capabilities, Capability, IssuedToken, TokenKind};
 use hookwire_core::time_fmt::Millis;
 use hookwire_store::{Store, StoreResult};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::api::error::{ApiError, ApiResult};
+use crate::clock::SharedClock;
 
 const ADMIN_TOKEN_SETTING: &str = "admin_token_sha256";
-const APP_TOKEN_SETTING_PREFIX: &str = "app_token:";
 const TOKEN_RANDOM_BYTES: usize = 32;
+/// Prefix of application tokens.
+pub const APP_TOKEN_PREFIX: &str = "hwp_";
 /// How long an application-scoped (portal) token is valid unless the caller says otherwise.
 pub const APP_TOKEN_TTL_SECONDS_DEFAULT: u64 = 7 * 24 * 3_600;
 pub const APP_TOKEN_TTL_SECONDS_MAX: u64 = 7 * 24 * 3_600;
 
+/// An application token: its application and what it may do there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppAccess {
+    pub app: AppId,
+    pub capabilities: Capabilities,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Principal {
     Admin,
-    App(AppId),
+    App(AppAccess),
+}
+
+/// What a route asks of an application token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requirement {
+    /// Any one of these capabilities.
+    AnyOf(&'static [Capability]),
+    /// Every capability: writes no capability names (sending messages, expunging content).
+    Everything,
 }
 
 impl Principal {
@@ -35,67 +55,135 @@ impl Principal {
     /// Application tokens see only their own application; others look absent.
     pub fn require_app(&self, app: AppId) -> ApiResult<()> {
         match self {
-            Self::App(own) if *own != app => Err(ApiError::not_found("application")),
+            Self::App(access) if access.app != app => Err(ApiError::not_found("application")),
             _ => Ok(()),
+        }
+    }
+
+    /// Whether the caller may do what `requirement` asks (the admin may do everything).
+    pub fn allows(&self, requirement: Requirement) -> bool {
+        let Self::App(access) = self else { return true };
+        match requirement {
+            Requirement::AnyOf(any) => any.iter().any(|c| access.capabilities.contains(*c)),
+            Requirement::Everything => access.capabilities.is_all(),
         }
     }
 }
 
 pub struct Auth {
     admin_hash: String,
+    clock: SharedClock,
 }
 
-#[derive(Serialize, Deserialize)]
-struct AppTokenRecord {
-    app: AppId,
-    expires_at: Millis,
-}
-
-fn hash(token: &str) -> String {
+/// Lowercase hex SHA-256 of a token: how tokens are stored and looked up.
+pub fn hash(token: &str) -> String {
     hookwire_core::hex(&Sha256::digest(token.as_bytes()))
 }
 
-fn random_token(prefix: &str) -> String {
+/// A new random token with `prefix`.
+pub fn random_token(prefix: &str) -> String {
     let mut bytes = [0u8; TOKEN_RANDOM_BYTES];
     rand::fill(&mut bytes);
     format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes))
 }
 
+/// What an application token is issued with.
+pub struct AppTokenRequest {
+    pub app: AppId,
+    pub capabilities: Capabilities,
+    pub session_id: Option<String>,
+    pub feature_flags: Vec<String>,
+    pub ttl_seconds: u64,
+}
+
+/// The feature flags of the calling application token (a request extension set with its
+/// `Principal`): event types flagged with none of them are hidden from it.
+#[derive(Debug, Clone, Default)]
+pub struct FeatureFlags(pub Vec<String>);
+
+impl FeatureFlags {
+    /// Whether an event type with `flags` is visible: unflagged types are, flagged ones when the
+    /// token carries one of their flags.
+    pub fn reveal(&self, flags: Option<&[String]>) -> bool {
+        match flags {
+            None | Some([]) => true,
+            Some(flags) => flags.iter().any(|flag| self.0.contains(flag)),
+        }
+    }
+}
+
 impl Auth {
     /// Uses the configured admin token, or the stored one, or generates and stores one; returns
     /// the token in clear only when it was generated now (to be printed once).
-    pub async fn init(store: &dyn Store, configured: Option<&str>) -> StoreResult<(Self, Option<String>)> {
+    pub async fn init(
+        store: &dyn Store,
+        configured: Option<&str>,
+        clock: SharedClock,
+    ) -> StoreResult<(Self, Option<String>)> {
         if let Some(token) = configured {
-            return Ok((Self { admin_hash: hash(token) }, None));
+            return Ok((Self { admin_hash: hash(token), clock }, None));
         }
         let candidate = random_token("hw_");
         let stored = store.put_setting_if_absent(ADMIN_TOKEN_SETTING, &hash(&candidate)).await?;
         let generated = (stored == hash(&candidate)).then_some(candidate);
-        Ok((Self { admin_hash: stored }, generated))
+        Ok((Self { admin_hash: stored, clock }, generated))
+    }
+
+    /// The SHA-256 of the admin token in force (dashboard sessions remember it).
+    pub fn admin_hash(&self) -> &str {
+        &self.admin_hash
     }
 
     pub async fn authenticate(&self, store: &dyn Store, token: &str) -> ApiResult<Principal> {
-        let token_hash = hash(token);
-        if token_hash == self.admin_hash {
-            return Ok(Principal::Admin);
-        }
-        if !token.starts_with("hwp_") {
-            return Err(ApiError::unauthorized());
-        }
-        let record = store.get_setting(&format!("{APP_TOKEN_SETTING_PREFIX}{token_hash}")).await?;
-        let record: AppTokenRecord =
-            record.and_then(|r| serde_json::from_str(&r).ok()).ok_or_else(ApiError::unauthorized)?;
-        if record.expires_at <= crate::state::now() {
-            return Err(ApiError::unauthorized());
-        }
-        Ok(Principal::App(record.app))
+        self.authenticate_with_flags(store, token).await.map(|(principal, _)| principal)
     }
 
-    /// Issues a token that can act only on `app`, valid until `expires_at`.
-    pub async fn issue_app_token(store: &dyn Store, app: AppId, expires_at: Millis) -> StoreResult<String> {
-        let token = random_token("hwp_");
-        let record = serde_json::to_string(&AppTokenRecord { app, expires_at }).expect("serializes");
-        store.put_setting_if_absent(&format!("{APP_TOKEN_SETTING_PREFIX}{}", hash(&token)), &record).await?;
-        Ok(token)
+    /// `authenticate`, with the token's feature flags (none for the admin, who sees everything).
+    pub async fn authenticate_with_flags(
+        &self,
+        store: &dyn Store,
+        token: &str,
+    ) -> ApiResult<(Principal, Option<FeatureFlags>)> {
+        let token_hash = hash(token);
+        if token_hash == self.admin_hash {
+            return Ok((Principal::Admin, None));
+        }
+        if !token.starts_with(APP_TOKEN_PREFIX) {
+            return Err(ApiError::unauthorized());
+        }
+        match store.get_token(&token_hash).await? {
+            Some(IssuedToken {
+                kind: TokenKind::App,
+                app_id: Some(app),
+                capabilities,
+                expires_at,
+                feature_flags,
+                ..
+            }) if expires_at > self.clock.now() => {
+                Ok((Principal::App(AppAccess { app, capabilities }), Some(FeatureFlags(feature_flags))))
+            }
+            _ => Err(ApiError::unauthorized()),
+        }
+    }
+
+    /// Issues a token that can act only on `request.app`, with its capabilities; returns the
+    /// token (shown once) and when it expires.
+    pub async fn issue_app_token(&self, store: &dyn Store, request: AppTokenRequest) -> StoreResult<(String, Millis)> {
+        let token = random_token(APP_TOKEN_PREFIX);
+        let now = self.clock.now();
+        let expires_at = now + request.ttl_seconds as Millis * 1_000;
+        let record = IssuedToken {
+            hash: hash(&token),
+            kind: TokenKind::App,
+            app_id: Some(request.app),
+            capabilities: request.capabilities,
+            session_id: request.session_id,
+            feature_flags: request.feature_flags,
+            admin_hash: None,
+            created_at: now,
+            expires_at,
+        };
+        store.insert_token(record).await?;
+        Ok((token, expires_at))
     }
 }

@@ -42,6 +42,9 @@ pub struct Config {
     /// How often the retention sweep runs.
     pub retention_sweep_interval_ms: u64,
     pub delivery_concurrency: usize,
+    /// How long delivery work leased by this process stays its own (`LEASE_MS_DEFAULT`); shorter
+    /// only in tests of the lease rules, which is why no flag or file key sets it.
+    pub delivery_lease_ms: i64,
     pub shutdown_grace_ms: u64,
     /// An endpoint failing without a single success for this long is disabled (default 5 days).
     pub auto_disable_after_ms: u64,
@@ -81,6 +84,7 @@ impl Default for Config {
             retention_days: hookwire_core::limits::RETENTION_DAYS_DEFAULT,
             retention_sweep_interval_ms: RETENTION_SWEEP_INTERVAL_MS_DEFAULT,
             delivery_concurrency: DELIVERY_CONCURRENCY_DEFAULT,
+            delivery_lease_ms: crate::delivery::LEASE_MS_DEFAULT,
             shutdown_grace_ms: SHUTDOWN_GRACE_MS_DEFAULT,
             auto_disable_after_ms: AUTO_DISABLE_AFTER_MS_DEFAULT,
             operational_app: None,
@@ -263,5 +267,61 @@ fn redact_password(url: &str) -> String {
     match credentials.split_once(':') {
         Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
         None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = include_str!("../../../hookwire.example.toml");
+
+    /// The example file with every `# key = value` line uncommented.
+    fn example_uncommented() -> String {
+        EXAMPLE
+            .lines()
+            .filter_map(|line| line.strip_prefix("# "))
+            .filter(|line| line.split_once(" = ").is_some_and(|(key, _)| !key.contains(' ')))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Every key `FileConfig` accepts, as serde names them when refusing an unknown one.
+    fn file_config_keys() -> Vec<String> {
+        let error = toml::from_str::<FileConfig>("no_such_key = 1").unwrap_err().to_string();
+        let expected = error.split("expected one of ").nth(1).expect("serde lists the expected keys");
+        expected.split(", ").map(|key| key.trim().trim_matches('`').to_owned()).collect()
+    }
+
+    #[test]
+    fn the_example_file_names_every_key_and_each_parses() {
+        let text = example_uncommented();
+        let parsed: FileConfig = toml::from_str(&text).unwrap_or_else(|e| panic!("example does not parse: {e}"));
+        let mut config = Config::default();
+        parsed.apply(&mut config).expect("every example value is valid");
+        let named: Vec<&str> = text.lines().filter_map(|l| l.split_once(" = ").map(|(k, _)| k)).collect();
+        let keys = file_config_keys();
+        assert!(keys.len() > 10, "{keys:?}");
+        for key in &keys {
+            assert!(named.contains(&key.as_str()), "hookwire.example.toml lacks {key}");
+        }
+    }
+
+    #[test]
+    fn the_example_defaults_are_the_defaults() {
+        let defaults = Config::default();
+        let text = example_uncommented();
+        let value = |key: &str| {
+            text.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix(" = ")).unwrap_or_else(|| panic!("{key}"))
+        };
+        assert_eq!(value("listen"), format!("{:?}", defaults.listen.to_string()));
+        assert_eq!(value("database_url"), format!("{:?}", defaults.database_url));
+        assert_eq!(value("retention_days"), defaults.retention_days.to_string());
+        assert_eq!(value("delivery_concurrency"), defaults.delivery_concurrency.to_string());
+        assert_eq!(value("shutdown_grace_ms"), defaults.shutdown_grace_ms.to_string());
+        assert_eq!(value("auto_disable_after_hours"), (defaults.auto_disable_after_ms / 3_600_000).to_string());
+        assert_eq!(value("metrics_endpoint_labels_max"), defaults.metrics_endpoint_labels_max.to_string());
+        assert_eq!(value("allow_private_networks"), "false");
+        assert_eq!(value("durability"), "\"disk\"");
     }
 }

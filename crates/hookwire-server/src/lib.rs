@@ -3,10 +3,12 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod delivery;
+pub mod intake;
 pub mod metrics;
-pub mod payload_schemas;
+pub mod ops;
 pub mod request_trace;
 pub mod retention;
 pub mod state;

@@ -1,5 +1,6 @@
 //! The retention sweep: purges expired payloads and old attempt response bodies in small
-//! batches, yielding between them so it never holds the writer long enough to stall delivery.
+//! batches, yielding between them so it never holds the writer long enough to stall delivery,
+//! then forgets expired tokens.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,19 +8,25 @@ use std::time::Duration;
 use hookwire_store::Store;
 use tokio_util::sync::CancellationToken;
 
-use crate::state::now;
+use crate::clock::SharedClock;
 
 /// Rows purged per write; small, so deliveries committed meanwhile never wait long.
 pub const RETENTION_BATCH_ROWS: usize = 500;
 
 /// Runs until `cancel` fires: a sweep every `interval`.
-pub async fn run(store: Arc<dyn Store>, retention_days: u64, interval: Duration, cancel: CancellationToken) {
+pub async fn run(
+    store: Arc<dyn Store>,
+    clock: SharedClock,
+    retention_days: u64,
+    interval: Duration,
+    cancel: CancellationToken,
+) {
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return,
             _ = tokio::time::sleep(interval) => {}
         }
-        let purged = sweep(store.as_ref(), retention_days, &cancel).await;
+        let purged = sweep(store.as_ref(), &clock, retention_days, &cancel).await;
         if purged > 0 {
             tracing::info!(purged, "retention sweep purged payloads and response bodies");
         }
@@ -27,10 +34,10 @@ pub async fn run(store: Arc<dyn Store>, retention_days: u64, interval: Duration,
 }
 
 /// One full sweep at the current time; returns how many payloads and bodies it purged.
-pub async fn sweep(store: &dyn Store, retention_days: u64, cancel: &CancellationToken) -> u64 {
+pub async fn sweep(store: &dyn Store, clock: &SharedClock, retention_days: u64, cancel: &CancellationToken) -> u64 {
     let mut total = 0;
     while !cancel.is_cancelled() {
-        let now = now();
+        let now = clock.now();
         let responses_before = now - (retention_days * 86_400_000) as i64;
         match store.purge_expired(now, responses_before, RETENTION_BATCH_ROWS).await {
             Ok(0) => break,
@@ -41,6 +48,10 @@ pub async fn sweep(store: &dyn Store, retention_days: u64, cancel: &Cancellation
             }
         }
         tokio::task::yield_now().await;
+    }
+    match store.purge_expired_tokens(clock.now()).await {
+        Ok(purged) => total += purged,
+        Err(error) => tracing::warn!(%error, "cannot purge expired tokens; will try again"),
     }
     total
 }

@@ -1,17 +1,16 @@
-//! The state every handler shares: the store, the dispatcher, identity and configuration.
+//! The state every handler shares: the store, the intake, identity, configuration and the clock.
 
 use std::ops::Deref;
 use std::sync::Arc;
 
-use hookwire_core::time_fmt::{Millis, to_millis};
 use hookwire_store::Store;
 
 use crate::auth::Auth;
+use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::delivery::Dispatcher;
-use crate::delivery::fanout::Fanout;
 use crate::delivery::sender::Sender;
-use crate::payload_schemas::PayloadSchemas;
+use crate::intake::Intake;
 
 /// Cloned by axum for every extractor and middleware of every request, so one reference count to
 /// bump, not one per field (their clones and drops showed in the profile).
@@ -35,17 +34,15 @@ impl Deref for AppState {
 /// What [`AppState`] holds.
 pub struct Shared {
     pub store: Arc<dyn Store>,
+    /// Where every message, resend and recovery enters the delivery pipeline.
+    pub intake: Arc<Intake>,
+    /// The delivery engine's handle (its flow-control state, for metrics).
     pub dispatcher: Dispatcher,
     pub auth: Arc<Auth>,
     pub config: Arc<Config>,
-    pub fanout: Arc<Fanout>,
-    pub schemas: Arc<PayloadSchemas>,
-    /// The outbound client, for requests outside deliveries (endpoint verification).
+    /// The outbound client, for requests outside deliveries (endpoint verification, and the
+    /// destination check when an endpoint is created).
     pub sender: Sender,
     pub metrics: Arc<crate::metrics::Metrics>,
-}
-
-/// The wall clock, read at the edge (handlers and workers) and passed inward.
-pub fn now() -> Millis {
-    to_millis(time::OffsetDateTime::now_utc())
+    pub clock: SharedClock,
 }

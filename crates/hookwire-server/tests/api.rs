@@ -3,7 +3,7 @@
 mod support;
 
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{Value, json};
 use support::TestApp;
 
 #[tokio::test]
@@ -83,6 +83,21 @@ async fn lists_page_with_limit_iterator_and_done() {
     assert_eq!(seen, ids);
     assert_eq!(app.get("/api/v1/app?limit=0").await.0, 422);
     assert_eq!(app.get("/api/v1/app?limit=251").await.0, 422);
+    // An iterator that cannot be one is refused, not read as "from the start".
+    let first = &ids[0];
+    for path in [
+        "/api/v1/app?iterator=%00%ff".to_owned(),
+        format!("/api/v1/app/{first}/msg?iterator=ep_01m8x3b89wevjt6x7x481bnnws"),
+        format!("/api/v1/app/{first}/endpoint?iterator=garbage"),
+        "/api/v1/event-type?iterator=a%20b".to_owned(),
+    ] {
+        let (status, body) = app.get(&path).await;
+        assert_eq!(
+            (status.as_u16(), &body["detail"][0]["loc"]),
+            (422, &json!(["query", "iterator"])),
+            "{path}: {body}"
+        );
+    }
     app.stop().await;
 }
 
@@ -120,6 +135,11 @@ async fn idempotency_key_and_event_id_deduplicate_messages() {
         .post(&format!("/api/v1/app/{app_id}/msg"), json!({"eventType": "a", "eventId": "evt-1", "payload": {}}))
         .await;
     assert_eq!((status.as_u16(), body["code"].as_str()), (409, Some("conflict")));
+    // Svix finds a message by its id or its eventId, and its attempts too.
+    let by_event = app.get(&format!("/api/v1/app/{app_id}/msg/evt-1")).await.1;
+    assert_eq!(by_event["eventId"], "evt-1");
+    assert_eq!(app.get(&format!("/api/v1/app/{app_id}/attempt/msg/evt-1")).await.0, 200);
+    assert_eq!(app.get(&format!("/api/v1/app/{app_id}/msg/evt-2")).await.0, 404);
     app.stop().await;
 }
 
@@ -291,7 +311,9 @@ async fn hostile_input_gets_a_4xx_naming_the_problem() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 400, "nesting beyond serde_json's limit is refused, not a crash");
+    assert_eq!(response.status(), 422, "nesting beyond the payload's limit is refused, not a crash");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["detail"][0]["loc"], json!(["body", "payload"]), "{body}");
     let many_channels: Vec<String> = (0..11).map(|n| format!("c{n}")).collect();
     let (status, _) = app
         .post(&format!("/api/v1/app/{app_id}/msg"), json!({"eventType": "a", "payload": {}, "channels": many_channels}))
@@ -310,7 +332,7 @@ async fn hostile_input_gets_a_4xx_naming_the_problem() {
         )
         .await;
     assert_eq!(status, 422);
-    // Svix SDK fields Hookwire does not act on are still accepted.
+    // Svix SDK fields with nothing to act on are accepted.
     app.post_ok(
         &format!("/api/v1/app/{app_id}/msg"),
         json!({"eventType": "a", "payload": {}, "transformationsParams": {}, "payloadRetentionHours": 2}),

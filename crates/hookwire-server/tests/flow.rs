@@ -123,11 +123,14 @@ async fn the_circuit_opens_after_consecutive_failures() {
 
 #[tokio::test]
 async fn exhausted_deliveries_and_auto_disable_are_announced_as_operational_events() {
-    let app = TestApp::start_with(|config| {
+    let clock = hookwire_server::clock::ManualClock::new();
+    let settings = |config: &mut hookwire_server::Config| {
         config.auto_disable_after_ms = 0; // the first failure without a success disables
         config.operational_app = Some("ops".into());
-    })
-    .await;
+        config.retention_days = 1;
+        config.retention_sweep_interval_ms = 20;
+    };
+    let app = TestApp::start_with_clock(settings, clock.clone()).await;
     let operator = Receiver::start().await;
     let failing = Receiver::start().await;
     failing.script([Reply::status(500)]);
@@ -161,5 +164,41 @@ async fn exhausted_deliveries_and_auto_disable_are_announced_as_operational_even
         listed["data"].as_array().unwrap().iter().map(|m| m["eventType"].as_str().unwrap()).collect();
     names.sort();
     assert_eq!(names, ["endpoint.disabled", "message.attempt.exhausted"]);
+    // Operational events are kept as long as the server's retention says, not a fixed 90 days.
+    clock.advance(2 * 86_400_000);
+    app.get_until("/api/v1/app/ops/msg", |list| {
+        list["data"].as_array().unwrap().iter().all(|m| m["payload"] == json!({}))
+    })
+    .await;
+    app.stop().await;
+}
+
+/// Work can wait in this process's own queue far longer than its lease (32 in flight to a slow
+/// endpoint, hundreds queued behind them). It is handed back to the store before half its lease
+/// is gone and claimed again, so the poller never takes a delivery whose first copy is still
+/// queued: every message arrives exactly once although the backlog outlasts the lease.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn work_queued_longer_than_its_lease_is_still_sent_once() {
+    const MESSAGES: usize = 640;
+    // 32 requests of 500 ms at a time: about 10 s for the backlog, against an 8 s lease.
+    let app = TestApp::start_with(|config| config.delivery_lease_ms = 8_000).await;
+    let slow = Receiver::start().await;
+    slow.set_delay_ms(500);
+    let app_id = app.create_app().await;
+    app.create_endpoint(&app_id, json!({"url": slow.url, "timeoutMs": 1000})).await;
+    for n in 0..MESSAGES {
+        app.post_ok(&format!("/api/v1/app/{app_id}/msg"), json!({"eventType": "a", "payload": {"n": n}}), 202).await;
+    }
+    let arrived = slow
+        .wait_until_within(60_000, "every message", |received| {
+            let ids: std::collections::HashSet<&str> = received.iter().map(|r| r.header("webhook-id")).collect();
+            ids.len() == MESSAGES
+        })
+        .await;
+    let mut ids: Vec<&str> = arrived.iter().map(|r| r.header("webhook-id")).collect();
+    ids.sort_unstable();
+    let sent = ids.len();
+    ids.dedup();
+    assert_eq!(sent, ids.len(), "{} deliveries were sent twice", sent - ids.len());
     app.stop().await;
 }

@@ -14,6 +14,7 @@ pub mod sqlite;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use hookwire_core::access::IssuedToken;
 use hookwire_core::model::{Application, Attempt, Delivery, Endpoint, EventType, Message, Status};
 use hookwire_core::time_fmt::Millis;
 use hookwire_core::{AppId, AttemptId, DeliveryId, EndpointId, MessageId};
@@ -25,12 +26,27 @@ pub use query::{AttemptFilter, AttemptScope, EndpointMessageFilter, MessageFilte
 /// A message to commit together with its deliveries, in one transaction.
 #[derive(Debug, Clone)]
 pub struct Accept {
-    pub message: Message,
+    /// Shared with the jobs the caller hands to its workers: the payload is not copied.
+    pub message: Arc<Message>,
     pub deliveries: Vec<Delivery>,
     /// When set, the deliveries are inserted already leased until then: the caller hands them
     /// straight to its dispatcher, so no claim round-trip is needed.
     pub leased_until: Option<Millis>,
     pub idempotency_key: Option<String>,
+    /// Endpoints whose filter could not be evaluated on this message, and why: counted against
+    /// each endpoint in the same transaction.
+    pub filter_errors: Vec<(EndpointId, String)>,
+}
+
+/// A delivery given back without an attempt (deferred by flow control, handed back before its
+/// lease runs out, cancelled, parked): moved on as `update` says and unleased, but only while
+/// the lease it was taken under (`leased_until`) is still its lease, so a copy that outlived
+/// its lease can never undo a newer claim.
+#[derive(Debug, Clone, Copy)]
+pub struct Release {
+    pub delivery: DeliveryId,
+    pub leased_until: Millis,
+    pub update: DeliveryUpdate,
 }
 
 #[derive(Debug, Clone)]
@@ -102,6 +118,8 @@ pub trait MessageStore: Send + Sync {
     /// Commits the message and its deliveries durably before returning.
     async fn accept_message(&self, accept: Accept) -> StoreResult<Accepted>;
     async fn get_message(&self, app: AppId, id: MessageId) -> StoreResult<Option<Message>>;
+    /// The application's message with this `eventId` (unique within an application).
+    async fn get_message_by_event_id(&self, app: AppId, event_id: &str) -> StoreResult<Option<Message>>;
     async fn list_messages(&self, app: AppId, filter: &MessageFilter) -> StoreResult<Vec<Message>>;
     async fn expunge_message_content(&self, app: AppId, id: MessageId) -> StoreResult<()>;
     /// Retention, one small batch: purges up to `batch` payloads whose time is up at `now` and
@@ -124,8 +142,9 @@ pub trait DeliveryStore: Send + Sync {
     }
     /// Disables an endpoint (auto-disable); false when it already was.
     async fn disable_endpoint(&self, endpoint: EndpointId, now: Millis) -> StoreResult<bool>;
-    /// Inserts new deliveries (resend, send-example, recover), due at their `next_attempt_at`.
-    async fn insert_deliveries(&self, deliveries: Vec<Delivery>) -> StoreResult<()>;
+    /// Inserts new deliveries of stored messages (resend), due at their `next_attempt_at`;
+    /// leased until `leased_until` when given (the caller hands them to its workers).
+    async fn insert_deliveries(&self, deliveries: Vec<Delivery>, leased_until: Option<Millis>) -> StoreResult<()>;
     /// Makes failed deliveries of an endpoint created in `[since, until)` due again; returns how many.
     async fn recover_failed(&self, endpoint: EndpointId, since: Millis, until: Millis, now: Millis)
     -> StoreResult<u64>;
@@ -139,13 +158,12 @@ pub trait DeliveryStore: Send + Sync {
     async fn next_due_at(&self, now: Millis) -> StoreResult<Option<Millis>>;
     /// How many pending deliveries are due by `now`, scheduled later, and parked (for metrics).
     async fn queue_depth(&self, now: Millis) -> StoreResult<QueueDepth>;
-    /// Moves a delivery on without an attempt (e.g. canceled because its endpoint is disabled).
-    async fn update_delivery(&self, id: DeliveryId, update: DeliveryUpdate, now: Millis) -> StoreResult<()>;
+    /// Moves deliveries on without an attempt, in one write; a release whose lease is no longer
+    /// the delivery's lease changes nothing. Returns how many moved.
+    async fn release_deliveries(&self, releases: Vec<Release>, now: Millis) -> StoreResult<u64>;
     async fn message_deliveries(&self, msg: MessageId) -> StoreResult<Vec<Delivery>>;
     /// Makes the deliveries parked for an unverified endpoint due now; returns how many.
     async fn release_parked(&self, endpoint: EndpointId, now: Millis) -> StoreResult<u64>;
-    /// Counts a filter evaluation failure against an endpoint.
-    async fn record_filter_error(&self, endpoint: EndpointId, error: String, now: Millis) -> StoreResult<()>;
     /// Messages sent to one endpoint with their delivery, newest first.
     async fn endpoint_messages(
         &self,
@@ -197,12 +215,26 @@ pub struct EndpointPause {
     pub until: Millis,
 }
 
-/// Everything the server needs from a database.
-pub trait Store: ResourceStore + MessageStore + DeliveryStore {}
+/// Issued tokens: application tokens and dashboard sessions, kept by the hash of the token.
+#[async_trait]
+pub trait TokenStore: Send + Sync {
+    async fn insert_token(&self, token: IssuedToken) -> StoreResult<()>;
+    async fn get_token(&self, hash: &str) -> StoreResult<Option<IssuedToken>>;
+    /// Deletes one token (logout, sign-out); false when there was none.
+    async fn delete_token(&self, hash: &str) -> StoreResult<bool>;
+    /// Makes the application's tokens (only those of `sessions`, when given) expire at `at`,
+    /// unless they expire sooner; returns how many were shortened.
+    async fn expire_app_tokens(&self, app: AppId, sessions: Option<Vec<String>>, at: Millis) -> StoreResult<u64>;
+    /// Deletes tokens that expired before `now`; returns how many.
+    async fn purge_expired_tokens(&self, now: Millis) -> StoreResult<u64>;
+}
 
-impl<T: ResourceStore + MessageStore + DeliveryStore> Store for T {}
+/// Everything the server needs from a database.
+pub trait Store: ResourceStore + MessageStore + DeliveryStore + TokenStore {}
+
+impl<T: ResourceStore + MessageStore + DeliveryStore + TokenStore> Store for T {}
 
 /// The store traits, for `use hookwire_store::prelude::*` where store methods are called.
 pub mod prelude {
-    pub use crate::{DeliveryStore, MessageStore, ResourceStore, SharedFlow, Store};
+    pub use crate::{DeliveryStore, MessageStore, ResourceStore, SharedFlow, Store, TokenStore};
 }

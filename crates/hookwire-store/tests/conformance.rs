@@ -56,6 +56,9 @@ conformance!(
     endpoint_health_is_failing_since_the_first_failure_after_the_last_success,
     a_claim_reads_each_message_once_for_all_its_deliveries,
     a_batch_of_attempts_folds_health_by_time_not_by_arrival,
+    a_release_moves_a_delivery_only_under_the_lease_it_was_taken_with,
+    a_message_is_found_by_its_event_id,
+    tokens_are_kept_by_hash_expired_by_application_and_purged,
 );
 
 fn postgres_url() -> Option<String> {
@@ -87,7 +90,9 @@ async fn open(backend: Backend) -> (Arc<dyn Store>, Option<tempfile::TempDir>) {
             let store = SqliteStore::open(&dir.path().join("db").join("hookwire.db"), Durability::Disk).unwrap();
             (Arc::new(store), Some(dir))
         }
-        Backend::Postgres => (Arc::new(PgStore::open(&fresh_postgres().await, None).await.unwrap()), None),
+        Backend::Postgres => {
+            (Arc::new(PgStore::open(&fresh_postgres().await, None, &Default::default()).await.unwrap()), None)
+        }
     }
 }
 
@@ -166,7 +171,13 @@ fn attempt(f: &Fixture, d: &Delivery, status: Status, code: u16, response: &str)
 }
 
 fn accept(message: Message, deliveries: Vec<Delivery>, key: Option<&str>) -> Accept {
-    Accept { message, deliveries, leased_until: None, idempotency_key: key.map(Into::into) }
+    Accept {
+        message: Arc::new(message),
+        deliveries,
+        leased_until: None,
+        idempotency_key: key.map(Into::into),
+        filter_errors: Vec::new(),
+    }
 }
 
 async fn uniqueness_rules_are_conflicts(backend: Backend) {
@@ -215,6 +226,70 @@ async fn leased_deliveries_are_not_claimed_until_the_lease_lapses_or_is_released
     assert!(f.store.claim_due(NOW + 60_000, NOW + 120_000, 10).await.unwrap().is_empty(), "claimed once");
     assert_eq!(f.store.release_leases().await.unwrap(), 1);
     assert_eq!(f.store.claim_due(NOW, NOW + 1, 10).await.unwrap().len(), 1);
+}
+
+async fn a_release_moves_a_delivery_only_under_the_lease_it_was_taken_with(backend: Backend) {
+    let f = fixture(backend).await;
+    let m = message(f.app.id, None);
+    let d = delivery(&m, f.endpoint.id);
+    let first_lease = NOW + 60_000;
+    f.store
+        .accept_message(Accept { leased_until: Some(first_lease), ..accept(m.clone(), vec![d.clone()], None) })
+        .await
+        .unwrap();
+    // The lease lapses and the delivery is claimed again, under a newer lease.
+    let claimed = f.store.claim_due(first_lease, first_lease + 60_000, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    let defer = |leased_until| hookwire_store::Release {
+        delivery: d.id,
+        leased_until,
+        update: DeliveryUpdate { status: Status::Pending, attempts: 0, next_attempt_at: Some(NOW + 999_000) },
+    };
+    // The copy taken under the first lease cannot move it: the newer claim holds.
+    assert_eq!(f.store.release_deliveries(vec![defer(first_lease)], first_lease).await.unwrap(), 0);
+    assert_eq!(f.store.next_due_at(first_lease + 1).await.unwrap(), None, "still leased to the newer claim");
+    // The holder of the newer lease can.
+    assert_eq!(f.store.release_deliveries(vec![defer(first_lease + 60_000)], first_lease).await.unwrap(), 1);
+    assert_eq!(f.store.next_due_at(first_lease + 1).await.unwrap(), Some(NOW + 999_000), "unleased, due later");
+}
+
+async fn tokens_are_kept_by_hash_expired_by_application_and_purged(backend: Backend) {
+    use hookwire_core::access::{Capabilities, IssuedToken, TokenKind};
+    let f = fixture(backend).await;
+    let token = |hash: &str, session: Option<&str>| IssuedToken {
+        hash: hash.into(),
+        kind: TokenKind::App,
+        app_id: Some(f.app.id),
+        capabilities: Capabilities::READ_ONLY,
+        session_id: session.map(Into::into),
+        feature_flags: vec!["beta".into()],
+        admin_hash: None,
+        created_at: NOW,
+        expires_at: NOW + 1_000_000,
+    };
+    for (hash, session) in [("h1", Some("s1")), ("h2", Some("s2")), ("h3", None)] {
+        f.store.insert_token(token(hash, session)).await.unwrap();
+    }
+    assert_eq!(f.store.get_token("h1").await.unwrap(), Some(token("h1", Some("s1"))));
+    assert_eq!(f.store.expire_app_tokens(f.app.id, Some(vec!["s1".into()]), NOW + 10).await.unwrap(), 1);
+    assert_eq!(f.store.get_token("h1").await.unwrap().unwrap().expires_at, NOW + 10);
+    assert_eq!(f.store.get_token("h2").await.unwrap().unwrap().expires_at, NOW + 1_000_000, "another session");
+    assert_eq!(f.store.expire_app_tokens(f.app.id, None, NOW + 20).await.unwrap(), 2, "never lengthened");
+    assert!(f.store.delete_token("h3").await.unwrap());
+    assert!(!f.store.delete_token("h3").await.unwrap());
+    assert_eq!(f.store.purge_expired_tokens(NOW + 15).await.unwrap(), 1);
+    assert!(f.store.get_token("h1").await.unwrap().is_none());
+    assert!(f.store.get_token("h2").await.unwrap().is_some());
+}
+
+async fn a_message_is_found_by_its_event_id(backend: Backend) {
+    let f = fixture(backend).await;
+    let m = message(f.app.id, Some("order-42"));
+    f.store.accept_message(accept(m.clone(), vec![], None)).await.unwrap();
+    let found = f.store.get_message_by_event_id(f.app.id, "order-42").await.unwrap();
+    assert_eq!(found.map(|found| found.id), Some(m.id));
+    assert!(f.store.get_message_by_event_id(f.app.id, "order-43").await.unwrap().is_none());
+    assert!(f.store.get_message_by_event_id(AppId::generate(), "order-42").await.unwrap().is_none(), "per application");
 }
 
 async fn parked_deliveries_wait_for_release_and_are_never_leased(backend: Backend) {
@@ -428,7 +503,11 @@ async fn lists_filter_and_page(backend: Backend) {
     assert_eq!(f.store.put_setting_if_absent("k", "first").await.unwrap(), "first");
     assert_eq!(f.store.put_setting_if_absent("k", "second").await.unwrap(), "first");
     assert_eq!(f.store.get_setting("k").await.unwrap().as_deref(), Some("first"));
-    f.store.record_filter_error(f.endpoint.id, "bad filter".into(), NOW).await.unwrap();
+    // A filter that could not be evaluated is counted in the accept's own transaction.
+    let unmatched = message(f.app.id, None);
+    let counted =
+        Accept { filter_errors: vec![(f.endpoint.id, "bad filter".into())], ..accept(unmatched, vec![], None) };
+    f.store.accept_message(counted).await.unwrap();
     let stats = f.store.endpoint_stats(f.endpoint.id).await.unwrap();
     assert_eq!((stats.pending, stats.filter_errors, stats.last_filter_error.as_deref()), (3, 1, Some("bad filter")));
 }
@@ -542,7 +621,10 @@ async fn a_claim_reads_each_message_once_for_all_its_deliveries(backend: Backend
 async fn two_nodes() -> Option<(PgStore, PgStore, Application, Endpoint)> {
     postgres_url()?;
     let url = fresh_postgres().await;
-    let (a, b) = (PgStore::open(&url, None).await.unwrap(), PgStore::open(&url, None).await.unwrap());
+    let (a, b) = (
+        PgStore::open(&url, None, &Default::default()).await.unwrap(),
+        PgStore::open(&url, None, &Default::default()).await.unwrap(),
+    );
     let app = application();
     a.create_app(app.clone()).await.unwrap();
     let endpoint = endpoint(app.id);
@@ -668,7 +750,7 @@ async fn postgres_secrets_are_sealed_at_rest_and_the_key_is_checked_and_rotated(
     let url = fresh_postgres().await;
     let (first, second) = (generate_main_key(), generate_main_key());
     let key = |k: &str| Some(MainKey::parse(k).unwrap());
-    let store = PgStore::open(&url, key(&first)).await.unwrap();
+    let store = PgStore::open(&url, key(&first), &Default::default()).await.unwrap();
     let app = application();
     store.create_app(app.clone()).await.unwrap();
     let endpoint = endpoint(app.id);
@@ -679,12 +761,12 @@ async fn postgres_secrets_are_sealed_at_rest_and_the_key_is_checked_and_rotated(
     let body: String = client.query_one("SELECT body FROM endpoints", &[]).await.unwrap().get(0);
     assert!(!body.contains(&endpoint.secret), "no secret in plaintext in the database");
     for wrong in [None, key(&second)] {
-        let refused = PgStore::open(&url, wrong).await;
+        let refused = PgStore::open(&url, wrong, &Default::default()).await;
         assert!(matches!(refused, Err(StoreError::Corrupt(ref m)) if m.contains("HOOKWIRE_MAIN_KEY")));
     }
     assert_eq!(store.reseal_secrets(key(&second)).await.unwrap(), 1);
-    assert!(PgStore::open(&url, key(&first)).await.is_err());
-    let reopened = PgStore::open(&url, key(&second)).await.unwrap();
+    assert!(PgStore::open(&url, key(&first), &Default::default()).await.is_err());
+    let reopened = PgStore::open(&url, key(&second), &Default::default()).await.unwrap();
     assert_eq!(reopened.get_endpoint(app.id, &endpoint.id.to_string()).await.unwrap().unwrap(), endpoint);
 }
 
@@ -722,7 +804,7 @@ async fn postgres_sslmode_require_encrypts_every_connection() {
     }
     let name = format!("hw_tls_{}", uuid_like());
     let url = format!("{}&sslmode=require&application_name={name}", fresh_postgres().await);
-    let store = PgStore::open(&url, None).await.expect("the local server offers TLS");
+    let store = PgStore::open(&url, None, &Default::default()).await.expect("the local server offers TLS");
     let app = application();
     store.create_app(app.clone()).await.unwrap();
     assert_eq!(store.get_app("acme").await.unwrap().unwrap().id, app.id);
@@ -798,4 +880,29 @@ fn attempt_for(d: &Delivery, status: Status) -> Attempt {
         trigger_type: TriggerType::Scheduled,
         timestamp: NOW,
     }
+}
+
+/// The node's background tasks (heartbeat, LISTEN connection) run on the tracker they are given
+/// and stop when its token fires, so a server's shutdown joins them: afterwards the node's
+/// heartbeat no longer moves, though the store itself is still open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_background_tasks_run_on_the_given_tracker_and_stop_with_it() {
+    let Some(_) = postgres_url() else { return };
+    let url = fresh_postgres().await;
+    let background = hookwire_store::postgres::Background::default();
+    let store = PgStore::open(&url, None, &background).await.unwrap();
+    assert!(background.tracker.len() >= 2, "heartbeat and listener are tracked ({})", background.tracker.len());
+    background.stop.cancel();
+    background.tracker.close();
+    tokio::time::timeout(std::time::Duration::from_secs(10), background.tracker.wait()).await.expect("they stop");
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let beat = || async {
+        let row = client.query_one("SELECT heartbeat_at FROM nodes WHERE id = $1", &[&store.node_id()]).await.unwrap();
+        row.get::<_, i64>(0)
+    };
+    let before = beat().await;
+    // Longer than a heartbeat interval (2 s): a running heartbeat would have moved it.
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    assert_eq!(beat().await, before, "no heartbeat after the tracker stopped");
 }

@@ -1,8 +1,11 @@
 //! The `hookwire` binary: command-line parsing and wiring only.
 
 mod cli;
+mod environment;
 
+use std::io::Write;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{CommandFactory, Parser, Subcommand};
@@ -39,6 +42,7 @@ struct Common {
 #[derive(Subcommand)]
 enum Command {
     /// Run the API and the delivery workers.
+    #[command(after_help = environment::serve_after_help())]
     Serve {
         #[command(flatten)]
         common: Common,
@@ -168,18 +172,6 @@ fn load_config(common: &Common) -> anyhow::Result<Config> {
     Ok(config)
 }
 
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("HOOKWIRE_LOG").unwrap_or_else(|_| "info".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    if std::env::var("HOOKWIRE_LOG_FORMAT").as_deref() == Ok("json") {
-        // One JSON object per line: the event's fields at the top level, the request span's
-        // fields (request_id, method, path) under "span".
-        builder.json().flatten_event(true).with_current_span(true).with_span_list(false).init();
-    } else {
-        builder.init();
-    }
-}
-
 /// Registers SIGTERM and SIGINT handlers now (so a signal right after start is never lost to
 /// the default action) and returns the future that resolves on the first of them.
 fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
@@ -223,7 +215,11 @@ async fn rotate_main_key(config: Config, new_key: Option<String>, print_key: boo
         }
         // Every node must be stopped: one still running with the old key cannot read new secrets.
         Database::Postgres(url) => {
-            hookwire_store::postgres::PgStore::open(url, current).await?.reseal_secrets(next).await?
+            let background = hookwire_store::postgres::Background::default();
+            let store = hookwire_store::postgres::PgStore::open(url, current, &background).await?;
+            let count = store.reseal_secrets(next).await?;
+            background.stop.cancel();
+            count
         }
     };
     println!("Re-sealed the secrets of {count} endpoints in {}", database.describe());
@@ -246,9 +242,32 @@ async fn migrate(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn main() -> anyhow::Result<()> {
-    init_logging();
+/// Every `HOOKWIRE_*` variable a flag of any command reads.
+fn declared_variables() -> Vec<String> {
+    fn walk(command: &clap::Command, names: &mut Vec<String>) {
+        names.extend(command.get_arguments().filter_map(|a| a.get_env()).map(|e| e.to_string_lossy().into_owned()));
+        command.get_subcommands().for_each(|sub| walk(sub, names));
+    }
+    let mut names = Vec::new();
+    walk(&Cli::command(), &mut names);
+    names
+}
+
+/// A start failure is one line on stderr (its causes joined), never a backtrace, and exit 1.
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
+    environment::init_logging()?;
     let cli = Cli::parse();
+    environment::warn_unknown_variables(&declared_variables());
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     match cli.command {
         Command::Serve {
@@ -319,8 +338,13 @@ fn main() -> anyhow::Result<()> {
         Command::Listen(args) => cli::finish(runtime.block_on(cli::listen::run(args))),
         Command::Verify(args) => cli::finish(cli::verify::run(args)),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "hookwire", &mut std::io::stdout());
-            Ok(())
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "hookwire", &mut script);
+            // `hookwire completions bash | head` closes the pipe early: that is not an error.
+            match std::io::stdout().write_all(&script) {
+                Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => Err(error.into()),
+                _ => Ok(()),
+            }
         }
         Command::Migrate { common } => {
             let config = load_config(&common)?;

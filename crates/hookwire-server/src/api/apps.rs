@@ -14,10 +14,10 @@ use utoipa_axum::routes;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{Admin, JsonBody, QueryPairs};
-use super::page::{ListResponse, list_response, page_from};
+use super::page::{ListResponse, id_iterator, list_response, page_from};
 use super::validate;
 use crate::auth::Principal;
-use crate::state::{AppState, now};
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -113,7 +113,7 @@ pub async fn create_or_get(
     {
         return Ok((StatusCode::OK, existing));
     }
-    let now = now();
+    let now = state.clock.now();
     let app = Application {
         id: AppId::generate(),
         uid: input.uid,
@@ -145,7 +145,7 @@ async fn list_apps(
     _admin: Admin,
     query: QueryPairs,
 ) -> ApiResult<Json<ListResponse<ApplicationOut>>> {
-    let page = page_from(&query, false)?;
+    let page = page_from(&query, false, id_iterator::<AppId>)?;
     let apps = state.store.list_apps(&page).await?;
     Ok(Json(list_response(&page, apps, |a| a.id.to_string(), ApplicationOut::from)))
 }
@@ -200,7 +200,7 @@ async fn update_app(
     app.uid = input.uid;
     app.throttle_rate = input.throttle_rate;
     app.metadata = input.metadata.unwrap_or_default();
-    app.updated_at = now();
+    app.updated_at = state.clock.now();
     state.store.update_app(app.clone()).await?;
     Ok((StatusCode::OK, Json(app.into())))
 }
@@ -233,7 +233,7 @@ async fn patch_app(
         throttle_rate: app.throttle_rate,
         metadata: Some(app.metadata.clone()),
     })?;
-    app.updated_at = now();
+    app.updated_at = state.clock.now();
     state.store.update_app(app.clone()).await?;
     Ok(Json(app.into()))
 }

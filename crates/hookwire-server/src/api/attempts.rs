@@ -1,11 +1,12 @@
 //! Delivery history: attempts by endpoint and by message, a message's destinations, and resend.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use hookwire_core::model::{Application, Attempt, Endpoint, Message, Status, TriggerType};
+use hookwire_core::model::{Application, Attempt, Endpoint, Message, Status};
 use hookwire_core::time_fmt::Millis;
 use hookwire_core::{AttemptId, EndpointId};
 use hookwire_store::{AttemptFilter, AttemptScope};
@@ -20,10 +21,9 @@ use super::endpoints::load_endpoint;
 use super::error::{ApiError, ApiResult};
 use super::extract::QueryPairs;
 use super::messages::{MessageOut, load_message};
-use super::page::{ListResponse, list_response, page_from};
+use super::page::{ListResponse, id_iterator, list_response, page_from};
 use crate::auth::Principal;
-use crate::delivery::fanout::{self, new_delivery};
-use crate::state::{AppState, now};
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -116,7 +116,7 @@ fn attempt_filter(query: &QueryPairs, scope: AttemptScope) -> ApiResult<AttemptF
         .transpose()?;
     Ok(AttemptFilter {
         scope,
-        page: page_from(query, true)?,
+        page: page_from(query, true, id_iterator::<AttemptId>)?,
         status,
         status_code_class: query.number("status_code_class")?,
         endpoint,
@@ -243,21 +243,6 @@ async fn list_destinations(
     Ok(Json(ListResponse { data, iterator: None, prev_iterator: None, done: true }))
 }
 
-/// Queues one manual attempt of `message` to `endpoint`.
-async fn queue_resend(
-    state: &AppState,
-    message: &Message,
-    endpoint: &Endpoint,
-    chunks: Vec<Option<u32>>,
-) -> ApiResult<()> {
-    let now = now();
-    let deliveries =
-        chunks.into_iter().map(|chunk| new_delivery(message, endpoint, chunk, TriggerType::Manual, now, now));
-    state.store.insert_deliveries(deliveries.collect()).await?;
-    state.dispatcher.wake();
-    Ok(())
-}
-
 /// Send a message to an endpoint again (one manual attempt, same `webhook-id`).
 #[utoipa::path(post, path = "/api/v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend", tag = "Message Attempt",
     params(("app_id" = String, Path), ("msg_id" = String, Path), ("endpoint_id" = String, Path)), responses((status = 202, body = Object)))]
@@ -268,15 +253,15 @@ async fn resend(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let (app, endpoint) = load_endpoint(&state, principal, &app_id, &endpoint_id).await?;
     let message = load_message(&state, &app, &msg_id).await?;
-    resend_message(&state, &message, &endpoint).await?;
+    resend_message(&state, message, endpoint).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({}))))
 }
 
 /// Queues one manual attempt of `message` to `endpoint` (each page, for a chunked endpoint);
 /// the API's resend and the dashboard's resend button.
-pub(crate) async fn resend_message(state: &AppState, message: &Message, endpoint: &Endpoint) -> ApiResult<()> {
-    let chunks = fanout::chunks(endpoint, message);
-    queue_resend(state, message, endpoint, chunks).await
+pub(crate) async fn resend_message(state: &AppState, message: Message, endpoint: Endpoint) -> ApiResult<()> {
+    state.intake.resend(&Arc::new(message), Arc::new(endpoint), None).await?;
+    Ok(())
 }
 
 /// Hookwire: resend the message of any attempt to that attempt's endpoint, by attempt id.
@@ -298,6 +283,6 @@ async fn resend_attempt(
     // A chunk's attempt resends that chunk only.
     let deliveries = state.store.message_deliveries(message.id).await?;
     let chunk = deliveries.iter().find(|d| d.id == attempt.delivery_id).and_then(|d| d.chunk);
-    queue_resend(&state, &message, &endpoint, vec![chunk]).await?;
+    state.intake.resend(&Arc::new(message), Arc::new(endpoint), Some(vec![chunk])).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({}))))
 }

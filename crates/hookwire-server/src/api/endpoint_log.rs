@@ -15,7 +15,7 @@ use super::endpoints::load_endpoint;
 use super::error::ApiResult;
 use super::extract::QueryPairs;
 use super::messages::MessageOut;
-use super::page::{ListResponse, list_response, page_from};
+use super::page::{ListResponse, id_iterator, list_response, page_from};
 use crate::auth::Principal;
 use crate::state::AppState;
 
@@ -53,7 +53,7 @@ async fn list_endpoint_messages(
     let (app, endpoint) = load_endpoint(&state, principal, &app_id, &endpoint_id).await?;
     let status = query.status()?;
     let filter = EndpointMessageFilter {
-        page: page_from(&query, true)?,
+        page: page_from(&query, true, id_iterator::<hookwire_core::DeliveryId>)?,
         status,
         before: query.timestamp("before")?,
         after: query.timestamp("after")?,

@@ -1,6 +1,7 @@
 //! Endpoint operations beside CRUD: secret, headers, stats, recover and send-example.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -10,7 +11,7 @@ use hookwire_core::limits::{
     SECRET_ROTATION_GRACE_SECONDS_MAX,
 };
 use hookwire_core::model::RetiringSecret;
-use hookwire_core::model::{Application, Endpoint, Message};
+use hookwire_core::model::{Application, Endpoint, Message, TriggerType};
 use hookwire_core::schemes;
 use hookwire_core::time_fmt::Millis;
 use serde::{Deserialize, Serialize};
@@ -20,10 +21,11 @@ use utoipa_axum::routes;
 
 use super::endpoints::load_endpoint;
 use super::error::{ApiError, ApiResult};
-use super::extract::JsonBody;
-use super::messages::{MessageOut, send_to_one_endpoint};
+use super::extract::{JsonBody, OptionalJsonBody};
+use super::messages::MessageOut;
 use crate::auth::Principal;
-use crate::state::{AppState, now};
+use crate::intake::{Audience, Submission};
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -203,7 +205,7 @@ async fn rotate_secret(
     State(state): State<AppState>,
     principal: Principal,
     Path((app_id, endpoint_id)): Path<(String, String)>,
-    JsonBody(input): JsonBody<EndpointSecretRotateIn>,
+    OptionalJsonBody(input): OptionalJsonBody<EndpointSecretRotateIn>,
 ) -> ApiResult<Json<EndpointSecretOut>> {
     let (_, mut endpoint) = load_endpoint(&state, principal, &app_id, &endpoint_id).await?;
     let new_secret = match input.key {
@@ -219,7 +221,7 @@ async fn rotate_secret(
             format!("at most {SECRET_ROTATION_GRACE_SECONDS_MAX}"),
         ));
     }
-    let now = now();
+    let now = state.clock.now();
     endpoint.previous_secrets.retain(|s| s.expires_at > now);
     if grace > 0 {
         let old = std::mem::replace(&mut endpoint.secret, new_secret);
@@ -260,7 +262,7 @@ async fn update_headers(
     check_headers(&input.headers)?;
     endpoint.sensitive_headers = sensitive_header_names(&input.headers);
     endpoint.headers = input.headers;
-    endpoint.updated_at = now();
+    endpoint.updated_at = state.clock.now();
     state.store.update_endpoint(endpoint).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -281,7 +283,7 @@ async fn patch_headers(
     endpoint.headers.extend(input.headers);
     check_headers(&endpoint.headers)?;
     endpoint.sensitive_headers = sensitive_header_names(&endpoint.headers);
-    endpoint.updated_at = now();
+    endpoint.updated_at = state.clock.now();
     state.store.update_endpoint(endpoint).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -317,8 +319,8 @@ async fn recover(
     JsonBody(input): JsonBody<RecoverIn>,
 ) -> ApiResult<(StatusCode, Json<RecoverOut>)> {
     let (_, endpoint) = load_endpoint(&state, principal, &app_id, &endpoint_id).await?;
-    let now = now();
-    let recovered = recover_endpoint(&state, &endpoint, input.since, input.until, now).await?;
+    let now = state.clock.now();
+    let recovered = state.intake.recover(&endpoint, input.since, input.until).await?;
     let out = RecoverOut {
         id: format!("qtask_{}", hookwire_core::DeliveryId::generate().to_string().trim_start_matches("dlv_")),
         status: "finished",
@@ -327,20 +329,6 @@ async fn recover(
         recovered,
     };
     Ok((StatusCode::ACCEPTED, Json(out)))
-}
-
-/// Makes the endpoint's failed deliveries created in `[since, until)` due again at `now` and
-/// wakes the poller; returns how many (the API's recover and the dashboard's recover form).
-pub(crate) async fn recover_endpoint(
-    state: &AppState,
-    endpoint: &Endpoint,
-    since: Millis,
-    until: Option<Millis>,
-    now: Millis,
-) -> ApiResult<u64> {
-    let recovered = state.store.recover_failed(endpoint.id, since, until.unwrap_or(Millis::MAX), now).await?;
-    state.dispatcher.wake();
-    Ok(recovered)
 }
 
 /// Send a test message of an event type to this endpoint only: the given payload, else the
@@ -373,7 +361,13 @@ pub(crate) async fn send_example_to(
         }
         None => example_payload(state, &input.event_type, input.example_index.unwrap_or(0)).await?,
     };
-    send_to_one_endpoint(state, app, endpoint, input.event_type, payload.to_string()).await
+    let submission = Submission {
+        audience: Audience::Endpoint(Arc::new(endpoint.clone())),
+        trigger: TriggerType::Manual,
+        ..Submission::new(app.id, input.event_type, payload.to_string())
+    };
+    let accepted = state.intake.submit(submission).await?;
+    Ok(accepted.message().clone())
 }
 
 /// The example at `index` from the newest schema of an event type that has examples.

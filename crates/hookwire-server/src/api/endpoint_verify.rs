@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 use super::endpoints::{EndpointOut, load_endpoint};
 use super::error::{ApiError, ApiResult};
 use crate::auth::Principal;
-use crate::state::{AppState, now};
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(verify_endpoint))
@@ -37,13 +37,12 @@ async fn verify_endpoint(
         .await
         .map_err(|reason| ApiError::new(StatusCode::BAD_REQUEST, "verification_failed", reason))?;
     if endpoint.unverified {
-        let now = now();
+        let now = state.clock.now();
         endpoint.unverified = false;
         endpoint.updated_at = now;
         state.store.update_endpoint(endpoint.clone()).await?;
-        let released = state.store.release_parked(endpoint.id, now).await?;
+        let released = state.intake.release_parked(&endpoint).await?;
         tracing::info!(endpoint_id = %endpoint.id, released, "endpoint verified");
-        state.dispatcher.wake();
     }
     Ok(Json(endpoint.into()))
 }

@@ -18,6 +18,7 @@ use hookwire_core::model::{Application, Endpoint, Metadata};
 use hookwire_core::retry::RetryPolicy;
 use hookwire_core::schemes::{self, SignatureConfig};
 use hookwire_core::time_fmt::Millis;
+use hookwire_core::url_policy::parse_endpoint_url;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -27,10 +28,10 @@ use super::apps::load_app;
 use super::endpoint_ops::{self, check_header_name, check_headers, sensitive_header_names};
 use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, QueryPairs};
-use super::page::{ListResponse, list_response, page_from};
+use super::page::{ListResponse, id_iterator, list_response, page_from};
 use super::validate;
 use crate::auth::Principal;
-use crate::state::{AppState, now};
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -238,8 +239,8 @@ impl From<Endpoint> for EndpointOut {
 }
 
 /// Checks every configurable field of an endpoint as it would be stored.
-fn check(state: &AppState, endpoint: &Endpoint) -> ApiResult<()> {
-    check_url(state, &endpoint.url)?;
+async fn check(state: &AppState, endpoint: &Endpoint) -> ApiResult<()> {
+    check_url(state, &endpoint.url).await?;
     validate::length("description", &endpoint.description, 0, DESCRIPTION_LENGTH_MAX)?;
     if let Some(uid) = &endpoint.uid {
         validate::uid(uid, EndpointId::PREFIX)?;
@@ -309,20 +310,10 @@ fn check_delivery_options(endpoint: &Endpoint) -> ApiResult<()> {
     Ok(())
 }
 
-fn check_url(state: &AppState, url: &str) -> ApiResult<()> {
+async fn check_url(state: &AppState, url: &str) -> ApiResult<()> {
     validate::length("url", url, 1, URL_LENGTH_MAX)?;
-    let parsed =
-        url::Url::parse(url).map_err(|e| ApiError::invalid(&["body", "url"], format!("not a valid URL: {e}")))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(ApiError::invalid(&["body", "url"], "only http and https URLs are allowed"));
-    }
-    if parsed.host().is_none() {
-        return Err(ApiError::invalid(&["body", "url"], "URL has no host"));
-    }
-    if let Some(reason) = crate::delivery::sender::refused_literal_host(&state.config.destination_policy(), &parsed) {
-        return Err(ApiError::invalid(&["body", "url"], format!("destination refused: {reason}")));
-    }
-    Ok(())
+    let parsed = parse_endpoint_url(url).map_err(|e| ApiError::invalid(&["body", "url"], e))?;
+    state.sender.check_destination(&parsed).await.map_err(|e| ApiError::invalid(&["body", "url"], e))
 }
 
 /// Builds a new endpoint of `app` from `input`, validated.
@@ -336,7 +327,7 @@ pub async fn endpoint_from(state: &AppState, app: &Application, input: EndpointI
     };
     let verification = input.verification.map(VerificationIn::into_model).transpose()?;
     let headers = input.headers.unwrap_or_default();
-    let now = now();
+    let now = state.clock.now();
     let endpoint = Endpoint {
         id: EndpointId::generate(),
         app_id: app.id,
@@ -364,7 +355,7 @@ pub async fn endpoint_from(state: &AppState, app: &Application, input: EndpointI
         created_at: now,
         updated_at: now,
     };
-    check(state, &endpoint)?;
+    check(state, &endpoint).await?;
     check_event_types_known(state, &endpoint).await?;
     Ok(endpoint)
 }
@@ -407,7 +398,7 @@ async fn list_endpoints(
     query: QueryPairs,
 ) -> ApiResult<Json<ListResponse<EndpointOut>>> {
     let app = load_app(&state, principal, &app_id).await?;
-    let page = page_from(&query, false)?;
+    let page = page_from(&query, false, id_iterator::<EndpointId>)?;
     let endpoints = state.store.list_endpoints(app.id, &page).await?;
     Ok(Json(list_response(&page, endpoints, |e| e.id.to_string(), EndpointOut::from)))
 }
@@ -546,8 +537,8 @@ async fn patch_endpoint(
     if let Some(v) = timeout_ms {
         endpoint.timeout_ms = v;
     }
-    endpoint.updated_at = now();
-    check(&state, &endpoint)?;
+    endpoint.updated_at = state.clock.now();
+    check(&state, &endpoint).await?;
     check_event_types_known(&state, &endpoint).await?;
     state.store.update_endpoint(endpoint.clone()).await?;
     Ok(Json(endpoint.into()))

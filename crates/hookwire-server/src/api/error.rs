@@ -91,6 +91,26 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::intake::IntakeError> for ApiError {
+    fn from(error: crate::intake::IntakeError) -> Self {
+        use crate::intake::IntakeError;
+        use hookwire_core::payload::PayloadError;
+        match error {
+            IntakeError::Store(error) => error.into(),
+            IntakeError::Payload(PayloadError::TooLarge) => {
+                Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", PayloadError::TooLarge.to_string())
+            }
+            IntakeError::Payload(other) => Self::invalid(&["body", "payload"], other.to_string()),
+            IntakeError::UnknownEventType(_) => Self::invalid(&["body", "eventType"], error.to_string()),
+            IntakeError::Schema { ref path, .. } => {
+                let mut loc = vec!["body", "payload"];
+                loc.extend(path.split('/').filter(|s| !s.is_empty()));
+                Self::invalid(&loc, error.to_string())
+            }
+        }
+    }
+}
+
 fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();

@@ -1,9 +1,9 @@
 //! The event-type catalog. It documents what an application may receive; it does not gate
 //! messages unless `strict_event_types` is set. Deleting archives.
 
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 use hookwire_core::model::EventType;
 use hookwire_core::time_fmt::Millis;
 use serde::{Deserialize, Serialize};
@@ -13,10 +13,10 @@ use utoipa_axum::routes;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{Admin, JsonBody, QueryPairs};
-use super::page::{ListResponse, list_response, page_from};
+use super::page::{ListResponse, list_response, name_iterator, page_from};
 use super::validate;
-use crate::auth::Principal;
-use crate::state::{AppState, now};
+use crate::auth::{FeatureFlags, Principal};
+use crate::state::AppState;
 use hookwire_core::limits::DESCRIPTION_LENGTH_MAX;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -121,7 +121,7 @@ fn check(event_type: &EventType) -> ApiResult<()> {
     Ok(())
 }
 
-fn from_input(input: EventTypeIn, created_at: Millis) -> EventType {
+fn from_input(input: EventTypeIn, created_at: Millis, now: Millis) -> EventType {
     EventType {
         name: input.name,
         description: input.description,
@@ -131,7 +131,7 @@ fn from_input(input: EventTypeIn, created_at: Millis) -> EventType {
         group_name: input.group_name,
         feature_flags: input.feature_flags,
         created_at,
-        updated_at: now(),
+        updated_at: now,
     }
 }
 
@@ -146,13 +146,25 @@ async fn load(state: &AppState, name: &str) -> ApiResult<EventType> {
 async fn list_event_types(
     State(state): State<AppState>,
     _principal: Principal,
+    flags: Option<Extension<FeatureFlags>>,
     query: QueryPairs,
 ) -> ApiResult<Json<ListResponse<EventTypeOut>>> {
-    let page = page_from(&query, false)?;
+    let page = page_from(&query, false, name_iterator)?;
     let include_archived = query.bool("include_archived")?.unwrap_or(false);
     let with_content = query.bool("with_content")?.unwrap_or(true);
     let rows = state.store.list_event_types(&page, include_archived).await?;
-    Ok(Json(list_response(&page, rows, |e| e.name.clone(), |e| EventTypeOut::from_model(e, with_content))))
+    let mut list = list_response(&page, rows, |e| e.name.clone(), |e| e);
+    // An application token sees only unflagged types and those flagged with its feature flags;
+    // the page keeps its iterator, so paging goes on past what it hides.
+    if let Some(Extension(flags)) = flags {
+        list.data.retain(|e| flags.reveal(e.feature_flags.as_deref()));
+    }
+    Ok(Json(ListResponse {
+        data: list.data.into_iter().map(|e| EventTypeOut::from_model(e, with_content)).collect(),
+        iterator: list.iterator,
+        prev_iterator: list.prev_iterator,
+        done: list.done,
+    }))
 }
 
 /// Add an event type to the catalog.
@@ -163,7 +175,7 @@ async fn create_event_type(
     _admin: Admin,
     JsonBody(input): JsonBody<EventTypeIn>,
 ) -> ApiResult<(StatusCode, Json<EventTypeOut>)> {
-    let event_type = from_input(input, now());
+    let event_type = from_input(input, state.clock.now(), state.clock.now());
     check(&event_type)?;
     state.store.create_event_type(event_type.clone()).await?;
     Ok((StatusCode::CREATED, Json(EventTypeOut::from_model(event_type, true))))
@@ -175,9 +187,14 @@ async fn create_event_type(
 async fn get_event_type(
     State(state): State<AppState>,
     _principal: Principal,
+    flags: Option<Extension<FeatureFlags>>,
     Path(name): Path<String>,
 ) -> ApiResult<Json<EventTypeOut>> {
-    Ok(Json(EventTypeOut::from_model(load(&state, &name).await?, true)))
+    let event_type = load(&state, &name).await?;
+    if flags.is_some_and(|Extension(flags)| !flags.reveal(event_type.feature_flags.as_deref())) {
+        return Err(ApiError::not_found("event type"));
+    }
+    Ok(Json(EventTypeOut::from_model(event_type, true)))
 }
 
 /// Replace an event type (creating it if missing).
@@ -192,13 +209,13 @@ async fn update_event_type(
     let input = EventTypeIn { name: name.clone(), ..input };
     let (status, event_type) = match state.store.get_event_type(&name).await? {
         Some(current) => {
-            let event_type = from_input(input, current.created_at);
+            let event_type = from_input(input, current.created_at, state.clock.now());
             check(&event_type)?;
             state.store.update_event_type(event_type.clone()).await?;
             (StatusCode::OK, event_type)
         }
         None => {
-            let event_type = from_input(input, now());
+            let event_type = from_input(input, state.clock.now(), state.clock.now());
             check(&event_type)?;
             state.store.create_event_type(event_type.clone()).await?;
             (StatusCode::CREATED, event_type)
@@ -235,7 +252,7 @@ async fn patch_event_type(
     if let Some(v) = patch.feature_flags {
         event_type.feature_flags = v;
     }
-    event_type.updated_at = now();
+    event_type.updated_at = state.clock.now();
     check(&event_type)?;
     state.store.update_event_type(event_type.clone()).await?;
     Ok(Json(EventTypeOut::from_model(event_type, true)))
@@ -252,7 +269,7 @@ async fn delete_event_type(
 ) -> ApiResult<StatusCode> {
     let mut event_type = load(&state, &name).await?;
     event_type.archived = true;
-    event_type.updated_at = now();
+    event_type.updated_at = state.clock.now();
     state.store.update_event_type(event_type).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -25,6 +25,27 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     }
 }
 
+/// A JSON body whose every field is optional: a request with no body at all (no
+/// `Content-Length`, or 0, and no `Transfer-Encoding`) reads as `{}`, since Svix's SDKs send
+/// none for such calls. A body that is present is read as `JsonBody` reads it.
+pub struct OptionalJsonBody<T>(pub T);
+
+impl<T: DeserializeOwned + Default> FromRequest<AppState> for OptionalJsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        let headers = request.headers();
+        let has_body = match headers.get(axum::http::header::CONTENT_LENGTH) {
+            Some(length) => length.as_bytes() != b"0",
+            None => headers.contains_key(axum::http::header::TRANSFER_ENCODING),
+        };
+        if !has_body {
+            return Ok(Self(T::default()));
+        }
+        JsonBody::from_request(request, state).await.map(|JsonBody(value)| Self(value))
+    }
+}
+
 fn json_rejection(rejection: JsonRejection) -> ApiError {
     let text = rejection.body_text();
     match rejection {
@@ -115,6 +136,13 @@ impl QueryPairs {
     }
 }
 
+/// The bearer token of a request, if it carries one.
+pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let header = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok())?;
+    let token = header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer "))?.trim();
+    (!token.is_empty()).then_some(token)
+}
+
 impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
@@ -122,9 +150,7 @@ impl FromRequestParts<AppState> for Principal {
         if let Some(principal) = parts.extensions.get::<Principal>() {
             return Ok(*principal); // already authenticated by the scope check
         }
-        let header = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-        let token = header.and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")));
-        let token = token.map(str::trim).filter(|t| !t.is_empty()).ok_or_else(ApiError::unauthorized)?;
+        let token = bearer(&parts.headers).ok_or_else(ApiError::unauthorized)?;
         state.auth.authenticate(state.store.as_ref(), token).await
     }
 }

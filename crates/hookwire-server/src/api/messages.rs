@@ -7,12 +7,11 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use hookwire_core::MessageId;
 use hookwire_core::limits::{
-    CHANNELS_PER_MESSAGE_MAX, DELIVER_AT_DAYS_MAX, IDEMPOTENCY_KEY_LENGTH_MAX, PAYLOAD_BYTES_MAX,
-    PAYLOAD_NESTING_DEPTH_MAX, RETENTION_DAYS_MAX, UID_LENGTH_MAX, json_nesting_depth,
+    CHANNELS_PER_MESSAGE_MAX, DELIVER_AT_DAYS_MAX, IDEMPOTENCY_KEY_LENGTH_MAX, RETENTION_DAYS_MAX, UID_LENGTH_MAX,
 };
-use hookwire_core::model::{Application, Delivery, Endpoint, Message, TriggerType};
+use hookwire_core::model::{Application, Message};
 use hookwire_core::time_fmt::Millis;
-use hookwire_store::{Accept, Accepted, MessageFilter};
+use hookwire_store::MessageFilter;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use utoipa::ToSchema;
@@ -22,12 +21,11 @@ use utoipa_axum::routes;
 use super::apps::{ApplicationIn, create_or_get, load_app};
 use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, QueryPairs};
-use super::page::{ListResponse, list_response, page_from};
+use super::page::{ListResponse, id_iterator, list_response, page_from};
 use super::validate;
 use crate::auth::Principal;
-use crate::delivery::Job;
-use crate::delivery::fanout::{self, Planned, new_delivery};
-use crate::state::{AppState, now};
+use crate::intake::{Accepted, Submission};
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -62,7 +60,7 @@ pub struct MessageIn {
     /// Keep the payload this many hours; wins over `payloadRetentionPeriod`.
     #[serde(default)]
     pub payload_retention_hours: Option<u64>,
-    /// Accepted for Svix compatibility; Hookwire has no transformations.
+    /// Svix's transformation parameters (`rawPayload`); refused until supported.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub transformations_params: Option<serde_json::Value>,
@@ -106,13 +104,16 @@ impl MessageOut {
     }
 }
 
-fn check(input: &MessageIn) -> ApiResult<()> {
+fn check(state: &AppState, input: &MessageIn) -> ApiResult<()> {
     validate::event_type_name("eventType", &input.event_type, false)?;
     if let Some(event_id) = &input.event_id {
         validate::length("eventId", event_id, 1, UID_LENGTH_MAX)?;
     }
     if let Some(channels) = &input.channels {
         validate::channels("channels", channels, CHANNELS_PER_MESSAGE_MAX)?;
+    }
+    if let Some(tags) = &input.tags {
+        validate::tags("tags", tags)?;
     }
     if input.payload_retention_period.is_some_and(|d| d == 0 || d > RETENTION_DAYS_MAX) {
         return Err(ApiError::invalid(
@@ -126,31 +127,20 @@ fn check(input: &MessageIn) -> ApiResult<()> {
             format!("must be 1..={} hours", RETENTION_DAYS_MAX * 24),
         ));
     }
-    if input.deliver_at.is_some_and(|at| at > now() + DELIVER_AT_DAYS_MAX as Millis * 86_400_000) {
+    let latest = state.clock.now() + DELIVER_AT_DAYS_MAX as Millis * 86_400_000;
+    if input.deliver_at.is_some_and(|at| at > latest) {
         return Err(ApiError::invalid(&["body", "deliverAt"], format!("must be within {DELIVER_AT_DAYS_MAX} days")));
     }
-    let payload = input.payload.get();
-    if payload.len() > PAYLOAD_BYTES_MAX {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("payload exceeds {PAYLOAD_BYTES_MAX} bytes"),
+    if let Some(params) = &input.transformations_params
+        && !params.is_null()
+        && params.as_object().is_none_or(|p| !p.is_empty())
+    {
+        return Err(ApiError::invalid(
+            &["body", "transformationsParams"],
+            "transformationsParams is not supported by this server (only {} or null)",
         ));
     }
-    if json_nesting_depth(payload) > PAYLOAD_NESTING_DEPTH_MAX {
-        return Err(ApiError::bad_request(format!("payload nests deeper than {PAYLOAD_NESTING_DEPTH_MAX} levels")));
-    }
-    if !payload.trim_start().starts_with('{') {
-        return Err(ApiError::invalid(&["body", "payload"], "must be a JSON object"));
-    }
     Ok(())
-}
-
-/// How long a message's payload is kept: its own `payloadRetentionHours` or
-/// `payloadRetentionPeriod` (days), else the server's `retention_days`, within the server's maximum.
-fn retention_ms(config: &crate::config::Config, days: Option<u64>, hours: Option<u64>) -> Millis {
-    let hours = hours.or(days.map(|d| d * 24)).unwrap_or(config.retention_days * 24);
-    (hours.clamp(1, RETENTION_DAYS_MAX * 24) * 3_600_000) as Millis
 }
 
 fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
@@ -166,82 +156,6 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
     Ok(Some(key.to_owned()))
 }
 
-/// Commits `message` with the `planned` deliveries, then hands the due ones to the dispatcher.
-/// When the dispatcher has room they are committed already leased to this process and sent
-/// without a claim round-trip; otherwise the poller claims them. Deliveries to an unverified
-/// endpoint are parked (no due time) until it is verified.
-async fn accept(
-    state: &AppState,
-    message: Message,
-    planned: Vec<Planned>,
-    trigger: TriggerType,
-    idempotency_key: Option<String>,
-    due_at: Millis,
-) -> ApiResult<Accepted> {
-    let now = message.created_at;
-    let deliveries: Vec<Delivery> =
-        planned.iter().map(|p| new_delivery(&message, &p.endpoint, p.chunk, trigger, now, due_at)).collect();
-    let is_due = |d: &Delivery| d.next_attempt_at.is_some_and(|at| at <= now);
-    let due = deliveries.iter().filter(|d| is_due(d)).count();
-    let scheduled = deliveries.iter().any(|d| d.next_attempt_at.is_some_and(|at| at > now));
-    let reservation = state.dispatcher.try_reserve(due);
-    let accept = Accept {
-        message: message.clone(),
-        deliveries: deliveries.clone(),
-        leased_until: reservation.as_ref().map(|_| now + crate::delivery::LEASE_MS),
-        idempotency_key,
-    };
-    let accepted = state.store.accept_message(accept).await?;
-    if matches!(accepted, Accepted::Created) {
-        state.metrics.message_accepted();
-        match reservation {
-            Some(reservation) => {
-                let message = Arc::new(message);
-                let jobs = deliveries
-                    .into_iter()
-                    .zip(planned)
-                    .filter(|(delivery, _)| is_due(delivery))
-                    .map(|(delivery, plan)| Job { delivery, message: message.clone(), endpoint: plan.endpoint });
-                reservation.send(jobs);
-            }
-            None if due > 0 => state.dispatcher.wake(),
-            None => {}
-        }
-        if scheduled {
-            state.dispatcher.wake(); // the poller recomputes when it next has work
-        }
-    }
-    Ok(accepted)
-}
-
-/// Sends a new message to one endpoint only, regardless of its subscription (send-example).
-pub async fn send_to_one_endpoint(
-    state: &AppState,
-    app: &Application,
-    endpoint: &Endpoint,
-    event_type: String,
-    payload: String,
-) -> ApiResult<Message> {
-    let message = Message {
-        id: MessageId::generate(),
-        app_id: app.id,
-        event_type,
-        event_id: None,
-        channels: None,
-        tags: None,
-        payload: Some(payload),
-        payload_expires_at: None,
-        created_at: now(),
-    };
-    let endpoint = Arc::new(endpoint.clone());
-    let planned =
-        fanout::chunks(&endpoint, &message).into_iter().map(|chunk| Planned { endpoint: endpoint.clone(), chunk });
-    let retention = retention_ms(&state.config, None, None);
-    let message = Message { payload_expires_at: Some(message.created_at + retention), ..message };
-    accept(state, message.clone(), planned.collect(), TriggerType::Manual, None, message.created_at).await?;
-    Ok(message)
-}
-
 /// Send a message: it is on disk, with a delivery for every matching endpoint, when this answers.
 #[utoipa::path(post, path = "/api/v1/app/{app_id}/msg", tag = "Message", request_body = MessageIn,
     params(("app_id" = String, Path), ("with_content" = Option<bool>, Query), ("idempotency-key" = Option<String>, Header)),
@@ -254,7 +168,7 @@ async fn create_message(
     headers: HeaderMap,
     JsonBody(input): JsonBody<MessageIn>,
 ) -> ApiResult<(StatusCode, Json<MessageOut>)> {
-    check(&input)?;
+    check(&state, &input)?;
     let with_content = query.bool("with_content")?.unwrap_or(true);
     let key = idempotency_key(&headers)?;
     let app = match (state.store.get_app(&app_id).await?, input.application) {
@@ -267,42 +181,21 @@ async fn create_message(
         (None, None) => return Err(ApiError::not_found("application")),
     };
     principal.require_app(app.id)?;
-    if state.config.strict_event_types && state.store.get_event_type(&input.event_type).await?.is_none() {
-        return Err(ApiError::invalid(
-            &["body", "eventType"],
-            format!("event type {:?} is not in the catalog", input.event_type),
-        ));
-    }
-    let message = Message {
-        id: MessageId::generate(),
-        app_id: app.id,
-        event_type: input.event_type,
+    let submission = Submission {
         event_id: input.event_id,
         channels: input.channels,
         tags: input.tags,
-        payload: Some(input.payload.get().to_owned()),
-        payload_expires_at: None,
-        created_at: now(),
+        deliver_at: input.deliver_at,
+        retention_hours: input.payload_retention_hours.or(input.payload_retention_period.map(|days| days * 24)),
+        idempotency_key: key,
+        ..Submission::new(app.id, input.event_type, input.payload.get().to_owned())
     };
-    let retention = retention_ms(&state.config, input.payload_retention_period, input.payload_retention_hours);
-    let message = Message { payload_expires_at: Some(message.created_at + retention), ..message };
-    let due_at = input.deliver_at.map_or(message.created_at, |at| at.max(message.created_at));
-    if state.config.validate_payloads {
-        state
-            .schemas
-            .check(state.store.as_ref(), &message.event_type, message.payload.as_deref().unwrap_or("{}"))
-            .await?;
-    }
-    let (planned, filter_failures) = state.fanout.plan(state.store.app_endpoints(app.id).await?, &message);
-    for failure in filter_failures {
-        tracing::info!(endpoint_id = %failure.endpoint, error = %failure.error, "filter could not be evaluated");
-        state.store.record_filter_error(failure.endpoint, failure.error, message.created_at).await?;
-    }
-    let message = match accept(&state, message.clone(), planned, TriggerType::Scheduled, key, due_at).await? {
-        Accepted::Created => message,
-        Accepted::Existing(existing) => existing,
+    let accepted = state.intake.submit(submission).await?;
+    let out = match accepted {
+        Accepted::Created(message) => MessageOut::from_message(Arc::unwrap_or_clone(message), with_content),
+        Accepted::Existing(existing) => MessageOut::from_message(existing, with_content),
     };
-    Ok((StatusCode::ACCEPTED, Json(MessageOut::from_message(message, with_content))))
+    Ok((StatusCode::ACCEPTED, Json(out)))
 }
 
 /// List an application's messages, newest first.
@@ -319,7 +212,7 @@ async fn list_messages(
 ) -> ApiResult<Json<ListResponse<MessageOut>>> {
     let app = load_app(&state, principal, &app_id).await?;
     let filter = MessageFilter {
-        page: page_from(&query, true)?,
+        page: page_from(&query, true, id_iterator::<MessageId>)?,
         event_types: query.list("event_types"),
         channel: query.get("channel").map(str::to_owned),
         before: query.timestamp("before")?,
@@ -331,9 +224,13 @@ async fn list_messages(
     Ok(Json(list_response(&filter.page, messages, |m| m.id.to_string(), |m| MessageOut::from_message(m, with_content))))
 }
 
+/// The message a path names: by its id, or (as Svix resolves `msg_id`) by its `eventId`.
 pub async fn load_message(state: &AppState, app: &Application, msg_id: &str) -> ApiResult<Message> {
-    let id: MessageId = msg_id.parse().map_err(|_| ApiError::not_found("message"))?;
-    state.store.get_message(app.id, id).await?.ok_or_else(|| ApiError::not_found("message"))
+    let found = match msg_id.parse::<MessageId>() {
+        Ok(id) => state.store.get_message(app.id, id).await?,
+        Err(_) => state.store.get_message_by_event_id(app.id, msg_id).await?,
+    };
+    found.ok_or_else(|| ApiError::not_found("message"))
 }
 
 /// Get a message.

@@ -17,9 +17,23 @@ pub struct ListResponse<T> {
     pub done: bool,
 }
 
+/// What a list's `iterator` is: the id (or name) of the last item of the previous page. One
+/// that cannot be such a key is a 422, never silently read as "from the start".
+pub type IteratorCheck = fn(&str) -> bool;
+
+/// An iterator of a list keyed by ids of type `T` (`msg_…`, `ep_…`…).
+pub fn id_iterator<T: std::str::FromStr>(text: &str) -> bool {
+    text.parse::<T>().is_ok()
+}
+
+/// An iterator of a list keyed by event-type name.
+pub fn name_iterator(text: &str) -> bool {
+    super::validate::event_type_name("iterator", text, false).is_ok()
+}
+
 /// Reads `limit`, `iterator` and `order` into a store page that asks for one extra row, so
 /// `done` is known without a count.
-pub fn page_from(query: &QueryPairs, descending_by_default: bool) -> ApiResult<Page> {
+pub fn page_from(query: &QueryPairs, descending_by_default: bool, iterator_check: IteratorCheck) -> ApiResult<Page> {
     let limit: usize = query.number("limit")?.unwrap_or(PAGE_LIMIT_DEFAULT);
     if limit == 0 || limit > PAGE_LIMIT_MAX {
         return Err(ApiError::invalid(&["query", "limit"], format!("must be between 1 and {PAGE_LIMIT_MAX}")));
@@ -35,7 +49,13 @@ pub fn page_from(query: &QueryPairs, descending_by_default: bool) -> ApiResult<P
             ));
         }
     };
-    Ok(Page { limit: limit + 1, iterator: query.get("iterator").map(str::to_owned), descending })
+    let iterator = query.get("iterator").filter(|i| !i.is_empty());
+    if let Some(text) = iterator
+        && !iterator_check(text)
+    {
+        return Err(ApiError::invalid(&["query", "iterator"], format!("{text:?} is not an iterator of this list")));
+    }
+    Ok(Page { limit: limit + 1, iterator: iterator.map(str::to_owned), descending })
 }
 
 /// Turns the rows of `page` (one more than shown, if more exist) into a list response.

@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 
 use hookwire_core::limits::{
-    CHANNEL_LENGTH_MAX, EVENT_TYPE_NAME_LENGTH_MAX, METADATA_ENTRIES_MAX, NAME_LENGTH_MAX, UID_LENGTH_MAX,
+    CHANNEL_LENGTH_MAX, EVENT_TYPE_NAME_LENGTH_MAX, METADATA_ENTRIES_MAX, NAME_LENGTH_MAX, TAG_LENGTH_MAX,
+    TAGS_PER_MESSAGE_MAX, UID_LENGTH_MAX,
 };
 
 use super::error::{ApiError, ApiResult};
@@ -46,12 +47,38 @@ pub fn event_type_name(field: &str, value: &str, allow_wildcard: bool) -> ApiRes
     Ok(())
 }
 
+/// Channels: at most `max_count`, each 1..=`CHANNEL_LENGTH_MAX` characters with no whitespace
+/// or control character (they are matched exactly and shown in logs and the dashboard).
 pub fn channels(field: &str, values: &[String], max_count: usize) -> ApiResult<()> {
     if values.len() > max_count {
         return Err(ApiError::invalid(&["body", field], format!("at most {max_count} channels")));
     }
     for channel in values {
         length(field, channel, 1, CHANNEL_LENGTH_MAX)?;
+        if let Some(bad) = channel.chars().find(|c| c.is_whitespace() || c.is_control()) {
+            return Err(ApiError::invalid(&["body", field], format!("{channel:?} contains {bad:?}")));
+        }
+    }
+    Ok(())
+}
+
+/// Message tags, as Svix bounds them: at most `TAGS_PER_MESSAGE_MAX`, unique, each
+/// 1..=`TAG_LENGTH_MAX` of letters, digits and `-_./\#`.
+pub fn tags(field: &str, values: &[String]) -> ApiResult<()> {
+    if values.len() > TAGS_PER_MESSAGE_MAX {
+        return Err(ApiError::invalid(&["body", field], format!("at most {TAGS_PER_MESSAGE_MAX} tags")));
+    }
+    for (index, tag) in values.iter().enumerate() {
+        length(field, tag, 1, TAG_LENGTH_MAX)?;
+        if !tag.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | '\\' | '#')) {
+            return Err(ApiError::invalid(
+                &["body", field],
+                format!("{tag:?}: may contain only letters, digits and - _ . / \\ #"),
+            ));
+        }
+        if values[..index].contains(tag) {
+            return Err(ApiError::invalid(&["body", field], format!("{tag:?} appears twice")));
+        }
     }
     Ok(())
 }

@@ -3,7 +3,7 @@
 //! Compiled filters are cached per endpoint version.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use hookwire_core::filter::Filter;
 use hookwire_core::matching::{channels_match, event_type_matches};
@@ -23,9 +23,26 @@ pub struct Planned {
 }
 
 /// A filter that could not be evaluated: counted against its endpoint, treated as no match.
-pub struct FilterFailure {
-    pub endpoint: EndpointId,
-    pub error: String,
+pub type FilterFailure = (EndpointId, String);
+
+/// A message's payload, parsed on first use and then shared by whatever needs it (the schema
+/// check, every endpoint's filter, chunking): at most one parse per message.
+pub struct ParsedPayload<'a> {
+    message: &'a Message,
+    value: OnceLock<Value>,
+}
+
+impl<'a> ParsedPayload<'a> {
+    pub fn new(message: &'a Message) -> Self {
+        Self { message, value: OnceLock::new() }
+    }
+
+    /// The payload as JSON (`null` once expunged).
+    pub fn value(&self) -> &Value {
+        self.value.get_or_init(|| {
+            self.message.payload.as_deref().and_then(|p| serde_json::from_str(p).ok()).unwrap_or(Value::Null)
+        })
+    }
 }
 
 #[derive(Default)]
@@ -35,8 +52,12 @@ pub struct Fanout {
 
 impl Fanout {
     /// The deliveries `message` needs across `endpoints`, and the filters that failed.
-    pub fn plan(&self, endpoints: Vec<Arc<Endpoint>>, message: &Message) -> (Vec<Planned>, Vec<FilterFailure>) {
-        let mut payload: Option<Value> = None;
+    pub fn plan(
+        &self,
+        endpoints: Vec<Arc<Endpoint>>,
+        message: &Message,
+        payload: &ParsedPayload<'_>,
+    ) -> (Vec<Planned>, Vec<FilterFailure>) {
         let mut planned = Vec::new();
         let mut failures = Vec::new();
         let channels = message.channels.as_deref().unwrap_or_default();
@@ -47,21 +68,21 @@ impl Fanout {
             {
                 continue;
             }
-            if endpoint.filter.is_some() || endpoint.chunking.is_some() {
-                payload.get_or_insert_with(|| parse_payload(message));
-            }
-            let data = payload.as_ref().unwrap_or(&Value::Null);
             if let Some(filter) = self.filter_of(&endpoint) {
-                match filter.matches(&message.event_type, data, channels) {
+                match filter.matches(&message.event_type, payload.value(), channels) {
                     Ok(true) => {}
                     Ok(false) => continue,
                     Err(error) => {
-                        failures.push(FilterFailure { endpoint: endpoint.id, error });
+                        failures.push((endpoint.id, error));
                         continue;
                     }
                 }
             }
-            match endpoint.chunking.as_ref().and_then(|c| c.pages(data)) {
+            let pages = match &endpoint.chunking {
+                Some(chunking) => chunking.pages(payload.value()),
+                None => None,
+            };
+            match pages {
                 Some(pages) => {
                     for page in 1..=pages {
                         planned.push(Planned { endpoint: endpoint.clone(), chunk: Some(page) });
@@ -91,12 +112,13 @@ impl Fanout {
     }
 }
 
-/// The pages of `message` for `endpoint` (`[None]` when it is not chunked), ignoring its
-/// subscription: for sends aimed at one endpoint.
-pub fn chunks(endpoint: &Endpoint, message: &Message) -> Vec<Option<u32>> {
-    match endpoint.chunking.as_ref().and_then(|c| c.pages(&parse_payload(message))) {
-        Some(pages) => (1..=pages).map(Some).collect(),
-        None => vec![None],
+/// The deliveries of a message for `endpoint` alone, ignoring its subscription (sends aimed at
+/// one endpoint): one per page when it is chunked, else one.
+pub fn chunks(endpoint: &Arc<Endpoint>, payload: &ParsedPayload<'_>) -> Vec<Planned> {
+    let pages = endpoint.chunking.as_ref().and_then(|c| c.pages(payload.value()));
+    match pages {
+        Some(pages) => (1..=pages).map(|page| Planned { endpoint: endpoint.clone(), chunk: Some(page) }).collect(),
+        None => vec![Planned { endpoint: endpoint.clone(), chunk: None }],
     }
 }
 
@@ -123,8 +145,4 @@ pub fn new_delivery(
         created_at: now,
         updated_at: now,
     }
-}
-
-fn parse_payload(message: &Message) -> Value {
-    message.payload.as_deref().and_then(|p| serde_json::from_str(p).ok()).unwrap_or(Value::Null)
 }

@@ -9,7 +9,7 @@ use hookwire_core::time_fmt::Millis;
 use hookwire_store::Store;
 use serde_json::Value;
 
-use crate::api::error::{ApiError, ApiResult};
+use super::IntakeError;
 
 /// Cached compiled schemas, cleared when full.
 const SCHEMA_CACHE_ENTRIES_MAX: usize = 1_000;
@@ -23,9 +23,9 @@ pub struct PayloadSchemas {
 }
 
 impl PayloadSchemas {
-    /// A 422 naming the failing path when `payload` breaks the newest schema of `event_type`.
-    /// Types missing from the catalog, or without a schema, pass.
-    pub async fn check(&self, store: &dyn Store, event_type: &str, payload: &str) -> ApiResult<()> {
+    /// Fails naming the path where `payload` breaks the newest schema of `event_type`. Types
+    /// missing from the catalog, or without a schema, pass.
+    pub async fn check(&self, store: &dyn Store, event_type: &str, payload: &Value) -> Result<(), IntakeError> {
         let Some(definition) = store.get_event_type(event_type).await? else { return Ok(()) };
         let schema = {
             let mut cache = self.compiled.lock().expect("schema cache poisoned");
@@ -47,11 +47,10 @@ impl PayloadSchemas {
             }
         };
         let Some(schema) = schema else { return Ok(()) };
-        let payload: Value = serde_json::from_str(payload).unwrap_or(Value::Null);
-        schema.check(&payload).map_err(|(path, message)| {
-            let mut loc = vec!["body", "payload"];
-            loc.extend(path.split('/').filter(|s| !s.is_empty()));
-            ApiError::invalid(&loc, format!("payload does not match the {event_type} schema: {message}"))
+        schema.check(payload).map_err(|(path, message)| IntakeError::Schema {
+            event_type: event_type.to_owned(),
+            path,
+            message,
         })
     }
 }

@@ -15,8 +15,8 @@ use hookwire_store::QueueDepth;
 use super::{Histogram, Metrics, outcome_label};
 use crate::api::error::ApiResult;
 use crate::api::extract::Admin;
-use crate::delivery::flow::FlowSummary;
-use crate::state::{AppState, now};
+use crate::delivery::FlowSummary;
+use crate::state::AppState;
 
 const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -30,9 +30,9 @@ async fn scrape(State(state): State<AppState>, request: Request) -> ApiResult<im
         let (mut parts, _) = request.into_parts();
         Admin::from_request_parts(&mut parts, &state).await?;
     }
-    let now = now();
+    let now = state.clock.now();
     let queue = state.store.queue_depth(now).await?;
-    let flow = state.dispatcher.flow().summary(now);
+    let flow = state.dispatcher.flow_summary(now);
     Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], render(&state.metrics, &queue, &flow)))
 }
 

@@ -12,13 +12,14 @@ use serde::Deserialize;
 use super::html::{Section, UiResult, endpoint_badge, esc, notice, page, status_badge, time, url_part};
 use super::session::{Operator, form, redirect};
 use crate::api::apps::load_app;
-use crate::api::endpoint_ops::{EventExampleIn, recover_endpoint, send_example_to};
+use crate::api::endpoint_ops::{EventExampleIn, send_example_to};
 use crate::api::endpoints::{EndpointIn, endpoint_from, load_endpoint};
 use crate::api::error::ApiError;
 use crate::api::extract::QueryPairs;
-use crate::api::page::{list_response, page_from};
-use crate::auth::{APP_TOKEN_TTL_SECONDS_DEFAULT, Auth, Principal};
-use crate::state::{AppState, now};
+use crate::api::page::{id_iterator, list_response, name_iterator, page_from};
+use crate::auth::{APP_TOKEN_TTL_SECONDS_DEFAULT, AppTokenRequest, Principal};
+use crate::state::AppState;
+use hookwire_core::access::Capabilities;
 
 /// Attempts shown on an endpoint's page.
 const ENDPOINT_ATTEMPTS_SHOWN: usize = 25;
@@ -26,7 +27,7 @@ const ENDPOINT_ATTEMPTS_SHOWN: usize = 25;
 const RECOVER_DEFAULT_WINDOW_MS: Millis = 24 * 3_600_000;
 
 pub async fn apps(_: Operator, State(state): State<AppState>, query: QueryPairs) -> UiResult {
-    let page_request = page_from(&query, false)?;
+    let page_request = page_from(&query, false, id_iterator::<hookwire_core::AppId>)?;
     let apps = state.store.list_apps(&page_request).await?;
     let list = list_response(&page_request, apps, |a| a.id.to_string(), |a| a);
     let mut rows = String::new();
@@ -53,7 +54,7 @@ pub async fn app(
     query: QueryPairs,
 ) -> UiResult {
     let app = load_app(&state, Principal::Admin, &app_key).await?;
-    let page_request = page_from(&query, false)?;
+    let page_request = page_from(&query, false, id_iterator::<hookwire_core::EndpointId>)?;
     let endpoints = state.store.list_endpoints(app.id, &page_request).await?;
     let list = list_response(&page_request, endpoints, |e| e.id.to_string(), |e| e);
     let mut rows = String::new();
@@ -206,7 +207,7 @@ pub async fn endpoint(
         &format!("/ui/apps/{}/endpoints/{}?", app.id, endpoint.id),
         list.iterator.as_deref().filter(|_| !list.done),
     );
-    let since = hookwire_core::time_fmt::format_millis(now() - RECOVER_DEFAULT_WINDOW_MS);
+    let since = hookwire_core::time_fmt::format_millis(state.clock.now() - RECOVER_DEFAULT_WINDOW_MS);
     let base = format!("/ui/apps/{}/endpoints/{}", app.id, endpoint.id);
     let (toggle_value, toggle_label) = if endpoint.disabled { ("true", "Enable") } else { ("false", "Disable") };
     let test_type = endpoint
@@ -303,7 +304,7 @@ pub async fn set_enabled(
     let (app, mut endpoint) = load_endpoint(&state, Principal::Admin, &app_key, &endpoint_key).await?;
     let input: Enabled = form(&body)?;
     endpoint.disabled = !input.enabled;
-    endpoint.updated_at = now();
+    endpoint.updated_at = state.clock.now();
     let id = endpoint.id;
     state.store.update_endpoint(endpoint).await?;
     let notice = if input.enabled { "Endpoint%20enabled" } else { "Endpoint%20disabled" };
@@ -325,7 +326,7 @@ pub async fn recover(
     let input: Recover = form(&body)?;
     let since =
         hookwire_core::time_fmt::parse(input.since.trim()).map_err(|e| ApiError::invalid(&["form", "since"], e))?;
-    let recovered = recover_endpoint(&state, &endpoint, since, None, now()).await?;
+    let recovered = state.intake.recover(&endpoint, since, None).await?;
     let notice = url_part(&format!("{recovered} failed deliveries scheduled again"));
     Ok(redirect(&format!("/ui/apps/{}/endpoints/{}?notice={notice}", app.id, endpoint.id)))
 }
@@ -351,13 +352,19 @@ pub async fn send_test(
 /// Issues a portal token for the application and opens the portal with it.
 pub async fn open_portal(_: Operator, State(state): State<AppState>, Path(app_key): Path<String>) -> UiResult {
     let app = load_app(&state, Principal::Admin, &app_key).await?;
-    let expires_at = now() + APP_TOKEN_TTL_SECONDS_DEFAULT as Millis * 1_000;
-    let token = Auth::issue_app_token(state.store.as_ref(), app.id, expires_at).await?;
+    let request = AppTokenRequest {
+        app: app.id,
+        capabilities: Capabilities::ALL,
+        session_id: None,
+        feature_flags: Vec::new(),
+        ttl_seconds: APP_TOKEN_TTL_SECONDS_DEFAULT,
+    };
+    let (token, _) = state.auth.issue_app_token(state.store.as_ref(), request).await?;
     Ok(redirect(&crate::api::portal::portal_path(app.id, &token)))
 }
 
 pub async fn event_types(_: Operator, State(state): State<AppState>, query: QueryPairs) -> UiResult {
-    let page_request = page_from(&query, false)?;
+    let page_request = page_from(&query, false, name_iterator)?;
     let types = state.store.list_event_types(&page_request, true).await?;
     let list = list_response(&page_request, types, |t| t.name.clone(), |t| t);
     let mut rows = String::new();

@@ -141,6 +141,12 @@ impl From<hookwire_store::StoreError> for UiError {
     }
 }
 
+impl From<crate::intake::IntakeError> for UiError {
+    fn from(error: crate::intake::IntakeError) -> Self {
+        Self(error.into())
+    }
+}
+
 impl IntoResponse for UiError {
     fn into_response(self) -> Response {
         let detail = match &self.0.detail {

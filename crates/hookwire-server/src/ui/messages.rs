@@ -15,7 +15,7 @@ use crate::api::endpoints::load_endpoint;
 use crate::api::error::ApiError;
 use crate::api::extract::QueryPairs;
 use crate::api::messages::load_message;
-use crate::api::page::{list_response, page_from};
+use crate::api::page::{id_iterator, list_response, page_from};
 use crate::auth::Principal;
 use crate::state::AppState;
 
@@ -53,7 +53,7 @@ pub async fn list(
     };
     let event_type = query.get("event_type").unwrap_or("").trim().to_owned();
     let filter = MessageFilter {
-        page: page_from(&query, true)?,
+        page: page_from(&query, true, id_iterator::<hookwire_core::MessageId>)?,
         event_types: event_type.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned).collect(),
         channel: None,
         after: form_time("since", query.get("since"))?.map(|at| at - 1),
@@ -233,6 +233,7 @@ pub async fn resend(
 ) -> UiResult {
     let (app, endpoint) = load_endpoint(&state, Principal::Admin, &app_key, &endpoint_key).await?;
     let message = load_message(&state, &app, &msg_key).await?;
-    resend_message(&state, &message, &endpoint).await?;
-    Ok(redirect(&format!("/ui/apps/{}/messages/{}?notice=Resend%20queued", app.id, message.id)))
+    let message_id = message.id;
+    resend_message(&state, message, endpoint).await?;
+    Ok(redirect(&format!("/ui/apps/{}/messages/{}?notice=Resend%20queued", app.id, message_id)))
 }

@@ -47,6 +47,14 @@ impl TestApp {
     }
 
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        Self::start_with_clock(adjust, std::sync::Arc::new(hookwire_server::clock::SystemClock)).await
+    }
+
+    /// A server reading time from `clock` (a `ManualClock` lets a test move time forward).
+    pub async fn start_with_clock(
+        adjust: impl FnOnce(&mut Config),
+        clock: hookwire_server::clock::SharedClock,
+    ) -> Self {
         // Server logs go to the test's captured output: shown only when the test fails.
         let _ = tracing_subscriber::fmt().with_env_filter("warn").with_test_writer().try_init();
         let dir = tempfile::tempdir().unwrap();
@@ -58,7 +66,7 @@ impl TestApp {
             ..Config::default()
         };
         adjust(&mut config);
-        let server = Server::build(config).await.expect("server starts");
+        let server = Server::build_with_clock(config, clock).await.expect("server starts");
         let url = format!("http://{}", server.local_addr());
         let cancel = server.cancel_token();
         let task = tokio::spawn(async move { server.run(std::future::pending()).await.expect("server runs") });

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use hookwire_core::model::{Attempt, Delivery, Endpoint, Message, Status};
 use hookwire_core::time_fmt::Millis;
-use hookwire_core::{AppId, AttemptId, DeliveryId, EndpointId, MessageId};
+use hookwire_core::{AppId, AttemptId, EndpointId, MessageId};
 use tokio::sync::Notify;
 
 use super::PgStore;
@@ -20,8 +20,8 @@ use crate::EndpointPause;
 use crate::error::StoreResult;
 use crate::query::WhereClause;
 use crate::{
-    AttemptFilter, ClaimedDelivery, DeliveryStore, DeliveryUpdate, EndpointMessageFilter, QueueDepth, SharedFlow,
-    StatusCounts,
+    AttemptFilter, ClaimedDelivery, DeliveryStore, DeliveryUpdate, EndpointMessageFilter, QueueDepth, Release,
+    SharedFlow, StatusCounts,
 };
 
 /// SQL for "the endpoint of this row (alias `d`) is not paused by a `Retry-After` at `$1`".
@@ -96,7 +96,7 @@ impl DeliveryStore for PgStore {
     }
 
     async fn record_attempts(&self, records: Vec<(Attempt, DeliveryUpdate)>) -> Vec<StoreResult<Option<Millis>>> {
-        self.inner.recorder.record(records).await
+        super::attempts::record(&self.inner.pool, &self.inner.node_id, records).await
     }
 
     async fn disable_endpoint(&self, endpoint: EndpointId, now: Millis) -> StoreResult<bool> {
@@ -118,12 +118,18 @@ impl DeliveryStore for PgStore {
         Ok(true)
     }
 
-    async fn insert_deliveries(&self, deliveries: Vec<Delivery>) -> StoreResult<()> {
+    async fn insert_deliveries(&self, deliveries: Vec<Delivery>, leased_until: Option<Millis>) -> StoreResult<()> {
         if deliveries.is_empty() {
             return Ok(());
         }
-        let columns = DeliveryColumns::new(&deliveries, None);
-        self.change_and_announce(DeliveryColumns::INSERT, &columns.params(&self.inner.node_id)).await?;
+        let columns = DeliveryColumns::new(&deliveries, leased_until);
+        let params = columns.params(&self.inner.node_id);
+        if leased_until.is_some() {
+            // Leased to this node and handed to its workers: nobody else needs to hear of them.
+            self.client().await?.execute(DeliveryColumns::INSERT, &params).await?;
+        } else {
+            self.change_and_announce(DeliveryColumns::INSERT, &params).await?;
+        }
         Ok(())
     }
 
@@ -186,28 +192,28 @@ impl DeliveryStore for PgStore {
         })
     }
 
-    async fn update_delivery(&self, id: DeliveryId, update: DeliveryUpdate, now: Millis) -> StoreResult<()> {
+    async fn release_deliveries(&self, releases: Vec<Release>, now: Millis) -> StoreResult<u64> {
+        if releases.is_empty() {
+            return Ok(0);
+        }
+        let ids: Vec<String> = releases.iter().map(|r| r.delivery.to_string()).collect();
+        let statuses: Vec<i64> = releases.iter().map(|r| r.update.status.code()).collect();
+        let attempts: Vec<i64> = releases.iter().map(|r| i64::from(r.update.attempts)).collect();
+        let next_at: Vec<Option<i64>> = releases.iter().map(|r| r.update.next_attempt_at).collect();
+        let leases: Vec<i64> = releases.iter().map(|r| r.leased_until).collect();
         let client = self.client().await?;
         let statement = client
             .prepare_cached(
-                "UPDATE deliveries SET status = $2, attempts = $3, next_attempt_at = $4, lease_owner = NULL, \
-                 lease_until = NULL, updated_at = $5 WHERE id = $1 AND (lease_owner IS NULL OR lease_owner = $6)",
+                "UPDATE deliveries d SET status = r.status, attempts = r.attempts, next_attempt_at = r.next_at, \
+                 lease_owner = NULL, lease_until = NULL, updated_at = $1 \
+                 FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[]) \
+                 AS r(id, status, attempts, next_at, leased_until) \
+                 WHERE d.id = r.id AND d.lease_owner = $7 AND d.lease_until = r.leased_until",
             )
             .await?;
-        client
-            .execute(
-                &statement,
-                &[
-                    &id.to_string(),
-                    &update.status.code(),
-                    &i64::from(update.attempts),
-                    &update.next_attempt_at,
-                    &now,
-                    &self.inner.node_id,
-                ],
-            )
-            .await?;
-        Ok(())
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 7] =
+            [&now, &ids, &statuses, &attempts, &next_at, &leases, &self.inner.node_id];
+        Ok(client.execute(&statement, &params).await?)
     }
 
     async fn message_deliveries(&self, msg: MessageId) -> StoreResult<Vec<Delivery>> {
@@ -223,19 +229,6 @@ impl DeliveryStore for PgStore {
             &[&endpoint.to_string(), &now],
         )
         .await
-    }
-
-    async fn record_filter_error(&self, endpoint: EndpointId, error: String, now: Millis) -> StoreResult<()> {
-        let client = self.client().await?;
-        client
-            .execute(
-                "INSERT INTO endpoint_counters (endpoint_id, filter_errors, last_filter_error, last_filter_error_at) \
-                 VALUES ($1, 1, $2, $3) ON CONFLICT (endpoint_id) DO UPDATE SET \
-                 filter_errors = endpoint_counters.filter_errors + 1, last_filter_error = $2, last_filter_error_at = $3",
-                &[&endpoint.to_string(), &error, &now],
-            )
-            .await?;
-        Ok(())
     }
 
     async fn endpoint_messages(

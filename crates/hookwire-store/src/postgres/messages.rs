@@ -21,39 +21,26 @@ use crate::{Accept, Accepted, MessageFilter, MessageStore};
 #[async_trait]
 impl MessageStore for PgStore {
     async fn accept_message(&self, accept: Accept) -> StoreResult<Accepted> {
-        let Accept { message, deliveries, leased_until, idempotency_key } = accept;
+        let Accept { message, deliveries, leased_until, idempotency_key, filter_errors } = accept;
         let mut client = self.client().await?;
-        let Some(key) = &idempotency_key else {
+        if idempotency_key.is_none() && filter_errors.is_empty() {
             // The hot path: one statement, one round trip, its own transaction.
             let statement = client.prepare_cached(&ACCEPT_SQL).await?;
             insert(&**client, &statement, &message, &deliveries, leased_until, &self.inner.node_id).await?;
             return Ok(Accepted::Created);
-        };
+        }
         let tx = client.transaction().await?;
-        let app = message.app_id.to_string();
-        // Claim the key first: a concurrent accept with the same key (on any node) waits here
-        // for this transaction, then finds the key taken.
-        let window_start = message.created_at - IDEMPOTENCY_WINDOW_SECONDS * 1_000;
-        let claimed = tx
-                .query_opt(
-                    "INSERT INTO idempotency_keys (app_id, key, msg_id, created_at) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (app_id, key) DO UPDATE SET msg_id = EXCLUDED.msg_id, created_at = EXCLUDED.created_at \
-                     WHERE idempotency_keys.created_at <= $5 RETURNING msg_id",
-                    &[&app, key, &message.id.to_string(), &message.created_at, &window_start],
-                )
-                .await?;
-        if claimed.is_none() {
-            let seen: String = tx
-                .query_one("SELECT msg_id FROM idempotency_keys WHERE app_id = $1 AND key = $2", &[&app, key])
-                .await?
-                .get(0);
-            let id: MessageId = seen.parse().map_err(|e| StoreError::Corrupt(format!("{e}")))?;
-            if let Some(existing) = message_by_id(&*tx, message.app_id, id).await? {
-                return Ok(Accepted::Existing(existing));
-            }
+        if let Some(key) = &idempotency_key
+            && let Some(existing) = claim_idempotency_key(&tx, &message, key).await?
+        {
+            return Ok(Accepted::Existing(existing));
+        }
+        for (endpoint, error) in &filter_errors {
             tx.execute(
-                "UPDATE idempotency_keys SET msg_id = $3, created_at = $4 WHERE app_id = $1 AND key = $2",
-                &[&app, key, &message.id.to_string(), &message.created_at],
+                "INSERT INTO endpoint_counters (endpoint_id, filter_errors, last_filter_error, last_filter_error_at) \
+                 VALUES ($1, 1, $2, $3) ON CONFLICT (endpoint_id) DO UPDATE SET \
+                 filter_errors = endpoint_counters.filter_errors + 1, last_filter_error = $2, last_filter_error_at = $3",
+                &[&endpoint.to_string(), error, &message.created_at],
             )
             .await?;
         }
@@ -66,6 +53,12 @@ impl MessageStore for PgStore {
     async fn get_message(&self, app: AppId, id: MessageId) -> StoreResult<Option<Message>> {
         let client = self.client().await?;
         message_by_id(&**client, app, id).await
+    }
+
+    async fn get_message_by_event_id(&self, app: AppId, event_id: &str) -> StoreResult<Option<Message>> {
+        let client = self.client().await?;
+        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE app_id = $1 AND event_id = $2");
+        client.query_opt(&sql, &[&app.to_string(), &event_id]).await?.as_ref().map(rows::message).transpose()
     }
 
     async fn list_messages(&self, app: AppId, filter: &MessageFilter) -> StoreResult<Vec<Message>> {
@@ -128,6 +121,41 @@ impl MessageStore for PgStore {
             .await?;
         Ok(payloads + responses)
     }
+}
+
+/// Claims `key` for `message` inside `tx`; returns the message the key already names, if it is
+/// still within the idempotency window. A concurrent accept with the same key (on any node) waits
+/// on the key's row for this transaction, then finds the key taken.
+async fn claim_idempotency_key(
+    tx: &tokio_postgres::Transaction<'_>,
+    message: &Message,
+    key: &String,
+) -> StoreResult<Option<Message>> {
+    let app = message.app_id.to_string();
+    let window_start = message.created_at - IDEMPOTENCY_WINDOW_SECONDS * 1_000;
+    let claimed = tx
+        .query_opt(
+            "INSERT INTO idempotency_keys (app_id, key, msg_id, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (app_id, key) DO UPDATE SET msg_id = EXCLUDED.msg_id, created_at = EXCLUDED.created_at \
+             WHERE idempotency_keys.created_at <= $5 RETURNING msg_id",
+            &[&app, key, &message.id.to_string(), &message.created_at, &window_start],
+        )
+        .await?;
+    if claimed.is_some() {
+        return Ok(None);
+    }
+    let seen: String =
+        tx.query_one("SELECT msg_id FROM idempotency_keys WHERE app_id = $1 AND key = $2", &[&app, key]).await?.get(0);
+    let id: MessageId = seen.parse().map_err(|e| StoreError::Corrupt(format!("{e}")))?;
+    if let Some(existing) = message_by_id(tx, message.app_id, id).await? {
+        return Ok(Some(existing));
+    }
+    tx.execute(
+        "UPDATE idempotency_keys SET msg_id = $3, created_at = $4 WHERE app_id = $1 AND key = $2",
+        &[&app, key, &message.id.to_string(), &message.created_at],
+    )
+    .await?;
+    Ok(None)
 }
 
 /// The message, its deliveries and (when any is due unleased) the announcement to every node, as

@@ -4,13 +4,14 @@
 //! with `NOTIFY` (node.rs), and flow state every node must obey lives in `endpoint_flow`.
 //! Nothing that decides correctness is cached in memory.
 
+mod attempts;
 mod deliveries;
 mod messages;
 mod node;
-mod recorder;
 mod resources;
 mod rows;
 mod tls;
+mod tokens;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,7 +36,16 @@ const PAUSES_BUFFERED: usize = 256;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_init.sql"),
     include_str!("../../migrations/postgres/0002_config_notify.sql"),
+    include_str!("../../migrations/postgres/0003_tokens.sql"),
 ];
+
+/// Where a store runs its background tasks: the server's task tracker, and the token that stops
+/// them at shutdown (so the server joins them before it exits).
+#[derive(Clone, Default)]
+pub struct Background {
+    pub tracker: tokio_util::task::TaskTracker,
+    pub stop: tokio_util::sync::CancellationToken,
+}
 
 #[derive(Clone)]
 pub struct PgStore {
@@ -59,15 +69,13 @@ struct Inner {
     listening: AtomicBool,
     /// Set when the node left the registry on purpose (shutdown): the heartbeat stops.
     left: AtomicBool,
-    /// Group commit for attempt records.
-    recorder: recorder::Recorder,
 }
 
 impl PgStore {
     /// Connects to `url` (`postgres://user@host:port/db`), applies pending migrations, checks the
-    /// main key, joins the node registry and starts the heartbeat and the due-work listener.
-    /// Must be called within a tokio runtime.
-    pub async fn open(url: &str, main_key: Option<MainKey>) -> StoreResult<Self> {
+    /// main key, joins the node registry and starts the heartbeat and the due-work listener on
+    /// `tasks`, until its `stop` fires (the server's shutdown) or the store is dropped.
+    pub async fn open(url: &str, main_key: Option<MainKey>, tasks: &Background) -> StoreResult<Self> {
         let config = parse_url(url)?;
         let manager = match tls::connector(&config)? {
             None => {
@@ -85,7 +93,6 @@ impl PgStore {
         drop(client);
         let node_id = format!("node_{}", uuid::Uuid::now_v7().simple());
         let inner = Arc::new(Inner {
-            recorder: recorder::Recorder::start(pool.clone(), node_id.clone()),
             pool,
             url: url.to_owned(),
             node_id,
@@ -97,8 +104,8 @@ impl PgStore {
             listening: AtomicBool::new(false),
         });
         node::join(&inner).await?;
-        node::spawn_heartbeat(Arc::downgrade(&inner));
-        node::spawn_listener(config, Arc::downgrade(&inner));
+        node::spawn_heartbeat(Arc::downgrade(&inner), &tasks.tracker, tasks.stop.clone());
+        node::spawn_listener(config, Arc::downgrade(&inner), &tasks.tracker, tasks.stop.clone());
         Ok(Self { inner })
     }
 

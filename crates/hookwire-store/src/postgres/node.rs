@@ -8,6 +8,8 @@ use std::time::Duration;
 use std::sync::atomic::Ordering;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_postgres::{AsyncMessage, Connection, NoTls};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::Inner;
 use crate::EndpointPause;
@@ -65,14 +67,18 @@ pub(super) async fn leave(inner: &Inner) -> StoreResult<()> {
     Ok(())
 }
 
-/// Refreshes the heartbeat until the store is dropped. A heartbeat that fails is logged: if they
-/// keep failing for `NODE_TTL_MS`, peers take this node's work (at least once, never lost).
-pub(super) fn spawn_heartbeat(inner: Weak<Inner>) {
-    tokio::spawn(async move {
+/// Refreshes the heartbeat until `stop` fires or the store is dropped. A heartbeat that fails is
+/// logged: if they keep failing for `NODE_TTL_MS`, peers take this node's work (at least once,
+/// never lost).
+pub(super) fn spawn_heartbeat(inner: Weak<Inner>, tracker: &TaskTracker, stop: CancellationToken) {
+    tracker.spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(HEARTBEAT_MS));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tick.tick() => {}
+            }
             let Some(inner) = inner.upgrade() else { return };
             if inner.left.load(Ordering::Acquire) {
                 return;
@@ -95,22 +101,29 @@ pub(super) fn spawn_heartbeat(inner: Weak<Inner>) {
     });
 }
 
-/// Holds a LISTEN connection (reconnecting when it drops) and acts on every announcement;
-/// wakes the poller once after each (re)connect for anything announced while it was down.
-pub(super) fn spawn_listener(config: tokio_postgres::Config, alive: Weak<Inner>) {
-    tokio::spawn(async move {
-        while alive.strong_count() > 0 {
+/// Holds a LISTEN connection (reconnecting when it drops) and acts on every announcement until
+/// `stop` fires or the store is dropped; wakes the poller once after each (re)connect for
+/// anything announced while it was down.
+pub(super) fn spawn_listener(
+    config: tokio_postgres::Config,
+    alive: Weak<Inner>,
+    tracker: &TaskTracker,
+    stop: CancellationToken,
+) {
+    let tasks = tracker.clone();
+    tracker.spawn(async move {
+        while alive.strong_count() > 0 && !stop.is_cancelled() {
             let failed = match super::tls::connector(&config) {
                 Ok(None) => match config.connect(NoTls).await {
                     Ok((client, connection)) => {
-                        listen(client, connection, &alive).await;
+                        listen(client, connection, &alive, &tasks, &stop).await;
                         None
                     }
                     Err(error) => Some(error.to_string()),
                 },
                 Ok(Some(tls)) => match config.connect(tls).await {
                     Ok((client, connection)) => {
-                        listen(client, connection, &alive).await;
+                        listen(client, connection, &alive, &tasks, &stop).await;
                         None
                     }
                     Err(error) => Some(error.to_string()),
@@ -120,22 +133,32 @@ pub(super) fn spawn_listener(config: tokio_postgres::Config, alive: Weak<Inner>)
             if let Some(error) = failed {
                 tracing::warn!(%error, "cannot open the LISTEN connection");
             }
-            tokio::time::sleep(Duration::from_millis(LISTEN_RETRY_MS)).await;
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_millis(LISTEN_RETRY_MS)) => {}
+            }
         }
     });
 }
 
-/// Listens on one connection until it drops or the store is gone.
-async fn listen<S, T>(client: tokio_postgres::Client, mut connection: Connection<S, T>, alive: &Weak<Inner>)
-where
+/// Listens on one connection until it drops, `stop` fires or the store is gone.
+async fn listen<S, T>(
+    client: tokio_postgres::Client,
+    mut connection: Connection<S, T>,
+    alive: &Weak<Inner>,
+    tracker: &TaskTracker,
+    stop: &CancellationToken,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let alive_check = alive.clone();
-    let driver = tokio::spawn(async move {
+    let stop_driver = stop.clone();
+    let driver = tracker.spawn(async move {
         loop {
             let message = tokio::select! {
                 message = std::future::poll_fn(|cx| connection.poll_message(cx)) => message,
+                _ = stop_driver.cancelled() => return,
                 _ = tokio::time::sleep(Duration::from_millis(ALIVE_CHECK_MS)) => {
                     if alive_check.strong_count() == 0 { return }
                     continue;

@@ -96,7 +96,7 @@ impl ResourceStore for PgStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let id = id.to_string();
-        for table in ["attempts", "deliveries", "idempotency_keys", "messages", "endpoints"] {
+        for table in ["attempts", "deliveries", "idempotency_keys", "messages", "endpoints", "tokens"] {
             tx.execute(&format!("DELETE FROM {table} WHERE app_id = $1"), &[&id]).await?;
         }
         tx.execute("DELETE FROM applications WHERE id = $1", &[&id]).await?;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use hookwire_core::model::{Attempt, Delivery, Endpoint, Message, Status};
 use hookwire_core::time_fmt::Millis;
-use hookwire_core::{AppId, AttemptId, DeliveryId, EndpointId, MessageId};
+use hookwire_core::{AppId, AttemptId, EndpointId, MessageId};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::SqliteStore;
@@ -17,12 +17,16 @@ use super::rows::{
 use crate::error::StoreResult;
 use crate::query::WhereClause;
 use crate::{
-    AttemptFilter, ClaimedDelivery, DeliveryStore, DeliveryUpdate, EndpointMessageFilter, QueueDepth, StatusCounts,
+    AttemptFilter, ClaimedDelivery, DeliveryStore, DeliveryUpdate, EndpointMessageFilter, QueueDepth, Release,
+    StatusCounts,
 };
 
 /// Moves a delivery on (status, attempts, next due time) and releases its lease.
 const MOVE_DELIVERY_SQL: &str = "UPDATE deliveries SET status = ?2, attempts = ?3, next_attempt_at = ?4, \
     lease_until = NULL, updated_at = ?5 WHERE id = ?1";
+/// The same, only while the delivery is still under the lease it was released from.
+const RELEASE_DELIVERY_SQL: &str = "UPDATE deliveries SET status = ?2, attempts = ?3, next_attempt_at = ?4, \
+    lease_until = NULL, updated_at = ?5 WHERE id = ?1 AND lease_until = ?6";
 
 #[async_trait]
 impl DeliveryStore for SqliteStore {
@@ -73,10 +77,10 @@ impl DeliveryStore for SqliteStore {
         .await
     }
 
-    async fn insert_deliveries(&self, deliveries: Vec<Delivery>) -> StoreResult<()> {
+    async fn insert_deliveries(&self, deliveries: Vec<Delivery>, leased_until: Option<Millis>) -> StoreResult<()> {
         self.write(move |conn| {
             for delivery in &deliveries {
-                insert_delivery(conn, delivery, None)?;
+                insert_delivery(conn, delivery, leased_until)?;
             }
             Ok(())
         })
@@ -142,16 +146,24 @@ impl DeliveryStore for SqliteStore {
         .await
     }
 
-    async fn update_delivery(&self, id: DeliveryId, update: DeliveryUpdate, now: Millis) -> StoreResult<()> {
+    async fn release_deliveries(&self, releases: Vec<Release>, now: Millis) -> StoreResult<u64> {
+        if releases.is_empty() {
+            return Ok(0);
+        }
         self.write_direct(move |conn| {
-            conn.prepare_cached(MOVE_DELIVERY_SQL)?.execute(params![
-                id.to_string(),
-                update.status.code(),
-                update.attempts,
-                update.next_attempt_at,
-                now
-            ])?;
-            Ok(())
+            let mut release = conn.prepare_cached(RELEASE_DELIVERY_SQL)?;
+            let mut moved = 0;
+            for r in &releases {
+                moved += release.execute(params![
+                    r.delivery.to_string(),
+                    r.update.status.code(),
+                    r.update.attempts,
+                    r.update.next_attempt_at,
+                    now,
+                    r.leased_until
+                ])? as u64;
+            }
+            Ok(moved)
         })
         .await
     }
@@ -173,19 +185,6 @@ impl DeliveryStore for SqliteStore {
                  WHERE endpoint_id = ?1 AND status = 1 AND next_attempt_at IS NULL",
                 params![endpoint.to_string(), now],
             )? as u64)
-        })
-        .await
-    }
-
-    async fn record_filter_error(&self, endpoint: EndpointId, error: String, now: Millis) -> StoreResult<()> {
-        self.write(move |conn| {
-            conn.prepare_cached(
-                "INSERT INTO endpoint_counters (endpoint_id, filter_errors, last_filter_error, last_filter_error_at) \
-                 VALUES (?1, 1, ?2, ?3) ON CONFLICT (endpoint_id) DO UPDATE SET \
-                 filter_errors = filter_errors + 1, last_filter_error = ?2, last_filter_error_at = ?3",
-            )?
-            .execute(params![endpoint.to_string(), error, now])?;
-            Ok(())
         })
         .await
     }

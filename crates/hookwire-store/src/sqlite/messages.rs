@@ -23,6 +23,15 @@ impl MessageStore for SqliteStore {
         self.read(move |conn| message_by_id(conn, app, id)).await
     }
 
+    async fn get_message_by_event_id(&self, app: AppId, event_id: &str) -> StoreResult<Option<Message>> {
+        let event_id = event_id.to_owned();
+        self.read(move |conn| {
+            let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE app_id = ?1 AND event_id = ?2");
+            Ok(conn.prepare_cached(&sql)?.query_row([app.to_string(), event_id], rows::message).optional()?)
+        })
+        .await
+    }
+
     async fn list_messages(&self, app: AppId, filter: &MessageFilter) -> StoreResult<Vec<Message>> {
         let filter = filter.clone();
         self.read(move |conn| {
@@ -98,7 +107,7 @@ fn message_by_id(conn: &Connection, app: AppId, id: MessageId) -> StoreResult<Op
 }
 
 fn accept_in(conn: &Connection, accept: Accept) -> StoreResult<Accepted> {
-    let Accept { message, deliveries, leased_until, idempotency_key } = accept;
+    let Accept { message, deliveries, leased_until, idempotency_key, filter_errors } = accept;
     let app = message.app_id.to_string();
     if let Some(key) = &idempotency_key {
         let window_start = message.created_at - IDEMPOTENCY_WINDOW_SECONDS * 1_000;
@@ -137,6 +146,14 @@ fn accept_in(conn: &Connection, accept: Accept) -> StoreResult<Accepted> {
             "INSERT OR REPLACE INTO idempotency_keys (app_id, key, msg_id, created_at) VALUES (?1, ?2, ?3, ?4)",
         )?
         .execute(params![app, key, message.id.to_string(), message.created_at])?;
+    }
+    for (endpoint, error) in filter_errors {
+        conn.prepare_cached(
+            "INSERT INTO endpoint_counters (endpoint_id, filter_errors, last_filter_error, last_filter_error_at) \
+             VALUES (?1, 1, ?2, ?3) ON CONFLICT (endpoint_id) DO UPDATE SET \
+             filter_errors = filter_errors + 1, last_filter_error = ?2, last_filter_error_at = ?3",
+        )?
+        .execute(params![endpoint.to_string(), error, message.created_at])?;
     }
     Ok(Accepted::Created)
 }

@@ -5,6 +5,7 @@ mod deliveries;
 mod messages;
 mod resources;
 mod rows;
+mod tokens;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -28,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0002_source_features.sql"),
     include_str!("../../migrations/sqlite/0003_retention.sql"),
     include_str!("../../migrations/sqlite/0004_endpoint_health.sql"),
+    include_str!("../../migrations/sqlite/0005_tokens.sql"),
 ];
 
 /// How a commit reaches the disk.

@@ -70,7 +70,7 @@ impl ResourceStore for SqliteStore {
     async fn delete_app(&self, id: AppId) -> StoreResult<()> {
         self.write_config(move |conn| {
             let id = id.to_string();
-            for table in ["attempts", "deliveries", "idempotency_keys", "messages", "endpoints"] {
+            for table in ["attempts", "deliveries", "idempotency_keys", "messages", "endpoints", "tokens"] {
                 conn.execute(&format!("DELETE FROM {table} WHERE app_id = ?1"), [&id])?;
             }
             conn.execute("DELETE FROM applications WHERE id = ?1", [&id])?;
