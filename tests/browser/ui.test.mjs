@@ -268,3 +268,24 @@ test("portal in an iframe: add an endpoint, send a test event, see it delivered,
   await shot(page, "portal-04-disabled");
   });
 });
+
+test("portal with a read-only token shows deliveries and no control that writes", async () => {
+  const app = await api("POST", "/api/v1/app", { name: "Umbrella", uid: "umbrella" });
+  const endpoint = await api("POST", `/api/v1/app/${app.id}/endpoint`, { url: `${receiver.url}/read-only` });
+  await api("POST", `/api/v1/app/${app.id}/msg`, { eventType: "order.created", payload: { n: 1 } });
+  await waitFor("the delivery", () => deliveriesTo("/read-only")[0]);
+  const access = await api("POST", `/api/v1/auth/app-portal-access/${app.id}`, { readOnly: true });
+
+  await withPage("portal-read-only", { width: 1280, height: 900 }, async (page) => {
+  await page.goto(access.url);
+  await page.locator("#app-name", { hasText: "Umbrella" }).waitFor();
+  await page.locator("#endpoints tbody tr").first().waitFor();
+  await page.getByRole("link", { name: `${receiver.url}/read-only` }).click();
+  await page.locator("#attempts tbody tr .badge.ok", { hasText: "success" }).first().waitFor();
+  for (const name of ["Add endpoint", "Save event types", "Send test event", "Disable endpoint", "Reveal", "Rotate", "Resend"]) {
+    assert.equal(await page.getByRole("button", { name }).count(), 0, `a read-only token has no "${name}" button`);
+  }
+  await shot(page, "portal-05-read-only");
+  });
+  assert.ok(endpoint.id);
+});

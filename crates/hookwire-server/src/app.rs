@@ -141,7 +141,7 @@ impl Server {
             clock,
         });
         let (api, _) = api::router(&state);
-        let api = api.merge(crate::metrics::exposition::router());
+        let api = api.merge(crate::api::metrics::router());
         let api = api.merge(crate::ui::router(&state));
         let router = api.with_state(state.clone()).layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX)).layer(
             CatchPanicLayer::custom(|_| {

@@ -8,10 +8,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hookwire_core::AppId;
 use hookwire_core::access::{Capabilities, Capability, IssuedToken, TokenKind};
 use hookwire_core::time_fmt::Millis;
-use hookwire_store::{Store, StoreResult};
+use hookwire_store::{Store, StoreError, StoreResult};
 use sha2::{Digest, Sha256};
 
-use crate::api::error::{ApiError, ApiResult};
 use crate::clock::SharedClock;
 
 const ADMIN_TOKEN_SETTING: &str = "admin_token_sha256";
@@ -21,6 +20,22 @@ pub const APP_TOKEN_PREFIX: &str = "hwp_";
 /// How long an application-scoped (portal) token is valid unless the caller says otherwise.
 pub const APP_TOKEN_TTL_SECONDS_DEFAULT: u64 = 7 * 24 * 3_600;
 pub const APP_TOKEN_TTL_SECONDS_MAX: u64 = 7 * 24 * 3_600;
+
+/// Why a caller may not do something; `api/error.rs` turns it into HTTP.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// No token, or one that is unknown, expired or revoked (401).
+    #[error("a valid bearer token is required")]
+    Unauthenticated,
+    /// A valid token that may not do this (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// An application token aimed at another application, which it must not even see (404).
+    #[error("application not found")]
+    OtherApplication,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
 
 /// An application token: its application and what it may do there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,17 +60,17 @@ pub enum Requirement {
 }
 
 impl Principal {
-    pub fn require_admin(&self) -> ApiResult<()> {
+    pub fn require_admin(&self) -> Result<(), AuthError> {
         match self {
             Self::Admin => Ok(()),
-            Self::App(_) => Err(ApiError::forbidden("this operation needs the admin token")),
+            Self::App(_) => Err(AuthError::Forbidden("this operation needs the admin token".into())),
         }
     }
 
     /// Application tokens see only their own application; others look absent.
-    pub fn require_app(&self, app: AppId) -> ApiResult<()> {
+    pub fn require_app(&self, app: AppId) -> Result<(), AuthError> {
         match self {
-            Self::App(access) if access.app != app => Err(ApiError::not_found("application")),
+            Self::App(access) if access.app != app => Err(AuthError::OtherApplication),
             _ => Ok(()),
         }
     }
@@ -134,7 +149,7 @@ impl Auth {
         &self.admin_hash
     }
 
-    pub async fn authenticate(&self, store: &dyn Store, token: &str) -> ApiResult<Principal> {
+    pub async fn authenticate(&self, store: &dyn Store, token: &str) -> Result<Principal, AuthError> {
         self.authenticate_with_flags(store, token).await.map(|(principal, _)| principal)
     }
 
@@ -143,13 +158,13 @@ impl Auth {
         &self,
         store: &dyn Store,
         token: &str,
-    ) -> ApiResult<(Principal, Option<FeatureFlags>)> {
+    ) -> Result<(Principal, Option<FeatureFlags>), AuthError> {
         let token_hash = hash(token);
         if token_hash == self.admin_hash {
             return Ok((Principal::Admin, None));
         }
         if !token.starts_with(APP_TOKEN_PREFIX) {
-            return Err(ApiError::unauthorized());
+            return Err(AuthError::Unauthenticated);
         }
         match store.get_token(&token_hash).await? {
             Some(IssuedToken {
@@ -162,7 +177,7 @@ impl Auth {
             }) if expires_at > self.clock.now() => {
                 Ok((Principal::App(AppAccess { app, capabilities }), Some(FeatureFlags(feature_flags))))
             }
-            _ => Err(ApiError::unauthorized()),
+            _ => Err(AuthError::Unauthenticated),
         }
     }
 

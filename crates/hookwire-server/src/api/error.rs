@@ -91,6 +91,18 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::auth::AuthError> for ApiError {
+    fn from(error: crate::auth::AuthError) -> Self {
+        use crate::auth::AuthError;
+        match error {
+            AuthError::Unauthenticated => Self::unauthorized(),
+            AuthError::Forbidden(detail) => Self::forbidden(detail),
+            AuthError::OtherApplication => Self::not_found("application"),
+            AuthError::Store(error) => error.into(),
+        }
+    }
+}
+
 impl From<crate::intake::IntakeError> for ApiError {
     fn from(error: crate::intake::IntakeError) -> Self {
         use crate::intake::IntakeError;

@@ -151,7 +151,7 @@ impl FromRequestParts<AppState> for Principal {
             return Ok(*principal); // already authenticated by the scope check
         }
         let token = bearer(&parts.headers).ok_or_else(ApiError::unauthorized)?;
-        state.auth.authenticate(state.store.as_ref(), token).await
+        Ok(state.auth.authenticate(state.store.as_ref(), token).await?)
     }
 }
 

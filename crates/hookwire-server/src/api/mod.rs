@@ -3,15 +3,12 @@
 
 pub mod apps;
 pub mod attempts;
-pub mod endpoint_bulk;
-pub mod endpoint_log;
-pub mod endpoint_ops;
-pub mod endpoint_verify;
 pub mod endpoints;
 pub mod error;
 pub mod event_types;
 pub mod extract;
 pub mod messages;
+pub mod metrics;
 pub mod openapi;
 pub mod page;
 pub mod portal;

@@ -28,7 +28,7 @@ pub async fn require_scope(
     };
     let (principal, flags) = match state.auth.authenticate_with_flags(state.store.as_ref(), token).await {
         Ok(found) => found,
-        Err(error) => return error.into_response(),
+        Err(error) => return ApiError::from(error).into_response(),
     };
     if let Principal::App(access) = principal {
         if let Some((_, key)) = params.iter().find(|(name, _)| *name == "app_id")

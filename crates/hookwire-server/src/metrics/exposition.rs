@@ -1,40 +1,13 @@
-//! `GET /metrics`: the registry plus scrape-time gauges (queue depth from the store, flow
-//! control) in the Prometheus text format. Protected by the admin token unless
-//! `metrics_public` is set: the per-endpoint series name endpoint ids.
+//! The Prometheus text format of the registry plus scrape-time gauges (queue depth from the
+//! store, flow control). Served by `api/metrics.rs`.
 
 use std::fmt::Write;
 use std::sync::atomic::Ordering::Relaxed;
 
-use axum::Router;
-use axum::extract::{FromRequestParts, Request, State};
-use axum::http::header;
-use axum::response::IntoResponse;
-use axum::routing::get;
 use hookwire_store::QueueDepth;
 
 use super::{Histogram, Metrics, outcome_label};
-use crate::api::error::ApiResult;
-use crate::api::extract::Admin;
 use crate::delivery::FlowSummary;
-use crate::state::AppState;
-
-const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
-
-/// The `/metrics` route (outside the OpenAPI document: it is not part of the Svix API).
-pub fn router() -> Router<AppState> {
-    Router::new().route("/metrics", get(scrape))
-}
-
-async fn scrape(State(state): State<AppState>, request: Request) -> ApiResult<impl IntoResponse> {
-    if !state.config.metrics_public {
-        let (mut parts, _) = request.into_parts();
-        Admin::from_request_parts(&mut parts, &state).await?;
-    }
-    let now = state.clock.now();
-    let queue = state.store.queue_depth(now).await?;
-    let flow = state.dispatcher.flow_summary(now);
-    Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], render(&state.metrics, &queue, &flow)))
-}
 
 /// The whole exposition, every family with its HELP and TYPE lines.
 pub fn render(metrics: &Metrics, queue: &QueueDepth, flow: &FlowSummary) -> String {

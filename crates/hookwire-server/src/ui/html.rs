@@ -141,6 +141,12 @@ impl From<hookwire_store::StoreError> for UiError {
     }
 }
 
+impl From<crate::auth::AuthError> for UiError {
+    fn from(error: crate::auth::AuthError) -> Self {
+        Self(error.into())
+    }
+}
+
 impl From<crate::intake::IntakeError> for UiError {
     fn from(error: crate::intake::IntakeError) -> Self {
         Self(error.into())

@@ -10,6 +10,7 @@
 
   const $ = (id) => document.getElementById(id);
   let session = null;
+  let capabilities = []; // what the token may do (Svix's names), from /api/v1/auth/token
   let selected = null; // the endpoint whose panel is open
   let lastAttempts = "";
   let refreshTimer = null;
@@ -51,10 +52,26 @@
     return "request failed (HTTP " + status + ")";
   }
 
+  // Whether the token holds any of `needs` (space-separated capability names).
+  function allowed(needs) {
+    return needs.split(" ").some((name) => capabilities.includes(name));
+  }
+
+  // Hides every control the token may not use (a read-only token shows no write control).
+  function hideForbidden(root) {
+    for (const node of root.querySelectorAll("[data-needs]")) {
+      node.classList.toggle("hidden", !allowed(node.getAttribute("data-needs")));
+    }
+  }
+
   async function api(method, path, body) {
+    return request(method, "/api/v1/app/" + encodeURIComponent(session.app) + path, body);
+  }
+
+  async function request(method, url, body) {
     const headers = { Authorization: "Bearer " + session.token };
     if (body !== undefined) headers["Content-Type"] = "application/json";
-    const response = await fetch("/api/v1/app/" + encodeURIComponent(session.app) + path, {
+    const response = await fetch(url, {
       method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: "omit",
     });
     const text = await response.text();
@@ -139,7 +156,7 @@
       const payload = el("details", {}, el("summary", {}, msg.eventType || attempt.msgId),
         el("pre", {}, JSON.stringify(msg.payload || {}, null, 2)),
         el("p", { class: "muted" }, "Response: " + (attempt.response || "(empty)")));
-      const again = el("button", { type: "button", class: "secondary small", onclick: () => resend(attempt.msgId) }, "Resend");
+      const again = el("button", { type: "button", class: "secondary small", "data-needs": "CreateAttempts", onclick: () => resend(attempt.msgId) }, "Resend");
       return el("tr", { "data-attempt": attempt.id },
         el("td", {}, when(attempt.timestamp)), el("td", {}, badge(attempt.statusText)),
         el("td", {}, attempt.responseStatusCode ? "HTTP " + attempt.responseStatusCode : "no answer"),
@@ -147,6 +164,7 @@
     }));
     $("attempts").classList.toggle("hidden", list.data.length === 0);
     $("attempts-empty").classList.toggle("hidden", list.data.length !== 0);
+    hideForbidden($("attempts"));
   }
 
   async function resend(msgId) {
@@ -227,6 +245,8 @@
     }
     wire();
     await act(async () => {
+      capabilities = (await request("GET", "/api/v1/auth/token")).capabilities;
+      hideForbidden(document);
       const app = await api("GET", "");
       $("app-name").textContent = app.name;
       document.title = "Webhooks · " + app.name;

@@ -11,11 +11,11 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::endpoints::load_endpoint;
-use super::error::ApiResult;
-use super::extract::QueryPairs;
-use super::messages::MessageOut;
-use super::page::{ListResponse, id_iterator, list_response, page_from};
+use super::shape::load_endpoint;
+use crate::api::error::ApiResult;
+use crate::api::extract::QueryPairs;
+use crate::api::messages::MessageOut;
+use crate::api::page::{ListResponse, id_iterator, list_response, page_from};
 use crate::auth::Principal;
 use crate::state::AppState;
 

@@ -9,10 +9,10 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::apps::load_app;
-use super::endpoints::{EndpointIn, EndpointOut, endpoint_from};
-use super::error::{ApiError, ApiResult};
-use super::extract::JsonBody;
+use super::shape::{EndpointIn, EndpointOut, endpoint_from};
+use crate::api::apps::load_app;
+use crate::api::error::{ApiError, ApiResult};
+use crate::api::extract::JsonBody;
 use crate::auth::Principal;
 use crate::state::AppState;
 

@@ -5,11 +5,8 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
-use hookwire_core::limits::{
-    HEADER_VALUE_LENGTH_MAX, HEADERS_PER_ENDPOINT_MAX, SECRET_ROTATION_GRACE_SECONDS_DEFAULT,
-    SECRET_ROTATION_GRACE_SECONDS_MAX,
-};
+use axum::http::StatusCode;
+use hookwire_core::limits::{SECRET_ROTATION_GRACE_SECONDS_DEFAULT, SECRET_ROTATION_GRACE_SECONDS_MAX};
 use hookwire_core::model::RetiringSecret;
 use hookwire_core::model::{Application, Endpoint, Message, TriggerType};
 use hookwire_core::schemes;
@@ -19,10 +16,10 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::endpoints::load_endpoint;
-use super::error::{ApiError, ApiResult};
-use super::extract::{JsonBody, OptionalJsonBody};
-use super::messages::MessageOut;
+use super::shape::{check_headers, load_endpoint, sensitive_header_names};
+use crate::api::error::{ApiError, ApiResult};
+use crate::api::extract::{JsonBody, OptionalJsonBody};
+use crate::api::messages::MessageOut;
 use crate::auth::Principal;
 use crate::intake::{Audience, Submission};
 use crate::state::AppState;
@@ -35,62 +32,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(endpoint_stats))
         .routes(routes!(recover))
         .routes(routes!(send_example))
-        .merge(super::endpoint_verify::router())
-        .merge(super::endpoint_bulk::router())
-        .merge(super::endpoint_log::router())
-}
-
-/// Headers Hookwire sets itself; an endpoint may not override them.
-const RESERVED_HEADERS: &[&str] =
-    &["host", "content-length", "content-type", "transfer-encoding", "connection", "user-agent"];
-const RESERVED_HEADER_PREFIXES: &[&str] = &["webhook-", "svix-"];
-/// Header names whose values are secrets: write-only, never returned.
-const SENSITIVE_HEADER_MARKERS: &[&str] =
-    &["authorization", "cookie", "auth", "token", "secret", "password", "key", "signature"];
-
-pub fn sensitive_header_names(headers: &BTreeMap<String, String>) -> Vec<String> {
-    headers
-        .keys()
-        .filter(|name| {
-            let lower = name.to_ascii_lowercase();
-            SENSITIVE_HEADER_MARKERS.iter().any(|marker| lower.contains(marker))
-        })
-        .cloned()
-        .collect()
-}
-
-/// A header name Hookwire may set for an endpoint: valid, and not one Hookwire owns.
-pub fn check_header_name(field: &str, name: &str) -> ApiResult<()> {
-    let lower = name.to_ascii_lowercase();
-    if HeaderName::from_bytes(name.as_bytes()).is_err() {
-        return Err(ApiError::invalid(&["body", field], format!("{name:?} is not a valid header name")));
-    }
-    if RESERVED_HEADERS.contains(&lower.as_str()) || RESERVED_HEADER_PREFIXES.iter().any(|p| lower.starts_with(p)) {
-        return Err(ApiError::invalid(&["body", field], format!("{name:?} is set by Hookwire and cannot be used")));
-    }
-    Ok(())
-}
-
-pub fn check_headers(headers: &BTreeMap<String, String>) -> ApiResult<()> {
-    if headers.len() > HEADERS_PER_ENDPOINT_MAX {
-        return Err(ApiError::invalid(&["body", "headers"], format!("at most {HEADERS_PER_ENDPOINT_MAX} headers")));
-    }
-    for (name, value) in headers {
-        let lower = name.to_ascii_lowercase();
-        if HeaderName::from_bytes(name.as_bytes()).is_err() {
-            return Err(ApiError::invalid(&["body", "headers", name], "not a valid header name"));
-        }
-        if RESERVED_HEADERS.contains(&lower.as_str()) || RESERVED_HEADER_PREFIXES.iter().any(|p| lower.starts_with(p)) {
-            return Err(ApiError::invalid(
-                &["body", "headers", name],
-                "this header is set by Hookwire and cannot be overridden",
-            ));
-        }
-        if value.len() > HEADER_VALUE_LENGTH_MAX || HeaderValue::from_str(value).is_err() {
-            return Err(ApiError::invalid(&["body", "headers", name], "not a valid header value"));
-        }
-    }
-    Ok(())
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -347,13 +288,13 @@ async fn send_example(
 }
 
 /// Sends a test message to `endpoint` only (the API's send-example and the dashboard's form).
-pub(crate) async fn send_example_to(
+pub async fn send_example_to(
     state: &AppState,
     app: &Application,
     endpoint: &Endpoint,
     input: EventExampleIn,
 ) -> ApiResult<Message> {
-    super::validate::event_type_name("eventType", &input.event_type, false)?;
+    crate::api::validate::event_type_name("eventType", &input.event_type, false)?;
     let payload = match input.payload {
         Some(payload) if payload.is_object() => payload,
         Some(_) => {

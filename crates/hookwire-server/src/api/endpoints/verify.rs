@@ -8,8 +8,8 @@ use axum::http::StatusCode;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::endpoints::{EndpointOut, load_endpoint};
-use super::error::{ApiError, ApiResult};
+use super::shape::{EndpointOut, load_endpoint};
+use crate::api::error::{ApiError, ApiResult};
 use crate::auth::Principal;
 use crate::state::AppState;
 

@@ -1,17 +1,17 @@
-//! Endpoints: where an application's messages go, with their subscription, secret, headers and
-//! delivery settings. Secret, headers, stats and recovery live in endpoint_ops.rs.
+//! The endpoint resource's shapes and rules: what an endpoint is on the wire (`EndpointIn`,
+//! `EndpointPatch`, `EndpointOut`), every check of its fields (URL and destination, headers,
+//! signature, filter, retry policy…), building one from input, and loading one within an
+//! application. The handlers (crud.rs, ops.rs, verify.rs, bulk.rs, log.rs) all build on this.
 
 use std::collections::BTreeMap;
 
-use axum::Json;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderName, HeaderValue};
 use hookwire_core::EndpointId;
 use hookwire_core::body::{Chunking, Envelope};
 use hookwire_core::filter::Filter;
 use hookwire_core::limits::{
     CHANNELS_PER_ENDPOINT_MAX, DELIVERY_TIMEOUT_MS_MAX, DELIVERY_TIMEOUT_MS_MIN, DESCRIPTION_LENGTH_MAX,
-    EVENT_TYPES_PER_ENDPOINT_MAX, URL_LENGTH_MAX,
+    EVENT_TYPES_PER_ENDPOINT_MAX, HEADER_VALUE_LENGTH_MAX, HEADERS_PER_ENDPOINT_MAX, URL_LENGTH_MAX,
 };
 use hookwire_core::model::Verification;
 use hookwire_core::model::{Application, Endpoint, Metadata};
@@ -21,24 +21,12 @@ use hookwire_core::time_fmt::Millis;
 use hookwire_core::url_policy::parse_endpoint_url;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
-use utoipa_axum::routes;
 
-use super::apps::load_app;
-use super::endpoint_ops::{self, check_header_name, check_headers, sensitive_header_names};
-use super::error::{ApiError, ApiResult};
-use super::extract::{JsonBody, QueryPairs};
-use super::page::{ListResponse, id_iterator, list_response, page_from};
-use super::validate;
+use crate::api::apps::load_app;
+use crate::api::error::{ApiError, ApiResult};
+use crate::api::validate;
 use crate::auth::Principal;
 use crate::state::AppState;
-
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_endpoints, create_endpoint))
-        .routes(routes!(get_endpoint, update_endpoint, patch_endpoint, delete_endpoint))
-        .merge(endpoint_ops::router())
-}
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -239,7 +227,7 @@ impl From<Endpoint> for EndpointOut {
 }
 
 /// Checks every configurable field of an endpoint as it would be stored.
-async fn check(state: &AppState, endpoint: &Endpoint) -> ApiResult<()> {
+pub(super) async fn check(state: &AppState, endpoint: &Endpoint) -> ApiResult<()> {
     check_url(state, &endpoint.url).await?;
     validate::length("description", &endpoint.description, 0, DESCRIPTION_LENGTH_MAX)?;
     if let Some(uid) = &endpoint.uid {
@@ -361,7 +349,7 @@ pub async fn endpoint_from(state: &AppState, app: &Application, input: EndpointI
 }
 
 /// With `strict_event_types`, subscriptions may only name catalogued types (patterns pass).
-async fn check_event_types_known(state: &AppState, endpoint: &Endpoint) -> ApiResult<()> {
+pub(super) async fn check_event_types_known(state: &AppState, endpoint: &Endpoint) -> ApiResult<()> {
     if !state.config.strict_event_types {
         return Ok(());
     }
@@ -387,172 +375,55 @@ pub async fn load_endpoint(
     Ok((app, endpoint))
 }
 
-/// List an application's endpoints.
-#[utoipa::path(get, path = "/api/v1/app/{app_id}/endpoint", tag = "Endpoint",
-    params(("app_id" = String, Path), ("limit" = Option<usize>, Query), ("iterator" = Option<String>, Query), ("order" = Option<String>, Query)),
-    responses((status = 200, body = ListResponse<EndpointOut>)))]
-async fn list_endpoints(
-    State(state): State<AppState>,
-    principal: Principal,
-    Path(app_id): Path<String>,
-    query: QueryPairs,
-) -> ApiResult<Json<ListResponse<EndpointOut>>> {
-    let app = load_app(&state, principal, &app_id).await?;
-    let page = page_from(&query, false, id_iterator::<EndpointId>)?;
-    let endpoints = state.store.list_endpoints(app.id, &page).await?;
-    Ok(Json(list_response(&page, endpoints, |e| e.id.to_string(), EndpointOut::from)))
+/// Headers Hookwire sets itself; an endpoint may not override them.
+const RESERVED_HEADERS: &[&str] =
+    &["host", "content-length", "content-type", "transfer-encoding", "connection", "user-agent"];
+const RESERVED_HEADER_PREFIXES: &[&str] = &["webhook-", "svix-"];
+/// Header names whose values are secrets: write-only, never returned.
+const SENSITIVE_HEADER_MARKERS: &[&str] =
+    &["authorization", "cookie", "auth", "token", "secret", "password", "key", "signature"];
+
+pub fn sensitive_header_names(headers: &BTreeMap<String, String>) -> Vec<String> {
+    headers
+        .keys()
+        .filter(|name| {
+            let lower = name.to_ascii_lowercase();
+            SENSITIVE_HEADER_MARKERS.iter().any(|marker| lower.contains(marker))
+        })
+        .cloned()
+        .collect()
 }
 
-/// Create an endpoint.
-#[utoipa::path(post, path = "/api/v1/app/{app_id}/endpoint", tag = "Endpoint", request_body = EndpointIn,
-    params(("app_id" = String, Path)), responses((status = 201, body = EndpointOut)))]
-async fn create_endpoint(
-    State(state): State<AppState>,
-    principal: Principal,
-    Path(app_id): Path<String>,
-    JsonBody(input): JsonBody<EndpointIn>,
-) -> ApiResult<(StatusCode, Json<EndpointOut>)> {
-    let app = load_app(&state, principal, &app_id).await?;
-    let endpoint = endpoint_from(&state, &app, input).await?;
-    state.store.create_endpoint(endpoint.clone()).await?;
-    Ok((StatusCode::CREATED, Json(endpoint.into())))
-}
-
-/// Get an endpoint by id or uid.
-#[utoipa::path(get, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}", tag = "Endpoint",
-    params(("app_id" = String, Path), ("endpoint_id" = String, Path)), responses((status = 200, body = EndpointOut)))]
-async fn get_endpoint(
-    State(state): State<AppState>,
-    principal: Principal,
-    Path((app_id, endpoint_id)): Path<(String, String)>,
-) -> ApiResult<Json<EndpointOut>> {
-    let (_, endpoint) = load_endpoint(&state, principal, &app_id, &endpoint_id).await?;
-    Ok(Json(endpoint.into()))
-}
-
-/// Replace an endpoint's settings (its secret and headers are kept unless given).
-#[utoipa::path(put, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}", tag = "Endpoint", request_body = EndpointIn,
-    params(("app_id" = String, Path), ("endpoint_id" = String, Path)), responses((status = 200, body = EndpointOut)))]
-async fn update_endpoint(
-    State(state): State<AppState>,
-    principal: Principal,
-    Path((app_id, endpoint_id)): Path<(String, String)>,
-    JsonBody(input): JsonBody<EndpointIn>,
-) -> ApiResult<Json<EndpointOut>> {
-    let (app, current) = load_endpoint(&state, principal, &app_id, &endpoint_id).await?;
-    let mut replacement = endpoint_from(&state, &app, input.clone()).await?;
-    replacement.id = current.id;
-    replacement.created_at = current.created_at;
-    if input.secret.is_none() && schemes::secret_fits(replacement.scheme(), &current.secret) {
-        replacement.secret = current.secret;
-        replacement.previous_secrets = current.previous_secrets;
+/// A header name Hookwire may set for an endpoint: valid, and not one Hookwire owns.
+pub fn check_header_name(field: &str, name: &str) -> ApiResult<()> {
+    let lower = name.to_ascii_lowercase();
+    if HeaderName::from_bytes(name.as_bytes()).is_err() {
+        return Err(ApiError::invalid(&["body", field], format!("{name:?} is not a valid header name")));
     }
-    // Verification, once passed, holds while the URL stays the same.
-    replacement.unverified =
-        replacement.verification.is_some() && (current.unverified || replacement.url != current.url);
-    if input.headers.is_none() {
-        replacement.headers = current.headers;
-        replacement.sensitive_headers = current.sensitive_headers;
+    if RESERVED_HEADERS.contains(&lower.as_str()) || RESERVED_HEADER_PREFIXES.iter().any(|p| lower.starts_with(p)) {
+        return Err(ApiError::invalid(&["body", field], format!("{name:?} is set by Hookwire and cannot be used")));
     }
-    state.store.update_endpoint(replacement.clone()).await?;
-    Ok(Json(replacement.into()))
+    Ok(())
 }
 
-/// Change some fields of an endpoint; `null` clears a field.
-#[utoipa::path(patch, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}", tag = "Endpoint", request_body = EndpointPatch,
-    params(("app_id" = String, Path), ("endpoint_id" = String, Path)), responses((status = 200, body = EndpointOut)))]
-async fn patch_endpoint(
-    State(state): State<AppState>,
-    principal: Principal,
-    Path((app_id, endpoint_id)): Path<(String, String)>,
-    JsonBody(patch): JsonBody<EndpointPatch>,
-) -> ApiResult<Json<EndpointOut>> {
-    let (_, mut endpoint) = load_endpoint(&state, principal, &app_id, &endpoint_id).await?;
-    let EndpointPatch {
-        url,
-        description,
-        uid,
-        disabled,
-        event_types,
-        channels,
-        throttle_rate,
-        metadata,
-        retry_policy,
-        timeout_ms,
-        signature,
-        filter,
-        envelope,
-        chunking,
-        idempotency_header,
-    } = patch;
-    if let Some(v) = signature {
-        endpoint.signature = v;
-        if !schemes::secret_fits(endpoint.scheme(), &endpoint.secret) {
-            endpoint.secret = schemes::generate_secret(endpoint.scheme());
-            endpoint.previous_secrets.clear();
+pub fn check_headers(headers: &BTreeMap<String, String>) -> ApiResult<()> {
+    if headers.len() > HEADERS_PER_ENDPOINT_MAX {
+        return Err(ApiError::invalid(&["body", "headers"], format!("at most {HEADERS_PER_ENDPOINT_MAX} headers")));
+    }
+    for (name, value) in headers {
+        let lower = name.to_ascii_lowercase();
+        if HeaderName::from_bytes(name.as_bytes()).is_err() {
+            return Err(ApiError::invalid(&["body", "headers", name], "not a valid header name"));
+        }
+        if RESERVED_HEADERS.contains(&lower.as_str()) || RESERVED_HEADER_PREFIXES.iter().any(|p| lower.starts_with(p)) {
+            return Err(ApiError::invalid(
+                &["body", "headers", name],
+                "this header is set by Hookwire and cannot be overridden",
+            ));
+        }
+        if value.len() > HEADER_VALUE_LENGTH_MAX || HeaderValue::from_str(value).is_err() {
+            return Err(ApiError::invalid(&["body", "headers", name], "not a valid header value"));
         }
     }
-    if let Some(v) = filter {
-        endpoint.filter = v;
-    }
-    if let Some(v) = envelope {
-        endpoint.envelope = v;
-    }
-    if let Some(v) = chunking {
-        endpoint.chunking = v;
-    }
-    if let Some(v) = idempotency_header {
-        endpoint.idempotency_header = v;
-    }
-    if url.as_ref().is_some_and(|u| *u != endpoint.url) && endpoint.verification.is_some() {
-        endpoint.unverified = true;
-    }
-    if let Some(v) = url {
-        endpoint.url = v;
-    }
-    if let Some(v) = description {
-        endpoint.description = v;
-    }
-    if let Some(v) = uid {
-        endpoint.uid = v;
-    }
-    if let Some(v) = disabled {
-        endpoint.disabled = v;
-    }
-    if let Some(v) = event_types {
-        endpoint.event_types = v;
-    }
-    if let Some(v) = channels {
-        endpoint.channels = v;
-    }
-    if let Some(v) = throttle_rate {
-        endpoint.throttle_rate = v;
-    }
-    if let Some(v) = metadata {
-        endpoint.metadata = v;
-    }
-    if let Some(v) = retry_policy {
-        endpoint.retry_policy = v;
-    }
-    if let Some(v) = timeout_ms {
-        endpoint.timeout_ms = v;
-    }
-    endpoint.updated_at = state.clock.now();
-    check(&state, &endpoint).await?;
-    check_event_types_known(&state, &endpoint).await?;
-    state.store.update_endpoint(endpoint.clone()).await?;
-    Ok(Json(endpoint.into()))
-}
-
-/// Delete an endpoint; its pending deliveries are dropped.
-#[utoipa::path(delete, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}", tag = "Endpoint",
-    params(("app_id" = String, Path), ("endpoint_id" = String, Path)), responses((status = 204)))]
-async fn delete_endpoint(
-    State(state): State<AppState>,
-    principal: Principal,
-    Path((app_id, endpoint_id)): Path<(String, String)>,
-) -> ApiResult<StatusCode> {
-    let (app, endpoint) = load_endpoint(&state, principal, &app_id, &endpoint_id).await?;
-    state.store.delete_endpoint(app.id, endpoint.id).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }

@@ -1,0 +1,26 @@
+//! Endpoints: where an application's messages go. shape.rs is the resource (wire shapes, every
+//! field check, loading); crud.rs creates, reads, replaces, patches and deletes; ops.rs holds
+//! the operations beside CRUD (secret, headers, stats, recover, send-example); verify.rs the
+//! challenge-response verification; bulk.rs bulk creation; log.rs an endpoint's message log.
+
+mod bulk;
+mod crud;
+mod log;
+mod ops;
+mod shape;
+mod verify;
+
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::state::AppState;
+pub use ops::{EventExampleIn, send_example_to};
+pub use shape::{EndpointIn, EndpointOut, endpoint_from, load_endpoint};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(crud::router())
+        .merge(ops::router())
+        .merge(verify::router())
+        .merge(bulk::router())
+        .merge(log::router())
+}
