@@ -5,6 +5,7 @@ It passes only with zero server errors and zero responses that break the documen
 content types and bodies all as documented).
 """
 
+import re
 import subprocess
 import sys
 
@@ -25,4 +26,7 @@ def test_every_operation_conforms_to_the_served_document(hookwire):
     ]
     run = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, f"schemathesis found problems:\n{run.stdout[-6000:]}\n{run.stderr[-2000:]}"
-    assert " passed" in run.stdout and "failed" not in run.stdout.split("SUMMARY")[-1], run.stdout[-3000:]
+    summary = run.stdout.split("SUMMARY")[-1]
+    # "N failed" counts failing test cases; warnings such as "Authentication failed" (the admin
+    # token cannot log out, by design) are not failures.
+    assert re.search(r"\d+ passed", summary) and not re.search(r"\d+ failed", summary), run.stdout[-3000:]

@@ -138,6 +138,7 @@
     testType.value = types.find((t) => !t.includes("*")) || (pattern ? pattern.slice(0, -1) + "test" : "test.event");
     $("toggle").textContent = selected.disabled ? "Enable endpoint" : "Disable endpoint";
     $("toggle").className = selected.disabled ? "secondary" : "danger";
+    hideForbidden($("endpoint"));
     await loadEndpoints();
     await loadAttempts();
     clearInterval(refreshTimer);
