@@ -5,6 +5,8 @@ pub mod access;
 pub mod body;
 pub mod crypto;
 pub mod filter;
+#[doc(hidden)]
+pub mod fuzz_checks;
 pub mod ids;
 pub mod limits;
 pub mod matching;

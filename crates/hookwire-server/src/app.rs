@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::ServiceExt;
 use axum::extract::DefaultBodyLimit;
 use axum::response::IntoResponse;
 use hookwire_core::crypto::MainKey;
@@ -22,9 +21,7 @@ use hookwire_store::{Store, StoreError};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tower::Layer;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::normalize_path::NormalizePathLayer;
 
 use crate::api;
 use crate::api::error::ApiError;
@@ -33,6 +30,7 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, ConfigError, Database};
 use crate::delivery::{self, sender::Sender};
 use crate::intake::{Intake, IntakePolicy};
+use crate::serve::ConnectionLimits;
 use crate::state::{AppState, Shared};
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +41,10 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("another Hookwire process is using {0}; stop it first")]
     Locked(PathBuf),
+    #[error("database {path}: {source}")]
+    Database { path: PathBuf, source: std::io::Error },
+    #[error("database {path}: {reason}")]
+    Storage { path: PathBuf, reason: String },
     #[error("cannot listen on {address}: {source}")]
     Listen { address: SocketAddr, source: std::io::Error },
     #[error("I/O: {0}")]
@@ -174,16 +176,21 @@ impl Server {
     /// Serves until `shutdown` resolves (or the cancel token fires), then drains and stops.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
         let Self { listener, router, state, tracker, cancel, _lock, .. } = self;
-        let service = NormalizePathLayer::trim_trailing_slash().layer(router);
+        let config = &state.config;
+        let limits = ConnectionLimits {
+            header_timeout_ms: config.http_header_timeout_ms,
+            body_timeout_ms: config.http_body_timeout_ms,
+            connections_max: crate::serve::fit_to_open_file_limit(config.http_connections_max),
+        };
         let stop = cancel.clone();
-        axum::serve(listener, ServiceExt::<axum::extract::Request>::into_make_service(service))
-            .with_graceful_shutdown(async move {
-                tokio::select! {
-                    _ = shutdown => {}
-                    _ = stop.cancelled() => {}
-                }
-            })
-            .await?;
+        let stopped = async move {
+            tokio::select! {
+                _ = shutdown => {}
+                _ = stop.cancelled() => {}
+            }
+        };
+        let grace = Duration::from_millis(config.shutdown_grace_ms);
+        crate::serve::serve(listener, router, limits, &tracker, stopped, grace).await;
         tracing::info!("stopped accepting; finishing in-flight deliveries");
         cancel.cancel();
         tracker.close();
@@ -218,8 +225,12 @@ async fn open_store(
     match database {
         Database::Sqlite(path) => {
             let lock = lock_data_dir(path)?;
-            let sqlite = SqliteStore::open_with_key(path, config.durability, main_key)?;
-            let released = sqlite.release_leases().await?;
+            let failed = |error: StoreError| StartError::Storage {
+                path: path.clone(),
+                reason: why_storage_failed(path, &error),
+            };
+            let sqlite = SqliteStore::open_with_key(path, config.durability, main_key).map_err(failed)?;
+            let released = sqlite.release_leases().await.map_err(failed)?;
             if released > 0 {
                 tracing::info!(released, "recovered deliveries left in flight by a previous run");
             }
@@ -233,16 +244,41 @@ async fn open_store(
     }
 }
 
-/// One process per data directory: SQLite's single writer and lease recovery depend on it.
-pub fn lock_data_dir(database_path: &std::path::Path) -> Result<File, StartError> {
-    if let Some(dir) = database_path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
+/// Why opening the SQLite database at `path` failed, in words an operator can act on: SQLite says
+/// "disk I/O error" when it cannot create its WAL files on a full disk, so a full file system is
+/// named as such.
+fn why_storage_failed(path: &std::path::Path, error: &StoreError) -> String {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let free = rustix::fs::statvfs(dir).ok().map(|fs| fs.f_bavail.saturating_mul(fs.f_frsize));
+    if error.is_storage_full() || free == Some(0) {
+        return format!("disk full: no space left on the file system holding {} ({error})", dir.display());
     }
-    let lock_path = database_path.with_extension("lock");
-    let file = File::create(&lock_path)?;
+    error.to_string()
+}
+
+/// One process per SQLite database: its single writer and lease recovery depend on it. The lock
+/// is an advisory lock on the database file itself (SQLite's own locks are of another kind and
+/// unaffected), so every path that reaches the file — a symlink, a hard link, `..` — meets it,
+/// and nothing beside the database is ever created or truncated. The file is opened without
+/// truncation and created empty when missing (SQLite then makes it a new database).
+pub fn lock_data_dir(database_path: &std::path::Path) -> Result<File, StartError> {
+    let failed = |source| StartError::Database { path: database_path.to_owned(), source };
+    if let Some(dir) = database_path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(failed)?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(database_path)
+        .map_err(failed)?;
     match file.try_lock() {
         Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(StartError::Locked(lock_path)),
-        Err(std::fs::TryLockError::Error(error)) => Err(error.into()),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let canonical = database_path.canonicalize().unwrap_or_else(|_| database_path.to_owned());
+            Err(StartError::Locked(canonical))
+        }
+        Err(std::fs::TryLockError::Error(error)) => Err(failed(error)),
     }
 }

@@ -17,6 +17,8 @@ const ADMIN_TOKEN_SETTING: &str = "admin_token_sha256";
 const TOKEN_RANDOM_BYTES: usize = 32;
 /// Prefix of application tokens.
 pub const APP_TOKEN_PREFIX: &str = "hwp_";
+/// Prefix of dashboard session ids (the dashboard's cookie; never the admin token itself).
+pub const DASHBOARD_SESSION_PREFIX: &str = "hws_";
 /// How long an application-scoped (portal) token is valid unless the caller says otherwise.
 pub const APP_TOKEN_TTL_SECONDS_DEFAULT: u64 = 7 * 24 * 3_600;
 pub const APP_TOKEN_TTL_SECONDS_MAX: u64 = 7 * 24 * 3_600;
@@ -179,6 +181,44 @@ impl Auth {
             }
             _ => Err(AuthError::Unauthenticated),
         }
+    }
+
+    /// Opens a dashboard session for an operator who just proved the admin token: a random id,
+    /// stored only as its hash, tied to the admin token in force, expiring after `ttl_seconds`.
+    pub async fn open_dashboard_session(&self, store: &dyn Store, ttl_seconds: u64) -> StoreResult<String> {
+        let session = random_token(DASHBOARD_SESSION_PREFIX);
+        let now = self.clock.now();
+        let record = IssuedToken {
+            hash: hash(&session),
+            kind: TokenKind::Dashboard,
+            app_id: None,
+            capabilities: Capabilities::ALL,
+            session_id: None,
+            feature_flags: Vec::new(),
+            admin_hash: Some(self.admin_hash.clone()),
+            created_at: now,
+            expires_at: now + ttl_seconds as Millis * 1_000,
+        };
+        store.insert_token(record).await?;
+        Ok(session)
+    }
+
+    /// Whether `session` is a live dashboard session: known, unexpired, not signed out, and
+    /// opened with the admin token still in force (changing the token ends every session).
+    pub async fn dashboard_session(&self, store: &dyn Store, session: &str) -> StoreResult<bool> {
+        if !session.starts_with(DASHBOARD_SESSION_PREFIX) {
+            return Ok(false);
+        }
+        Ok(store.get_token(&hash(session)).await?.is_some_and(|record| {
+            record.kind == TokenKind::Dashboard
+                && record.expires_at > self.clock.now()
+                && record.admin_hash.as_deref() == Some(self.admin_hash.as_str())
+        }))
+    }
+
+    /// Ends a dashboard session (sign-out): its cookie stops working at once.
+    pub async fn close_dashboard_session(&self, store: &dyn Store, session: &str) -> StoreResult<()> {
+        store.delete_token(&hash(session)).await.map(|_| ())
     }
 
     /// Issues a token that can act only on `request.app`, with its capabilities; returns the

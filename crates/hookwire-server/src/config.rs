@@ -57,6 +57,13 @@ pub struct Config {
     pub metrics_public: bool,
     /// Endpoints that get their own `endpoint` label in metrics; the rest count as `other`.
     pub metrics_endpoint_labels_max: usize,
+    /// How long a request head may take to arrive on the API port; an idle keep-alive
+    /// connection is closed after as long.
+    pub http_header_timeout_ms: u64,
+    /// How long a request body may take to arrive, from the request's start (408 after).
+    pub http_body_timeout_ms: u64,
+    /// Connections open on the API port at once (503 beyond; lowered to fit the open-file limit).
+    pub http_connections_max: usize,
 }
 
 impl Config {
@@ -91,6 +98,9 @@ impl Default for Config {
             public_url: None,
             metrics_public: false,
             metrics_endpoint_labels_max: crate::metrics::ENDPOINT_LABELS_MAX_DEFAULT,
+            http_header_timeout_ms: crate::serve::HEADER_TIMEOUT_MS_DEFAULT,
+            http_body_timeout_ms: crate::serve::BODY_TIMEOUT_MS_DEFAULT,
+            http_connections_max: crate::serve::CONNECTIONS_MAX_DEFAULT,
         }
     }
 }
@@ -120,6 +130,9 @@ pub struct FileConfig {
     pub public_url: Option<String>,
     pub metrics_public: Option<bool>,
     pub metrics_endpoint_labels_max: Option<usize>,
+    pub http_header_timeout_ms: Option<u64>,
+    pub http_body_timeout_ms: Option<u64>,
+    pub http_connections_max: Option<usize>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -206,8 +219,25 @@ impl FileConfig {
             }
             config.metrics_endpoint_labels_max = v;
         }
+        if let Some(v) = self.http_header_timeout_ms {
+            config.http_header_timeout_ms = positive("http_header_timeout_ms", v)?;
+        }
+        if let Some(v) = self.http_body_timeout_ms {
+            config.http_body_timeout_ms = positive("http_body_timeout_ms", v)?;
+        }
+        if let Some(v) = self.http_connections_max {
+            config.http_connections_max = positive("http_connections_max", v as u64)? as usize;
+        }
         Ok(())
     }
+}
+
+/// A setting that must be at least 1.
+fn positive(key: &str, value: u64) -> Result<u64, ConfigError> {
+    if value == 0 {
+        return Err(ConfigError::Value(format!("{key} must be at least 1")));
+    }
+    Ok(value)
 }
 
 /// CIDR blocks from configuration text.

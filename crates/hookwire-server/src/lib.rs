@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod ops;
 pub mod request_trace;
 pub mod retention;
+pub mod serve;
 pub mod state;
 pub mod ui;
 

@@ -123,3 +123,95 @@ async fn hostile_receivers_cost_one_bounded_attempt_each() {
     receiver.wait_for(1).await;
     app.stop().await;
 }
+
+/// Reads from `stream` until it closes (`true`) or `within` passes (`false`).
+async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
+    let mut buffer = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buffer)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => {}
+            Err(_) => return false,
+        }
+    }
+}
+
+/// Hostile clients of the API port: a socket that says nothing, half a request head, an idle
+/// keep-alive connection and a body trickled a byte at a time are each cut off within their
+/// bound; beyond the connection cap a client gets a 503 at once, and the API answers again as soon
+/// as connections free up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_clients_of_the_api_are_bounded() {
+    let app = TestApp::start_with(|config| {
+        config.http_header_timeout_ms = 500;
+        config.http_body_timeout_ms = 1_000;
+        config.http_connections_max = 8;
+    })
+    .await;
+    let address = app.url.trim_start_matches("http://").to_owned();
+    let connect = || TcpStream::connect(address.clone());
+
+    let mut silent = connect().await.unwrap();
+    assert!(closed_within(&mut silent, Duration::from_secs(5)).await, "a silent socket is closed");
+    let mut half = connect().await.unwrap();
+    half.write_all(b"GET /api/v1/health HTTP/1.1\r\nhost: x\r\n").await.unwrap();
+    assert!(closed_within(&mut half, Duration::from_secs(5)).await, "half a head is cut off");
+
+    let mut idle = connect().await.unwrap();
+    idle.write_all(b"GET /api/v1/health HTTP/1.1\r\nhost: x\r\n\r\n").await.unwrap();
+    let mut answer = [0u8; 256];
+    let read = idle.read(&mut answer).await.unwrap();
+    assert!(String::from_utf8_lossy(&answer[..read]).starts_with("HTTP/1.1 204"), "the request is answered");
+    assert!(closed_within(&mut idle, Duration::from_secs(5)).await, "an idle keep-alive connection is closed");
+
+    let mut trickle = connect().await.unwrap();
+    let head = format!(
+        "POST /api/v1/app HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {}\r\ncontent-type: application/json\r\n\
+         content-length: 64\r\n\r\n",
+        support::ADMIN_TOKEN
+    );
+    trickle.write_all(head.as_bytes()).await.unwrap();
+    let started = tokio::time::Instant::now();
+    let mut response = Vec::new();
+    for byte in b"{\"name\": \"slowly, slowly, one byte at a time\"}".iter().cycle() {
+        if trickle.write_all(&[*byte]).await.is_err() {
+            break;
+        }
+        let mut buffer = [0u8; 512];
+        if let Ok(Ok(read)) = tokio::time::timeout(Duration::from_millis(200), trickle.read(&mut buffer)).await {
+            response.extend_from_slice(&buffer[..read]);
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "a trickled body is cut off");
+    }
+    let response = String::from_utf8_lossy(&response);
+    assert!(response.starts_with("HTTP/1.1 408"), "{response}");
+    assert!(response.contains("request_timeout"), "{response}");
+
+    // Fill the cap with silent sockets: the next client is refused with a 503 at once.
+    let mut held = Vec::new();
+    for _ in 0..8 {
+        held.push(connect().await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await; // let the server take them all
+    let mut refused = connect().await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(2), refused.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 503") && answer.contains("too_many_connections"), "{answer}");
+    // The silent ones time out, and the API answers again.
+    let health = async {
+        loop {
+            if let Ok(response) = app.client.get(format!("{}/api/v1/health", app.url)).send().await
+                && response.status() == 204
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), health).await.expect("the API answers once the cap frees");
+    drop(held);
+    app.stop().await;
+}

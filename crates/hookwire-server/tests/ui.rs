@@ -119,13 +119,50 @@ async fn sign_in_sets_a_strict_cookie_and_sign_out_clears_it() {
     for part in ["HttpOnly", "SameSite=Strict", "Path=/ui"] {
         assert!(cookie.contains(part), "{cookie}");
     }
-    assert!(!cookie.contains(ADMIN_TOKEN), "the token is encoded, not raw: {cookie}");
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(ADMIN_TOKEN);
+    assert!(!cookie.contains(ADMIN_TOKEN) && !cookie.contains(&encoded), "the cookie is a session id: {cookie}");
+    assert!(cookie.starts_with("hookwire_ui=hws_"), "{cookie}");
     assert!(browser.text("/ui/apps").await.contains("<h1>Applications</h1>"));
+    let kept = browser.cookie.clone();
     let origin = app.url.clone();
     let out = browser.post("/ui/logout", &[], Some(&origin)).await;
     assert_eq!(out.status(), StatusCode::SEE_OTHER);
     assert!(header(&out, SET_COOKIE).contains("Max-Age=0"));
+    // Signing out ends the session on the server: a kept copy of the cookie no longer works.
+    browser.cookie = kept;
+    let after = browser.get("/ui/apps").await;
+    assert_eq!((after.status(), location(&after)), (StatusCode::SEE_OTHER, "/ui/login"));
     app.stop().await;
+}
+
+/// A session belongs to the admin token it was opened with: start the server again with another
+/// admin token (the same database) and every old session is over.
+#[tokio::test]
+async fn changing_the_admin_token_ends_every_dashboard_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = support::database_url(&dir).await;
+    let start = |token: &'static str| {
+        let database_url = database_url.clone();
+        async move {
+            support::TestApp::start_with(|config| {
+                config.database_url = database_url;
+                config.admin_token = Some(token.into());
+            })
+            .await
+        }
+    };
+    let first = start("first-admin-token").await;
+    let mut browser = Browser::new(&first);
+    browser.sign_in("first-admin-token").await;
+    let cookie = browser.cookie.clone();
+    first.stop().await;
+    let second = start("second-admin-token").await;
+    let mut browser = Browser::new(&second);
+    browser.cookie = cookie;
+    let page = browser.get("/ui/apps").await;
+    assert_eq!((page.status(), location(&page)), (StatusCode::SEE_OTHER, "/ui/login"));
+    second.stop().await;
 }
 
 #[tokio::test]

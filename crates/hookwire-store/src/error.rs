@@ -23,6 +23,27 @@ pub enum StoreError {
     Url(String),
     #[error("storage I/O failed: {0}")]
     Io(#[from] std::io::Error),
+    /// The disk (or the database's quota) is full: nothing of the operation was written.
+    #[error("storage is full: nothing was written; free disk space and retry")]
+    Full,
+    /// The SQLite file belongs to something else (tables of its own, no Hookwire schema version).
+    #[error(
+        "this is an SQLite database of something else (it has tables of its own and no Hookwire schema version); \
+         point the database URL at a new file"
+    )]
+    Foreign,
+}
+
+impl StoreError {
+    /// Whether the storage ran out of room (SQLite's `SQLITE_FULL`, PostgreSQL's `disk_full`).
+    pub fn is_storage_full(&self) -> bool {
+        match self {
+            Self::Full => true,
+            Self::Sqlite(error) => error.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull),
+            Self::Postgres(error) => error.code() == Some(&tokio_postgres::error::SqlState::DISK_FULL),
+            _ => false,
+        }
+    }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -82,6 +82,12 @@ impl From<StoreError> for ApiError {
             StoreError::Closed => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", "the server is shutting down")
             }
+            // Logged once per episode by the store, not once per request.
+            full if full.is_storage_full() => Self::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "storage_full",
+                "the server's storage is full, so nothing was written; retry once the operator has freed space",
+            ),
             other => {
                 let chain = error_chain(&other);
                 tracing::error!(error = %chain, "storage failure");

@@ -47,6 +47,13 @@ impl<T: DeserializeOwned + Default> FromRequest<AppState> for OptionalJsonBody<T
 }
 
 fn json_rejection(rejection: JsonRejection) -> ApiError {
+    if crate::serve::body_timed_out(&rejection) {
+        return ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "the request body did not arrive in time; send it at once",
+        );
+    }
     let text = rejection.body_text();
     match rejection {
         JsonRejection::JsonDataError(_) => {

@@ -84,7 +84,9 @@ impl Recorder {
         let soon = now + POLL_INTERVAL_MAX_MS as Millis;
         let due_soon = released.iter().any(|r| r.update.next_attempt_at.is_some_and(|at| at <= soon));
         let count = released.len();
-        if let Err(error) = self.store.release_deliveries(released, now).await {
+        if let Err(error) = self.store.release_deliveries(released, now).await
+            && !error.is_storage_full()
+        {
             tracing::error!(%error, count, "cannot give deliveries back; their leases will lapse");
         }
         due_soon
@@ -107,11 +109,17 @@ impl Recorder {
         }
         let results = self.store.record_attempts(records).await;
         let mut wake = false;
+        let mut unrecorded = Vec::new();
         for ((job, exhausted, finished, retry_at), result) in follow_ups.into_iter().zip(results) {
             let failing_since = match result {
                 Ok(failing_since) => failing_since,
                 Err(error) => {
-                    tracing::error!(%error, delivery_id = %job.delivery.id, "cannot record attempt");
+                    if !error.is_storage_full() {
+                        tracing::error!(%error, delivery_id = %job.delivery.id, "cannot record attempt");
+                    }
+                    // Give the delivery back now rather than hold it until its lease lapses: it
+                    // is attempted again (at least once) as soon as the store takes writes.
+                    unrecorded.push(job.release(Status::Pending, Some(self.clock.now())));
                     continue;
                 }
             };
@@ -130,7 +138,7 @@ impl Recorder {
             }
             wake |= retry_at.is_some_and(|at| at <= finished + POLL_INTERVAL_MAX_MS as Millis);
         }
-        wake
+        wake | self.write_releases(unrecorded).await
     }
 
     /// Disables an endpoint that has failed without a success for the configured period.

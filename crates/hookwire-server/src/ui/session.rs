@@ -1,7 +1,9 @@
-//! Who may use the dashboard, and from where: sign-in with the admin token into an HttpOnly,
-//! SameSite=Strict cookie scoped to /ui, the `Operator` extractor every page takes, and the
-//! same-origin check on every state-changing request (CSRF). It holds no session table: the
-//! cookie carries the token itself (base64url), checked by `Auth::authenticate` on each request.
+//! Who may use the dashboard, and from where: sign-in with the admin token opens a server-side
+//! session (`Auth::open_dashboard_session`: a random id stored only as its hash, expiring, ended
+//! by sign-out or by a change of admin token) whose id rides in an HttpOnly, SameSite=Strict
+//! cookie scoped to /ui; the `Operator` extractor every page takes checks it; and every
+//! state-changing request must come from this origin (CSRF). The admin token itself never sits
+//! in the browser.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Request, State};
@@ -10,8 +12,6 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
@@ -26,7 +26,7 @@ pub const SESSION_MAX_AGE_SECONDS: u64 = 12 * 3_600;
 /// A form body larger than this is refused (the largest form is a test payload).
 pub const FORM_BYTES_MAX: usize = 256 * 1024;
 
-/// A signed-in operator (the cookie holds the admin token). Pages that take it redirect to the
+/// A signed-in operator (the cookie holds a live session id). Pages that take it redirect to the
 /// sign-in form otherwise.
 pub struct Operator;
 
@@ -34,10 +34,11 @@ impl FromRequestParts<AppState> for Operator {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let token = session_token(&parts.headers).ok_or_else(to_sign_in)?;
-        match state.auth.authenticate(state.store.as_ref(), &token).await {
-            Ok(Principal::Admin) => Ok(Self),
-            Ok(Principal::App(_)) | Err(_) => Err(to_sign_in()),
+        let session = session_cookie(&parts.headers).ok_or_else(to_sign_in)?;
+        match state.auth.dashboard_session(state.store.as_ref(), &session).await {
+            Ok(true) => Ok(Self),
+            Ok(false) => Err(to_sign_in()),
+            Err(error) => Err(UiError::from(error).into_response()),
         }
     }
 }
@@ -51,7 +52,7 @@ pub fn redirect(location: &str) -> Response {
     (StatusCode::SEE_OTHER, [(LOCATION, location.to_owned())]).into_response()
 }
 
-fn session_token(headers: &HeaderMap) -> Option<String> {
+fn session_cookie(headers: &HeaderMap) -> Option<String> {
     let prefix = format!("{COOKIE_NAME}=");
     headers
         .get_all(COOKIE)
@@ -59,8 +60,7 @@ fn session_token(headers: &HeaderMap) -> Option<String> {
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(';'))
         .find_map(|pair| pair.trim().strip_prefix(&prefix).map(str::to_owned))
-        .and_then(|encoded| URL_SAFE_NO_PAD.decode(encoded).ok())
-        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .filter(|session| !session.is_empty())
 }
 
 /// Route layer for /ui and /portal: any request that may change state must come from a page of
@@ -100,8 +100,8 @@ pub fn form<T: DeserializeOwned>(body: &Bytes) -> Result<T, UiError> {
 }
 
 pub async fn sign_in_page(headers: HeaderMap, State(state): State<AppState>) -> Response {
-    if let Some(token) = session_token(&headers)
-        && matches!(state.auth.authenticate(state.store.as_ref(), &token).await, Ok(Principal::Admin))
+    if let Some(session) = session_cookie(&headers)
+        && matches!(state.auth.dashboard_session(state.store.as_ref(), &session).await, Ok(true))
     {
         return redirect("/ui/apps");
     }
@@ -133,10 +133,13 @@ pub async fn sign_in(State(state): State<AppState>, body: Bytes) -> Response {
     };
     match state.auth.authenticate(state.store.as_ref(), &token).await {
         Ok(Principal::Admin) => {
+            let session = match state.auth.open_dashboard_session(state.store.as_ref(), SESSION_MAX_AGE_SECONDS).await {
+                Ok(session) => session,
+                Err(error) => return UiError::from(error).into_response(),
+            };
             let secure = state.config.public_url.as_deref().is_some_and(|url| url.starts_with("https://"));
             let cookie = format!(
-                "{COOKIE_NAME}={}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age={SESSION_MAX_AGE_SECONDS}{}",
-                URL_SAFE_NO_PAD.encode(token.as_bytes()),
+                "{COOKIE_NAME}={session}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age={SESSION_MAX_AGE_SECONDS}{}",
                 if secure { "; Secure" } else { "" }
             );
             ([(SET_COOKIE, cookie)], redirect("/ui/apps")).into_response()
@@ -150,7 +153,13 @@ pub async fn sign_in(State(state): State<AppState>, body: Bytes) -> Response {
     }
 }
 
-pub async fn sign_out() -> Response {
+/// Ends the session on the server (an old copy of the cookie no longer works) and clears it.
+pub async fn sign_out(headers: HeaderMap, State(state): State<AppState>) -> Response {
+    if let Some(session) = session_cookie(&headers)
+        && let Err(error) = state.auth.close_dashboard_session(state.store.as_ref(), &session).await
+    {
+        return UiError::from(error).into_response();
+    }
     let cookie = format!("{COOKIE_NAME}=; Path=/ui; HttpOnly; SameSite=Strict; Max-Age=0");
     ([(SET_COOKIE, cookie)], redirect("/ui/login")).into_response()
 }

@@ -211,6 +211,14 @@ fn check_main_key(conn: &Connection, main_key: Option<&MainKey>) -> StoreResult<
 
 fn migrate(conn: &mut Connection) -> StoreResult<usize> {
     let current = conn.query_row("PRAGMA user_version", [], |row| row.get::<_, i64>(0))? as usize;
+    let tables: i64 = conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+        [],
+        |row| row.get(0),
+    )?;
+    if current == 0 && tables > 0 {
+        return Err(StoreError::Foreign);
+    }
     if current > MIGRATIONS.len() {
         return Err(StoreError::Corrupt(format!(
             "database schema version {current} is newer than this binary knows ({})",

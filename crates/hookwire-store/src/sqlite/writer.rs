@@ -20,12 +20,17 @@ const GROUP_OPERATIONS_MAX: usize = 1_000;
 /// Operations that may wait for the writer before callers are held back.
 const QUEUE_CAPACITY: usize = 16_384;
 
-type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
+/// How a group's commit went: `Err` carries why it failed, and whether storage was full.
+type Committed = Result<(), (String, bool)>;
+type Reply = Box<dyn FnOnce(Committed) + Send>;
 /// A job runs on the connection, or is told (with `None`) that it cannot run. It answers how to
-/// reply after the commit, and whether it left the transaction half-changed.
-type Job = Box<dyn FnOnce(Option<&Connection>) -> (Reply, Spoiled) + Send>;
+/// reply after the commit, whether it left the transaction half-changed, and whether it failed
+/// for want of room.
+type Job = Box<dyn FnOnce(Option<&Connection>) -> (Reply, Spoiled, Full) + Send>;
 /// True when an operation failed after changing something: the group must be rolled back.
 type Spoiled = bool;
+/// True when an operation failed because the disk is full.
+type Full = bool;
 
 /// How an operation is kept apart from the others in its group.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -70,14 +75,16 @@ impl Writer {
             // An I/O error or a full disk can make SQLite roll the whole transaction back; the
             // rest of the group must then not run in autocommit mode, one commit each.
             let spoiled = spoiled || conn.is_some_and(Connection::is_autocommit);
-            let reply: Reply = Box::new(move |committed: Result<(), String>| {
+            let full = result.as_ref().err().is_some_and(StoreError::is_storage_full);
+            let reply: Reply = Box::new(move |committed: Committed| {
                 let answer = match committed {
                     Ok(()) => result,
-                    Err(error) => result.and(Err(StoreError::Corrupt(format!("commit failed: {error}")))),
+                    Err((_, true)) => Err(StoreError::Full),
+                    Err((error, false)) => result.and(Err(StoreError::Corrupt(format!("commit failed: {error}")))),
                 };
                 let _ = tx.send(answer);
             });
-            (reply, spoiled)
+            (reply, spoiled, full)
         });
         let sender = self.sender.as_ref().ok_or(StoreError::Closed)?;
         sender.send(job).await.map_err(|_| StoreError::Closed)?;
@@ -109,37 +116,79 @@ fn in_savepoint<T>(conn: &Connection, op: impl FnOnce(&Connection) -> StoreResul
 
 fn run(conn: Connection, mut receiver: mpsc::Receiver<Job>) {
     let mut replies: Vec<Reply> = Vec::with_capacity(GROUP_OPERATIONS_MAX);
+    let mut full_episode = FullEpisode::default();
     while let Some(first) = receiver.blocking_recv() {
         if let Err(error) = conn.execute_batch("BEGIN IMMEDIATE") {
-            tracing::error!(%error, "cannot begin a write transaction");
-            first(None).0(Err(error.to_string()));
+            let full = StoreError::Sqlite(error).is_storage_full();
+            if !full_episode.saw(full) {
+                tracing::error!("cannot begin a write transaction");
+            }
+            first(None).0(Err(("cannot begin a write transaction".to_owned(), full)));
             continue;
         }
-        let (reply, mut spoiled) = first(Some(&conn));
+        let (reply, mut spoiled, mut full) = first(Some(&conn));
         replies.push(reply);
         while replies.len() < GROUP_OPERATIONS_MAX && !spoiled {
             match receiver.try_recv() {
                 Ok(job) => {
-                    let (reply, spoiled_now) = job(Some(&conn));
+                    let (reply, spoiled_now, full_now) = job(Some(&conn));
                     replies.push(reply);
                     spoiled = spoiled_now;
+                    full |= full_now;
                 }
                 Err(_) => break,
             }
         }
         let committed = if spoiled {
-            tracing::error!(operations = replies.len(), "an operation failed half-done: rolling back its group");
+            if !full {
+                tracing::error!(operations = replies.len(), "an operation failed half-done: rolling back its group");
+            }
             let _ = conn.execute_batch("ROLLBACK");
-            Err("rolled back: another operation in the same commit failed half-done".to_owned())
+            Err(("rolled back: another operation in the same commit failed half-done".to_owned(), full))
         } else {
             conn.execute_batch("COMMIT").map_err(|error| {
-                tracing::error!(%error, operations = replies.len(), "group commit failed");
+                let text = error.to_string();
+                let full_now = StoreError::Sqlite(error).is_storage_full();
+                if !full_now {
+                    tracing::error!(error = %text, operations = replies.len(), "group commit failed");
+                }
+                full |= full_now;
                 let _ = conn.execute_batch("ROLLBACK");
-                error.to_string()
+                (text, full_now)
             })
         };
+        full_episode.saw(full);
+        if committed.is_ok() && !full {
+            full_episode.cleared();
+        }
         for reply in replies.drain(..) {
             reply(committed.clone());
+        }
+    }
+}
+
+/// Logs a full disk once when writes start failing for want of room, and once when they succeed
+/// again, instead of once per failed write.
+#[derive(Default)]
+struct FullEpisode {
+    ongoing: bool,
+}
+
+impl FullEpisode {
+    /// Notes whether a write failed for want of room; returns whether that was (or is) the case.
+    fn saw(&mut self, full: bool) -> bool {
+        if full && !self.ongoing {
+            self.ongoing = true;
+            tracing::error!("storage is full: writes fail (answered 507) until disk space is freed");
+        }
+        full
+    }
+
+    /// A write succeeded.
+    fn cleared(&mut self) {
+        if self.ongoing {
+            self.ongoing = false;
+            tracing::info!("storage has room again: writes succeed");
         }
     }
 }

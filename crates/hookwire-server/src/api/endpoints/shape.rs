@@ -376,8 +376,23 @@ pub async fn load_endpoint(
 }
 
 /// Headers Hookwire sets itself; an endpoint may not override them.
-const RESERVED_HEADERS: &[&str] =
-    &["host", "content-length", "content-type", "transfer-encoding", "connection", "user-agent"];
+/// Hop-by-hop and framing headers are among them: a custom `Expect`, `TE` or `Upgrade` would
+/// change how the request is sent, and `Proxy-Authorization` would leak a credential.
+const RESERVED_HEADERS: &[&str] = &[
+    "host",
+    "content-length",
+    "content-type",
+    "transfer-encoding",
+    "connection",
+    "user-agent",
+    "expect",
+    "te",
+    "trailer",
+    "upgrade",
+    "keep-alive",
+    "proxy-authorization",
+    "proxy-connection",
+];
 const RESERVED_HEADER_PREFIXES: &[&str] = &["webhook-", "svix-"];
 /// Header names whose values are secrets: write-only, never returned.
 const SENSITIVE_HEADER_MARKERS: &[&str] =
