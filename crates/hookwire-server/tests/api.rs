@@ -366,3 +366,52 @@ async fn deliver_at_schedules_the_first_attempt() {
     assert_eq!(destinations["data"][0]["attempts"], 0);
     app.stop().await;
 }
+
+/// Values that look plausible and must still be refused: each a 422 naming its field.
+#[tokio::test]
+async fn odd_values_are_refused_naming_the_field() {
+    let app = TestApp::start().await;
+    let app_id = app.create_app().await;
+    let endpoint = |url: &str| json!({"url": url});
+    let endpoint_cases = [
+        (endpoint("http://example.com:0/hook"), vec!["body", "url"]),
+        (endpoint("http:///x"), vec!["body", "url"]),
+        (endpoint("http:/x"), vec!["body", "url"]),
+        (endpoint("http://exam\nple.com/"), vec!["body", "url"]),
+        (endpoint("http://example.com/a path"), vec!["body", "url"]),
+        (endpoint("http://a..b.example.com/"), vec!["body", "url"]),
+        (json!({"url": "https://example.com/", "headers": {"Expect": "100-continue"}}), vec!["body", "headers", "Expect"]),
+        (json!({"url": "https://example.com/", "headers": {"TE": "trailers"}}), vec!["body", "headers", "TE"]),
+        (json!({"url": "https://example.com/", "headers": {"Upgrade": "h2c"}}), vec!["body", "headers", "Upgrade"]),
+        (
+            json!({"url": "https://example.com/", "headers": {"Proxy-Authorization": "Basic eA=="}}),
+            vec!["body", "headers", "Proxy-Authorization"],
+        ),
+    ];
+    for (body, loc) in endpoint_cases {
+        let (status, answer) = app.post(&format!("/api/v1/app/{app_id}/endpoint"), body.clone()).await;
+        assert_eq!((status.as_u16(), &answer["detail"][0]["loc"]), (422, &json!(loc)), "{body}: {answer}");
+    }
+    let message_cases = [
+        (r#"{"eventType": "a", "payload": {"n": 1e400}}"#, vec!["body", "payload"]),
+        (r#"{"eventType": "a", "payload": {"s": "\ud800"}}"#, vec!["body", "payload"]),
+        (r#"{"eventType": "a", "payload": {}, "channels": ["eu\u0007"]}"#, vec!["body", "channels"]),
+        (r#"{"eventType": "a", "payload": {}, "tags": ["a", "b", "c", "d", "e", "f"]}"#, vec!["body", "tags"]),
+        (r#"{"eventType": "a", "payload": {}, "tags": ["has space"]}"#, vec!["body", "tags"]),
+    ];
+    for (raw, loc) in message_cases {
+        let response = app
+            .client
+            .post(format!("{}/api/v1/app/{app_id}/msg", app.url))
+            .bearer_auth(&app.token)
+            .header("content-type", "application/json")
+            .body(raw)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!((status, &answer["detail"][0]["loc"]), (422, &json!(loc)), "{raw}: {answer}");
+    }
+    app.stop().await;
+}
