@@ -212,11 +212,24 @@ pub struct Message {
     pub event_id: Option<String>,
     pub channels: Option<Vec<String>>,
     pub tags: Option<Vec<String>>,
-    /// The payload exactly as received (a JSON object); `None` once expunged.
+    /// The payload exactly as received (a JSON object, or any text for a raw payload); `None`
+    /// once expunged.
     pub payload: Option<String>,
+    /// For a raw payload (Svix's `transformationsParams.rawPayload`): the `Content-Type` it is
+    /// sent with. `None`: the payload is a JSON object, sent as `application/json`.
+    pub content_type: Option<String>,
+    /// When the producer asked for it to be delivered (`deliverAt`), if later than its creation.
+    pub deliver_at: Option<Millis>,
     /// When the payload may be purged (retention).
     pub payload_expires_at: Option<Millis>,
     pub created_at: Millis,
+}
+
+impl Message {
+    /// Whether the payload is raw text rather than a JSON object.
+    pub fn is_raw(&self) -> bool {
+        self.content_type.is_some()
+    }
 }
 
 /// Status of a delivery (a message to one endpoint) and of an attempt; numbers as Svix has them.

@@ -55,6 +55,14 @@ pub fn check(text: &str) -> Result<(), PayloadError> {
     Ok(())
 }
 
+/// Checks a raw payload (any text, sent byte for byte): only its size is bounded.
+pub fn check_raw(text: &str) -> Result<(), PayloadError> {
+    if text.len() > PAYLOAD_BYTES_MAX {
+        return Err(PayloadError::TooLarge);
+    }
+    Ok(())
+}
+
 /// Checks the string whose content starts at `at`; returns the index after its closing quote.
 fn check_string(text: &str, mut at: usize) -> Result<usize, PayloadError> {
     let bytes = text.as_bytes();

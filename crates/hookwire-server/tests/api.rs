@@ -380,7 +380,10 @@ async fn odd_values_are_refused_naming_the_field() {
         (endpoint("http://exam\nple.com/"), vec!["body", "url"]),
         (endpoint("http://example.com/a path"), vec!["body", "url"]),
         (endpoint("http://a..b.example.com/"), vec!["body", "url"]),
-        (json!({"url": "https://example.com/", "headers": {"Expect": "100-continue"}}), vec!["body", "headers", "Expect"]),
+        (
+            json!({"url": "https://example.com/", "headers": {"Expect": "100-continue"}}),
+            vec!["body", "headers", "Expect"],
+        ),
         (json!({"url": "https://example.com/", "headers": {"TE": "trailers"}}), vec!["body", "headers", "TE"]),
         (json!({"url": "https://example.com/", "headers": {"Upgrade": "h2c"}}), vec!["body", "headers", "Upgrade"]),
         (

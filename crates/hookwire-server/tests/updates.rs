@@ -72,7 +72,11 @@ async fn header_patch_adds_changes_and_deletes() {
 async fn event_type_put_upserts_and_patch_edits() {
     let app = TestApp::start().await;
     let path = "/api/v1/event-type/order.paid";
-    let (status, created) = app.request(Method::PUT, path, Some(json!({"name": "ignored", "description": "v1"}))).await;
+    // The path names it (Svix's SDKs send no name); a different name in the body is refused.
+    let (status, refused) =
+        app.request(Method::PUT, path, Some(json!({"name": "other.name", "description": "v1"}))).await;
+    assert_eq!((status.as_u16(), &refused["detail"][0]["loc"]), (422, &json!(["body", "name"])));
+    let (status, created) = app.request(Method::PUT, path, Some(json!({"description": "v1"}))).await;
     assert_eq!((status.as_u16(), created["name"].as_str()), (201, Some("order.paid")), "the path names it");
     let (status, _) = app.request(Method::PUT, path, Some(json!({"name": "order.paid", "description": "v2"}))).await;
     assert_eq!(status, 200);
@@ -83,6 +87,13 @@ async fn event_type_put_upserts_and_patch_edits() {
     );
     let (status, _) = app.request(Method::PATCH, "/api/v1/event-type/missing", Some(json!({"deprecated": true}))).await;
     assert_eq!(status, 404);
+    // The older single-flag form is read and written; expunge deletes instead of archiving.
+    let (_, flagged) = app.request(Method::PATCH, path, Some(json!({"featureFlag": "beta"}))).await;
+    assert_eq!((&flagged["featureFlags"], &flagged["featureFlag"]), (&json!(["beta"]), &json!("beta")));
+    assert_eq!(app.request(Method::DELETE, path, None).await.0, 204);
+    assert_eq!(app.get(path).await.1["archived"], json!(true), "archived, still readable");
+    assert_eq!(app.request(Method::DELETE, &format!("{path}?expunge=true"), None).await.0, 204);
+    assert_eq!(app.get(path).await.0, 404, "expunged");
     app.stop().await;
 }
 

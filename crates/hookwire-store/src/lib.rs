@@ -21,7 +21,7 @@ use hookwire_core::{AppId, AttemptId, DeliveryId, EndpointId, MessageId};
 use tokio::sync::Notify;
 
 pub use error::{StoreError, StoreResult};
-pub use query::{AttemptFilter, AttemptScope, EndpointMessageFilter, MessageFilter, Page, StatusCounts};
+pub use query::{AttemptFilter, AttemptScope, EndpointMessageFilter, MessageFilter, MessageMatch, Page, StatusCounts};
 
 /// A message to commit together with its deliveries, in one transaction.
 #[derive(Debug, Clone)]
@@ -107,6 +107,8 @@ pub trait ResourceStore: Send + Sync {
     async fn get_event_type(&self, name: &str) -> StoreResult<Option<EventType>>;
     async fn list_event_types(&self, page: &Page, include_archived: bool) -> StoreResult<Vec<EventType>>;
     async fn update_event_type(&self, event_type: EventType) -> StoreResult<()>;
+    /// Deletes an event type for good (`expunge`).
+    async fn delete_event_type(&self, name: &str) -> StoreResult<()>;
 
     async fn get_setting(&self, key: &str) -> StoreResult<Option<String>>;
     /// Stores `value` unless `key` is set; returns the value in force afterwards.
@@ -171,7 +173,11 @@ pub trait DeliveryStore: Send + Sync {
         endpoint: EndpointId,
         filter: &EndpointMessageFilter,
     ) -> StoreResult<Vec<(Message, Delivery)>>;
-    async fn endpoint_stats(&self, endpoint: EndpointId) -> StoreResult<StatusCounts>;
+    /// An endpoint's deliveries by status, those created in `[since, until)`, and its filter
+    /// failures.
+    async fn endpoint_stats(&self, endpoint: EndpointId, since: Millis, until: Millis) -> StoreResult<StatusCounts>;
+    /// Deletes an attempt's response body.
+    async fn expunge_attempt_content(&self, app: AppId, id: AttemptId) -> StoreResult<()>;
     async fn list_attempts(&self, app: AppId, filter: &AttemptFilter) -> StoreResult<Vec<Attempt>>;
     async fn get_attempt(&self, app: AppId, id: AttemptId) -> StoreResult<Option<Attempt>>;
 

@@ -11,7 +11,7 @@ use hookwire_core::{AppId, AttemptId, DeliveryId, EndpointId, MessageId};
 use hookwire_store::postgres::PgStore;
 use hookwire_store::prelude::*;
 use hookwire_store::sqlite::{Durability, SqliteStore};
-use hookwire_store::{Accept, Accepted, AttemptFilter, AttemptScope, DeliveryUpdate, Page, StoreError};
+use hookwire_store::{Accept, Accepted, AttemptFilter, AttemptScope, DeliveryUpdate, MessageMatch, Page, StoreError};
 
 const NOW: i64 = 1_700_000_000_000;
 
@@ -130,6 +130,8 @@ fn message(app: AppId, event_id: Option<&str>) -> Message {
         channels: None,
         tags: None,
         payload: Some("{}".into()),
+        content_type: None,
+        deliver_at: None,
         payload_expires_at: Some(NOW + 1_000),
         created_at: NOW,
     }
@@ -209,7 +211,7 @@ async fn idempotency_key_returns_the_first_message_and_adds_no_deliveries(backen
         Accepted::Created => panic!("the key was seen before"),
     }
     assert!(f.store.get_message(f.app.id, second.id).await.unwrap().is_none());
-    assert_eq!(f.store.endpoint_stats(f.endpoint.id).await.unwrap().pending, 1);
+    assert_eq!(f.store.endpoint_stats(f.endpoint.id, i64::MIN, i64::MAX).await.unwrap().pending, 1);
 }
 
 async fn leased_deliveries_are_not_claimed_until_the_lease_lapses_or_is_released(backend: Backend) {
@@ -324,6 +326,7 @@ async fn recording_an_attempt_moves_the_delivery_on(backend: Backend) {
     assert_eq!(f.store.claim_due(NOW + 5_000, NOW + 9_999, 10).await.unwrap()[0].delivery.attempts, 1);
     let page = Page { limit: 10, iterator: None, descending: true };
     let filter = AttemptFilter {
+        matching: MessageMatch::default(),
         scope: AttemptScope::Message(m.id),
         page,
         status: None,
@@ -352,7 +355,10 @@ async fn concurrent_writers_are_all_committed(backend: Backend) {
     for task in tasks {
         task.await.unwrap();
     }
-    assert_eq!(f.store.endpoint_stats(f.endpoint.id).await.unwrap().pending, (WRITERS * EACH) as u64);
+    assert_eq!(
+        f.store.endpoint_stats(f.endpoint.id, i64::MIN, i64::MAX).await.unwrap().pending,
+        (WRITERS * EACH) as u64
+    );
 }
 
 async fn retention_purges_expired_payloads_and_old_responses_in_batches(backend: Backend) {
@@ -381,6 +387,7 @@ async fn retention_purges_expired_payloads_and_old_responses_in_batches(backend:
     assert_eq!(messages.len(), 3, "rows stay, only their content goes");
     assert!(messages.iter().all(|m| m.payload.is_none()));
     let filter = AttemptFilter {
+        matching: MessageMatch::default(),
         scope: AttemptScope::Endpoint(f.endpoint.id),
         page,
         status: None,
@@ -453,10 +460,15 @@ async fn lists_filter_and_page(backend: Backend) {
         let m = Message {
             event_type: event_type.into(),
             channels: Some(vec![channel.into()]),
+            tags: (index == 1).then(|| vec!["vip".into(), "eu".into()]),
             created_at: NOW + index as i64,
             ..message(f.app.id, None)
         };
-        f.store.accept_message(accept(m.clone(), vec![delivery(&m, f.endpoint.id)], None)).await.unwrap();
+        let d = delivery(&m, f.endpoint.id);
+        f.store.accept_message(accept(m.clone(), vec![d.clone()], None)).await.unwrap();
+        let sent = Attempt { timestamp: NOW + index as i64, ..attempt(&f, &d, Status::Fail, 500, "no") };
+        let update = DeliveryUpdate { status: Status::Pending, attempts: 1, next_attempt_at: Some(NOW + 60_000) };
+        f.store.record_attempt(sent, update).await.unwrap();
         ids.push(m.id);
     }
     let page = |limit, iterator: Option<String>| Page { limit, iterator, descending: false };
@@ -465,10 +477,48 @@ async fn lists_filter_and_page(backend: Backend) {
         async move { store.list_messages(f.app.id, &filter).await.unwrap().iter().map(|m| m.id).collect::<Vec<_>>() }
     };
     assert_eq!(list(MessageFilter { page: page(10, None), ..Default::default() }).await, ids);
-    let by_type = MessageFilter { page: page(10, None), event_types: vec!["a.b".into()], ..Default::default() };
+    let matching = MessageMatch { event_types: vec!["a.b".into()], ..Default::default() };
+    let by_type = MessageFilter { page: page(10, None), matching, ..Default::default() };
     assert_eq!(list(by_type).await, vec![ids[0], ids[2]]);
-    let by_channel = MessageFilter { page: page(10, None), channel: Some("blue".into()), ..Default::default() };
+    let matching = MessageMatch { channel: Some("blue".into()), ..Default::default() };
+    let by_channel = MessageFilter { page: page(10, None), matching, ..Default::default() };
     assert_eq!(list(by_channel).await, vec![ids[1], ids[2]]);
+    let matching = MessageMatch { tag: Some("vip".into()), ..Default::default() };
+    let by_tag = MessageFilter { page: page(10, None), matching, ..Default::default() };
+    assert_eq!(list(by_tag).await, vec![ids[1]]);
+    // Attempt lists filter on their messages' fields too.
+    let attempts = |matching: MessageMatch| {
+        let store = f.store.clone();
+        let filter = AttemptFilter {
+            scope: AttemptScope::Endpoint(f.endpoint.id),
+            page: page(10, None),
+            matching,
+            status: None,
+            status_code_class: None,
+            endpoint: None,
+            before: None,
+            after: None,
+        };
+        async move { store.list_attempts(f.app.id, &filter).await.unwrap().iter().map(|a| a.msg_id).collect::<Vec<_>>() }
+    };
+    assert_eq!(attempts(MessageMatch::default()).await, ids);
+    let blue_a = MessageMatch { event_types: vec!["a.b".into()], channel: Some("blue".into()), tag: None };
+    assert_eq!(attempts(blue_a).await, vec![ids[2]]);
+    assert_eq!(attempts(MessageMatch { tag: Some("eu".into()), ..Default::default() }).await, vec![ids[1]]);
+    let log = |matching: MessageMatch| {
+        let store = f.store.clone();
+        let filter = EndpointMessageFilter { page: page(10, None), matching, ..Default::default() };
+        async move {
+            store
+                .endpoint_messages(f.app.id, f.endpoint.id, &filter)
+                .await
+                .unwrap()
+                .iter()
+                .map(|(m, _)| m.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(log(MessageMatch { tag: Some("vip".into()), ..Default::default() }).await, vec![ids[1]]);
     let after = MessageFilter { page: page(10, None), after: Some(NOW), before: Some(NOW + 2), ..Default::default() };
     assert_eq!(list(after).await, vec![ids[1]]);
     let second_page = MessageFilter { page: page(1, Some(ids[0].to_string())), ..Default::default() };
@@ -508,7 +558,7 @@ async fn lists_filter_and_page(backend: Backend) {
     let counted =
         Accept { filter_errors: vec![(f.endpoint.id, "bad filter".into())], ..accept(unmatched, vec![], None) };
     f.store.accept_message(counted).await.unwrap();
-    let stats = f.store.endpoint_stats(f.endpoint.id).await.unwrap();
+    let stats = f.store.endpoint_stats(f.endpoint.id, i64::MIN, i64::MAX).await.unwrap();
     assert_eq!((stats.pending, stats.filter_errors, stats.last_filter_error.as_deref()), (3, 1, Some("bad filter")));
 }
 
@@ -569,7 +619,7 @@ async fn endpoint_health_is_failing_since_the_first_failure_after_the_last_succe
         let update = DeliveryUpdate { status, attempts: 1, next_attempt_at: None };
         assert_eq!(f.store.record_attempt(attempt, update).await.unwrap(), expected, "after the attempt at +{at}");
     }
-    let stats = f.store.endpoint_stats(f.endpoint.id).await.unwrap();
+    let stats = f.store.endpoint_stats(f.endpoint.id, i64::MIN, i64::MAX).await.unwrap();
     assert_eq!((stats.success, stats.fail), (1, 3));
 }
 
@@ -599,7 +649,7 @@ async fn a_batch_of_attempts_folds_health_by_time_not_by_arrival(backend: Backen
         vec![Some(NOW + 20)],
         "still failing since +20"
     );
-    let stats = f.store.endpoint_stats(f.endpoint.id).await.unwrap();
+    let stats = f.store.endpoint_stats(f.endpoint.id, i64::MIN, i64::MAX).await.unwrap();
     assert_eq!((stats.success, stats.fail), (1, 4), "every delivery moved on");
 }
 
@@ -717,7 +767,7 @@ async fn postgres_idempotency_keys_hold_across_nodes_under_a_race() {
         let created = [r1.unwrap(), r2.unwrap()].iter().filter(|r| matches!(r, Accepted::Created)).count();
         assert_eq!(created, 1, "round {round}: exactly one accept creates the message");
     }
-    assert_eq!(a.endpoint_stats(endpoint.id).await.unwrap().pending, 20);
+    assert_eq!(a.endpoint_stats(endpoint.id, i64::MIN, i64::MAX).await.unwrap().pending, 20);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -853,6 +903,7 @@ async fn postgres_a_node_taken_for_dead_cannot_undo_a_peers_claim() {
     a.record_attempt(failed, update).await.unwrap();
     assert!(b.claim_due(NOW, NOW + 600_000, 10).await.unwrap().is_empty(), "b still holds it");
     let filter = AttemptFilter {
+        matching: MessageMatch::default(),
         scope: AttemptScope::Message(m.id),
         page: Page { limit: 10, iterator: None, descending: true },
         status: None,

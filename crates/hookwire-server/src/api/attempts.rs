@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use hookwire_core::model::{Application, Attempt, Endpoint, Message, Status};
 use hookwire_core::time_fmt::Millis;
 use hookwire_core::{AttemptId, EndpointId};
-use hookwire_store::{AttemptFilter, AttemptScope};
+use hookwire_store::{AttemptFilter, AttemptScope, MessageMatch};
 use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
@@ -30,6 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_by_endpoint))
         .routes(routes!(list_by_message))
         .routes(routes!(get_attempt))
+        .routes(routes!(expunge_attempt_content))
         .routes(routes!(list_destinations))
         .routes(routes!(resend))
         .routes(routes!(resend_attempt))
@@ -114,26 +115,56 @@ fn attempt_filter(query: &QueryPairs, scope: AttemptScope) -> ApiResult<AttemptF
         .get("endpoint_id")
         .map(|id| id.parse::<EndpointId>().map_err(|e| ApiError::invalid(&["query", "endpoint_id"], e.to_string())))
         .transpose()?;
+    let status_code_class = query.number::<u16>("status_code_class")?;
+    if status_code_class.is_some_and(|class| ![0, 100, 200, 300, 400, 500].contains(&class)) {
+        return Err(ApiError::invalid(&["query", "status_code_class"], "must be 0, 100, 200, 300, 400 or 500"));
+    }
     Ok(AttemptFilter {
         scope,
         page: page_from(query, true, id_iterator::<AttemptId>)?,
+        matching: message_match(query)?,
         status,
-        status_code_class: query.number("status_code_class")?,
+        status_code_class,
         endpoint,
         before: query.timestamp("before")?,
         after: query.timestamp("after")?,
     })
 }
 
+/// `event_types`, `channel` and `tag`: conditions on each item's message.
+pub(crate) fn message_match(query: &QueryPairs) -> ApiResult<MessageMatch> {
+    let event_types = query.list("event_types");
+    for name in &event_types {
+        super::validate::event_type_name("event_types", name, false)
+            .map_err(|_| ApiError::invalid(&["query", "event_types"], format!("{name:?} is not an event type name")))?;
+    }
+    let tag = query.get("tag").map(str::to_owned);
+    if let Some(tag) = &tag {
+        super::validate::tags("tag", std::slice::from_ref(tag))
+            .map_err(|_| ApiError::invalid(&["query", "tag"], format!("{tag:?} is not a tag")))?;
+    }
+    Ok(MessageMatch { event_types, channel: query.get("channel").map(str::to_owned), tag })
+}
+
+/// How an attempt list renders: with its message (`with_msg`), with content (`with_content`:
+/// the answer's body and the message's payload).
+struct Rendering {
+    with_msg: bool,
+    with_content: bool,
+}
+
 async fn list(
     state: &AppState,
     app: &Application,
     filter: AttemptFilter,
-    with_msg: bool,
+    rendering: Rendering,
 ) -> ApiResult<ListResponse<MessageAttemptOut>> {
     let attempts = state.store.list_attempts(app.id, &filter).await?;
     let mut out = list_response(&filter.page, attempts, |a| a.id.to_string(), MessageAttemptOut::from);
-    if with_msg {
+    if !rendering.with_content {
+        out.data.iter_mut().for_each(|attempt| attempt.response.clear());
+    }
+    if rendering.with_msg {
         // Attempts of one message come in runs: read each message once.
         let mut messages: HashMap<String, Option<Message>> = HashMap::new();
         for attempt in &mut out.data {
@@ -141,17 +172,26 @@ async fn list(
                 let message = load_message(state, app, &attempt.msg_id).await.ok();
                 messages.insert(attempt.msg_id.clone(), message);
             }
-            attempt.msg = messages[&attempt.msg_id].clone().map(|m| MessageOut::from_message(m, true));
+            attempt.msg =
+                messages[&attempt.msg_id].clone().map(|m| MessageOut::from_message(m, rendering.with_content));
         }
     }
     Ok(out)
 }
 
+/// `expanded_statuses`: Svix shows a cancelled delivery as succeeded unless asked for the
+/// expanded statuses (its older clients know only 0 to 3).
+pub(crate) fn shown_status(status: Status, expanded: bool) -> Status {
+    if status == Status::Canceled && !expanded { Status::Success } else { status }
+}
+
 /// Attempts to one endpoint, newest first.
 #[utoipa::path(get, path = "/api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}", tag = "Message Attempt",
-    params(("app_id" = String, Path), ("endpoint_id" = String, Path), ("limit" = Option<usize>, Query), ("iterator" = Option<String>, Query),
-        ("status" = Option<i64>, Query), ("status_code_class" = Option<u16>, Query), ("before" = Option<String>, Query),
-        ("after" = Option<String>, Query), ("with_msg" = Option<bool>, Query)),
+    params(("app_id" = String, Path), ("endpoint_id" = String, Path), ("limit" = Option<usize>, Query), ("iterator" = Option<String>, Query), ("order" = Option<String>, Query),
+        ("status" = Option<i64>, Query), ("status_code_class" = Option<u16>, Query), ("channel" = Option<String>, Query),
+        ("tag" = Option<String>, Query), ("event_types" = Option<String>, Query), ("before" = Option<String>, Query),
+        ("after" = Option<String>, Query), ("with_content" = Option<bool>, Query), ("with_msg" = Option<bool>, Query),
+        ("expanded_statuses" = Option<bool>, Query)),
     responses((status = 200, body = ListResponse<MessageAttemptOut>)))]
 async fn list_by_endpoint(
     State(state): State<AppState>,
@@ -161,14 +201,22 @@ async fn list_by_endpoint(
 ) -> ApiResult<Json<ListResponse<MessageAttemptOut>>> {
     let (app, endpoint) = load_endpoint(&state, principal, &app_id, &endpoint_id).await?;
     let filter = attempt_filter(&query, AttemptScope::Endpoint(endpoint.id))?;
-    Ok(Json(list(&state, &app, filter, query.bool("with_msg")?.unwrap_or(false)).await?))
+    let rendering = Rendering {
+        with_msg: query.bool("with_msg")?.unwrap_or(false),
+        with_content: query.bool("with_content")?.unwrap_or(true),
+    };
+    // An attempt is sent or failed, never cancelled: `expanded_statuses` changes nothing here.
+    query.bool("expanded_statuses")?;
+    Ok(Json(list(&state, &app, filter, rendering).await?))
 }
 
 /// Attempts of one message, newest first.
 #[utoipa::path(get, path = "/api/v1/app/{app_id}/attempt/msg/{msg_id}", tag = "Message Attempt",
-    params(("app_id" = String, Path), ("msg_id" = String, Path), ("limit" = Option<usize>, Query), ("iterator" = Option<String>, Query),
+    params(("app_id" = String, Path), ("msg_id" = String, Path), ("limit" = Option<usize>, Query), ("iterator" = Option<String>, Query), ("order" = Option<String>, Query),
         ("status" = Option<i64>, Query), ("status_code_class" = Option<u16>, Query), ("endpoint_id" = Option<String>, Query),
-        ("before" = Option<String>, Query), ("after" = Option<String>, Query)),
+        ("channel" = Option<String>, Query), ("tag" = Option<String>, Query), ("event_types" = Option<String>, Query),
+        ("before" = Option<String>, Query), ("after" = Option<String>, Query), ("with_content" = Option<bool>, Query),
+        ("expanded_statuses" = Option<bool>, Query)),
     responses((status = 200, body = ListResponse<MessageAttemptOut>)))]
 async fn list_by_message(
     State(state): State<AppState>,
@@ -179,7 +227,9 @@ async fn list_by_message(
     let app = load_app(&state, principal, &app_id).await?;
     let message = load_message(&state, &app, &msg_id).await?;
     let filter = attempt_filter(&query, AttemptScope::Message(message.id))?;
-    Ok(Json(list(&state, &app, filter, false).await?))
+    let rendering = Rendering { with_msg: false, with_content: query.bool("with_content")?.unwrap_or(true) };
+    query.bool("expanded_statuses")?;
+    Ok(Json(list(&state, &app, filter, rendering).await?))
 }
 
 async fn load_attempt(state: &AppState, app: &Application, message: &Message, attempt_id: &str) -> ApiResult<Attempt> {
@@ -193,37 +243,69 @@ async fn load_attempt(state: &AppState, app: &Application, message: &Message, at
 
 /// Get one attempt.
 #[utoipa::path(get, path = "/api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}", tag = "Message Attempt",
-    params(("app_id" = String, Path), ("msg_id" = String, Path), ("attempt_id" = String, Path)),
+    params(("app_id" = String, Path), ("msg_id" = String, Path), ("attempt_id" = String, Path),
+        ("expanded_statuses" = Option<bool>, Query)),
     responses((status = 200, body = MessageAttemptOut)))]
 async fn get_attempt(
     State(state): State<AppState>,
     principal: Principal,
     Path((app_id, msg_id, attempt_id)): Path<(String, String, String)>,
+    query: QueryPairs,
 ) -> ApiResult<Json<MessageAttemptOut>> {
+    query.bool("expanded_statuses")?; // an attempt is never cancelled
     let app = load_app(&state, principal, &app_id).await?;
     let message = load_message(&state, &app, &msg_id).await?;
     Ok(Json(load_attempt(&state, &app, &message, &attempt_id).await?.into()))
 }
 
-/// The endpoints a message is (or was) being delivered to, with each delivery's status.
+/// Delete an attempt's response body (say, a receiver that answered with something sensitive).
+#[utoipa::path(delete, path = "/api/v1/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}/content", tag = "Message Attempt",
+    params(("app_id" = String, Path), ("msg_id" = String, Path), ("attempt_id" = String, Path)),
+    responses((status = 204)))]
+async fn expunge_attempt_content(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((app_id, msg_id, attempt_id)): Path<(String, String, String)>,
+) -> ApiResult<StatusCode> {
+    let app = load_app(&state, principal, &app_id).await?;
+    let message = load_message(&state, &app, &msg_id).await?;
+    let attempt = load_attempt(&state, &app, &message, &attempt_id).await?;
+    state.store.expunge_attempt_content(app.id, attempt.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The endpoints a message is (or was) being delivered to, with each delivery's status, ordered
+/// by endpoint id (a chunked endpoint appears once per page).
 #[utoipa::path(get, path = "/api/v1/app/{app_id}/msg/{msg_id}/endpoint", tag = "Message Attempt",
-    params(("app_id" = String, Path), ("msg_id" = String, Path)),
+    params(("app_id" = String, Path), ("msg_id" = String, Path), ("limit" = Option<usize>, Query),
+        ("iterator" = Option<String>, Query), ("expanded_statuses" = Option<bool>, Query)),
     responses((status = 200, body = ListResponse<MessageEndpointOut>)))]
 async fn list_destinations(
     State(state): State<AppState>,
     principal: Principal,
     Path((app_id, msg_id)): Path<(String, String)>,
+    query: QueryPairs,
 ) -> ApiResult<Json<ListResponse<MessageEndpointOut>>> {
+    let page = page_from(&query, false, id_iterator::<EndpointId>)?;
+    let expanded = query.bool("expanded_statuses")?.unwrap_or(false);
     let app = load_app(&state, principal, &app_id).await?;
     let message = load_message(&state, &app, &msg_id).await?;
-    // One (cached) read of the application's endpoints, not one query per delivery.
+    // One (cached) read of the application's endpoints, not one query per delivery. A message
+    // has at most one delivery per endpoint and page, so paging happens here.
     let endpoints = state.store.app_endpoints(app.id).await?;
-    let mut data = Vec::new();
-    for delivery in state.store.message_deliveries(message.id).await? {
+    let mut deliveries = state.store.message_deliveries(message.id).await?;
+    deliveries.sort_by_key(|d| (d.endpoint_id, d.chunk));
+    if let Some(after) = page.iterator.as_deref().and_then(|i| i.parse::<EndpointId>().ok()) {
+        deliveries.retain(|d| d.endpoint_id > after);
+    }
+    deliveries.truncate(page.limit);
+    let mut rows = Vec::new();
+    for delivery in deliveries {
         let Some(endpoint) = endpoints.iter().find(|e| e.id == delivery.endpoint_id) else {
             continue;
         };
-        data.push(MessageEndpointOut {
+        let status = shown_status(delivery.status, expanded);
+        rows.push(MessageEndpointOut {
             id: endpoint.id.to_string(),
             url: endpoint.url.clone(),
             description: endpoint.description.clone(),
@@ -232,15 +314,15 @@ async fn list_destinations(
             event_types: endpoint.event_types.clone(),
             channels: endpoint.channels.clone(),
             throttle_rate: endpoint.throttle_rate,
-            status: delivery.status.code(),
-            status_text: delivery.status.text(),
+            status: status.code(),
+            status_text: status.text(),
             next_attempt: delivery.next_attempt_at.filter(|_| delivery.status == Status::Pending),
             attempts: delivery.attempts,
             created_at: delivery.created_at,
             updated_at: delivery.updated_at,
         });
     }
-    Ok(Json(ListResponse { data, iterator: None, prev_iterator: None, done: true }))
+    Ok(Json(list_response(&page, rows, |row| row.id.clone(), |row| row)))
 }
 
 /// Send a message to an endpoint again (one manual attempt, same `webhook-id`).

@@ -31,7 +31,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EventTypeIn {
-    pub name: String,
+    /// Required to create; on `PUT` the path names the event type (a different name here is a 422).
+    #[serde(default)]
+    pub name: Option<String>,
     #[serde(default)]
     pub description: String,
     #[serde(default)]
@@ -46,6 +48,9 @@ pub struct EventTypeIn {
     pub group_name: Option<String>,
     #[serde(default)]
     pub feature_flags: Option<Vec<String>>,
+    /// The older, single-flag form of `featureFlags`.
+    #[serde(default)]
+    pub feature_flag: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -66,6 +71,21 @@ pub struct EventTypePatch {
     #[serde(default, deserialize_with = "validate::nullable")]
     #[schema(value_type = Option<Vec<String>>)]
     pub feature_flags: Option<Option<Vec<String>>>,
+    /// The older, single-flag form of `featureFlags`.
+    #[serde(default, deserialize_with = "validate::nullable")]
+    #[schema(value_type = Option<String>)]
+    pub feature_flag: Option<Option<String>>,
+}
+
+/// `featureFlags`, or the older `featureFlag` (one flag); both at once is a 422.
+fn flags_of(flags: Option<Vec<String>>, flag: Option<String>) -> ApiResult<Option<Vec<String>>> {
+    match (flags, flag) {
+        (Some(_), Some(_)) => {
+            Err(ApiError::invalid(&["body", "featureFlag"], "give featureFlags or featureFlag, not both"))
+        }
+        (flags, None) => Ok(flags),
+        (None, Some(flag)) => Ok(Some(vec![flag])),
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -79,6 +99,8 @@ pub struct EventTypeOut {
     pub schemas: Option<serde_json::Value>,
     pub group_name: Option<String>,
     pub feature_flags: Option<Vec<String>>,
+    /// The older, single-flag form: the first of `featureFlags`.
+    pub feature_flag: Option<String>,
     #[serde(with = "hookwire_core::time_fmt::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Millis,
@@ -96,6 +118,7 @@ impl EventTypeOut {
             deprecated: event_type.deprecated,
             schemas: event_type.schemas.filter(|_| with_content),
             group_name: event_type.group_name,
+            feature_flag: event_type.feature_flags.as_ref().and_then(|f| f.first().cloned()),
             feature_flags: event_type.feature_flags,
             created_at: event_type.created_at,
             updated_at: event_type.updated_at,
@@ -105,6 +128,9 @@ impl EventTypeOut {
 
 fn check(event_type: &EventType) -> ApiResult<()> {
     validate::event_type_name("name", &event_type.name, false)?;
+    for flag in event_type.feature_flags.iter().flatten() {
+        validate::event_type_name("featureFlags", flag, false)?;
+    }
     validate::length("description", &event_type.description, 0, DESCRIPTION_LENGTH_MAX)?;
     if let Some(schemas) = &event_type.schemas
         && !schemas.is_object()
@@ -121,18 +147,18 @@ fn check(event_type: &EventType) -> ApiResult<()> {
     Ok(())
 }
 
-fn from_input(input: EventTypeIn, created_at: Millis, now: Millis) -> EventType {
-    EventType {
-        name: input.name,
+fn from_input(name: String, input: EventTypeIn, created_at: Millis, now: Millis) -> ApiResult<EventType> {
+    Ok(EventType {
+        name,
         description: input.description,
         archived: input.archived.unwrap_or(false),
         deprecated: input.deprecated.unwrap_or(false),
         schemas: input.schemas,
         group_name: input.group_name,
-        feature_flags: input.feature_flags,
+        feature_flags: flags_of(input.feature_flags, input.feature_flag)?,
         created_at,
         updated_at: now,
-    }
+    })
 }
 
 async fn load(state: &AppState, name: &str) -> ApiResult<EventType> {
@@ -141,7 +167,8 @@ async fn load(state: &AppState, name: &str) -> ApiResult<EventType> {
 
 /// List the event-type catalog.
 #[utoipa::path(get, path = "/api/v1/event-type", tag = "Event Type",
-    params(("limit" = Option<usize>, Query), ("iterator" = Option<String>, Query), ("include_archived" = Option<bool>, Query), ("with_content" = Option<bool>, Query)),
+    params(("limit" = Option<usize>, Query), ("iterator" = Option<String>, Query), ("order" = Option<String>, Query),
+        ("include_archived" = Option<bool>, Query), ("with_content" = Option<bool>, Query)),
     responses((status = 200, body = ListResponse<EventTypeOut>)))]
 async fn list_event_types(
     State(state): State<AppState>,
@@ -175,7 +202,8 @@ async fn create_event_type(
     _admin: Admin,
     JsonBody(input): JsonBody<EventTypeIn>,
 ) -> ApiResult<(StatusCode, Json<EventTypeOut>)> {
-    let event_type = from_input(input, state.clock.now(), state.clock.now());
+    let name = input.name.clone().ok_or_else(|| ApiError::invalid(&["body", "name"], "missing field `name`"))?;
+    let event_type = from_input(name, input, state.clock.now(), state.clock.now())?;
     check(&event_type)?;
     state.store.create_event_type(event_type.clone()).await?;
     Ok((StatusCode::CREATED, Json(EventTypeOut::from_model(event_type, true))))
@@ -206,16 +234,18 @@ async fn update_event_type(
     Path(name): Path<String>,
     JsonBody(input): JsonBody<EventTypeIn>,
 ) -> ApiResult<(StatusCode, Json<EventTypeOut>)> {
-    let input = EventTypeIn { name: name.clone(), ..input };
+    if input.name.as_ref().is_some_and(|given| *given != name) {
+        return Err(ApiError::invalid(&["body", "name"], "the path names the event type; leave name out or repeat it"));
+    }
     let (status, event_type) = match state.store.get_event_type(&name).await? {
         Some(current) => {
-            let event_type = from_input(input, current.created_at, state.clock.now());
+            let event_type = from_input(name, input, current.created_at, state.clock.now())?;
             check(&event_type)?;
             state.store.update_event_type(event_type.clone()).await?;
             (StatusCode::OK, event_type)
         }
         None => {
-            let event_type = from_input(input, state.clock.now(), state.clock.now());
+            let event_type = from_input(name, input, state.clock.now(), state.clock.now())?;
             check(&event_type)?;
             state.store.create_event_type(event_type.clone()).await?;
             (StatusCode::CREATED, event_type)
@@ -249,8 +279,13 @@ async fn patch_event_type(
     if let Some(v) = patch.group_name {
         event_type.group_name = v;
     }
-    if let Some(v) = patch.feature_flags {
-        event_type.feature_flags = v;
+    match (patch.feature_flags, patch.feature_flag) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid(&["body", "featureFlag"], "give featureFlags or featureFlag, not both"));
+        }
+        (Some(v), None) => event_type.feature_flags = v,
+        (None, Some(v)) => event_type.feature_flags = v.map(|flag| vec![flag]),
+        (None, None) => {}
     }
     event_type.updated_at = state.clock.now();
     check(&event_type)?;
@@ -259,15 +294,20 @@ async fn patch_event_type(
 }
 
 /// Archive an event type: it stays readable, leaves the default listing, and messages of its
-/// type are still accepted.
+/// type are still accepted. With `expunge=true` it is deleted for good instead.
 #[utoipa::path(delete, path = "/api/v1/event-type/{event_type_name}", tag = "Event Type",
-    params(("event_type_name" = String, Path)), responses((status = 204)))]
+    params(("event_type_name" = String, Path), ("expunge" = Option<bool>, Query)), responses((status = 204)))]
 async fn delete_event_type(
     State(state): State<AppState>,
     _admin: Admin,
     Path(name): Path<String>,
+    query: QueryPairs,
 ) -> ApiResult<StatusCode> {
     let mut event_type = load(&state, &name).await?;
+    if query.bool("expunge")?.unwrap_or(false) {
+        state.store.delete_event_type(&event_type.name).await?;
+        return Ok(StatusCode::NO_CONTENT);
+    }
     event_type.archived = true;
     event_type.updated_at = state.clock.now();
     state.store.update_event_type(event_type).await?;

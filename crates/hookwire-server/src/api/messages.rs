@@ -31,6 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_messages, create_message))
         .routes(routes!(get_message))
+        .routes(routes!(get_raw_payload))
         .routes(routes!(expunge_content))
 }
 
@@ -60,11 +61,26 @@ pub struct MessageIn {
     /// Keep the payload this many hours; wins over `payloadRetentionPeriod`.
     #[serde(default)]
     pub payload_retention_hours: Option<u64>,
-    /// Svix's transformation parameters (`rawPayload`); refused until supported.
+    /// Svix's transformation parameters: `rawPayload` (a body sent exactly as given instead of
+    /// `payload`, which must then be `{}`) and `headers` (`{"content-type": …}` for it).
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
-    pub transformations_params: Option<serde_json::Value>,
+    pub transformations_params: Option<TransformationsParams>,
 }
+
+/// `transformationsParams`, as the Svix SDKs' `messageInRaw` sends it.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TransformationsParams {
+    /// The body to deliver, byte for byte (any text: XML, form data, pre-serialised JSON…).
+    #[serde(default)]
+    pub raw_payload: Option<String>,
+    /// Headers of the raw body: only `content-type` (default `application/json`).
+    #[serde(default)]
+    pub headers: Option<std::collections::BTreeMap<String, String>>,
+}
+
+/// The `Content-Type` a raw payload is sent with when the producer names none.
+const RAW_CONTENT_TYPE_DEFAULT: &str = "application/json";
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -79,6 +95,14 @@ pub struct MessageOut {
     #[serde(with = "hookwire_core::time_fmt::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub timestamp: Millis,
+    /// When the producer asked for it to be delivered, if later than `timestamp`.
+    #[serde(with = "hookwire_core::time_fmt::rfc3339_option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub deliver_at: Option<Millis>,
+    /// Hookwire: for a raw payload, the `Content-Type` it is sent with; `payload` is then `{}` and
+    /// the bytes are at `GET …/msg/{msg_id}/raw`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
 }
 
 pub fn empty_object() -> Box<RawValue> {
@@ -89,7 +113,7 @@ impl MessageOut {
     pub fn from_message(message: Message, with_content: bool) -> Self {
         let payload = message
             .payload
-            .filter(|_| with_content)
+            .filter(|_| with_content && message.content_type.is_none())
             .and_then(|p| RawValue::from_string(p).ok())
             .unwrap_or_else(empty_object);
         Self {
@@ -100,6 +124,8 @@ impl MessageOut {
             channels: message.channels,
             tags: message.tags,
             timestamp: message.created_at,
+            deliver_at: message.deliver_at,
+            content_type: message.content_type,
         }
     }
 }
@@ -131,16 +157,38 @@ fn check(state: &AppState, input: &MessageIn) -> ApiResult<()> {
     if input.deliver_at.is_some_and(|at| at > latest) {
         return Err(ApiError::invalid(&["body", "deliverAt"], format!("must be within {DELIVER_AT_DAYS_MAX} days")));
     }
-    if let Some(params) = &input.transformations_params
-        && !params.is_null()
-        && params.as_object().is_none_or(|p| !p.is_empty())
-    {
-        return Err(ApiError::invalid(
-            &["body", "transformationsParams"],
-            "transformationsParams is not supported by this server (only {} or null)",
-        ));
-    }
     Ok(())
+}
+
+/// The payload to store and send, and for a raw one its content type: `payload`, or
+/// `transformationsParams.rawPayload` (with `payload` then `{}`, as the Svix SDKs send it).
+fn payload_of(input: &MessageIn) -> ApiResult<(String, Option<String>)> {
+    let Some(params) = &input.transformations_params else {
+        return Ok((input.payload.get().to_owned(), None));
+    };
+    let mut content_type = None;
+    for (name, value) in params.headers.iter().flatten() {
+        if !name.eq_ignore_ascii_case("content-type") {
+            let loc = ["body", "transformationsParams", "headers", name.as_str()];
+            return Err(ApiError::invalid(&loc, "only content-type may be set for a raw payload"));
+        }
+        if axum::http::HeaderValue::from_str(value).is_err() || value.is_empty() {
+            let loc = ["body", "transformationsParams", "headers", name.as_str()];
+            return Err(ApiError::invalid(&loc, "not a valid header value"));
+        }
+        content_type = Some(value.clone());
+    }
+    match &params.raw_payload {
+        None if content_type.is_some() => Err(ApiError::invalid(
+            &["body", "transformationsParams", "headers"],
+            "headers apply to rawPayload, which is missing",
+        )),
+        None => Ok((input.payload.get().to_owned(), None)),
+        Some(_) if input.payload.get().trim() != "{}" => {
+            Err(ApiError::invalid(&["body", "payload"], "must be {} when transformationsParams.rawPayload is the body"))
+        }
+        Some(raw) => Ok((raw.clone(), Some(content_type.unwrap_or_else(|| RAW_CONTENT_TYPE_DEFAULT.to_owned())))),
+    }
 }
 
 fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
@@ -169,6 +217,7 @@ async fn create_message(
     JsonBody(input): JsonBody<MessageIn>,
 ) -> ApiResult<(StatusCode, Json<MessageOut>)> {
     check(&state, &input)?;
+    let (payload, content_type) = payload_of(&input)?;
     let with_content = query.bool("with_content")?.unwrap_or(true);
     let key = idempotency_key(&headers)?;
     let app = match (state.store.get_app(&app_id).await?, input.application) {
@@ -188,7 +237,8 @@ async fn create_message(
         deliver_at: input.deliver_at,
         retention_hours: input.payload_retention_hours.or(input.payload_retention_period.map(|days| days * 24)),
         idempotency_key: key,
-        ..Submission::new(app.id, input.event_type, input.payload.get().to_owned())
+        content_type,
+        ..Submission::new(app.id, input.event_type, payload)
     };
     let accepted = state.intake.submit(submission).await?;
     let out = match accepted {
@@ -201,7 +251,8 @@ async fn create_message(
 /// List an application's messages, newest first.
 #[utoipa::path(get, path = "/api/v1/app/{app_id}/msg", tag = "Message",
     params(("app_id" = String, Path), ("limit" = Option<usize>, Query), ("iterator" = Option<String>, Query),
-        ("event_types" = Option<String>, Query), ("channel" = Option<String>, Query),
+        ("order" = Option<String>, Query), ("event_types" = Option<String>, Query), ("channel" = Option<String>, Query),
+        ("tag" = Option<String>, Query),
         ("before" = Option<String>, Query), ("after" = Option<String>, Query), ("with_content" = Option<bool>, Query)),
     responses((status = 200, body = ListResponse<MessageOut>)))]
 async fn list_messages(
@@ -213,8 +264,7 @@ async fn list_messages(
     let app = load_app(&state, principal, &app_id).await?;
     let filter = MessageFilter {
         page: page_from(&query, true, id_iterator::<MessageId>)?,
-        event_types: query.list("event_types"),
-        channel: query.get("channel").map(str::to_owned),
+        matching: super::attempts::message_match(&query)?,
         before: query.timestamp("before")?,
         after: query.timestamp("after")?,
         status: None,
@@ -246,6 +296,26 @@ async fn get_message(
     let app = load_app(&state, principal, &app_id).await?;
     let message = load_message(&state, &app, &msg_id).await?;
     Ok(Json(MessageOut::from_message(message, query.bool("with_content")?.unwrap_or(true))))
+}
+
+/// A message's payload as text, exactly as it is sent: a raw payload, or the JSON object.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageRawPayloadOut {
+    pub payload: String,
+}
+
+/// Get a message's payload exactly as delivered (by its id or eventId); raw payloads have only
+/// `{}` in `MessageOut.payload`.
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/msg/{msg_id}/raw", tag = "Message",
+    params(("app_id" = String, Path), ("msg_id" = String, Path)), responses((status = 200, body = MessageRawPayloadOut)))]
+async fn get_raw_payload(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((app_id, msg_id)): Path<(String, String)>,
+) -> ApiResult<Json<MessageRawPayloadOut>> {
+    let app = load_app(&state, principal, &app_id).await?;
+    let message = load_message(&state, &app, &msg_id).await?;
+    Ok(Json(MessageRawPayloadOut { payload: message.payload.unwrap_or_default() }))
 }
 
 /// Delete a message's payload; the message and its attempts stay listed.

@@ -11,9 +11,12 @@ pub mod messages;
 pub mod metrics;
 pub mod openapi;
 pub mod page;
+pub mod params;
 pub mod portal;
 pub mod scope;
 pub mod validate;
+
+use std::sync::{Arc, OnceLock};
 
 use axum::Json;
 use axum::Router;
@@ -28,6 +31,9 @@ use error::ApiError;
 
 /// All API routes and the OpenAPI document generated from the same registrations.
 pub fn router(state: &AppState) -> (Router<AppState>, OpenApi) {
+    // Filled from the finished document below; checked after the token (the scope layer is outer).
+    let catalog: Arc<OnceLock<params::QueryCatalog>> = Arc::default();
+    let checked = catalog.clone();
     let (router, mut openapi) = OpenApiRouter::new()
         .merge(apps::router())
         .merge(endpoints::router())
@@ -35,6 +41,9 @@ pub fn router(state: &AppState) -> (Router<AppState>, OpenApi) {
         .merge(messages::router())
         .merge(attempts::router())
         .merge(portal::router())
+        .route_layer(axum::middleware::from_fn(move |request, next| {
+            params::refuse_unknown(checked.clone(), request, next)
+        }))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), scope::require_scope))
         .routes(routes!(health))
         .split_for_parts();
@@ -44,6 +53,7 @@ pub fn router(state: &AppState) -> (Router<AppState>, OpenApi) {
     openapi.info.contact = None;
     openapi.info.license = Some(utoipa::openapi::License::new("Apache-2.0"));
     let openapi = openapi::finish(openapi);
+    let _ = catalog.set(params::QueryCatalog::from_document(&openapi));
     let document = Json(openapi.clone());
     let router = router
         .route("/api/v1/openapi.json", get(move || async move { document.clone() }))

@@ -445,6 +445,8 @@ mod tests {
             channels: None,
             tags: None,
             payload: Some("{}".into()),
+            content_type: None,
+            deliver_at: None,
             payload_expires_at: None,
             created_at: 0,
         };

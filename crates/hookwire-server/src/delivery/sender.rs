@@ -246,15 +246,25 @@ impl Sender {
             Err(refusal) => return outcome(started, 0, refusal, Some(ErrorKind::Refused), None),
         };
         let webhook_id = delivery.webhook_id();
-        let chunk = endpoint.chunking.as_ref().zip(delivery.chunk);
-        let body = request_body(
-            message.payload.as_deref().unwrap_or("{}"),
-            &webhook_id,
-            &message.event_type,
-            message.created_at,
-            endpoint.envelope,
-            chunk,
-        );
+        // A raw payload goes out byte for byte with its own content type: no envelope, no pages.
+        let (body, content_type) = match &message.content_type {
+            Some(content_type) => (
+                message.payload.clone().unwrap_or_default(),
+                HeaderValue::from_str(content_type).unwrap_or(HeaderValue::from_static("application/octet-stream")),
+            ),
+            None => {
+                let chunk = endpoint.chunking.as_ref().zip(delivery.chunk);
+                let body = request_body(
+                    message.payload.as_deref().unwrap_or("{}"),
+                    &webhook_id,
+                    &message.event_type,
+                    message.created_at,
+                    endpoint.envelope,
+                    chunk,
+                );
+                (body, HeaderValue::from_static("application/json"))
+            }
+        };
         let timestamp = now / 1_000;
         let signatures = signature_headers(
             endpoint.signature.as_ref(),
@@ -267,7 +277,7 @@ impl Sender {
         let mut request = Request::builder()
             .method(Method::POST)
             .uri(destination.uri)
-            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .header(CONTENT_TYPE, content_type)
             .header("webhook-id", &webhook_id)
             .header("webhook-timestamp", &timestamp)
             .header("svix-id", &webhook_id)

@@ -37,10 +37,12 @@ impl<'a> ParsedPayload<'a> {
         Self { message, value: OnceLock::new() }
     }
 
-    /// The payload as JSON (`null` once expunged).
+    /// The payload as JSON (`null` once expunged); a raw payload is its text, as a string.
     pub fn value(&self) -> &Value {
-        self.value.get_or_init(|| {
-            self.message.payload.as_deref().and_then(|p| serde_json::from_str(p).ok()).unwrap_or(Value::Null)
+        self.value.get_or_init(|| match (&self.message.payload, self.message.is_raw()) {
+            (Some(raw), true) => Value::String(raw.clone()),
+            (Some(payload), false) => serde_json::from_str(payload).unwrap_or(Value::Null),
+            (None, _) => Value::Null,
         })
     }
 }
@@ -78,9 +80,10 @@ impl Fanout {
                     }
                 }
             }
+            // A raw payload is sent whole, whatever the endpoint's chunking.
             let pages = match &endpoint.chunking {
-                Some(chunking) => chunking.pages(payload.value()),
-                None => None,
+                Some(chunking) if !message.is_raw() => chunking.pages(payload.value()),
+                _ => None,
             };
             match pages {
                 Some(pages) => {
@@ -115,7 +118,7 @@ impl Fanout {
 /// The deliveries of a message for `endpoint` alone, ignoring its subscription (sends aimed at
 /// one endpoint): one per page when it is chunked, else one.
 pub fn chunks(endpoint: &Arc<Endpoint>, payload: &ParsedPayload<'_>) -> Vec<Planned> {
-    let pages = endpoint.chunking.as_ref().and_then(|c| c.pages(payload.value()));
+    let pages = endpoint.chunking.as_ref().filter(|_| !payload.message.is_raw()).and_then(|c| c.pages(payload.value()));
     match pages {
         Some(pages) => (1..=pages).map(|page| Planned { endpoint: endpoint.clone(), chunk: Some(page) }).collect(),
         None => vec![Planned { endpoint: endpoint.clone(), chunk: None }],

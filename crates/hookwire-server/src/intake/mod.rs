@@ -37,8 +37,11 @@ pub struct Submission {
     pub event_id: Option<String>,
     pub channels: Option<Vec<String>>,
     pub tags: Option<Vec<String>>,
-    /// The payload as the producer sent it (a JSON object), delivered byte for byte.
+    /// The payload as the producer sent it (a JSON object, or any text when `content_type` is
+    /// given), delivered byte for byte.
     pub payload: String,
+    /// A raw payload's `Content-Type`; `None`: the payload is a JSON object.
+    pub content_type: Option<String>,
     /// Deliver no earlier than this.
     pub deliver_at: Option<Millis>,
     /// Keep the payload this many hours (default: the server's retention).
@@ -61,6 +64,7 @@ impl Submission {
             channels: None,
             tags: None,
             payload,
+            content_type: None,
             deliver_at: None,
             retention_hours: None,
             idempotency_key: None,
@@ -142,7 +146,10 @@ impl Intake {
     /// Accepts a message: checked, planned, committed with its deliveries in one durable write
     /// (together with the count of any filter that could not be evaluated), then handed on.
     pub async fn submit(&self, submission: Submission) -> Result<Accepted, IntakeError> {
-        hookwire_core::payload::check(&submission.payload)?;
+        match &submission.content_type {
+            None => hookwire_core::payload::check(&submission.payload)?,
+            Some(_) => hookwire_core::payload::check_raw(&submission.payload)?,
+        }
         if submission.checked
             && self.policy.strict_event_types
             && self.store.get_event_type(&submission.event_type).await?.is_none()
@@ -159,6 +166,8 @@ impl Intake {
             channels: submission.channels,
             tags: submission.tags,
             payload: Some(submission.payload),
+            content_type: submission.content_type,
+            deliver_at: submission.deliver_at.filter(|at| *at > now),
             payload_expires_at: Some(now + (retention_hours.clamp(1, RETENTION_DAYS_MAX * 24) * 3_600_000) as Millis),
             created_at: now,
         };

@@ -88,7 +88,7 @@ pub async fn app(
 }
 
 async fn endpoint_row(state: &AppState, app: &Application, endpoint: &Endpoint) -> UiResult<String> {
-    let stats = state.store.endpoint_stats(endpoint.id).await?;
+    let stats = state.store.endpoint_stats(endpoint.id, Millis::MIN, Millis::MAX).await?;
     let finished = stats.success + stats.fail;
     let rate = if finished == 0 {
         "—".to_owned()
@@ -132,6 +132,7 @@ async fn last_attempt(state: &AppState, app: &Application, endpoint: &Endpoint) 
 
 pub fn attempt_filter(scope: AttemptScope, limit: usize, iterator: Option<String>) -> AttemptFilter {
     AttemptFilter {
+        matching: hookwire_store::MessageMatch::default(),
         scope,
         page: Page { limit, iterator, descending: true },
         status: None,
@@ -179,7 +180,7 @@ pub async fn endpoint(
     query: QueryPairs,
 ) -> UiResult {
     let (app, endpoint) = load_endpoint(&state, Principal::Admin, &app_key, &endpoint_key).await?;
-    let stats = state.store.endpoint_stats(endpoint.id).await?;
+    let stats = state.store.endpoint_stats(endpoint.id, Millis::MIN, Millis::MAX).await?;
     let filter = attempt_filter(
         AttemptScope::Endpoint(endpoint.id),
         ENDPOINT_ATTEMPTS_SHOWN + 1,

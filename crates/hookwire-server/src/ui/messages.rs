@@ -54,8 +54,10 @@ pub async fn list(
     let event_type = query.get("event_type").unwrap_or("").trim().to_owned();
     let filter = MessageFilter {
         page: page_from(&query, true, id_iterator::<hookwire_core::MessageId>)?,
-        event_types: event_type.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned).collect(),
-        channel: None,
+        matching: hookwire_store::MessageMatch {
+            event_types: event_type.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned).collect(),
+            ..Default::default()
+        },
         after: form_time("since", query.get("since"))?.map(|at| at - 1),
         before: form_time("until", query.get("until"))?,
         status,

@@ -258,12 +258,16 @@ impl DeliveryStore for PgStore {
             .collect()
     }
 
-    async fn endpoint_stats(&self, endpoint: EndpointId) -> StoreResult<StatusCounts> {
+    async fn endpoint_stats(&self, endpoint: EndpointId, since: Millis, until: Millis) -> StoreResult<StatusCounts> {
         let client = self.client().await?;
         let id = endpoint.to_string();
         let mut counts = StatusCounts::default();
         for row in client
-            .query("SELECT status, count(*) FROM deliveries WHERE endpoint_id = $1 GROUP BY status", &[&id])
+            .query(
+                "SELECT status, count(*) FROM deliveries WHERE endpoint_id = $1 AND created_at >= $2 \
+                 AND created_at < $3 GROUP BY status",
+                &[&id, &since, &until],
+            )
             .await?
         {
             counts.add(row.get(0), row.get::<_, i64>(1) as u64);
@@ -278,11 +282,23 @@ impl DeliveryStore for PgStore {
         Ok(counts)
     }
 
+    async fn expunge_attempt_content(&self, app: AppId, id: AttemptId) -> StoreResult<()> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE attempts SET response = '' WHERE app_id = $1 AND id = $2",
+                &[&app.to_string(), &id.to_string()],
+            )
+            .await?;
+        Ok(())
+    }
+
     async fn list_attempts(&self, app: AppId, filter: &AttemptFilter) -> StoreResult<Vec<Attempt>> {
         let mut conditions = Conditions::default();
         conditions.extend(filter.clauses(app));
-        let tail = conditions.page(&filter.page, "id");
-        let sql = format!("SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE {} {tail}", conditions.sql());
+        let tail = conditions.page(&filter.page, "attempts.id");
+        let columns = rows::qualified(ATTEMPT_COLUMNS, "attempts");
+        let sql = format!("SELECT {columns} FROM {} WHERE {} {tail}", filter.from_sql(), conditions.sql());
         let client = self.client().await?;
         client.query(&sql, &conditions.params()).await?.iter().map(rows::attempt).collect()
     }

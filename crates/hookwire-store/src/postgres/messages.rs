@@ -63,26 +63,8 @@ impl MessageStore for PgStore {
 
     async fn list_messages(&self, app: AppId, filter: &MessageFilter) -> StoreResult<Vec<Message>> {
         let mut conditions = Conditions::default();
-        conditions.push("app_id = ?", app.to_string());
-        if !filter.event_types.is_empty() {
-            conditions.push("event_type = ANY(?)", filter.event_types.clone());
-        }
-        if let Some(channel) = &filter.channel {
-            conditions.push("channels::jsonb @> jsonb_build_array(?::text)", channel.clone());
-        }
-        if let Some(status) = filter.status {
-            conditions.push(
-                "EXISTS (SELECT 1 FROM deliveries WHERE deliveries.msg_id = messages.id AND deliveries.status = ?)",
-                status.code(),
-            );
-        }
-        if let Some(before) = filter.before {
-            conditions.push("created_at < ?", before);
-        }
-        if let Some(after) = filter.after {
-            conditions.push("created_at > ?", after);
-        }
-        let tail = conditions.page(&filter.page, "id");
+        conditions.extend(filter.clauses(app));
+        let tail = conditions.page(&filter.page, "messages.id");
         let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE {} {tail}", conditions.sql());
         let client = self.client().await?;
         client.query(&sql, &conditions.params()).await?.iter().map(rows::message).collect()
@@ -163,7 +145,10 @@ async fn claim_idempotency_key(
 static ACCEPT_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "WITH message AS (INSERT INTO messages (id, app_id, event_type, event_id, channels, tags, payload, \
-         created_at, payload_expires_at) VALUES ($14, $15, $16, $17, $18, $19, $20, $21, $22)), \
+         created_at, payload_expires_at, content_type, deliver_at) \
+         VALUES ($14, $15, $16, $17, $18, $19, $20, $21, $22, $24, $25)), \
+         tag AS (INSERT INTO message_tags (app_id, tag, msg_id) SELECT $15, t, $14 FROM unnest($26::text[]) AS t \
+         ON CONFLICT DO NOTHING), \
          delivery AS ({}) SELECT pg_notify('{DUE_CHANNEL}', '') WHERE $23",
         DeliveryColumns::INSERT
     )
@@ -185,6 +170,7 @@ async fn insert(
         optional_json(&message.channels),
         optional_json(&message.tags),
     );
+    let tag_list: Vec<&str> = message.tags.iter().flatten().map(String::as_str).collect();
     let mut params: Vec<&(dyn ToSql + Sync)> = columns.params(node_id).to_vec();
     params.extend_from_slice(&[
         &id,
@@ -197,6 +183,9 @@ async fn insert(
         &message.created_at,
         &message.payload_expires_at,
         &announce,
+        &message.content_type,
+        &message.deliver_at,
+        &tag_list,
     ]);
     client.query(statement, &params).await.map_err(conflict_as("message with this eventId"))?;
     Ok(())

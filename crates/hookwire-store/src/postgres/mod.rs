@@ -37,6 +37,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_init.sql"),
     include_str!("../../migrations/postgres/0002_config_notify.sql"),
     include_str!("../../migrations/postgres/0003_tokens.sql"),
+    include_str!("../../migrations/postgres/0004_svix_messages.sql"),
 ];
 
 /// Where a store runs its background tasks: the server's task tracker, and the token that stops

@@ -96,7 +96,9 @@ impl ResourceStore for PgStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let id = id.to_string();
-        for table in ["attempts", "deliveries", "idempotency_keys", "messages", "endpoints", "tokens"] {
+        for table in
+            ["attempts", "deliveries", "idempotency_keys", "message_tags", "messages", "endpoints", "tokens", "tasks"]
+        {
             tx.execute(&format!("DELETE FROM {table} WHERE app_id = $1"), &[&id]).await?;
         }
         tx.execute("DELETE FROM applications WHERE id = $1", &[&id]).await?;
@@ -221,6 +223,14 @@ impl ResourceStore for PgStore {
             )
             .await?;
         if changed == 0 {
+            return Err(StoreError::NotFound { what: "event type" });
+        }
+        Ok(())
+    }
+
+    async fn delete_event_type(&self, name: &str) -> StoreResult<()> {
+        let client = self.client().await?;
+        if client.execute("DELETE FROM event_types WHERE name = $1", &[&name]).await? == 0 {
             return Err(StoreError::NotFound { what: "event type" });
         }
         Ok(())

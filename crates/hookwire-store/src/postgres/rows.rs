@@ -25,9 +25,8 @@ fn status(code: i64) -> StoreResult<Status> {
     Status::from_code(code).ok_or_else(|| StoreError::Corrupt(format!("status {code}")))
 }
 
-pub(super) const MESSAGE_COLUMNS: &str =
-    "id, app_id, event_type, event_id, channels, tags, payload, created_at, payload_expires_at";
-pub(super) const MESSAGE_COLUMN_COUNT: usize = 9;
+pub(super) const MESSAGE_COLUMNS: &str = "id, app_id, event_type, event_id, channels, tags, payload, created_at, payload_expires_at, content_type, deliver_at";
+pub(super) const MESSAGE_COLUMN_COUNT: usize = 11;
 
 pub(super) fn message(row: &Row) -> StoreResult<Message> {
     Ok(Message {
@@ -40,7 +39,14 @@ pub(super) fn message(row: &Row) -> StoreResult<Message> {
         payload: row.get(6),
         created_at: row.get(7),
         payload_expires_at: row.get(8),
+        content_type: row.get(9),
+        deliver_at: row.get(10),
     })
+}
+
+/// `columns` (a comma-separated list) each prefixed with `table.`.
+pub(super) fn qualified(columns: &str, table: &str) -> String {
+    columns.split(", ").map(|c| format!("{table}.{c}")).collect::<Vec<_>>().join(", ")
 }
 
 pub(super) const DELIVERY_COLUMNS: &str =
@@ -196,5 +202,13 @@ impl crate::query::WhereClause for Conditions {
 
     fn push_int(&mut self, clause: &str, value: i64) {
         self.push(clause, value);
+    }
+
+    fn push_one_of(&mut self, column: &str, values: Vec<String>) {
+        self.push(&format!("{column} = ANY(?)"), values);
+    }
+
+    fn push_holds(&mut self, column: &str, value: String) {
+        self.push(&format!("{column}::jsonb @> jsonb_build_array(?::text)"), value);
     }
 }

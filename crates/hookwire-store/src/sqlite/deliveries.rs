@@ -219,13 +219,16 @@ impl DeliveryStore for SqliteStore {
         .await
     }
 
-    async fn endpoint_stats(&self, endpoint: EndpointId) -> StoreResult<StatusCounts> {
+    async fn endpoint_stats(&self, endpoint: EndpointId, since: Millis, until: Millis) -> StoreResult<StatusCounts> {
         self.read(move |conn| {
-            let mut stmt =
-                conn.prepare_cached("SELECT status, count(*) FROM deliveries WHERE endpoint_id = ?1 GROUP BY status")?;
+            let mut stmt = conn.prepare_cached(
+                "SELECT status, count(*) FROM deliveries WHERE endpoint_id = ?1 AND created_at >= ?2 \
+                 AND created_at < ?3 GROUP BY status",
+            )?;
             let mut counts = StatusCounts::default();
-            let rows =
-                stmt.query_map([endpoint.to_string()], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? as u64)))?;
+            let rows = stmt.query_map(params![endpoint.to_string(), since, until], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? as u64))
+            })?;
             for row in rows {
                 let (status, count) = row?;
                 counts.add(status, count);
@@ -245,13 +248,25 @@ impl DeliveryStore for SqliteStore {
         .await
     }
 
+    async fn expunge_attempt_content(&self, app: AppId, id: AttemptId) -> StoreResult<()> {
+        self.write(move |conn| {
+            conn.execute(
+                "UPDATE attempts SET response = '' WHERE app_id = ?1 AND id = ?2",
+                [app.to_string(), id.to_string()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn list_attempts(&self, app: AppId, filter: &AttemptFilter) -> StoreResult<Vec<Attempt>> {
         let filter = filter.clone();
         self.read(move |conn| {
             let mut conditions = Conditions::default();
             conditions.extend(filter.clauses(app));
-            let tail = conditions.page(&filter.page, "id");
-            let sql = format!("SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE {} {tail}", conditions.sql());
+            let tail = conditions.page(&filter.page, "attempts.id");
+            let columns = rows::qualified(ATTEMPT_COLUMNS, "attempts");
+            let sql = format!("SELECT {columns} FROM {} WHERE {} {tail}", filter.from_sql(), conditions.sql());
             let mut stmt = conn.prepare_cached(&sql)?;
             let rows = stmt.query_map(conditions.param_refs().as_slice(), rows::attempt)?;
             Ok(rows.collect::<Result<_, _>>()?)

@@ -36,27 +36,8 @@ impl MessageStore for SqliteStore {
         let filter = filter.clone();
         self.read(move |conn| {
             let mut conditions = Conditions::default();
-            conditions.push("app_id = ?", app.to_string());
-            if !filter.event_types.is_empty() {
-                let list = serde_json::to_string(&filter.event_types).expect("strings serialize");
-                conditions.push("event_type IN (SELECT value FROM json_each(?))", list);
-            }
-            if let Some(channel) = filter.channel {
-                conditions.push("EXISTS (SELECT 1 FROM json_each(messages.channels) WHERE value = ?)", channel);
-            }
-            if let Some(before) = filter.before {
-                conditions.push("created_at < ?", before);
-            }
-            if let Some(after) = filter.after {
-                conditions.push("created_at > ?", after);
-            }
-            if let Some(status) = filter.status {
-                conditions.push(
-                    "EXISTS (SELECT 1 FROM deliveries WHERE deliveries.msg_id = messages.id AND deliveries.status = ?)",
-                    status.code(),
-                );
-            }
-            let tail = conditions.page(&filter.page, "id");
+            conditions.extend(filter.clauses(app));
+            let tail = conditions.page(&filter.page, "messages.id");
             let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE {} {tail}", conditions.sql());
             let mut stmt = conn.prepare_cached(&sql)?;
             let rows = stmt.query_map(conditions.param_refs().as_slice(), rows::message)?;
@@ -124,7 +105,7 @@ fn accept_in(conn: &Connection, accept: Accept) -> StoreResult<Accepted> {
     }
     conn.prepare_cached(
         "INSERT INTO messages (id, app_id, event_type, event_id, channels, tags, payload, created_at, \
-         payload_expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+         payload_expires_at, content_type, deliver_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
     .execute(params![
         message.id.to_string(),
@@ -135,9 +116,15 @@ fn accept_in(conn: &Connection, accept: Accept) -> StoreResult<Accepted> {
         optional_json(&message.tags),
         message.payload,
         message.created_at,
-        message.payload_expires_at
+        message.payload_expires_at,
+        message.content_type,
+        message.deliver_at
     ])
     .map_err(conflict_as("message with this eventId"))?;
+    for tag in message.tags.iter().flatten() {
+        conn.prepare_cached("INSERT OR IGNORE INTO message_tags (app_id, tag, msg_id) VALUES (?1, ?2, ?3)")?
+            .execute(params![app, tag, message.id.to_string()])?;
+    }
     for delivery in &deliveries {
         insert_delivery(conn, delivery, leased_until)?;
     }

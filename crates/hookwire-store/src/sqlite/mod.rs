@@ -30,6 +30,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0003_retention.sql"),
     include_str!("../../migrations/sqlite/0004_endpoint_health.sql"),
     include_str!("../../migrations/sqlite/0005_tokens.sql"),
+    include_str!("../../migrations/sqlite/0006_svix_messages.sql"),
 ];
 
 /// How a commit reaches the disk.

@@ -70,7 +70,16 @@ impl ResourceStore for SqliteStore {
     async fn delete_app(&self, id: AppId) -> StoreResult<()> {
         self.write_config(move |conn| {
             let id = id.to_string();
-            for table in ["attempts", "deliveries", "idempotency_keys", "messages", "endpoints", "tokens"] {
+            for table in [
+                "attempts",
+                "deliveries",
+                "idempotency_keys",
+                "message_tags",
+                "messages",
+                "endpoints",
+                "tokens",
+                "tasks",
+            ] {
                 conn.execute(&format!("DELETE FROM {table} WHERE app_id = ?1"), [&id])?;
             }
             conn.execute("DELETE FROM applications WHERE id = ?1", [&id])?;
@@ -214,6 +223,17 @@ impl ResourceStore for SqliteStore {
                 .prepare_cached("UPDATE event_types SET archived = ?2, body = ?3 WHERE name = ?1")?
                 .execute(params![event_type.name, event_type.archived, to_json(&event_type)])?;
             if changed == 0 {
+                return Err(StoreError::NotFound { what: "event type" });
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_event_type(&self, name: &str) -> StoreResult<()> {
+        let name = name.to_owned();
+        self.write(move |conn| {
+            if conn.execute("DELETE FROM event_types WHERE name = ?1", [&name])? == 0 {
                 return Err(StoreError::NotFound { what: "event type" });
             }
             Ok(())

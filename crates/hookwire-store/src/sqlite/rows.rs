@@ -24,10 +24,9 @@ fn status(code: i64) -> rusqlite::Result<Status> {
     Status::from_code(code).ok_or(rusqlite::Error::IntegralValueOutOfRange(0, code))
 }
 
-pub(super) const MESSAGE_COLUMNS: &str =
-    "id, app_id, event_type, event_id, channels, tags, payload, created_at, payload_expires_at";
+pub(super) const MESSAGE_COLUMNS: &str = "id, app_id, event_type, event_id, channels, tags, payload, created_at, payload_expires_at, content_type, deliver_at";
 /// How many columns `MESSAGE_COLUMNS` names (rows that join more start after them).
-pub(super) const MESSAGE_COLUMN_COUNT: usize = 9;
+pub(super) const MESSAGE_COLUMN_COUNT: usize = 11;
 
 pub(super) fn message(row: &Row<'_>) -> rusqlite::Result<Message> {
     Ok(Message {
@@ -40,7 +39,14 @@ pub(super) fn message(row: &Row<'_>) -> rusqlite::Result<Message> {
         payload: row.get(6)?,
         created_at: row.get(7)?,
         payload_expires_at: row.get(8)?,
+        content_type: row.get(9)?,
+        deliver_at: row.get(10)?,
     })
+}
+
+/// `columns` (a comma-separated list) each prefixed with `table.`.
+pub(super) fn qualified(columns: &str, table: &str) -> String {
+    columns.split(", ").map(|c| format!("{table}.{c}")).collect::<Vec<_>>().join(", ")
 }
 
 pub(super) const DELIVERY_COLUMNS: &str =
@@ -150,6 +156,15 @@ impl crate::query::WhereClause for Conditions {
 
     fn push_int(&mut self, clause: &str, value: i64) {
         self.push(clause, value);
+    }
+
+    fn push_one_of(&mut self, column: &str, values: Vec<String>) {
+        let list = serde_json::to_string(&values).expect("strings serialize");
+        self.push(&format!("{column} IN (SELECT value FROM json_each(?))"), list);
+    }
+
+    fn push_holds(&mut self, column: &str, value: String) {
+        self.push(&format!("EXISTS (SELECT 1 FROM json_each({column}) WHERE value = ?)"), value);
     }
 }
 

@@ -42,7 +42,9 @@ pub struct EndpointMessageOut {
 /// Messages sent to an endpoint, newest first, with their delivery status.
 #[utoipa::path(get, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/msg", tag = "Message Attempt",
     params(("app_id" = String, Path), ("endpoint_id" = String, Path), ("limit" = Option<usize>, Query), ("iterator" = Option<String>, Query),
-        ("status" = Option<i64>, Query), ("before" = Option<String>, Query), ("after" = Option<String>, Query), ("with_content" = Option<bool>, Query)),
+        ("order" = Option<String>, Query), ("status" = Option<i64>, Query), ("channel" = Option<String>, Query), ("tag" = Option<String>, Query),
+        ("event_types" = Option<String>, Query), ("before" = Option<String>, Query), ("after" = Option<String>, Query),
+        ("with_content" = Option<bool>, Query), ("expanded_statuses" = Option<bool>, Query)),
     responses((status = 200, body = ListResponse<EndpointMessageOut>)))]
 async fn list_endpoint_messages(
     State(state): State<AppState>,
@@ -54,11 +56,13 @@ async fn list_endpoint_messages(
     let status = query.status()?;
     let filter = EndpointMessageFilter {
         page: page_from(&query, true, id_iterator::<hookwire_core::DeliveryId>)?,
+        matching: crate::api::attempts::message_match(&query)?,
         status,
         before: query.timestamp("before")?,
         after: query.timestamp("after")?,
     };
     let with_content = query.bool("with_content")?.unwrap_or(true);
+    let expanded = query.bool("expanded_statuses")?.unwrap_or(false);
     let rows = state.store.endpoint_messages(app.id, endpoint.id, &filter).await?;
     Ok(Json(list_response(
         &filter.page,
@@ -66,8 +70,8 @@ async fn list_endpoint_messages(
         |(_, delivery)| delivery.id.to_string(),
         |(message, delivery)| EndpointMessageOut {
             message: MessageOut::from_message(message, with_content),
-            status: delivery.status.code(),
-            status_text: delivery.status.text(),
+            status: crate::api::attempts::shown_status(delivery.status, expanded).code(),
+            status_text: crate::api::attempts::shown_status(delivery.status, expanded).text(),
             next_attempt: delivery.next_attempt_at.filter(|_| delivery.status == Status::Pending),
             attempts: delivery.attempts,
             chunk: delivery.chunk,

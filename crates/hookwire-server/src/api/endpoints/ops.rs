@@ -229,16 +229,21 @@ async fn patch_headers(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Deliveries to this endpoint by status.
+/// Deliveries to this endpoint by status: all, or those created in `[since, until)`.
 #[utoipa::path(get, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/stats", tag = "Endpoint",
-    params(("app_id" = String, Path), ("endpoint_id" = String, Path)), responses((status = 200, body = EndpointStats)))]
+    params(("app_id" = String, Path), ("endpoint_id" = String, Path), ("since" = Option<String>, Query),
+        ("until" = Option<String>, Query)),
+    responses((status = 200, body = EndpointStats)))]
 async fn endpoint_stats(
     State(state): State<AppState>,
     principal: Principal,
     Path((app_id, endpoint_id)): Path<(String, String)>,
+    query: crate::api::extract::QueryPairs,
 ) -> ApiResult<Json<EndpointStats>> {
+    let since = query.timestamp("since")?.unwrap_or(Millis::MIN);
+    let until = query.timestamp("until")?.unwrap_or(Millis::MAX);
     let (_, endpoint) = load_endpoint(&state, principal, &app_id, &endpoint_id).await?;
-    let c = state.store.endpoint_stats(endpoint.id).await?;
+    let c = state.store.endpoint_stats(endpoint.id, since, until).await?;
     Ok(Json(EndpointStats {
         success: c.success,
         pending: c.pending,
