@@ -53,7 +53,7 @@ pub struct Release {
 pub enum Accepted {
     Created,
     /// The idempotency key was seen before: this is the message it created.
-    Existing(Message),
+    Existing(Box<Message>),
 }
 
 /// A claimed delivery with what sending it needs. `endpoint` is `None` if it was deleted. The

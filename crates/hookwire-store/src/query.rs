@@ -196,7 +196,7 @@ impl EndpointMessageFilter {
 impl AttemptFilter {
     /// The SQL that lists attempts under this filter: from `attempts`, joined with the messages
     /// only when a condition on them asks for it.
-    pub(crate) fn from_sql(&self) -> &'static str {
+    pub(crate) fn tables_sql(&self) -> &'static str {
         if self.matching.is_empty() { "attempts" } else { "attempts JOIN messages m ON m.id = attempts.msg_id" }
     }
 

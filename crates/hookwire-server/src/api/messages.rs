@@ -243,7 +243,7 @@ async fn create_message(
     let accepted = state.intake.submit(submission).await?;
     let out = match accepted {
         Accepted::Created(message) => MessageOut::from_message(Arc::unwrap_or_clone(message), with_content),
-        Accepted::Existing(existing) => MessageOut::from_message(existing, with_content),
+        Accepted::Existing(existing) => MessageOut::from_message(*existing, with_content),
     };
     Ok((StatusCode::ACCEPTED, Json(out)))
 }

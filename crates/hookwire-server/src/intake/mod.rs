@@ -80,7 +80,7 @@ pub enum Accepted {
     /// A new message, committed with its deliveries.
     Created(Arc<Message>),
     /// The idempotency key was seen before: the message it created.
-    Existing(Message),
+    Existing(Box<Message>),
 }
 
 impl Accepted {

@@ -298,7 +298,7 @@ impl DeliveryStore for PgStore {
         conditions.extend(filter.clauses(app));
         let tail = conditions.page(&filter.page, "attempts.id");
         let columns = rows::qualified(ATTEMPT_COLUMNS, "attempts");
-        let sql = format!("SELECT {columns} FROM {} WHERE {} {tail}", filter.from_sql(), conditions.sql());
+        let sql = format!("SELECT {columns} FROM {} WHERE {} {tail}", filter.tables_sql(), conditions.sql());
         let client = self.client().await?;
         client.query(&sql, &conditions.params()).await?.iter().map(rows::attempt).collect()
     }

@@ -33,7 +33,7 @@ impl MessageStore for PgStore {
         if let Some(key) = &idempotency_key
             && let Some(existing) = claim_idempotency_key(&tx, &message, key).await?
         {
-            return Ok(Accepted::Existing(existing));
+            return Ok(Accepted::Existing(Box::new(existing)));
         }
         for (endpoint, error) in &filter_errors {
             tx.execute(

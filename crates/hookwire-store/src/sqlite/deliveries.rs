@@ -266,7 +266,7 @@ impl DeliveryStore for SqliteStore {
             conditions.extend(filter.clauses(app));
             let tail = conditions.page(&filter.page, "attempts.id");
             let columns = rows::qualified(ATTEMPT_COLUMNS, "attempts");
-            let sql = format!("SELECT {columns} FROM {} WHERE {} {tail}", filter.from_sql(), conditions.sql());
+            let sql = format!("SELECT {columns} FROM {} WHERE {} {tail}", filter.tables_sql(), conditions.sql());
             let mut stmt = conn.prepare_cached(&sql)?;
             let rows = stmt.query_map(conditions.param_refs().as_slice(), rows::attempt)?;
             Ok(rows.collect::<Result<_, _>>()?)

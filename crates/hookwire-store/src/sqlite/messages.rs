@@ -99,7 +99,7 @@ fn accept_in(conn: &Connection, accept: Accept) -> StoreResult<Accepted> {
         if let Some(seen) = seen {
             let id = seen.parse().map_err(|e| StoreError::Corrupt(format!("{e}")))?;
             if let Some(existing) = message_by_id(conn, message.app_id, id)? {
-                return Ok(Accepted::Existing(existing));
+                return Ok(Accepted::Existing(Box::new(existing)));
             }
         }
     }
