@@ -115,6 +115,7 @@ typed_id!(EndpointId, "ep_", "endpoint");
 typed_id!(MessageId, "msg_", "message");
 typed_id!(AttemptId, "atmpt_", "attempt");
 typed_id!(DeliveryId, "dlv_", "delivery");
+typed_id!(TaskId, "qtask_", "background task");
 
 #[cfg(test)]
 mod tests {

@@ -16,10 +16,11 @@ pub mod retry;
 pub mod schema;
 pub mod schemes;
 pub mod signing;
+pub mod task;
 pub mod time_fmt;
 pub mod url_policy;
 
-pub use ids::{AppId, AttemptId, DeliveryId, EndpointId, MessageId};
+pub use ids::{AppId, AttemptId, DeliveryId, EndpointId, MessageId, TaskId};
 
 /// Lowercase hex of `bytes` (digests, challenges), without a formatter call per byte.
 pub fn hex(bytes: &[u8]) -> String {

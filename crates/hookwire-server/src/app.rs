@@ -120,6 +120,8 @@ impl Server {
         if let (Some(reported), Some(app)) = (reported, config.operational_app.clone()) {
             tracker.spawn(crate::ops::events::run(reported, store.clone(), intake.clone(), app));
         }
+        let tasks = crate::ops::tasks::Tasks::new(store.clone(), intake.clone(), clock.clone());
+        tracker.spawn(tasks.clone().run(cancel.clone()));
         tracker.spawn(crate::retention::run(
             store.clone(),
             clock.clone(),
@@ -135,6 +137,7 @@ impl Server {
         let state = AppState::new(Shared {
             store,
             intake,
+            tasks,
             dispatcher,
             auth: Arc::new(auth),
             config: Arc::new(config),

@@ -36,6 +36,8 @@ pub struct Shared {
     pub store: Arc<dyn Store>,
     /// Where every message, resend and recovery enters the delivery pipeline.
     pub intake: Arc<Intake>,
+    /// Background tasks (replays, recoveries): started by handlers, run beside them.
+    pub tasks: crate::ops::tasks::Tasks,
     /// The delivery engine's handle (its flow-control state, for metrics).
     pub dispatcher: Dispatcher,
     pub auth: Arc<Auth>,

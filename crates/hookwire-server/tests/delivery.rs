@@ -128,7 +128,9 @@ async fn exhausted_retries_mark_the_delivery_failed() {
             202,
         )
         .await;
-    assert_eq!(recovered["recovered"], 1);
+    assert_eq!((recovered["task"].as_str(), recovered["status"].as_str()), (Some("endpoint.recover"), Some("running")));
+    let task = app.task_done(recovered["id"].as_str().unwrap()).await;
+    assert_eq!((task["status"].as_str(), task["data"]["messagesSent"].as_u64()), (Some("finished"), Some(1)));
     destination(&app, &app_id, &msg_id, "success").await;
     assert_eq!(receiver.received().len(), 3);
     app.stop().await;

@@ -282,7 +282,7 @@ async fn operator_flow_create_test_event_resend_recover() {
     assert!(none.contains("No messages match."), "{none}");
     let recovered =
         browser.post(&format!("{endpoint_path}/recover"), &[("since", "2000-01-01T00:00:00Z")], Some(&origin)).await;
-    assert!(location(&recovered).contains("0%20failed%20deliveries"), "{}", location(&recovered));
+    assert!(location(&recovered).contains("background%20task%20qtask_"), "{}", location(&recovered));
     let disabled = browser.post(&format!("{endpoint_path}/enabled"), &[("enabled", "false")], Some(&origin)).await;
     assert_eq!(disabled.status(), StatusCode::SEE_OTHER);
     let (_, endpoints) = app.get(&format!("/api/v1/app/{app_id}/endpoint")).await;

@@ -16,8 +16,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use hookwire_core::access::IssuedToken;
 use hookwire_core::model::{Application, Attempt, Delivery, Endpoint, EventType, Message, Status};
+use hookwire_core::task::{Task, TaskKind, TaskStatus};
 use hookwire_core::time_fmt::Millis;
-use hookwire_core::{AppId, AttemptId, DeliveryId, EndpointId, MessageId};
+use hookwire_core::{AppId, AttemptId, DeliveryId, EndpointId, MessageId, TaskId};
 use tokio::sync::Notify;
 
 pub use error::{StoreError, StoreResult};
@@ -147,9 +148,6 @@ pub trait DeliveryStore: Send + Sync {
     /// Inserts new deliveries of stored messages (resend), due at their `next_attempt_at`;
     /// leased until `leased_until` when given (the caller hands them to its workers).
     async fn insert_deliveries(&self, deliveries: Vec<Delivery>, leased_until: Option<Millis>) -> StoreResult<()>;
-    /// Makes failed deliveries of an endpoint created in `[since, until)` due again; returns how many.
-    async fn recover_failed(&self, endpoint: EndpointId, since: Millis, until: Millis, now: Millis)
-    -> StoreResult<u64>;
     /// Releases the leases this process holds, so other processes may take the work at once.
     /// On SQLite that is every lease (one process owns the data directory, so any other lease is
     /// from a crashed predecessor): called on start and after shutdown. On PostgreSQL it is this
@@ -235,12 +233,64 @@ pub trait TokenStore: Send + Sync {
     async fn purge_expired_tokens(&self, now: Millis) -> StoreResult<u64>;
 }
 
-/// Everything the server needs from a database.
-pub trait Store: ResourceStore + MessageStore + DeliveryStore + TokenStore {}
+/// Background tasks (replays, recoveries) and the batched reads and writes they run on.
+#[async_trait]
+pub trait TaskStore: Send + Sync {
+    async fn insert_task(&self, task: Task) -> StoreResult<()>;
+    async fn get_task(&self, id: TaskId) -> StoreResult<Option<Task>>;
+    async fn list_tasks(&self, filter: &TaskFilter) -> StoreResult<Vec<Task>>;
+    /// Leases a running task that no process holds (or whose lease lapsed by `now`) until
+    /// `lease_until`, oldest first.
+    async fn claim_task(&self, now: Millis, lease_until: Millis) -> StoreResult<Option<Task>>;
+    /// Saves a task's status, progress and position, and holds its lease until `lease_until`
+    /// (`None` releases it: finished, failed, or handed back at shutdown). False when another
+    /// process took the task meanwhile (its lease lapsed): nothing was saved; stop running it.
+    async fn save_task(&self, task: &Task, lease_until: Option<Millis>) -> StoreResult<bool>;
+    /// How many of the endpoint's deliveries wait to be attempted, counting no further than
+    /// `cap` (a task paces itself by it, so a replay never buries live traffic).
+    async fn count_pending(&self, endpoint: EndpointId, cap: u64) -> StoreResult<u64>;
+    /// One batch of a task's window: messages of `app` created in `[since, until)` after
+    /// `after` (by id), matching `matching`, oldest first, each with its deliveries to `endpoint`.
+    async fn window_batch(&self, window: &Window, limit: usize) -> StoreResult<Vec<(Message, Vec<Delivery>)>>;
+    /// Of `messages`, those with an attempt to `endpoint` answered in `class` (0: no answer).
+    async fn answered_in_class(
+        &self,
+        endpoint: EndpointId,
+        messages: Vec<MessageId>,
+        class: u16,
+    ) -> StoreResult<std::collections::HashSet<MessageId>>;
+    /// Makes these deliveries due again at `now` if they are still failed (recover); returns how
+    /// many.
+    async fn rearm_failed(&self, deliveries: Vec<DeliveryId>, now: Millis) -> StoreResult<u64>;
+}
 
-impl<T: ResourceStore + MessageStore + DeliveryStore + TokenStore> Store for T {}
+/// A stretch of an application's messages, as a background task walks it.
+#[derive(Debug, Clone)]
+pub struct Window {
+    pub app: AppId,
+    pub endpoint: EndpointId,
+    pub since: Millis,
+    pub until: Millis,
+    pub after: Option<MessageId>,
+    pub matching: MessageMatch,
+}
+
+/// Which background tasks to list.
+#[derive(Debug, Clone, Default)]
+pub struct TaskFilter {
+    pub page: Page,
+    /// Only this application's tasks (an application token sees no others).
+    pub app: Option<AppId>,
+    pub status: Option<TaskStatus>,
+    pub kind: Option<TaskKind>,
+}
+
+/// Everything the server needs from a database.
+pub trait Store: ResourceStore + MessageStore + DeliveryStore + TokenStore + TaskStore {}
+
+impl<T: ResourceStore + MessageStore + DeliveryStore + TokenStore + TaskStore> Store for T {}
 
 /// The store traits, for `use hookwire_store::prelude::*` where store methods are called.
 pub mod prelude {
-    pub use crate::{DeliveryStore, MessageStore, ResourceStore, SharedFlow, Store, TokenStore};
+    pub use crate::{DeliveryStore, MessageStore, ResourceStore, SharedFlow, Store, TaskStore, TokenStore};
 }

@@ -7,11 +7,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use hookwire_core::model::{Application, Attempt, Delivery, Endpoint, Message, Status, TriggerType};
-use hookwire_core::{AppId, AttemptId, DeliveryId, EndpointId, MessageId};
+use hookwire_core::task::{Task, TaskKind, TaskParams, TaskProgress, TaskStatus};
+use hookwire_core::{AppId, AttemptId, DeliveryId, EndpointId, MessageId, TaskId};
 use hookwire_store::postgres::PgStore;
 use hookwire_store::prelude::*;
 use hookwire_store::sqlite::{Durability, SqliteStore};
-use hookwire_store::{Accept, Accepted, AttemptFilter, AttemptScope, DeliveryUpdate, MessageMatch, Page, StoreError};
+use hookwire_store::{
+    Accept, Accepted, AttemptFilter, AttemptScope, DeliveryUpdate, MessageMatch, Page, StoreError, TaskFilter, Window,
+};
 
 const NOW: i64 = 1_700_000_000_000;
 
@@ -59,6 +62,8 @@ conformance!(
     a_release_moves_a_delivery_only_under_the_lease_it_was_taken_with,
     a_message_is_found_by_its_event_id,
     tokens_are_kept_by_hash_expired_by_application_and_purged,
+    a_task_is_leased_to_one_runner_and_released_by_its_last_save,
+    a_task_window_is_read_in_batches_with_each_messages_deliveries,
 );
 
 fn postgres_url() -> Option<String> {
@@ -228,6 +233,113 @@ async fn leased_deliveries_are_not_claimed_until_the_lease_lapses_or_is_released
     assert!(f.store.claim_due(NOW + 60_000, NOW + 120_000, 10).await.unwrap().is_empty(), "claimed once");
     assert_eq!(f.store.release_leases().await.unwrap(), 1);
     assert_eq!(f.store.claim_due(NOW, NOW + 1, 10).await.unwrap().len(), 1);
+}
+
+fn task(app: AppId, endpoint: EndpointId, kind: TaskKind) -> Task {
+    Task {
+        id: TaskId::generate(),
+        app_id: app,
+        kind,
+        status: TaskStatus::Running,
+        params: TaskParams {
+            endpoint_id: endpoint,
+            since: NOW - 1,
+            until: NOW + 1,
+            event_types: Vec::new(),
+            channel: None,
+            tag: None,
+            status: None,
+            status_code_class: None,
+            dry_run: false,
+        },
+        progress: TaskProgress::default(),
+        position: None,
+        created_at: NOW,
+        updated_at: NOW,
+    }
+}
+
+async fn a_task_is_leased_to_one_runner_and_released_by_its_last_save(backend: Backend) {
+    let f = fixture(backend).await;
+    let mut first = task(f.app.id, f.endpoint.id, TaskKind::EndpointReplay);
+    let second = task(f.app.id, f.endpoint.id, TaskKind::EndpointRecover);
+    f.store.insert_task(first.clone()).await.unwrap();
+    f.store.insert_task(second.clone()).await.unwrap();
+    let claimed = f.store.claim_task(NOW, NOW + 60_000).await.unwrap().unwrap();
+    assert_eq!(claimed, first, "oldest first, as stored");
+    assert_eq!(f.store.claim_task(NOW, NOW + 60_000).await.unwrap().unwrap().id, second.id);
+    assert!(f.store.claim_task(NOW, NOW + 60_000).await.unwrap().is_none(), "both leased");
+    first.progress.messages_sent = 7;
+    first.position = Some(MessageId::generate());
+    first.updated_at = NOW + 5;
+    assert!(f.store.save_task(&first, None).await.unwrap());
+    let resumed = f.store.claim_task(NOW, NOW + 60_000).await.unwrap().unwrap();
+    assert_eq!(resumed, first, "released with its progress and position");
+    first.status = TaskStatus::Finished;
+    assert!(f.store.save_task(&first, None).await.unwrap());
+    assert!(
+        f.store.claim_task(NOW + 120_000, NOW + 180_000).await.unwrap().map(|t| t.id) == Some(second.id),
+        "a lapsed lease is claimable; a finished task is not"
+    );
+    let listed = |filter: TaskFilter| {
+        let store = f.store.clone();
+        async move { store.list_tasks(&filter).await.unwrap().into_iter().map(|t| t.id).collect::<Vec<_>>() }
+    };
+    let page = Page { limit: 10, iterator: None, descending: true };
+    assert_eq!(listed(TaskFilter { page: page.clone(), ..Default::default() }).await, vec![second.id, first.id]);
+    let finished = TaskFilter { page: page.clone(), status: Some(TaskStatus::Finished), ..Default::default() };
+    assert_eq!(listed(finished).await, vec![first.id]);
+    let recover = TaskFilter { page: page.clone(), kind: Some(TaskKind::EndpointRecover), ..Default::default() };
+    assert_eq!(listed(recover).await, vec![second.id]);
+    let elsewhere = TaskFilter { page, app: Some(AppId::generate()), ..Default::default() };
+    assert!(listed(elsewhere).await.is_empty());
+}
+
+async fn a_task_window_is_read_in_batches_with_each_messages_deliveries(backend: Backend) {
+    let f = fixture(backend).await;
+    let other = endpoint(f.app.id);
+    f.store.create_endpoint(other.clone()).await.unwrap();
+    let mut ids = Vec::new();
+    let mut failed = Vec::new();
+    for n in 0..5 {
+        let mut m = message(f.app.id, None);
+        m.tags = (n % 2 == 0).then(|| vec!["even".to_owned()]);
+        let mut mine = delivery(&m, f.endpoint.id);
+        if n == 1 {
+            mine.status = Status::Fail;
+            failed.push(mine.id);
+        }
+        let deliveries = if n == 4 { vec![delivery(&m, other.id)] } else { vec![mine, delivery(&m, other.id)] };
+        ids.push(m.id);
+        f.store.accept_message(accept(m, deliveries, None)).await.unwrap();
+    }
+    let mut window = Window {
+        app: f.app.id,
+        endpoint: f.endpoint.id,
+        since: NOW,
+        until: NOW + 1,
+        after: None,
+        matching: MessageMatch::default(),
+    };
+    let first = f.store.window_batch(&window, 3).await.unwrap();
+    assert_eq!(first.iter().map(|(m, _)| m.id).collect::<Vec<_>>(), ids[..3]);
+    assert!(first.iter().all(|(_, d)| d.len() == 1 && d[0].endpoint_id == f.endpoint.id), "only this endpoint's");
+    window.after = Some(ids[2]);
+    let rest = f.store.window_batch(&window, 3).await.unwrap();
+    assert_eq!(rest.iter().map(|(m, _)| m.id).collect::<Vec<_>>(), ids[3..]);
+    assert!(rest[1].1.is_empty(), "message 4 never went to this endpoint");
+    window.after = None;
+    window.matching.tag = Some("even".into());
+    let even = f.store.window_batch(&window, 10).await.unwrap();
+    assert_eq!(even.iter().map(|(m, _)| m.id).collect::<Vec<_>>(), vec![ids[0], ids[2], ids[4]]);
+    window.until = NOW;
+    assert!(f.store.window_batch(&window, 10).await.unwrap().is_empty(), "until is exclusive");
+
+    assert_eq!(f.store.count_pending(f.endpoint.id, 100).await.unwrap(), 3);
+    assert_eq!(f.store.count_pending(f.endpoint.id, 2).await.unwrap(), 2, "counted no further than the cap");
+    assert_eq!(f.store.rearm_failed(failed.clone(), NOW + 10).await.unwrap(), 1);
+    assert_eq!(f.store.rearm_failed(failed, NOW + 10).await.unwrap(), 0, "no longer failed");
+    assert_eq!(f.store.count_pending(f.endpoint.id, 100).await.unwrap(), 4);
 }
 
 async fn a_release_moves_a_delivery_only_under_the_lease_it_was_taken_with(backend: Backend) {
@@ -727,6 +839,25 @@ async fn postgres_a_dead_nodes_leases_are_taken_over_and_a_live_nodes_are_not() 
     let claimed = b.claim_due(NOW, NOW + 60_000, 10).await.unwrap();
     assert_eq!(claimed.len(), 1, "a dead node's lease lapses");
     assert_eq!(claimed[0].delivery.msg_id, m.id);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_task_runs_on_one_node_and_a_dead_nodes_task_is_taken_over() {
+    let Some((a, b, app, endpoint)) = two_nodes().await else { return };
+    let mut running = task(app.id, endpoint.id, TaskKind::EndpointBulkReplay);
+    a.insert_task(running.clone()).await.unwrap();
+    assert!(a.claim_task(NOW, NOW + 600_000).await.unwrap().is_some());
+    assert!(b.claim_task(NOW, NOW + 600_000).await.unwrap().is_none(), "node a is alive: its lease holds");
+    running.progress.messages_sent = 3;
+    assert!(!b.save_task(&running, Some(NOW + 600_000)).await.unwrap(), "b cannot save a's task");
+    assert!(a.save_task(&running, Some(NOW + 600_000)).await.unwrap());
+    let a_id = a.node_id().to_owned();
+    let a_again = a.clone();
+    drop(a);
+    age_heartbeat(&b, &a_id).await;
+    let taken = b.claim_task(NOW, NOW + 600_000).await.unwrap().expect("a dead node's task is taken over");
+    assert_eq!(taken.progress.messages_sent, 3, "with its saved progress");
+    assert!(!a_again.save_task(&running, None).await.unwrap(), "the node taken for dead cannot overwrite it");
 }
 
 /// Makes node `id` look dead to its peers, as if its last heartbeat were long ago.

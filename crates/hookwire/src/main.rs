@@ -97,7 +97,8 @@ enum Command {
         #[command(subcommand)]
         command: cli::app::AppCommand,
     },
-    /// Endpoints: CRUD, secret, rotate-secret, stats, recover, send-example, enable, disable.
+    /// Endpoints: CRUD, secret, rotate-secret, stats, recover, replay-missing, bulk-replay,
+    /// send-example, enable, disable.
     Endpoint {
         #[command(flatten)]
         client: cli::ClientArgs,
@@ -117,6 +118,13 @@ enum Command {
         client: cli::ClientArgs,
         #[command(subcommand)]
         command: cli::attempt::AttemptCommand,
+    },
+    /// Background tasks (replays, recoveries): list, get.
+    Task {
+        #[command(flatten)]
+        client: cli::ClientArgs,
+        #[command(subcommand)]
+        command: cli::task::TaskCommand,
     },
     /// The event-type catalog: list, get, create, update, delete (archive).
     EventType {
@@ -329,6 +337,10 @@ fn run() -> anyhow::Result<()> {
         Command::Attempt { client, command } => cli::finish(runtime.block_on(async {
             let (client, out) = client.connect()?;
             cli::attempt::run(&client, out, command).await
+        })),
+        Command::Task { client, command } => cli::finish(runtime.block_on(async {
+            let (client, out) = client.connect()?;
+            cli::task::run(&client, out, command).await
         })),
         Command::EventType { client, command } => cli::finish(runtime.block_on(async {
             let (client, out) = client.connect()?;

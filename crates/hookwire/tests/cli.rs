@@ -288,10 +288,66 @@ fn recover_waits_for_the_attempts_and_summarizes() {
 
     // The receiver now accepts: the endpoint signs with the secret it checks.
     server.ok(&["endpoint", "rotate-secret", "a", "e", "--key", SPEC_SECRET, "--grace-period-seconds", "0"]);
+    let dry = server.ok(&["endpoint", "recover", "a", "e", "--since", "1h", "--dry-run"]);
+    assert_eq!(dry.trim(), "Dry run: 3 messages would be sent");
     let summary = server.ok(&["endpoint", "recover", "a", "e", "--since", "1h"]);
-    assert_eq!(summary.trim(), "Recovered 3 failed deliveries of e: 3 attempted, 3 succeeded, 0 failed again");
+    assert_eq!(summary.trim(), "Recovered 3 messages of e: 3 attempted, 3 succeeded, 0 failed again");
     let again = server.json(&["endpoint", "recover", "a", "e", "--since", "1h"]);
-    assert_eq!(again["recovered"], 0);
+    assert_eq!(
+        (again["task"].as_str(), again["status"].as_str(), again["data"]["messagesSent"].as_u64()),
+        (Some("endpoint.recover"), Some("finished"), Some(0))
+    );
+}
+
+#[test]
+fn replays_are_followed_to_the_end_and_listed_as_tasks() {
+    let server = Server::start();
+    server.ok(&["app", "create", "--name", "A", "--uid", "a"]);
+    for (event_type, n) in [("x.y", 1), ("x.y", 2), ("z", 3)] {
+        server.ok(&[
+            "message",
+            "create",
+            "a",
+            "--event-type",
+            event_type,
+            "--payload",
+            &format!(r#"{{"n": {n}}}"#),
+            "--tag",
+            "t",
+        ]);
+    }
+    let listen = server.listen(&["--secret", SPEC_SECRET]);
+    let body = format!(r#"{{"secret": "{SPEC_SECRET}", "eventTypes": ["x.y"]}}"#);
+    server.ok(&["endpoint", "create", "a", &listen.url, "--uid", "e", "--body", &body]);
+
+    let dry = server.ok(&["endpoint", "replay-missing", "a", "e", "--since", "1h", "--dry-run"]);
+    assert_eq!(dry.trim(), "Dry run: 2 messages would be sent");
+    let replayed = server.ok(&["endpoint", "replay-missing", "a", "e", "--since", "1h"]);
+    assert_eq!(replayed.trim(), "Replayed 2 missing messages to e");
+    server.wait_for_items(&["attempt", "list", "a", "--endpoint", "e", "--status", "success"], 2);
+    let bulk = server.ok(&[
+        "endpoint",
+        "bulk-replay",
+        "a",
+        "e",
+        "--since",
+        "1h",
+        "--tag",
+        "t",
+        "--status",
+        "success",
+        "--status-code-class",
+        "200",
+    ]);
+    assert_eq!(bulk.trim(), "Replayed 2 messages to e");
+    let started = server.ok(&["endpoint", "bulk-replay", "a", "e", "--since", "1h", "--event-type", "z", "--no-wait"]);
+    assert!(started.starts_with("Started task qtask_") && started.contains("endpoint.bulk-replay"), "{started}");
+
+    let tasks = server.json(&["task", "list", "--task", "endpoint.replay"]);
+    assert_eq!(tasks["data"].as_array().map(Vec::len), Some(2), "{tasks}");
+    let failed = server.run(&["endpoint", "bulk-replay", "a", "e", "--since", "1h", "--status-code-class", "250"]);
+    assert!(!failed.status.success());
+    assert!(String::from_utf8_lossy(&failed.stderr).contains("statusCodeClass"), "{failed:?}");
 }
 
 #[test]
@@ -368,6 +424,7 @@ fn help_documents_every_command_and_completions_are_generated() {
         "message",
         "attempt",
         "event-type",
+        "task",
         "token",
         "listen",
         "verify",
@@ -378,8 +435,19 @@ fn help_documents_every_command_and_completions_are_generated() {
         assert!(documented, "--help does not list {command}:\n{help}");
     }
     let endpoint_help = String::from_utf8(cli().args(["endpoint", "--help"]).output().unwrap().stdout).unwrap();
-    for sub in ["recover", "rotate-secret", "send-example", "stats", "enable", "disable", "--url", "--token", "--json"]
-    {
+    for sub in [
+        "recover",
+        "replay-missing",
+        "bulk-replay",
+        "rotate-secret",
+        "send-example",
+        "stats",
+        "enable",
+        "disable",
+        "--url",
+        "--token",
+        "--json",
+    ] {
         assert!(endpoint_help.contains(sub), "endpoint --help lacks {sub}:\n{endpoint_help}");
     }
 

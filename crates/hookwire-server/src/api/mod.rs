@@ -14,6 +14,7 @@ pub mod page;
 pub mod params;
 pub mod portal;
 pub mod scope;
+pub mod tasks;
 pub mod validate;
 
 use std::sync::{Arc, OnceLock};
@@ -40,6 +41,7 @@ pub fn router(state: &AppState) -> (Router<AppState>, OpenApi) {
         .merge(event_types::router())
         .merge(messages::router())
         .merge(attempts::router())
+        .merge(tasks::router())
         .merge(portal::router())
         .route_layer(axum::middleware::from_fn(move |request, next| {
             params::refuse_unknown(checked.clone(), request, next)

@@ -14,7 +14,7 @@ use hookwire_core::limits::RETENTION_DAYS_MAX;
 use hookwire_core::model::{Delivery, Endpoint, Message, TriggerType};
 use hookwire_core::payload::PayloadError;
 use hookwire_core::time_fmt::Millis;
-use hookwire_core::{AppId, MessageId};
+use hookwire_core::{AppId, DeliveryId, MessageId};
 use hookwire_store::{Accept, Store, StoreError};
 
 use crate::clock::SharedClock;
@@ -73,6 +73,24 @@ impl Submission {
             checked: true,
         }
     }
+}
+
+/// Which of a task's messages an endpoint is sent again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replay {
+    /// Those its subscription, channels and filter match now (replay-missing).
+    IfSubscribed,
+    /// Every one, whatever its subscription: a manual resend (bulk-replay).
+    Always,
+}
+
+/// What a replay batch did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Replayed {
+    /// Messages sent (or, in a dry run, that would be).
+    pub sent: u64,
+    /// Messages that matched but whose payload retention had purged: not sent.
+    pub expired: u64,
 }
 
 /// What became of a submission.
@@ -235,11 +253,51 @@ impl Intake {
         Ok(())
     }
 
-    /// Makes the endpoint's failed deliveries created in `[since, until)` due again now; returns
-    /// how many.
-    pub async fn recover(&self, endpoint: &Endpoint, since: Millis, until: Option<Millis>) -> Result<u64, IntakeError> {
+    /// Sends `messages` to `endpoint` again for a background task (replay-missing, bulk-replay):
+    /// every delivery of the batch in one write, left to the poller (a task's batches must not
+    /// crowd live messages out of the workers' queue). Messages whose payload retention purged
+    /// cannot be sent; with `dry_run` nothing is written, only counted.
+    pub async fn replay(
+        &self,
+        endpoint: &Arc<Endpoint>,
+        messages: &[Message],
+        how: Replay,
+        dry_run: bool,
+    ) -> Result<Replayed, IntakeError> {
         let now = self.clock.now();
-        let recovered = self.store.recover_failed(endpoint.id, since, until.unwrap_or(Millis::MAX), now).await?;
+        let mut replayed = Replayed::default();
+        let mut deliveries = Vec::new();
+        for message in messages {
+            let parsed = fanout::ParsedPayload::new(message);
+            let planned = match how {
+                Replay::IfSubscribed => self.fanout.plan(vec![endpoint.clone()], message, &parsed).0,
+                Replay::Always => fanout::chunks(endpoint, &parsed),
+            };
+            if planned.is_empty() {
+                continue;
+            }
+            if message.payload.is_none() {
+                replayed.expired += 1;
+                continue;
+            }
+            replayed.sent += 1;
+            let trigger = match how {
+                Replay::IfSubscribed => TriggerType::Scheduled,
+                Replay::Always => TriggerType::Manual,
+            };
+            deliveries.extend(planned.iter().map(|p| new_delivery(message, &p.endpoint, p.chunk, trigger, now, now)));
+        }
+        if !dry_run && !deliveries.is_empty() {
+            self.store.insert_deliveries(deliveries, None).await?;
+            self.dispatcher.wake();
+        }
+        Ok(replayed)
+    }
+
+    /// Makes these failed deliveries due again now (a recover task's batch); returns how many
+    /// were still failed.
+    pub async fn recover(&self, deliveries: Vec<DeliveryId>) -> Result<u64, IntakeError> {
+        let recovered = self.store.rearm_failed(deliveries, self.clock.now()).await?;
         if recovered > 0 {
             self.dispatcher.wake();
         }

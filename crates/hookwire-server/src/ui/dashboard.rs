@@ -327,8 +327,9 @@ pub async fn recover(
     let input: Recover = form(&body)?;
     let since =
         hookwire_core::time_fmt::parse(input.since.trim()).map_err(|e| ApiError::invalid(&["form", "since"], e))?;
-    let recovered = state.intake.recover(&endpoint, since, None).await?;
-    let notice = url_part(&format!("{recovered} failed deliveries scheduled again"));
+    let params = crate::api::tasks::task_params(&state, &endpoint, since, None, false)?;
+    let task = state.tasks.start(app.id, hookwire_core::task::TaskKind::EndpointRecover, params).await?;
+    let notice = url_part(&format!("Recovery started as background task {}", task.id));
     Ok(redirect(&format!("/ui/apps/{}/endpoints/{}?notice={notice}", app.id, endpoint.id)))
 }
 

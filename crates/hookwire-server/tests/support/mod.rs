@@ -142,6 +142,11 @@ impl TestApp {
         .await
     }
 
+    /// Waits for background task `id` to finish or fail, and returns it.
+    pub async fn task_done(&self, id: &str) -> Value {
+        self.get_until(&format!("/api/v1/background-task/{id}"), |task| task["status"] != "running").await
+    }
+
     /// The `/metrics` exposition as an authorised scraper sees it.
     pub async fn scrape(&self) -> String {
         let response = self.client.get(format!("{}/metrics", self.url)).bearer_auth(ADMIN_TOKEN).send().await.unwrap();

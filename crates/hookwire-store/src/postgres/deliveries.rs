@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use hookwire_core::model::{Attempt, Delivery, Endpoint, Message, Status};
+use hookwire_core::model::{Attempt, Delivery, Endpoint, Message};
 use hookwire_core::time_fmt::Millis;
 use hookwire_core::{AppId, AttemptId, EndpointId, MessageId};
 use tokio::sync::Notify;
@@ -30,7 +30,7 @@ const NOT_PAUSED: &str =
 
 impl PgStore {
     /// Runs `sql` and, when it changed rows, tells every node that work is due.
-    async fn change_and_announce(
+    pub(super) async fn change_and_announce(
         &self,
         sql: &str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
@@ -133,22 +133,6 @@ impl DeliveryStore for PgStore {
         Ok(())
     }
 
-    async fn recover_failed(
-        &self,
-        endpoint: EndpointId,
-        since: Millis,
-        until: Millis,
-        now: Millis,
-    ) -> StoreResult<u64> {
-        self.change_and_announce(
-            "UPDATE deliveries SET status = $5, attempts = 0, next_attempt_at = $4, lease_owner = NULL, \
-             lease_until = NULL, updated_at = $4 \
-             WHERE endpoint_id = $1 AND status = $6 AND created_at >= $2 AND created_at < $3",
-            &[&endpoint.to_string(), &since, &until, &now, &Status::Pending.code(), &Status::Fail.code()],
-        )
-        .await
-    }
-
     async fn release_leases(&self) -> StoreResult<u64> {
         let client = self.client().await?;
         let released = client
@@ -160,6 +144,12 @@ impl DeliveryStore for PgStore {
         if released > 0 {
             client.execute(&format!("NOTIFY {DUE_CHANNEL}"), &[]).await?;
         }
+        client
+            .execute(
+                "UPDATE tasks SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1",
+                &[&self.inner.node_id],
+            )
+            .await?;
         node::leave(&self.inner).await?;
         Ok(released)
     }

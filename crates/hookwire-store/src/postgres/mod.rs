@@ -10,6 +10,7 @@ mod messages;
 mod node;
 mod resources;
 mod rows;
+mod tasks;
 mod tls;
 mod tokens;
 

@@ -87,26 +87,10 @@ impl DeliveryStore for SqliteStore {
         .await
     }
 
-    async fn recover_failed(
-        &self,
-        endpoint: EndpointId,
-        since: Millis,
-        until: Millis,
-        now: Millis,
-    ) -> StoreResult<u64> {
-        self.write(move |conn| {
-            let changed = conn.execute(
-                "UPDATE deliveries SET status = ?5, attempts = 0, next_attempt_at = ?4, lease_until = NULL, updated_at = ?4 \
-                 WHERE endpoint_id = ?1 AND status = ?6 AND created_at >= ?2 AND created_at < ?3",
-                params![endpoint.to_string(), since, until, now, Status::Pending.code(), Status::Fail.code()],
-            )?;
-            Ok(changed as u64)
-        })
-        .await
-    }
-
     async fn release_leases(&self) -> StoreResult<u64> {
         self.write(|conn| {
+            // Background tasks too: whatever ran them is gone.
+            conn.execute("UPDATE tasks SET lease_until = NULL WHERE lease_until IS NOT NULL", [])?;
             Ok(conn.execute("UPDATE deliveries SET lease_until = NULL WHERE lease_until IS NOT NULL", [])? as u64)
         })
         .await

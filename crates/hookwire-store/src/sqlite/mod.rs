@@ -5,6 +5,7 @@ mod deliveries;
 mod messages;
 mod resources;
 mod rows;
+mod tasks;
 mod tokens;
 mod writer;
 

@@ -87,6 +87,11 @@ impl Client {
         self.send(Method::POST, self.url(segments, &[]), Some(body), &[]).await
     }
 
+    /// A POST with query parameters (`?dryRun=true`).
+    pub async fn post_query(&self, segments: &[&str], query: &[(&str, String)], body: Value) -> anyhow::Result<Value> {
+        self.send(Method::POST, self.url(segments, query), Some(body), &[]).await
+    }
+
     /// A POST with extra request headers (`idempotency-key`).
     pub async fn post_with(&self, segments: &[&str], body: Value, headers: &[(&str, String)]) -> anyhow::Result<Value> {
         self.send(Method::POST, self.url(segments, &[]), Some(body), headers).await

@@ -1,5 +1,6 @@
 //! `hookwire endpoint ...`: an application's endpoints, their secrets, statistics, and the
-//! operations on them (recover with progress, send-example, enable/disable, verify).
+//! operations on them (recover, replay-missing and bulk-replay as followed background tasks,
+//! send-example, enable/disable, verify).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -9,12 +10,11 @@ use hookwire_core::model::Status;
 use serde_json::{Value, json};
 
 use super::output::{Column, Progress};
-use super::{Client, Output, PageArgs, metadata, parse_pair, parse_time, request_body};
+use super::task::{TaskWindow, start_and_follow, summary};
+use super::{Client, Output, PageArgs, metadata, parse_pair, request_body};
 
-/// How often `recover` asks for the attempts made since it started.
+/// How often `recover` asks for the attempts made since its task finished.
 pub const RECOVER_POLL_INTERVAL_MS: u64 = 500;
-/// How long `recover` waits for the recovered deliveries' attempts by default.
-pub const RECOVER_WAIT_SECONDS_DEFAULT: u64 = 300;
 /// Attempts read per poll (the server's page maximum).
 const RECOVER_PAGE_LIMIT: usize = 250;
 
@@ -53,6 +53,27 @@ const STATS: &[Column] = &[
     ("filterErrors", "/filterErrors"),
     ("lastFilterError", "/lastFilterError"),
 ];
+
+/// A delivery status, as `bulk-replay --status` takes it.
+#[derive(clap::ValueEnum, Debug, Clone, Copy)]
+pub enum ReplayStatus {
+    Success,
+    Pending,
+    Fail,
+    Sending,
+}
+
+impl ReplayStatus {
+    fn code(self) -> i64 {
+        match self {
+            Self::Success => Status::Success,
+            Self::Pending => Status::Pending,
+            Self::Fail => Status::Fail,
+            Self::Sending => Status::Sending,
+        }
+        .code()
+    }
+}
 
 /// An endpoint, named by its application and its own id or uid.
 #[derive(Args, Debug)]
@@ -186,23 +207,44 @@ pub enum EndpointCommand {
         #[command(flatten)]
         target: Target,
     },
-    /// Send again every failed delivery created since a point in time, then wait until each
-    /// has been attempted (progress on a terminal) and print how many succeeded.
+    /// Send again every message whose delivery to this endpoint failed, created in a window (a
+    /// background task), then wait until each has been attempted and print how many succeeded.
     Recover {
         #[command(flatten)]
         target: Target,
-        /// Oldest delivery to recover: RFC 3339 or a duration ago (`30m`, `12h`, `7d`).
-        #[arg(long, value_parser = parse_time)]
-        since: String,
-        /// Newest delivery to recover (exclusive), same forms as --since.
-        #[arg(long, value_parser = parse_time)]
-        until: Option<String>,
-        /// Print the count and return without waiting for the attempts.
+        #[command(flatten)]
+        window: TaskWindow,
+    },
+    /// Send this endpoint every message of a window that it subscribes to now (event types,
+    /// channels, filter) and never received: a background task, followed with progress.
+    ReplayMissing {
+        #[command(flatten)]
+        target: Target,
+        #[command(flatten)]
+        window: TaskWindow,
+    },
+    /// Send again the messages of a window that were sent to this endpoint, delivered or not,
+    /// narrowed by the filters: a background task, followed with progress.
+    BulkReplay {
+        #[command(flatten)]
+        target: Target,
+        #[command(flatten)]
+        window: TaskWindow,
+        /// Only messages of this event type (repeat for several).
+        #[arg(long = "event-type")]
+        event_types: Vec<String>,
+        /// Only messages in this channel.
         #[arg(long)]
-        no_wait: bool,
-        /// Stop waiting after this many seconds.
-        #[arg(long, default_value_t = RECOVER_WAIT_SECONDS_DEFAULT)]
-        wait_seconds: u64,
+        channel: Option<String>,
+        /// Only messages with this tag.
+        #[arg(long)]
+        tag: Option<String>,
+        /// Only messages whose delivery to the endpoint is in this status.
+        #[arg(long, value_enum)]
+        status: Option<ReplayStatus>,
+        /// Only messages the endpoint answered with this class: 200, 300, 400 or 500 (0: no answer).
+        #[arg(long)]
+        status_code_class: Option<u16>,
     },
     /// Send a test message of an event type to this endpoint only.
     SendExample {
@@ -269,9 +311,26 @@ pub async fn run(client: &Client, out: Output, command: EndpointCommand) -> anyh
             out.done(&answer, answer["key"].as_str().unwrap_or_default());
         }
         C::Stats { target } => out.item(&client.get(&path(&target, &["stats"]), &[]).await?, STATS),
-        C::Recover { target, since, until, no_wait, wait_seconds } => {
-            let wait = (!no_wait).then(|| Duration::from_secs(wait_seconds));
-            recover(client, out, &target, since, until, wait).await?;
+        C::Recover { target, window } => recover(client, out, &target, &window).await?,
+        C::ReplayMissing { target, window } => {
+            let body = window.body([])?;
+            let (_, task) =
+                start_and_follow(client, &path(&target, &["replay-missing"]), body, &window, "replaying").await?;
+            let done = |sent| format!("Replayed {sent} missing messages to {}", target.endpoint);
+            out.done(&task, &summary(&task, &window, done));
+        }
+        C::BulkReplay { target, window, event_types, channel, tag, status, status_code_class } => {
+            let body = window.body([
+                ("eventTypes", (!event_types.is_empty()).then(|| json!(event_types))),
+                ("channel", channel.map(Value::from)),
+                ("tag", tag.map(Value::from)),
+                ("status", status.map(|s| json!(s.code()))),
+                ("statusCodeClass", status_code_class.map(Value::from)),
+            ])?;
+            let (_, task) =
+                start_and_follow(client, &path(&target, &["bulk-replay"]), body, &window, "replaying").await?;
+            let done = |sent| format!("Replayed {sent} messages to {}", target.endpoint);
+            out.done(&task, &summary(&task, &window, done));
         }
         C::SendExample { target, event_type, payload, example_index } => {
             let payload = payload.as_deref().map(super::read_json).transpose()?;
@@ -320,33 +379,27 @@ struct RecoverTally {
     succeeded: u64,
 }
 
-async fn recover(
-    client: &Client,
-    out: Output,
-    target: &Target,
-    since: String,
-    until: Option<String>,
-    wait: Option<Duration>,
-) -> anyhow::Result<()> {
+async fn recover(client: &Client, out: Output, target: &Target, window: &TaskWindow) -> anyhow::Result<()> {
+    let watch = !window.no_wait && !window.dry_run;
     let mut progress = Progress::new();
     // Which messages are about to be recovered (one entry per failed delivery, so a chunked
     // message counts once per page): their next attempts are the progress, not the endpoint's
     // other traffic.
-    let mut awaited = match wait {
-        Some(_) => failed_deliveries(client, target, &since, until.as_deref(), &mut progress).await?,
-        None => HashMap::new(),
+    let mut awaited = match watch {
+        true => failed_deliveries(client, target, &window.since, window.until.as_deref(), &mut progress).await?,
+        false => HashMap::new(),
     };
-    let body = request_body(None, [("since", Some(json!(since))), ("until", until.map(Value::from))])?;
-    let mut answer = client.post(&path(target, &["recover"]), body).await?;
-    let recovered = answer["recovered"].as_u64().unwrap_or(0);
+    let body = window.body([])?;
+    let (started, mut task) = start_and_follow(client, &path(target, &["recover"]), body, window, "recovering").await?;
+    let recovered = task["data"]["messagesSent"].as_u64().unwrap_or(0);
     let expected: u64 = awaited.values().sum();
     let mut tally = RecoverTally::default();
     let mut timed_out = false;
-    if let Some(wait) = wait.filter(|_| recovered > 0 && expected > 0) {
+    if watch && recovered > 0 && expected > 0 {
         // Attempts after the server's `updatedAt`, oldest first, resuming from the last page.
-        let started = answer["updatedAt"].as_str().and_then(|t| hookwire_core::time_fmt::parse(t).ok());
+        let started = started["updatedAt"].as_str().and_then(|t| hookwire_core::time_fmt::parse(t).ok());
         let after = hookwire_core::time_fmt::format_millis(started.unwrap_or_else(super::now_millis) - 1);
-        let deadline = Instant::now() + wait;
+        let deadline = Instant::now() + Duration::from_secs(window.wait_seconds);
         let attempts = ["app", target.app.as_str(), "attempt", "endpoint", target.endpoint.as_str()];
         let mut iterator: Option<String> = None;
         loop {
@@ -383,24 +436,23 @@ async fn recover(
     }
     progress.finish();
     let failed = tally.attempted - tally.succeeded;
-    let summary = match wait {
-        None => format!("Recovered {recovered} failed deliveries of {} (not waiting for attempts)", target.endpoint),
-        Some(_) if recovered == 0 => format!("Recovered 0 failed deliveries of {}", target.endpoint),
-        Some(_) => format!(
-            "Recovered {recovered} failed deliveries of {}: {} attempted, {} succeeded, {failed} failed again{}",
-            target.endpoint,
+    let endpoint = &target.endpoint;
+    let text = summary(&task, window, |sent| match watch && sent > 0 {
+        false => format!("Recovered {sent} messages of {endpoint}"),
+        true => format!(
+            "Recovered {sent} messages of {endpoint}: {} attempted, {} succeeded, {failed} failed again{}",
             tally.attempted,
             tally.succeeded,
             if timed_out { " (stopped waiting)" } else { "" }
         ),
-    };
-    if let Some(object) = answer.as_object_mut().filter(|_| wait.is_some()) {
+    });
+    if let Some(object) = task.as_object_mut().filter(|_| watch) {
         object.insert("attempted".into(), json!(tally.attempted));
         object.insert("succeeded".into(), json!(tally.succeeded));
         object.insert("failed".into(), json!(failed));
     }
-    out.done(&answer, &summary);
-    anyhow::ensure!(!timed_out, "stopped waiting after {}s: {summary}", wait.map_or(0, |w| w.as_secs()));
+    out.done(&task, &text);
+    anyhow::ensure!(!timed_out, "stopped waiting after {}s: {text}", window.wait_seconds);
     Ok(())
 }
 

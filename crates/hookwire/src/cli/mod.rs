@@ -1,5 +1,5 @@
 //! The command-line client: one module per API resource (`app`, `endpoint`, `message`,
-//! `attempt`, `event_type`, `token`), the local tools that need no server (`verify`, `listen`),
+//! `attempt`, `event_type`, `task`, `token`), the local tools that need no server (`verify`, `listen`),
 //! the one HTTP client they share (`client.rs`) and how results are printed (`output.rs`).
 //! Nothing here touches the store or the server's internals: it speaks the public API only.
 
@@ -11,6 +11,7 @@ pub mod event_type;
 pub mod listen;
 pub mod message;
 pub mod output;
+pub mod task;
 pub mod token;
 pub mod verify;
 

@@ -1,4 +1,5 @@
-//! Endpoint operations beside CRUD: secret, headers, stats, recover and send-example.
+//! Endpoint operations beside CRUD: secret, headers, stats and send-example (recover and the
+//! replays are background tasks: `api/tasks.rs`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -30,7 +31,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(rotate_secret))
         .routes(routes!(get_headers, update_headers, patch_headers))
         .routes(routes!(endpoint_stats))
-        .routes(routes!(recover))
         .routes(routes!(send_example))
 }
 
@@ -90,30 +90,6 @@ pub struct EndpointStats {
     pub filter_errors: u64,
     #[serde(rename = "lastFilterError")]
     pub last_filter_error: Option<String>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RecoverIn {
-    #[serde(with = "hookwire_core::time_fmt::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub since: Millis,
-    #[serde(default, with = "hookwire_core::time_fmt::rfc3339_option")]
-    #[schema(value_type = Option<String>, format = DateTime)]
-    pub until: Option<Millis>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct RecoverOut {
-    pub id: String,
-    pub status: &'static str,
-    pub task: &'static str,
-    #[serde(with = "hookwire_core::time_fmt::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub updated_at: Millis,
-    /// Hookwire: how many failed deliveries were scheduled again.
-    pub recovered: u64,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -253,28 +229,6 @@ async fn endpoint_stats(
         filter_errors: c.filter_errors,
         last_filter_error: c.last_filter_error,
     }))
-}
-
-/// Send again every failed delivery to this endpoint created since `since` (and before `until`).
-#[utoipa::path(post, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}/recover", tag = "Endpoint",
-    request_body = RecoverIn, params(("app_id" = String, Path), ("endpoint_id" = String, Path)), responses((status = 202, body = RecoverOut)))]
-async fn recover(
-    State(state): State<AppState>,
-    principal: Principal,
-    Path((app_id, endpoint_id)): Path<(String, String)>,
-    JsonBody(input): JsonBody<RecoverIn>,
-) -> ApiResult<(StatusCode, Json<RecoverOut>)> {
-    let (_, endpoint) = load_endpoint(&state, principal, &app_id, &endpoint_id).await?;
-    let now = state.clock.now();
-    let recovered = state.intake.recover(&endpoint, input.since, input.until).await?;
-    let out = RecoverOut {
-        id: format!("qtask_{}", hookwire_core::DeliveryId::generate().to_string().trim_start_matches("dlv_")),
-        status: "finished",
-        task: "endpoint.recover",
-        updated_at: now,
-        recovered,
-    };
-    Ok((StatusCode::ACCEPTED, Json(out)))
 }
 
 /// Send a test message of an event type to this endpoint only: the given payload, else the
