@@ -418,3 +418,35 @@ async fn odd_values_are_refused_naming_the_field() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn svix_deprecated_paths_answer_like_the_current_ones() {
+    let app = TestApp::start().await;
+    let receiver = support::receiver::Receiver::start().await;
+    let app_id = app.create_app().await;
+    let endpoint = app.create_endpoint(&app_id, json!({"url": receiver.url})).await;
+    let endpoint_id = endpoint["id"].as_str().unwrap();
+    let other = app.create_endpoint(&app_id, json!({"url": format!("{}/other", receiver.url)})).await;
+    let msg_id = app.send(&app_id, "a", json!({})).await["id"].as_str().unwrap().to_owned();
+    receiver.wait_for(2).await;
+    let current = app
+        .get_until(&format!("/api/v1/app/{app_id}/attempt/msg/{msg_id}"), |l| l["data"].as_array().unwrap().len() == 2)
+        .await;
+    let (status, old) = app.get(&format!("/api/v1/app/{app_id}/msg/{msg_id}/attempt")).await;
+    assert_eq!((status.as_u16(), &old["data"]), (200, &current["data"]));
+    let (status, one) = app.get(&format!("/api/v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/attempt")).await;
+    assert_eq!(status, 200, "{one}");
+    let endpoints: Vec<&str> =
+        one["data"].as_array().unwrap().iter().map(|a| a["endpointId"].as_str().unwrap()).collect();
+    assert_eq!(endpoints, vec![endpoint_id], "only that endpoint's attempts, not {}", other["id"]);
+    let (status, access) = app.request(Method::POST, &format!("/api/v1/auth/dashboard-access/{app_id}"), None).await;
+    assert_eq!(status, 200, "{access}");
+    assert!(
+        access["token"].as_str().unwrap().starts_with("hwp_") && access["url"].as_str().unwrap().contains("#token=")
+    );
+    let (status, _) = app.request_as(None, Method::GET, "/api/v1/health/ping", None).await;
+    assert_eq!(status, 204);
+    let (_, document) = app.get("/api/v1/openapi.json").await;
+    assert_eq!(document["paths"]["/api/v1/app/{app_id}/msg/{msg_id}/attempt"]["get"]["deprecated"], true);
+    app.stop().await;
+}

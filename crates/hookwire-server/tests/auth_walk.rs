@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use support::TestApp;
 
 /// Routes that need no token.
-const PUBLIC: &[&str] = &["/api/v1/health"];
+const PUBLIC: &[&str] = &["/api/v1/health", "/api/v1/health/ping"];
 /// Logging out ends the calling token itself: walked last, on its own.
 const LOGOUT: &str = "/api/v1/auth/logout";
 

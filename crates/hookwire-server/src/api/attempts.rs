@@ -25,10 +25,14 @@ use super::page::{ListResponse, id_iterator, list_response, page_from};
 use crate::auth::Principal;
 use crate::state::AppState;
 
+// Svix's deprecated paths are served (older SDKs call them) and marked deprecated in the document.
+#[allow(deprecated)]
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_by_endpoint))
         .routes(routes!(list_by_message))
+        .routes(routes!(list_by_message_deprecated))
+        .routes(routes!(list_by_message_and_endpoint_deprecated))
         .routes(routes!(get_attempt))
         .routes(routes!(expunge_attempt_content))
         .routes(routes!(list_destinations))
@@ -230,6 +234,44 @@ async fn list_by_message(
     let rendering = Rendering { with_msg: false, with_content: query.bool("with_content")?.unwrap_or(true) };
     query.bool("expanded_statuses")?;
     Ok(Json(list(&state, &app, filter, rendering).await?))
+}
+
+/// Attempts of one message (Svix's deprecated path for list-by-msg, which older SDKs call).
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/msg/{msg_id}/attempt", tag = "Message Attempt",
+    params(("app_id" = String, Path), ("msg_id" = String, Path), ("limit" = Option<usize>, Query), ("iterator" = Option<String>, Query),
+        ("status" = Option<i64>, Query), ("endpoint_id" = Option<String>, Query), ("channel" = Option<String>, Query),
+        ("tag" = Option<String>, Query), ("event_types" = Option<String>, Query), ("before" = Option<String>, Query),
+        ("after" = Option<String>, Query)),
+    responses((status = 200, body = ListResponse<MessageAttemptOut>)))]
+#[deprecated(note = "Svix's older path: GET /api/v1/app/{app_id}/attempt/msg/{msg_id}")]
+async fn list_by_message_deprecated(
+    state: State<AppState>,
+    principal: Principal,
+    path: Path<(String, String)>,
+    query: QueryPairs,
+) -> ApiResult<Json<ListResponse<MessageAttemptOut>>> {
+    list_by_message(state, principal, path, query).await
+}
+
+/// Attempts of one message to one endpoint (Svix's deprecated list-attempts-for-endpoint).
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/attempt", tag = "Message Attempt",
+    params(("app_id" = String, Path), ("msg_id" = String, Path), ("endpoint_id" = String, Path), ("limit" = Option<usize>, Query),
+        ("iterator" = Option<String>, Query), ("status" = Option<i64>, Query), ("channel" = Option<String>, Query),
+        ("tag" = Option<String>, Query), ("event_types" = Option<String>, Query), ("before" = Option<String>, Query),
+        ("after" = Option<String>, Query)),
+    responses((status = 200, body = ListResponse<MessageAttemptOut>)))]
+#[deprecated(note = "Svix's older path: GET /api/v1/app/{app_id}/attempt/msg/{msg_id}?endpoint_id=")]
+async fn list_by_message_and_endpoint_deprecated(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((app_id, msg_id, endpoint_id)): Path<(String, String, String)>,
+    query: QueryPairs,
+) -> ApiResult<Json<ListResponse<MessageAttemptOut>>> {
+    let (app, endpoint) = load_endpoint(&state, principal, &app_id, &endpoint_id).await?;
+    let message = load_message(&state, &app, &msg_id).await?;
+    let mut filter = attempt_filter(&query, AttemptScope::Message(message.id))?;
+    filter.endpoint = Some(endpoint.id);
+    Ok(Json(list(&state, &app, filter, Rendering { with_msg: false, with_content: true }).await?))
 }
 
 async fn load_attempt(state: &AppState, app: &Application, message: &Message, attempt_id: &str) -> ApiResult<Attempt> {

@@ -48,6 +48,7 @@ pub fn router(state: &AppState) -> (Router<AppState>, OpenApi) {
         }))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), scope::require_scope))
         .routes(routes!(health))
+        .routes(routes!(health_ping))
         .split_for_parts();
     openapi.info.title = "Hookwire".into();
     openapi.info.version = env!("CARGO_PKG_VERSION").into();
@@ -66,5 +67,11 @@ pub fn router(state: &AppState) -> (Router<AppState>, OpenApi) {
 /// Health check; needs no token.
 #[utoipa::path(get, path = "/api/v1/health", tag = "Health", responses((status = 204)))]
 async fn health() -> StatusCode {
+    StatusCode::NO_CONTENT
+}
+
+/// Health check (Svix's `ping` path); needs no token.
+#[utoipa::path(get, path = "/api/v1/health/ping", tag = "Health", responses((status = 204)))]
+async fn health_ping() -> StatusCode {
     StatusCode::NO_CONTENT
 }

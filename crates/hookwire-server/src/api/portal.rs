@@ -27,9 +27,12 @@ const SESSION_IDS_PER_EXPIRY_MAX: usize = 1_000;
 /// The longest delay before expire-all takes effect (Svix's bound).
 pub const EXPIRE_ALL_DELAY_SECONDS_MAX: u64 = 259_200;
 
+// Svix's deprecated paths are served (older SDKs call them) and marked deprecated in the document.
+#[allow(deprecated)]
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(app_portal_access))
+        .routes(routes!(dashboard_access))
         .routes(routes!(logout))
         .routes(routes!(expire_all))
         .routes(routes!(token_info))
@@ -157,6 +160,21 @@ async fn app_portal_access(
     let (token, _) = state.auth.issue_app_token(state.store.as_ref(), request).await?;
     let url = portal_url(&state, app.id, &token);
     Ok(Json(AppPortalAccessOut { token, url }))
+}
+
+/// A portal link (Svix's deprecated dashboard-access, which takes no body: every capability);
+/// a body is read as app-portal-access reads it.
+#[utoipa::path(post, path = "/api/v1/auth/dashboard-access/{app_id}", tag = "Authentication",
+    request_body = Option<AppPortalAccessIn>,
+    params(("app_id" = String, Path)), responses((status = 200, body = AppPortalAccessOut)))]
+#[deprecated(note = "Svix's older name for app-portal-access")]
+async fn dashboard_access(
+    state: State<AppState>,
+    admin: Admin,
+    path: Path<String>,
+    body: OptionalJsonBody<AppPortalAccessIn>,
+) -> ApiResult<Json<AppPortalAccessOut>> {
+    app_portal_access(state, admin, path, body).await
 }
 
 /// Log out: the calling application token stops working at once.

@@ -60,6 +60,7 @@ pub enum TaskKind {
 pub enum TaskCommand {
     /// List background tasks, newest first.
     List {
+        /// Only tasks in this state.
         #[arg(long, value_enum)]
         status: Option<TaskStatus>,
         /// Only tasks of this kind.
