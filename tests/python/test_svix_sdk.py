@@ -69,7 +69,7 @@ def new_endpoint(
 def attempts_of(
     svix: Svix, app_id: str, msg_id: str, endpoint_id: str | None = None
 ) -> List[MessageAttemptOut]:
-    options = MessageAttemptListByMsgOptions(endpoint_id=endpoint_id)
+    options = MessageAttemptListByMsgOptions(endpoint_id=endpoint_id, with_content=True)
     return svix.message_attempt.list_by_msg(app_id, msg_id, options).data
 
 

@@ -144,6 +144,7 @@ impl Server {
             sender,
             metrics,
             clock,
+            health: Default::default(),
         });
         let (api, _) = api::router(&state);
         let api = api.merge(crate::api::metrics::router());
@@ -240,7 +241,7 @@ async fn open_store(
             Ok((Arc::new(sqlite), Some(lock)))
         }
         Database::Postgres(url) => {
-            let postgres = PgStore::open(url, main_key, background).await?;
+            let postgres = PgStore::open_with(url, main_key, background, config.database_limits()).await?;
             tracing::info!(node_id = postgres.node_id(), database = %database.describe(), "using PostgreSQL");
             Ok((Arc::new(postgres), None))
         }

@@ -64,6 +64,12 @@ pub struct Config {
     pub http_body_timeout_ms: u64,
     /// Connections open on the API port at once (503 beyond; lowered to fit the open-file limit).
     pub http_connections_max: usize,
+    /// PostgreSQL: how long one round trip may take (503 `database_unavailable` after).
+    pub database_query_timeout_ms: u64,
+    /// PostgreSQL: how long a request may wait for a pooled connection.
+    pub database_pool_wait_ms: u64,
+    /// PostgreSQL: how long opening a connection may take (a URL's `connect_timeout` wins).
+    pub database_connect_timeout_ms: u64,
 }
 
 impl Config {
@@ -71,6 +77,16 @@ impl Config {
         DestinationPolicy {
             allow_private_networks: self.allow_private_networks,
             allowed_networks: self.allowed_networks.clone(),
+        }
+    }
+
+    /// The bounds of every wait on a PostgreSQL database.
+    pub fn database_limits(&self) -> hookwire_store::postgres::Limits {
+        use std::time::Duration;
+        hookwire_store::postgres::Limits {
+            query_timeout: Duration::from_millis(self.database_query_timeout_ms),
+            pool_wait: Duration::from_millis(self.database_pool_wait_ms),
+            connect_timeout: Duration::from_millis(self.database_connect_timeout_ms),
         }
     }
 }
@@ -101,6 +117,9 @@ impl Default for Config {
             http_header_timeout_ms: crate::serve::HEADER_TIMEOUT_MS_DEFAULT,
             http_body_timeout_ms: crate::serve::BODY_TIMEOUT_MS_DEFAULT,
             http_connections_max: crate::serve::CONNECTIONS_MAX_DEFAULT,
+            database_query_timeout_ms: hookwire_store::postgres::PG_QUERY_TIMEOUT_MS_DEFAULT,
+            database_pool_wait_ms: hookwire_store::postgres::PG_POOL_WAIT_MS_DEFAULT,
+            database_connect_timeout_ms: hookwire_store::postgres::PG_CONNECT_TIMEOUT_MS_DEFAULT,
         }
     }
 }
@@ -133,6 +152,9 @@ pub struct FileConfig {
     pub http_header_timeout_ms: Option<u64>,
     pub http_body_timeout_ms: Option<u64>,
     pub http_connections_max: Option<usize>,
+    pub database_query_timeout_ms: Option<u64>,
+    pub database_pool_wait_ms: Option<u64>,
+    pub database_connect_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -227,6 +249,15 @@ impl FileConfig {
         }
         if let Some(v) = self.http_connections_max {
             config.http_connections_max = positive("http_connections_max", v as u64)? as usize;
+        }
+        if let Some(v) = self.database_query_timeout_ms {
+            config.database_query_timeout_ms = positive("database_query_timeout_ms", v)?;
+        }
+        if let Some(v) = self.database_pool_wait_ms {
+            config.database_pool_wait_ms = positive("database_pool_wait_ms", v)?;
+        }
+        if let Some(v) = self.database_connect_timeout_ms {
+            config.database_connect_timeout_ms = positive("database_connect_timeout_ms", v)?;
         }
         Ok(())
     }

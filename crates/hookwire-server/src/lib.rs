@@ -6,6 +6,7 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod delivery;
+pub mod health;
 pub mod intake;
 pub mod metrics;
 pub mod ops;

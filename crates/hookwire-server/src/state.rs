@@ -47,4 +47,6 @@ pub struct Shared {
     pub sender: Sender,
     pub metrics: Arc<crate::metrics::Metrics>,
     pub clock: SharedClock,
+    /// Whether the database answers (`/api/v1/health`).
+    pub health: crate::health::Health,
 }

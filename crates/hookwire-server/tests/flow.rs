@@ -167,7 +167,7 @@ async fn exhausted_deliveries_and_auto_disable_are_announced_as_operational_even
     // Operational events are kept as long as the server's retention says, not a fixed 90 days.
     clock.advance(2 * 86_400_000);
     app.get_until("/api/v1/app/ops/msg", |list| {
-        list["data"].as_array().unwrap().iter().all(|m| m["payload"] == json!({}))
+        list["data"].as_array().unwrap().iter().all(|m| m["payload"] == json!({"expired": true}))
     })
     .await;
     app.stop().await;

@@ -133,6 +133,6 @@ async fn expunged_content_and_attempts_with_their_message() {
     assert_eq!(attempts["data"][0]["msg"]["id"], msg.as_str());
     let (status, _) = app.request(Method::DELETE, &format!("/api/v1/app/{app_id}/msg/{msg}/content"), None).await;
     assert_eq!(status, 204);
-    assert_eq!(app.get(&format!("/api/v1/app/{app_id}/msg/{msg}")).await.1["payload"], json!({}));
+    assert_eq!(app.get(&format!("/api/v1/app/{app_id}/msg/{msg}")).await.1["payload"], json!({"expired": true}));
     app.stop().await;
 }

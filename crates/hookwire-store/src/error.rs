@@ -17,6 +17,10 @@ pub enum StoreError {
     Postgres(#[from] tokio_postgres::Error),
     #[error("PostgreSQL connection pool: {0}")]
     Pool(String),
+    /// The database cannot be reached or did not answer within its bound (a failover, a frozen
+    /// or partitioned server): nothing is known to have been written; retry shortly.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
     #[error("a batched write failed: {0}")]
     Batch(String),
     #[error("database URL: {0}")]
@@ -41,6 +45,35 @@ impl StoreError {
             Self::Full => true,
             Self::Sqlite(error) => error.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull),
             Self::Postgres(error) => error.code() == Some(&tokio_postgres::error::SqlState::DISK_FULL),
+            _ => false,
+        }
+    }
+}
+
+impl StoreError {
+    /// Whether the database could not be reached or did not answer in time, so the operation
+    /// may be retried shortly (on PostgreSQL: a connection lost or refused, a server shutting
+    /// down or starting, a standby that is read-only after a failover, a query over its bound).
+    pub fn is_unavailable(&self) -> bool {
+        use tokio_postgres::error::SqlState;
+        match self {
+            Self::Unavailable(_) => true,
+            Self::Postgres(error) => match error.code() {
+                Some(code) => {
+                    code.code().starts_with("08")
+                        || [
+                            SqlState::ADMIN_SHUTDOWN,
+                            SqlState::CRASH_SHUTDOWN,
+                            SqlState::CANNOT_CONNECT_NOW,
+                            SqlState::READ_ONLY_SQL_TRANSACTION,
+                            SqlState::QUERY_CANCELED,
+                            SqlState::TOO_MANY_CONNECTIONS,
+                        ]
+                        .contains(code)
+                }
+                // No answer from the server at all: the connection closed or failed.
+                None => error.is_closed() || std::error::Error::source(error).is_some_and(|s| s.is::<std::io::Error>()),
+            },
             _ => false,
         }
     }

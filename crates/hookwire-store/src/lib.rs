@@ -22,7 +22,9 @@ use hookwire_core::{AppId, AttemptId, DeliveryId, EndpointId, MessageId, TaskId}
 use tokio::sync::Notify;
 
 pub use error::{StoreError, StoreResult};
-pub use query::{AttemptFilter, AttemptScope, EndpointMessageFilter, MessageFilter, MessageMatch, Page, StatusCounts};
+pub use query::{
+    AppFilter, AttemptFilter, AttemptScope, EndpointMessageFilter, MessageFilter, MessageMatch, Page, StatusCounts,
+};
 
 /// A message to commit together with its deliveries, in one transaction.
 #[derive(Debug, Clone)]
@@ -90,8 +92,10 @@ pub struct DeliveryUpdate {
 pub trait ResourceStore: Send + Sync {
     async fn create_app(&self, app: Application) -> StoreResult<()>;
     /// By id or by uid.
+    /// Whether the database answers a trivial query (health checks), within the store's bounds.
+    async fn ping(&self) -> StoreResult<()>;
     async fn get_app(&self, id_or_uid: &str) -> StoreResult<Option<Application>>;
-    async fn list_apps(&self, page: &Page) -> StoreResult<Vec<Application>>;
+    async fn list_apps(&self, filter: &AppFilter) -> StoreResult<Vec<Application>>;
     async fn update_app(&self, app: Application) -> StoreResult<()>;
     /// Deletes the application and everything under it.
     async fn delete_app(&self, id: AppId) -> StoreResult<()>;

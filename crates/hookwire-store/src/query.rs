@@ -108,6 +108,21 @@ pub struct AttemptFilter {
     pub after: Option<Millis>,
 }
 
+/// The `LIKE` pattern of a Svix Play endpoint URL.
+pub(crate) const PLAY_URLS: &str = "%://play.svix.com/%";
+
+/// Which applications to list (Svix Cloud's `exclude_apps_with_*` options).
+#[derive(Debug, Clone, Default)]
+pub struct AppFilter {
+    pub page: Page,
+    /// Leave out applications with no endpoint.
+    pub exclude_without_endpoints: bool,
+    /// Leave out applications with a disabled endpoint.
+    pub exclude_with_disabled_endpoints: bool,
+    /// Leave out applications with an endpoint on Svix Play (`play.svix.com`).
+    pub exclude_with_play_endpoints: bool,
+}
+
 /// Deliveries of an endpoint by status, and its filter failures.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StatusCounts {

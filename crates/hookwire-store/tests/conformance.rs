@@ -13,7 +13,8 @@ use hookwire_store::postgres::PgStore;
 use hookwire_store::prelude::*;
 use hookwire_store::sqlite::{Durability, SqliteStore};
 use hookwire_store::{
-    Accept, Accepted, AttemptFilter, AttemptScope, DeliveryUpdate, MessageMatch, Page, StoreError, TaskFilter, Window,
+    Accept, Accepted, AppFilter, AttemptFilter, AttemptScope, DeliveryUpdate, MessageMatch, Page, StoreError,
+    TaskFilter, Window,
 };
 
 const NOW: i64 = 1_700_000_000_000;
@@ -64,6 +65,7 @@ conformance!(
     tokens_are_kept_by_hash_expired_by_application_and_purged,
     a_task_is_leased_to_one_runner_and_released_by_its_last_save,
     a_task_window_is_read_in_batches_with_each_messages_deliveries,
+    applications_are_listed_without_those_excluded_by_their_endpoints,
 );
 
 fn postgres_url() -> Option<String> {
@@ -340,6 +342,38 @@ async fn a_task_window_is_read_in_batches_with_each_messages_deliveries(backend:
     assert_eq!(f.store.rearm_failed(failed.clone(), NOW + 10).await.unwrap(), 1);
     assert_eq!(f.store.rearm_failed(failed, NOW + 10).await.unwrap(), 0, "no longer failed");
     assert_eq!(f.store.count_pending(f.endpoint.id, 100).await.unwrap(), 4);
+}
+
+async fn applications_are_listed_without_those_excluded_by_their_endpoints(backend: Backend) {
+    let f = fixture(backend).await; // "acme", with one enabled endpoint
+    let named = |uid: &str| Application { id: AppId::generate(), uid: Some(uid.into()), ..application() };
+    let (empty, disabled, play) = (named("empty"), named("disabled"), named("play"));
+    for app in [&empty, &disabled, &play] {
+        f.store.create_app(app.clone()).await.unwrap();
+    }
+    f.store.create_endpoint(Endpoint { disabled: true, ..endpoint(disabled.id) }).await.unwrap();
+    f.store
+        .create_endpoint(Endpoint { url: "https://play.svix.com/in/e_1/".into(), ..endpoint(play.id) })
+        .await
+        .unwrap();
+    let uids = |filter: AppFilter| {
+        let store = f.store.clone();
+        async move {
+            let mut uids: Vec<String> =
+                store.list_apps(&filter).await.unwrap().into_iter().filter_map(|a| a.uid).collect();
+            uids.sort();
+            uids
+        }
+    };
+    let page = Page { limit: 10, iterator: None, descending: false };
+    let all = AppFilter { page, ..Default::default() };
+    assert_eq!(uids(all.clone()).await, ["acme", "disabled", "empty", "play"]);
+    let with_endpoints = AppFilter { exclude_without_endpoints: true, ..all.clone() };
+    assert_eq!(uids(with_endpoints).await, ["acme", "disabled", "play"]);
+    let none_disabled = AppFilter { exclude_with_disabled_endpoints: true, ..all.clone() };
+    assert_eq!(uids(none_disabled).await, ["acme", "empty", "play"]);
+    let no_play = AppFilter { exclude_with_play_endpoints: true, ..all };
+    assert_eq!(uids(no_play).await, ["acme", "disabled", "empty"]);
 }
 
 async fn a_release_moves_a_delivery_only_under_the_lease_it_was_taken_with(backend: Backend) {

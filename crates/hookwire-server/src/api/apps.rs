@@ -138,7 +138,9 @@ pub async fn create_or_get(
 
 /// List applications (admin only).
 #[utoipa::path(get, path = "/api/v1/app", tag = "Application",
-    params(("limit" = Option<usize>, Query), ("iterator" = Option<String>, Query), ("order" = Option<String>, Query)),
+    params(("limit" = Option<usize>, Query), ("iterator" = Option<String>, Query), ("order" = Option<String>, Query),
+        ("exclude_apps_with_no_endpoints" = Option<bool>, Query), ("exclude_apps_with_disabled_endpoints" = Option<bool>, Query),
+        ("exclude_apps_with_svix_play_endpoints" = Option<bool>, Query)),
     responses((status = 200, body = ListResponse<ApplicationOut>)))]
 async fn list_apps(
     State(state): State<AppState>,
@@ -146,7 +148,13 @@ async fn list_apps(
     query: QueryPairs,
 ) -> ApiResult<Json<ListResponse<ApplicationOut>>> {
     let page = page_from(&query, false, id_iterator::<AppId>)?;
-    let apps = state.store.list_apps(&page).await?;
+    let filter = hookwire_store::AppFilter {
+        page: page.clone(),
+        exclude_without_endpoints: query.bool("exclude_apps_with_no_endpoints")?.unwrap_or(false),
+        exclude_with_disabled_endpoints: query.bool("exclude_apps_with_disabled_endpoints")?.unwrap_or(false),
+        exclude_with_play_endpoints: query.bool("exclude_apps_with_svix_play_endpoints")?.unwrap_or(false),
+    };
+    let apps = state.store.list_apps(&filter).await?;
     Ok(Json(list_response(&page, apps, |a| a.id.to_string(), ApplicationOut::from)))
 }
 

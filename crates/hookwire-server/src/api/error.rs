@@ -82,6 +82,14 @@ impl From<StoreError> for ApiError {
             StoreError::Closed => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", "the server is shutting down")
             }
+            unavailable if unavailable.is_unavailable() => {
+                log_unavailable(&unavailable);
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "database_unavailable",
+                    "the database is unavailable (failing over, or not answering); retry shortly (an idempotency key makes a retried create safe)",
+                )
+            }
             // Logged once per episode by the store, not once per request.
             full if full.is_storage_full() => Self::new(
                 StatusCode::INSUFFICIENT_STORAGE,
@@ -120,6 +128,7 @@ impl From<crate::intake::IntakeError> for ApiError {
             }
             IntakeError::Payload(other) => Self::invalid(&["body", "payload"], other.to_string()),
             IntakeError::UnknownEventType(_) => Self::invalid(&["body", "eventType"], error.to_string()),
+            IntakeError::PayloadGone(_) => Self::new(StatusCode::BAD_REQUEST, "missing_payload", error.to_string()),
             IntakeError::Schema { ref path, .. } => {
                 let mut loc = vec!["body", "payload"];
                 loc.extend(path.split('/').filter(|s| !s.is_empty()));
@@ -150,5 +159,23 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = Body { code: self.code, detail: &self.detail };
         (self.status, axum::Json(body)).into_response()
+    }
+}
+
+/// Logs a database outage at most once per `UNAVAILABLE_LOG_INTERVAL_MS`, with how many
+/// requests it refused meanwhile: an outage under load must not become a log flood.
+fn log_unavailable(error: &StoreError) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    const UNAVAILABLE_LOG_INTERVAL_MS: u64 = 5_000;
+    static LAST_LOGGED_MS: AtomicU64 = AtomicU64::new(0);
+    static REFUSED: AtomicU64 = AtomicU64::new(0);
+    let refused = REFUSED.fetch_add(1, Ordering::Relaxed) + 1;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let last = LAST_LOGGED_MS.load(Ordering::Relaxed);
+    if now.saturating_sub(last) >= UNAVAILABLE_LOG_INTERVAL_MS
+        && LAST_LOGGED_MS.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+    {
+        REFUSED.store(0, Ordering::Relaxed);
+        tracing::warn!(error = %error_chain(error), refused, "database unavailable: requests answered 503");
     }
 }

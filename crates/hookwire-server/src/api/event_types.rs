@@ -203,9 +203,15 @@ async fn create_event_type(
     JsonBody(input): JsonBody<EventTypeIn>,
 ) -> ApiResult<(StatusCode, Json<EventTypeOut>)> {
     let name = input.name.clone().ok_or_else(|| ApiError::invalid(&["body", "name"], "missing field `name`"))?;
-    let event_type = from_input(name, input, state.clock.now(), state.clock.now())?;
+    // Creating an archived event type brings it back with the new fields, as Svix does.
+    let archived = state.store.get_event_type(&name).await?.filter(|current| current.archived);
+    let created_at = archived.as_ref().map_or(state.clock.now(), |current| current.created_at);
+    let event_type = from_input(name, input, created_at, state.clock.now())?;
     check(&event_type)?;
-    state.store.create_event_type(event_type.clone()).await?;
+    match archived {
+        Some(_) => state.store.update_event_type(event_type.clone()).await?,
+        None => state.store.create_event_type(event_type.clone()).await?,
+    }
     Ok((StatusCode::CREATED, Json(EventTypeOut::from_model(event_type, true))))
 }
 

@@ -111,11 +111,13 @@ pub fn empty_object() -> Box<RawValue> {
 
 impl MessageOut {
     pub fn from_message(message: Message, with_content: bool) -> Self {
-        let payload = message
-            .payload
-            .filter(|_| with_content && message.content_type.is_none())
-            .and_then(|p| RawValue::from_string(p).ok())
-            .unwrap_or_else(empty_object);
+        // Without content, and for a raw payload (read it at `/raw`): `{}`; once expunged or
+        // past retention: `{"expired": true}`, as Svix shows it.
+        let payload = match (with_content && message.content_type.is_none(), message.payload) {
+            (false, _) => empty_object(),
+            (true, Some(payload)) => RawValue::from_string(payload).unwrap_or_else(|_| empty_object()),
+            (true, None) => RawValue::from_string(r#"{"expired":true}"#.to_owned()).expect("valid JSON"),
+        };
         Self {
             id: message.id.to_string(),
             event_type: message.event_type,

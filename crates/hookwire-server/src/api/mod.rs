@@ -21,6 +21,7 @@ use std::sync::{Arc, OnceLock};
 
 use axum::Json;
 use axum::Router;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use utoipa::openapi::OpenApi;
@@ -60,17 +61,22 @@ pub fn router(state: &AppState) -> (Router<AppState>, OpenApi) {
     let document = Json(openapi.clone());
     let router = router
         .route("/api/v1/openapi.json", get(move || async move { document.clone() }))
-        .fallback(|| async { ApiError::not_found("route") });
+        .fallback(|| async { ApiError::not_found("route") })
+        // JSON like every other error (an empty 405 breaks SDKs that parse every error body).
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")
+        });
     (router, openapi)
 }
 
-/// Health check; needs no token.
-#[utoipa::path(get, path = "/api/v1/health", tag = "Health", responses((status = 204)))]
-async fn health() -> StatusCode {
-    StatusCode::NO_CONTENT
+/// Health check; needs no token: 204 when the database answers, 503 `database_unavailable`
+/// when it does not (so a load balancer stops sending traffic here).
+#[utoipa::path(get, path = "/api/v1/health", tag = "Health", responses((status = 204), (status = 503)))]
+async fn health(State(state): State<AppState>) -> Result<StatusCode, ApiError> {
+    state.health.check(state.store.as_ref()).await
 }
 
-/// Health check (Svix's `ping` path); needs no token.
+/// Health check (Svix's `ping` path): the process answers; the database is not asked.
 #[utoipa::path(get, path = "/api/v1/health/ping", tag = "Health", responses((status = 204)))]
 async fn health_ping() -> StatusCode {
     StatusCode::NO_CONTENT

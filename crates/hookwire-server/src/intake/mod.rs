@@ -117,6 +117,9 @@ pub enum IntakeError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Payload(#[from] PayloadError),
+    /// The message's payload was expunged or passed its retention: there is nothing to send.
+    #[error("message {0} has no payload any more (expunged, or past its retention), so it cannot be sent again")]
+    PayloadGone(MessageId),
     #[error("event type {0:?} is not in the catalog (strict_event_types is on)")]
     UnknownEventType(String),
     /// The payload breaks its event type's schema at `path` (a JSON pointer).
@@ -236,6 +239,9 @@ impl Intake {
         endpoint: Arc<Endpoint>,
         chunks: Option<Vec<Option<u32>>>,
     ) -> Result<(), IntakeError> {
+        if message.payload.is_none() {
+            return Err(IntakeError::PayloadGone(message.id));
+        }
         let now = self.clock.now();
         let planned = match chunks {
             Some(chunks) => chunks.into_iter().map(|chunk| Planned { endpoint: endpoint.clone(), chunk }).collect(),

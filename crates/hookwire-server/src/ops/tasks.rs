@@ -241,14 +241,20 @@ impl Tasks {
                 progress.count_replayed(replayed.sent, replayed.expired, params.dry_run);
             }
             TaskKind::EndpointRecover => {
-                let mut messages = 0;
+                let (mut messages, mut expired) = (0, 0);
                 let mut failed = Vec::new();
-                for (_, deliveries) in &batch {
+                for (message, deliveries) in &batch {
                     let before = failed.len();
+                    if message.payload.is_none() {
+                        // Nothing to send again: counted, not re-armed.
+                        expired += u64::from(deliveries.iter().any(|d| d.status == Status::Fail));
+                        continue;
+                    }
                     failed.extend(deliveries.iter().filter(|d| d.status == Status::Fail).map(|d| d.id));
                     messages += u64::from(failed.len() > before);
                 }
-                progress.messages_matched += messages;
+                progress.messages_matched += messages + expired;
+                progress.messages_expired += expired;
                 if !params.dry_run && !failed.is_empty() {
                     let recovered = self.intake.recover(failed).await?;
                     progress.messages_sent += recovered.min(messages);

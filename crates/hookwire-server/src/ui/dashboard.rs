@@ -28,7 +28,8 @@ const RECOVER_DEFAULT_WINDOW_MS: Millis = 24 * 3_600_000;
 
 pub async fn apps(_: Operator, State(state): State<AppState>, query: QueryPairs) -> UiResult {
     let page_request = page_from(&query, false, id_iterator::<hookwire_core::AppId>)?;
-    let apps = state.store.list_apps(&page_request).await?;
+    let filter = hookwire_store::AppFilter { page: page_request.clone(), ..Default::default() };
+    let apps = state.store.list_apps(&filter).await?;
     let list = list_response(&page_request, apps, |a| a.id.to_string(), |a| a);
     let mut rows = String::new();
     for app in &list.data {

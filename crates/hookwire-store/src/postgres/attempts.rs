@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 
-use deadpool_postgres::Pool;
 use hookwire_core::EndpointId;
 use hookwire_core::model::{Attempt, Status};
 use hookwire_core::time_fmt::Millis;
@@ -15,21 +14,23 @@ use crate::error::{StoreError, StoreResult};
 /// Records the attempts and moves their deliveries on; answers each in order with since when its
 /// endpoint has failed without a success.
 pub(super) async fn record(
-    pool: &Pool,
-    node_id: &String,
+    store: &super::PgStore,
     records: Vec<(Attempt, DeliveryUpdate)>,
 ) -> Vec<StoreResult<Option<Millis>>> {
     if records.is_empty() {
         return Vec::new();
     }
     let refs: Vec<(&Attempt, &DeliveryUpdate)> = records.iter().map(|(a, u)| (a, u)).collect();
-    match write(pool, node_id, &refs).await {
+    match write(store, &refs).await {
         Ok(failing_since) => {
             records.iter().map(|(attempt, _)| Ok(failing_since.get(&attempt.endpoint_id).copied().flatten())).collect()
         }
         Err(error) => {
-            let detail = error.to_string();
-            records.iter().map(|_| Err(StoreError::Batch(detail.clone()))).collect()
+            let (detail, unavailable) = (error.to_string(), error.is_unavailable());
+            let each = || {
+                if unavailable { StoreError::Unavailable(detail.clone()) } else { StoreError::Batch(detail.clone()) }
+            };
+            records.iter().map(|_| Err(each())).collect()
         }
     }
 }
@@ -63,8 +64,7 @@ const RECORD_SQL: &str = "WITH input AS (SELECT * FROM unnest($1::text[], $2::te
     RETURNING endpoint_id, failing_since";
 
 async fn write(
-    pool: &Pool,
-    node_id: &String,
+    store: &super::PgStore,
     records: &[(&Attempt, &DeliveryUpdate)],
 ) -> StoreResult<HashMap<EndpointId, Option<Millis>>> {
     let text = |f: &dyn Fn(&Attempt) -> String| records.iter().map(|(a, _)| f(a)).collect::<Vec<String>>();
@@ -86,7 +86,8 @@ async fn write(
     let attempts = int(&|_, u| i64::from(u.attempts));
     let next_at: Vec<Option<i64>> = records.iter().map(|(_, u)| u.next_attempt_at).collect();
     let succeeded: Vec<bool> = records.iter().map(|(a, _)| a.status == Status::Success).collect();
-    let client = pool.get().await.map_err(super::pool_error)?;
+    let client = store.client().await?;
+    let node_id = &store.inner.node_id;
     let statement = client.prepare_cached(RECORD_SQL).await?;
     let rows = client
         .query(

@@ -96,7 +96,7 @@ impl DeliveryStore for PgStore {
     }
 
     async fn record_attempts(&self, records: Vec<(Attempt, DeliveryUpdate)>) -> Vec<StoreResult<Option<Millis>>> {
-        super::attempts::record(&self.inner.pool, &self.inner.node_id, records).await
+        super::attempts::record(self, records).await
     }
 
     async fn disable_endpoint(&self, endpoint: EndpointId, now: Millis) -> StoreResult<bool> {

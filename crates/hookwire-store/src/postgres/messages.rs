@@ -4,10 +4,10 @@ use async_trait::async_trait;
 use hookwire_core::limits::IDEMPOTENCY_WINDOW_SECONDS;
 use std::sync::LazyLock;
 
+use super::conn::Db;
 use hookwire_core::model::{Delivery, Message};
 use hookwire_core::time_fmt::Millis;
 use hookwire_core::{AppId, MessageId};
-use tokio_postgres::GenericClient;
 use tokio_postgres::Statement;
 use tokio_postgres::types::ToSql;
 
@@ -26,7 +26,7 @@ impl MessageStore for PgStore {
         if idempotency_key.is_none() && filter_errors.is_empty() {
             // The hot path: one statement, one round trip, its own transaction.
             let statement = client.prepare_cached(&ACCEPT_SQL).await?;
-            insert(&**client, &statement, &message, &deliveries, leased_until, &self.inner.node_id).await?;
+            insert(&client, &statement, &message, &deliveries, leased_until, &self.inner.node_id).await?;
             return Ok(Accepted::Created);
         }
         let tx = client.transaction().await?;
@@ -45,14 +45,14 @@ impl MessageStore for PgStore {
             .await?;
         }
         let statement = tx.prepare_cached(&ACCEPT_SQL).await?;
-        insert(&*tx, &statement, &message, &deliveries, leased_until, &self.inner.node_id).await?;
+        insert(&tx, &statement, &message, &deliveries, leased_until, &self.inner.node_id).await?;
         tx.commit().await?;
         Ok(Accepted::Created)
     }
 
     async fn get_message(&self, app: AppId, id: MessageId) -> StoreResult<Option<Message>> {
         let client = self.client().await?;
-        message_by_id(&**client, app, id).await
+        message_by_id(&client, app, id).await
     }
 
     async fn get_message_by_event_id(&self, app: AppId, event_id: &str) -> StoreResult<Option<Message>> {
@@ -109,7 +109,7 @@ impl MessageStore for PgStore {
 /// still within the idempotency window. A concurrent accept with the same key (on any node) waits
 /// on the key's row for this transaction, then finds the key taken.
 async fn claim_idempotency_key(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &super::conn::Tx<'_>,
     message: &Message,
     key: &String,
 ) -> StoreResult<Option<Message>> {
@@ -155,7 +155,7 @@ static ACCEPT_SQL: LazyLock<String> = LazyLock::new(|| {
 });
 
 async fn insert(
-    client: &impl GenericClient,
+    client: &impl Db,
     statement: &Statement,
     message: &Message,
     deliveries: &[Delivery],
@@ -191,7 +191,7 @@ async fn insert(
     Ok(())
 }
 
-async fn message_by_id(client: &impl GenericClient, app: AppId, id: MessageId) -> StoreResult<Option<Message>> {
+async fn message_by_id(client: &impl Db, app: AppId, id: MessageId) -> StoreResult<Option<Message>> {
     let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1 AND app_id = $2");
     client.query_opt(&sql, &[&id.to_string(), &app.to_string()]).await?.as_ref().map(rows::message).transpose()
 }

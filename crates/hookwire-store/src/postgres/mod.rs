@@ -5,6 +5,7 @@
 //! Nothing that decides correctness is cached in memory.
 
 mod attempts;
+mod conn;
 mod deliveries;
 mod messages;
 mod node;
@@ -17,11 +18,17 @@ mod tokens;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use hookwire_core::crypto::MainKey;
 use hookwire_core::model::Endpoint;
 use tokio::sync::{Notify, broadcast};
 use tokio_postgres::NoTls;
+
+use conn::Conn;
+pub use conn::{
+    Limits, PG_CONNECT_TIMEOUT_MS_DEFAULT, PG_POOL_WAIT_MS_DEFAULT, PG_QUERY_TIMEOUT_MS_DEFAULT, PG_TCP_TIMEOUT_MS,
+};
+use tls::Target;
 
 use crate::EndpointPause;
 use crate::cache::ConfigCache;
@@ -56,6 +63,8 @@ pub struct PgStore {
 
 struct Inner {
     pool: Pool,
+    /// How long any wait on the database may last.
+    limits: Limits,
     /// The URL it was opened with (tools and tests open side connections with it).
     url: String,
     /// This process's name in the `nodes` table and on its leases.
@@ -76,26 +85,48 @@ struct Inner {
 impl PgStore {
     /// Connects to `url` (`postgres://user@host:port/db`), applies pending migrations, checks the
     /// main key, joins the node registry and starts the heartbeat and the due-work listener on
-    /// `tasks`, until its `stop` fires (the server's shutdown) or the store is dropped.
+    /// `tasks`, until its `stop` fires (the server's shutdown) or the store is dropped. Every
+    /// wait on the database is bounded by the default `Limits`.
     pub async fn open(url: &str, main_key: Option<MainKey>, tasks: &Background) -> StoreResult<Self> {
-        let config = parse_url(url)?;
-        let manager = match tls::connector(&config)? {
-            None => {
-                Manager::from_config(config.clone(), NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast })
-            }
-            Some(tls) => {
-                Manager::from_config(config.clone(), tls, ManagerConfig { recycling_method: RecyclingMethod::Fast })
-            }
+        Self::open_with(url, main_key, tasks, Limits::default()).await
+    }
+
+    /// `open`, with the waits bounded by `limits`.
+    pub async fn open_with(
+        url: &str,
+        main_key: Option<MainKey>,
+        tasks: &Background,
+        limits: Limits,
+    ) -> StoreResult<Self> {
+        let target = bounded_target(url, &limits)?;
+        let mut pooled = target.config.clone();
+        // The server gives up on a statement a little after the client has, so a statement the
+        // client abandoned does not hold locks on.
+        let statement_timeout = limits.query_timeout.as_millis() + 1_000;
+        let options = pooled.get_options().map(|o| format!("{o} ")).unwrap_or_default();
+        pooled.options(format!("{options}-c statement_timeout={statement_timeout}"));
+        let recycling = ManagerConfig { recycling_method: RecyclingMethod::Fast };
+        let manager = match target.tls.clone() {
+            None => Manager::from_config(pooled, NoTls, recycling),
+            Some(tls) => Manager::from_config(pooled, tls, recycling),
         };
-        let pool =
-            Pool::builder(manager).max_size(POOL_SIZE_MAX).build().map_err(|e| StoreError::Pool(e.to_string()))?;
-        let mut client = pool.get().await.map_err(pool_error)?;
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE_MAX)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(limits.pool_wait))
+            .create_timeout(Some(limits.connect_timeout))
+            .recycle_timeout(Some(limits.query_timeout))
+            .build()
+            .map_err(|e| StoreError::Pool(e.to_string()))?;
+        let (mut client, driver) = connect_driven(&target).await?;
         migrate(&mut client).await?;
         check_main_key(&client, main_key.as_ref()).await?;
         drop(client);
+        let _ = driver.await;
         let node_id = format!("node_{}", uuid::Uuid::now_v7().simple());
         let inner = Arc::new(Inner {
             pool,
+            limits,
             url: url.to_owned(),
             node_id,
             left: AtomicBool::new(false),
@@ -107,13 +138,13 @@ impl PgStore {
         });
         node::join(&inner).await?;
         node::spawn_heartbeat(Arc::downgrade(&inner), &tasks.tracker, tasks.stop.clone());
-        node::spawn_listener(config, Arc::downgrade(&inner), &tasks.tracker, tasks.stop.clone());
+        node::spawn_listener(target, Arc::downgrade(&inner), &tasks.tracker, tasks.stop.clone());
         Ok(Self { inner })
     }
 
     /// Applies pending migrations and returns the schema version.
     pub async fn migrate_only(url: &str) -> StoreResult<usize> {
-        let (mut client, driver) = connect_driven(&parse_url(url)?).await?;
+        let (mut client, driver) = connect_driven(&bounded_target(url, &Limits::default())?).await?;
         let version = migrate(&mut client).await;
         drop(client);
         let _ = driver.await;
@@ -166,8 +197,8 @@ impl PgStore {
         self.inner.cache.invalidate();
     }
 
-    async fn client(&self) -> StoreResult<Object> {
-        self.inner.pool.get().await.map_err(pool_error)
+    async fn client(&self) -> StoreResult<Conn> {
+        self.inner.conn().await
     }
 
     fn seal_endpoint(&self, endpoint: Endpoint) -> Endpoint {
@@ -179,32 +210,43 @@ impl PgStore {
     }
 }
 
-fn parse_url(url: &str) -> StoreResult<tokio_postgres::Config> {
-    url.parse::<tokio_postgres::Config>()
-        .map_err(|e| StoreError::Url(format!("{e} (expected postgres://user@host:port/database)")))
+impl Inner {
+    async fn conn(&self) -> StoreResult<Conn> {
+        conn::take(&self.pool, self.limits.query_timeout).await
+    }
+}
+
+/// The URL parsed, with the connect timeout and TCP keepalives Hookwire wants unless the URL
+/// sets its own (libpq's names: `connect_timeout`, `keepalives_idle`, `tcp_user_timeout`).
+fn bounded_target(url: &str, limits: &Limits) -> StoreResult<Target> {
+    let mut target = Target::parse(url)?;
+    let config = &mut target.config;
+    if !url.contains("connect_timeout=") {
+        config.connect_timeout(limits.connect_timeout);
+    }
+    let tcp = std::time::Duration::from_millis(PG_TCP_TIMEOUT_MS);
+    config.keepalives(true);
+    if !url.contains("keepalives_idle=") {
+        config.keepalives_idle(tcp);
+    }
+    if !url.contains("tcp_user_timeout=") {
+        config.tcp_user_timeout(tcp);
+    }
+    Ok(target)
 }
 
 /// One connection outside the pool, with the TLS the URL asks for, its driver spawned.
-async fn connect_driven(
-    config: &tokio_postgres::Config,
-) -> StoreResult<(tokio_postgres::Client, tokio::task::JoinHandle<()>)> {
-    Ok(match tls::connector(config)? {
+async fn connect_driven(target: &Target) -> StoreResult<(tokio_postgres::Client, tokio::task::JoinHandle<()>)> {
+    Ok(match target.tls.clone() {
         None => {
-            let (client, connection) = config.connect(NoTls).await?;
+            let (client, connection) = target.config.connect(NoTls).await?;
             (client, tokio::spawn(async move { drop(connection.await) }))
         }
         Some(tls) => {
-            let (client, connection) = config.connect(tls).await?;
+            let (client, connection) = target.config.connect(tls).await?;
             (client, tokio::spawn(async move { drop(connection.await) }))
         }
     })
-}
-
-fn pool_error(error: deadpool_postgres::PoolError) -> StoreError {
-    match error {
-        deadpool_postgres::PoolError::Backend(error) => error.into(),
-        other => StoreError::Pool(other.to_string()),
-    }
 }
 
 /// Applies pending migrations in one transaction under an advisory lock (nodes starting together
@@ -251,7 +293,7 @@ pub async fn url_with_fresh_schema(url: &str, schema: &str) -> StoreResult<Strin
     if !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return Err(StoreError::Url(format!("schema name {schema:?} must be letters, digits and _")));
     }
-    let (client, driver) = connect_driven(&parse_url(url)?).await?;
+    let (client, driver) = connect_driven(&bounded_target(url, &Limits::default())?).await?;
     client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")).await?;
     drop(client);
     let _ = driver.await;

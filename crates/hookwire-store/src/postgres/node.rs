@@ -45,7 +45,7 @@ pub(super) fn lease_lapsed(now_param: &str) -> String {
 }
 
 pub(super) async fn join(inner: &Inner) -> StoreResult<()> {
-    let client = inner.pool.get().await.map_err(super::pool_error)?;
+    let client = inner.conn().await?;
     client
         .execute(
             &format!(
@@ -62,7 +62,7 @@ pub(super) async fn join(inner: &Inner) -> StoreResult<()> {
 /// Leaves the registry: this node's leases lapse for everyone at once.
 pub(super) async fn leave(inner: &Inner) -> StoreResult<()> {
     inner.left.store(true, Ordering::Release);
-    let client = inner.pool.get().await.map_err(super::pool_error)?;
+    let client = inner.conn().await?;
     client.execute("DELETE FROM nodes WHERE id = $1", &[&inner.node_id]).await?;
     Ok(())
 }
@@ -84,7 +84,7 @@ pub(super) fn spawn_heartbeat(inner: Weak<Inner>, tracker: &TaskTracker, stop: C
                 return;
             }
             let beat = async {
-                let client = inner.pool.get().await.map_err(super::pool_error)?;
+                let client = inner.conn().await?;
                 let sql = format!("UPDATE nodes SET heartbeat_at = {DB_NOW_MS} WHERE id = $1");
                 let updated = client.execute(&sql, &[&inner.node_id]).await?;
                 if updated == 0 {
@@ -105,7 +105,7 @@ pub(super) fn spawn_heartbeat(inner: Weak<Inner>, tracker: &TaskTracker, stop: C
 /// `stop` fires or the store is dropped; wakes the poller once after each (re)connect for
 /// anything announced while it was down.
 pub(super) fn spawn_listener(
-    config: tokio_postgres::Config,
+    target: super::tls::Target,
     alive: Weak<Inner>,
     tracker: &TaskTracker,
     stop: CancellationToken,
@@ -113,22 +113,21 @@ pub(super) fn spawn_listener(
     let tasks = tracker.clone();
     tracker.spawn(async move {
         while alive.strong_count() > 0 && !stop.is_cancelled() {
-            let failed = match super::tls::connector(&config) {
-                Ok(None) => match config.connect(NoTls).await {
+            let failed = match target.tls.clone() {
+                None => match target.config.connect(NoTls).await {
                     Ok((client, connection)) => {
                         listen(client, connection, &alive, &tasks, &stop).await;
                         None
                     }
                     Err(error) => Some(error.to_string()),
                 },
-                Ok(Some(tls)) => match config.connect(tls).await {
+                Some(tls) => match target.config.connect(tls).await {
                     Ok((client, connection)) => {
                         listen(client, connection, &alive, &tasks, &stop).await;
                         None
                     }
                     Err(error) => Some(error.to_string()),
                 },
-                Err(error) => Some(error.to_string()),
             };
             if let Some(error) = failed {
                 tracing::warn!(%error, "cannot open the LISTEN connection");

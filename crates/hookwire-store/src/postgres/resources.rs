@@ -11,8 +11,9 @@ use serde::de::DeserializeOwned;
 use super::PgStore;
 use super::rows::{Conditions, conflict_as, from_json, to_json};
 use crate::error::{StoreError, StoreResult};
+use crate::query::PLAY_URLS;
 use crate::query::WhereClause;
-use crate::{Page, ResourceStore};
+use crate::{AppFilter, Page, ResourceStore};
 
 impl PgStore {
     /// `SELECT body FROM {table}` under `conditions`, one page ordered by `column`, decoded.
@@ -44,6 +45,10 @@ impl PgStore {
 
 #[async_trait]
 impl ResourceStore for PgStore {
+    async fn ping(&self) -> StoreResult<()> {
+        self.client().await?.execute("SELECT 1", &[]).await.map(drop)
+    }
+
     async fn create_app(&self, app: Application) -> StoreResult<()> {
         let client = self.client().await?;
         client
@@ -72,8 +77,19 @@ impl ResourceStore for PgStore {
         Ok(app)
     }
 
-    async fn list_apps(&self, page: &Page) -> StoreResult<Vec<Application>> {
-        self.list_bodies("applications", Conditions::default(), page, "id").await
+    async fn list_apps(&self, filter: &AppFilter) -> StoreResult<Vec<Application>> {
+        let mut conditions = Conditions::default();
+        let endpoints = "SELECT 1 FROM endpoints e WHERE e.app_id = applications.id";
+        if filter.exclude_without_endpoints {
+            conditions.push_sql(&format!("EXISTS ({endpoints})"));
+        }
+        if filter.exclude_with_disabled_endpoints {
+            conditions.push_sql(&format!("NOT EXISTS ({endpoints} AND (e.body::jsonb ->> 'disabled') = 'true')"));
+        }
+        if filter.exclude_with_play_endpoints {
+            conditions.push(&format!("NOT EXISTS ({endpoints} AND (e.body::jsonb ->> 'url') LIKE ?)"), PLAY_URLS);
+        }
+        self.list_bodies("applications", conditions, &filter.page, "id").await
     }
 
     async fn update_app(&self, app: Application) -> StoreResult<()> {

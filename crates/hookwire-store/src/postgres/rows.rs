@@ -165,10 +165,12 @@ impl DeliveryColumns {
 }
 
 /// Turns a unique-constraint violation into `Conflict { what }`.
-pub(super) fn conflict_as(what: &'static str) -> impl FnOnce(tokio_postgres::Error) -> StoreError {
-    move |error| match error.code() {
-        Some(code) if *code == SqlState::UNIQUE_VIOLATION => StoreError::Conflict { what },
-        _ => error.into(),
+pub(super) fn conflict_as(what: &'static str) -> impl FnOnce(StoreError) -> StoreError {
+    move |error| match &error {
+        StoreError::Postgres(cause) if cause.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+            StoreError::Conflict { what }
+        }
+        _ => error,
     }
 }
 
@@ -181,6 +183,11 @@ pub(super) struct Conditions {
 
 impl Conditions {
     /// Adds `clause`, whose one `?` stands for `value`.
+    /// Adds a clause without parameters.
+    pub fn push_sql(&mut self, clause: &str) {
+        self.clauses.push(clause.to_owned());
+    }
+
     pub fn push(&mut self, clause: &str, value: impl ToSql + Sync + Send + 'static) {
         self.params.push(Box::new(value));
         self.clauses.push(clause.replace('?', &format!("${}", self.params.len())));

@@ -10,10 +10,15 @@ use rusqlite::{OptionalExtension, params};
 use super::SqliteStore;
 use super::rows::{Conditions, conflict_as, from_json, list_bodies, to_json};
 use crate::error::{StoreError, StoreResult};
-use crate::{Page, ResourceStore};
+use crate::query::PLAY_URLS;
+use crate::{AppFilter, Page, ResourceStore};
 
 #[async_trait]
 impl ResourceStore for SqliteStore {
+    async fn ping(&self) -> StoreResult<()> {
+        self.read(|conn| Ok(conn.query_row("SELECT 1", [], |_| Ok(()))?)).await
+    }
+
     async fn create_app(&self, app: Application) -> StoreResult<()> {
         self.write_config(move |conn| {
             conn.prepare_cached("INSERT INTO applications (id, uid, body) VALUES (?1, ?2, ?3)")?
@@ -44,11 +49,22 @@ impl ResourceStore for SqliteStore {
         Ok(app)
     }
 
-    async fn list_apps(&self, page: &Page) -> StoreResult<Vec<Application>> {
-        let page = page.clone();
+    async fn list_apps(&self, filter: &AppFilter) -> StoreResult<Vec<Application>> {
+        let filter = filter.clone();
         self.read(move |conn| {
-            let conditions = Conditions::default();
-            list_bodies(conn, "applications", conditions, &page, "id")
+            let mut conditions = Conditions::default();
+            let endpoints = "SELECT 1 FROM endpoints e WHERE e.app_id = applications.id";
+            if filter.exclude_without_endpoints {
+                conditions.push_sql(&format!("EXISTS ({endpoints})"));
+            }
+            if filter.exclude_with_disabled_endpoints {
+                conditions.push_sql(&format!("NOT EXISTS ({endpoints} AND json_extract(e.body, '$.disabled') = 1)"));
+            }
+            if filter.exclude_with_play_endpoints {
+                conditions
+                    .push(&format!("NOT EXISTS ({endpoints} AND json_extract(e.body, '$.url') LIKE ?)"), PLAY_URLS);
+            }
+            list_bodies(conn, "applications", conditions, &filter.page, "id")
         })
         .await
     }

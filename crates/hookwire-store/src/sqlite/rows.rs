@@ -140,6 +140,11 @@ impl Conditions {
         self.clauses.push(clause.replace('?', &format!("?{}", self.params.len())));
     }
 
+    /// Adds a clause without parameters.
+    pub fn push_sql(&mut self, clause: &str) {
+        self.clauses.push(clause.to_owned());
+    }
+
     pub fn sql(&self) -> String {
         if self.clauses.is_empty() { "1 = 1".into() } else { self.clauses.join(" AND ") }
     }

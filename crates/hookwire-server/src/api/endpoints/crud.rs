@@ -38,7 +38,7 @@ async fn list_endpoints(
     query: QueryPairs,
 ) -> ApiResult<Json<ListResponse<EndpointOut>>> {
     let app = load_app(&state, principal, &app_id).await?;
-    let page = page_from(&query, false, id_iterator::<EndpointId>)?;
+    let page = page_from(&query, true, id_iterator::<EndpointId>)?;
     let endpoints = state.store.list_endpoints(app.id, &page).await?;
     Ok(Json(list_response(&page, endpoints, |e| e.id.to_string(), EndpointOut::from)))
 }
@@ -70,16 +70,23 @@ async fn get_endpoint(
     Ok(Json(endpoint.into()))
 }
 
-/// Replace an endpoint's settings (its secret and headers are kept unless given).
+/// Replace an endpoint's settings (its secret and headers are kept unless given); an endpoint
+/// that does not exist is created from the body (201), as Svix's upsert does.
 #[utoipa::path(put, path = "/api/v1/app/{app_id}/endpoint/{endpoint_id}", tag = "Endpoint", request_body = EndpointIn,
-    params(("app_id" = String, Path), ("endpoint_id" = String, Path)), responses((status = 200, body = EndpointOut)))]
+    params(("app_id" = String, Path), ("endpoint_id" = String, Path)),
+    responses((status = 200, body = EndpointOut), (status = 201, body = EndpointOut)))]
 async fn update_endpoint(
     State(state): State<AppState>,
     principal: Principal,
     Path((app_id, endpoint_id)): Path<(String, String)>,
     JsonBody(input): JsonBody<EndpointIn>,
-) -> ApiResult<Json<EndpointOut>> {
-    let (app, current) = load_endpoint(&state, principal, &app_id, &endpoint_id).await?;
+) -> ApiResult<(StatusCode, Json<EndpointOut>)> {
+    let app = load_app(&state, principal, &app_id).await?;
+    let Some(current) = state.store.get_endpoint(app.id, &endpoint_id).await? else {
+        let endpoint = endpoint_from(&state, &app, input).await?;
+        state.store.create_endpoint(endpoint.clone()).await?;
+        return Ok((StatusCode::CREATED, Json(endpoint.into())));
+    };
     let mut replacement = endpoint_from(&state, &app, input.clone()).await?;
     replacement.id = current.id;
     replacement.created_at = current.created_at;
@@ -95,7 +102,7 @@ async fn update_endpoint(
         replacement.sensitive_headers = current.sensitive_headers;
     }
     state.store.update_endpoint(replacement.clone()).await?;
-    Ok(Json(replacement.into()))
+    Ok((StatusCode::OK, Json(replacement.into())))
 }
 
 /// Change some fields of an endpoint; `null` clears a field.
