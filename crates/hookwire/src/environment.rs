@@ -18,7 +18,7 @@ pub const ENV_ONLY: &[(&str, &str)] = &[
 ];
 
 /// Variables Hookwire's own test scripts set for the processes they start.
-const TEST_HARNESS: &[&str] = &["HOOKWIRE_BIN"];
+const TEST_HARNESS: &[&str] = &["HOOKWIRE_BIN", "HOOKWIRE_REQUIRE_POSTGRES"];
 const TEST_HARNESS_PREFIX: &str = "HOOKWIRE_TEST_";
 
 const LOG_LEVELS: &[&str] = &["trace", "debug", "info", "warn", "error", "off"];
@@ -152,6 +152,7 @@ mod tests {
             "HOOKWIRE_ADMIN_TOKEN",
             "HOOKWIRE_TEST_BACKEND",
             "HOOKWIRE_BIN",
+            "HOOKWIRE_REQUIRE_POSTGRES",
             "PATH",
             "HOOKWIRE_WHATEVER_ELSE",
         ];
