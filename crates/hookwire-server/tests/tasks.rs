@@ -136,7 +136,9 @@ async fn bulk_replay_resends_what_was_sent_narrowed_by_every_filter() {
     }
     expected.sort_unstable();
     assert_eq!(sent_numbers(&receiver), expected);
-    let manual = app.get(&format!("/api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}?limit=250")).await.1;
+    // Attempts are recorded just after the receiver answers: wait until every one is listed.
+    let attempts_path = format!("/api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}?limit=250");
+    let manual = app.get_until(&attempts_path, |list| list["data"].as_array().unwrap().len() == expected.len()).await;
     let triggers: Vec<i64> =
         manual["data"].as_array().unwrap().iter().map(|a| a["triggerType"].as_i64().unwrap()).collect();
     assert_eq!(triggers.iter().filter(|t| **t == 1).count(), expected.len() - 3, "replays are manual: {triggers:?}");

@@ -22,13 +22,16 @@ use crate::{Accept, Accepted, MessageFilter, MessageStore};
 impl MessageStore for PgStore {
     async fn accept_message(&self, accept: Accept) -> StoreResult<Accepted> {
         let Accept { message, deliveries, leased_until, idempotency_key, filter_errors } = accept;
-        let mut client = self.client().await?;
         if idempotency_key.is_none() && filter_errors.is_empty() {
-            // The hot path: one statement, one round trip, its own transaction.
-            let statement = client.prepare_cached(&ACCEPT_SQL).await?;
-            insert(&client, &statement, &message, &deliveries, leased_until, &self.inner.node_id).await?;
+            // The hot path: committed together with whatever other accepts are waiting.
+            let (answer, answered) = tokio::sync::oneshot::channel();
+            let queue = self.inner.accepts.get().expect("started at open");
+            let pending = super::accepts::Pending { message, deliveries, leased_until, answer };
+            queue.send(pending).await.map_err(|_| StoreError::Closed)?;
+            answered.await.map_err(|_| StoreError::Closed)??;
             return Ok(Accepted::Created);
         }
+        let mut client = self.client().await?;
         let tx = client.transaction().await?;
         if let Some(key) = &idempotency_key
             && let Some(existing) = claim_idempotency_key(&tx, &message, key).await?

@@ -4,6 +4,7 @@
 //! with `NOTIFY` (node.rs), and flow state every node must obey lives in `endpoint_flow`.
 //! Nothing that decides correctness is cached in memory.
 
+mod accepts;
 mod attempts;
 mod conn;
 mod deliveries;
@@ -46,6 +47,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0002_config_notify.sql"),
     include_str!("../../migrations/postgres/0003_tokens.sql"),
     include_str!("../../migrations/postgres/0004_svix_messages.sql"),
+    include_str!("../../migrations/postgres/0005_c_collation.sql"),
 ];
 
 /// Where a store runs its background tasks: the server's task tracker, and the token that stops
@@ -65,6 +67,8 @@ struct Inner {
     pool: Pool,
     /// How long any wait on the database may last.
     limits: Limits,
+    /// Where hot-path accepts wait to be committed together (`accepts.rs`).
+    accepts: std::sync::OnceLock<accepts::Queue>,
     /// The URL it was opened with (tools and tests open side connections with it).
     url: String,
     /// This process's name in the `nodes` table and on its leases.
@@ -127,6 +131,7 @@ impl PgStore {
         let inner = Arc::new(Inner {
             pool,
             limits,
+            accepts: std::sync::OnceLock::new(),
             url: url.to_owned(),
             node_id,
             left: AtomicBool::new(false),
@@ -136,6 +141,7 @@ impl PgStore {
             cache: ConfigCache::default(),
             listening: AtomicBool::new(false),
         });
+        let _ = inner.accepts.set(accepts::start(Arc::downgrade(&inner)));
         node::join(&inner).await?;
         node::spawn_heartbeat(Arc::downgrade(&inner), &tasks.tracker, tasks.stop.clone());
         node::spawn_listener(target, Arc::downgrade(&inner), &tasks.tracker, tasks.stop.clone());

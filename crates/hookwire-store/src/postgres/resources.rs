@@ -112,9 +112,15 @@ impl ResourceStore for PgStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let id = id.to_string();
-        for table in
-            ["attempts", "deliveries", "idempotency_keys", "message_tags", "messages", "endpoints", "tokens", "tasks"]
-        {
+        // Attempts and deliveries through the application's messages (their `msg_id` indexes;
+        // nothing indexes them by application alone).
+        for table in ["attempts", "deliveries"] {
+            let sql = format!(
+                "DELETE FROM {table} WHERE app_id = $1 AND msg_id IN (SELECT id FROM messages WHERE app_id = $1)"
+            );
+            tx.execute(&sql, &[&id]).await?;
+        }
+        for table in ["idempotency_keys", "message_tags", "messages", "endpoints", "tokens", "tasks"] {
             tx.execute(&format!("DELETE FROM {table} WHERE app_id = $1"), &[&id]).await?;
         }
         tx.execute("DELETE FROM applications WHERE id = $1", &[&id]).await?;

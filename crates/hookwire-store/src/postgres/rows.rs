@@ -115,6 +115,13 @@ impl DeliveryColumns {
     /// `lease_until` leases every delivery that has a due time (parked ones are never leased).
     pub fn new(deliveries: &[Delivery], lease_until: Option<i64>) -> Self {
         let mut c = Self::default();
+        c.push(deliveries, lease_until);
+        c
+    }
+
+    /// Appends `deliveries`, leased until `lease_until` when they have a due time.
+    pub fn push(&mut self, deliveries: &[Delivery], lease_until: Option<i64>) {
+        let c = self;
         for d in deliveries {
             c.id.push(d.id.to_string());
             c.app_id.push(d.app_id.to_string());
@@ -129,7 +136,6 @@ impl DeliveryColumns {
             c.updated_at.push(d.updated_at);
             c.chunk.push(d.chunk.map(i64::from));
         }
-        c
     }
 
     /// Whether any of these is due without a lease: other nodes should hear of it.

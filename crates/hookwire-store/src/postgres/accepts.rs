@@ -1,0 +1,182 @@
+//! Accepts committed together, as SQLite's writer does: concurrent accepts of the hot path (no
+//! idempotency key, no filter failure to count) wait in one queue, and each of a few writers
+//! takes everything waiting (up to `ACCEPT_BATCH_MAX`) into one statement — every message,
+//! tag and delivery of the batch as arrays — so one commit (one WAL flush) serves them all. Alone,
+//! an accept is written at once: nothing waits for company. A batch that fails is split into
+//! single writes, so one accept's conflict (a duplicate `eventId`) fails that accept only.
+
+use std::sync::{Arc, LazyLock, Weak};
+
+use hookwire_core::model::{Delivery, Message};
+use hookwire_core::time_fmt::Millis;
+use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio_postgres::types::ToSql;
+
+use super::node::DUE_CHANNEL;
+use super::rows::{DeliveryColumns, conflict_as, optional_json};
+use super::{Inner, PgStore};
+use crate::error::{StoreError, StoreResult};
+
+/// Accepts one statement carries at most.
+pub(super) const ACCEPT_BATCH_MAX: usize = 256;
+/// Batches written at once (each on its own pooled connection).
+const ACCEPT_WRITERS: usize = 4;
+/// Accepts waiting for a writer at most before callers wait to queue.
+const ACCEPTS_QUEUED_MAX: usize = 4_096;
+
+/// One accept of the hot path.
+pub(super) struct Pending {
+    pub message: Arc<Message>,
+    pub deliveries: Vec<Delivery>,
+    pub leased_until: Option<Millis>,
+    pub answer: oneshot::Sender<StoreResult<()>>,
+}
+
+pub(super) type Queue = mpsc::Sender<Pending>;
+
+/// Starts the writers; they stop when the queue's last sender (the store) is gone.
+pub(super) fn start(inner: Weak<Inner>) -> Queue {
+    let (sender, receiver) = mpsc::channel(ACCEPTS_QUEUED_MAX);
+    let receiver = Arc::new(Mutex::new(receiver));
+    for _ in 0..ACCEPT_WRITERS {
+        let (receiver, inner) = (receiver.clone(), inner.clone());
+        tokio::spawn(async move {
+            loop {
+                let batch = {
+                    let mut receiver = receiver.lock().await;
+                    let Some(first) = receiver.recv().await else { return };
+                    let mut batch = vec![first];
+                    while batch.len() < ACCEPT_BATCH_MAX {
+                        match receiver.try_recv() {
+                            Ok(next) => batch.push(next),
+                            Err(_) => break,
+                        }
+                    }
+                    batch
+                };
+                let Some(inner) = inner.upgrade() else { return };
+                write(&PgStore { inner }, batch).await;
+            }
+        });
+    }
+    sender
+}
+
+/// Writes a batch and answers every accept in it.
+async fn write(store: &PgStore, batch: Vec<Pending>) {
+    let result = insert(store, &batch).await;
+    match result {
+        Ok(()) => {
+            for pending in batch {
+                let _ = pending.answer.send(Ok(()));
+            }
+        }
+        Err(error) if batch.len() == 1 || error.is_unavailable() => {
+            let (detail, unavailable) = (error.to_string(), error.is_unavailable());
+            let mut error = Some(error);
+            for pending in batch {
+                let each = match error.take() {
+                    Some(first) => first,
+                    None if unavailable => StoreError::Unavailable(detail.clone()),
+                    None => StoreError::Batch(detail.clone()),
+                };
+                let _ = pending.answer.send(Err(each));
+            }
+        }
+        Err(_) => {
+            // One of them broke a rule (a duplicate eventId): each on its own finds out which.
+            for pending in batch {
+                let one = std::slice::from_ref(&pending);
+                let result = insert(store, one).await;
+                let _ = pending.answer.send(result);
+            }
+        }
+    }
+}
+
+/// Every message, tag and delivery of `batch`, and the announcement when any delivery is due
+/// unleased, as one statement (data-modifying CTEs always run; NOTIFY goes out at commit).
+static ACCEPTS_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH message AS (INSERT INTO messages (id, app_id, event_type, event_id, channels, tags, payload, \
+         created_at, payload_expires_at, content_type, deliver_at) \
+         SELECT * FROM unnest($14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], \
+         $20::text[], $21::bigint[], $22::bigint[], $23::text[], $24::bigint[])), \
+         tag AS (INSERT INTO message_tags (app_id, tag, msg_id) \
+         SELECT * FROM unnest($25::text[], $26::text[], $27::text[]) ON CONFLICT DO NOTHING), \
+         delivery AS ({}) SELECT pg_notify('{DUE_CHANNEL}', '') WHERE $28",
+        DeliveryColumns::INSERT
+    )
+});
+
+async fn insert(store: &PgStore, batch: &[Pending]) -> StoreResult<()> {
+    let mut deliveries = DeliveryColumns::default();
+    let mut m = MessageColumns::default();
+    let (mut tag_apps, mut tags, mut tag_messages) = (Vec::new(), Vec::<&str>::new(), Vec::new());
+    for pending in batch {
+        deliveries.push(&pending.deliveries, pending.leased_until);
+        let message = &pending.message;
+        let (id, app) = (message.id.to_string(), message.app_id.to_string());
+        for tag in message.tags.iter().flatten() {
+            tag_apps.push(app.clone());
+            tags.push(tag);
+            tag_messages.push(id.clone());
+        }
+        m.push(message, id, app);
+    }
+    let announce = deliveries.announces_due_work();
+    let mut params: Vec<&(dyn ToSql + Sync)> = deliveries.params(&store.inner.node_id).to_vec();
+    params.extend_from_slice(&[
+        &m.id,
+        &m.app_id,
+        &m.event_type,
+        &m.event_id,
+        &m.channels,
+        &m.tags,
+        &m.payload,
+        &m.created_at,
+        &m.payload_expires_at,
+        &m.content_type,
+        &m.deliver_at,
+        &tag_apps,
+        &tags,
+        &tag_messages,
+        &announce,
+    ]);
+    let client = store.client().await?;
+    let statement = client.prepare_cached(&ACCEPTS_SQL).await?;
+    client.query(&statement, &params).await.map_err(conflict_as("message with this eventId"))?;
+    Ok(())
+}
+
+/// Messages as parallel arrays, borrowing the payloads (never copied).
+#[derive(Default)]
+struct MessageColumns<'a> {
+    id: Vec<String>,
+    app_id: Vec<String>,
+    event_type: Vec<&'a str>,
+    event_id: Vec<Option<&'a str>>,
+    channels: Vec<Option<String>>,
+    tags: Vec<Option<String>>,
+    payload: Vec<Option<&'a str>>,
+    created_at: Vec<i64>,
+    payload_expires_at: Vec<Option<i64>>,
+    content_type: Vec<Option<&'a str>>,
+    deliver_at: Vec<Option<i64>>,
+}
+
+impl<'a> MessageColumns<'a> {
+    fn push(&mut self, message: &'a Message, id: String, app: String) {
+        self.id.push(id);
+        self.app_id.push(app);
+        self.event_type.push(&message.event_type);
+        self.event_id.push(message.event_id.as_deref());
+        self.channels.push(optional_json(&message.channels));
+        self.tags.push(optional_json(&message.tags));
+        self.payload.push(message.payload.as_deref());
+        self.created_at.push(message.created_at);
+        self.payload_expires_at.push(message.payload_expires_at);
+        self.content_type.push(message.content_type.as_deref());
+        self.deliver_at.push(message.deliver_at);
+    }
+}
