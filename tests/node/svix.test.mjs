@@ -651,6 +651,39 @@ test("message: messageInRaw delivers exactly the given bytes with the given cont
   await svix.application.delete(app.id);
 });
 
+test("endpoint.transformation: get, patch (code, enabled, variables), deliveries reshaped and signed as sent", async () => {
+  const app = await newApp("Transform");
+  const p = `/${app.id}/chat`;
+  const endpoint = await svix.endpoint.create(app.id, { url: receiver.url(p) });
+  const secret = (await svix.endpoint.getSecret(app.id, endpoint.id)).key;
+  const none = await svix.endpoint.transformation.get(app.id, endpoint.id);
+  assert.equal(none.code ?? null, null);
+  assert.equal(none.enabled, false);
+
+  const code = "function handler(webhook) {\n  webhook.payload = { text: `${webhook.eventType} for ${webhook.variables.team}` };\n  return webhook;\n}";
+  await svix.endpoint.transformation.patch(app.id, endpoint.id, { code, variables: { team: "ops" } });
+  const saved = await svix.endpoint.transformation.get(app.id, endpoint.id);
+  assert.equal(saved.code, code);
+  assert.equal(saved.enabled, true);
+  assert.deepEqual(saved.variables, { team: "ops" });
+  assert.ok(saved.updatedAt instanceof Date, "updatedAt is read back into a Date");
+
+  await assert.rejects(
+    svix.endpoint.transformation.patch(app.id, endpoint.id, { code: "function handler( {" }),
+    (e) => e instanceof ApiException && e.code === 422,
+  );
+  const sent = await svix.message.create(app.id, { eventType: "user.created", payload: { id: 1 } });
+  const [delivery] = await waitForDeliveries(p, 1);
+  assert.equal(delivery.headers["webhook-id"], sent.id);
+  assert.deepEqual(JSON.parse(delivery.body.toString()), { text: "user.created for ops" });
+  assertVerified(secret, [delivery]);
+
+  // The deprecated call older SDK versions use.
+  await svix.endpoint.transformationPartialUpdate(app.id, endpoint.id, { enabled: false });
+  assert.equal((await svix.endpoint.transformation.get(app.id, endpoint.id)).enabled, false);
+  await svix.application.delete(app.id);
+});
+
 // ------------------------------------------------------------------------------------------
 // Attempts
 // ------------------------------------------------------------------------------------------

@@ -77,7 +77,27 @@ pub struct Endpoint {
     /// Extra header carrying the delivery's idempotency key (its `webhook-id`).
     #[serde(default)]
     pub idempotency_header: Option<String>,
+    /// JavaScript that reshapes each request (hookwire-transform runs it).
+    #[serde(default)]
+    pub transformation: Option<Transformation>,
     pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// An endpoint's transformation: a `handler(webhook)` function that may change the method, the
+/// URL and the payload of each request, or cancel it (Svix's contract).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Transformation {
+    pub code: String,
+    pub enabled: bool,
+    /// Values the code reads as `webhook.variables`.
+    #[serde(default)]
+    pub variables: BTreeMap<String, String>,
+    /// Variable names whose values are write-only (a secret): sealed at rest, never read back.
+    #[serde(default)]
+    pub sensitive_variables: Vec<String>,
+    /// When the code or its variables last changed: compiled code is cached per version.
     pub updated_at: Millis,
 }
 
@@ -141,6 +161,7 @@ impl Endpoint {
             envelope: Envelope::default(),
             chunking: None,
             idempotency_header: None,
+            transformation: None,
             created_at: now,
             updated_at: now,
         }
@@ -157,7 +178,7 @@ impl Endpoint {
     }
 
     /// Applies `f` to every secret the endpoint holds: its signing secret, the retiring ones, and
-    /// the values of its sensitive headers (for sealing at rest).
+    /// the values of its sensitive headers and transformation variables (for sealing at rest).
     pub fn map_secrets<E>(mut self, mut f: impl FnMut(&str) -> Result<String, E>) -> Result<Self, E> {
         self.secret = f(&self.secret)?;
         for retiring in &mut self.previous_secrets {
@@ -166,6 +187,13 @@ impl Endpoint {
         for name in &self.sensitive_headers {
             if let Some(value) = self.headers.get_mut(name) {
                 *value = f(value)?;
+            }
+        }
+        if let Some(transformation) = &mut self.transformation {
+            for name in &transformation.sensitive_variables {
+                if let Some(value) = transformation.variables.get_mut(name) {
+                    *value = f(value)?;
+                }
             }
         }
         Ok(self)
@@ -327,6 +355,9 @@ pub enum ErrorKind {
     Refused,
     /// Anything else while sending or reading the answer.
     Io,
+    /// The endpoint's transformation failed (threw, ran out of time or memory, returned
+    /// something unusable): nothing was sent.
+    Transformation,
 }
 
 impl ErrorKind {
@@ -339,6 +370,7 @@ impl ErrorKind {
             Self::Tls => "tls",
             Self::Refused => "refused",
             Self::Io => "io",
+            Self::Transformation => "transformation",
         }
     }
 
@@ -351,6 +383,7 @@ impl ErrorKind {
             "tls" => Self::Tls,
             "refused" => Self::Refused,
             "io" => Self::Io,
+            "transformation" => Self::Transformation,
             _ => return None,
         })
     }

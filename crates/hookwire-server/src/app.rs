@@ -94,7 +94,8 @@ impl Server {
             Some(path) => crate::delivery::sender::load_extra_roots(path)?,
             None => Vec::new(),
         };
-        let sender = Sender::new(config.destination_policy(), extra_roots)?;
+        let sender = Sender::new(config.destination_policy(), extra_roots)?
+            .with_transformation_limits(config.transformation_limits());
         let metrics = Arc::new(crate::metrics::Metrics::new(config.metrics_endpoint_labels_max));
         let engine = delivery::EngineConfig {
             concurrency: config.delivery_concurrency,

@@ -70,6 +70,10 @@ pub struct Config {
     pub database_pool_wait_ms: u64,
     /// PostgreSQL: how long opening a connection may take (a URL's `connect_timeout` wins).
     pub database_connect_timeout_ms: u64,
+    /// CPU time one run of an endpoint's transformation may take.
+    pub transformation_cpu_ms: u64,
+    /// Memory one endpoint's transformation may hold, in MiB.
+    pub transformation_memory_mib: usize,
 }
 
 impl Config {
@@ -87,6 +91,14 @@ impl Config {
             query_timeout: Duration::from_millis(self.database_query_timeout_ms),
             pool_wait: Duration::from_millis(self.database_pool_wait_ms),
             connect_timeout: Duration::from_millis(self.database_connect_timeout_ms),
+        }
+    }
+
+    /// The bounds of one transformation run.
+    pub fn transformation_limits(&self) -> hookwire_transform::Limits {
+        hookwire_transform::Limits {
+            cpu_ms: self.transformation_cpu_ms,
+            memory_bytes: self.transformation_memory_mib << 20,
         }
     }
 }
@@ -120,6 +132,8 @@ impl Default for Config {
             database_query_timeout_ms: hookwire_store::postgres::PG_QUERY_TIMEOUT_MS_DEFAULT,
             database_pool_wait_ms: hookwire_store::postgres::PG_POOL_WAIT_MS_DEFAULT,
             database_connect_timeout_ms: hookwire_store::postgres::PG_CONNECT_TIMEOUT_MS_DEFAULT,
+            transformation_cpu_ms: hookwire_transform::TRANSFORMATION_CPU_MS_DEFAULT,
+            transformation_memory_mib: hookwire_transform::TRANSFORMATION_MEMORY_MIB_DEFAULT,
         }
     }
 }
@@ -155,6 +169,8 @@ pub struct FileConfig {
     pub database_query_timeout_ms: Option<u64>,
     pub database_pool_wait_ms: Option<u64>,
     pub database_connect_timeout_ms: Option<u64>,
+    pub transformation_cpu_ms: Option<u64>,
+    pub transformation_memory_mib: Option<usize>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -258,6 +274,20 @@ impl FileConfig {
         }
         if let Some(v) = self.database_connect_timeout_ms {
             config.database_connect_timeout_ms = positive("database_connect_timeout_ms", v)?;
+        }
+        if let Some(v) = self.transformation_cpu_ms {
+            let max = hookwire_transform::TRANSFORMATION_CPU_MS_MAX;
+            if v == 0 || v > max {
+                return Err(ConfigError::Value(format!("transformation_cpu_ms must be 1..={max}")));
+            }
+            config.transformation_cpu_ms = v;
+        }
+        if let Some(v) = self.transformation_memory_mib {
+            let max = hookwire_transform::TRANSFORMATION_MEMORY_MIB_MAX;
+            if !(1..=max).contains(&v) {
+                return Err(ConfigError::Value(format!("transformation_memory_mib must be 1..={max}")));
+            }
+            config.transformation_memory_mib = v;
         }
         Ok(())
     }

@@ -458,3 +458,46 @@ fn help_documents_every_command_and_completions_are_generated() {
         assert!(script.contains("hookwire") && script.contains("rotate-secret"), "{shell}");
     }
 }
+
+#[test]
+fn transformations_are_set_read_and_simulated() {
+    let server = Server::start();
+    server.ok(&["app", "create", "--name", "Acme", "--uid", "acme"]);
+    server.ok(&["endpoint", "create", "acme", "https://example.com/hook", "--uid", "chat"]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("slack.js");
+    std::fs::write(
+        &file,
+        "function handler(w) {\n  w.payload = {text: w.eventType + ' ' + w.variables.room};\n  return w;\n}\n",
+    )
+    .unwrap();
+    let code = format!("@{}", path(&file));
+    let set =
+        server.ok(&["endpoint", "transformation", "set", "acme", "chat", "--code", &code, "--variable", "room=ops"]);
+    assert!(set.contains("Updated the transformation of endpoint chat"), "{set}");
+    let saved = server.json(&["endpoint", "transformation", "get", "acme", "chat"]);
+    assert_eq!((&saved["enabled"], &saved["variables"]["room"]), (&Value::Bool(true), &Value::from("ops")));
+
+    let simulated = server.json(&[
+        "endpoint",
+        "transformation",
+        "simulate",
+        "acme",
+        "chat",
+        "--event-type",
+        "user.created",
+        "--payload",
+        "{}",
+    ]);
+    assert_eq!(simulated["payload"]["text"], "user.created ops");
+    let table = server.ok(&["endpoint", "transformation", "simulate", "acme", "chat", "--event-type", "a.b"]);
+    assert!(table.lines().any(|l| l.starts_with("method") && l.ends_with("POST")), "{table}");
+
+    let broken = server.run(&["endpoint", "transformation", "set", "acme", "chat", "--code", "function handler( {"]);
+    assert!(!broken.status.success());
+    assert!(stderr(&broken).contains("422") && stderr(&broken).contains("line 1: SyntaxError"), "{}", stderr(&broken));
+    server.ok(&["endpoint", "transformation", "set", "acme", "chat", "--disable"]);
+    assert_eq!(server.json(&["endpoint", "transformation", "get", "acme", "chat"])["enabled"], false);
+    server.ok(&["endpoint", "transformation", "set", "acme", "chat", "--remove"]);
+    assert_eq!(server.json(&["endpoint", "transformation", "get", "acme", "chat"])["code"], Value::Null);
+}

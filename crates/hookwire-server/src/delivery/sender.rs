@@ -77,6 +77,17 @@ pub struct Sender {
     /// Endpoint URLs already parsed and checked: parsing (with IDNA) on every attempt was 2 % of
     /// the CPU under load.
     destinations: Arc<Mutex<HashMap<String, Destination>>>,
+    /// Where endpoints' transformations run (threads start at the first one).
+    transforms: Arc<hookwire_transform::Pool>,
+}
+
+/// What became of one delivery attempt.
+#[derive(Debug)]
+pub enum Sent {
+    /// A request went out (or could not): its outcome.
+    Attempted(AttemptOutcome),
+    /// The endpoint's transformation cancelled it: nothing was sent, and nothing will be.
+    Canceled,
 }
 
 /// Where an endpoint URL sends requests: the request target, and the credentials a URL's
@@ -165,7 +176,19 @@ impl Sender {
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
             .build(connector);
-        Ok(Self { client, policy, destinations: Arc::default() })
+        let transforms = Arc::new(hookwire_transform::Pool::new(hookwire_transform::Limits::default()));
+        Ok(Self { client, policy, destinations: Arc::default(), transforms })
+    }
+
+    /// The same sender, running transformations under `limits`.
+    pub fn with_transformation_limits(mut self, limits: hookwire_transform::Limits) -> Self {
+        self.transforms = Arc::new(hookwire_transform::Pool::new(limits));
+        self
+    }
+
+    /// Where transformations run (the API's check and simulation use the same threads).
+    pub fn transforms(&self) -> &hookwire_transform::Pool {
+        &self.transforms
     }
 
     /// Where to send, or why it must not be sent; remembered once allowed (the policy is fixed
@@ -231,39 +254,64 @@ impl Sender {
         }
     }
 
-    /// Sends one attempt of `delivery` and reports what happened; never fails (the outside
-    /// world's failures are outcomes).
-    pub async fn send(
-        &self,
-        endpoint: &Endpoint,
-        message: &Message,
-        delivery: &Delivery,
-        now: Millis,
-    ) -> AttemptOutcome {
+    /// Sends one attempt of `delivery` (reshaped by the endpoint's transformation, if it has
+    /// one) and reports what happened; never fails (the outside world's failures, and a
+    /// transformation's, are outcomes).
+    pub async fn send(&self, endpoint: &Endpoint, message: &Message, delivery: &Delivery, now: Millis) -> Sent {
         let started = Instant::now();
-        let destination = match self.destination(&endpoint.url) {
+        let shaped = match endpoint.transformation.as_ref().filter(|t| t.enabled) {
+            None => None,
+            Some(transformation) => match self.transform(endpoint, transformation, message).await {
+                Ok(hookwire_transform::Outcome::Send(shaped)) => Some(shaped),
+                Ok(hookwire_transform::Outcome::Cancel) => return Sent::Canceled,
+                Err(failure) => {
+                    let text = failure.to_string();
+                    return Sent::Attempted(outcome(started, 0, text, Some(ErrorKind::Transformation), None));
+                }
+            },
+        };
+        let url = shaped.as_ref().map_or(endpoint.url.as_str(), |s| s.url.as_str());
+        let destination = match self.destination(url) {
             Ok(destination) => destination,
-            Err(refusal) => return outcome(started, 0, refusal, Some(ErrorKind::Refused), None),
+            Err(refusal) => return Sent::Attempted(outcome(started, 0, refusal, Some(ErrorKind::Refused), None)),
         };
         let webhook_id = delivery.webhook_id();
-        // A raw payload goes out byte for byte with its own content type: no envelope, no pages.
-        let (body, content_type) = match &message.content_type {
-            Some(content_type) => (
-                message.payload.clone().unwrap_or_default(),
-                HeaderValue::from_str(content_type).unwrap_or(HeaderValue::from_static("application/octet-stream")),
-            ),
-            None => {
+        let json = HeaderValue::from_static("application/json");
+        let (body, content_type) = match (&message.content_type, &shaped) {
+            // A raw payload goes out byte for byte with its own content type: no envelope, no
+            // pages; reshaped, it stays raw when the handler returned a string.
+            (Some(content_type), shaped) => {
+                let raw = || {
+                    HeaderValue::from_str(content_type).unwrap_or(HeaderValue::from_static("application/octet-stream"))
+                };
+                match shaped {
+                    None => (message.payload.clone().unwrap_or_default(), raw()),
+                    Some(shaped) => match shaped.text() {
+                        Some(text) => (text, raw()),
+                        None => (shaped.payload.clone(), json),
+                    },
+                }
+            }
+            (None, shaped) => {
                 let chunk = endpoint.chunking.as_ref().zip(delivery.chunk);
+                let payload = match shaped {
+                    Some(shaped) => shaped.payload.as_str(),
+                    None => message.payload.as_deref().unwrap_or("{}"),
+                };
                 let body = request_body(
-                    message.payload.as_deref().unwrap_or("{}"),
+                    payload,
                     &webhook_id,
                     &message.event_type,
                     message.created_at,
                     endpoint.envelope,
                     chunk,
                 );
-                (body, HeaderValue::from_static("application/json"))
+                (body, json)
             }
+        };
+        let method = match shaped.as_ref().map(|s| s.method) {
+            Some(hookwire_transform::Method::Put) => Method::PUT,
+            _ => Method::POST,
         };
         let timestamp = now / 1_000;
         let signatures = signature_headers(
@@ -275,7 +323,7 @@ impl Sender {
         );
         let timestamp = timestamp.to_string();
         let mut request = Request::builder()
-            .method(Method::POST)
+            .method(method)
             .uri(destination.uri)
             .header(CONTENT_TYPE, content_type)
             .header("webhook-id", &webhook_id)
@@ -290,13 +338,36 @@ impl Sender {
         }
         let request = finish(request, destination.authorization, Bytes::from(body));
         let timeout = Duration::from_millis(endpoint.timeout_ms.unwrap_or(DELIVERY_TIMEOUT_MS_DEFAULT));
-        match self.exchange(request, timeout).await {
+        Sent::Attempted(match self.exchange(request, timeout).await {
             Ok(answer) => {
                 let error = if !answer.status.is_success() { Some(ErrorKind::Status) } else { answer.read_error };
                 outcome(started, answer.status.as_u16(), answer.text, error, answer.retry_after)
             }
             Err((kind, text)) => outcome(started, 0, text, Some(kind), None),
-        }
+        })
+    }
+
+    /// Runs the endpoint's transformation on the message (compiled once per endpoint version).
+    async fn transform(
+        &self,
+        endpoint: &Endpoint,
+        transformation: &hookwire_core::model::Transformation,
+        message: &Message,
+    ) -> Result<hookwire_transform::Outcome, hookwire_transform::Failure> {
+        let payload = message.payload.as_deref().unwrap_or("{}");
+        let webhook = hookwire_transform::Webhook {
+            method: "POST",
+            url: &endpoint.url,
+            event_type: &message.event_type,
+            payload: match message.content_type {
+                Some(_) => hookwire_transform::Payload::Text(payload),
+                None => hookwire_transform::Payload::Json(payload),
+            },
+            variables: &transformation.variables,
+            time_ms: message.created_at,
+        };
+        let key = hookwire_transform::Key { owner: endpoint.id.to_string(), version: transformation.updated_at };
+        self.transforms.run(key, &transformation.code, webhook).await
     }
 
     /// Challenge-response verification: `GET url` with a random challenge and the endpoint's

@@ -19,7 +19,7 @@ use tokio_util::task::TaskTracker;
 
 use super::flow::{Admission, Verdict};
 use super::recorder::Record;
-use super::sender::Sender;
+use super::sender::{Sender, Sent};
 use super::{Engine, Job, LEASE_SWEEP_INTERVAL_MS_MAX};
 use crate::clock::SharedClock;
 
@@ -106,8 +106,8 @@ async fn hand_back_expiring(engine: &Engine) {
 impl Worker {
     /// Sends the job and hands the attempt to the recorder; `None` when it was not sent (its
     /// lease is too short for an attempt, its endpoint was disabled or reset to unverified
-    /// meanwhile, or a throttle shared with other nodes has no slot soon), which says nothing
-    /// of the endpoint's health.
+    /// meanwhile, a throttle shared with other nodes has no slot soon, or its transformation
+    /// cancelled it), which says nothing of the endpoint's health.
     pub async fn attempt(&self, engine: &Engine, job: Job) -> Option<Verdict> {
         let started = self.clock.now();
         if job.leased_until - started < job.attempt_budget_ms() {
@@ -132,8 +132,17 @@ impl Worker {
         let started = self.clock.now();
         let Job { delivery, message, endpoint, .. } = &job;
         let in_flight = self.metrics.attempt_in_flight();
-        let outcome = self.sender.send(endpoint, message, delivery, started).await;
+        let sent = self.sender.send(endpoint, message, delivery, started).await;
         drop(in_flight);
+        let outcome = match sent {
+            Sent::Attempted(outcome) => outcome,
+            Sent::Canceled => {
+                // The endpoint's transformation said not to send it: canceled, not failed.
+                tracing::debug!(msg_id = %delivery.msg_id, endpoint_id = %endpoint.id, "canceled by the transformation");
+                engine.flow.release(&job, Status::Canceled, None).await;
+                return None;
+            }
+        };
         let lag_ms = delivery.next_attempt_at.map_or(0, |due| started - due);
         self.metrics.attempt_finished(endpoint.id, &outcome, lag_ms);
         let pausing = matches!(outcome.status_code, 429 | 503);

@@ -29,7 +29,7 @@ pub const ATTEMPT_DURATION_BUCKETS_MS: [u64; 12] = [5, 10, 25, 50, 100, 250, 500
 pub const LAG_BUCKETS_MS: [u64; 10] = [10, 100, 500, 1_000, 5_000, 30_000, 60_000, 300_000, 1_800_000, 3_600_000];
 
 /// Every error kind, in the order of their counters after `success`.
-const ERROR_KINDS: [ErrorKind; 7] = [
+const ERROR_KINDS: [ErrorKind; 8] = [
     ErrorKind::Status,
     ErrorKind::Timeout,
     ErrorKind::Connect,
@@ -37,6 +37,7 @@ const ERROR_KINDS: [ErrorKind; 7] = [
     ErrorKind::Tls,
     ErrorKind::Refused,
     ErrorKind::Io,
+    ErrorKind::Transformation,
 ];
 const OUTCOMES: usize = ERROR_KINDS.len() + 1;
 

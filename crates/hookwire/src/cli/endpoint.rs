@@ -44,6 +44,21 @@ const DETAIL: &[Column] = &[
     ("createdAt", "/createdAt"),
     ("updatedAt", "/updatedAt"),
 ];
+const TRANSFORMATION: &[Column] = &[
+    ("enabled", "/enabled"),
+    ("updatedAt", "/updatedAt"),
+    ("variables", "/variables"),
+    ("sensitiveVariables", "/sensitiveVariables"),
+    ("code", "/code"),
+];
+const SIMULATION: &[Column] = &[
+    ("method", "/method"),
+    ("url", "/url"),
+    ("payload", "/payload"),
+    ("cancel", "/cancel"),
+    ("error", "/error"),
+    ("console", "/console"),
+];
 const STATS: &[Column] = &[
     ("success", "/success"),
     ("pending", "/pending"),
@@ -275,6 +290,53 @@ pub enum EndpointCommand {
         #[command(flatten)]
         target: Target,
     },
+    /// The endpoint's transformation: JavaScript that reshapes or cancels each request.
+    #[command(subcommand)]
+    Transformation(TransformationCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TransformationCommand {
+    /// Print the code, whether it is enabled, and its variables.
+    Get {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Set the code (checked: a compile error names its line), enable or disable it, or set its
+    /// variables.
+    Set {
+        #[command(flatten)]
+        target: Target,
+        /// The code declaring `function handler(webhook)` (inline, @FILE or -).
+        #[arg(long)]
+        code: Option<String>,
+        /// Run it on deliveries (the default when code is set).
+        #[arg(long, conflicts_with = "disable")]
+        enable: bool,
+        /// Keep it, but send requests unchanged.
+        #[arg(long)]
+        disable: bool,
+        /// A variable the code reads as `webhook.variables.NAME` (repeat; replaces them all).
+        #[arg(long = "variable", value_name = "NAME=VALUE", value_parser = parse_pair)]
+        variables: Vec<(String, String)>,
+        /// Remove the transformation.
+        #[arg(long, conflicts_with_all = ["code", "enable", "disable", "variables"])]
+        remove: bool,
+    },
+    /// Run code (given, or the endpoint's) on a payload and print what would be sent; nothing is.
+    Simulate {
+        #[command(flatten)]
+        target: Target,
+        /// Event type the code sees (`webhook.eventType`).
+        #[arg(long)]
+        event_type: String,
+        /// Payload (JSON, inline, @FILE or -); default: the event type's schema example.
+        #[arg(long)]
+        payload: Option<String>,
+        /// Code to try instead of the saved one (inline, @FILE or -).
+        #[arg(long)]
+        code: Option<String>,
+    },
 }
 
 pub async fn run(client: &Client, out: Output, command: EndpointCommand) -> anyhow::Result<()> {
@@ -348,12 +410,59 @@ pub async fn run(client: &Client, out: Output, command: EndpointCommand) -> anyh
         }
         C::Enable { target } => set_disabled(client, out, &target, false).await?,
         C::Disable { target } => set_disabled(client, out, &target, true).await?,
+        C::Transformation(command) => transformation(client, out, command).await?,
         C::Verify { target } => {
             let answer = client.post(&path(&target, &["verify"]), json!({})).await?;
             out.done(
                 &answer,
                 &format!("Verified endpoint {}: {}", target.endpoint, answer["status"].as_str().unwrap_or("")),
             );
+        }
+    }
+    Ok(())
+}
+
+async fn transformation(client: &Client, out: Output, command: TransformationCommand) -> anyhow::Result<()> {
+    use TransformationCommand as T;
+    match command {
+        T::Get { target } => {
+            let answer = client.get(&path(&target, &["transformation"]), &[]).await?;
+            out.item(&answer, TRANSFORMATION);
+        }
+        T::Set { target, code, enable, disable, variables, remove } => {
+            let body = if remove {
+                json!({"code": null})
+            } else {
+                let code = code.as_deref().map(super::read_text).transpose()?;
+                let enabled = (enable || disable).then_some(enable);
+                anyhow::ensure!(
+                    code.is_some() || enabled.is_some() || !variables.is_empty(),
+                    "nothing to change: give --code, --enable, --disable, --variable or --remove"
+                );
+                let variables: serde_json::Map<String, Value> =
+                    variables.into_iter().map(|(k, v)| (k, Value::from(v))).collect();
+                request_body(
+                    None,
+                    [
+                        ("code", code.map(Value::from)),
+                        ("enabled", enabled.map(Value::from)),
+                        ("variables", (!variables.is_empty()).then_some(Value::Object(variables))),
+                    ],
+                )?
+            };
+            let answer = client.patch(&path(&target, &["transformation"]), body).await?;
+            let what = if remove { "Removed" } else { "Updated" };
+            out.done(&answer, &format!("{what} the transformation of endpoint {}", target.endpoint));
+        }
+        T::Simulate { target, event_type, payload, code } => {
+            let payload = payload.as_deref().map(super::read_json).transpose()?;
+            let code = code.as_deref().map(super::read_text).transpose()?;
+            let body = request_body(
+                None,
+                [("eventType", Some(json!(event_type))), ("payload", payload), ("code", code.map(Value::from))],
+            )?;
+            let answer = client.post(&path(&target, &["transformation", "simulate"]), body).await?;
+            out.item(&answer, SIMULATION);
         }
     }
     Ok(())

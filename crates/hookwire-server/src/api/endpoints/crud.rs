@@ -101,6 +101,11 @@ async fn update_endpoint(
         replacement.headers = current.headers;
         replacement.sensitive_headers = current.sensitive_headers;
     }
+    // The transformation is its own resource (…/transformation): a replacement keeps it.
+    if current.transformation.is_some() {
+        replacement.transformation = current.transformation;
+        check(&state, &replacement).await?;
+    }
     state.store.update_endpoint(replacement.clone()).await?;
     Ok((StatusCode::OK, Json(replacement.into())))
 }

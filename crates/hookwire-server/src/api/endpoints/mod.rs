@@ -1,6 +1,7 @@
 //! Endpoints: where an application's messages go. shape.rs is the resource (wire shapes, every
 //! field check, loading); crud.rs creates, reads, replaces, patches and deletes; ops.rs holds
-//! the operations beside CRUD (secret, headers, stats, recover, send-example); verify.rs the
+//! the operations beside CRUD (secret, headers, stats, recover, send-example); transformation.rs
+//! the JavaScript that reshapes requests (get, patch, simulate); verify.rs the
 //! challenge-response verification; bulk.rs bulk creation; log.rs an endpoint's message log.
 
 mod bulk;
@@ -8,6 +9,7 @@ mod crud;
 mod log;
 mod ops;
 mod shape;
+mod transformation;
 mod verify;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -23,4 +25,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(verify::router())
         .merge(bulk::router())
         .merge(log::router())
+        .merge(transformation::router())
 }

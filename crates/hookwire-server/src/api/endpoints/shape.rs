@@ -280,6 +280,12 @@ fn check_delivery_options(endpoint: &Endpoint) -> ApiResult<()> {
     }
     if let Some(chunking) = &endpoint.chunking {
         chunking.validate().map_err(|e| ApiError::invalid(&["body", "chunking"], e))?;
+        if endpoint.transformation.as_ref().is_some_and(|t| t.enabled) {
+            return Err(ApiError::invalid(
+                &["body", "chunking"],
+                "the endpoint's transformation reshapes whole payloads: disable it before splitting them into pages",
+            ));
+        }
     }
     if let Some(header) = &endpoint.idempotency_header {
         check_header_name("idempotencyHeader", header)?;
@@ -340,6 +346,7 @@ pub async fn endpoint_from(state: &AppState, app: &Application, input: EndpointI
         envelope: input.envelope.unwrap_or_default(),
         chunking: input.chunking,
         idempotency_header: input.idempotency_header,
+        transformation: None,
         created_at: now,
         updated_at: now,
     };

@@ -1,0 +1,337 @@
+//! Transformations: an endpoint's JavaScript `handler(webhook)` reshapes each request (method,
+//! URL, payload) or cancels it, with Svix's contract. Code runs in QuickJS (`sandbox.rs`) on a
+//! few threads of its own (the [`Pool`]), never on the async runtime: each run is bounded in CPU
+//! time and memory, and compiled code is kept per endpoint version, so a delivery pays for a
+//! call, not a parse.
+
+mod sandbox;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use tokio::sync::{mpsc, oneshot};
+
+use sandbox::Sandbox;
+
+/// CPU time one run may take (the code's top level when it is compiled, or one call).
+pub const TRANSFORMATION_CPU_MS_DEFAULT: u64 = 100;
+pub const TRANSFORMATION_CPU_MS_MAX: u64 = 10_000;
+/// Memory one endpoint's code may hold, in MiB.
+pub const TRANSFORMATION_MEMORY_MIB_DEFAULT: usize = 32;
+pub const TRANSFORMATION_MEMORY_MIB_MAX: usize = 1_024;
+/// Longest code accepted.
+pub const TRANSFORMATION_CODE_BYTES_MAX: usize = 64 * 1024;
+/// Compiled endpoints each pool thread keeps (each is its own small runtime).
+const COMPILED_PER_THREAD_MAX: usize = 128;
+/// Runs waiting for a thread before callers wait to queue.
+const QUEUED_MAX: usize = 4_096;
+/// Each pool thread's stack (the JavaScript stack limit is well inside it).
+const THREAD_STACK_BYTES: usize = 8 << 20;
+
+/// The bounds of one run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub cpu_ms: u64,
+    pub memory_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { cpu_ms: TRANSFORMATION_CPU_MS_DEFAULT, memory_bytes: TRANSFORMATION_MEMORY_MIB_DEFAULT << 20 }
+    }
+}
+
+/// Why a transformation produced nothing to send. Its text is what the attempt records.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Failure {
+    #[error("{}{message}", at_line(*line))]
+    Compile { line: Option<u32>, message: String },
+    #[error("the code declares no function handler(webhook)")]
+    NoHandler,
+    #[error("the handler threw{}: {message}", line.map(|l| format!(" at line {l}")).unwrap_or_default())]
+    Thrown { line: Option<u32>, message: String },
+    #[error("the handler ran past its CPU time limit of {ms} ms")]
+    CpuLimit { ms: u64 },
+    #[error("the handler used more than its memory limit of {} MiB", bytes >> 20)]
+    MemoryLimit { bytes: usize },
+    #[error("the handler returned {0}")]
+    Returned(String),
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+fn at_line(line: Option<u32>) -> String {
+    line.map(|l| format!("line {l}: ")).unwrap_or_default()
+}
+
+/// What a handler sees as `webhook`.
+#[derive(Debug, Clone, Copy)]
+pub struct Webhook<'a> {
+    pub method: &'a str,
+    pub url: &'a str,
+    pub event_type: &'a str,
+    /// The payload as JSON text, or (a raw payload) as text the handler sees as a string.
+    pub payload: Payload<'a>,
+    pub variables: &'a BTreeMap<String, String>,
+    /// What `Date.now()` answers (the message's creation time).
+    pub time_ms: i64,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Payload<'a> {
+    Json(&'a str),
+    Text(&'a str),
+}
+
+impl Webhook<'_> {
+    /// The handler's argument as JSON (the payload is already JSON: copied, not re-encoded).
+    fn input(&self) -> String {
+        let quote = |s: &str| serde_json::to_string(s).expect("strings serialise");
+        let mut input = String::with_capacity(128 + self.url.len() + self.payload_len());
+        let _ = write!(
+            input,
+            r#"{{"method":{},"url":{},"eventType":{},"cancel":false,"variables":{},"payload":"#,
+            quote(self.method),
+            quote(self.url),
+            quote(self.event_type),
+            serde_json::to_string(self.variables).expect("maps of strings serialise"),
+        );
+        match self.payload {
+            Payload::Json(json) => input.push_str(json),
+            Payload::Text(text) => input.push_str(&quote(text)),
+        }
+        input.push('}');
+        input
+    }
+
+    fn payload_len(&self) -> usize {
+        match self.payload {
+            Payload::Json(s) | Payload::Text(s) => s.len(),
+        }
+    }
+}
+
+/// What to send instead, or nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Send(Shaped),
+    /// The handler set `cancel = true`.
+    Cancel,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shaped {
+    /// `POST` or `PUT`.
+    pub method: Method,
+    pub url: String,
+    /// The payload the handler returned, as JSON text.
+    pub payload: String,
+}
+
+impl Shaped {
+    /// The payload as text when the handler returned a string (a raw payload stays raw).
+    pub fn text(&self) -> Option<String> {
+        serde_json::from_str::<String>(&self.payload).ok()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Post,
+    Put,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Post => "POST",
+            Self::Put => "PUT",
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Returned<'a> {
+    method: Option<String>,
+    url: Option<String>,
+    #[serde(borrow)]
+    payload: Option<&'a RawValue>,
+    cancel: Option<serde_json::Value>,
+}
+
+/// Reads what the prelude's entry point made of the handler's return value.
+fn outcome(returned: &str) -> Result<Outcome, Failure> {
+    let returned: Returned<'_> =
+        serde_json::from_str(returned).map_err(|e| Failure::Returned(format!("an unusable value: {e}")))?;
+    if returned.cancel.as_ref().is_some_and(truthy) {
+        return Ok(Outcome::Cancel);
+    }
+    let method = match returned.method.as_deref() {
+        Some(m) if m.eq_ignore_ascii_case("POST") => Method::Post,
+        Some(m) if m.eq_ignore_ascii_case("PUT") => Method::Put,
+        Some(m) => return Err(Failure::Returned(format!("method {m:?}: only POST and PUT are sent"))),
+        None => return Err(Failure::Returned("no method: keep webhook.method (POST or PUT)".into())),
+    };
+    let url = returned.url.ok_or_else(|| Failure::Returned("no url: keep webhook.url or set one".into()))?;
+    let payload = returned
+        .payload
+        .ok_or_else(|| Failure::Returned("no payload (undefined, a function or a symbol cannot be sent)".into()))?;
+    Ok(Outcome::Send(Shaped { method, url, payload: payload.get().to_owned() }))
+}
+
+fn truthy(value: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(_) | Value::Object(_) => true,
+    }
+}
+
+/// Which compiled code a run uses: the endpoint (or destination) and its transformation's
+/// version; a new version compiles again.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Key {
+    pub owner: String,
+    pub version: i64,
+}
+
+/// A simulation's answer: the outcome, and what the code wrote to the console.
+#[derive(Debug, Clone)]
+pub struct Simulation {
+    pub outcome: Result<Outcome, Failure>,
+    pub console: Vec<String>,
+}
+
+enum Job {
+    Run { key: Key, code: String, input: String, time_ms: i64, answer: oneshot::Sender<Result<Outcome, Failure>> },
+    Simulate { code: String, input: String, time_ms: i64, answer: oneshot::Sender<Simulation> },
+    Check { code: String, answer: oneshot::Sender<Result<(), Failure>> },
+}
+
+/// The threads that run transformations, started at the first use (a server without
+/// transformations starts none). One per core: a run is CPU work, bounded by [`Limits`].
+pub struct Pool {
+    limits: Limits,
+    threads: usize,
+    jobs: OnceLock<mpsc::Sender<Job>>,
+}
+
+impl Pool {
+    pub fn new(limits: Limits) -> Self {
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        Self { limits, threads, jobs: OnceLock::new() }
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Runs the code of `key` (compiled once per thread and version) on `webhook`.
+    pub async fn run(&self, key: Key, code: &str, webhook: Webhook<'_>) -> Result<Outcome, Failure> {
+        let (answer, answered) = oneshot::channel();
+        let job = Job::Run { key, code: code.to_owned(), input: webhook.input(), time_ms: webhook.time_ms, answer };
+        self.submit(job).await?;
+        answered.await.map_err(|_| stopped())?
+    }
+
+    /// Compiles `code` afresh and runs it on `webhook`, keeping its console output: nothing is
+    /// cached or sent.
+    pub async fn simulate(&self, code: &str, webhook: Webhook<'_>) -> Simulation {
+        let (answer, answered) = oneshot::channel();
+        let job = Job::Simulate { code: code.to_owned(), input: webhook.input(), time_ms: webhook.time_ms, answer };
+        if let Err(failure) = self.submit(job).await {
+            return Simulation { outcome: Err(failure), console: Vec::new() };
+        }
+        answered.await.unwrap_or_else(|_| Simulation { outcome: Err(stopped()), console: Vec::new() })
+    }
+
+    /// Whether `code` compiles, its top level runs within the limits, and it declares `handler`.
+    pub async fn check(&self, code: &str) -> Result<(), Failure> {
+        if code.len() > TRANSFORMATION_CODE_BYTES_MAX {
+            return Err(Failure::Compile {
+                line: None,
+                message: format!("the code is {} bytes; at most {TRANSFORMATION_CODE_BYTES_MAX}", code.len()),
+            });
+        }
+        let (answer, answered) = oneshot::channel();
+        self.submit(Job::Check { code: code.to_owned(), answer }).await?;
+        answered.await.map_err(|_| stopped())?
+    }
+
+    async fn submit(&self, job: Job) -> Result<(), Failure> {
+        let jobs = self.jobs.get_or_init(|| start(self.threads, self.limits));
+        jobs.send(job).await.map_err(|_| stopped())
+    }
+}
+
+fn stopped() -> Failure {
+    Failure::Unavailable("the transformation threads have stopped".into())
+}
+
+fn start(threads: usize, limits: Limits) -> mpsc::Sender<Job> {
+    let (sender, receiver) = mpsc::channel(QUEUED_MAX);
+    let receiver = Arc::new(Mutex::new(receiver));
+    for n in 0..threads {
+        let receiver = receiver.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("hookwire-transform-{n}"))
+            .stack_size(THREAD_STACK_BYTES)
+            .spawn(move || serve(&receiver, limits));
+        if let Err(error) = spawned {
+            eprintln!("cannot start a transformation thread: {error}");
+        }
+    }
+    sender
+}
+
+/// One pool thread: takes jobs until every sender is gone, keeping what it compiled.
+fn serve(receiver: &Mutex<mpsc::Receiver<Job>>, limits: Limits) {
+    let mut compiled: HashMap<String, (i64, Sandbox)> = HashMap::new();
+    loop {
+        let job = receiver.lock().map_or(None, |mut r| r.blocking_recv());
+        let Some(job) = job else { return };
+        match job {
+            Job::Run { key, code, input, time_ms, answer } => {
+                if compiled.get(&key.owner).is_none_or(|(version, _)| *version != key.version) {
+                    match Sandbox::new(&code, limits) {
+                        Ok(sandbox) => {
+                            if compiled.len() >= COMPILED_PER_THREAD_MAX {
+                                compiled.clear();
+                            }
+                            compiled.insert(key.owner.clone(), (key.version, sandbox));
+                        }
+                        Err(failure) => {
+                            let _ = answer.send(Err(failure));
+                            continue;
+                        }
+                    }
+                }
+                let (_, sandbox) = compiled.get(&key.owner).expect("compiled above");
+                let (returned, _) = sandbox.call(&input, time_ms);
+                let _ = answer.send(returned.and_then(|r| outcome(&r)));
+            }
+            Job::Simulate { code, input, time_ms, answer } => {
+                let simulation = match Sandbox::new(&code, limits) {
+                    Ok(sandbox) => {
+                        let (returned, console) = sandbox.call(&input, time_ms);
+                        Simulation { outcome: returned.and_then(|r| outcome(&r)), console }
+                    }
+                    Err(failure) => Simulation { outcome: Err(failure), console: Vec::new() },
+                };
+                let _ = answer.send(simulation);
+            }
+            Job::Check { code, answer } => {
+                let _ = answer.send(Sandbox::new(&code, limits).map(drop));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

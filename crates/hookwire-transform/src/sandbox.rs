@@ -1,0 +1,264 @@
+//! One compiled transformation: its own QuickJS runtime (so its memory limit is its own and no
+//! endpoint's globals reach another's), a context with only the language (no I/O exists in
+//! QuickJS-ng without quickjs-libc; `Date` is frozen, `Math.random` seeded), and `handler` kept
+//! compiled between calls. Not `Send`: it lives on the pool thread that built it.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use rquickjs::context::{EvalOptions, intrinsic};
+use rquickjs::function::Rest;
+use rquickjs::{CaughtError, Coerced, Context, Ctx, FromJs, Function, Object, Persistent, Runtime, Value};
+
+use crate::{Failure, Limits};
+
+/// The file name errors point into (`webhook.js:5:3`).
+const FILE: &str = "transformation.js";
+/// Lines of `console.*` output a simulation keeps, and the length of each.
+const CONSOLE_LINES_MAX: usize = 100;
+const CONSOLE_LINE_BYTES_MAX: usize = 1_024;
+/// JavaScript stack a handler may use (deep recursion is a RangeError, not a crash).
+const STACK_BYTES_MAX: usize = 1 << 20;
+
+/// The language, without host objects: no `Proxy`, typed arrays, `WeakRef` or `performance`.
+/// `Promise` stays (without it an `async` handler leaks and aborts the runtime's teardown).
+type Intrinsics =
+    (intrinsic::Eval, intrinsic::Json, intrinsic::RegExp, intrinsic::MapSet, intrinsic::Date, intrinsic::Promise);
+
+/// Runs first in every context: a `Date` whose clock is the message's time (set before each
+/// call), a seeded `Math.random`, and the one entry point, which holds its own `JSON` so a
+/// handler that replaces `JSON` changes only its own output.
+const PRELUDE: &str = r#"(() => {
+  const RealDate = Date, parse = JSON.parse, stringify = JSON.stringify;
+  let now = 0, seed = 0x2545F491;
+  function FixedDate(...args) {
+    if (!new.target) return new RealDate(now).toString();
+    return Reflect.construct(RealDate, args.length ? args : [now], new.target);
+  }
+  Object.defineProperty(FixedDate, 'name', { value: 'Date' });
+  Object.defineProperty(FixedDate, 'prototype', { value: RealDate.prototype, writable: false });
+  FixedDate.now = () => now;
+  FixedDate.parse = RealDate.parse;
+  FixedDate.UTC = RealDate.UTC;
+  Object.defineProperty(RealDate.prototype, 'constructor',
+    { value: FixedDate, writable: true, configurable: true, enumerable: false });
+  Object.defineProperty(globalThis, 'Date', { value: FixedDate, writable: true, configurable: true });
+  Math.random = () => { seed ^= seed << 13; seed ^= seed >>> 17; seed ^= seed << 5;
+    return (seed >>> 0) / 4294967296; };
+  return (handler, input, time) => {
+    now = time; seed = (time >>> 0) || 0x2545F491;
+    const out = handler(parse(input));
+    const finish = (value) => {
+      if (value === undefined || value === null || typeof value !== 'object') {
+        throw new TypeError('handler must return the webhook object, not ' + (value === null ? 'null' : typeof value));
+      }
+      return stringify({ method: value.method, url: value.url, payload: value.payload, cancel: value.cancel });
+    };
+    return (out && typeof out.then === 'function') ? out.then(finish) : finish(out);
+  };
+})()"#;
+
+/// Why a call ended without a result, before it becomes a [`Failure`].
+enum JsError {
+    Thrown { message: String, line: Option<u32> },
+    Time,
+    Memory,
+}
+
+pub(crate) struct Sandbox {
+    // Declared first, dropped first: a JavaScript value outliving its runtime aborts the process.
+    handler: Persistent<Function<'static>>,
+    entry: Persistent<Function<'static>>,
+    context: Context,
+    runtime: Runtime,
+    console: Rc<RefCell<Vec<String>>>,
+    clock: Clock,
+    limits: Limits,
+}
+
+/// The CPU-time deadline the interrupt handler checks (this thread's CPU clock, nanoseconds;
+/// 0 means none), and whether it fired.
+#[derive(Clone, Default)]
+struct Clock {
+    deadline_ns: Arc<AtomicU64>,
+    fired: Arc<AtomicBool>,
+}
+
+fn thread_cpu_ns() -> u64 {
+    let now = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64
+}
+
+impl Clock {
+    fn start(&self, limits: &Limits) {
+        self.fired.store(false, Ordering::Relaxed);
+        self.deadline_ns.store(thread_cpu_ns() + limits.cpu_ms * 1_000_000, Ordering::Relaxed);
+    }
+
+    fn stop(&self) {
+        self.deadline_ns.store(0, Ordering::Relaxed);
+    }
+}
+
+impl Sandbox {
+    /// Compiles `code` (its top level runs once, under the same limits as a call) and finds
+    /// `handler`.
+    pub fn new(code: &str, limits: Limits) -> Result<Self, Failure> {
+        let unavailable = |e: rquickjs::Error| Failure::Unavailable(format!("cannot start JavaScript: {e}"));
+        let runtime = Runtime::new().map_err(unavailable)?;
+        runtime.set_memory_limit(limits.memory_bytes);
+        runtime.set_max_stack_size(STACK_BYTES_MAX);
+        let clock = Clock::default();
+        let watch = clock.clone();
+        runtime.set_interrupt_handler(Some(Box::new(move || {
+            let deadline = watch.deadline_ns.load(Ordering::Relaxed);
+            let over = deadline != 0 && thread_cpu_ns() > deadline;
+            if over {
+                watch.fired.store(true, Ordering::Relaxed);
+            }
+            over
+        })));
+        let context = Context::custom::<Intrinsics>(&runtime).map_err(unavailable)?;
+        let console = Rc::new(RefCell::new(Vec::new()));
+        clock.start(&limits);
+        let compiled = context.with(|ctx| {
+            let fail = |e| js_error(&ctx, e, clock.fired.load(Ordering::Relaxed));
+            let object = Object::new(ctx.clone()).map_err(fail)?;
+            for level in ["log", "info", "warn", "error", "debug"] {
+                object
+                    .set(level, Function::new(ctx.clone(), console_fn(console.clone())).map_err(fail)?)
+                    .map_err(fail)?;
+            }
+            ctx.globals().set("console", object).map_err(fail)?;
+            let mut options = EvalOptions::default();
+            options.filename = Some("<prelude>".into());
+            let entry: Function = ctx.eval_with_options(PRELUDE, options).map_err(fail)?;
+            let mut options = EvalOptions::default();
+            options.filename = Some(FILE.into());
+            options.strict = false;
+            ctx.eval_with_options::<(), _>(code, options).map_err(fail)?;
+            let handler: Value = ctx.globals().get("handler").map_err(fail)?;
+            Ok(handler.into_function().map(|h| (Persistent::save(&ctx, h), Persistent::save(&ctx, entry))))
+        });
+        clock.stop();
+        let (handler, entry) = match compiled {
+            Ok(Some(found)) => found,
+            Ok(None) => return Err(Failure::NoHandler),
+            Err(JsError::Thrown { message, line }) => return Err(Failure::Compile { line, message }),
+            Err(JsError::Time) => return Err(Failure::CpuLimit { ms: limits.cpu_ms }),
+            Err(JsError::Memory) => return Err(Failure::MemoryLimit { bytes: limits.memory_bytes }),
+        };
+        console.borrow_mut().clear();
+        Ok(Self { handler, entry, context, runtime, console, clock, limits })
+    }
+
+    /// Calls `handler(JSON.parse(input))` with the clock at `time_ms` and gives back what it
+    /// returned as JSON (`{method, url, payload, cancel}`), with what it wrote to the console.
+    pub fn call(&self, input: &str, time_ms: i64) -> (Result<String, Failure>, Vec<String>) {
+        self.console.borrow_mut().clear();
+        self.clock.start(&self.limits);
+        let result = self.context.with(|ctx| {
+            let run = || -> rquickjs::Result<String> {
+                let entry = self.entry.clone().restore(&ctx)?;
+                let handler = self.handler.clone().restore(&ctx)?;
+                let mut out: Value = entry.call((handler, input, time_ms as f64))?;
+                if let Some(promise) = out.as_promise() {
+                    out = promise.finish::<Value>()?;
+                }
+                String::from_js(&ctx, out)
+            };
+            let result = run();
+            // Nothing a call left queued may run during the next one.
+            while ctx.execute_pending_job() {}
+            result.map_err(|e| js_error(&ctx, e, self.clock.fired.load(Ordering::Relaxed)))
+        });
+        self.clock.stop();
+        let result = result.map_err(|error| match error {
+            JsError::Thrown { message, line } => Failure::Thrown { line, message },
+            JsError::Time => Failure::CpuLimit { ms: self.limits.cpu_ms },
+            JsError::Memory => Failure::MemoryLimit { bytes: self.limits.memory_bytes },
+        });
+        if result.is_err() {
+            // What an aborted run left behind (cycles) is collected now, not at the next run.
+            self.runtime.run_gc();
+        }
+        (result, std::mem::take(&mut *self.console.borrow_mut()))
+    }
+}
+
+/// What a failed evaluation was; must run for every `Error::Exception` (it clears it).
+fn js_error(ctx: &Ctx<'_>, error: rquickjs::Error, timed_out: bool) -> JsError {
+    let caught = CaughtError::from_error(ctx, error);
+    if timed_out {
+        return JsError::Time;
+    }
+    match caught {
+        CaughtError::Exception(exception) => {
+            let message = exception.message().unwrap_or_default();
+            let name = exception.get::<_, Option<String>>("name").ok().flatten().unwrap_or_else(|| "Error".into());
+            if name == "InternalError" && message == "out of memory" {
+                return JsError::Memory;
+            }
+            let line = exception.stack().as_deref().and_then(line_in_stack);
+            JsError::Thrown { message: format!("{name}: {message}"), line }
+        }
+        // QuickJS throws null when it cannot even allocate the error.
+        CaughtError::Value(value) if value.is_null() => JsError::Memory,
+        CaughtError::Value(value) => {
+            JsError::Thrown { message: format!("threw {}", printable(ctx, value)), line: None }
+        }
+        CaughtError::Error(rquickjs::Error::Allocation) => JsError::Memory,
+        CaughtError::Error(error) => JsError::Thrown { message: error.to_string(), line: None },
+    }
+}
+
+/// The line in the user's code a stack names first (`at handler (transformation.js:5:3)`).
+fn line_in_stack(stack: &str) -> Option<u32> {
+    let start = stack.find(FILE)? + FILE.len() + 1;
+    let digits: String = stack.get(start..)?.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+fn printable<'js>(ctx: &Ctx<'js>, value: Value<'js>) -> String {
+    if let Some(text) = value.as_string() {
+        return text.to_string().unwrap_or_default();
+    }
+    if value.is_undefined() {
+        return "undefined".into();
+    }
+    match ctx.json_stringify(value.clone()) {
+        Ok(Some(text)) => text.to_string().unwrap_or_default(),
+        Ok(None) => "undefined".into(),
+        Err(_) => {
+            let _ = ctx.catch();
+            match Coerced::<String>::from_js(ctx, value) {
+                Ok(text) => text.0,
+                Err(_) => {
+                    let _ = ctx.catch();
+                    "[unprintable]".into()
+                }
+            }
+        }
+    }
+}
+
+/// `console.log` and friends: each call one line, bounded, kept for a simulation's answer.
+fn console_fn<'js>(lines: Rc<RefCell<Vec<String>>>) -> impl Fn(Ctx<'js>, Rest<Value<'js>>) + 'js {
+    move |ctx, args| {
+        let mut lines = lines.borrow_mut();
+        if lines.len() >= CONSOLE_LINES_MAX {
+            return;
+        }
+        let mut line = args.0.into_iter().map(|v| printable(&ctx, v)).collect::<Vec<_>>().join(" ");
+        if line.len() > CONSOLE_LINE_BYTES_MAX {
+            let mut cut = CONSOLE_LINE_BYTES_MAX;
+            while !line.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            line.truncate(cut);
+        }
+        lines.push(line);
+    }
+}
