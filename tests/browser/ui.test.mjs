@@ -202,6 +202,20 @@ test("dashboard: sign in, add an endpoint, send a test event, see it delivered, 
   await shot(page, "dashboard-06-messages");
   await page.getByRole("link", { name: "Event types" }).click();
   await shot(page, "dashboard-07-event-types");
+
+  const endpoints = await api("GET", `/api/v1/app/${app.id}/endpoint`);
+  await page.goto(`${hookwire.url}/ui/apps/${app.id}/endpoints/${endpoints.data[0].id}`);
+  await page.fill("#transformation-code", "function handler(webhook) {\n  webhook.payload = { text: 'order ' + webhook.payload.n };\n  return webhook;\n}");
+  await page.fill("#transformation-payload", '{"n": 7}');
+  await page.getByRole("button", { name: "Test without saving" }).click();
+  await page.locator("#transformation-result", { hasText: "would send" }).waitFor();
+  assert.match(await page.locator("#transformation-result pre").textContent(), /"text": "order 7"/);
+  await shot(page, "dashboard-08-transformation-test");
+  await page.getByRole("button", { name: "Save transformation" }).click();
+  await page.locator(".notice", { hasText: "Transformation saved" }).waitFor();
+  await page.getByRole("button", { name: "Send test event" }).click();
+  const reshaped = await waitFor("the transformed test event", () => deliveriesTo("/dashboard")[2]);
+  assert.deepEqual(JSON.parse(reshaped.body), { text: "order undefined" }, "the saved code ran on the delivery");
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.waitForURL(/\/ui\/login$/);
   });
@@ -263,9 +277,23 @@ test("portal in an iframe: add an endpoint, send a test event, see it delivered,
   await portal.locator("#attempts details summary").first().click();
   await shot(page, "portal-03-resent");
 
+  const code = "function handler(webhook) {\n  console.log('type', webhook.eventType);\n  webhook.payload = { text: 'Paid: ' + webhook.eventType };\n  return webhook;\n}";
+  await portal.locator("#transformation-code").fill(code);
+  await portal.locator("#transformation-event-type").fill("invoice.paid");
+  await portal.locator("#transformation-payload").fill('{"amount": 3}');
+  await portal.getByRole("button", { name: "Test without saving" }).click();
+  await portal.locator("#transformation-verdict", { hasText: "Would send POST" }).waitFor();
+  assert.match(await portal.locator("#transformation-output").textContent(), /"text": "Paid: invoice\.paid"[\s\S]*Console:\ntype invoice\.paid/);
+  await shot(page, "portal-04-transformation-test");
+  await portal.getByRole("button", { name: "Save transformation" }).click();
+  await portal.locator("#transformation-state", { hasText: "enabled" }).waitFor();
+  await portal.getByRole("button", { name: "Send test event" }).click();
+  const reshaped = await waitFor("the transformed test event", () => deliveriesTo("/portal")[2]);
+  assert.deepEqual(JSON.parse(reshaped.body), { text: "Paid: invoice.test" }, "the saved code reshaped the test event");
+
   await portal.getByRole("button", { name: "Disable endpoint" }).click();
   await portal.locator("#endpoints .badge", { hasText: "disabled" }).waitFor();
-  await shot(page, "portal-04-disabled");
+  await shot(page, "portal-05-disabled");
   });
 });
 
@@ -282,10 +310,10 @@ test("portal with a read-only token shows deliveries and no control that writes"
   await page.locator("#endpoints tbody tr").first().waitFor();
   await page.getByRole("link", { name: `${receiver.url}/read-only` }).click();
   await page.locator("#attempts tbody tr .badge.ok", { hasText: "success" }).first().waitFor();
-  for (const name of ["Add endpoint", "Save event types", "Send test event", "Disable endpoint", "Reveal", "Rotate", "Resend"]) {
+  for (const name of ["Add endpoint", "Save event types", "Send test event", "Disable endpoint", "Reveal", "Rotate", "Resend", "Save transformation", "Test without saving"]) {
     assert.equal(await page.getByRole("button", { name }).count(), 0, `a read-only token has no "${name}" button`);
   }
-  await shot(page, "portal-05-read-only");
+  await shot(page, "portal-06-read-only");
   });
   assert.ok(endpoint.id);
 });

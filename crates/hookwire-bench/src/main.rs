@@ -57,7 +57,15 @@ struct Args {
     /// Hookwire processes sharing the PostgreSQL database; messages are sent to them in turn.
     #[arg(long, default_value_t = 1)]
     nodes: usize,
+    /// Give every endpoint a simple transformation (adds a field to each payload), to measure
+    /// what running JavaScript per delivery costs.
+    #[arg(long)]
+    transformation: bool,
 }
+
+/// The handler `--transformation` sets: one field added, the rest (and the receiver's `n` and
+/// `sentAt`) kept.
+const BENCH_TRANSFORMATION: &str = "function handler(webhook) { webhook.payload.text = `${webhook.eventType} #${webhook.payload.n}`; return webhook; }";
 
 /// A listener that accepts connections and never answers.
 async fn start_dead_receiver() -> anyhow::Result<String> {
@@ -271,6 +279,19 @@ async fn main() -> anyhow::Result<()> {
         if !response.status().is_success() {
             bail!("creating an endpoint failed: {}", response.text().await?);
         }
+        if args.transformation {
+            let created: serde_json::Value = response.json().await?;
+            let id = created["id"].as_str().unwrap_or_default();
+            let path = format!("/api/v1/app/bench/endpoint/{id}/transformation");
+            let code = json!({"code": BENCH_TRANSFORMATION});
+            let response = client.patch(api(&path)).bearer_auth(TOKEN).json(&code).send().await?;
+            if !response.status().is_success() {
+                bail!("setting the transformation failed: {}", response.text().await?);
+            }
+        }
+    }
+    if args.transformation {
+        println!("every endpoint transforms: {BENCH_TRANSFORMATION}");
     }
 
     let cpu_before_us = cpu_used_us(&children);

@@ -356,3 +356,49 @@ async fn a_portal_token_reaches_only_its_application() {
     assert_eq!(browser.sign_in(token).await.status(), StatusCode::UNAUTHORIZED);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_dashboard_edits_tests_and_removes_a_transformation() {
+    let app = TestApp::start().await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(ADMIN_TOKEN).await;
+    let origin = browser.base.clone();
+    let origin = Some(origin.as_str());
+    let app_id = app.create_app().await;
+    let endpoint = app.create_endpoint(&app_id, json!({"url": "https://example.com/hook"})).await;
+    let page = format!("/ui/apps/{app_id}/endpoints/{}", endpoint["id"].as_str().unwrap());
+    let html = browser.text(&page).await;
+    assert!(html.contains("Currently: none") && html.contains("function handler(webhook)"), "the template is offered");
+
+    let code =
+        "function handler(w) { console.log('seen', w.eventType); w.payload = {text: '<b>' + w.eventType}; return w; }";
+    let tested = browser
+        .post(
+            &format!("{page}/transformation/test"),
+            &[("code", code), ("event_type", "user.created"), ("payload", "{\"id\": 1}"), ("enabled", "true")],
+            origin,
+        )
+        .await;
+    assert_eq!(tested.status(), 200);
+    let html = tested.text().await.unwrap();
+    assert!(html.contains("would send") && html.contains("&lt;b&gt;user.created"), "result shown, escaped: {html}");
+    assert!(html.contains("seen user.created"), "console output shown");
+    assert!(html.contains("Currently: none"), "a test saves nothing");
+
+    let broken = browser.post(&format!("{page}/transformation"), &[("code", "function handler( {")], origin).await;
+    assert_eq!(broken.status(), 422);
+    assert!(broken.text().await.unwrap().contains("line 1: SyntaxError"));
+
+    let saved = browser.post(&format!("{page}/transformation"), &[("code", code), ("enabled", "true")], origin).await;
+    assert_eq!(saved.status(), 303);
+    let api = format!("/api/v1/app/{app_id}/endpoint/{}/transformation", endpoint["id"].as_str().unwrap());
+    assert_eq!(app.get(&api).await.1["enabled"], true);
+    assert!(browser.text(&page).await.contains("Currently: enabled"));
+    let unchecked = browser.post(&format!("{page}/transformation"), &[("code", code)], origin).await;
+    assert_eq!(unchecked.status(), 303);
+    assert_eq!(app.get(&api).await.1["enabled"], false, "an unchecked box disables it");
+    let removed = browser.post(&format!("{page}/transformation"), &[("code", "  ")], origin).await;
+    assert_eq!(removed.status(), 303);
+    assert_eq!(app.get(&api).await.1["code"], serde_json::Value::Null);
+    app.stop().await;
+}

@@ -1,17 +1,18 @@
 //! Transformations: an endpoint's JavaScript `handler(webhook)` reshapes each request (method,
-//! URL, payload) or cancels it, with Svix's contract. Code runs in QuickJS (`sandbox.rs`) on a
-//! few threads of its own (the [`Pool`]), never on the async runtime: each run is bounded in CPU
-//! time and memory, and compiled code is kept per endpoint version, so a delivery pays for a
-//! call, not a parse.
+//! URL, payload) or cancels it, with Svix's contract. Code runs in QuickJS (`sandbox.rs`), each
+//! run bounded in CPU time and memory, compiled once per thread and endpoint version, so a
+//! delivery pays for a call, not a parse. A run starts on the delivery's own thread with
+//! `INLINE_CPU_MS` of CPU: a handler that needs more (or never ends) is moved, for that version,
+//! to a few threads of its own (the [`Pool`]) where it gets its whole limit, so slow code never
+//! holds the async runtime for more than that once per thread.
 
+mod json;
 mod sandbox;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use serde::Deserialize;
-use serde_json::value::RawValue;
 use tokio::sync::{mpsc, oneshot};
 
 use sandbox::Sandbox;
@@ -24,8 +25,50 @@ pub const TRANSFORMATION_MEMORY_MIB_DEFAULT: usize = 32;
 pub const TRANSFORMATION_MEMORY_MIB_MAX: usize = 1_024;
 /// Longest code accepted.
 pub const TRANSFORMATION_CODE_BYTES_MAX: usize = 64 * 1024;
-/// Compiled endpoints each pool thread keeps (each is its own small runtime).
+/// Compiled endpoints each thread keeps (each is its own small runtime).
 const COMPILED_PER_THREAD_MAX: usize = 128;
+/// CPU a run may take on the delivery's own thread before it is moved to the pool.
+const INLINE_CPU_MS: u64 = 2;
+/// Versions remembered as too slow to run inline (forgotten all at once past this).
+const SLOW_REMEMBERED_MAX: usize = 10_000;
+
+std::thread_local! {
+    /// What this thread compiled, by owner: the version and its sandbox.
+    static COMPILED: std::cell::RefCell<HashMap<String, (i64, Sandbox)>> = std::cell::RefCell::new(HashMap::new());
+}
+
+/// Runs `key`'s code on this thread with `cpu_ms`, compiling it first if this thread has not;
+/// `None` when it ran out of that CPU (compiling or running).
+fn run_here(
+    key: &Key,
+    code: &str,
+    input: &str,
+    time_ms: i64,
+    limits: Limits,
+    cpu_ms: u64,
+) -> Option<Result<Outcome, Failure>> {
+    let out_of_time = |failure: &Failure| matches!(failure, Failure::CpuLimit { .. }) && cpu_ms < limits.cpu_ms;
+    COMPILED.with(|compiled| {
+        let mut compiled = compiled.borrow_mut();
+        if compiled.get(&key.owner).is_none_or(|(version, _)| *version != key.version) {
+            match Sandbox::new(code, Limits { cpu_ms, ..limits }) {
+                Ok(sandbox) => {
+                    if compiled.len() >= COMPILED_PER_THREAD_MAX {
+                        compiled.clear();
+                    }
+                    compiled.insert(key.owner.clone(), (key.version, sandbox));
+                }
+                Err(failure) if out_of_time(&failure) => return None,
+                Err(failure) => return Some(Err(failure)),
+            }
+        }
+        let (_, sandbox) = compiled.get(&key.owner).expect("compiled above");
+        match sandbox.call(input, time_ms, cpu_ms).0 {
+            Err(failure) if out_of_time(&failure) => None,
+            returned => Some(returned.and_then(outcome)),
+        }
+    })
+}
 /// Runs waiting for a thread before callers wait to queue.
 const QUEUED_MAX: usize = 4_096;
 /// Each pool thread's stack (the JavaScript stack limit is well inside it).
@@ -153,44 +196,33 @@ impl Method {
     }
 }
 
-#[derive(Deserialize)]
-struct Returned<'a> {
-    method: Option<String>,
-    url: Option<String>,
-    #[serde(borrow)]
-    payload: Option<&'a RawValue>,
-    cancel: Option<serde_json::Value>,
+/// What a handler returned: `method` and `url` (a string, absent, or why neither), the payload
+/// as JSON (absent when `undefined`), and whether `cancel` was truthy.
+pub(crate) struct Returned {
+    method: Result<Option<String>, String>,
+    url: Result<Option<String>, String>,
+    payload: Option<String>,
+    cancel: bool,
 }
 
-/// Reads what the prelude's entry point made of the handler's return value.
-fn outcome(returned: &str) -> Result<Outcome, Failure> {
-    let returned: Returned<'_> =
-        serde_json::from_str(returned).map_err(|e| Failure::Returned(format!("an unusable value: {e}")))?;
-    if returned.cancel.as_ref().is_some_and(truthy) {
+/// Reads what the handler returned.
+fn outcome(returned: Returned) -> Result<Outcome, Failure> {
+    if returned.cancel {
         return Ok(Outcome::Cancel);
     }
-    let method = match returned.method.as_deref() {
+    let method = returned.method.map_err(Failure::Returned)?;
+    let url = returned.url.map_err(Failure::Returned)?;
+    let method = match method.as_deref() {
         Some(m) if m.eq_ignore_ascii_case("POST") => Method::Post,
         Some(m) if m.eq_ignore_ascii_case("PUT") => Method::Put,
         Some(m) => return Err(Failure::Returned(format!("method {m:?}: only POST and PUT are sent"))),
         None => return Err(Failure::Returned("no method: keep webhook.method (POST or PUT)".into())),
     };
-    let url = returned.url.ok_or_else(|| Failure::Returned("no url: keep webhook.url or set one".into()))?;
+    let url = url.ok_or_else(|| Failure::Returned("no url: keep webhook.url or set one".into()))?;
     let payload = returned
         .payload
         .ok_or_else(|| Failure::Returned("no payload (undefined, a function or a symbol cannot be sent)".into()))?;
-    Ok(Outcome::Send(Shaped { method, url, payload: payload.get().to_owned() }))
-}
-
-fn truthy(value: &serde_json::Value) -> bool {
-    use serde_json::Value;
-    match value {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(s) => !s.is_empty(),
-        Value::Array(_) | Value::Object(_) => true,
-    }
+    Ok(Outcome::Send(Shaped { method, url, payload }))
 }
 
 /// Which compiled code a run uses: the endpoint (or destination) and its transformation's
@@ -220,22 +252,39 @@ pub struct Pool {
     limits: Limits,
     threads: usize,
     jobs: OnceLock<mpsc::Sender<Job>>,
+    /// Versions that needed more than `INLINE_CPU_MS`: they run on the pool only.
+    slow: Mutex<std::collections::HashSet<Key>>,
 }
 
 impl Pool {
     pub fn new(limits: Limits) -> Self {
         let threads = std::thread::available_parallelism().map_or(1, usize::from);
-        Self { limits, threads, jobs: OnceLock::new() }
+        Self { limits, threads, jobs: OnceLock::new(), slow: Mutex::default() }
     }
 
     pub fn limits(&self) -> Limits {
         self.limits
     }
 
-    /// Runs the code of `key` (compiled once per thread and version) on `webhook`.
+    /// Runs the code of `key` (compiled once per thread and version) on `webhook`: here when it
+    /// is quick, on the pool when it once was not.
     pub async fn run(&self, key: Key, code: &str, webhook: Webhook<'_>) -> Result<Outcome, Failure> {
+        let input = webhook.input();
+        let slow = self.slow.lock().is_ok_and(|slow| slow.contains(&key));
+        if !slow {
+            let cpu_ms = INLINE_CPU_MS.min(self.limits.cpu_ms);
+            if let Some(result) = run_here(&key, code, &input, webhook.time_ms, self.limits, cpu_ms) {
+                return result;
+            }
+            if let Ok(mut slow) = self.slow.lock() {
+                if slow.len() >= SLOW_REMEMBERED_MAX {
+                    slow.clear();
+                }
+                slow.insert(key.clone());
+            }
+        }
         let (answer, answered) = oneshot::channel();
-        let job = Job::Run { key, code: code.to_owned(), input: webhook.input(), time_ms: webhook.time_ms, answer };
+        let job = Job::Run { key, code: code.to_owned(), input, time_ms: webhook.time_ms, answer };
         self.submit(job).await?;
         answered.await.map_err(|_| stopped())?
     }
@@ -290,37 +339,22 @@ fn start(threads: usize, limits: Limits) -> mpsc::Sender<Job> {
     sender
 }
 
-/// One pool thread: takes jobs until every sender is gone, keeping what it compiled.
+/// One pool thread: takes jobs until every sender is gone (what it compiled stays in its
+/// thread-local cache).
 fn serve(receiver: &Mutex<mpsc::Receiver<Job>>, limits: Limits) {
-    let mut compiled: HashMap<String, (i64, Sandbox)> = HashMap::new();
     loop {
         let job = receiver.lock().map_or(None, |mut r| r.blocking_recv());
         let Some(job) = job else { return };
         match job {
             Job::Run { key, code, input, time_ms, answer } => {
-                if compiled.get(&key.owner).is_none_or(|(version, _)| *version != key.version) {
-                    match Sandbox::new(&code, limits) {
-                        Ok(sandbox) => {
-                            if compiled.len() >= COMPILED_PER_THREAD_MAX {
-                                compiled.clear();
-                            }
-                            compiled.insert(key.owner.clone(), (key.version, sandbox));
-                        }
-                        Err(failure) => {
-                            let _ = answer.send(Err(failure));
-                            continue;
-                        }
-                    }
-                }
-                let (_, sandbox) = compiled.get(&key.owner).expect("compiled above");
-                let (returned, _) = sandbox.call(&input, time_ms);
-                let _ = answer.send(returned.and_then(|r| outcome(&r)));
+                let result = run_here(&key, &code, &input, time_ms, limits, limits.cpu_ms);
+                let _ = answer.send(result.expect("the whole limit is never run out of inline"));
             }
             Job::Simulate { code, input, time_ms, answer } => {
                 let simulation = match Sandbox::new(&code, limits) {
                     Ok(sandbox) => {
-                        let (returned, console) = sandbox.call(&input, time_ms);
-                        Simulation { outcome: returned.and_then(|r| outcome(&r)), console }
+                        let (returned, console) = sandbox.call(&input, time_ms, limits.cpu_ms);
+                        Simulation { outcome: returned.and_then(outcome), console }
                     }
                     Err(failure) => Simulation { outcome: Err(failure), console: Vec::new() },
                 };
@@ -335,3 +369,13 @@ fn serve(receiver: &Mutex<mpsc::Receiver<Job>>, limits: Limits) {
 
 #[cfg(test)]
 mod tests;
+
+#[doc(hidden)]
+pub fn direct_cost_probe(code: &str, webhook: Webhook<'_>, runs: usize) {
+    let sandbox = Sandbox::new(code, Limits::default()).unwrap();
+    let input = webhook.input();
+    for _ in 0..runs {
+        let (r, _) = sandbox.call(&input, webhook.time_ms, 100);
+        outcome(r.unwrap()).unwrap();
+    }
+}

@@ -12,15 +12,17 @@ use rquickjs::context::{EvalOptions, intrinsic};
 use rquickjs::function::Rest;
 use rquickjs::{CaughtError, Coerced, Context, Ctx, FromJs, Function, Object, Persistent, Runtime, Value};
 
-use crate::{Failure, Limits};
+use crate::json::{self, Plain};
+use crate::{Failure, Limits, Returned};
 
 /// The file name errors point into (`webhook.js:5:3`).
 const FILE: &str = "transformation.js";
 /// Lines of `console.*` output a simulation keeps, and the length of each.
 const CONSOLE_LINES_MAX: usize = 100;
 const CONSOLE_LINE_BYTES_MAX: usize = 1_024;
-/// JavaScript stack a handler may use (deep recursion is a RangeError, not a crash).
-const STACK_BYTES_MAX: usize = 1 << 20;
+/// JavaScript stack a handler may use (deep recursion is a RangeError, not a crash); well inside
+/// the 2 MiB of a tokio worker thread, where quick runs happen.
+const STACK_BYTES_MAX: usize = 512 << 10;
 
 /// The language, without host objects: no `Proxy`, typed arrays, `WeakRef` or `performance`.
 /// `Promise` stays (without it an `async` handler leaks and aborts the runtime's teardown).
@@ -28,10 +30,10 @@ type Intrinsics =
     (intrinsic::Eval, intrinsic::Json, intrinsic::RegExp, intrinsic::MapSet, intrinsic::Date, intrinsic::Promise);
 
 /// Runs first in every context: a `Date` whose clock is the message's time (set before each
-/// call), a seeded `Math.random`, and the one entry point, which holds its own `JSON` so a
-/// handler that replaces `JSON` changes only its own output.
+/// call), a seeded `Math.random`, and the one entry point, which holds its own `JSON.parse` and
+/// hands back `{method, url, payload, cancel}` (the payload is written as JSON by `json.rs`).
 const PRELUDE: &str = r#"(() => {
-  const RealDate = Date, parse = JSON.parse, stringify = JSON.stringify;
+  const RealDate = Date, parse = JSON.parse;
   let now = 0, seed = 0x2545F491;
   function FixedDate(...args) {
     if (!new.target) return new RealDate(now).toString();
@@ -54,7 +56,7 @@ const PRELUDE: &str = r#"(() => {
       if (value === undefined || value === null || typeof value !== 'object') {
         throw new TypeError('handler must return the webhook object, not ' + (value === null ? 'null' : typeof value));
       }
-      return stringify({ method: value.method, url: value.url, payload: value.payload, cancel: value.cancel });
+      return { method: value.method, url: value.url, payload: value.payload, cancel: !!value.cancel };
     };
     return (out && typeof out.then === 'function') ? out.then(finish) : finish(out);
   };
@@ -71,6 +73,8 @@ pub(crate) struct Sandbox {
     // Declared first, dropped first: a JavaScript value outliving its runtime aborts the process.
     handler: Persistent<Function<'static>>,
     entry: Persistent<Function<'static>>,
+    /// `Object.prototype` and `Array.prototype` as they were before the user's code ran.
+    plain: (Persistent<Object<'static>>, Persistent<Object<'static>>),
     context: Context,
     runtime: Runtime,
     console: Rc<RefCell<Vec<String>>>,
@@ -92,9 +96,9 @@ fn thread_cpu_ns() -> u64 {
 }
 
 impl Clock {
-    fn start(&self, limits: &Limits) {
+    fn start(&self, cpu_ms: u64) {
         self.fired.store(false, Ordering::Relaxed);
-        self.deadline_ns.store(thread_cpu_ns() + limits.cpu_ms * 1_000_000, Ordering::Relaxed);
+        self.deadline_ns.store(thread_cpu_ns() + cpu_ms * 1_000_000, Ordering::Relaxed);
     }
 
     fn stop(&self) {
@@ -122,7 +126,7 @@ impl Sandbox {
         })));
         let context = Context::custom::<Intrinsics>(&runtime).map_err(unavailable)?;
         let console = Rc::new(RefCell::new(Vec::new()));
-        clock.start(&limits);
+        clock.start(limits.cpu_ms);
         let compiled = context.with(|ctx| {
             let fail = |e| js_error(&ctx, e, clock.fired.load(Ordering::Relaxed));
             let object = Object::new(ctx.clone()).map_err(fail)?;
@@ -135,15 +139,22 @@ impl Sandbox {
             let mut options = EvalOptions::default();
             options.filename = Some("<prelude>".into());
             let entry: Function = ctx.eval_with_options(PRELUDE, options).map_err(fail)?;
+            let prototype = |name: &str| -> rquickjs::Result<Object> {
+                ctx.globals().get::<_, Object>(name)?.get::<_, Object>("prototype")
+            };
+            let plain = (
+                Persistent::save(&ctx, prototype("Object").map_err(fail)?),
+                Persistent::save(&ctx, prototype("Array").map_err(fail)?),
+            );
             let mut options = EvalOptions::default();
             options.filename = Some(FILE.into());
             options.strict = false;
             ctx.eval_with_options::<(), _>(code, options).map_err(fail)?;
             let handler: Value = ctx.globals().get("handler").map_err(fail)?;
-            Ok(handler.into_function().map(|h| (Persistent::save(&ctx, h), Persistent::save(&ctx, entry))))
+            Ok(handler.into_function().map(|h| (Persistent::save(&ctx, h), Persistent::save(&ctx, entry), plain)))
         });
         clock.stop();
-        let (handler, entry) = match compiled {
+        let (handler, entry, plain) = match compiled {
             Ok(Some(found)) => found,
             Ok(None) => return Err(Failure::NoHandler),
             Err(JsError::Thrown { message, line }) => return Err(Failure::Compile { line, message }),
@@ -151,23 +162,48 @@ impl Sandbox {
             Err(JsError::Memory) => return Err(Failure::MemoryLimit { bytes: limits.memory_bytes }),
         };
         console.borrow_mut().clear();
-        Ok(Self { handler, entry, context, runtime, console, clock, limits })
+        Ok(Self { handler, entry, plain, context, runtime, console, clock, limits })
     }
 
     /// Calls `handler(JSON.parse(input))` with the clock at `time_ms` and gives back what it
-    /// returned as JSON (`{method, url, payload, cancel}`), with what it wrote to the console.
-    pub fn call(&self, input: &str, time_ms: i64) -> (Result<String, Failure>, Vec<String>) {
+    /// returned (`{method, url, payload, cancel}`, the payload as JSON), with what it wrote to
+    /// the console. It may take `cpu_ms` of CPU (at most the sandbox's limit).
+    pub fn call(&self, input: &str, time_ms: i64, cpu_ms: u64) -> (Result<Returned, Failure>, Vec<String>) {
+        let cpu_ms = cpu_ms.min(self.limits.cpu_ms);
         self.console.borrow_mut().clear();
-        self.clock.start(&self.limits);
+        self.clock.start(cpu_ms);
         let result = self.context.with(|ctx| {
-            let run = || -> rquickjs::Result<String> {
+            let run = || -> rquickjs::Result<Returned> {
                 let entry = self.entry.clone().restore(&ctx)?;
                 let handler = self.handler.clone().restore(&ctx)?;
                 let mut out: Value = entry.call((handler, input, time_ms as f64))?;
                 if let Some(promise) = out.as_promise() {
                     out = promise.finish::<Value>()?;
                 }
-                String::from_js(&ctx, out)
+                let out = Object::from_js(&ctx, out)?;
+                let text = |name: &str| -> rquickjs::Result<Result<Option<String>, String>> {
+                    let value: Value = out.get(name)?;
+                    Ok(match value.as_string() {
+                        Some(text) => Ok(Some(text.to_string()?)),
+                        None if value.is_undefined() => Ok(None),
+                        None => Err(format!("a {} as {name}: it must be a string", value.type_name())),
+                    })
+                };
+                let (method, url) = (text("method")?, text("url")?);
+                let payload: Value = out.get("payload")?;
+                let plain =
+                    Plain { object: self.plain.0.clone().restore(&ctx)?, array: self.plain.1.clone().restore(&ctx)? };
+                let mut json = String::new();
+                let payload = match json::write(&payload, &plain, &mut json) {
+                    Some(true) => Some(json),
+                    Some(false) => None,
+                    // Something only JSON.stringify has rules for: it writes the whole value.
+                    None => match ctx.json_stringify(payload)? {
+                        Some(text) => Some(text.to_string()?),
+                        None => None,
+                    },
+                };
+                Ok(Returned { method, url, payload, cancel: out.get("cancel")? })
             };
             let result = run();
             // Nothing a call left queued may run during the next one.
@@ -177,7 +213,7 @@ impl Sandbox {
         self.clock.stop();
         let result = result.map_err(|error| match error {
             JsError::Thrown { message, line } => Failure::Thrown { line, message },
-            JsError::Time => Failure::CpuLimit { ms: self.limits.cpu_ms },
+            JsError::Time => Failure::CpuLimit { ms: cpu_ms },
             JsError::Memory => Failure::MemoryLimit { bytes: self.limits.memory_bytes },
         });
         if result.is_err() {

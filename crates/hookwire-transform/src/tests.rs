@@ -136,3 +136,31 @@ fn the_input_carries_the_payload_verbatim() {
     assert_eq!(parsed["variables"]["k"], "v\"");
     assert_eq!(parsed["cancel"], false);
 }
+
+#[tokio::test]
+async fn payloads_are_written_as_json_stringify_writes_them() {
+    let pool = Pool::new(LIMITS);
+    // Each case is built in JavaScript; the handler returns it with JSON.stringify's own text.
+    let cases = [
+        "'plain \"quoted\" \\\\ \\n \\u0001 é ☃ 😀'",
+        "[1, -0, 1.5, 1e21, 1e-7, 2 ** 53, NaN, Infinity, -1e300, 0.1 + 0.2]",
+        "{a: 1, b: undefined, c: [undefined, null, , 3], 2: 'two', 1: 'one', nested: {deep: [[[]]]}}",
+        "{when: new Date(0), list: new Map([[1, 2]]), set: new Set([1]), f() {}, s: Symbol('x')}",
+        "Object.assign(Object.create(null), {bare: true})",
+        "new (class Point { constructor() { this.x = 1; } })()",
+        "{toJSON() { return 'custom'; }}",
+        "[new String('boxed'), new Number(4), new Boolean(false)]",
+        "{big: 'x'.repeat(5000), unicode: '\\u2028\\u2029'}",
+        "true",
+        "null",
+        "42",
+    ];
+    for (n, case) in cases.iter().enumerate() {
+        let code =
+            format!("function handler(w) {{ const v = ({case}); w.payload = [v, JSON.stringify(v)]; return w; }}");
+        let shaped = sent(run(&pool, n as i64 + 1, &code, "{}").await);
+        let both: serde_json::Value = serde_json::from_str(&shaped.payload).unwrap();
+        let expected: serde_json::Value = serde_json::from_str(both[1].as_str().unwrap()).unwrap();
+        assert_eq!(both[0], expected, "{case}: {}", shaped.payload);
+    }
+}

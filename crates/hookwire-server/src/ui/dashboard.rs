@@ -13,6 +13,9 @@ use super::html::{Section, UiResult, endpoint_badge, esc, notice, page, status_b
 use super::session::{Operator, form, redirect};
 use crate::api::apps::load_app;
 use crate::api::endpoints::{EndpointIn, endpoint_from, load_endpoint};
+use crate::api::endpoints::{
+    EndpointTransformationPatch, EndpointTransformationSimulateIn, apply_transformation_patch, simulate_transformation,
+};
 use crate::api::endpoints::{EventExampleIn, send_example_to};
 use crate::api::error::ApiError;
 use crate::api::extract::QueryPairs;
@@ -181,12 +184,81 @@ pub async fn endpoint(
     query: QueryPairs,
 ) -> UiResult {
     let (app, endpoint) = load_endpoint(&state, Principal::Admin, &app_key, &endpoint_key).await?;
+    let pane = TransformPane::saved(&endpoint);
+    endpoint_view(&state, app, endpoint, query.get("notice"), query.get("iterator").map(str::to_owned), pane).await
+}
+
+/// The transformation pane of the endpoint page: the code in the editor (saved, or the draft
+/// just tested), the test's inputs, and its result.
+struct TransformPane {
+    code: String,
+    event_type: String,
+    payload: String,
+    result: Option<String>,
+}
+
+/// What the editor shows for an endpoint without a transformation.
+const TRANSFORMATION_TEMPLATE: &str = "function handler(webhook) {\n  // webhook: {method, url, eventType, payload, variables, cancel}\n  return webhook;\n}\n";
+
+impl TransformPane {
+    fn saved(endpoint: &Endpoint) -> Self {
+        Self {
+            code: endpoint.transformation.as_ref().map_or(TRANSFORMATION_TEMPLATE.to_owned(), |t| t.code.clone()),
+            event_type: first_event_type(endpoint),
+            payload: String::new(),
+            result: None,
+        }
+    }
+
+    fn html(&self, base: &str, endpoint: &Endpoint) -> String {
+        let state = match &endpoint.transformation {
+            None => "none".to_owned(),
+            Some(t) if t.enabled => format!("enabled, saved {}", time(t.updated_at)),
+            Some(t) => format!("disabled (kept), saved {}", time(t.updated_at)),
+        };
+        let checked = if endpoint.transformation.as_ref().is_none_or(|t| t.enabled) { " checked" } else { "" };
+        format!(
+            "<h2 id=\"transformation\">Transformation</h2>\
+             <p class=\"muted\">JavaScript run on each request before it is signed: <code>handler(webhook)</code> may change \
+             <code>method</code>, <code>url</code> and <code>payload</code>, or set <code>cancel</code>. Currently: {state}.</p>\
+             <form method=\"post\" action=\"{base}/transformation\" class=\"stack\">\
+             <label for=\"transformation-code\">Code</label>\
+             <textarea id=\"transformation-code\" name=\"code\" rows=\"12\" spellcheck=\"false\" class=\"code\">{code}</textarea>\
+             <label class=\"check\"><input type=\"checkbox\" name=\"enabled\" value=\"true\"{checked}> Run it on deliveries</label>\
+             <div class=\"actions\"><button type=\"submit\">Save transformation</button>\
+             <button type=\"submit\" class=\"secondary\" formaction=\"{base}/transformation/test\">Test without saving</button>\
+             <label>Event type <input type=\"text\" name=\"event_type\" value=\"{event_type}\"></label></div>\
+             <label for=\"transformation-payload\">Test payload (JSON; empty for the event type's example)</label>\
+             <textarea id=\"transformation-payload\" name=\"payload\" rows=\"4\" spellcheck=\"false\" class=\"code\">{payload}</textarea>\
+             </form>{result}",
+            code = esc(&self.code),
+            event_type = esc(&self.event_type),
+            payload = esc(&self.payload),
+            result = self.result.as_deref().unwrap_or_default(),
+        )
+    }
+}
+
+fn first_event_type(endpoint: &Endpoint) -> String {
+    endpoint
+        .event_types
+        .iter()
+        .flatten()
+        .find(|t| !t.contains('*'))
+        .cloned()
+        .unwrap_or_else(|| "hookwire.test".to_owned())
+}
+
+async fn endpoint_view(
+    state: &AppState,
+    app: Application,
+    endpoint: Endpoint,
+    notice_text: Option<&str>,
+    iterator: Option<String>,
+    pane: TransformPane,
+) -> UiResult {
     let stats = state.store.endpoint_stats(endpoint.id, Millis::MIN, Millis::MAX).await?;
-    let filter = attempt_filter(
-        AttemptScope::Endpoint(endpoint.id),
-        ENDPOINT_ATTEMPTS_SHOWN + 1,
-        query.get("iterator").map(str::to_owned),
-    );
+    let filter = attempt_filter(AttemptScope::Endpoint(endpoint.id), ENDPOINT_ATTEMPTS_SHOWN + 1, iterator);
     let attempts = state.store.list_attempts(app.id, &filter).await?;
     let list = list_response(&filter.page, attempts, |a| a.id.to_string(), |a| a);
     let mut rows = String::new();
@@ -212,13 +284,8 @@ pub async fn endpoint(
     let since = hookwire_core::time_fmt::format_millis(state.clock.now() - RECOVER_DEFAULT_WINDOW_MS);
     let base = format!("/ui/apps/{}/endpoints/{}", app.id, endpoint.id);
     let (toggle_value, toggle_label) = if endpoint.disabled { ("true", "Enable") } else { ("false", "Disable") };
-    let test_type = endpoint
-        .event_types
-        .iter()
-        .flatten()
-        .find(|t| !t.contains('*'))
-        .cloned()
-        .unwrap_or_else(|| "hookwire.test".to_owned());
+    let test_type = first_event_type(&endpoint);
+    let transformation = pane.html(&base, &endpoint);
     let body = format!(
         "{notice}<p class=\"crumbs\"><a href=\"/ui/apps\">Applications</a> / <a href=\"/ui/apps/{app_id}\">{app_name}</a> /</p>\
          <h1 class=\"url\">{url}</h1>\
@@ -235,8 +302,8 @@ pub async fn endpoint(
          <form method=\"post\" action=\"{base}/recover\" class=\"inline\"><label>Failed since \
          <input type=\"text\" name=\"since\" value=\"{since}\" aria-label=\"Since (RFC 3339)\"></label>\
          <button type=\"submit\" class=\"secondary\">Recover</button></form></div>\
-         <h2>Recent attempts</h2>{attempts_table}{more}",
-        notice = notice(query.get("notice")),
+         <h2>Recent attempts</h2>{attempts_table}{more}{transformation}",
+        notice = notice(notice_text),
         app_id = app.id,
         app_name = esc(&app.name),
         url = esc(&endpoint.url),
@@ -257,6 +324,88 @@ pub async fn endpoint(
         test_type = esc(&test_type),
     );
     Ok(page(Section::Apps, &endpoint.url, &body))
+}
+
+#[derive(Deserialize)]
+struct TransformationForm {
+    code: String,
+    #[serde(default)]
+    enabled: Option<String>,
+    #[serde(default)]
+    event_type: String,
+    #[serde(default)]
+    payload: String,
+}
+
+/// Saves the editor's code (empty removes the transformation) through the API's own checks.
+pub async fn save_transformation(
+    _: Operator,
+    State(state): State<AppState>,
+    Path((app_key, endpoint_key)): Path<(String, String)>,
+    body: Bytes,
+) -> UiResult {
+    let (app, mut endpoint) = load_endpoint(&state, Principal::Admin, &app_key, &endpoint_key).await?;
+    let input: TransformationForm = form(&body)?;
+    let code = input.code.replace("\r\n", "\n");
+    let patch = EndpointTransformationPatch {
+        code: Some((!code.trim().is_empty()).then_some(code)),
+        enabled: Some(input.enabled.is_some()),
+        variables: None,
+    };
+    let removing = matches!(patch.code, Some(None));
+    let patch = if removing { EndpointTransformationPatch { enabled: None, ..patch } } else { patch };
+    apply_transformation_patch(&state, &mut endpoint, patch).await?;
+    let id = endpoint.id;
+    state.store.update_endpoint(endpoint).await?;
+    let notice = if removing { "Transformation%20removed" } else { "Transformation%20saved" };
+    Ok(redirect(&format!("/ui/apps/{}/endpoints/{id}?notice={notice}#transformation", app.id)))
+}
+
+/// Runs the editor's code on a payload and shows what would be sent; nothing is saved or sent.
+pub async fn test_transformation(
+    _: Operator,
+    State(state): State<AppState>,
+    Path((app_key, endpoint_key)): Path<(String, String)>,
+    body: Bytes,
+) -> UiResult {
+    let (app, endpoint) = load_endpoint(&state, Principal::Admin, &app_key, &endpoint_key).await?;
+    let input: TransformationForm = form(&body)?;
+    let code = input.code.replace("\r\n", "\n");
+    let payload = match input.payload.trim() {
+        "" => None,
+        text => Some(
+            serde_json::from_str(text)
+                .map_err(|e| ApiError::invalid(&["form", "payload"], format!("not JSON: {e}")))?,
+        ),
+    };
+    let event_type = input.event_type.trim().to_owned();
+    let simulation =
+        EndpointTransformationSimulateIn { code: Some(code.clone()), event_type: event_type.clone(), payload };
+    let out = simulate_transformation(&state, &endpoint, simulation).await?;
+    let verdict = match (&out.error, out.cancel) {
+        (Some(error), _) => format!("<p class=\"badge bad\">failed</p><pre>{}</pre>", esc(error)),
+        (None, true) => "<p class=\"badge muted\">cancelled: nothing would be sent</p>".to_owned(),
+        (None, false) => format!(
+            "<p><span class=\"badge ok\">would send</span> <code>{} {}</code></p><pre>{}</pre>",
+            esc(out.method.as_deref().unwrap_or_default()),
+            esc(out.url.as_deref().unwrap_or_default()),
+            esc(&out.payload.as_ref().map(|p| serde_json::to_string_pretty(p).unwrap_or_default()).unwrap_or_default()),
+        ),
+    };
+    let console = if out.console.is_empty() {
+        String::new()
+    } else {
+        format!("<p class=\"muted\">Console</p><pre>{}</pre>", esc(&out.console.join("\n")))
+    };
+    let pane = TransformPane {
+        code,
+        event_type,
+        payload: input.payload,
+        result: Some(format!(
+            "<section class=\"panel\" id=\"transformation-result\"><h3>Test result</h3>{verdict}{console}</section>"
+        )),
+    };
+    endpoint_view(&state, app, endpoint, None, None, pane).await
 }
 
 #[derive(Deserialize)]

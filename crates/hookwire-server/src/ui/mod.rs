@@ -48,6 +48,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/ui/apps/{app}/endpoints/{endpoint}/enabled", post(dashboard::set_enabled))
         .route("/ui/apps/{app}/endpoints/{endpoint}/recover", post(dashboard::recover))
         .route("/ui/apps/{app}/endpoints/{endpoint}/test", post(dashboard::send_test))
+        .route("/ui/apps/{app}/endpoints/{endpoint}/transformation", post(dashboard::save_transformation))
+        .route("/ui/apps/{app}/endpoints/{endpoint}/transformation/test", post(dashboard::test_transformation))
         .route("/ui/apps/{app}/messages", get(messages::list))
         .route("/ui/apps/{app}/messages/{msg}", get(messages::show))
         .route("/ui/apps/{app}/messages/{msg}/resend/{endpoint}", post(messages::resend))

@@ -17,6 +17,10 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::state::AppState;
 pub use ops::{EventExampleIn, send_example_to};
 pub use shape::{EndpointIn, EndpointOut, endpoint_from, load_endpoint};
+pub use transformation::{
+    EndpointTransformationPatch, EndpointTransformationSimulateIn, apply_patch as apply_transformation_patch,
+    simulate_on as simulate_transformation,
+};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -136,11 +136,23 @@ async fn patch_transformation(
     JsonBody(input): JsonBody<EndpointTransformationPatch>,
 ) -> ApiResult<StatusCode> {
     let (_, mut endpoint) = load_endpoint(&state, principal, &app_id, &endpoint_id).await?;
+    apply_patch(&state, &mut endpoint, input).await?;
+    state.store.update_endpoint(endpoint).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Applies `input` to `endpoint` (not saved), every check made: the API's PATCH and the
+/// dashboard's form.
+pub async fn apply_patch(
+    state: &AppState,
+    endpoint: &mut Endpoint,
+    input: EndpointTransformationPatch,
+) -> ApiResult<()> {
     let now = state.clock.now();
     let current = endpoint.transformation.take();
     let code = match input.code {
         Some(Some(code)) => {
-            check_code(&state, &code).await?;
+            check_code(state, &code).await?;
             Some(code)
         }
         Some(None) => None,
@@ -172,8 +184,7 @@ async fn patch_transformation(
         ));
     }
     endpoint.updated_at = now;
-    state.store.update_endpoint(endpoint).await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 /// Run code (the given code, or the endpoint's) on a payload of an event type, as a delivery
@@ -188,6 +199,16 @@ async fn simulate(
     JsonBody(input): JsonBody<EndpointTransformationSimulateIn>,
 ) -> ApiResult<Json<EndpointTransformationSimulateOut>> {
     let (_, endpoint) = load_endpoint(&state, principal, &app_id, &endpoint_id).await?;
+    Ok(Json(simulate_on(&state, &endpoint, input).await?))
+}
+
+/// Runs `input` against `endpoint` as a delivery would, sending nothing (the API and the
+/// dashboard's test pane).
+pub async fn simulate_on(
+    state: &AppState,
+    endpoint: &Endpoint,
+    input: EndpointTransformationSimulateIn,
+) -> ApiResult<EndpointTransformationSimulateOut> {
     validate::event_type_name("eventType", &input.event_type, false)?;
     let saved = endpoint.transformation.as_ref();
     let code = match (input.code, saved) {
@@ -205,7 +226,7 @@ async fn simulate(
     }
     let payload = match input.payload {
         Some(payload) => payload,
-        None => example_payload(&state, &input.event_type, 0).await?,
+        None => example_payload(state, &input.event_type, 0).await?,
     };
     let payload = payload.to_string();
     let empty = BTreeMap::new();
@@ -235,7 +256,7 @@ async fn simulate(
         Ok(Outcome::Cancel) => out.cancel = true,
         Err(failure) => out.error = Some(failure.to_string()),
     }
-    Ok(Json(out))
+    Ok(out)
 }
 
 /// 422 naming the line when `code` cannot run; 503 when the transformation threads are gone.

@@ -7,6 +7,8 @@
   const STORAGE_KEY = "hookwire-portal";
   const REFRESH_MS = 2000;
   const ATTEMPTS_SHOWN = 50;
+  const TRANSFORMATION_TEMPLATE =
+    "function handler(webhook) {\n  // webhook: {method, url, eventType, payload, variables, cancel}\n  return webhook;\n}\n";
 
   const $ = (id) => document.getElementById(id);
   let session = null;
@@ -139,6 +141,9 @@
     $("toggle").textContent = selected.disabled ? "Enable endpoint" : "Disable endpoint";
     $("toggle").className = selected.disabled ? "secondary" : "danger";
     hideForbidden($("endpoint"));
+    $("transformation-event-type").value = testType.value;
+    $("transformation-result").classList.add("hidden");
+    if (allowed("ManageTransformations")) await loadTransformation();
     await loadEndpoints();
     await loadAttempts();
     clearInterval(refreshTimer);
@@ -166,6 +171,38 @@
     $("attempts").classList.toggle("hidden", list.data.length === 0);
     $("attempts-empty").classList.toggle("hidden", list.data.length !== 0);
     hideForbidden($("attempts"));
+  }
+
+  function transformationPath() {
+    return "/endpoint/" + encodeURIComponent(selected.id) + "/transformation";
+  }
+
+  async function loadTransformation() {
+    const saved = await api("GET", transformationPath());
+    const form = $("transformation-form");
+    form.elements.code.value = saved.code || TRANSFORMATION_TEMPLATE;
+    form.elements.enabled.checked = saved.code ? saved.enabled : true;
+    $("transformation-state").textContent = !saved.code ? "Currently: none."
+      : "Currently: " + (saved.enabled ? "enabled" : "disabled (kept)") + ", saved " + new Date(saved.updatedAt).toLocaleString() + ".";
+  }
+
+  async function testTransformation() {
+    const form = $("transformation-form");
+    const input = { code: form.elements.code.value, eventType: form.elements.eventType.value.trim() || "test.event" };
+    const payloadText = form.elements.payload.value.trim();
+    if (payloadText) {
+      try { input.payload = JSON.parse(payloadText); } catch (error) { throw new Error("The test payload is not JSON: " + error.message); }
+    }
+    const out = await api("POST", transformationPath() + "/simulate", input);
+    let verdict;
+    let output;
+    if (out.error) { verdict = "Failed: nothing would be sent."; output = out.error; }
+    else if (out.cancel) { verdict = "Cancelled: nothing would be sent."; output = ""; }
+    else { verdict = "Would send " + out.method + " " + out.url; output = JSON.stringify(out.payload, null, 2); }
+    if (out.console && out.console.length) output += "\n\nConsole:\n" + out.console.join("\n");
+    $("transformation-verdict").textContent = verdict;
+    $("transformation-output").textContent = output;
+    $("transformation-result").classList.remove("hidden");
   }
 
   async function resend(msgId) {
@@ -214,6 +251,18 @@
         await loadAttempts();
       });
     });
+    $("transformation-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      act(async () => {
+        const form = event.target;
+        const code = form.elements.code.value;
+        const body = code.trim() ? { code, enabled: form.elements.enabled.checked } : { code: null };
+        await api("PATCH", transformationPath(), body);
+        say(code.trim() ? "Transformation saved." : "Transformation removed.");
+        await loadTransformation();
+      });
+    });
+    $("transformation-test").addEventListener("click", () => act(testTransformation));
     $("reveal").addEventListener("click", () => act(async () => {
       if ($("reveal").textContent === "Hide") {
         $("secret").textContent = "••••••••••••••••";
