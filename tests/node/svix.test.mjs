@@ -684,6 +684,36 @@ test("endpoint.transformation: get, patch (code, enabled, variables), deliveries
   await svix.application.delete(app.id);
 });
 
+test("destination (pollingEndpoint) and message.poller: poll, consumerPoll, consumerSeek read the stream in order", async () => {
+  const app = await newApp("Poller");
+  const created = await svix.destination.create(app.id, { type: "pollingEndpoint", uid: "feed", eventTypes: ["order.*"], batchSize: 2 });
+  assert.equal(created.type, "pollingEndpoint");
+  assert.equal(created.batchSize, 2);
+  assert.ok(created.createdAt instanceof Date);
+  for (const [n, eventType] of [[1, "order.created"], [2, "user.created"], [3, "order.paid"], [4, "order.shipped"]]) {
+    await svix.message.create(app.id, { eventType, payload: { n } });
+  }
+  const first = await svix.message.poller.poll(app.id, created.id);
+  assert.deepEqual(first.data.map((m) => m.payload.n), [1, 3]);
+  assert.ok(first.data[0].timestamp instanceof Date);
+  const rest = await svix.message.poller.poll(app.id, created.id, { iterator: first.iterator, limit: 10 });
+  assert.deepEqual(rest.data.map((m) => m.payload.n), [4]);
+  assert.equal(rest.done, true);
+  const paid = await svix.message.poller.poll(app.id, created.id, { eventType: "order.paid", limit: 10 });
+  assert.deepEqual(paid.data.map((m) => m.payload.n), [3]);
+
+  assert.deepEqual((await svix.message.poller.consumerPoll(app.id, "feed", "c1")).data.map((m) => m.payload.n), [1, 3]);
+  assert.deepEqual((await svix.message.poller.consumerPoll(app.id, "feed", "c1")).data.map((m) => m.payload.n), [4]);
+  const sought = await svix.message.poller.consumerSeek(app.id, "feed", "c1", { after: new Date(Date.now() - 3_600_000) });
+  assert.equal(typeof sought.iterator, "string");
+  assert.deepEqual((await svix.message.poller.consumerPoll(app.id, "feed", "c1")).data.map((m) => m.payload.n), [1, 3]);
+
+  await svix.destination.patch(app.id, created.id, { status: "paused" });
+  assert.equal((await svix.destination.get(app.id, "feed")).status, "paused");
+  await svix.destination.delete(app.id, created.id);
+  await svix.application.delete(app.id);
+});
+
 // ------------------------------------------------------------------------------------------
 // Attempts
 // ------------------------------------------------------------------------------------------

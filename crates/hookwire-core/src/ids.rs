@@ -59,6 +59,12 @@ macro_rules! typed_id {
                 Self(uuid)
             }
 
+            /// The smallest id that can be generated at `millis` (ids are time-ordered, so
+            /// this finds them by time).
+            pub fn first_at(millis: i64) -> Self {
+                Self(uuid::Builder::from_unix_timestamp_millis(millis.max(0) as u64, &[0; 10]).into_uuid())
+            }
+
             pub fn uuid(&self) -> Uuid {
                 self.0
             }
@@ -116,6 +122,7 @@ typed_id!(MessageId, "msg_", "message");
 typed_id!(AttemptId, "atmpt_", "attempt");
 typed_id!(DeliveryId, "dlv_", "delivery");
 typed_id!(TaskId, "qtask_", "background task");
+typed_id!(DestinationId, "dest_", "destination");
 
 #[cfg(test)]
 mod tests {

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod body;
 pub mod crypto;
+pub mod destination;
 pub mod filter;
 #[doc(hidden)]
 pub mod fuzz_checks;
@@ -20,7 +21,7 @@ pub mod task;
 pub mod time_fmt;
 pub mod url_policy;
 
-pub use ids::{AppId, AttemptId, DeliveryId, EndpointId, MessageId, TaskId};
+pub use ids::{AppId, AttemptId, DeliveryId, DestinationId, EndpointId, MessageId, TaskId};
 
 /// Lowercase hex of `bytes` (digests, challenges), without a formatter call per byte.
 pub fn hex(bytes: &[u8]) -> String {

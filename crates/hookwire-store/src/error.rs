@@ -7,6 +7,9 @@ pub enum StoreError {
     Conflict { what: &'static str },
     #[error("{what} not found")]
     NotFound { what: &'static str },
+    /// A value the caller passed back (an iterator, a position) is not one this store made.
+    #[error("{0}")]
+    Invalid(String),
     #[error("the store is shut down")]
     Closed,
     #[error("stored data could not be read: {0}")]

@@ -15,10 +15,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use hookwire_core::access::IssuedToken;
+use hookwire_core::destination::Destination;
 use hookwire_core::model::{Application, Attempt, Delivery, Endpoint, EventType, Message, Status};
 use hookwire_core::task::{Task, TaskKind, TaskStatus};
 use hookwire_core::time_fmt::Millis;
-use hookwire_core::{AppId, AttemptId, DeliveryId, EndpointId, MessageId, TaskId};
+use hookwire_core::{AppId, AttemptId, DeliveryId, DestinationId, EndpointId, MessageId, TaskId};
 use tokio::sync::Notify;
 
 pub use error::{StoreError, StoreResult};
@@ -290,11 +291,46 @@ pub struct TaskFilter {
 }
 
 /// Everything the server needs from a database.
-pub trait Store: ResourceStore + MessageStore + DeliveryStore + TokenStore + TaskStore {}
+/// Destinations and the application's message log they read (`DestinationStore`).
+///
+/// A log position is opaque text this store made: on SQLite the application's sequence number
+/// of a message (assigned by the one writer, so in commit order); on PostgreSQL the writing
+/// transaction's id and the message id, read only below every running transaction's id, so no
+/// message committed later can appear behind a position already read.
+#[async_trait]
+pub trait DestinationStore: Send + Sync {
+    async fn create_destination(&self, destination: Destination) -> StoreResult<()>;
+    /// By id or uid.
+    async fn get_destination(&self, app: AppId, key: &str) -> StoreResult<Option<Destination>>;
+    async fn list_destinations(&self, app: AppId, page: &Page) -> StoreResult<Vec<Destination>>;
+    async fn update_destination(&self, destination: Destination) -> StoreResult<()>;
+    /// Deletes it and its consumers' positions; false when there was none.
+    async fn delete_destination(&self, app: AppId, id: DestinationId) -> StoreResult<bool>;
+    /// The end of the application's log now: every message committed later is after it.
+    async fn log_end(&self, app: AppId) -> StoreResult<String>;
+    /// A position just before the application's first message created after `time` (by id,
+    /// which is time-ordered), or the end.
+    async fn log_position_after(&self, app: AppId, time: Millis) -> StoreResult<String>;
+    /// Up to `limit` messages after `position`, in log order, each with its own position.
+    /// `StoreError::Invalid` when `position` is not one this store made.
+    async fn read_log(&self, app: AppId, position: &str, limit: usize) -> StoreResult<Vec<(String, Message)>>;
+    async fn consumer_position(&self, destination: DestinationId, consumer: &str) -> StoreResult<Option<String>>;
+    async fn save_consumer_position(
+        &self,
+        destination: DestinationId,
+        consumer: &str,
+        position: &str,
+        now: Millis,
+    ) -> StoreResult<()>;
+}
 
-impl<T: ResourceStore + MessageStore + DeliveryStore + TokenStore + TaskStore> Store for T {}
+pub trait Store: ResourceStore + MessageStore + DeliveryStore + TokenStore + TaskStore + DestinationStore {}
+
+impl<T: ResourceStore + MessageStore + DeliveryStore + TokenStore + TaskStore + DestinationStore> Store for T {}
 
 /// The store traits, for `use hookwire_store::prelude::*` where store methods are called.
 pub mod prelude {
-    pub use crate::{DeliveryStore, MessageStore, ResourceStore, SharedFlow, Store, TaskStore, TokenStore};
+    pub use crate::{
+        DeliveryStore, DestinationStore, MessageStore, ResourceStore, SharedFlow, Store, TaskStore, TokenStore,
+    };
 }

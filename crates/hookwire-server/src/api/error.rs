@@ -79,6 +79,7 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::Conflict { what } => Self::conflict(format!("{what} already exists")),
             StoreError::NotFound { what } => Self::not_found(what),
+            StoreError::Invalid(why) => Self::invalid(&["query", "iterator"], why),
             StoreError::Closed => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", "the server is shutting down")
             }

@@ -3,6 +3,7 @@
 
 pub mod apps;
 pub mod attempts;
+pub mod destinations;
 pub mod endpoints;
 pub mod error;
 pub mod event_types;
@@ -43,6 +44,7 @@ pub fn router(state: &AppState) -> (Router<AppState>, OpenApi) {
         .merge(messages::router())
         .merge(attempts::router())
         .merge(tasks::router())
+        .merge(destinations::router())
         .merge(portal::router())
         .route_layer(axum::middleware::from_fn(move |request, next| {
             params::refuse_unknown(checked.clone(), request, next)

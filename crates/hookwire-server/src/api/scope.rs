@@ -54,7 +54,7 @@ pub async fn require_scope(
 /// App Portal capabilities: reading needs `ViewBase` (endpoint secrets need a secret
 /// capability); test events, resends, recovery and replays need `CreateAttempts`; secret
 /// rotation a secret capability; transformations `ManageTransformations`; any other change to
-/// endpoints `ManageEndpoint`; and writes no capability covers (sending messages, expunging)
+/// endpoints, destinations and polling consumers' positions `ManageEndpoint`; and writes no capability covers (sending messages, expunging)
 /// every capability.
 pub fn requirement(method: &Method, route: &str) -> Requirement {
     const SECRET_READERS: &[hookwire_core::access::Capability] =
@@ -68,6 +68,10 @@ pub fn requirement(method: &Method, route: &str) -> Requirement {
     }
     if route.ends_with("/secret/rotate") {
         return Requirement::AnyOf(&[ManageEndpointSecret, ManageEndpoint]);
+    }
+    // Destinations, and moving a polling endpoint's consumer (a read-only token reads only).
+    if route.starts_with("/api/v1/app/{app_id}/destination") || route.starts_with("/api/v1/app/{app_id}/poller/") {
+        return Requirement::AnyOf(&[ManageEndpoint]);
     }
     if route.contains("/transformation") {
         return Requirement::AnyOf(&[ManageTransformations]);

@@ -8,6 +8,7 @@ mod accepts;
 mod attempts;
 mod conn;
 mod deliveries;
+mod destinations;
 mod messages;
 mod node;
 mod resources;
@@ -48,6 +49,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0003_tokens.sql"),
     include_str!("../../migrations/postgres/0004_svix_messages.sql"),
     include_str!("../../migrations/postgres/0005_c_collation.sql"),
+    include_str!("../../migrations/postgres/0006_destinations.sql"),
 ];
 
 /// Where a store runs its background tasks: the server's task tracker, and the token that stops

@@ -17,7 +17,7 @@ use crate::{AppFilter, Page, ResourceStore};
 
 impl PgStore {
     /// `SELECT body FROM {table}` under `conditions`, one page ordered by `column`, decoded.
-    async fn list_bodies<T: DeserializeOwned>(
+    pub(super) async fn list_bodies<T: DeserializeOwned>(
         &self,
         table: &str,
         mut conditions: Conditions,
@@ -31,7 +31,7 @@ impl PgStore {
         rows.iter().map(|row| from_json(row.get(0))).collect()
     }
 
-    async fn body<T: DeserializeOwned>(
+    pub(super) async fn body<T: DeserializeOwned>(
         &self,
         sql: &str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
@@ -120,7 +120,12 @@ impl ResourceStore for PgStore {
             );
             tx.execute(&sql, &[&id]).await?;
         }
-        for table in ["idempotency_keys", "message_tags", "messages", "endpoints", "tokens", "tasks"] {
+        tx.execute(
+            "DELETE FROM destination_consumers WHERE destination_id IN (SELECT id FROM destinations WHERE app_id = $1)",
+            &[&id],
+        )
+        .await?;
+        for table in ["destinations", "idempotency_keys", "message_tags", "messages", "endpoints", "tokens", "tasks"] {
             tx.execute(&format!("DELETE FROM {table} WHERE app_id = $1"), &[&id]).await?;
         }
         tx.execute("DELETE FROM applications WHERE id = $1", &[&id]).await?;

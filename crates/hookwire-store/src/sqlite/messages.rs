@@ -105,7 +105,8 @@ fn accept_in(conn: &Connection, accept: Accept) -> StoreResult<Accepted> {
     }
     conn.prepare_cached(
         "INSERT INTO messages (id, app_id, event_type, event_id, channels, tags, payload, created_at, \
-         payload_expires_at, content_type, deliver_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+         payload_expires_at, content_type, deliver_at, log_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, \
+         (SELECT COALESCE(MAX(log_seq), 0) + 1 FROM messages WHERE app_id = ?2))",
     )?
     .execute(params![
         message.id.to_string(),

@@ -2,6 +2,7 @@
 //! small pool of read connections used from tokio's blocking pool.
 
 mod deliveries;
+mod destinations;
 mod messages;
 mod resources;
 mod rows;
@@ -32,6 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0004_endpoint_health.sql"),
     include_str!("../../migrations/sqlite/0005_tokens.sql"),
     include_str!("../../migrations/sqlite/0006_svix_messages.sql"),
+    include_str!("../../migrations/sqlite/0007_destinations.sql"),
 ];
 
 /// How a commit reaches the disk.

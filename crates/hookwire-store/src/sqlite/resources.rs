@@ -86,7 +86,12 @@ impl ResourceStore for SqliteStore {
     async fn delete_app(&self, id: AppId) -> StoreResult<()> {
         self.write_config(move |conn| {
             let id = id.to_string();
+            conn.execute(
+                "DELETE FROM destination_consumers WHERE destination_id IN (SELECT id FROM destinations WHERE app_id = ?1)",
+                [&id],
+            )?;
             for table in [
+                "destinations",
                 "attempts",
                 "deliveries",
                 "idempotency_keys",

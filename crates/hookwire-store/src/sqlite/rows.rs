@@ -29,18 +29,23 @@ pub(super) const MESSAGE_COLUMNS: &str = "id, app_id, event_type, event_id, chan
 pub(super) const MESSAGE_COLUMN_COUNT: usize = 11;
 
 pub(super) fn message(row: &Row<'_>) -> rusqlite::Result<Message> {
+    message_at(row, 0)
+}
+
+/// A message whose columns (`MESSAGE_COLUMNS`) start at `first`.
+pub(super) fn message_at(row: &Row<'_>, first: usize) -> rusqlite::Result<Message> {
     Ok(Message {
-        id: parse(row.get(0)?)?,
-        app_id: parse(row.get(1)?)?,
-        event_type: row.get(2)?,
-        event_id: row.get(3)?,
-        channels: row.get::<_, Option<String>>(4)?.map(|t| from_json(&t)).transpose()?,
-        tags: row.get::<_, Option<String>>(5)?.map(|t| from_json(&t)).transpose()?,
-        payload: row.get(6)?,
-        created_at: row.get(7)?,
-        payload_expires_at: row.get(8)?,
-        content_type: row.get(9)?,
-        deliver_at: row.get(10)?,
+        id: parse(row.get(first)?)?,
+        app_id: parse(row.get(first + 1)?)?,
+        event_type: row.get(first + 2)?,
+        event_id: row.get(first + 3)?,
+        channels: row.get::<_, Option<String>>(first + 4)?.map(|t| from_json(&t)).transpose()?,
+        tags: row.get::<_, Option<String>>(first + 5)?.map(|t| from_json(&t)).transpose()?,
+        payload: row.get(first + 6)?,
+        created_at: row.get(first + 7)?,
+        payload_expires_at: row.get(first + 8)?,
+        content_type: row.get(first + 9)?,
+        deliver_at: row.get(first + 10)?,
     })
 }
 

@@ -1,0 +1,78 @@
+//! Destinations (Svix's `destination` API): places an application's message log is read from in
+//! order, instead of one delivery per message. A destination is a filter and a position, not a
+//! row per message. Today: `pollingEndpoint`, read by consumers that pull.
+
+use serde::{Deserialize, Serialize};
+
+use crate::matching::{channels_match, event_type_matches};
+use crate::model::{Message, Metadata};
+use crate::time_fmt::Millis;
+use crate::{AppId, DestinationId};
+
+/// Messages one page of a polling endpoint holds at most, and by default.
+pub const POLL_LIMIT_MAX: usize = 1_000;
+pub const BATCH_SIZE_DEFAULT: u32 = 100;
+/// How long a poll may wait for messages to arrive (`maxWaitSecs`, Svix's bound).
+pub const MAX_WAIT_SECS_MAX: u32 = 300;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum DestinationKind {
+    PollingEndpoint,
+}
+
+impl DestinationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PollingEndpoint => "pollingEndpoint",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum DestinationStatus {
+    Enabled,
+    Paused,
+    Disabled,
+}
+
+impl DestinationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Enabled => "enabled",
+            Self::Paused => "paused",
+            Self::Disabled => "disabled",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Destination {
+    pub id: DestinationId,
+    pub app_id: AppId,
+    pub uid: Option<String>,
+    pub kind: DestinationKind,
+    pub status: DestinationStatus,
+    /// Messages per page (`limit` defaults to it).
+    pub batch_size: u32,
+    /// How long a poll that finds nothing waits for messages, in seconds (0: answers at once).
+    pub max_wait_secs: u32,
+    /// `None` means every event type; Hookwire's wildcards (`user.*`) apply.
+    pub event_types: Option<Vec<String>>,
+    pub channels: Option<Vec<String>>,
+    pub metadata: Metadata,
+    /// Where a new consumer starts: the log's end when the destination was created.
+    pub start: String,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+impl Destination {
+    /// Whether `message` is in this destination's stream.
+    pub fn wants(&self, message: &Message) -> bool {
+        event_type_matches(self.event_types.as_deref(), &message.event_type)
+            && channels_match(self.channels.as_deref(), message.channels.as_deref())
+    }
+}

@@ -1,0 +1,588 @@
+//! Destinations (Svix's `destination` API) and the polling endpoints' readers (`poller`): a
+//! destination is a filter and a position in the application's message log (the store's
+//! `DestinationStore`), never a row per message. `pollingEndpoint` is served: consumers read
+//! the log in order with an iterator they keep, or with a position the server keeps per
+//! consumer id; a poll that finds nothing may wait for messages (`maxWaitSecs`, or `wait_secs`
+//! on the call). Other Svix types (`fifoEndpoint`, the cloud sinks) are refused by name.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use hookwire_core::DestinationId;
+use hookwire_core::destination::{
+    BATCH_SIZE_DEFAULT, Destination, DestinationKind, DestinationStatus, MAX_WAIT_SECS_MAX, POLL_LIMIT_MAX,
+};
+use hookwire_core::matching::channels_match;
+use hookwire_core::model::{Message, Metadata};
+use hookwire_core::time_fmt::Millis;
+use hookwire_store::StoreError;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::apps::load_app;
+use super::error::{ApiError, ApiResult};
+use super::extract::{JsonBody, QueryPairs};
+use super::messages::MessageOut;
+use super::page::{ListResponse, id_iterator, list_response, page_from};
+use super::validate;
+use crate::auth::Principal;
+use crate::state::AppState;
+
+/// Log entries one poll looks through for matching messages before it answers (with what it
+/// found and an iterator past what it looked at).
+const POLL_SCAN_MAX: usize = 10_000;
+/// Entries read from the store at a time while scanning.
+const POLL_SCAN_PAGE: usize = 500;
+/// How often a waiting poll looks for new messages.
+const POLL_WAIT_STEP_MS: u64 = 100;
+const EVENT_TYPES_MAX: usize = 1_000;
+const CHANNELS_MAX: usize = 10;
+const CONSUMER_ID_LENGTH_MAX: usize = 256;
+
+/// Svix's destination types Hookwire does not serve (yet), refused by name.
+const NOT_SERVED: &[&str] = &[
+    "fifoEndpoint",
+    "azureBlobStorage",
+    "otelTracing",
+    "amazonS3",
+    "googleCloudStorage",
+    "googleCloudPubSub",
+    "sqs",
+    "sns",
+    "bigQuery",
+    "clickhouse",
+    "eventBridge",
+    "snowflake",
+    "rabbitMq",
+    "redshift",
+    "postgres",
+];
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_destinations, create_destination))
+        .routes(routes!(get_destination, update_destination, patch_destination, delete_destination))
+        .routes(routes!(poll))
+        .routes(routes!(consumer_poll))
+        .routes(routes!(consumer_seek))
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DestinationIn {
+    /// `pollingEndpoint`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A `pollingEndpoint` has no configuration: absent or `{}`.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub config: Option<serde_json::Value>,
+    #[serde(default)]
+    pub uid: Option<String>,
+    /// `enabled` (default), `paused` (polls answer 409, the position is kept) or `disabled`.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// The page size a poll answers with when it gives no `limit` (1–1000, default 100).
+    #[serde(default)]
+    pub batch_size: Option<u32>,
+    /// How long a poll that finds nothing waits for messages (0–300 s, default 0).
+    #[serde(default)]
+    pub max_wait_secs: Option<u32>,
+    /// Event types (Hookwire's `a.*` wildcards); absent means all.
+    #[serde(default)]
+    pub event_types: Option<Vec<String>>,
+    /// Only messages carrying one of these channels; absent means all.
+    #[serde(default)]
+    pub channels: Option<Vec<String>>,
+    #[serde(default)]
+    pub metadata: Option<Metadata>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DestinationPatch {
+    #[serde(default, deserialize_with = "validate::nullable")]
+    #[schema(value_type = Option<String>)]
+    pub uid: Option<Option<String>>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub batch_size: Option<u32>,
+    #[serde(default)]
+    pub max_wait_secs: Option<u32>,
+    #[serde(default, deserialize_with = "validate::nullable")]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub event_types: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "validate::nullable")]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub channels: Option<Option<Vec<String>>>,
+    #[serde(default)]
+    pub metadata: Option<Metadata>,
+    /// Only `{}` (a `pollingEndpoint` has no configuration).
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub config: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DestinationOut {
+    pub id: String,
+    pub uid: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    #[schema(value_type = Object)]
+    pub config: serde_json::Value,
+    pub status: &'static str,
+    pub batch_size: u32,
+    pub max_wait_secs: u32,
+    pub event_types: Option<Vec<String>>,
+    pub channels: Option<Vec<String>>,
+    pub metadata: Metadata,
+    /// Where a new consumer starts reading (the log's end when the destination was created).
+    pub current_iterator: String,
+    /// Always null for a polling endpoint: nothing is sent, so nothing fails.
+    pub failure_reason: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub next_retry_at: Option<String>,
+    #[serde(with = "hookwire_core::time_fmt::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Millis,
+    #[serde(with = "hookwire_core::time_fmt::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Millis,
+}
+
+impl From<Destination> for DestinationOut {
+    fn from(d: Destination) -> Self {
+        Self {
+            id: d.id.to_string(),
+            uid: d.uid,
+            kind: d.kind.as_str(),
+            config: serde_json::json!({}),
+            status: d.status.as_str(),
+            batch_size: d.batch_size,
+            max_wait_secs: d.max_wait_secs,
+            event_types: d.event_types,
+            channels: d.channels,
+            metadata: d.metadata,
+            current_iterator: d.start,
+            failure_reason: None,
+            next_retry_at: None,
+            created_at: d.created_at,
+            updated_at: d.updated_at,
+        }
+    }
+}
+
+/// A page of a polling endpoint (Svix's `PollingEndpointOut`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PollingEndpointOut {
+    pub data: Vec<MessageOut>,
+    /// Where the next poll continues.
+    pub iterator: String,
+    /// True when the log had nothing more to read.
+    pub done: bool,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PollingEndpointConsumerSeekIn {
+    /// The consumer reads on from the first message created after this time.
+    pub after: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PollingEndpointConsumerSeekOut {
+    pub iterator: String,
+}
+
+fn kind(text: &str) -> ApiResult<DestinationKind> {
+    match text {
+        "pollingEndpoint" => Ok(DestinationKind::PollingEndpoint),
+        other if NOT_SERVED.contains(&other) => Err(ApiError::invalid(
+            &["body", "type"],
+            format!("{other:?} destinations are not available in Hookwire; pollingEndpoint is"),
+        )),
+        other => Err(ApiError::invalid(&["body", "type"], format!("unknown destination type {other:?}"))),
+    }
+}
+
+fn status(text: &str) -> ApiResult<DestinationStatus> {
+    match text {
+        "enabled" => Ok(DestinationStatus::Enabled),
+        "paused" => Ok(DestinationStatus::Paused),
+        "disabled" => Ok(DestinationStatus::Disabled),
+        other => Err(ApiError::invalid(
+            &["body", "status"],
+            format!("{other:?} is not a status; use enabled, paused or disabled"),
+        )),
+    }
+}
+
+fn check_config(config: &Option<serde_json::Value>) -> ApiResult<()> {
+    match config {
+        None => Ok(()),
+        Some(serde_json::Value::Object(fields)) if fields.is_empty() => Ok(()),
+        Some(serde_json::Value::Object(fields)) => {
+            let name = fields.keys().next().expect("not empty");
+            Err(ApiError::invalid(&["body", "config", name], "a pollingEndpoint takes no configuration"))
+        }
+        Some(_) => Err(ApiError::invalid(&["body", "config"], "must be an object")),
+    }
+}
+
+/// Every field's rule, for a new or changed destination.
+fn check(d: &Destination) -> ApiResult<()> {
+    if let Some(uid) = &d.uid {
+        validate::uid(uid, DestinationId::PREFIX)?;
+    }
+    if !(1..=POLL_LIMIT_MAX as u32).contains(&d.batch_size) {
+        return Err(ApiError::invalid(&["body", "batchSize"], format!("must be between 1 and {POLL_LIMIT_MAX}")));
+    }
+    if d.max_wait_secs > MAX_WAIT_SECS_MAX {
+        return Err(ApiError::invalid(&["body", "maxWaitSecs"], format!("must be between 0 and {MAX_WAIT_SECS_MAX}")));
+    }
+    if let Some(types) = &d.event_types {
+        if types.len() > EVENT_TYPES_MAX {
+            return Err(ApiError::invalid(&["body", "eventTypes"], format!("at most {EVENT_TYPES_MAX} entries")));
+        }
+        for name in types {
+            validate::event_type_name("eventTypes", name, true)?;
+        }
+    }
+    if let Some(channels) = &d.channels {
+        validate::channels("channels", channels, CHANNELS_MAX)?;
+    }
+    validate::metadata(&d.metadata)
+}
+
+async fn load(state: &AppState, principal: Principal, app_key: &str, key: &str) -> ApiResult<Destination> {
+    let app = load_app(state, principal, app_key).await?;
+    state.store.get_destination(app.id, key).await?.ok_or_else(|| ApiError::not_found("destination"))
+}
+
+/// List an application's destinations.
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/destination", tag = "Destination",
+    params(("app_id" = String, Path), ("limit" = Option<usize>, Query), ("iterator" = Option<String>, Query), ("order" = Option<String>, Query)),
+    responses((status = 200, body = ListResponse<DestinationOut>)))]
+async fn list_destinations(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(app_id): Path<String>,
+    query: QueryPairs,
+) -> ApiResult<Json<ListResponse<DestinationOut>>> {
+    let app = load_app(&state, principal, &app_id).await?;
+    let page = page_from(&query, true, id_iterator::<DestinationId>)?;
+    let destinations = state.store.list_destinations(app.id, &page).await?;
+    Ok(Json(list_response(&page, destinations, |d| d.id.to_string(), DestinationOut::from)))
+}
+
+/// Create a destination; a polling endpoint's consumers start at the log's end now.
+#[utoipa::path(post, path = "/api/v1/app/{app_id}/destination", tag = "Destination", request_body = DestinationIn,
+    params(("app_id" = String, Path)), responses((status = 201, body = DestinationOut)))]
+async fn create_destination(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(app_id): Path<String>,
+    JsonBody(input): JsonBody<DestinationIn>,
+) -> ApiResult<(StatusCode, Json<DestinationOut>)> {
+    let app = load_app(&state, principal, &app_id).await?;
+    let destination = destination_from(&state, app.id, input).await?;
+    state.store.create_destination(destination.clone()).await?;
+    Ok((StatusCode::CREATED, Json(destination.into())))
+}
+
+async fn destination_from(state: &AppState, app: hookwire_core::AppId, input: DestinationIn) -> ApiResult<Destination> {
+    let now = state.clock.now();
+    let kind = kind(&input.kind)?;
+    check_config(&input.config)?;
+    let destination = Destination {
+        id: DestinationId::generate(),
+        app_id: app,
+        uid: input.uid,
+        kind,
+        status: input.status.as_deref().map(status).transpose()?.unwrap_or(DestinationStatus::Enabled),
+        batch_size: input.batch_size.unwrap_or(BATCH_SIZE_DEFAULT),
+        max_wait_secs: input.max_wait_secs.unwrap_or(0),
+        event_types: input.event_types.filter(|t| !t.is_empty()),
+        channels: input.channels.filter(|c| !c.is_empty()),
+        metadata: input.metadata.unwrap_or_default(),
+        start: state.store.log_end(app).await?,
+        created_at: now,
+        updated_at: now,
+    };
+    check(&destination)?;
+    Ok(destination)
+}
+
+/// Get a destination.
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/destination/{destination_id}", tag = "Destination",
+    params(("app_id" = String, Path), ("destination_id" = String, Path)), responses((status = 200, body = DestinationOut)))]
+async fn get_destination(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((app_id, destination_id)): Path<(String, String)>,
+) -> ApiResult<Json<DestinationOut>> {
+    Ok(Json(load(&state, principal, &app_id, &destination_id).await?.into()))
+}
+
+/// Replace a destination's settings (its consumers keep their positions).
+#[utoipa::path(put, path = "/api/v1/app/{app_id}/destination/{destination_id}", tag = "Destination",
+    request_body = DestinationIn, params(("app_id" = String, Path), ("destination_id" = String, Path)),
+    responses((status = 200, body = DestinationOut)))]
+async fn update_destination(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((app_id, destination_id)): Path<(String, String)>,
+    JsonBody(input): JsonBody<DestinationIn>,
+) -> ApiResult<Json<DestinationOut>> {
+    let current = load(&state, principal, &app_id, &destination_id).await?;
+    let mut replacement = destination_from(&state, current.app_id, input).await?;
+    replacement.id = current.id;
+    replacement.start = current.start;
+    replacement.created_at = current.created_at;
+    state.store.update_destination(replacement.clone()).await?;
+    Ok(Json(replacement.into()))
+}
+
+/// Change some of a destination's settings; `null` clears a field.
+#[utoipa::path(patch, path = "/api/v1/app/{app_id}/destination/{destination_id}", tag = "Destination",
+    request_body = DestinationPatch, params(("app_id" = String, Path), ("destination_id" = String, Path)),
+    responses((status = 200, body = DestinationOut)))]
+async fn patch_destination(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((app_id, destination_id)): Path<(String, String)>,
+    JsonBody(patch): JsonBody<DestinationPatch>,
+) -> ApiResult<Json<DestinationOut>> {
+    let mut d = load(&state, principal, &app_id, &destination_id).await?;
+    check_config(&patch.config)?;
+    if let Some(uid) = patch.uid {
+        d.uid = uid;
+    }
+    if let Some(text) = patch.status {
+        d.status = status(&text)?;
+    }
+    if let Some(size) = patch.batch_size {
+        d.batch_size = size;
+    }
+    if let Some(wait) = patch.max_wait_secs {
+        d.max_wait_secs = wait;
+    }
+    if let Some(types) = patch.event_types {
+        d.event_types = types.filter(|t| !t.is_empty());
+    }
+    if let Some(channels) = patch.channels {
+        d.channels = channels.filter(|c| !c.is_empty());
+    }
+    if let Some(metadata) = patch.metadata {
+        d.metadata = metadata;
+    }
+    check(&d)?;
+    d.updated_at = state.clock.now();
+    state.store.update_destination(d.clone()).await?;
+    Ok(Json(d.into()))
+}
+
+/// Delete a destination and its consumers' positions.
+#[utoipa::path(delete, path = "/api/v1/app/{app_id}/destination/{destination_id}", tag = "Destination",
+    params(("app_id" = String, Path), ("destination_id" = String, Path)), responses((status = 204)))]
+async fn delete_destination(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((app_id, destination_id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let d = load(&state, principal, &app_id, &destination_id).await?;
+    state.store.delete_destination(d.app_id, d.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// What one poll asks for beyond the destination's own filters.
+struct PollRequest {
+    limit: usize,
+    event_type: Option<String>,
+    channel: Option<String>,
+    wait: Duration,
+}
+
+impl PollRequest {
+    fn from(query: &QueryPairs, d: &Destination, filters: bool) -> ApiResult<Self> {
+        let limit = query.number::<usize>("limit")?.unwrap_or(d.batch_size as usize);
+        if limit == 0 || limit > POLL_LIMIT_MAX {
+            return Err(ApiError::invalid(&["query", "limit"], format!("must be between 1 and {POLL_LIMIT_MAX}")));
+        }
+        let wait = query.number::<u32>("wait_secs")?.unwrap_or(d.max_wait_secs);
+        if wait > MAX_WAIT_SECS_MAX {
+            return Err(ApiError::invalid(
+                &["query", "wait_secs"],
+                format!("must be between 0 and {MAX_WAIT_SECS_MAX}"),
+            ));
+        }
+        let (event_type, channel) = match filters {
+            true => (query.get("event_type").map(str::to_owned), query.get("channel").map(str::to_owned)),
+            false => (None, None),
+        };
+        if let Some(name) = &event_type {
+            validate::event_type_name("event_type", name, true)?;
+        }
+        Ok(Self { limit, event_type, channel, wait: Duration::from_secs(wait.into()) })
+    }
+
+    fn wants(&self, d: &Destination, message: &Message) -> bool {
+        d.wants(message)
+            && self
+                .event_type
+                .as_deref()
+                .is_none_or(|t| hookwire_core::matching::event_type_matches(Some(&[t.to_owned()]), &message.event_type))
+            && self
+                .channel
+                .as_deref()
+                .is_none_or(|c| channels_match(Some(&[c.to_owned()]), message.channels.as_deref()))
+    }
+}
+
+/// Reads the destination's stream from `from`: up to `limit` matching messages, the position
+/// after what was looked at, and whether the log had nothing more; waits up to `wait` when it
+/// finds nothing.
+async fn read(state: &AppState, d: &Destination, from: String, request: &PollRequest) -> ApiResult<PollingEndpointOut> {
+    match d.status {
+        DestinationStatus::Enabled => {}
+        other => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "destination_not_enabled",
+                format!("the destination is {}: enable it to read", other.as_str()),
+            ));
+        }
+    }
+    let deadline = tokio::time::Instant::now() + request.wait;
+    let mut position = from;
+    loop {
+        let (data, done) = scan(state, d, &mut position, request).await?;
+        let now = tokio::time::Instant::now();
+        if !data.is_empty() || now >= deadline {
+            let data = data.into_iter().map(|m| MessageOut::from_message(m, true)).collect();
+            return Ok(PollingEndpointOut { data, iterator: position, done });
+        }
+        tokio::time::sleep(Duration::from_millis(POLL_WAIT_STEP_MS).min(deadline - now)).await;
+    }
+}
+
+async fn scan(
+    state: &AppState,
+    d: &Destination,
+    position: &mut String,
+    request: &PollRequest,
+) -> ApiResult<(Vec<Message>, bool)> {
+    let mut found = Vec::new();
+    let mut scanned = 0;
+    loop {
+        let page = state.store.read_log(d.app_id, position, POLL_SCAN_PAGE).await.map_err(iterator_error)?;
+        let exhausted = page.len() < POLL_SCAN_PAGE;
+        for (at, message) in page {
+            *position = at;
+            scanned += 1;
+            if request.wants(d, &message) {
+                found.push(message);
+                if found.len() == request.limit {
+                    return Ok((found, false));
+                }
+            }
+        }
+        if exhausted {
+            return Ok((found, true));
+        }
+        if scanned >= POLL_SCAN_MAX {
+            return Ok((found, false));
+        }
+    }
+}
+
+fn iterator_error(error: StoreError) -> ApiError {
+    match error {
+        StoreError::Invalid(why) => ApiError::invalid(&["query", "iterator"], why),
+        other => other.into(),
+    }
+}
+
+fn check_consumer_id(consumer: &str) -> ApiResult<()> {
+    validate::length("consumer_id", consumer, 1, CONSUMER_ID_LENGTH_MAX)?;
+    if !consumer.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+        return Err(ApiError::invalid(&["path", "consumer_id"], "letters, digits, '-', '_' and '.' only"));
+    }
+    Ok(())
+}
+
+/// Read a polling endpoint's stream from an iterator the caller keeps (from the destination's
+/// start without one, or from the first message created after `after`).
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/poller/{sink_id}", tag = "Message Poller",
+    params(("app_id" = String, Path), ("sink_id" = String, Path), ("limit" = Option<usize>, Query),
+        ("iterator" = Option<String>, Query), ("event_type" = Option<String>, Query), ("channel" = Option<String>, Query),
+        ("after" = Option<String>, Query), ("wait_secs" = Option<u32>, Query)),
+    responses((status = 200, body = PollingEndpointOut)))]
+async fn poll(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((app_id, sink_id)): Path<(String, String)>,
+    query: QueryPairs,
+) -> ApiResult<Json<PollingEndpointOut>> {
+    let d = load(&state, principal, &app_id, &sink_id).await?;
+    let request = PollRequest::from(&query, &d, true)?;
+    let from = match (query.get("iterator"), query.timestamp("after")?) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid(&["query", "after"], "give iterator or after, not both"));
+        }
+        (Some(iterator), None) => iterator.to_owned(),
+        (None, Some(after)) => state.store.log_position_after(d.app_id, after).await?,
+        (None, None) => d.start.clone(),
+    };
+    Ok(Json(read(&state, &d, from, &request).await?))
+}
+
+/// Read a polling endpoint's stream as a named consumer: the server keeps its position and
+/// moves it past what each read returns (`iterator` reads from there instead).
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/poller/{sink_id}/consumer/{consumer_id}", tag = "Message Poller",
+    params(("app_id" = String, Path), ("sink_id" = String, Path), ("consumer_id" = String, Path),
+        ("limit" = Option<usize>, Query), ("iterator" = Option<String>, Query), ("wait_secs" = Option<u32>, Query)),
+    responses((status = 200, body = PollingEndpointOut)))]
+async fn consumer_poll(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((app_id, sink_id, consumer_id)): Path<(String, String, String)>,
+    query: QueryPairs,
+) -> ApiResult<Json<PollingEndpointOut>> {
+    check_consumer_id(&consumer_id)?;
+    let d = load(&state, principal, &app_id, &sink_id).await?;
+    let request = PollRequest::from(&query, &d, false)?;
+    let from = match query.get("iterator") {
+        Some(iterator) => iterator.to_owned(),
+        None => state.store.consumer_position(d.id, &consumer_id).await?.unwrap_or_else(|| d.start.clone()),
+    };
+    let out = read(&state, &d, from, &request).await?;
+    state.store.save_consumer_position(d.id, &consumer_id, &out.iterator, state.clock.now()).await?;
+    Ok(Json(out))
+}
+
+/// Move a consumer to the first message created after a time.
+#[utoipa::path(post, path = "/api/v1/app/{app_id}/poller/{sink_id}/consumer/{consumer_id}/seek", tag = "Message Poller",
+    request_body = PollingEndpointConsumerSeekIn,
+    params(("app_id" = String, Path), ("sink_id" = String, Path), ("consumer_id" = String, Path)),
+    responses((status = 200, body = PollingEndpointConsumerSeekOut)))]
+async fn consumer_seek(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((app_id, sink_id, consumer_id)): Path<(String, String, String)>,
+    JsonBody(input): JsonBody<PollingEndpointConsumerSeekIn>,
+) -> ApiResult<Json<PollingEndpointConsumerSeekOut>> {
+    check_consumer_id(&consumer_id)?;
+    let d = load(&state, principal, &app_id, &sink_id).await?;
+    let after = hookwire_core::time_fmt::parse(&input.after).map_err(|e| ApiError::invalid(&["body", "after"], e))?;
+    let iterator = state.store.log_position_after(d.app_id, after).await?;
+    state.store.save_consumer_position(d.id, &consumer_id, &iterator, state.clock.now()).await?;
+    Ok(Json(PollingEndpointConsumerSeekOut { iterator }))
+}

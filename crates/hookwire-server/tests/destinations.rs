@@ -1,0 +1,170 @@
+//! Destinations: the API (Svix's shape, every field checked) and polling endpoints read in
+//! order by iterator, by server-kept consumers, with a wait, under application tokens.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use support::TestApp;
+
+async fn poller(app: &TestApp, app_id: &str, body: Value) -> Value {
+    app.post_ok(&format!("/api/v1/app/{app_id}/destination"), body, 201).await
+}
+
+fn ids(page: &Value) -> Vec<String> {
+    page["data"].as_array().unwrap().iter().map(|m| m["payload"]["n"].to_string()).collect()
+}
+
+#[tokio::test]
+async fn destinations_are_created_read_changed_and_refused_with_the_field_named() {
+    let app = TestApp::start().await;
+    let app_id = app.create_app().await;
+    let base = format!("/api/v1/app/{app_id}/destination");
+    let created =
+        poller(&app, &app_id, json!({"type": "pollingEndpoint", "uid": "feed", "eventTypes": ["invoice.*"]})).await;
+    assert!(created["id"].as_str().unwrap().starts_with("dest_"));
+    assert_eq!(
+        (&created["type"], &created["status"], &created["batchSize"], &created["maxWaitSecs"]),
+        (&json!("pollingEndpoint"), &json!("enabled"), &json!(100), &json!(0))
+    );
+    assert!(created["currentIterator"].is_string() && created["config"] == json!({}));
+
+    for (body, loc) in [
+        (json!({"type": "fifoEndpoint", "config": {"url": "https://x.example"}}), json!(["body", "type"])),
+        (json!({"type": "carrierPigeon"}), json!(["body", "type"])),
+        (json!({"type": "pollingEndpoint", "batchSize": 0}), json!(["body", "batchSize"])),
+        (json!({"type": "pollingEndpoint", "batchSize": 1001}), json!(["body", "batchSize"])),
+        (json!({"type": "pollingEndpoint", "maxWaitSecs": 301}), json!(["body", "maxWaitSecs"])),
+        (json!({"type": "pollingEndpoint", "config": {"url": "https://x"}}), json!(["body", "config", "url"])),
+        (json!({"type": "pollingEndpoint", "status": "asleep"}), json!(["body", "status"])),
+        (json!({"type": "pollingEndpoint", "eventTypes": ["bad type!"]}), json!(["body", "eventTypes"])),
+    ] {
+        let (status, error) = app.post(&base, body.clone()).await;
+        assert_eq!(status, 422, "{body}: {error}");
+        assert_eq!(error["detail"][0]["loc"], loc, "{body}: {error}");
+    }
+    let (status, error) = app.post(&base, json!({"type": "pollingEndpoint", "bogus": 1})).await;
+    assert_eq!(status, 422, "unknown fields are refused: {error}");
+    let (status, _) = app.post(&base, json!({"type": "pollingEndpoint", "uid": "feed"})).await;
+    assert_eq!(status, 409);
+
+    let (_, by_uid) = app.get(&format!("{base}/feed")).await;
+    assert_eq!(by_uid["id"], created["id"]);
+    let (status, patched) =
+        app.request(Method::PATCH, &format!("{base}/feed"), Some(json!({"status": "paused", "batchSize": 5}))).await;
+    assert_eq!((status.as_u16(), &patched["status"], &patched["batchSize"]), (200, &json!("paused"), &json!(5)));
+    let (status, replaced) = app
+        .request(Method::PUT, &format!("{base}/feed"), Some(json!({"type": "pollingEndpoint", "uid": "feed"})))
+        .await;
+    assert_eq!((status.as_u16(), &replaced["eventTypes"]), (200, &Value::Null));
+    assert_eq!(replaced["currentIterator"], created["currentIterator"], "a replacement keeps the start");
+    let (_, list) = app.get(&base).await;
+    assert_eq!(list["data"].as_array().unwrap().len(), 1);
+    let (status, _) = app.request(Method::DELETE, &format!("{base}/feed"), None).await;
+    assert_eq!(status, 204);
+    assert_eq!(app.get(&format!("{base}/feed")).await.0, 404);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_polling_endpoint_reads_its_stream_in_order_by_iterator_and_by_consumer() {
+    let app = TestApp::start().await;
+    let app_id = app.create_app().await;
+    app.send(&app_id, "invoice.paid", json!({"n": -1})).await; // before the destination: not in it
+    let d =
+        poller(&app, &app_id, json!({"type": "pollingEndpoint", "eventTypes": ["invoice.*"], "batchSize": 3})).await;
+    let id = d["id"].as_str().unwrap();
+    for n in 0..10 {
+        let event_type = if n % 2 == 0 { "invoice.paid" } else { "user.created" };
+        let body =
+            json!({"eventType": event_type, "payload": {"n": n}, "channels": [if n % 4 == 0 { "eu" } else { "us" }]});
+        app.post_ok(&format!("/api/v1/app/{app_id}/msg"), body, 202).await;
+    }
+    let poll = format!("/api/v1/app/{app_id}/poller/{id}");
+    let (status, first) = app.get(&poll).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(ids(&first), ["0", "2", "4"], "its event types, in order, batchSize per page");
+    assert_eq!(first["done"], false);
+    let (_, second) = app.get(&format!("{poll}?iterator={}&limit=10", first["iterator"].as_str().unwrap())).await;
+    assert_eq!(ids(&second), ["6", "8"]);
+    assert_eq!(second["done"], true);
+    let (_, empty) = app.get(&format!("{poll}?iterator={}", second["iterator"].as_str().unwrap())).await;
+    assert_eq!((ids(&empty).len(), &empty["done"], &empty["iterator"]), (0, &json!(true), &second["iterator"]));
+    let (_, eu) = app.get(&format!("{poll}?channel=eu&limit=10")).await;
+    assert_eq!(ids(&eu), ["0", "4", "8"], "the channel filter applies on top");
+    let (_, typed) = app.get(&format!("{poll}?event_type=user.created&limit=10")).await;
+    assert_eq!(ids(&typed).len(), 0, "and the event-type filter, within the destination's own");
+    let (status, error) = app.get(&format!("{poll}?iterator=not-a-position")).await;
+    assert_eq!((status.as_u16(), &error["detail"][0]["loc"]), (422, &json!(["query", "iterator"])));
+    let (status, _) = app.get(&format!("{poll}?limit=0")).await;
+    assert_eq!(status, 422);
+    let (status, _) = app.get(&format!("{poll}?cursor=1")).await;
+    assert_eq!(status, 422, "an unknown parameter is refused");
+
+    // A consumer's position is kept by the server.
+    let consumer = format!("{poll}/consumer/worker-1");
+    assert_eq!(ids(&app.get(&consumer).await.1), ["0", "2", "4"]);
+    assert_eq!(ids(&app.get(&consumer).await.1), ["6", "8"]);
+    assert_eq!(ids(&app.get(&consumer).await.1).len(), 0);
+    let (_, other) = app.get(&format!("{poll}/consumer/worker-2")).await;
+    assert_eq!(ids(&other), ["0", "2", "4"], "each consumer has its own position");
+    let past = "2000-01-01T00:00:00Z";
+    let (status, sought) = app.post(&format!("{consumer}/seek"), json!({"after": past})).await;
+    assert_eq!(status, 200, "{sought}");
+    assert_eq!(ids(&app.get(&consumer).await.1), ["-1", "0", "2"], "seek goes back by time, before the start too");
+    let (status, _) = app.get(&format!("{poll}/consumer/bad%20id")).await;
+    assert_eq!(status, 422);
+
+    let (status, _) = app
+        .request(Method::PATCH, &format!("/api/v1/app/{app_id}/destination/{id}"), Some(json!({"status": "paused"})))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(app.get(&poll).await.0, 409, "a paused destination says so");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_poll_may_wait_for_messages_and_application_tokens_read_only_their_own() {
+    let app = TestApp::start().await;
+    let app_id = app.create_app().await;
+    let d = poller(&app, &app_id, json!({"type": "pollingEndpoint", "maxWaitSecs": 10})).await;
+    let poll = format!("/api/v1/app/{app_id}/poller/{}", d["id"].as_str().unwrap());
+    let started = Instant::now();
+    let sender = {
+        let (url, token, app_id) = (app.url.clone(), app.token.clone(), app_id.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            reqwest::Client::new()
+                .post(format!("{url}/api/v1/app/{app_id}/msg"))
+                .bearer_auth(token)
+                .json(&json!({"eventType": "a.b", "payload": {"n": 1}}))
+                .send()
+                .await
+                .unwrap();
+        })
+    };
+    let (_, page) = app.get(&poll).await;
+    sender.await.unwrap();
+    assert_eq!(ids(&page), ["1"], "the waiting poll got the message");
+    assert!(started.elapsed() < Duration::from_secs(5), "it answered when the message came, not at the wait's end");
+    let started = Instant::now();
+    let (_, empty) = app.get(&format!("{poll}?iterator={}&wait_secs=0", page["iterator"].as_str().unwrap())).await;
+    assert!(ids(&empty).is_empty() && started.elapsed() < Duration::from_secs(2), "wait_secs=0 answers at once");
+
+    let access = app.post_ok(&format!("/api/v1/auth/app-portal-access/{app_id}"), json!({"readOnly": true}), 200).await;
+    let token = access["token"].as_str().unwrap();
+    let (status, _) = app.request_as(Some(token), Method::GET, &format!("{poll}?wait_secs=0"), None).await;
+    assert_eq!(status, 200, "a read-only token reads its application's poller");
+    let other = app.create_app().await;
+    let elsewhere = poller(&app, &other, json!({"type": "pollingEndpoint"})).await;
+    let foreign = format!("/api/v1/app/{other}/poller/{}", elsewhere["id"].as_str().unwrap());
+    let (status, _) = app.request_as(Some(token), Method::GET, &foreign, None).await;
+    assert_eq!(status, 404, "another application's poller does not exist for it");
+    let create = format!("/api/v1/app/{app_id}/destination");
+    let (status, _) =
+        app.request_as(Some(token), Method::POST, &create, Some(json!({"type": "pollingEndpoint"}))).await;
+    assert_eq!(status, 403, "a read-only token creates nothing");
+    app.stop().await;
+}

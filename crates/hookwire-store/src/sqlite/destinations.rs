@@ -1,0 +1,168 @@
+//! Destinations and the message log on SQLite: a position is the application's `log_seq`,
+//! assigned by the one writer in commit order.
+
+use async_trait::async_trait;
+use hookwire_core::destination::Destination;
+use hookwire_core::model::Message;
+use hookwire_core::time_fmt::Millis;
+use hookwire_core::{AppId, DestinationId, MessageId};
+use rusqlite::{OptionalExtension, params};
+
+use super::SqliteStore;
+use super::rows::{self, Conditions, MESSAGE_COLUMNS, conflict_as, from_json, list_bodies, to_json};
+use crate::error::{StoreError, StoreResult};
+use crate::{DestinationStore, Page};
+
+fn position(text: &str) -> StoreResult<i64> {
+    text.parse::<i64>()
+        .ok()
+        .filter(|n| *n >= 0)
+        .ok_or_else(|| StoreError::Invalid(format!("{text:?} is not a position in this log")))
+}
+
+#[async_trait]
+impl DestinationStore for SqliteStore {
+    async fn create_destination(&self, destination: Destination) -> StoreResult<()> {
+        self.write(move |conn| {
+            conn.prepare_cached("INSERT INTO destinations (id, app_id, uid, body) VALUES (?1, ?2, ?3, ?4)")?
+                .execute(params![
+                    destination.id.to_string(),
+                    destination.app_id.to_string(),
+                    destination.uid,
+                    to_json(&destination)
+                ])
+                .map_err(conflict_as("destination uid"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_destination(&self, app: AppId, key: &str) -> StoreResult<Option<Destination>> {
+        let key = key.to_owned();
+        self.read(move |conn| {
+            let column = if DestinationId::looks_like(&key) { "id" } else { "uid" };
+            let sql = format!("SELECT body FROM destinations WHERE app_id = ?1 AND {column} = ?2");
+            let body: Option<String> =
+                conn.prepare_cached(&sql)?.query_row(params![app.to_string(), key], |r| r.get(0)).optional()?;
+            Ok(body.map(|b| from_json(&b)).transpose()?)
+        })
+        .await
+    }
+
+    async fn list_destinations(&self, app: AppId, page: &Page) -> StoreResult<Vec<Destination>> {
+        let page = page.clone();
+        self.read(move |conn| {
+            let mut conditions = Conditions::default();
+            conditions.push("app_id = ?", app.to_string());
+            list_bodies(conn, "destinations", conditions, &page, "id")
+        })
+        .await
+    }
+
+    async fn update_destination(&self, destination: Destination) -> StoreResult<()> {
+        self.write(move |conn| {
+            let changed = conn
+                .prepare_cached("UPDATE destinations SET uid = ?3, body = ?4 WHERE id = ?1 AND app_id = ?2")?
+                .execute(params![
+                    destination.id.to_string(),
+                    destination.app_id.to_string(),
+                    destination.uid,
+                    to_json(&destination)
+                ])
+                .map_err(conflict_as("destination uid"))?;
+            if changed == 0 {
+                return Err(StoreError::NotFound { what: "destination" });
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_destination(&self, app: AppId, id: DestinationId) -> StoreResult<bool> {
+        self.write(move |conn| {
+            let id = id.to_string();
+            conn.execute("DELETE FROM destination_consumers WHERE destination_id = ?1", [&id])?;
+            Ok(conn.execute("DELETE FROM destinations WHERE id = ?1 AND app_id = ?2", params![id, app.to_string()])?
+                > 0)
+        })
+        .await
+    }
+
+    async fn log_end(&self, app: AppId) -> StoreResult<String> {
+        self.read(move |conn| {
+            let end: i64 = conn
+                .prepare_cached("SELECT COALESCE(MAX(log_seq), 0) FROM messages WHERE app_id = ?1")?
+                .query_row([app.to_string()], |r| r.get(0))?;
+            Ok(end.to_string())
+        })
+        .await
+    }
+
+    async fn log_position_after(&self, app: AppId, time: Millis) -> StoreResult<String> {
+        let end = self.log_end(app).await?;
+        let first = MessageId::first_at(time + 1).to_string();
+        self.read(move |conn| {
+            // The lowest position among messages created after `time`: a seek never skips one.
+            let next: Option<i64> = conn
+                .prepare_cached("SELECT MIN(log_seq) FROM messages WHERE app_id = ?1 AND id >= ?2")?
+                .query_row(params![app.to_string(), first], |r| r.get(0))?;
+            Ok(next.map_or(end, |seq| (seq - 1).to_string()))
+        })
+        .await
+    }
+
+    async fn read_log(&self, app: AppId, position: &str, limit: usize) -> StoreResult<Vec<(String, Message)>> {
+        let after = self::position(position)?;
+        self.read(move |conn| {
+            let sql = format!(
+                "SELECT log_seq, {MESSAGE_COLUMNS} FROM messages WHERE app_id = ?1 AND log_seq > ?2 ORDER BY log_seq LIMIT ?3"
+            );
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map(params![app.to_string(), after, limit as i64], |row| {
+                let seq: i64 = row.get(0)?;
+                Ok((seq, rows::message_at(row, 1)?))
+            })?;
+            let mut read = Vec::new();
+            for row in rows {
+                let (seq, message) = row?;
+                read.push((seq.to_string(), message));
+            }
+            Ok(read)
+        })
+        .await
+    }
+
+    async fn consumer_position(&self, destination: DestinationId, consumer: &str) -> StoreResult<Option<String>> {
+        let consumer = consumer.to_owned();
+        self.read(move |conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT position FROM destination_consumers WHERE destination_id = ?1 AND consumer_id = ?2",
+                )?
+                .query_row(params![destination.to_string(), consumer], |r| r.get(0))
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn save_consumer_position(
+        &self,
+        destination: DestinationId,
+        consumer: &str,
+        position: &str,
+        now: Millis,
+    ) -> StoreResult<()> {
+        self::position(position)?;
+        let (consumer, position) = (consumer.to_owned(), position.to_owned());
+        self.write(move |conn| {
+            conn.prepare_cached(
+                "INSERT INTO destination_consumers (destination_id, consumer_id, position, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (destination_id, consumer_id) \
+                 DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at",
+            )?
+            .execute(params![destination.to_string(), consumer, position, now])?;
+            Ok(())
+        })
+        .await
+    }
+}
