@@ -121,9 +121,9 @@ impl DestinationStore for PgStore {
     async fn read_log(&self, app: AppId, position: &str, limit: usize) -> StoreResult<Vec<(String, Message)>> {
         let (xid, id) = self::position(position)?;
         let sql = format!(
-            "SELECT {MESSAGE_COLUMNS}, log_xid::text FROM messages \
+            "SELECT {MESSAGE_COLUMNS}, log_xid::text AS log_position FROM messages \
              WHERE app_id = $1 AND log_xid IS NOT NULL AND (log_xid, id) > ($2::text::xid8, $3) \
-             AND log_xid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY log_xid, id LIMIT $4"
+             AND log_xid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY messages.log_xid, messages.id LIMIT $4"
         );
         let client = self.client().await?;
         let statement = client.prepare_cached(&sql).await?;
