@@ -119,6 +119,13 @@ enum Command {
         #[command(subcommand)]
         command: cli::attempt::AttemptCommand,
     },
+    /// Destinations (polling endpoints): list, get, create, pause, enable, delete, poll, seek.
+    Destination {
+        #[command(flatten)]
+        client: cli::ClientArgs,
+        #[command(subcommand)]
+        command: cli::destination::DestinationCommand,
+    },
     /// Background tasks (replays, recoveries): list, get.
     Task {
         #[command(flatten)]
@@ -337,6 +344,10 @@ fn run() -> anyhow::Result<()> {
         Command::Attempt { client, command } => cli::finish(runtime.block_on(async {
             let (client, out) = client.connect()?;
             cli::attempt::run(&client, out, command).await
+        })),
+        Command::Destination { client, command } => cli::finish(runtime.block_on(async {
+            let (client, out) = client.connect()?;
+            cli::destination::run(&client, out, command).await
         })),
         Command::Task { client, command } => cli::finish(runtime.block_on(async {
             let (client, out) = client.connect()?;

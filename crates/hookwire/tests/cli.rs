@@ -424,6 +424,7 @@ fn help_documents_every_command_and_completions_are_generated() {
         "message",
         "attempt",
         "event-type",
+        "destination",
         "task",
         "token",
         "listen",
@@ -500,4 +501,40 @@ fn transformations_are_set_read_and_simulated() {
     assert_eq!(server.json(&["endpoint", "transformation", "get", "acme", "chat"])["enabled"], false);
     server.ok(&["endpoint", "transformation", "set", "acme", "chat", "--remove"]);
     assert_eq!(server.json(&["endpoint", "transformation", "get", "acme", "chat"])["code"], Value::Null);
+}
+
+#[test]
+fn destinations_are_created_and_polled_as_a_consumer() {
+    let server = Server::start();
+    server.ok(&["app", "create", "--name", "Acme", "--uid", "acme"]);
+    let created = server.json(&[
+        "destination",
+        "create",
+        "acme",
+        "--uid",
+        "feed",
+        "--event-type",
+        "order.*",
+        "--batch-size",
+        "2",
+    ]);
+    assert_eq!((&created["type"], &created["batchSize"]), (&Value::from("pollingEndpoint"), &Value::from(2)));
+    for (n, event_type) in ["order.created", "user.created", "order.paid", "order.shipped"].iter().enumerate() {
+        let payload = format!("{{\"n\": {n}}}");
+        server.ok(&["message", "create", "acme", "--event-type", event_type, "--payload", &payload]);
+    }
+    let first = server.json(&["destination", "poll", "acme", "feed", "--consumer", "c1"]);
+    let ns = |page: &Value| {
+        page["data"].as_array().unwrap().iter().map(|m| m["payload"]["n"].as_i64().unwrap()).collect::<Vec<_>>()
+    };
+    assert_eq!(ns(&first), [0, 2]);
+    let table = server.ok(&["destination", "poll", "acme", "feed", "--consumer", "c1"]);
+    assert!(table.contains("order.shipped") && table.lines().last().unwrap().starts_with("iterator "), "{table}");
+    server.ok(&["destination", "seek", "acme", "feed", "c1", "--after", "1h"]);
+    assert_eq!(ns(&server.json(&["destination", "poll", "acme", "feed", "--consumer", "c1"])), [0, 2]);
+    assert!(server.ok(&["destination", "list", "acme"]).contains("pollingEndpoint"));
+    server.ok(&["destination", "pause", "acme", "feed"]);
+    let paused = server.run(&["destination", "poll", "acme", "feed"]);
+    assert!(!paused.status.success() && stderr(&paused).contains("409"), "{}", stderr(&paused));
+    server.ok(&["destination", "delete", "acme", "feed"]);
 }

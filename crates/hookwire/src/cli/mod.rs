@@ -6,6 +6,7 @@
 pub mod app;
 pub mod attempt;
 pub mod client;
+pub mod destination;
 pub mod endpoint;
 pub mod event_type;
 pub mod listen;
