@@ -59,6 +59,11 @@ function startReceiver() {
         return;
       }
       received.push({ path: url.pathname, headers: request.headers, body: Buffer.concat(chunks).toString() });
+      if (url.pathname.startsWith("/fail")) {
+        response.writeHead(503, { "content-type": "text/plain" });
+        response.end("down for maintenance");
+        return;
+      }
       response.writeHead(200, { "content-type": "application/json" });
       response.end('{"ok":true}');
     });
@@ -300,8 +305,10 @@ test("portal in an iframe: add an endpoint, send a test event, see it delivered,
 test("portal with a read-only token shows deliveries and no control that writes", async () => {
   const app = await api("POST", "/api/v1/app", { name: "Umbrella", uid: "umbrella" });
   const endpoint = await api("POST", `/api/v1/app/${app.id}/endpoint`, { url: `${receiver.url}/read-only` });
+  await api("POST", `/api/v1/app/${app.id}/endpoint`, { url: `${receiver.url}/fail`, retryPolicy: { schedule: [3600] } });
   await api("POST", `/api/v1/app/${app.id}/msg`, { eventType: "order.created", payload: { n: 1 } });
   await waitFor("the delivery", () => deliveriesTo("/read-only")[0]);
+  await waitFor("the failed attempt", () => deliveriesTo("/fail")[0]);
   const access = await api("POST", `/api/v1/auth/app-portal-access/${app.id}`, { readOnly: true });
 
   await withPage("portal-read-only", { width: 1280, height: 900 }, async (page) => {
@@ -310,6 +317,11 @@ test("portal with a read-only token shows deliveries and no control that writes"
   await page.locator("#endpoints tbody tr").first().waitFor();
   await page.getByRole("link", { name: `${receiver.url}/read-only` }).click();
   await page.locator("#attempts tbody tr .badge.ok", { hasText: "success" }).first().waitFor();
+  await page.getByRole("link", { name: `${receiver.url}/fail` }).click();
+  await page.locator("#attempts tbody tr .badge.wait", { hasText: "retrying" }).first().waitFor();
+  const retrying = await page.locator("#attempts tbody tr").first().textContent();
+  assert.match(retrying, /retrying next at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/, "a failed attempt that will be retried says when");
+  assert.match(retrying, /HTTP 503/);
   for (const name of ["Add endpoint", "Save event types", "Send test event", "Disable endpoint", "Reveal", "Rotate", "Resend", "Save transformation", "Test without saving"]) {
     assert.equal(await page.getByRole("button", { name }).count(), 0, `a read-only token has no "${name}" button`);
   }

@@ -28,6 +28,35 @@ pub fn parse(text: &str) -> Result<Millis, String> {
         .map_err(|error| format!("not an RFC 3339 timestamp ({error}): {text:?}"))
 }
 
+/// A time as people type it, relative to `now`: RFC 3339; a browser's `datetime-local`
+/// (`2026-01-31T12:00`, taken as UTC); `now`, `today` or `yesterday` (UTC midnight); or a
+/// duration ago (`90s`, `30m`, `12h`, `7d`, `2w`). The one rule for the CLI and the dashboard.
+pub fn parse_human(text: &str, now: Millis) -> Result<Millis, String> {
+    const DAY: Millis = 86_400_000;
+    let text = text.trim();
+    let midnight = now.div_euclid(DAY) * DAY;
+    match text {
+        "now" => return Ok(now),
+        "today" => return Ok(midnight),
+        "yesterday" => return Ok(midnight - DAY),
+        _ => {}
+    }
+    let units = [('s', 1_000), ('m', 60_000), ('h', 3_600_000), ('d', DAY), ('w', 7 * DAY)];
+    for (unit, millis) in units {
+        if let Some(count) = text.strip_suffix(unit).and_then(|n| n.parse::<i64>().ok()).filter(|n| *n >= 0) {
+            return Ok(now - count.saturating_mul(millis));
+        }
+    }
+    parse(text)
+        .or_else(|_| parse(&format!("{text}:00Z")))
+        .or_else(|_| parse(&format!("{text}Z")))
+        .map_err(|_| {
+            format!(
+                "{text:?} is not a time: use 2026-01-31T12:00:00Z, now, today, yesterday, or a duration ago like 30m, 12h, 7d"
+            )
+        })
+}
+
 /// Serde adapter for `Millis` fields that are RFC 3339 strings on the wire.
 pub mod rfc3339 {
     use super::*;
@@ -70,5 +99,22 @@ mod tests {
         assert_eq!(parse("2021-02-25T15:02:10.123Z").unwrap(), 1_614_265_330_123);
         assert_eq!(parse("2021-02-25T16:02:10+01:00").unwrap(), 1_614_265_330_000);
         assert!(parse("yesterday").is_err());
+    }
+
+    #[test]
+    fn people_may_type_relative_times() {
+        let now = parse("2026-12-03T09:30:00Z").unwrap();
+        let at = |text| format_millis(parse_human(text, now).unwrap());
+        assert_eq!(at("now"), "2026-12-03T09:30:00.000Z");
+        assert_eq!(at("today"), "2026-12-03T00:00:00.000Z");
+        assert_eq!(at("yesterday"), "2026-12-02T00:00:00.000Z");
+        assert_eq!(at("12h"), "2026-12-02T21:30:00.000Z");
+        assert_eq!(at("90s"), "2026-12-03T09:28:30.000Z");
+        assert_eq!(at("2w"), "2026-11-19T09:30:00.000Z");
+        assert_eq!(at(" 2026-01-31T12:00 "), "2026-01-31T12:00:00.000Z");
+        assert_eq!(at("2026-01-31T12:00:00+01:00"), "2026-01-31T11:00:00.000Z");
+        let refused = parse_human("last tuesday", now).unwrap_err();
+        assert!(refused.contains("yesterday") && refused.contains("12h"), "{refused}");
+        assert!(parse_human("-5m", now).is_err());
     }
 }

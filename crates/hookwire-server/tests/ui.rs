@@ -402,3 +402,42 @@ async fn the_dashboard_edits_tests_and_removes_a_transformation() {
     assert_eq!(app.get(&api).await.1["code"], serde_json::Value::Null);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn failing_endpoints_show_their_rate_and_reason_and_searches_take_relative_times() {
+    let app = TestApp::start().await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(ADMIN_TOKEN).await;
+    let app_id = app.create_app().await;
+    let endpoint = app
+        .create_endpoint(
+            &app_id,
+            json!({"url": "http://no-such-host.invalid/hook", "retryPolicy": {"schedule": [3600]}}),
+        )
+        .await;
+    let endpoint_id = endpoint["id"].as_str().unwrap().to_owned();
+    app.send(&app_id, "order.created", json!({"n": 1})).await;
+    let attempts = format!("/api/v1/app/{app_id}/attempt/endpoint/{endpoint_id}");
+    app.get_until(&attempts, |v| v["data"].as_array().is_some_and(|a| !a.is_empty())).await;
+
+    let overview = browser.text(&format!("/ui/apps/{app_id}")).await;
+    assert!(
+        overview.contains("0% <span class=\"muted\">(0 of the last 1 attempts)"),
+        "a retrying failure counts: {overview}"
+    );
+    assert!(overview.contains("dns: "), "the last attempt says why: {overview}");
+    let page = browser.text(&format!("/ui/apps/{app_id}/endpoints/{endpoint_id}")).await;
+    assert!(page.contains("Response or reason") && page.contains("no-such-host.invalid"), "the DNS reason is shown");
+
+    for since in ["yesterday", "12h", "today"] {
+        let found = browser.text(&format!("/ui/apps/{app_id}/messages?since={since}")).await;
+        assert!(found.contains("order.created"), "since={since} finds the message");
+    }
+    let refused = browser.get(&format!("/ui/apps/{app_id}/messages?since=last%20tuesday")).await;
+    assert_eq!(refused.status(), 422);
+    let text = refused.text().await.unwrap();
+    assert!(text.contains("yesterday") && text.contains("12h"), "the error says what is accepted: {text}");
+    let catalog = browser.text("/ui/event-types").await;
+    assert!(!catalog.contains("<th></th>"), "every column has a heading");
+    app.stop().await;
+}

@@ -4,7 +4,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use hookwire_core::model::{Application, Endpoint};
+use hookwire_core::model::{Application, Endpoint, Status};
 use hookwire_core::time_fmt::Millis;
 use hookwire_store::{AttemptFilter, AttemptScope, Page};
 use serde::Deserialize;
@@ -91,19 +91,27 @@ pub async fn app(
     Ok(page(Section::Apps, &app.name, &body))
 }
 
+/// Attempts an endpoint's success rate on the application page is counted over.
+const RATE_ATTEMPTS: usize = 100;
+
 async fn endpoint_row(state: &AppState, app: &Application, endpoint: &Endpoint) -> UiResult<String> {
-    let stats = state.store.endpoint_stats(endpoint.id, Millis::MIN, Millis::MAX).await?;
-    let finished = stats.success + stats.fail;
-    let rate = if finished == 0 {
-        "—".to_owned()
-    } else {
-        format!(
-            "{:.0}% <span class=\"muted\">({}/{finished})</span>",
-            stats.success as f64 * 100.0 / finished as f64,
-            stats.success
-        )
+    // The rate counts attempts, failing ones included: deliveries still retrying count too.
+    let filter = attempt_filter(AttemptScope::Endpoint(endpoint.id), RATE_ATTEMPTS, None);
+    let attempts = state.store.list_attempts(app.id, &filter).await?;
+    let succeeded = attempts.iter().filter(|a| a.status == Status::Success).count();
+    let rate = match attempts.len() {
+        0 => "<span class=\"muted\">no attempts yet</span>".to_owned(),
+        n => format!(
+            "{:.0}% <span class=\"muted\">({succeeded} of the last {n} attempts)</span>",
+            succeeded as f64 * 100.0 / n as f64
+        ),
     };
-    let last = last_attempt(state, app, endpoint).await?;
+    let last = match attempts.first() {
+        Some(a) => {
+            format!("{} {} <span class=\"muted\">{}</span>", status_badge(a.status), time(a.timestamp), reason(a))
+        }
+        None => "<span class=\"muted\">never</span>".to_owned(),
+    };
     Ok(format!(
         "<tr><td><a href=\"/ui/apps/{app_id}/endpoints/{id}\">{url}</a>{description}</td><td>{status}</td>\
          <td>{types}</td><td class=\"num\">{rate}</td><td>{last}</td></tr>",
@@ -120,18 +128,20 @@ async fn endpoint_row(state: &AppState, app: &Application, endpoint: &Endpoint) 
     ))
 }
 
-async fn last_attempt(state: &AppState, app: &Application, endpoint: &Endpoint) -> UiResult<String> {
-    let filter = attempt_filter(AttemptScope::Endpoint(endpoint.id), 1, None);
-    let attempts = state.store.list_attempts(app.id, &filter).await?;
-    Ok(match attempts.first() {
-        Some(a) => format!(
-            "{} {} <span class=\"muted\">{}</span>",
-            status_badge(a.status),
-            time(a.timestamp),
-            code(a.response_status_code)
-        ),
-        None => "<span class=\"muted\">never</span>".to_owned(),
-    })
+/// Characters of an attempt's answer (or error) shown in a table cell.
+const REASON_CHARS: usize = 120;
+
+/// What an attempt's outcome was, in words: the status code, or why there was no answer (the
+/// error kind and the error's text: a DNS failure names the host), escaped.
+pub fn reason(attempt: &hookwire_core::model::Attempt) -> String {
+    let answer: String = attempt.response.chars().take(REASON_CHARS).collect();
+    match (attempt.response_status_code, attempt.error_kind) {
+        (0, Some(kind)) => format!("{}: {}", kind.as_str(), esc(&answer)),
+        (0, None) => "no answer".to_owned(),
+        (status, None) => format!("HTTP {status}"),
+        (status, Some(_)) if answer.is_empty() => format!("HTTP {status}"),
+        (status, Some(_)) => format!("HTTP {status}: {}", esc(&answer)),
+    }
 }
 
 pub fn attempt_filter(scope: AttemptScope, limit: usize, iterator: Option<String>) -> AttemptFilter {
@@ -268,7 +278,7 @@ async fn endpoint_view(
              <td><a href=\"/ui/apps/{app_id}/messages/{msg}\"><code>{msg}</code></a></td><td>{trigger}</td></tr>",
             when = time(a.timestamp),
             status = status_badge(a.status),
-            code = code(a.response_status_code),
+            code = reason(a),
             ms = a.response_duration_ms,
             app_id = app.id,
             msg = a.msg_id,
@@ -276,7 +286,7 @@ async fn endpoint_view(
         ));
     }
     let attempts_table =
-        table(&["Time", "Status", "Response", "Duration", "Message", "Trigger"], &rows, "No attempts yet.");
+        table(&["Time", "Status", "Response or reason", "Duration", "Message", "Trigger"], &rows, "No attempts yet.");
     let more = next_page_link(
         &format!("/ui/apps/{}/endpoints/{}?", app.id, endpoint.id),
         list.iterator.as_deref().filter(|_| !list.done),
@@ -475,8 +485,8 @@ pub async fn recover(
 ) -> UiResult {
     let (app, endpoint) = load_endpoint(&state, Principal::Admin, &app_key, &endpoint_key).await?;
     let input: Recover = form(&body)?;
-    let since =
-        hookwire_core::time_fmt::parse(input.since.trim()).map_err(|e| ApiError::invalid(&["form", "since"], e))?;
+    let since = hookwire_core::time_fmt::parse_human(&input.since, state.clock.now())
+        .map_err(|e| ApiError::invalid(&["form", "since"], e))?;
     let params = crate::api::tasks::task_params(&state, &endpoint, since, None, false)?;
     let task = state.tasks.start(app.id, hookwire_core::task::TaskKind::EndpointRecover, params).await?;
     let notice = url_part(&format!("Recovery started as background task {}", task.id));
@@ -538,7 +548,7 @@ pub async fn event_types(_: Operator, State(state): State<AppState>, query: Quer
         ));
     }
     let table = table(
-        &["Name", "Description", "Group", "Schemas", "", "Updated"],
+        &["Name", "Description", "Group", "Schemas", "Flags", "Updated"],
         &rows,
         "The catalog is empty: event types are created with POST /api/v1/event-type.",
     );

@@ -23,18 +23,13 @@ use crate::state::AppState;
 const MESSAGE_ATTEMPTS_SHOWN: usize = 100;
 const STATUSES: [Status; 5] = [Status::Success, Status::Pending, Status::Sending, Status::Fail, Status::Canceled];
 
-/// A time typed in the search form: RFC 3339, or a browser's `datetime-local` (taken as UTC).
-fn form_time(field: &str, text: Option<&str>) -> Result<Option<Millis>, ApiError> {
+/// A time typed in the search form: RFC 3339, a browser's `datetime-local` (taken as UTC),
+/// `today`, `yesterday`, or a duration ago (`12h`).
+fn form_time(field: &str, text: Option<&str>, now: Millis) -> Result<Option<Millis>, ApiError> {
     let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
         return Ok(None);
     };
-    let parsed = hookwire_core::time_fmt::parse(text)
-        .or_else(|_| hookwire_core::time_fmt::parse(&format!("{text}:00Z")))
-        .or_else(|_| hookwire_core::time_fmt::parse(&format!("{text}Z")))
-        .map_err(|_| {
-            ApiError::invalid(&["query", field], format!("{text:?} is not a time like 2026-01-31T12:00:00Z"))
-        })?;
-    Ok(Some(parsed))
+    hookwire_core::time_fmt::parse_human(text, now).map(Some).map_err(|e| ApiError::invalid(&["query", field], e))
 }
 
 pub async fn list(
@@ -58,8 +53,8 @@ pub async fn list(
             event_types: event_type.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned).collect(),
             ..Default::default()
         },
-        after: form_time("since", query.get("since"))?.map(|at| at - 1),
-        before: form_time("until", query.get("until"))?,
+        after: form_time("since", query.get("since"), state.clock.now())?.map(|at| at - 1),
+        before: form_time("until", query.get("until"), state.clock.now())?,
         status,
     };
     let messages = state.store.list_messages(app.id, &filter).await?;
@@ -101,8 +96,8 @@ pub async fn list(
          <h1>Messages</h1>\
          <form method=\"get\" class=\"filters\">\
          <label>Event type <input type=\"text\" name=\"event_type\" value=\"{event_type}\" placeholder=\"user.created\"></label>\
-         <label>Since <input type=\"text\" name=\"since\" value=\"{since}\" placeholder=\"2026-01-31T00:00:00Z\"></label>\
-         <label>Until <input type=\"text\" name=\"until\" value=\"{until}\" placeholder=\"RFC 3339\"></label>\
+         <label>Since <input type=\"text\" name=\"since\" value=\"{since}\" placeholder=\"12h, yesterday, 2026-01-31T00:00:00Z\"></label>\
+         <label>Until <input type=\"text\" name=\"until\" value=\"{until}\" placeholder=\"now, today, RFC 3339\"></label>\
          <label>Status <select name=\"status\">{options}</select></label>\
          <button type=\"submit\">Search</button></form>{table}{more}",
         app_id = app.id,

@@ -137,16 +137,8 @@ pub fn now_millis() -> i64 {
 /// A point in time for `--since`/`--before`/...: RFC 3339, or a duration ago (`90s`, `30m`,
 /// `12h`, `7d`). Returns RFC 3339, as the API wants it.
 pub fn parse_time(text: &str) -> Result<String, String> {
-    use hookwire_core::time_fmt::{format_millis, parse};
-    let units = [('s', 1_000i64), ('m', 60_000), ('h', 3_600_000), ('d', 86_400_000)];
-    for (unit, millis) in units {
-        if let Some(count) = text.strip_suffix(unit).and_then(|n| n.parse::<i64>().ok()) {
-            return Ok(format_millis(now_millis() - count.saturating_mul(millis)));
-        }
-    }
-    parse(text)
-        .map(format_millis)
-        .map_err(|_| format!("expected RFC 3339 or a duration ago like 30m, 12h, 7d: {text:?}"))
+    use hookwire_core::time_fmt::{format_millis, parse_human};
+    parse_human(text, now_millis()).map(format_millis)
 }
 
 /// Ends a client command: an error is printed as one `error: ...` line (its causes joined,

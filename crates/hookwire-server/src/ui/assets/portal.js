@@ -104,9 +104,11 @@
     return text.split(",").map((t) => t.trim()).filter(Boolean);
   }
 
+  // Times in UTC, as the dashboard shows them (the local time is in the tooltip).
   function when(iso) {
     const date = new Date(iso);
-    return el("time", { datetime: iso, title: iso }, date.toLocaleString());
+    const utc = date.toISOString().slice(0, 19).replace("T", " ") + " UTC";
+    return el("time", { datetime: iso, title: date.toLocaleString() }, utc);
   }
 
   async function loadEndpoints() {
@@ -153,7 +155,11 @@
   async function loadAttempts() {
     if (!selected) return;
     const list = await api("GET", "/attempt/endpoint/" + encodeURIComponent(selected.id) + "?with_msg=true&limit=" + ATTEMPTS_SHOWN);
-    const snapshot = JSON.stringify(list.data);
+    // Each message's delivery to this endpoint: a failed attempt whose delivery is still pending
+    // is "retrying", with when it goes next, not a final failure.
+    const log = await api("GET", "/endpoint/" + encodeURIComponent(selected.id) + "/msg?limit=" + ATTEMPTS_SHOWN);
+    const deliveries = new Map(log.data.map((m) => [m.id, m]));
+    const snapshot = JSON.stringify([list.data, log.data]);
     if (snapshot === lastAttempts) return;
     lastAttempts = snapshot;
     const body = $("attempts").querySelector("tbody");
@@ -163,9 +169,16 @@
         el("pre", {}, JSON.stringify(msg.payload || {}, null, 2)),
         el("p", { class: "muted" }, "Response: " + (attempt.response || "(empty)")));
       const again = el("button", { type: "button", class: "secondary small", "data-needs": "CreateAttempts", onclick: () => resend(attempt.msgId) }, "Resend");
+      const delivery = deliveries.get(attempt.msgId);
+      const retrying = attempt.statusText === "fail" && delivery && delivery.statusText === "pending" && delivery.nextAttempt;
+      const status = retrying
+        ? el("span", {}, el("span", { class: "badge wait" }, "retrying"), " next at ", when(delivery.nextAttempt))
+        : badge(attempt.statusText);
+      const answer = attempt.responseStatusCode ? "HTTP " + attempt.responseStatusCode
+        : (attempt.errorKind ? attempt.errorKind + ": " + (attempt.response || "").slice(0, 120) : "no answer");
       return el("tr", { "data-attempt": attempt.id },
-        el("td", {}, when(attempt.timestamp)), el("td", {}, badge(attempt.statusText)),
-        el("td", {}, attempt.responseStatusCode ? "HTTP " + attempt.responseStatusCode : "no answer"),
+        el("td", {}, when(attempt.timestamp)), el("td", {}, status),
+        el("td", {}, answer),
         el("td", {}, payload), el("td", {}, again));
     }));
     $("attempts").classList.toggle("hidden", list.data.length === 0);
@@ -183,7 +196,7 @@
     form.elements.code.value = saved.code || TRANSFORMATION_TEMPLATE;
     form.elements.enabled.checked = saved.code ? saved.enabled : true;
     $("transformation-state").textContent = !saved.code ? "Currently: none."
-      : "Currently: " + (saved.enabled ? "enabled" : "disabled (kept)") + ", saved " + new Date(saved.updatedAt).toLocaleString() + ".";
+      : "Currently: " + (saved.enabled ? "enabled" : "disabled (kept)") + ", saved " + new Date(saved.updatedAt).toISOString().slice(0, 19).replace("T", " ") + " UTC.";
   }
 
   async function testTransformation() {
