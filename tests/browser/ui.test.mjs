@@ -228,6 +228,9 @@ test("dashboard: sign in, add an endpoint, send a test event, see it delivered, 
 
 test("portal in an iframe: add an endpoint, send a test event, see it delivered, secret, resend", async () => {
   const app = await api("POST", "/api/v1/app", { name: "Globex", uid: "globex" });
+  const schema = { type: "object", properties: { amount: { type: "integer" } }, examples: [{ amount: 42 }] };
+  await api("PUT", "/api/v1/event-type/invoice.paid", { description: "An invoice was paid", schemas: { "1": schema } });
+  await api("PUT", "/api/v1/event-type/invoice.created", { description: "An invoice was created" });
   const other = await api("POST", "/api/v1/app", { name: "Initech" });
   await api("POST", `/api/v1/app/${other.id}/endpoint`, { url: `${receiver.url}/other`, description: "not yours" });
   const access = await api("POST", `/api/v1/auth/app-portal-access/${app.id}`, {});
@@ -243,8 +246,15 @@ test("portal in an iframe: add an endpoint, send a test event, see it delivered,
   assert.equal(await portal.getByText("not yours").count(), 0, "another application's endpoints stay hidden");
   await shot(page, "portal-01-empty");
 
+  // The catalog: grouped by prefix, each type's schema and example, and a subscribe button.
+  await portal.locator("#catalog .catalog-group h3", { hasText: "invoice" }).waitFor();
+  await portal.locator("details.event-type[data-name='invoice.paid'] summary code").click();
+  await portal.locator("details.event-type[data-name='invoice.paid'] pre", { hasText: '"amount": 42' }).last().waitFor();
+  await shot(page, "portal-01b-catalog");
   await portal.locator("#add-endpoint input[name=url]").fill(`${receiver.url}/portal`);
-  await portal.locator("#add-endpoint input[name=eventTypes]").fill("invoice.paid, invoice.created");
+  await portal.locator("details.event-type[data-name='invoice.paid']").getByRole("button", { name: "Subscribe" }).click();
+  await portal.locator("details.event-type[data-name='invoice.created']").getByRole("button", { name: "Subscribe" }).click();
+  assert.equal(await portal.locator("#add-endpoint input[name=eventTypes]").inputValue(), "invoice.paid, invoice.created");
   await portal.locator("#add-endpoint input[name=description]").fill("Billing");
   await portal.getByRole("button", { name: "Add endpoint" }).click();
   await portal.locator("#endpoint-url", { hasText: `${receiver.url}/portal` }).waitFor();
@@ -322,7 +332,7 @@ test("portal with a read-only token shows deliveries and no control that writes"
   const retrying = await page.locator("#attempts tbody tr").first().textContent();
   assert.match(retrying, /retrying next at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/, "a failed attempt that will be retried says when");
   assert.match(retrying, /HTTP 503/);
-  for (const name of ["Add endpoint", "Save event types", "Send test event", "Disable endpoint", "Reveal", "Rotate", "Resend", "Save transformation", "Test without saving"]) {
+  for (const name of ["Add endpoint", "Save event types", "Send test event", "Disable endpoint", "Reveal", "Rotate", "Resend", "Save transformation", "Test without saving", "Subscribe"]) {
     assert.equal(await page.getByRole("button", { name }).count(), 0, `a read-only token has no "${name}" button`);
   }
   await shot(page, "portal-06-read-only");

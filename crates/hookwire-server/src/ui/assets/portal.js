@@ -218,6 +218,52 @@
     $("transformation-result").classList.remove("hidden");
   }
 
+  // The event-type catalog, grouped by the part of each name before its first dot; each type
+  // with its description, newest schema and first example, and a button that subscribes to it.
+  async function loadCatalog() {
+    const types = [];
+    let iterator = null;
+    do {
+      const page = await request("GET", "/api/v1/event-type?limit=250" + (iterator ? "&iterator=" + encodeURIComponent(iterator) : ""));
+      types.push(...page.data);
+      iterator = page.done ? null : page.iterator;
+    } while (iterator);
+    $("event-type-options").replaceChildren(...types.map((t) => el("option", { value: t.name })));
+    const groups = new Map();
+    for (const type of types) {
+      const group = type.name.includes(".") ? type.name.split(".")[0] : "other";
+      if (!groups.has(group)) groups.set(group, []);
+      groups.get(group).push(type);
+    }
+    $("catalog-groups").replaceChildren(...[...groups.entries()].map(([group, members]) =>
+      el("div", { class: "catalog-group" }, el("h3", {}, group),
+        ...members.map((type) => {
+          const versions = type.schemas ? Object.keys(type.schemas).sort((a, b) => Number(a) - Number(b)) : [];
+          const schema = versions.length ? type.schemas[versions[versions.length - 1]] : null;
+          const example = schema && Array.isArray(schema.examples) ? schema.examples[0] : null;
+          const subscribe = el("button", { type: "button", class: "secondary small", "data-needs": "ManageEndpoint",
+            onclick: () => subscribeTo(type.name) }, "Subscribe");
+          return el("details", { class: "event-type", "data-name": type.name },
+            el("summary", {}, el("code", {}, type.name), type.deprecated ? el("span", { class: "badge wait" }, "deprecated") : null,
+              el("span", { class: "muted" }, " " + (type.description || "")), " ", subscribe),
+            schema ? el("div", {}, el("p", { class: "muted" }, "Schema (version " + versions[versions.length - 1] + ")"),
+              el("pre", {}, JSON.stringify(schema, null, 2))) : el("p", { class: "muted" }, "No schema published."),
+            example ? el("div", {}, el("p", { class: "muted" }, "Example"), el("pre", {}, JSON.stringify(example, null, 2))) : null);
+        }))));
+    $("catalog").classList.toggle("hidden", types.length === 0);
+    hideForbidden($("catalog"));
+  }
+
+  // Adds an event type to the endpoint form in view: the open endpoint's, or the new one's.
+  function subscribeTo(name) {
+    const form = selected && !$("endpoint").classList.contains("hidden") ? $("edit-types") : $("add-endpoint");
+    const input = form.elements.eventTypes;
+    const current = splitTypes(input.value);
+    if (!current.includes(name)) input.value = [...current, name].join(", ");
+    input.focus();
+    say("Added " + name + (form.id === "edit-types" ? ": save the event types to subscribe." : " to the new endpoint's event types."));
+  }
+
   async function resend(msgId) {
     await act(async () => {
       await api("POST", "/msg/" + encodeURIComponent(msgId) + "/endpoint/" + encodeURIComponent(selected.id) + "/resend");
@@ -315,6 +361,7 @@
       document.title = "Webhooks · " + app.name;
       $("portal").classList.remove("hidden");
       await loadEndpoints();
+      await loadCatalog();
     });
   }
 
