@@ -1,6 +1,7 @@
 //! Destinations (Svix's `destination` API): places an application's message log is read from in
 //! order, instead of one delivery per message. A destination is a filter and a position, not a
-//! row per message. Today: `pollingEndpoint`, read by consumers that pull.
+//! row per message: `pollingEndpoint`, read by consumers that pull, and `fifoEndpoint`, pushed
+//! to in batches, in log order, the next batch only after the receiver took this one.
 
 use serde::{Deserialize, Serialize};
 
@@ -19,14 +20,39 @@ pub const MAX_WAIT_SECS_MAX: u32 = 300;
 #[serde(rename_all = "camelCase")]
 pub enum DestinationKind {
     PollingEndpoint,
+    FifoEndpoint,
 }
 
 impl DestinationKind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::PollingEndpoint => "pollingEndpoint",
+            Self::FifoEndpoint => "fifoEndpoint",
         }
     }
+}
+
+/// Where a `fifoEndpoint` sends its batches, and the key they are signed with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FifoConfig {
+    pub url: String,
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// `whsec_…`: batches carry Standard Webhooks signatures with it.
+    pub secret: String,
+}
+
+/// How far a `fifoEndpoint` has come: kept beside its settings (the sender moves it, the API
+/// changes the settings), in the store's own columns.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Progress {
+    /// The log position after the last batch the receiver took.
+    pub position: String,
+    /// Failed tries of the current batch.
+    pub failures: u32,
+    pub failure_reason: Option<String>,
+    pub next_retry_at: Option<Millis>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,11 +91,22 @@ pub struct Destination {
     pub metadata: Metadata,
     /// Where a new consumer starts: the log's end when the destination was created.
     pub start: String,
+    /// A `fifoEndpoint`'s receiver.
+    #[serde(default)]
+    pub config: Option<FifoConfig>,
+    /// A `fifoEndpoint`'s progress, read from the store (not part of the settings).
+    #[serde(skip)]
+    pub progress: Option<Progress>,
     pub created_at: Millis,
     pub updated_at: Millis,
 }
 
 impl Destination {
+    /// Whether the sender drives it: an enabled `fifoEndpoint`.
+    pub fn driven(&self) -> bool {
+        self.kind == DestinationKind::FifoEndpoint && self.status == DestinationStatus::Enabled
+    }
+
     /// Whether `message` is in this destination's stream.
     pub fn wants(&self, message: &Message) -> bool {
         event_type_matches(self.event_types.as_deref(), &message.event_type)

@@ -32,7 +32,7 @@ async fn destinations_are_created_read_changed_and_refused_with_the_field_named(
     assert!(created["currentIterator"].is_string() && created["config"] == json!({}));
 
     for (body, loc) in [
-        (json!({"type": "fifoEndpoint", "config": {"url": "https://x.example"}}), json!(["body", "type"])),
+        (json!({"type": "sqs", "config": {"queueDsn": "x"}}), json!(["body", "type"])),
         (json!({"type": "carrierPigeon"}), json!(["body", "type"])),
         (json!({"type": "pollingEndpoint", "batchSize": 0}), json!(["body", "batchSize"])),
         (json!({"type": "pollingEndpoint", "batchSize": 1001}), json!(["body", "batchSize"])),
@@ -166,5 +166,108 @@ async fn a_poll_may_wait_for_messages_and_application_tokens_read_only_their_own
     let (status, _) =
         app.request_as(Some(token), Method::POST, &create, Some(json!({"type": "pollingEndpoint"}))).await;
     assert_eq!(status, 403, "a read-only token creates nothing");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_fifo_endpoint_gets_every_message_in_order_in_signed_batches_retried_whole() {
+    use support::receiver::{Receiver, Reply};
+    let app = TestApp::start().await;
+    let receiver = Receiver::start().await;
+    // Some batches fail (a 503, a 500, a slow answer counts as taken): each goes again whole.
+    receiver.script([
+        Reply::status(200),
+        Reply::status(503),
+        Reply::status(200),
+        Reply::status(500),
+        Reply::status(200),
+    ]);
+    let app_id = app.create_app().await;
+    let base = format!("/api/v1/app/{app_id}/destination");
+    let (status, error) = app.post(&base, json!({"type": "fifoEndpoint", "config": {}})).await;
+    assert_eq!((status.as_u16(), &error["detail"][0]["loc"]), (422, &json!(["body", "config", "url"])));
+    let (status, error) = app.post(&base, json!({"type": "fifoEndpoint", "config": {"url": "ftp://x"}})).await;
+    assert_eq!((status.as_u16(), &error["detail"][0]["loc"]), (422, &json!(["body", "config", "url"])));
+    let fifo = poller(
+        &app,
+        &app_id,
+        json!({"type": "fifoEndpoint", "uid": "ledger", "batchSize": 4, "eventTypes": ["order.*"],
+               "config": {"url": format!("{}/fifo", receiver.url), "headers": {"X-Ledger": "main"}, "key": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}}),
+    )
+    .await;
+    assert_eq!(fifo["config"], json!({"url": format!("{}/fifo", receiver.url), "headers": {"X-Ledger": "main"}}));
+    let mut sent = Vec::new();
+    for n in 0..18 {
+        let event_type = if n % 3 == 2 { "user.created" } else { "order.created" };
+        let message = app.send(&app_id, event_type, json!({"n": n})).await;
+        if event_type == "order.created" {
+            sent.push(message["id"].as_str().unwrap().to_owned());
+        }
+    }
+    // Taken batches (2xx), in the order they were taken, must be the sent orders, whole.
+    let taken = |received: &[support::receiver::Received]| -> Vec<String> {
+        let mut ids = Vec::new();
+        let mut seen_batches = std::collections::HashSet::new();
+        for (n, request) in received.iter().enumerate() {
+            let failed = matches!(n, 1 | 3);
+            if failed || !seen_batches.insert(request.header("webhook-id").to_owned()) {
+                continue;
+            }
+            let batch: Vec<Value> = serde_json::from_slice(&request.body).unwrap();
+            ids.extend(batch.iter().map(|m| m["id"].as_str().unwrap().to_owned()));
+        }
+        ids
+    };
+    let received = receiver.wait_until("every order taken", |r| taken(r).len() >= sent.len()).await;
+    assert_eq!(taken(&received), sent, "every message once, in order, nothing skipped");
+    // A failed batch went again with the same webhook-id and the same messages.
+    assert_eq!(received[1].header("webhook-id"), received[2].header("webhook-id"));
+    assert_eq!(received[1].body, received[2].body);
+    for request in &received {
+        let batch: Vec<Value> = serde_json::from_slice(&request.body).unwrap();
+        assert!(batch.len() <= 4 && batch.iter().all(|m| m["eventType"] == "order.created"));
+        assert_eq!(request.header("x-ledger"), "main");
+        let timestamp: i64 = request.header("webhook-timestamp").parse().unwrap();
+        assert!(hookwire_core::signing::verify(
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            request.header("webhook-id"),
+            timestamp,
+            &request.body,
+            request.header("webhook-signature")
+        ));
+    }
+    // The last batch's answer is saved just after the receiver saw it.
+    let state = app.get_until(&format!("{base}/ledger"), |d| d["status"] == "enabled").await;
+    assert_eq!(state["failureReason"], Value::Null);
+    assert_eq!(app.get(&format!("/api/v1/app/{app_id}/poller/ledger")).await.0, 409, "a FIFO is not polled");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_failing_fifo_endpoint_says_so_and_a_paused_one_keeps_its_place() {
+    use support::receiver::{Receiver, Reply};
+    let app = TestApp::start().await;
+    let receiver = Receiver::start().await;
+    receiver.script(std::iter::repeat_n(Reply { status: 503, body: "maintenance".into(), ..Reply::default() }, 3));
+    let app_id = app.create_app().await;
+    let fifo =
+        poller(&app, &app_id, json!({"type": "fifoEndpoint", "uid": "sync", "config": {"url": receiver.url}})).await;
+    assert!(fifo["id"].is_string());
+    let path = format!("/api/v1/app/{app_id}/destination/sync");
+    app.send(&app_id, "a.b", json!({"n": 1})).await;
+    let retrying = app.get_until(&path, |d| d["status"] == "retrying").await;
+    assert!(retrying["failureReason"].as_str().unwrap().contains("HTTP 503: maintenance"), "{retrying}");
+    assert!(retrying["nextRetryAt"].is_string());
+    let (status, _) = app.request(Method::PATCH, &path, Some(json!({"status": "paused"}))).await;
+    assert_eq!(status, 200);
+    let paused_at = receiver.received().len();
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(receiver.received().len(), paused_at, "a paused FIFO sends nothing");
+    let (status, _) = app.request(Method::PATCH, &path, Some(json!({"status": "enabled"}))).await;
+    assert_eq!(status, 200);
+    let done = app.get_until(&path, |d| d["status"] == "enabled" && d["failureReason"].is_null()).await;
+    assert!(done["currentIterator"].is_string());
+    let taken = receiver.wait_until("the batch taken", |r| r.len() >= 4).await;
+    assert_eq!(taken[3].header("webhook-id"), taken[0].header("webhook-id"), "the same batch, from where it was");
     app.stop().await;
 }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use hookwire_core::access::IssuedToken;
-use hookwire_core::destination::Destination;
+use hookwire_core::destination::{Destination, Progress};
 use hookwire_core::model::{Application, Attempt, Delivery, Endpoint, EventType, Message, Status};
 use hookwire_core::task::{Task, TaskKind, TaskStatus};
 use hookwire_core::time_fmt::Millis;
@@ -315,6 +315,18 @@ pub trait DestinationStore: Send + Sync {
     /// `StoreError::Invalid` when `position` is not one this store made.
     async fn read_log(&self, app: AppId, position: &str, limit: usize) -> StoreResult<Vec<(String, Message)>>;
     async fn consumer_position(&self, destination: DestinationId, consumer: &str) -> StoreResult<Option<String>>;
+    /// Leases up to `limit` driven destinations (enabled `fifoEndpoint`s) whose lease is free or
+    /// lapsed and whose retry is due by `now` to `owner` until `lease_until`.
+    async fn claim_driven(
+        &self,
+        now: Millis,
+        owner: &str,
+        lease_until: Millis,
+        limit: usize,
+    ) -> StoreResult<Vec<Destination>>;
+    /// Saves a driven destination's progress and frees its lease, if `owner` still holds it;
+    /// false when it did not (the lease lapsed and another sender took it).
+    async fn save_progress(&self, id: DestinationId, owner: &str, progress: &Progress) -> StoreResult<bool>;
     async fn save_consumer_position(
         &self,
         destination: DestinationId,

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use hookwire_core::destination::{Destination, DestinationKind, DestinationStatus};
+use hookwire_core::destination::{Destination, DestinationKind, DestinationStatus, FifoConfig, Progress};
 use hookwire_core::model::{Application, Attempt, Delivery, Endpoint, Message, Status, TriggerType};
 use hookwire_core::task::{Task, TaskKind, TaskParams, TaskProgress, TaskStatus};
 use hookwire_core::{AppId, AttemptId, DeliveryId, DestinationId, EndpointId, MessageId, TaskId};
@@ -1139,6 +1139,8 @@ fn destination(app: AppId, uid: Option<&str>, start: String) -> Destination {
         channels: None,
         metadata: BTreeMap::new(),
         start,
+        config: None,
+        progress: None,
         created_at: NOW,
         updated_at: NOW,
     }
@@ -1166,6 +1168,36 @@ async fn destinations_are_kept_and_their_consumers_positions_with_them(backend: 
     let refused = f.store.save_consumer_position(d.id, "worker-1", "nonsense", NOW).await;
     assert!(matches!(refused, Err(StoreError::Invalid(_))), "{refused:?}");
     assert!(matches!(f.store.read_log(f.app.id, "1.2.3", 10).await, Err(StoreError::Invalid(_))));
+
+    // A FIFO destination is leased to one sender at a time; its progress is saved under the lease.
+    let mut fifo = destination(f.app.id, Some("ledger"), start.clone());
+    fifo.kind = DestinationKind::FifoEndpoint;
+    fifo.config =
+        Some(FifoConfig { url: "https://x.example".into(), headers: BTreeMap::new(), secret: "whsec_x".into() });
+    f.store.create_destination(fifo.clone()).await.unwrap();
+    let claimed = f.store.claim_driven(NOW, "a", NOW + 1_000, 10).await.unwrap();
+    assert_eq!(claimed.iter().map(|d| d.id).collect::<Vec<_>>(), [fifo.id], "only an enabled FIFO is driven");
+    assert_eq!(claimed[0].progress.as_ref().unwrap().position, start);
+    assert!(f.store.claim_driven(NOW + 10, "b", NOW + 2_000, 10).await.unwrap().is_empty(), "leased to a");
+    let failed = Progress {
+        position: start.clone(),
+        failures: 1,
+        failure_reason: Some("HTTP 500".into()),
+        next_retry_at: Some(NOW + 5_000),
+    };
+    assert!(!f.store.save_progress(fifo.id, "b", &failed).await.unwrap(), "b holds no lease");
+    assert!(f.store.save_progress(fifo.id, "a", &failed).await.unwrap());
+    assert!(f.store.claim_driven(NOW + 10, "b", NOW + 2_000, 10).await.unwrap().is_empty(), "its retry is not due");
+    let again = f.store.claim_driven(NOW + 5_000, "b", NOW + 6_000, 10).await.unwrap();
+    assert_eq!(again[0].progress.as_ref().unwrap().failure_reason.as_deref(), Some("HTTP 500"));
+    assert!(
+        f.store.claim_driven(NOW + 7_000, "c", NOW + 8_000, 10).await.unwrap().len() == 1,
+        "a lapsed lease is taken"
+    );
+    let mut paused = again[0].clone();
+    paused.status = DestinationStatus::Paused;
+    f.store.update_destination(paused).await.unwrap();
+    assert!(f.store.claim_driven(NOW + 9_000, "d", NOW + 10_000, 10).await.unwrap().is_empty(), "paused is not driven");
 
     assert!(f.store.delete_destination(f.app.id, d.id).await.unwrap());
     assert!(!f.store.delete_destination(f.app.id, d.id).await.unwrap());

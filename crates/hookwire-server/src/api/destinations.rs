@@ -3,7 +3,9 @@
 //! `DestinationStore`), never a row per message. `pollingEndpoint` is served: consumers read
 //! the log in order with an iterator they keep, or with a position the server keeps per
 //! consumer id; a poll that finds nothing may wait for messages (`maxWaitSecs`, or `wait_secs`
-//! on the call). Other Svix types (`fifoEndpoint`, the cloud sinks) are refused by name.
+//! on the call). `fifoEndpoint` is pushed to in ordered batches by `ops/fifo.rs`; its receiver
+//! (`config: {url, headers, key}`) is checked here like an endpoint's. The cloud sinks are
+//! refused by name.
 
 use std::time::Duration;
 
@@ -12,7 +14,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use hookwire_core::DestinationId;
 use hookwire_core::destination::{
-    BATCH_SIZE_DEFAULT, Destination, DestinationKind, DestinationStatus, MAX_WAIT_SECS_MAX, POLL_LIMIT_MAX,
+    BATCH_SIZE_DEFAULT, Destination, DestinationKind, DestinationStatus, FifoConfig, MAX_WAIT_SECS_MAX, POLL_LIMIT_MAX,
 };
 use hookwire_core::matching::channels_match;
 use hookwire_core::model::{Message, Metadata};
@@ -45,7 +47,6 @@ const CONSUMER_ID_LENGTH_MAX: usize = 256;
 
 /// Svix's destination types Hookwire does not serve (yet), refused by name.
 const NOT_SERVED: &[&str] = &[
-    "fifoEndpoint",
     "azureBlobStorage",
     "otelTracing",
     "amazonS3",
@@ -143,9 +144,10 @@ pub struct DestinationOut {
     pub event_types: Option<Vec<String>>,
     pub channels: Option<Vec<String>>,
     pub metadata: Metadata,
-    /// Where a new consumer starts reading (the log's end when the destination was created).
+    /// A fifoEndpoint: the position after the last batch its receiver took. A polling
+    /// endpoint: where a new consumer starts (the log's end when it was created).
     pub current_iterator: String,
-    /// Always null for a polling endpoint: nothing is sent, so nothing fails.
+    /// Why the current batch of a fifoEndpoint failed (null for a polling endpoint).
     pub failure_reason: Option<String>,
     #[schema(value_type = Option<String>)]
     pub next_retry_at: Option<String>,
@@ -159,20 +161,26 @@ pub struct DestinationOut {
 
 impl From<Destination> for DestinationOut {
     fn from(d: Destination) -> Self {
+        let progress = d.progress.clone().unwrap_or_default();
+        let retrying = d.status == DestinationStatus::Enabled && progress.failures > 0;
         Self {
             id: d.id.to_string(),
             uid: d.uid,
             kind: d.kind.as_str(),
-            config: serde_json::json!({}),
-            status: d.status.as_str(),
+            // The receiver, not its key (read it at …/secret).
+            config: match &d.config {
+                Some(config) => serde_json::json!({"url": config.url, "headers": config.headers}),
+                None => serde_json::json!({}),
+            },
+            status: if retrying { "retrying" } else { d.status.as_str() },
             batch_size: d.batch_size,
             max_wait_secs: d.max_wait_secs,
             event_types: d.event_types,
             channels: d.channels,
             metadata: d.metadata,
-            current_iterator: d.start,
-            failure_reason: None,
-            next_retry_at: None,
+            current_iterator: if d.progress.is_some() { progress.position } else { d.start },
+            failure_reason: progress.failure_reason,
+            next_retry_at: progress.next_retry_at.map(hookwire_core::time_fmt::format_millis),
             created_at: d.created_at,
             updated_at: d.updated_at,
         }
@@ -204,9 +212,10 @@ pub struct PollingEndpointConsumerSeekOut {
 fn kind(text: &str) -> ApiResult<DestinationKind> {
     match text {
         "pollingEndpoint" => Ok(DestinationKind::PollingEndpoint),
+        "fifoEndpoint" => Ok(DestinationKind::FifoEndpoint),
         other if NOT_SERVED.contains(&other) => Err(ApiError::invalid(
             &["body", "type"],
-            format!("{other:?} destinations are not available in Hookwire; pollingEndpoint is"),
+            format!("{other:?} destinations are not available in Hookwire; pollingEndpoint and fifoEndpoint are"),
         )),
         other => Err(ApiError::invalid(&["body", "type"], format!("unknown destination type {other:?}"))),
     }
@@ -234,6 +243,58 @@ fn check_config(config: &Option<serde_json::Value>) -> ApiResult<()> {
         }
         Some(_) => Err(ApiError::invalid(&["body", "config"], "must be an object")),
     }
+}
+
+/// A `fifoEndpoint`'s `config` (Svix's `FifoEndpointConfigIn`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FifoConfigIn {
+    url: Option<String>,
+    #[serde(default)]
+    headers: Option<std::collections::BTreeMap<String, String>>,
+    /// The signing secret (`whsec_…`); generated when absent.
+    #[serde(default)]
+    key: Option<String>,
+}
+
+/// A `fifoEndpoint`'s receiver from `config`, over `current` (a patch keeps what it omits):
+/// the URL checked as an endpoint's is (SSRF rules included), the headers as an endpoint's.
+async fn fifo_config(
+    state: &AppState,
+    config: Option<serde_json::Value>,
+    current: Option<FifoConfig>,
+) -> ApiResult<FifoConfig> {
+    let input: FifoConfigIn = match config {
+        Some(value) => {
+            serde_json::from_value(value).map_err(|e| ApiError::invalid(&["body", "config"], e.to_string()))?
+        }
+        None => FifoConfigIn { url: None, headers: None, key: None },
+    };
+    let url = match (input.url, &current) {
+        (Some(url), _) => url,
+        (None, Some(current)) => current.url.clone(),
+        (None, None) => return Err(ApiError::invalid(&["body", "config", "url"], "a fifoEndpoint needs config.url")),
+    };
+    super::endpoints::check_url(state, &url).await.map_err(|error| {
+        // The endpoint rule's own words (it names --allow-private-networks), at this field.
+        let why = match &error.detail {
+            super::error::Detail::Validation(items) => {
+                items.iter().map(|i| i.msg.clone()).collect::<Vec<_>>().join("; ")
+            }
+            super::error::Detail::Text(text) => text.clone(),
+        };
+        ApiError::invalid(&["body", "config", "url"], why)
+    })?;
+    let headers = input.headers.or(current.as_ref().map(|c| c.headers.clone())).unwrap_or_default();
+    super::endpoints::check_headers(&headers)?;
+    let scheme = hookwire_core::schemes::Scheme::default();
+    let secret = match (input.key, current) {
+        (Some(key), _) => hookwire_core::schemes::normalize_secret(scheme, &key)
+            .map_err(|e| ApiError::invalid(&["body", "config", "key"], e))?,
+        (None, Some(current)) => current.secret,
+        (None, None) => hookwire_core::schemes::generate_secret(scheme),
+    };
+    Ok(FifoConfig { url, headers, secret })
 }
 
 /// Every field's rule, for a new or changed destination.
@@ -300,7 +361,13 @@ async fn create_destination(
 async fn destination_from(state: &AppState, app: hookwire_core::AppId, input: DestinationIn) -> ApiResult<Destination> {
     let now = state.clock.now();
     let kind = kind(&input.kind)?;
-    check_config(&input.config)?;
+    let config = match kind {
+        DestinationKind::PollingEndpoint => {
+            check_config(&input.config)?;
+            None
+        }
+        DestinationKind::FifoEndpoint => Some(fifo_config(state, input.config, None).await?),
+    };
     let destination = Destination {
         id: DestinationId::generate(),
         app_id: app,
@@ -313,6 +380,8 @@ async fn destination_from(state: &AppState, app: hookwire_core::AppId, input: De
         channels: input.channels.filter(|c| !c.is_empty()),
         metadata: input.metadata.unwrap_or_default(),
         start: state.store.log_end(app).await?,
+        config,
+        progress: None,
         created_at: now,
         updated_at: now,
     };
@@ -342,6 +411,11 @@ async fn update_destination(
     JsonBody(input): JsonBody<DestinationIn>,
 ) -> ApiResult<Json<DestinationOut>> {
     let current = load(&state, principal, &app_id, &destination_id).await?;
+    let mut input = input;
+    if let (Some(serde_json::Value::Object(config)), Some(kept)) = (&mut input.config, &current.config) {
+        // A replacement that names no key keeps the signing secret.
+        config.entry("key").or_insert_with(|| serde_json::Value::from(kept.secret.clone()));
+    }
     let mut replacement = destination_from(&state, current.app_id, input).await?;
     replacement.id = current.id;
     replacement.start = current.start;
@@ -361,7 +435,13 @@ async fn patch_destination(
     JsonBody(patch): JsonBody<DestinationPatch>,
 ) -> ApiResult<Json<DestinationOut>> {
     let mut d = load(&state, principal, &app_id, &destination_id).await?;
-    check_config(&patch.config)?;
+    match d.kind {
+        DestinationKind::PollingEndpoint => check_config(&patch.config)?,
+        DestinationKind::FifoEndpoint if patch.config.is_some() => {
+            d.config = Some(fifo_config(&state, patch.config.clone(), d.config.take()).await?);
+        }
+        DestinationKind::FifoEndpoint => {}
+    }
     if let Some(uid) = patch.uid {
         d.uid = uid;
     }
@@ -450,6 +530,13 @@ impl PollRequest {
 /// after what was looked at, and whether the log had nothing more; waits up to `wait` when it
 /// finds nothing.
 async fn read(state: &AppState, d: &Destination, from: String, request: &PollRequest) -> ApiResult<PollingEndpointOut> {
+    if d.kind != DestinationKind::PollingEndpoint {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "not_a_polling_endpoint",
+            format!("the destination is a {}: its messages are sent, not polled", d.kind.as_str()),
+        ));
+    }
     match d.status {
         DestinationStatus::Enabled => {}
         other => {

@@ -347,6 +347,47 @@ impl Sender {
         })
     }
 
+    /// POSTs one batch of a `fifoEndpoint`: `body` (a JSON array) to `url` with `headers`,
+    /// signed with `secret` under `webhook_id` (the batch's, the same on every retry), under the
+    /// same destination policy, TLS and deadline as deliveries.
+    pub async fn send_batch(
+        &self,
+        url: &str,
+        headers: &std::collections::BTreeMap<String, String>,
+        secret: &str,
+        webhook_id: &str,
+        body: String,
+        now: Millis,
+    ) -> AttemptOutcome {
+        let started = Instant::now();
+        let destination = match self.destination(url) {
+            Ok(destination) => destination,
+            Err(refusal) => return outcome(started, 0, refusal, Some(ErrorKind::Refused), None),
+        };
+        let timestamp = now / 1_000;
+        let signatures = signature_headers(None, std::iter::once(secret), webhook_id, timestamp, body.as_bytes());
+        let timestamp = timestamp.to_string();
+        let mut request = Request::builder()
+            .method(Method::POST)
+            .uri(destination.uri)
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .header("webhook-id", webhook_id)
+            .header("webhook-timestamp", &timestamp)
+            .header("svix-id", webhook_id)
+            .header("svix-timestamp", &timestamp);
+        for (name, value) in signatures.iter().map(|(n, v)| (n, v)).chain(headers) {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        let request = finish(request, destination.authorization, Bytes::from(body));
+        match self.exchange(request, Duration::from_millis(DELIVERY_TIMEOUT_MS_DEFAULT)).await {
+            Ok(answer) => {
+                let error = if !answer.status.is_success() { Some(ErrorKind::Status) } else { answer.read_error };
+                outcome(started, answer.status.as_u16(), answer.text, error, answer.retry_after)
+            }
+            Err((kind, text)) => outcome(started, 0, text, Some(kind), None),
+        }
+    }
+
     /// Runs the endpoint's transformation on the message (compiled once per endpoint version).
     async fn transform(
         &self,

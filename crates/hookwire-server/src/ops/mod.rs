@@ -3,4 +3,5 @@
 //! (tasks.rs: replays and recoveries run in batches through the intake).
 
 pub mod events;
+pub mod fifo;
 pub mod tasks;

@@ -5,7 +5,7 @@
 //! whichever node accepted it. (The order is by transaction id, the same for every reader.)
 
 use async_trait::async_trait;
-use hookwire_core::destination::Destination;
+use hookwire_core::destination::{Destination, DestinationKind, Progress};
 use hookwire_core::model::Message;
 use hookwire_core::time_fmt::Millis;
 use hookwire_core::{AppId, DestinationId, MessageId};
@@ -13,7 +13,24 @@ use hookwire_core::{AppId, DestinationId, MessageId};
 use super::PgStore;
 use super::rows::{self, Conditions, MESSAGE_COLUMNS, conflict_as, to_json};
 use crate::error::{StoreError, StoreResult};
+use crate::query::WhereClause;
 use crate::{DestinationStore, Page};
+
+/// The settings and the progress columns, in the order `destination` reads them.
+const DESTINATION_COLUMNS: &str = "body, position, failures, failure_reason, next_retry_at";
+
+fn destination(row: &tokio_postgres::Row) -> StoreResult<Destination> {
+    let mut destination: Destination = rows::from_json(row.get(0))?;
+    if destination.kind == DestinationKind::FifoEndpoint {
+        destination.progress = Some(Progress {
+            position: row.get::<_, Option<String>>(1).unwrap_or_else(|| destination.start.clone()),
+            failures: row.get::<_, i32>(2) as u32,
+            failure_reason: row.get(3),
+            next_retry_at: row.get(4),
+        });
+    }
+    Ok(destination)
+}
 
 /// The part of a position after every message id (`~` sorts after them byte by byte).
 const AFTER_EVERY_ID: &str = "~";
@@ -40,12 +57,14 @@ impl DestinationStore for PgStore {
         let client = self.client().await?;
         client
             .execute(
-                "INSERT INTO destinations (id, app_id, uid, body) VALUES ($1, $2, $3, $4)",
+                "INSERT INTO destinations (id, app_id, uid, body, driven, position) VALUES ($1, $2, $3, $4, $5, $6)",
                 &[
                     &destination.id.to_string(),
                     &destination.app_id.to_string(),
                     &destination.uid,
                     &to_json(&destination),
+                    &destination.driven(),
+                    &destination.start,
                 ],
             )
             .await
@@ -55,26 +74,70 @@ impl DestinationStore for PgStore {
 
     async fn get_destination(&self, app: AppId, key: &str) -> StoreResult<Option<Destination>> {
         let column = if DestinationId::looks_like(key) { "id" } else { "uid" };
-        let sql = format!("SELECT body FROM destinations WHERE app_id = $1 AND {column} = $2");
-        self.body(&sql, &[&app.to_string(), &key]).await
+        let sql = format!("SELECT {DESTINATION_COLUMNS} FROM destinations WHERE app_id = $1 AND {column} = $2");
+        let client = self.client().await?;
+        let row = client.query_opt(&sql, &[&app.to_string(), &key]).await?;
+        row.as_ref().map(destination).transpose()
     }
 
     async fn list_destinations(&self, app: AppId, page: &Page) -> StoreResult<Vec<Destination>> {
         let mut conditions = Conditions::default();
         conditions.push("app_id = ?", app.to_string());
-        self.list_bodies("destinations", conditions, page, "id").await
+        let tail = conditions.page(page, "id");
+        let sql = format!("SELECT {DESTINATION_COLUMNS} FROM destinations WHERE {} {tail}", conditions.sql());
+        let client = self.client().await?;
+        let rows = client.query(&sql, &conditions.params()).await?;
+        rows.iter().map(destination).collect()
+    }
+
+    async fn claim_driven(
+        &self,
+        now: Millis,
+        owner: &str,
+        lease_until: Millis,
+        limit: usize,
+    ) -> StoreResult<Vec<Destination>> {
+        let sql = format!(
+            "UPDATE destinations SET lease_owner = $2, lease_until = $3 WHERE id IN (SELECT id FROM destinations \
+             WHERE driven AND (next_retry_at IS NULL OR next_retry_at <= $1) AND (lease_until IS NULL OR lease_until < $1) \
+             LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING {DESTINATION_COLUMNS}"
+        );
+        let client = self.client().await?;
+        let rows = client.query(&sql, &[&now, &owner, &lease_until, &(limit as i64)]).await?;
+        rows.iter().map(destination).collect()
+    }
+
+    async fn save_progress(&self, id: DestinationId, owner: &str, progress: &Progress) -> StoreResult<bool> {
+        self::position(&progress.position)?;
+        let client = self.client().await?;
+        let changed = client
+            .execute(
+                "UPDATE destinations SET position = $3, failures = $4, failure_reason = $5, next_retry_at = $6, \
+                 lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2",
+                &[
+                    &id.to_string(),
+                    &owner,
+                    &progress.position,
+                    &(progress.failures as i32),
+                    &progress.failure_reason,
+                    &progress.next_retry_at,
+                ],
+            )
+            .await?;
+        Ok(changed > 0)
     }
 
     async fn update_destination(&self, destination: Destination) -> StoreResult<()> {
         let client = self.client().await?;
         let changed = client
             .execute(
-                "UPDATE destinations SET uid = $3, body = $4 WHERE id = $1 AND app_id = $2",
+                "UPDATE destinations SET uid = $3, body = $4, driven = $5 WHERE id = $1 AND app_id = $2",
                 &[
                     &destination.id.to_string(),
                     &destination.app_id.to_string(),
                     &destination.uid,
                     &to_json(&destination),
+                    &destination.driven(),
                 ],
             )
             .await

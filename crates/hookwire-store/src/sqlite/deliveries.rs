@@ -91,6 +91,10 @@ impl DeliveryStore for SqliteStore {
         self.write(|conn| {
             // Background tasks too: whatever ran them is gone.
             conn.execute("UPDATE tasks SET lease_until = NULL WHERE lease_until IS NOT NULL", [])?;
+            conn.execute(
+                "UPDATE destinations SET lease_owner = NULL, lease_until = NULL WHERE lease_until IS NOT NULL",
+                [],
+            )?;
             Ok(conn.execute("UPDATE deliveries SET lease_until = NULL WHERE lease_until IS NOT NULL", [])? as u64)
         })
         .await

@@ -2,15 +2,16 @@
 //! assigned by the one writer in commit order.
 
 use async_trait::async_trait;
-use hookwire_core::destination::Destination;
+use hookwire_core::destination::{Destination, DestinationKind, Progress};
 use hookwire_core::model::Message;
 use hookwire_core::time_fmt::Millis;
 use hookwire_core::{AppId, DestinationId, MessageId};
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{OptionalExtension, Row, params};
 
 use super::SqliteStore;
-use super::rows::{self, Conditions, MESSAGE_COLUMNS, conflict_as, from_json, list_bodies, to_json};
+use super::rows::{self, Conditions, MESSAGE_COLUMNS, conflict_as, from_json, to_json};
 use crate::error::{StoreError, StoreResult};
+use crate::query::WhereClause;
 use crate::{DestinationStore, Page};
 
 fn position(text: &str) -> StoreResult<i64> {
@@ -20,18 +21,38 @@ fn position(text: &str) -> StoreResult<i64> {
         .ok_or_else(|| StoreError::Invalid(format!("{text:?} is not a position in this log")))
 }
 
+/// The settings and the progress columns, in the order `destination` reads them.
+const DESTINATION_COLUMNS: &str = "body, position, failures, failure_reason, next_retry_at";
+
+fn destination(row: &Row<'_>) -> rusqlite::Result<Destination> {
+    let mut destination: Destination = from_json(&row.get::<_, String>(0)?)?;
+    if destination.kind == DestinationKind::FifoEndpoint {
+        destination.progress = Some(Progress {
+            position: row.get::<_, Option<String>>(1)?.unwrap_or_else(|| destination.start.clone()),
+            failures: row.get(2)?,
+            failure_reason: row.get(3)?,
+            next_retry_at: row.get(4)?,
+        });
+    }
+    Ok(destination)
+}
+
 #[async_trait]
 impl DestinationStore for SqliteStore {
     async fn create_destination(&self, destination: Destination) -> StoreResult<()> {
         self.write(move |conn| {
-            conn.prepare_cached("INSERT INTO destinations (id, app_id, uid, body) VALUES (?1, ?2, ?3, ?4)")?
-                .execute(params![
-                    destination.id.to_string(),
-                    destination.app_id.to_string(),
-                    destination.uid,
-                    to_json(&destination)
-                ])
-                .map_err(conflict_as("destination uid"))?;
+            conn.prepare_cached(
+                "INSERT INTO destinations (id, app_id, uid, body, driven, position) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                destination.id.to_string(),
+                destination.app_id.to_string(),
+                destination.uid,
+                to_json(&destination),
+                destination.driven(),
+                destination.start
+            ])
+            .map_err(conflict_as("destination uid"))?;
             Ok(())
         })
         .await
@@ -41,10 +62,8 @@ impl DestinationStore for SqliteStore {
         let key = key.to_owned();
         self.read(move |conn| {
             let column = if DestinationId::looks_like(&key) { "id" } else { "uid" };
-            let sql = format!("SELECT body FROM destinations WHERE app_id = ?1 AND {column} = ?2");
-            let body: Option<String> =
-                conn.prepare_cached(&sql)?.query_row(params![app.to_string(), key], |r| r.get(0)).optional()?;
-            Ok(body.map(|b| from_json(&b)).transpose()?)
+            let sql = format!("SELECT {DESTINATION_COLUMNS} FROM destinations WHERE app_id = ?1 AND {column} = ?2");
+            Ok(conn.prepare_cached(&sql)?.query_row(params![app.to_string(), key], destination).optional()?)
         })
         .await
     }
@@ -54,7 +73,54 @@ impl DestinationStore for SqliteStore {
         self.read(move |conn| {
             let mut conditions = Conditions::default();
             conditions.push("app_id = ?", app.to_string());
-            list_bodies(conn, "destinations", conditions, &page, "id")
+            let tail = conditions.page(&page, "id");
+            let sql = format!("SELECT {DESTINATION_COLUMNS} FROM destinations WHERE {} {tail}", conditions.sql());
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map(conditions.param_refs().as_slice(), destination)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn claim_driven(
+        &self,
+        now: Millis,
+        owner: &str,
+        lease_until: Millis,
+        limit: usize,
+    ) -> StoreResult<Vec<Destination>> {
+        let owner = owner.to_owned();
+        self.write(move |conn| {
+            let sql = format!(
+                "UPDATE destinations SET lease_owner = ?2, lease_until = ?3 WHERE id IN (SELECT id FROM destinations \
+                 WHERE driven = 1 AND (next_retry_at IS NULL OR next_retry_at <= ?1) \
+                 AND (lease_until IS NULL OR lease_until < ?1) LIMIT ?4) RETURNING {DESTINATION_COLUMNS}"
+            );
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map(params![now, owner, lease_until, limit as i64], destination)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn save_progress(&self, id: DestinationId, owner: &str, progress: &Progress) -> StoreResult<bool> {
+        self::position(&progress.position)?;
+        let (owner, progress) = (owner.to_owned(), progress.clone());
+        self.write(move |conn| {
+            Ok(conn
+                .prepare_cached(
+                    "UPDATE destinations SET position = ?3, failures = ?4, failure_reason = ?5, next_retry_at = ?6, \
+                     lease_owner = NULL, lease_until = NULL WHERE id = ?1 AND lease_owner = ?2",
+                )?
+                .execute(params![
+                    id.to_string(),
+                    owner,
+                    progress.position,
+                    progress.failures,
+                    progress.failure_reason,
+                    progress.next_retry_at
+                ])?
+                > 0)
         })
         .await
     }
@@ -62,12 +128,15 @@ impl DestinationStore for SqliteStore {
     async fn update_destination(&self, destination: Destination) -> StoreResult<()> {
         self.write(move |conn| {
             let changed = conn
-                .prepare_cached("UPDATE destinations SET uid = ?3, body = ?4 WHERE id = ?1 AND app_id = ?2")?
+                .prepare_cached(
+                    "UPDATE destinations SET uid = ?3, body = ?4, driven = ?5 WHERE id = ?1 AND app_id = ?2",
+                )?
                 .execute(params![
                     destination.id.to_string(),
                     destination.app_id.to_string(),
                     destination.uid,
-                    to_json(&destination)
+                    to_json(&destination),
+                    destination.driven()
                 ])
                 .map_err(conflict_as("destination uid"))?;
             if changed == 0 {

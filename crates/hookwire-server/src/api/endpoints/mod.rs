@@ -16,7 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::state::AppState;
 pub use ops::{EventExampleIn, send_example_to};
-pub use shape::{EndpointIn, EndpointOut, endpoint_from, load_endpoint};
+pub use shape::{EndpointIn, EndpointOut, check_headers, check_url, endpoint_from, load_endpoint};
 pub use transformation::{
     EndpointTransformationPatch, EndpointTransformationSimulateIn, apply_patch as apply_transformation_patch,
     simulate_on as simulate_transformation,

@@ -304,7 +304,7 @@ fn check_delivery_options(endpoint: &Endpoint) -> ApiResult<()> {
     Ok(())
 }
 
-async fn check_url(state: &AppState, url: &str) -> ApiResult<()> {
+pub async fn check_url(state: &AppState, url: &str) -> ApiResult<()> {
     validate::length("url", url, 1, URL_LENGTH_MAX)?;
     let parsed = parse_endpoint_url(url).map_err(|e| ApiError::invalid(&["body", "url"], e))?;
     state.sender.check_destination(&parsed).await.map_err(|e| ApiError::invalid(&["body", "url"], e))
