@@ -271,3 +271,72 @@ async fn a_failing_fifo_endpoint_says_so_and_a_paused_one_keeps_its_place() {
     assert_eq!(taken[3].header("webhook-id"), taken[0].header("webhook-id"), "the same batch, from where it was");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_fifo_endpoint_is_steered_by_skip_force_retry_next_event_and_its_secret() {
+    use support::receiver::{Receiver, Reply};
+    let app = TestApp::start().await;
+    let receiver = Receiver::start().await;
+    receiver.script(std::iter::repeat_n(Reply::status(503), 3));
+    let app_id = app.create_app().await;
+    poller(&app, &app_id, json!({"type": "fifoEndpoint", "uid": "sync", "config": {"url": receiver.url}})).await;
+    let path = format!("/api/v1/app/{app_id}/destination/sync");
+    let first = app.send(&app_id, "a.b", json!({"n": 1})).await;
+    app.get_until(&path, |d| d["status"] == "retrying").await;
+    let (status, next) = app.get(&format!("{path}/next-event")).await;
+    assert_eq!((status.as_u16(), &next["id"]), (200, &first["id"]), "the head of the failing batch");
+
+    // Settings from outside wait for a batch in flight: retried until it answers.
+    let steer = |suffix: &'static str| {
+        let (app, path) = (&app, &path);
+        async move {
+            for _ in 0..100 {
+                let (status, body) = app.post(&format!("{path}/{suffix}"), json!({})).await;
+                if status != 409 {
+                    return (status, body);
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            panic!("{suffix} stayed 409");
+        }
+    };
+    let (status, skipped) = steer("skip").await;
+    assert_eq!(status, 200, "{skipped}");
+    assert_eq!(
+        (&skipped["status"], &skipped["failureReason"]),
+        (&json!("enabled"), &Value::Null),
+        "the backlog is dropped"
+    );
+    assert_eq!(app.get(&format!("{path}/next-event")).await.0, 404, "nothing left unacknowledged");
+    let (status, _) = steer("force-retry").await;
+    assert_eq!(status, 200);
+    let (status, error) = app.post(&format!("{path}/skip"), json!({"iterator": "not-a-position"})).await;
+    assert_eq!((status.as_u16(), &error["detail"][0]["loc"]), (422, &json!(["body", "iterator"])));
+
+    let key = app.get(&format!("{path}/secret")).await.1["key"].as_str().unwrap().to_owned();
+    assert!(key.starts_with("whsec_"));
+    let rotated = app.post_ok(&format!("{path}/secret/rotate"), json!({}), 200).await;
+    assert_ne!(rotated["key"].as_str().unwrap(), key);
+    assert_eq!(app.get(&format!("{path}/secret")).await.1["key"], rotated["key"]);
+    let second = app.send(&app_id, "a.b", json!({"n": 2})).await;
+    let second_id = second["id"].as_str().unwrap().to_owned();
+    let arrived = receiver
+        .wait_until("the next message, signed with the new key", |r| {
+            r.last().is_some_and(|last| String::from_utf8_lossy(&last.body).contains(&second_id))
+        })
+        .await;
+    let last = arrived.last().unwrap();
+    let timestamp: i64 = last.header("webhook-timestamp").parse().unwrap();
+    assert!(hookwire_core::signing::verify(
+        rotated["key"].as_str().unwrap(),
+        last.header("webhook-id"),
+        timestamp,
+        &last.body,
+        last.header("webhook-signature")
+    ));
+    assert!(
+        !String::from_utf8_lossy(&last.body).contains(first["id"].as_str().unwrap()),
+        "the skipped message is never sent"
+    );
+    app.stop().await;
+}

@@ -327,6 +327,9 @@ pub trait DestinationStore: Send + Sync {
     /// Saves a driven destination's progress and frees its lease, if `owner` still holds it;
     /// false when it did not (the lease lapsed and another sender took it).
     async fn save_progress(&self, id: DestinationId, owner: &str, progress: &Progress) -> StoreResult<bool>;
+    /// Sets a driven destination's progress from outside the sender (skip, force-retry), only
+    /// while no sender holds an unexpired lease at `now`; false when one does.
+    async fn set_progress(&self, id: DestinationId, progress: &Progress, now: Millis) -> StoreResult<bool>;
     async fn save_consumer_position(
         &self,
         destination: DestinationId,

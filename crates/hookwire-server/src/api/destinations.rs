@@ -67,6 +67,11 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_destinations, create_destination))
         .routes(routes!(get_destination, update_destination, patch_destination, delete_destination))
+        .routes(routes!(skip))
+        .routes(routes!(force_retry))
+        .routes(routes!(next_event))
+        .routes(routes!(get_secret))
+        .routes(routes!(rotate_secret))
         .routes(routes!(poll))
         .routes(routes!(consumer_poll))
         .routes(routes!(consumer_seek))
@@ -672,4 +677,152 @@ async fn consumer_seek(
     let iterator = state.store.log_position_after(d.app_id, after).await?;
     state.store.save_consumer_position(d.id, &consumer_id, &iterator, state.clock.now()).await?;
     Ok(Json(PollingEndpointConsumerSeekOut { iterator }))
+}
+
+/// A FIFO destination of the application, or a 409 saying what it is instead.
+async fn load_fifo(state: &AppState, principal: Principal, app_key: &str, key: &str) -> ApiResult<Destination> {
+    let d = load(state, principal, app_key, key).await?;
+    if d.kind != DestinationKind::FifoEndpoint {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "not_a_fifo_endpoint",
+            format!("the destination is a {}: it has no position to move and nothing to retry", d.kind.as_str()),
+        ));
+    }
+    Ok(d)
+}
+
+/// Saves progress set from the API; a 409 while a batch is being sent (try again shortly).
+async fn set_progress(
+    state: &AppState,
+    d: &Destination,
+    progress: hookwire_core::destination::Progress,
+) -> ApiResult<()> {
+    if !state.store.set_progress(d.id, &progress, state.clock.now()).await? {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "batch_in_flight",
+            "a batch of this destination is being sent; try again in a moment",
+        ));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DestinationSkipIn {
+    /// Continue after this iterator (a position this log made, e.g. a `currentIterator`); absent:
+    /// after everything in the log now (the backlog is dropped).
+    #[serde(default)]
+    pub iterator: Option<String>,
+}
+
+/// Move a FIFO destination's position past an iterator: what comes before it is never sent.
+#[utoipa::path(post, path = "/api/v1/app/{app_id}/destination/{destination_id}/skip", tag = "Destination",
+    request_body = DestinationSkipIn, params(("app_id" = String, Path), ("destination_id" = String, Path)),
+    responses((status = 200, body = DestinationOut)))]
+async fn skip(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((app_id, destination_id)): Path<(String, String)>,
+    input: super::extract::OptionalJsonBody<DestinationSkipIn>,
+) -> ApiResult<Json<DestinationOut>> {
+    let d = load_fifo(&state, principal, &app_id, &destination_id).await?;
+    let position = match input.0.iterator {
+        Some(iterator) => {
+            // The iterator must be one this log made.
+            state.store.read_log(d.app_id, &iterator, 1).await.map_err(|e| match e {
+                StoreError::Invalid(why) => ApiError::invalid(&["body", "iterator"], why),
+                other => other.into(),
+            })?;
+            iterator
+        }
+        None => state.store.log_end(d.app_id).await?,
+    };
+    let progress = hookwire_core::destination::Progress { position, ..Default::default() };
+    set_progress(&state, &d, progress).await?;
+    Ok(Json(load(&state, Principal::Admin, &app_id, &destination_id).await?.into()))
+}
+
+/// Send a FIFO destination's failing batch again now, instead of at its next retry.
+#[utoipa::path(post, path = "/api/v1/app/{app_id}/destination/{destination_id}/force-retry", tag = "Destination",
+    params(("app_id" = String, Path), ("destination_id" = String, Path)), responses((status = 200, body = DestinationOut)))]
+async fn force_retry(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((app_id, destination_id)): Path<(String, String)>,
+) -> ApiResult<Json<DestinationOut>> {
+    let d = load_fifo(&state, principal, &app_id, &destination_id).await?;
+    let mut progress = d.progress.clone().unwrap_or_default();
+    progress.next_retry_at = None;
+    set_progress(&state, &d, progress).await?;
+    Ok(Json(load(&state, Principal::Admin, &app_id, &destination_id).await?.into()))
+}
+
+/// The oldest message a FIFO destination has not had acknowledged (the head of its next batch).
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/destination/{destination_id}/next-event", tag = "Destination",
+    params(("app_id" = String, Path), ("destination_id" = String, Path)), responses((status = 200, body = MessageOut)))]
+async fn next_event(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((app_id, destination_id)): Path<(String, String)>,
+) -> ApiResult<Json<MessageOut>> {
+    let d = load_fifo(&state, principal, &app_id, &destination_id).await?;
+    let mut position = d.progress.clone().unwrap_or_default().position;
+    let request = PollRequest { limit: 1, event_type: None, channel: None, wait: Duration::ZERO };
+    let (found, _) = scan(&state, &d, &mut position, &request).await?;
+    let message = found.into_iter().next().ok_or_else(|| ApiError::not_found("unacknowledged event"))?;
+    Ok(Json(MessageOut::from_message(message, true)))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DestinationSecretOut {
+    /// The `whsec_…` key batches are signed with.
+    pub key: String,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DestinationSecretRotateIn {
+    /// The new key; generated when absent.
+    #[serde(default)]
+    pub key: Option<String>,
+}
+
+/// Get the key a FIFO destination's batches are signed with.
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/destination/{destination_id}/secret", tag = "Destination",
+    params(("app_id" = String, Path), ("destination_id" = String, Path)), responses((status = 200, body = DestinationSecretOut)))]
+async fn get_secret(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((app_id, destination_id)): Path<(String, String)>,
+) -> ApiResult<Json<DestinationSecretOut>> {
+    let d = load_fifo(&state, principal, &app_id, &destination_id).await?;
+    Ok(Json(DestinationSecretOut { key: d.config.map(|c| c.secret).unwrap_or_default() }))
+}
+
+/// Replace the key a FIFO destination's batches are signed with (the next batch uses it).
+#[utoipa::path(post, path = "/api/v1/app/{app_id}/destination/{destination_id}/secret/rotate", tag = "Destination",
+    request_body = DestinationSecretRotateIn, params(("app_id" = String, Path), ("destination_id" = String, Path)),
+    responses((status = 200, body = DestinationSecretOut)))]
+async fn rotate_secret(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((app_id, destination_id)): Path<(String, String)>,
+    input: super::extract::OptionalJsonBody<DestinationSecretRotateIn>,
+) -> ApiResult<Json<DestinationSecretOut>> {
+    let mut d = load_fifo(&state, principal, &app_id, &destination_id).await?;
+    let input = input.0;
+    let scheme = hookwire_core::schemes::Scheme::default();
+    let key = match input.key {
+        Some(key) => hookwire_core::schemes::normalize_secret(scheme, &key)
+            .map_err(|e| ApiError::invalid(&["body", "key"], e))?,
+        None => hookwire_core::schemes::generate_secret(scheme),
+    };
+    if let Some(config) = &mut d.config {
+        config.secret = key.clone();
+    }
+    d.updated_at = state.clock.now();
+    state.store.update_destination(d).await?;
+    Ok(Json(DestinationSecretOut { key }))
 }

@@ -127,6 +127,26 @@ impl DestinationStore for PgStore {
         Ok(changed > 0)
     }
 
+    async fn set_progress(&self, id: DestinationId, progress: &Progress, now: Millis) -> StoreResult<bool> {
+        self::position(&progress.position)?;
+        let client = self.client().await?;
+        let changed = client
+            .execute(
+                "UPDATE destinations SET position = $2, failures = $3, failure_reason = $4, next_retry_at = $5 \
+                 WHERE id = $1 AND (lease_until IS NULL OR lease_until < $6)",
+                &[
+                    &id.to_string(),
+                    &progress.position,
+                    &(progress.failures as i32),
+                    &progress.failure_reason,
+                    &progress.next_retry_at,
+                    &now,
+                ],
+            )
+            .await?;
+        Ok(changed > 0)
+    }
+
     async fn update_destination(&self, destination: Destination) -> StoreResult<()> {
         let client = self.client().await?;
         let changed = client

@@ -125,6 +125,28 @@ impl DestinationStore for SqliteStore {
         .await
     }
 
+    async fn set_progress(&self, id: DestinationId, progress: &Progress, now: Millis) -> StoreResult<bool> {
+        self::position(&progress.position)?;
+        let progress = progress.clone();
+        self.write(move |conn| {
+            Ok(conn
+                .prepare_cached(
+                    "UPDATE destinations SET position = ?2, failures = ?3, failure_reason = ?4, next_retry_at = ?5 \
+                     WHERE id = ?1 AND (lease_until IS NULL OR lease_until < ?6)",
+                )?
+                .execute(params![
+                    id.to_string(),
+                    progress.position,
+                    progress.failures,
+                    progress.failure_reason,
+                    progress.next_retry_at,
+                    now
+                ])?
+                > 0)
+        })
+        .await
+    }
+
     async fn update_destination(&self, destination: Destination) -> StoreResult<()> {
         self.write(move |conn| {
             let changed = conn
