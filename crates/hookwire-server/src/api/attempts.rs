@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use hookwire_core::model::{Application, Attempt, Endpoint, Message, Status};
 use hookwire_core::time_fmt::Millis;
 use hookwire_core::{AttemptId, EndpointId};
-use hookwire_store::{AttemptFilter, AttemptScope, MessageMatch};
+use hookwire_store::{AttemptFilter, AttemptScope};
 use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa::ToSchema;
@@ -126,28 +126,13 @@ fn attempt_filter(query: &QueryPairs, scope: AttemptScope) -> ApiResult<AttemptF
     Ok(AttemptFilter {
         scope,
         page: page_from(query, true, id_iterator::<AttemptId>)?,
-        matching: message_match(query)?,
+        matching: super::extract::message_match(query)?,
         status,
         status_code_class,
         endpoint,
         before: query.timestamp("before")?,
         after: query.timestamp("after")?,
     })
-}
-
-/// `event_types`, `channel` and `tag`: conditions on each item's message.
-pub(crate) fn message_match(query: &QueryPairs) -> ApiResult<MessageMatch> {
-    let event_types = query.list("event_types");
-    for name in &event_types {
-        super::validate::event_type_name("event_types", name, false)
-            .map_err(|_| ApiError::invalid(&["query", "event_types"], format!("{name:?} is not an event type name")))?;
-    }
-    let tag = query.get("tag").map(str::to_owned);
-    if let Some(tag) = &tag {
-        super::validate::tags("tag", std::slice::from_ref(tag))
-            .map_err(|_| ApiError::invalid(&["query", "tag"], format!("{tag:?} is not a tag")))?;
-    }
-    Ok(MessageMatch { event_types, channel: query.get("channel").map(str::to_owned), tag })
 }
 
 /// How an attempt list renders: with its message (`with_msg`), with content (`with_content`:
@@ -181,12 +166,6 @@ async fn list(
         }
     }
     Ok(out)
-}
-
-/// `expanded_statuses`: Svix shows a cancelled delivery as succeeded unless asked for the
-/// expanded statuses (its older clients know only 0 to 3).
-pub(crate) fn shown_status(status: Status, expanded: bool) -> Status {
-    if status == Status::Canceled && !expanded { Status::Success } else { status }
 }
 
 /// Attempts to one endpoint, newest first.
@@ -346,7 +325,7 @@ async fn list_destinations(
         let Some(endpoint) = endpoints.iter().find(|e| e.id == delivery.endpoint_id) else {
             continue;
         };
-        let status = shown_status(delivery.status, expanded);
+        let status = super::messages::shown_status(delivery.status, expanded);
         rows.push(MessageEndpointOut {
             id: endpoint.id.to_string(),
             url: endpoint.url.clone(),

@@ -174,3 +174,18 @@ impl FromRequestParts<AppState> for Admin {
         Ok(Self)
     }
 }
+
+/// `event_types`, `channel` and `tag`: conditions on each item's message.
+pub fn message_match(query: &QueryPairs) -> super::error::ApiResult<hookwire_store::MessageMatch> {
+    let event_types = query.list("event_types");
+    for name in &event_types {
+        super::validate::event_type_name("event_types", name, false)
+            .map_err(|_| ApiError::invalid(&["query", "event_types"], format!("{name:?} is not an event type name")))?;
+    }
+    let tag = query.get("tag").map(str::to_owned);
+    if let Some(tag) = &tag {
+        super::validate::tags("tag", std::slice::from_ref(tag))
+            .map_err(|_| ApiError::invalid(&["query", "tag"], format!("{tag:?} is not a tag")))?;
+    }
+    Ok(hookwire_store::MessageMatch { event_types, channel: query.get("channel").map(str::to_owned), tag })
+}

@@ -266,7 +266,7 @@ async fn list_messages(
     let app = load_app(&state, principal, &app_id).await?;
     let filter = MessageFilter {
         page: page_from(&query, true, id_iterator::<MessageId>)?,
-        matching: super::attempts::message_match(&query)?,
+        matching: super::extract::message_match(&query)?,
         before: query.timestamp("before")?,
         after: query.timestamp("after")?,
         status: None,
@@ -332,4 +332,11 @@ async fn expunge_content(
     let message = load_message(&state, &app, &msg_id).await?;
     state.store.expunge_message_content(app.id, message.id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `expanded_statuses`: Svix shows a cancelled delivery as succeeded unless asked for the
+/// expanded statuses (its older clients know only 0 to 3).
+pub fn shown_status(status: hookwire_core::model::Status, expanded: bool) -> hookwire_core::model::Status {
+    use hookwire_core::model::Status;
+    if status == Status::Canceled && !expanded { Status::Success } else { status }
 }

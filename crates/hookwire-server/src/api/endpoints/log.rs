@@ -56,7 +56,7 @@ async fn list_endpoint_messages(
     let status = query.status()?;
     let filter = EndpointMessageFilter {
         page: page_from(&query, true, id_iterator::<hookwire_core::DeliveryId>)?,
-        matching: crate::api::attempts::message_match(&query)?,
+        matching: crate::api::extract::message_match(&query)?,
         status,
         before: query.timestamp("before")?,
         after: query.timestamp("after")?,
@@ -70,8 +70,8 @@ async fn list_endpoint_messages(
         |(_, delivery)| delivery.id.to_string(),
         |(message, delivery)| EndpointMessageOut {
             message: MessageOut::from_message(message, with_content),
-            status: crate::api::attempts::shown_status(delivery.status, expanded).code(),
-            status_text: crate::api::attempts::shown_status(delivery.status, expanded).text(),
+            status: crate::api::messages::shown_status(delivery.status, expanded).code(),
+            status_text: crate::api::messages::shown_status(delivery.status, expanded).text(),
             next_attempt: delivery.next_attempt_at.filter(|_| delivery.status == Status::Pending),
             attempts: delivery.attempts,
             chunk: delivery.chunk,
