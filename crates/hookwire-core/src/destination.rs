@@ -94,6 +94,9 @@ pub struct Destination {
     /// A `fifoEndpoint`'s receiver.
     #[serde(default)]
     pub config: Option<FifoConfig>,
+    /// A `fifoEndpoint`'s transformation: `handler(input)` turns each batch into the body sent.
+    #[serde(default)]
+    pub transformation: Option<crate::model::Transformation>,
     /// A `fifoEndpoint`'s progress, read from the store (not part of the settings).
     #[serde(skip)]
     pub progress: Option<Progress>,

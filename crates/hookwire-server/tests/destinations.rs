@@ -340,3 +340,55 @@ async fn a_fifo_endpoint_is_steered_by_skip_force_retry_next_event_and_its_secre
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_fifo_transformation_turns_each_batch_into_the_body_sent() {
+    use support::receiver::Receiver;
+    let app = TestApp::start().await;
+    let receiver = Receiver::start().await;
+    let app_id = app.create_app().await;
+    poller(
+        &app,
+        &app_id,
+        json!({"type": "fifoEndpoint", "uid": "bulk", "batchSize": 10, "maxWaitSecs": 1,
+        "config": {"url": receiver.url, "key": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}}),
+    )
+    .await;
+    let path = format!("/api/v1/app/{app_id}/destination/bulk/transformation");
+    let (status, none) = app.get(&path).await;
+    assert_eq!((status.as_u16(), &none["code"], &none["enabled"]), (200, &Value::Null, &json!(false)));
+    let (status, error) = app.request(Method::PATCH, &path, Some(json!({"code": "function handler( {"}))).await;
+    assert_eq!((status.as_u16(), &error["detail"][0]["loc"]), (422, &json!(["body", "code"])));
+    let code = "function handler(input) { return { rows: input.events.map(e => [e.eventType, e.payload.n]) }; }";
+    let (status, _) = app.request(Method::PATCH, &path, Some(json!({"code": code}))).await;
+    assert_eq!(status, 204);
+    assert_eq!(app.get(&path).await.1["enabled"], true);
+    for n in 0..3 {
+        app.send(&app_id, "row.added", json!({"n": n})).await;
+    }
+    let received = receiver.wait_for(1).await;
+    let body: Value = serde_json::from_slice(&received[0].body).unwrap();
+    assert_eq!(body, json!({"rows": [["row.added", 0], ["row.added", 1], ["row.added", 2]]}));
+    let timestamp: i64 = received[0].header("webhook-timestamp").parse().unwrap();
+    assert!(
+        hookwire_core::signing::verify(
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            received[0].header("webhook-id"),
+            timestamp,
+            &received[0].body,
+            received[0].header("webhook-signature")
+        ),
+        "signed over the transformed body"
+    );
+    let polled = format!("/api/v1/app/{app_id}/destination/bulk");
+    let (status, _) = app
+        .request(
+            Method::PUT,
+            &polled,
+            Some(json!({"type": "fifoEndpoint", "uid": "bulk", "config": {"url": receiver.url}})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(app.get(&path).await.1["code"], code, "a replacement keeps the transformation");
+    app.stop().await;
+}

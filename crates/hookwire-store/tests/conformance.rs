@@ -1140,6 +1140,7 @@ fn destination(app: AppId, uid: Option<&str>, start: String) -> Destination {
         metadata: BTreeMap::new(),
         start,
         config: None,
+        transformation: None,
         progress: None,
         created_at: NOW,
         updated_at: NOW,

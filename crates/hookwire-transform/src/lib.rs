@@ -46,6 +46,7 @@ fn run_here(
     time_ms: i64,
     limits: Limits,
     cpu_ms: u64,
+    batch: bool,
 ) -> Option<Result<Outcome, Failure>> {
     let out_of_time = |failure: &Failure| matches!(failure, Failure::CpuLimit { .. }) && cpu_ms < limits.cpu_ms;
     COMPILED.with(|compiled| {
@@ -63,7 +64,7 @@ fn run_here(
             }
         }
         let (_, sandbox) = compiled.get(&key.owner).expect("compiled above");
-        match sandbox.call(input, time_ms, cpu_ms).0 {
+        match sandbox.call(input, time_ms, cpu_ms, batch).0 {
             Err(failure) if out_of_time(&failure) => None,
             returned => Some(returned.and_then(outcome)),
         }
@@ -157,6 +158,27 @@ impl Webhook<'_> {
     }
 }
 
+/// What a destination's handler sees as `input`: the batch about to be sent.
+#[derive(Debug, Clone, Copy)]
+pub struct Batch<'a> {
+    pub url: &'a str,
+    /// `[{eventType, payload}, …]` as JSON text.
+    pub events: &'a str,
+    pub variables: &'a BTreeMap<String, String>,
+    pub time_ms: i64,
+}
+
+impl Batch<'_> {
+    fn input(&self) -> String {
+        format!(
+            r#"{{"url":{},"variables":{},"events":{}}}"#,
+            serde_json::to_string(self.url).expect("strings serialise"),
+            serde_json::to_string(self.variables).expect("maps of strings serialise"),
+            self.events
+        )
+    }
+}
+
 /// What to send instead, or nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -241,9 +263,24 @@ pub struct Simulation {
 }
 
 enum Job {
-    Run { key: Key, code: String, input: String, time_ms: i64, answer: oneshot::Sender<Result<Outcome, Failure>> },
-    Simulate { code: String, input: String, time_ms: i64, answer: oneshot::Sender<Simulation> },
-    Check { code: String, answer: oneshot::Sender<Result<(), Failure>> },
+    Run {
+        key: Key,
+        code: String,
+        input: String,
+        time_ms: i64,
+        batch: bool,
+        answer: oneshot::Sender<Result<Outcome, Failure>>,
+    },
+    Simulate {
+        code: String,
+        input: String,
+        time_ms: i64,
+        answer: oneshot::Sender<Simulation>,
+    },
+    Check {
+        code: String,
+        answer: oneshot::Sender<Result<(), Failure>>,
+    },
 }
 
 /// The threads that run transformations, started at the first use (a server without
@@ -269,11 +306,29 @@ impl Pool {
     /// Runs the code of `key` (compiled once per thread and version) on `webhook`: here when it
     /// is quick, on the pool when it once was not.
     pub async fn run(&self, key: Key, code: &str, webhook: Webhook<'_>) -> Result<Outcome, Failure> {
-        let input = webhook.input();
+        self.run_input(key, code, webhook.input(), webhook.time_ms, false).await
+    }
+
+    /// Runs a destination's code (`key`'s) on a batch: the body to send, as JSON text.
+    pub async fn run_batch(&self, key: Key, code: &str, batch: Batch<'_>) -> Result<String, Failure> {
+        match self.run_input(key, code, batch.input(), batch.time_ms, true).await? {
+            Outcome::Send(shaped) => Ok(shaped.payload),
+            Outcome::Cancel => Err(Failure::Returned("cancel: a batch cannot be cancelled".into())),
+        }
+    }
+
+    async fn run_input(
+        &self,
+        key: Key,
+        code: &str,
+        input: String,
+        time_ms: i64,
+        batch: bool,
+    ) -> Result<Outcome, Failure> {
         let slow = self.slow.lock().is_ok_and(|slow| slow.contains(&key));
         if !slow {
             let cpu_ms = INLINE_CPU_MS.min(self.limits.cpu_ms);
-            if let Some(result) = run_here(&key, code, &input, webhook.time_ms, self.limits, cpu_ms) {
+            if let Some(result) = run_here(&key, code, &input, time_ms, self.limits, cpu_ms, batch) {
                 return result;
             }
             if let Ok(mut slow) = self.slow.lock() {
@@ -284,7 +339,7 @@ impl Pool {
             }
         }
         let (answer, answered) = oneshot::channel();
-        let job = Job::Run { key, code: code.to_owned(), input, time_ms: webhook.time_ms, answer };
+        let job = Job::Run { key, code: code.to_owned(), input, time_ms, batch, answer };
         self.submit(job).await?;
         answered.await.map_err(|_| stopped())?
     }
@@ -346,14 +401,14 @@ fn serve(receiver: &Mutex<mpsc::Receiver<Job>>, limits: Limits) {
         let job = receiver.lock().map_or(None, |mut r| r.blocking_recv());
         let Some(job) = job else { return };
         match job {
-            Job::Run { key, code, input, time_ms, answer } => {
-                let result = run_here(&key, &code, &input, time_ms, limits, limits.cpu_ms);
+            Job::Run { key, code, input, time_ms, batch, answer } => {
+                let result = run_here(&key, &code, &input, time_ms, limits, limits.cpu_ms, batch);
                 let _ = answer.send(result.expect("the whole limit is never run out of inline"));
             }
             Job::Simulate { code, input, time_ms, answer } => {
                 let simulation = match Sandbox::new(&code, limits) {
                     Ok(sandbox) => {
-                        let (returned, console) = sandbox.call(&input, time_ms, limits.cpu_ms);
+                        let (returned, console) = sandbox.call(&input, time_ms, limits.cpu_ms, false);
                         Simulation { outcome: returned.and_then(outcome), console }
                     }
                     Err(failure) => Simulation { outcome: Err(failure), console: Vec::new() },
@@ -375,7 +430,7 @@ pub fn direct_cost_probe(code: &str, webhook: Webhook<'_>, runs: usize) {
     let sandbox = Sandbox::new(code, Limits::default()).unwrap();
     let input = webhook.input();
     for _ in 0..runs {
-        let (r, _) = sandbox.call(&input, webhook.time_ms, 100);
+        let (r, _) = sandbox.call(&input, webhook.time_ms, 100, false);
         outcome(r.unwrap()).unwrap();
     }
 }

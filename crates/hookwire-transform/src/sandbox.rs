@@ -49,10 +49,16 @@ const PRELUDE: &str = r#"(() => {
   Object.defineProperty(globalThis, 'Date', { value: FixedDate, writable: true, configurable: true });
   Math.random = () => { seed ^= seed << 13; seed ^= seed >>> 17; seed ^= seed << 5;
     return (seed >>> 0) / 4294967296; };
-  return (handler, input, time) => {
+  return (handler, input, time, batch) => {
     now = time; seed = (time >>> 0) || 0x2545F491;
-    const out = handler(parse(input));
-    const finish = (value) => {
+    const argument = parse(input);
+    const out = handler(argument);
+    // A destination's handler gets {url, variables, events: [{eventType, payload}, …]} and
+    // returns the body to send; an endpoint's gets the webhook and returns it.
+    const finish = batch ? (value) => {
+      if (value === undefined) throw new TypeError('handler must return the body to send, not undefined');
+      return { method: 'POST', url: argument.url, payload: value, cancel: false };
+    } : (value) => {
       if (value === undefined || value === null || typeof value !== 'object') {
         throw new TypeError('handler must return the webhook object, not ' + (value === null ? 'null' : typeof value));
       }
@@ -168,7 +174,13 @@ impl Sandbox {
     /// Calls `handler(JSON.parse(input))` with the clock at `time_ms` and gives back what it
     /// returned (`{method, url, payload, cancel}`, the payload as JSON), with what it wrote to
     /// the console. It may take `cpu_ms` of CPU (at most the sandbox's limit).
-    pub fn call(&self, input: &str, time_ms: i64, cpu_ms: u64) -> (Result<Returned, Failure>, Vec<String>) {
+    pub fn call(
+        &self,
+        input: &str,
+        time_ms: i64,
+        cpu_ms: u64,
+        batch: bool,
+    ) -> (Result<Returned, Failure>, Vec<String>) {
         let cpu_ms = cpu_ms.min(self.limits.cpu_ms);
         self.console.borrow_mut().clear();
         self.clock.start(cpu_ms);
@@ -176,7 +188,7 @@ impl Sandbox {
             let run = || -> rquickjs::Result<Returned> {
                 let entry = self.entry.clone().restore(&ctx)?;
                 let handler = self.handler.clone().restore(&ctx)?;
-                let mut out: Value = entry.call((handler, input, time_ms as f64))?;
+                let mut out: Value = entry.call((handler, input, time_ms as f64, batch))?;
                 if let Some(promise) = out.as_promise() {
                     out = promise.finish::<Value>()?;
                 }

@@ -164,3 +164,19 @@ async fn payloads_are_written_as_json_stringify_writes_them() {
         assert_eq!(both[0], expected, "{case}: {}", shaped.payload);
     }
 }
+
+#[tokio::test]
+async fn a_destination_handler_turns_a_batch_into_the_body() {
+    let pool = Pool::new(LIMITS);
+    let variables = BTreeMap::from([("team".to_owned(), "ops".to_owned())]);
+    let batch = |events| Batch { url: "https://example.com/in", events, variables: &variables, time_ms: 0 };
+    let code = "function handler(input) { return { team: input.variables.team, count: input.events.length, \
+                types: input.events.map(e => e.eventType), total: input.events.reduce((s, e) => s + e.payload.n, 0) }; }";
+    let events = r#"[{"eventType":"a.b","payload":{"n":2}},{"eventType":"c.d","payload":{"n":3}}]"#;
+    let body = pool.run_batch(Key { owner: "dest_1".into(), version: 1 }, code, batch(events)).await.unwrap();
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body, serde_json::json!({"team": "ops", "count": 2, "types": ["a.b", "c.d"], "total": 5}));
+    let nothing =
+        pool.run_batch(Key { owner: "dest_1".into(), version: 2 }, "function handler(i) {}", batch("[]")).await;
+    assert!(nothing.unwrap_err().to_string().contains("must return the body to send"));
+}

@@ -71,6 +71,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(force_retry))
         .routes(routes!(next_event))
         .routes(routes!(get_secret))
+        .routes(routes!(get_transformation, patch_transformation))
         .routes(routes!(rotate_secret))
         .routes(routes!(poll))
         .routes(routes!(consumer_poll))
@@ -386,6 +387,7 @@ async fn destination_from(state: &AppState, app: hookwire_core::AppId, input: De
         metadata: input.metadata.unwrap_or_default(),
         start: state.store.log_end(app).await?,
         config,
+        transformation: None,
         progress: None,
         created_at: now,
         updated_at: now,
@@ -425,6 +427,8 @@ async fn update_destination(
     replacement.id = current.id;
     replacement.start = current.start;
     replacement.created_at = current.created_at;
+    // The transformation is its own resource (…/transformation): a replacement keeps it.
+    replacement.transformation = current.transformation;
     state.store.update_destination(replacement.clone()).await?;
     Ok(Json(replacement.into()))
 }
@@ -825,4 +829,92 @@ async fn rotate_secret(
     d.updated_at = state.clock.now();
     state.store.update_destination(d).await?;
     Ok(Json(DestinationSecretOut { key }))
+}
+
+/// A destination's transformation (Svix's `DestinationTransformationOut`).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DestinationTransformationOut {
+    pub code: Option<String>,
+    pub enabled: bool,
+    pub updated_at: Option<String>,
+}
+
+/// Svix's `DestinationTransformIn`, and `enabled`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DestinationTransformIn {
+    /// `function handler(input)`: `input` is `{url, variables, events: [{eventType, payload}]}`,
+    /// and it returns the body to send; `null` removes it.
+    #[serde(default, deserialize_with = "validate::nullable")]
+    #[schema(value_type = Option<String>)]
+    pub code: Option<Option<String>>,
+    #[serde(default)]
+    pub enabled: Option<bool>,
+}
+
+/// Get a FIFO destination's transformation.
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/destination/{destination_id}/transformation", tag = "Destination",
+    params(("app_id" = String, Path), ("destination_id" = String, Path)),
+    responses((status = 200, body = DestinationTransformationOut)))]
+async fn get_transformation(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((app_id, destination_id)): Path<(String, String)>,
+) -> ApiResult<Json<DestinationTransformationOut>> {
+    let d = load_fifo(&state, principal, &app_id, &destination_id).await?;
+    Ok(Json(match d.transformation {
+        Some(t) => DestinationTransformationOut {
+            code: Some(t.code),
+            enabled: t.enabled,
+            updated_at: Some(hookwire_core::time_fmt::format_millis(t.updated_at)),
+        },
+        None => DestinationTransformationOut { code: None, enabled: false, updated_at: None },
+    }))
+}
+
+/// Set, enable, disable or remove a FIFO destination's transformation; code that does not
+/// compile or has no `handler` is a 422 naming the line.
+#[utoipa::path(patch, path = "/api/v1/app/{app_id}/destination/{destination_id}/transformation", tag = "Destination",
+    request_body = DestinationTransformIn, params(("app_id" = String, Path), ("destination_id" = String, Path)),
+    responses((status = 204)))]
+async fn patch_transformation(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((app_id, destination_id)): Path<(String, String)>,
+    JsonBody(input): JsonBody<DestinationTransformIn>,
+) -> ApiResult<StatusCode> {
+    let mut d = load_fifo(&state, principal, &app_id, &destination_id).await?;
+    let now = state.clock.now();
+    let current = d.transformation.take();
+    let code = match input.code {
+        Some(Some(code)) => {
+            match state.sender.transforms().check(&code).await {
+                Ok(()) => {}
+                Err(hookwire_transform::Failure::Unavailable(why)) => {
+                    return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "transformations_unavailable", why));
+                }
+                Err(failure) => return Err(ApiError::invalid(&["body", "code"], failure.to_string())),
+            }
+            Some(code)
+        }
+        Some(None) => None,
+        None => current.as_ref().map(|t| t.code.clone()),
+    };
+    d.transformation = match code {
+        Some(code) => Some(hookwire_core::model::Transformation {
+            code,
+            enabled: input.enabled.or(current.as_ref().map(|t| t.enabled)).unwrap_or(true),
+            variables: current.as_ref().map(|t| t.variables.clone()).unwrap_or_default(),
+            sensitive_variables: current.map(|t| t.sensitive_variables).unwrap_or_default(),
+            updated_at: now,
+        }),
+        None if input.enabled == Some(true) => {
+            return Err(ApiError::invalid(&["body", "enabled"], "there is no code to enable: set code too"));
+        }
+        None => None,
+    };
+    d.updated_at = now;
+    state.store.update_destination(d).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

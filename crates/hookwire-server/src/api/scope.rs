@@ -69,12 +69,12 @@ pub fn requirement(method: &Method, route: &str) -> Requirement {
     if route.ends_with("/secret/rotate") {
         return Requirement::AnyOf(&[ManageEndpointSecret, ManageEndpoint]);
     }
+    if route.contains("/transformation") {
+        return Requirement::AnyOf(&[ManageTransformations]);
+    }
     // Destinations, and moving a polling endpoint's consumer (a read-only token reads only).
     if route.starts_with("/api/v1/app/{app_id}/destination") || route.starts_with("/api/v1/app/{app_id}/poller/") {
         return Requirement::AnyOf(&[ManageEndpoint]);
-    }
-    if route.contains("/transformation") {
-        return Requirement::AnyOf(&[ManageTransformations]);
     }
     let attempts = ["/send-example", "/recover", "/replay-missing", "/bulk-replay", "/resend"];
     if attempts.iter().any(|suffix| route.ends_with(suffix)) {

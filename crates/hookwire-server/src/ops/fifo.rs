@@ -107,8 +107,16 @@ async fn drive(
         return Ok(());
     }
     let webhook_id = format!("batch_{}", first.id);
-    let outcome =
-        sender.send_batch(&config.url, &config.headers, &config.secret, &webhook_id, body(&batch.messages), now).await;
+    let outcome = match shaped_body(sender, &destination, &config.url, &batch.messages, now).await {
+        Ok(body) => sender.send_batch(&config.url, &config.headers, &config.secret, &webhook_id, body, now).await,
+        Err(failure) => hookwire_core::model::AttemptOutcome {
+            status_code: 0,
+            response: failure.to_string(),
+            duration_ms: 0,
+            error: Some(hookwire_core::model::ErrorKind::Transformation),
+            retry_after_seconds: None,
+        },
+    };
     if outcome.succeeded() {
         progress = Progress { position: batch.sent_to, ..Progress::default() };
     } else {
@@ -158,6 +166,29 @@ async fn next_batch(store: &dyn Store, destination: &Destination, position: &str
             return Ok(batch);
         }
     }
+}
+
+/// The body to send: the batch as is, or what the destination's transformation makes of
+/// `{url, variables, events: [{eventType, payload}]}` (compiled once per version, bounded like
+/// an endpoint's); a failed run fails the batch, which goes again like any failure.
+async fn shaped_body(
+    sender: &Sender,
+    destination: &Destination,
+    url: &str,
+    messages: &[Message],
+    now: Millis,
+) -> Result<String, hookwire_transform::Failure> {
+    let body = body(messages);
+    let Some(transformation) = destination.transformation.as_ref().filter(|t| t.enabled) else { return Ok(body) };
+    let items: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap_or_default();
+    let events: Vec<serde_json::Value> = items
+        .into_iter()
+        .map(|item| serde_json::json!({"eventType": item["eventType"], "payload": item["payload"]}))
+        .collect();
+    let events = serde_json::to_string(&events).expect("events serialise");
+    let batch = hookwire_transform::Batch { url, events: &events, variables: &transformation.variables, time_ms: now };
+    let key = hookwire_transform::Key { owner: destination.id.to_string(), version: transformation.updated_at };
+    sender.transforms().run_batch(key, &transformation.code, batch).await
 }
 
 /// A batch as the receiver gets it: `[{id, eventType, timestamp, channels, payload}, …]`, each
