@@ -708,6 +708,16 @@ test("destination (pollingEndpoint) and message.poller: poll, consumerPoll, cons
   assert.equal(typeof sought.iterator, "string");
   assert.deepEqual((await svix.message.poller.consumerPoll(app.id, "feed", "c1")).data.map((m) => m.payload.n), [1, 3]);
 
+  // A FIFO destination's transformation through the SDK (DestinationTransformIn is {code}).
+  const fifo = await svix.destination.create(app.id, { type: "fifoEndpoint", config: { url: receiver.url(`/${app.id}/fifo`) } });
+  assert.equal(fifo.type, "fifoEndpoint");
+  const code = "function handler(input) { return { count: input.events.length }; }";
+  await svix.destination.transformation.patch(app.id, fifo.id, { code });
+  const transformation = await svix.destination.transformation.get(app.id, fifo.id);
+  assert.equal(transformation.code, code);
+  assert.equal(transformation.enabled, true);
+  await svix.destination.delete(app.id, fifo.id);
+
   await svix.destination.patch(app.id, created.id, { status: "paused" });
   assert.equal((await svix.destination.get(app.id, "feed")).status, "paused");
   await svix.destination.delete(app.id, created.id);
