@@ -390,5 +390,13 @@ async fn a_fifo_transformation_turns_each_batch_into_the_body_sent() {
         .await;
     assert_eq!(status, 200);
     assert_eq!(app.get(&path).await.1["code"], code, "a replacement keeps the transformation");
+    // A handler that throws fails the batch, which says why and goes again; nothing is sent.
+    let throwing = "function handler(input) {\n  throw new Error('no ' + input.events[0].eventType);\n}";
+    let (status, _) = app.request(Method::PATCH, &path, Some(json!({"code": throwing}))).await;
+    assert_eq!(status, 204);
+    app.send(&app_id, "row.added", json!({"n": 9})).await;
+    let failing = app.get_until(&polled, |d| d["status"] == "retrying").await;
+    assert_eq!(failing["failureReason"], "transformation: the handler threw at line 2: Error: no row.added");
+    assert_eq!(receiver.received().len(), 1, "a failed transformation sends nothing");
     app.stop().await;
 }

@@ -30,7 +30,7 @@ fn write_at<'js>(value: &Value<'js>, plain: &Plain<'js>, out: &mut String, depth
         Type::Undefined => return Some(false),
         Type::Null => out.push_str("null"),
         Type::Bool => out.push_str(if value.as_bool()? { "true" } else { "false" }),
-        Type::Int => out.push_str(itoa(value.as_int()?.into()).as_str()),
+        Type::Int => out.push_str(&value.as_int()?.to_string()),
         Type::Float => number(value.as_float()?, out),
         Type::String => {
             let text = value.as_string()?.to_string().ok()?;
@@ -84,10 +84,6 @@ fn write_at<'js>(value: &Value<'js>, plain: &Plain<'js>, out: &mut String, depth
     Some(true)
 }
 
-fn itoa(n: i64) -> String {
-    n.to_string()
-}
-
 /// A number as `JSON.stringify` writes it: non-finite ones are `null`, integers have no
 /// fraction or exponent below 1e21, others the shortest form that reads back the same.
 fn number(n: f64, out: &mut String) {
@@ -95,7 +91,7 @@ fn number(n: f64, out: &mut String) {
         out.push_str("null");
     } else if n.fract() == 0.0 && n.abs() < 1e21 {
         if n.abs() < 9.0e15 {
-            out.push_str(&itoa(n as i64));
+            out.push_str(&(n as i64).to_string());
         } else {
             out.push_str(&format!("{n:.0}"));
         }

@@ -251,6 +251,16 @@ fn check_config(config: &Option<serde_json::Value>) -> ApiResult<()> {
     }
 }
 
+/// A FIFO destination's signing key: `key` checked (a 422 at `loc` naming the problem), or a
+/// new one.
+fn signing_key(key: Option<String>, loc: &[&str]) -> ApiResult<String> {
+    let scheme = hookwire_core::schemes::Scheme::default();
+    match key {
+        Some(key) => hookwire_core::schemes::normalize_secret(scheme, &key).map_err(|e| ApiError::invalid(loc, e)),
+        None => Ok(hookwire_core::schemes::generate_secret(scheme)),
+    }
+}
+
 /// A `fifoEndpoint`'s `config` (Svix's `FifoEndpointConfigIn`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -293,12 +303,9 @@ async fn fifo_config(
     })?;
     let headers = input.headers.or(current.as_ref().map(|c| c.headers.clone())).unwrap_or_default();
     super::endpoints::check_headers(&headers)?;
-    let scheme = hookwire_core::schemes::Scheme::default();
     let secret = match (input.key, current) {
-        (Some(key), _) => hookwire_core::schemes::normalize_secret(scheme, &key)
-            .map_err(|e| ApiError::invalid(&["body", "config", "key"], e))?,
         (None, Some(current)) => current.secret,
-        (None, None) => hookwire_core::schemes::generate_secret(scheme),
+        (key, _) => signing_key(key, &["body", "config", "key"])?,
     };
     Ok(FifoConfig { url, headers, secret })
 }
@@ -578,7 +585,7 @@ async fn scan(
     let mut found = Vec::new();
     let mut scanned = 0;
     loop {
-        let page = state.store.read_log(d.app_id, position, POLL_SCAN_PAGE).await.map_err(iterator_error)?;
+        let page = state.store.read_log(d.app_id, position, POLL_SCAN_PAGE).await?;
         let exhausted = page.len() < POLL_SCAN_PAGE;
         for (at, message) in page {
             *position = at;
@@ -596,13 +603,6 @@ async fn scan(
         if scanned >= POLL_SCAN_MAX {
             return Ok((found, false));
         }
-    }
-}
-
-fn iterator_error(error: StoreError) -> ApiError {
-    match error {
-        StoreError::Invalid(why) => ApiError::invalid(&["query", "iterator"], why),
-        other => other.into(),
     }
 }
 
@@ -700,9 +700,9 @@ async fn load_fifo(state: &AppState, principal: Principal, app_key: &str, key: &
 async fn set_progress(
     state: &AppState,
     d: &Destination,
-    progress: hookwire_core::destination::Progress,
+    progress: &hookwire_core::destination::Progress,
 ) -> ApiResult<()> {
-    if !state.store.set_progress(d.id, &progress, state.clock.now()).await? {
+    if !state.store.set_progress(d.id, progress, state.clock.now()).await? {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "batch_in_flight",
@@ -744,8 +744,8 @@ async fn skip(
         None => state.store.log_end(d.app_id).await?,
     };
     let progress = hookwire_core::destination::Progress { position, ..Default::default() };
-    set_progress(&state, &d, progress).await?;
-    Ok(Json(load(&state, Principal::Admin, &app_id, &destination_id).await?.into()))
+    set_progress(&state, &d, &progress).await?;
+    Ok(Json(Destination { progress: Some(progress), ..d }.into()))
 }
 
 /// Send a FIFO destination's failing batch again now, instead of at its next retry.
@@ -759,8 +759,8 @@ async fn force_retry(
     let d = load_fifo(&state, principal, &app_id, &destination_id).await?;
     let mut progress = d.progress.clone().unwrap_or_default();
     progress.next_retry_at = None;
-    set_progress(&state, &d, progress).await?;
-    Ok(Json(load(&state, Principal::Admin, &app_id, &destination_id).await?.into()))
+    set_progress(&state, &d, &progress).await?;
+    Ok(Json(Destination { progress: Some(progress), ..d }.into()))
 }
 
 /// The oldest message a FIFO destination has not had acknowledged (the head of its next batch).
@@ -816,13 +816,7 @@ async fn rotate_secret(
     input: super::extract::OptionalJsonBody<DestinationSecretRotateIn>,
 ) -> ApiResult<Json<DestinationSecretOut>> {
     let mut d = load_fifo(&state, principal, &app_id, &destination_id).await?;
-    let input = input.0;
-    let scheme = hookwire_core::schemes::Scheme::default();
-    let key = match input.key {
-        Some(key) => hookwire_core::schemes::normalize_secret(scheme, &key)
-            .map_err(|e| ApiError::invalid(&["body", "key"], e))?,
-        None => hookwire_core::schemes::generate_secret(scheme),
-    };
+    let key = signing_key(input.0.key, &["body", "key"])?;
     if let Some(config) = &mut d.config {
         config.secret = key.clone();
     }
@@ -889,13 +883,7 @@ async fn patch_transformation(
     let current = d.transformation.take();
     let code = match input.code {
         Some(Some(code)) => {
-            match state.sender.transforms().check(&code).await {
-                Ok(()) => {}
-                Err(hookwire_transform::Failure::Unavailable(why)) => {
-                    return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "transformations_unavailable", why));
-                }
-                Err(failure) => return Err(ApiError::invalid(&["body", "code"], failure.to_string())),
-            }
+            super::endpoints::check_transformation_code(&state, &code).await?;
             Some(code)
         }
         Some(None) => None,

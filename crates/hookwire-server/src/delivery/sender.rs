@@ -321,30 +321,14 @@ impl Sender {
             timestamp,
             body.as_bytes(),
         );
-        let timestamp = timestamp.to_string();
-        let mut request = Request::builder()
-            .method(method)
-            .uri(destination.uri)
-            .header(CONTENT_TYPE, content_type)
-            .header("webhook-id", &webhook_id)
-            .header("webhook-timestamp", &timestamp)
-            .header("svix-id", &webhook_id)
-            .header("svix-timestamp", &timestamp);
-        for (name, value) in signatures.iter().map(|(n, v)| (n, v)).chain(&endpoint.headers) {
-            request = request.header(name.as_str(), value.as_str());
-        }
+        let headers = signatures.iter().map(|(n, v)| (n, v)).chain(&endpoint.headers);
+        let mut request = signed_request(method, destination.uri, content_type, &webhook_id, timestamp, headers);
         if let Some(header) = &endpoint.idempotency_header {
             request = request.header(header.as_str(), &webhook_id);
         }
         let request = finish(request, destination.authorization, Bytes::from(body));
         let timeout = Duration::from_millis(endpoint.timeout_ms.unwrap_or(DELIVERY_TIMEOUT_MS_DEFAULT));
-        Sent::Attempted(match self.exchange(request, timeout).await {
-            Ok(answer) => {
-                let error = if !answer.status.is_success() { Some(ErrorKind::Status) } else { answer.read_error };
-                outcome(started, answer.status.as_u16(), answer.text, error, answer.retry_after)
-            }
-            Err((kind, text)) => outcome(started, 0, text, Some(kind), None),
-        })
+        Sent::Attempted(self.attempt(started, request, timeout).await)
     }
 
     /// POSTs one batch of a `fifoEndpoint`: `body` (a JSON array) to `url` with `headers`,
@@ -366,20 +350,21 @@ impl Sender {
         };
         let timestamp = now / 1_000;
         let signatures = signature_headers(None, std::iter::once(secret), webhook_id, timestamp, body.as_bytes());
-        let timestamp = timestamp.to_string();
-        let mut request = Request::builder()
-            .method(Method::POST)
-            .uri(destination.uri)
-            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-            .header("webhook-id", webhook_id)
-            .header("webhook-timestamp", &timestamp)
-            .header("svix-id", webhook_id)
-            .header("svix-timestamp", &timestamp);
-        for (name, value) in signatures.iter().map(|(n, v)| (n, v)).chain(headers) {
-            request = request.header(name.as_str(), value.as_str());
-        }
+        let json = HeaderValue::from_static("application/json");
+        let all = signatures.iter().map(|(n, v)| (n, v)).chain(headers);
+        let request = signed_request(Method::POST, destination.uri, json, webhook_id, timestamp, all);
         let request = finish(request, destination.authorization, Bytes::from(body));
-        match self.exchange(request, Duration::from_millis(DELIVERY_TIMEOUT_MS_DEFAULT)).await {
+        self.attempt(started, request, Duration::from_millis(DELIVERY_TIMEOUT_MS_DEFAULT)).await
+    }
+
+    /// Sends `request` and makes its answer, or why there was none, the attempt's outcome.
+    async fn attempt(
+        &self,
+        started: Instant,
+        request: Result<Request<Full<Bytes>>, http::Error>,
+        timeout: Duration,
+    ) -> AttemptOutcome {
+        match self.exchange(request, timeout).await {
             Ok(answer) => {
                 let error = if !answer.status.is_success() { Some(ErrorKind::Status) } else { answer.read_error };
                 outcome(started, answer.status.as_u16(), answer.text, error, answer.retry_after)
@@ -457,6 +442,31 @@ impl Sender {
 }
 
 /// The request with its fixed headers and body.
+/// The request line and what every webhook request carries: its content type, `webhook-id` and
+/// `webhook-timestamp` (and their `svix-` aliases), then `headers` (signatures, the receiver's own).
+fn signed_request<'a>(
+    method: Method,
+    uri: Uri,
+    content_type: HeaderValue,
+    webhook_id: &str,
+    timestamp: i64,
+    headers: impl Iterator<Item = (&'a String, &'a String)>,
+) -> http::request::Builder {
+    let timestamp = timestamp.to_string();
+    let mut request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header(CONTENT_TYPE, content_type)
+        .header("webhook-id", webhook_id)
+        .header("webhook-timestamp", &timestamp)
+        .header("svix-id", webhook_id)
+        .header("svix-timestamp", &timestamp);
+    for (name, value) in headers {
+        request = request.header(name.as_str(), value.as_str());
+    }
+    request
+}
+
 fn finish(
     builder: http::request::Builder,
     authorization: Option<HeaderValue>,

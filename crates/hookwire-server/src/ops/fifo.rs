@@ -178,29 +178,29 @@ async fn shaped_body(
     messages: &[Message],
     now: Millis,
 ) -> Result<String, hookwire_transform::Failure> {
-    let body = body(messages);
-    let Some(transformation) = destination.transformation.as_ref().filter(|t| t.enabled) else { return Ok(body) };
-    let items: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap_or_default();
-    let events: Vec<serde_json::Value> = items
-        .into_iter()
-        .map(|item| serde_json::json!({"eventType": item["eventType"], "payload": item["payload"]}))
-        .collect();
-    let events = serde_json::to_string(&events).expect("events serialise");
+    let Some(transformation) = destination.transformation.as_ref().filter(|t| t.enabled) else {
+        return Ok(body(messages, true));
+    };
+    let events = body(messages, false);
     let batch = hookwire_transform::Batch { url, events: &events, variables: &transformation.variables, time_ms: now };
     let key = hookwire_transform::Key { owner: destination.id.to_string(), version: transformation.updated_at };
     sender.transforms().run_batch(key, &transformation.code, batch).await
 }
 
-/// A batch as the receiver gets it: `[{id, eventType, timestamp, channels, payload}, …]`, each
-/// payload as the producer sent it (an expunged one as `{"expired": true}`, a raw one as text).
-fn body(messages: &[Message]) -> String {
+/// A batch as the receiver gets it, `[{id, eventType, timestamp, channels, payload}, …]`, or
+/// (without `whole`) as a transformation gets it, `[{eventType, payload}, …]`; each payload as
+/// the producer sent it (an expunged one as `{"expired": true}`, a raw one as text).
+fn body(messages: &[Message], whole: bool) -> String {
     #[derive(serde::Serialize)]
     #[serde(rename_all = "camelCase")]
     struct Item<'a> {
-        id: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
         event_type: &'a str,
-        timestamp: String,
-        channels: Option<&'a [String]>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        timestamp: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        channels: Option<Option<&'a [String]>>,
         payload: &'a RawValue,
     }
     let expired = RawValue::from_string(r#"{"expired":true}"#.to_owned()).expect("valid JSON");
@@ -216,10 +216,10 @@ fn body(messages: &[Message]) -> String {
         .iter()
         .zip(&raw)
         .map(|(m, payload)| Item {
-            id: m.id.to_string(),
+            id: whole.then(|| m.id.to_string()),
             event_type: &m.event_type,
-            timestamp: format_millis(m.created_at),
-            channels: m.channels.as_deref(),
+            timestamp: whole.then(|| format_millis(m.created_at)),
+            channels: whole.then_some(m.channels.as_deref()),
             payload: payload.as_deref().unwrap_or(&expired),
         })
         .collect();

@@ -19,7 +19,7 @@ pub use ops::{EventExampleIn, send_example_to};
 pub use shape::{EndpointIn, EndpointOut, check_headers, check_url, endpoint_from, load_endpoint};
 pub use transformation::{
     EndpointTransformationPatch, EndpointTransformationSimulateIn, apply_patch as apply_transformation_patch,
-    simulate_on as simulate_transformation,
+    check_code as check_transformation_code, simulate_on as simulate_transformation,
 };
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -260,7 +260,7 @@ pub async fn simulate_on(
 }
 
 /// 422 naming the line when `code` cannot run; 503 when the transformation threads are gone.
-async fn check_code(state: &AppState, code: &str) -> ApiResult<()> {
+pub async fn check_code(state: &AppState, code: &str) -> ApiResult<()> {
     match state.sender.transforms().check(code).await {
         Ok(()) => Ok(()),
         Err(Failure::Unavailable(why)) => {
