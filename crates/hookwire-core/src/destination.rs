@@ -6,9 +6,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::matching::{channels_match, event_type_matches};
-use crate::model::{Message, Metadata};
+use crate::model::{ErrorKind, Message, Metadata};
 use crate::time_fmt::Millis;
-use crate::{AppId, DestinationId};
+use crate::{AppId, AttemptId, DestinationId, MessageId};
 
 /// Messages one page of a polling endpoint holds at most, and by default.
 pub const POLL_LIMIT_MAX: usize = 1_000;
@@ -53,6 +53,34 @@ pub struct Progress {
     pub failures: u32,
     pub failure_reason: Option<String>,
     pub next_retry_at: Option<Millis>,
+    /// The last message a receiver acknowledged (a 2xx for the batch that ended with it).
+    pub last_acked: Option<MessageId>,
+    /// While a batch is failing: the position of its last message, so every try of it carries
+    /// the same messages (messages accepted since wait for the next batch).
+    pub batch_end: Option<String>,
+}
+
+/// Batch attempts a `fifoEndpoint` keeps in its log: the newest, per destination.
+pub const ATTEMPTS_KEPT: usize = 1_000;
+
+/// One send of a `fifoEndpoint`'s batch (its attempt log), stored as JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DestinationAttempt {
+    pub id: AttemptId,
+    pub destination_id: DestinationId,
+    /// The batch's `webhook-id`: the same on every try of the same batch.
+    pub batch_id: String,
+    /// Events in the batch.
+    pub messages: u32,
+    /// HTTP status, 0 when there was no answer.
+    pub status_code: u16,
+    /// The first bytes of the answer, or why there was none.
+    pub response: String,
+    /// `None` when the receiver took the batch.
+    pub error: Option<ErrorKind>,
+    pub duration_ms: u64,
+    pub created_at: Millis,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

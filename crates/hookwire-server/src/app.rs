@@ -123,7 +123,13 @@ impl Server {
         }
         let tasks = crate::ops::tasks::Tasks::new(store.clone(), intake.clone(), clock.clone());
         tracker.spawn(tasks.clone().run(cancel.clone()));
-        tracker.spawn(crate::ops::fifo::run(store.clone(), sender.clone(), clock.clone(), cancel.clone()));
+        tracker.spawn(crate::ops::fifo::run(
+            store.clone(),
+            sender.clone(),
+            clock.clone(),
+            intake.log_news(),
+            cancel.clone(),
+        ));
         tracker.spawn(crate::retention::run(
             store.clone(),
             clock.clone(),

@@ -400,3 +400,158 @@ async fn a_fifo_transformation_turns_each_batch_into_the_body_sent() {
     assert_eq!(receiver.received().len(), 1, "a failed transformation sends nothing");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_fifo_endpoint_shows_its_attempts_last_acked_event_lag_and_headers() {
+    use support::receiver::{Receiver, Reply};
+    let app = TestApp::start().await;
+    let receiver = Receiver::start().await;
+    receiver.script([Reply { status: 503, body: "not yet".into(), ..Reply::default() }]);
+    let app_id = app.create_app().await;
+    let fifo = poller(
+        &app,
+        &app_id,
+        json!({"type": "fifoEndpoint", "uid": "ledger", "batchSize": 2, "status": "paused",
+               "config": {"url": receiver.url, "headers": {"X-Ledger": "main", "Authorization": "Bearer s3cret"}}}),
+    )
+    .await;
+    let fifo_id = fifo["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/app/{app_id}/destination/ledger");
+    assert_eq!(fifo["config"]["headers"], json!({"X-Ledger": "main"}), "sensitive values are write-only");
+    assert_eq!(fifo["lag"], 0);
+    let (status, headers) = app.get(&format!("{path}/headers")).await;
+    assert_eq!(
+        (status.as_u16(), headers),
+        (200, json!({"headers": {"X-Ledger": "main"}, "sensitive": ["Authorization"]}))
+    );
+    assert_eq!(app.get(&format!("{path}/last-acked-event")).await.0, 404, "nothing acknowledged yet");
+
+    // Paused, it falls behind by what is accepted; the metric says the same.
+    let mut sent = Vec::new();
+    for n in 0..3 {
+        sent.push(app.send(&app_id, "a.b", json!({"n": n})).await["id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(app.get(&path).await.1["lag"], 3);
+    let listed = app.get(&format!("/api/v1/app/{app_id}/destination")).await.1;
+    assert_eq!(listed["data"][0]["lag"], 3);
+    let series = format!(
+        "hookwire_destination_lag_messages{{app=\"{app_id}\",destination=\"{fifo_id}\",type=\"fifoEndpoint\"}}"
+    );
+    assert_eq!(support::sample(&app.scrape().await, &series), Some(3.0));
+
+    // A PUT without headers keeps them (their sensitive values could not be read back).
+    let (status, replaced) = app
+        .request(
+            Method::PUT,
+            &path,
+            Some(json!({"type": "fifoEndpoint", "uid": "ledger", "batchSize": 2, "config": {"url": receiver.url}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{replaced}");
+    assert_eq!(app.get(&format!("{path}/headers")).await.1["sensitive"], json!(["Authorization"]));
+
+    // Enabled (by the PUT): a failed try, then both batches taken; each try is in the attempt log.
+    let received = receiver.wait_until("both batches taken", |r| r.len() >= 3).await;
+    assert_eq!(received[0].header("authorization"), "Bearer s3cret");
+    assert_eq!(received[0].header("x-ledger"), "main");
+    let done = app.get_until(&path, |d| d["lag"] == 0 && d["status"] == "enabled").await;
+    assert_eq!(done["failureReason"], Value::Null);
+    let attempts = app.get_until(&format!("{path}/attempt"), |a| a["data"].as_array().unwrap().len() == 3).await;
+    let summary: Vec<(Value, Value, Value)> = attempts["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["status"].clone(), a["messages"].clone(), a["responseStatusCode"].clone()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (json!("succeeded"), json!(1), json!(200)),
+            (json!("succeeded"), json!(2), json!(200)),
+            (json!("failed"), json!(2), json!(503)),
+        ],
+        "newest first"
+    );
+    let failed = &attempts["data"][2];
+    assert_eq!((&failed["response"], &failed["errorKind"]), (&json!("not yet"), &json!("status")));
+    assert_eq!(failed["batchId"], attempts["data"][1]["batchId"], "the retry is the same batch");
+    assert_eq!(failed["batchId"], format!("batch_{}_{}", sent[0], sent[1]), "named by its first and last message");
+    let one = app.get(&format!("{path}/attempt/{}", failed["id"].as_str().unwrap())).await;
+    assert_eq!((one.0.as_u16(), &one.1), (200, failed));
+    let older =
+        app.get(&format!("{path}/attempt?limit=1&iterator={}", attempts["data"][0]["id"].as_str().unwrap())).await;
+    assert_eq!(older.1["data"][0]["id"], attempts["data"][1]["id"], "paged by iterator");
+    assert_eq!(app.get(&format!("{path}/attempt/atmpt_00000000000000000000000000")).await.0, 404);
+    let (status, acked) = app.get(&format!("{path}/last-acked-event")).await;
+    assert_eq!((status.as_u16(), acked["id"].as_str().unwrap()), (200, sent[2].as_str()));
+    assert_eq!(support::sample(&app.scrape().await, &series), Some(0.0));
+
+    // Headers changed on their own route reach the next batch.
+    let (status, _) = app
+        .request(
+            Method::PATCH,
+            &format!("{path}/headers"),
+            Some(json!({"headers": {"X-New": "1"}, "deleteHeaders": ["X-Ledger"]})),
+        )
+        .await;
+    assert_eq!(status, 204);
+    let (status, error) =
+        app.request(Method::PUT, &format!("{path}/headers"), Some(json!({"headers": {"Host": "evil"}}))).await;
+    assert_eq!(status, 422, "{error}");
+    app.send(&app_id, "a.b", json!({"n": 3})).await;
+    let received = receiver.wait_until("the next batch", |r| r.len() >= 4).await;
+    assert_eq!((received[3].header("x-new"), received[3].header("x-ledger")), ("1", ""));
+    assert_eq!(received[3].header("authorization"), "Bearer s3cret");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_fifo_transformation_is_simulated_on_given_events_or_the_next_batch() {
+    let app = TestApp::start().await;
+    let app_id = app.create_app().await;
+    poller(
+        &app,
+        &app_id,
+        json!({"type": "fifoEndpoint", "uid": "sink", "status": "paused", "config": {"url": "https://example.com/in"}}),
+    )
+    .await;
+    let path = format!("/api/v1/app/{app_id}/destination/sink/transformation");
+    let code = "function handler(input) { console.log(input.events.length); \
+                return {count: input.events.length, url: input.url, types: input.events.map(e => e.eventType)}; }";
+    let (status, error) =
+        app.post(&format!("{path}/simulate"), json!({"events": [{"eventType": "a.b", "payload": {}}]})).await;
+    assert_eq!(
+        (status.as_u16(), &error["detail"][0]["loc"]),
+        (422, &json!(["body", "code"])),
+        "no code saved or given"
+    );
+    let given = app
+        .post_ok(
+            &format!("{path}/simulate"),
+            json!({"code": code, "events": [{"eventType": "a.b", "payload": {"n": 1}}, {"eventType": "c.d", "payload": {}}]}),
+            200,
+        )
+        .await;
+    assert_eq!(
+        given,
+        json!({"payload": {"count": 2, "url": "https://example.com/in", "types": ["a.b", "c.d"]},
+               "events": 2, "error": null, "console": ["2"]})
+    );
+    let (status, error) = app.post(&format!("{path}/simulate"), json!({"code": code})).await;
+    assert_eq!((status.as_u16(), &error["detail"][0]["loc"]), (422, &json!(["body", "events"])), "nothing pending");
+    // Saved code, on the destination's next batch (what it has not sent).
+    let (status, _) = app.request(Method::PATCH, &path, Some(json!({"code": code}))).await;
+    assert_eq!(status, 204);
+    app.send(&app_id, "x.y", json!({"n": 1})).await;
+    let pending = app.post_ok(&format!("{path}/simulate"), json!({}), 200).await;
+    assert_eq!(pending["payload"]["types"], json!(["x.y"]));
+    let thrown = app
+        .post_ok(&format!("{path}/simulate"), json!({"code": "function handler(i) { throw new Error('no'); }"}), 200)
+        .await;
+    assert!(thrown["error"].as_str().unwrap().contains("no"), "{thrown}");
+    let (status, error) = app.post(&format!("{path}/simulate"), json!({"events": [], "code": code})).await;
+    assert_eq!((status.as_u16(), &error["detail"][0]["loc"]), (422, &json!(["body", "events"])));
+    let (status, _) = app.post(&format!("{path}/simulate"), json!({"bogus": 1})).await;
+    assert_eq!(status, 422, "unknown fields are refused");
+    app.stop().await;
+}

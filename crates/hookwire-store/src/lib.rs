@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use hookwire_core::access::IssuedToken;
-use hookwire_core::destination::{Destination, Progress};
+use hookwire_core::destination::{Destination, DestinationAttempt, Progress};
 use hookwire_core::model::{Application, Attempt, Delivery, Endpoint, EventType, Message, Status};
 use hookwire_core::task::{Task, TaskKind, TaskStatus};
 use hookwire_core::time_fmt::Millis;
@@ -303,6 +303,8 @@ pub trait DestinationStore: Send + Sync {
     /// By id or uid.
     async fn get_destination(&self, app: AppId, key: &str) -> StoreResult<Option<Destination>>;
     async fn list_destinations(&self, app: AppId, page: &Page) -> StoreResult<Vec<Destination>>;
+    /// Up to `limit` destinations of every application, oldest first (the metrics' lag gauges).
+    async fn all_destinations(&self, limit: usize) -> StoreResult<Vec<Destination>>;
     async fn update_destination(&self, destination: Destination) -> StoreResult<()>;
     /// Deletes it and its consumers' positions; false when there was none.
     async fn delete_destination(&self, app: AppId, id: DestinationId) -> StoreResult<bool>;
@@ -316,17 +318,43 @@ pub trait DestinationStore: Send + Sync {
     async fn read_log(&self, app: AppId, position: &str, limit: usize) -> StoreResult<Vec<(String, Message)>>;
     async fn consumer_position(&self, destination: DestinationId, consumer: &str) -> StoreResult<Option<String>>;
     /// Leases up to `limit` driven destinations (enabled `fifoEndpoint`s) whose lease is free or
-    /// lapsed and whose retry is due by `now` to `owner` until `lease_until`.
+    /// lapsed and whose retry is due by `now` (or, unless `timed_only`, which wait for company
+    /// for a partial batch) to `owner` until `lease_until`; with `timed_only`, only those with
+    /// a time that came (a retry or a batch's wait due, or a lapsed lease): a sender that was
+    /// not told of new messages looks at nothing else.
     async fn claim_driven(
         &self,
         now: Millis,
         owner: &str,
         lease_until: Millis,
         limit: usize,
+        timed_only: bool,
     ) -> StoreResult<Vec<Destination>>;
-    /// Saves a driven destination's progress and frees its lease, if `owner` still holds it;
-    /// false when it did not (the lease lapsed and another sender took it).
-    async fn save_progress(&self, id: DestinationId, owner: &str, progress: &Progress) -> StoreResult<bool>;
+    /// Saves a driven destination's progress, with the attempt that moved it (kept in its
+    /// attempt log, the newest `ATTEMPTS_KEPT`), and frees its lease, if `owner` still holds
+    /// it; false when it did not (the lease lapsed and another sender took it).
+    async fn save_progress(
+        &self,
+        id: DestinationId,
+        owner: &str,
+        progress: &Progress,
+        attempt: Option<&DestinationAttempt>,
+    ) -> StoreResult<bool>;
+    /// A `fifoEndpoint`'s batch attempts, by id (newest first unless the page is ascending).
+    async fn list_destination_attempts(
+        &self,
+        destination: DestinationId,
+        page: &Page,
+    ) -> StoreResult<Vec<DestinationAttempt>>;
+    async fn get_destination_attempt(
+        &self,
+        destination: DestinationId,
+        id: AttemptId,
+    ) -> StoreResult<Option<DestinationAttempt>>;
+    /// How many messages of the application's log are after `position`, counting up to `cap`.
+    async fn log_behind(&self, app: AppId, position: &str, cap: u64) -> StoreResult<u64>;
+    /// The position of the polling endpoint's consumer furthest behind, if it has any.
+    async fn slowest_consumer(&self, destination: DestinationId) -> StoreResult<Option<String>>;
     /// Sets a driven destination's progress from outside the sender (skip, force-retry), only
     /// while no sender holds an unexpired lease at `now`; false when one does.
     async fn set_progress(&self, id: DestinationId, progress: &Progress, now: Millis) -> StoreResult<bool>;

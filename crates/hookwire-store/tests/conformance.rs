@@ -6,8 +6,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use hookwire_core::destination::{Destination, DestinationKind, DestinationStatus, FifoConfig, Progress};
-use hookwire_core::model::{Application, Attempt, Delivery, Endpoint, Message, Status, TriggerType};
+use hookwire_core::destination::{
+    ATTEMPTS_KEPT, Destination, DestinationAttempt, DestinationKind, DestinationStatus, FifoConfig, Progress,
+};
+use hookwire_core::model::{Application, Attempt, Delivery, Endpoint, ErrorKind, Message, Status, TriggerType};
 use hookwire_core::task::{Task, TaskKind, TaskParams, TaskProgress, TaskStatus};
 use hookwire_core::{AppId, AttemptId, DeliveryId, DestinationId, EndpointId, MessageId, TaskId};
 use hookwire_store::postgres::PgStore;
@@ -1166,6 +1168,19 @@ async fn destinations_are_kept_and_their_consumers_positions_with_them(backend: 
     assert_eq!(f.store.consumer_position(d.id, "worker-1").await.unwrap(), None);
     f.store.save_consumer_position(d.id, "worker-1", &start, NOW).await.unwrap();
     assert_eq!(f.store.consumer_position(d.id, "worker-1").await.unwrap(), Some(start.clone()));
+    // Lag: what the log holds after a position, counted up to a cap; the slowest consumer's.
+    for _ in 0..3 {
+        f.store.accept_message(accept(message(f.app.id, None), vec![], None)).await.unwrap();
+    }
+    let end = read_all(f.store.as_ref(), f.app.id, &start, 10, 3).await.last().unwrap().0.clone();
+    assert_eq!(f.store.log_behind(f.app.id, &start, 100).await.unwrap(), 3);
+    assert_eq!(f.store.log_behind(f.app.id, &start, 2).await.unwrap(), 2, "capped");
+    assert_eq!(f.store.log_behind(f.app.id, &end, 100).await.unwrap(), 0);
+    f.store.save_consumer_position(d.id, "worker-2", &end, NOW).await.unwrap();
+    assert_eq!(f.store.slowest_consumer(d.id).await.unwrap(), Some(start.clone()));
+    f.store.save_consumer_position(d.id, "worker-1", &end, NOW).await.unwrap();
+    assert_eq!(f.store.slowest_consumer(d.id).await.unwrap(), Some(end.clone()));
+    f.store.save_consumer_position(d.id, "worker-1", &start, NOW).await.unwrap();
     let refused = f.store.save_consumer_position(d.id, "worker-1", "nonsense", NOW).await;
     assert!(matches!(refused, Err(StoreError::Invalid(_))), "{refused:?}");
     assert!(matches!(f.store.read_log(f.app.id, "1.2.3", 10).await, Err(StoreError::Invalid(_))));
@@ -1176,29 +1191,69 @@ async fn destinations_are_kept_and_their_consumers_positions_with_them(backend: 
     fifo.config =
         Some(FifoConfig { url: "https://x.example".into(), headers: BTreeMap::new(), secret: "whsec_x".into() });
     f.store.create_destination(fifo.clone()).await.unwrap();
-    let claimed = f.store.claim_driven(NOW, "a", NOW + 1_000, 10).await.unwrap();
+    let claimed = f.store.claim_driven(NOW, "a", NOW + 1_000, 10, false).await.unwrap();
     assert_eq!(claimed.iter().map(|d| d.id).collect::<Vec<_>>(), [fifo.id], "only an enabled FIFO is driven");
     assert_eq!(claimed[0].progress.as_ref().unwrap().position, start);
-    assert!(f.store.claim_driven(NOW + 10, "b", NOW + 2_000, 10).await.unwrap().is_empty(), "leased to a");
+    assert!(f.store.claim_driven(NOW + 10, "b", NOW + 2_000, 10, false).await.unwrap().is_empty(), "leased to a");
     let failed = Progress {
         position: start.clone(),
         failures: 1,
         failure_reason: Some("HTTP 500".into()),
         next_retry_at: Some(NOW + 5_000),
+        last_acked: Some(MessageId::generate()),
+        batch_end: Some(start.clone()),
     };
-    assert!(!f.store.save_progress(fifo.id, "b", &failed).await.unwrap(), "b holds no lease");
-    assert!(f.store.save_progress(fifo.id, "a", &failed).await.unwrap());
-    assert!(f.store.claim_driven(NOW + 10, "b", NOW + 2_000, 10).await.unwrap().is_empty(), "its retry is not due");
-    let again = f.store.claim_driven(NOW + 5_000, "b", NOW + 6_000, 10).await.unwrap();
+    let attempt = |n: u64| DestinationAttempt {
+        id: AttemptId::generate(),
+        destination_id: fifo.id,
+        batch_id: "batch_x".into(),
+        messages: 3,
+        status_code: 500,
+        response: format!("try {n}"),
+        error: Some(ErrorKind::Status),
+        duration_ms: n,
+        created_at: NOW,
+    };
+    let first = attempt(0);
+    assert!(!f.store.save_progress(fifo.id, "b", &failed, Some(&first)).await.unwrap(), "b holds no lease");
+    assert!(f.store.save_progress(fifo.id, "a", &failed, None).await.unwrap());
+    assert_eq!(f.store.get_destination_attempt(fifo.id, first.id).await.unwrap(), Some(first.clone()), "kept anyway");
+    // The attempt log keeps the newest ATTEMPTS_KEPT.
+    for n in 1..=ATTEMPTS_KEPT as u64 {
+        f.store.save_progress(fifo.id, "nobody", &failed, Some(&attempt(n))).await.unwrap();
+    }
+    let newest = Page { limit: 2, iterator: None, descending: true };
+    let page = f.store.list_destination_attempts(fifo.id, &newest).await.unwrap();
+    assert_eq!(
+        page.iter().map(|a| a.duration_ms).collect::<Vec<_>>(),
+        [ATTEMPTS_KEPT as u64, ATTEMPTS_KEPT as u64 - 1]
+    );
+    let all = Page { limit: 5_000, iterator: None, descending: false };
+    let kept = f.store.list_destination_attempts(fifo.id, &all).await.unwrap();
+    assert_eq!(kept.len(), ATTEMPTS_KEPT);
+    assert_eq!(kept[0].duration_ms, 1, "the oldest went");
+    assert_eq!(f.store.get_destination_attempt(fifo.id, first.id).await.unwrap(), None);
+    let saved = f.store.get_destination(f.app.id, &fifo.id.to_string()).await.unwrap().unwrap();
+    assert_eq!(saved.progress.unwrap(), failed);
+    assert!(
+        f.store.claim_driven(NOW + 10, "b", NOW + 2_000, 10, false).await.unwrap().is_empty(),
+        "its retry is not due"
+    );
+    let again = f.store.claim_driven(NOW + 5_000, "b", NOW + 6_000, 10, true).await.unwrap();
+    assert_eq!(again.len(), 1, "a retry that came due is taken by a sender told of nothing new");
     assert_eq!(again[0].progress.as_ref().unwrap().failure_reason.as_deref(), Some("HTTP 500"));
     assert!(
-        f.store.claim_driven(NOW + 7_000, "c", NOW + 8_000, 10).await.unwrap().len() == 1,
+        f.store.claim_driven(NOW + 7_000, "c", NOW + 8_000, 10, true).await.unwrap().len() == 1,
         "a lapsed lease is taken"
     );
     let mut paused = again[0].clone();
     paused.status = DestinationStatus::Paused;
     f.store.update_destination(paused).await.unwrap();
-    assert!(f.store.claim_driven(NOW + 9_000, "d", NOW + 10_000, 10).await.unwrap().is_empty(), "paused is not driven");
+    assert!(
+        f.store.claim_driven(NOW + 9_000, "d", NOW + 10_000, 10, false).await.unwrap().is_empty(),
+        "paused is not driven"
+    );
+    assert_eq!(f.store.all_destinations(10).await.unwrap().len(), 2);
 
     assert!(f.store.delete_destination(f.app.id, d.id).await.unwrap());
     assert!(!f.store.delete_destination(f.app.id, d.id).await.unwrap());

@@ -275,6 +275,7 @@ enum Job {
         code: String,
         input: String,
         time_ms: i64,
+        batch: bool,
         answer: oneshot::Sender<Simulation>,
     },
     Check {
@@ -347,8 +348,17 @@ impl Pool {
     /// Compiles `code` afresh and runs it on `webhook`, keeping its console output: nothing is
     /// cached or sent.
     pub async fn simulate(&self, code: &str, webhook: Webhook<'_>) -> Simulation {
+        self.simulate_input(code, webhook.input(), webhook.time_ms, false).await
+    }
+
+    /// [`Self::simulate`] for a destination's code on a batch: the outcome's payload is the body.
+    pub async fn simulate_batch(&self, code: &str, batch: Batch<'_>) -> Simulation {
+        self.simulate_input(code, batch.input(), batch.time_ms, true).await
+    }
+
+    async fn simulate_input(&self, code: &str, input: String, time_ms: i64, batch: bool) -> Simulation {
         let (answer, answered) = oneshot::channel();
-        let job = Job::Simulate { code: code.to_owned(), input: webhook.input(), time_ms: webhook.time_ms, answer };
+        let job = Job::Simulate { code: code.to_owned(), input, time_ms, batch, answer };
         if let Err(failure) = self.submit(job).await {
             return Simulation { outcome: Err(failure), console: Vec::new() };
         }
@@ -405,10 +415,10 @@ fn serve(receiver: &Mutex<mpsc::Receiver<Job>>, limits: Limits) {
                 let result = run_here(&key, &code, &input, time_ms, limits, limits.cpu_ms, batch);
                 let _ = answer.send(result.expect("the whole limit is never run out of inline"));
             }
-            Job::Simulate { code, input, time_ms, answer } => {
+            Job::Simulate { code, input, time_ms, batch, answer } => {
                 let simulation = match Sandbox::new(&code, limits) {
                     Ok(sandbox) => {
-                        let (returned, console) = sandbox.call(&input, time_ms, limits.cpu_ms, false);
+                        let (returned, console) = sandbox.call(&input, time_ms, limits.cpu_ms, batch);
                         Simulation { outcome: returned.and_then(outcome), console }
                     }
                     Err(failure) => Simulation { outcome: Err(failure), console: Vec::new() },

@@ -12,13 +12,14 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use hookwire_core::DestinationId;
 use hookwire_core::destination::{
-    BATCH_SIZE_DEFAULT, Destination, DestinationKind, DestinationStatus, FifoConfig, MAX_WAIT_SECS_MAX, POLL_LIMIT_MAX,
+    BATCH_SIZE_DEFAULT, Destination, DestinationAttempt, DestinationKind, DestinationStatus, FifoConfig,
+    MAX_WAIT_SECS_MAX, POLL_LIMIT_MAX,
 };
 use hookwire_core::matching::channels_match;
 use hookwire_core::model::{Message, Metadata};
 use hookwire_core::time_fmt::Millis;
+use hookwire_core::{AttemptId, DestinationId};
 use hookwire_store::StoreError;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -26,6 +27,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::apps::load_app;
+use super::endpoints::{EndpointHeadersIn, EndpointHeadersOut, EndpointHeadersPatchIn};
 use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, QueryPairs};
 use super::messages::MessageOut;
@@ -39,11 +41,13 @@ use crate::state::AppState;
 const POLL_SCAN_MAX: usize = 10_000;
 /// Entries read from the store at a time while scanning.
 const POLL_SCAN_PAGE: usize = 500;
-/// How often a waiting poll looks for new messages.
-const POLL_WAIT_STEP_MS: u64 = 100;
+/// How often a waiting poll looks for messages other nodes accepted (this node's wake it).
+const POLL_WAIT_STEP_MS: u64 = 250;
 const EVENT_TYPES_MAX: usize = 1_000;
 const CHANNELS_MAX: usize = 10;
 const CONSUMER_ID_LENGTH_MAX: usize = 256;
+/// Messages counted at most for a destination's `lag` (one bounded index scan each).
+pub const LAG_COUNT_MAX: u64 = 100_000;
 
 /// Svix's destination types Hookwire does not serve (yet), refused by name.
 const NOT_SERVED: &[&str] = &[
@@ -72,6 +76,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(next_event))
         .routes(routes!(get_secret))
         .routes(routes!(get_transformation, patch_transformation))
+        .routes(routes!(simulate_transformation))
+        .routes(routes!(last_acked_event))
+        .routes(routes!(list_attempts))
+        .routes(routes!(get_attempt))
+        .routes(routes!(get_headers, update_headers, patch_headers))
         .routes(routes!(rotate_secret))
         .routes(routes!(poll))
         .routes(routes!(consumer_poll))
@@ -157,6 +166,10 @@ pub struct DestinationOut {
     pub failure_reason: Option<String>,
     #[schema(value_type = Option<String>)]
     pub next_retry_at: Option<String>,
+    /// Hookwire's: messages of the application after the position (a fifoEndpoint's, or its
+    /// furthest-behind consumer's; null for a polling endpoint without consumers), counted up
+    /// to 100,000. Its filters apply when sending, so fewer of them may be sent.
+    pub lag: Option<u64>,
     #[serde(with = "hookwire_core::time_fmt::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: Millis,
@@ -173,9 +186,13 @@ impl From<Destination> for DestinationOut {
             id: d.id.to_string(),
             uid: d.uid,
             kind: d.kind.as_str(),
-            // The receiver, not its key (read it at …/secret).
+            // The receiver, not its key (read it at …/secret) nor its sensitive headers' values
+            // (write-only, as an endpoint's; their names are at …/headers).
             config: match &d.config {
-                Some(config) => serde_json::json!({"url": config.url, "headers": config.headers}),
+                Some(config) => {
+                    let shown = shown_headers(&config.headers).0;
+                    serde_json::json!({"url": config.url, "headers": shown})
+                }
                 None => serde_json::json!({}),
             },
             status: if retrying { "retrying" } else { d.status.as_str() },
@@ -187,10 +204,39 @@ impl From<Destination> for DestinationOut {
             current_iterator: if d.progress.is_some() { progress.position } else { d.start },
             failure_reason: progress.failure_reason,
             next_retry_at: progress.next_retry_at.map(hookwire_core::time_fmt::format_millis),
+            lag: None,
             created_at: d.created_at,
             updated_at: d.updated_at,
         }
     }
+}
+
+/// Headers as shown: the non-sensitive ones with their values, and the names of the others.
+fn shown_headers(
+    headers: &std::collections::BTreeMap<String, String>,
+) -> (std::collections::BTreeMap<String, String>, Vec<String>) {
+    let sensitive = super::endpoints::sensitive_header_names(headers);
+    let shown = headers.iter().filter(|(name, _)| !sensitive.contains(name)).map(|(n, v)| (n.clone(), v.clone()));
+    (shown.collect(), sensitive)
+}
+
+/// How far behind its application's log a destination is (see `DestinationOut::lag`).
+pub async fn lag(state: &AppState, d: &Destination) -> ApiResult<Option<u64>> {
+    let position = match (&d.kind, &d.progress) {
+        (DestinationKind::FifoEndpoint, Some(progress)) => Some(progress.position.clone()),
+        (DestinationKind::FifoEndpoint, None) => Some(d.start.clone()),
+        (DestinationKind::PollingEndpoint, _) => state.store.slowest_consumer(d.id).await?,
+    };
+    Ok(match position {
+        Some(position) => Some(state.store.log_behind(d.app_id, &position, LAG_COUNT_MAX).await?),
+        None => None,
+    })
+}
+
+/// A destination as the API shows it, its lag counted.
+pub async fn destination_out(state: &AppState, d: Destination) -> ApiResult<DestinationOut> {
+    let lag = lag(state, &d).await?;
+    Ok(DestinationOut { lag, ..d.into() })
 }
 
 /// A page of a polling endpoint (Svix's `PollingEndpointOut`).
@@ -335,7 +381,7 @@ fn check(d: &Destination) -> ApiResult<()> {
     validate::metadata(&d.metadata)
 }
 
-async fn load(state: &AppState, principal: Principal, app_key: &str, key: &str) -> ApiResult<Destination> {
+pub async fn load(state: &AppState, principal: Principal, app_key: &str, key: &str) -> ApiResult<Destination> {
     let app = load_app(state, principal, app_key).await?;
     state.store.get_destination(app.id, key).await?.ok_or_else(|| ApiError::not_found("destination"))
 }
@@ -353,7 +399,13 @@ async fn list_destinations(
     let app = load_app(&state, principal, &app_id).await?;
     let page = page_from(&query, true, id_iterator::<DestinationId>)?;
     let destinations = state.store.list_destinations(app.id, &page).await?;
-    Ok(Json(list_response(&page, destinations, |d| d.id.to_string(), DestinationOut::from)))
+    let mut rows = Vec::with_capacity(destinations.len());
+    for d in destinations {
+        let lag = lag(&state, &d).await?;
+        rows.push((d, lag));
+    }
+    let out = |(d, lag): (Destination, Option<u64>)| DestinationOut { lag, ..d.into() };
+    Ok(Json(list_response(&page, rows, |(d, _)| d.id.to_string(), out)))
 }
 
 /// Create a destination; a polling endpoint's consumers start at the log's end now.
@@ -368,7 +420,8 @@ async fn create_destination(
     let app = load_app(&state, principal, &app_id).await?;
     let destination = destination_from(&state, app.id, input).await?;
     state.store.create_destination(destination.clone()).await?;
-    Ok((StatusCode::CREATED, Json(destination.into())))
+    state.intake.announce_log();
+    Ok((StatusCode::CREATED, Json(destination_out(&state, destination).await?)))
 }
 
 async fn destination_from(state: &AppState, app: hookwire_core::AppId, input: DestinationIn) -> ApiResult<Destination> {
@@ -411,7 +464,8 @@ async fn get_destination(
     principal: Principal,
     Path((app_id, destination_id)): Path<(String, String)>,
 ) -> ApiResult<Json<DestinationOut>> {
-    Ok(Json(load(&state, principal, &app_id, &destination_id).await?.into()))
+    let d = load(&state, principal, &app_id, &destination_id).await?;
+    Ok(Json(destination_out(&state, d).await?))
 }
 
 /// Replace a destination's settings (its consumers keep their positions).
@@ -427,8 +481,10 @@ async fn update_destination(
     let current = load(&state, principal, &app_id, &destination_id).await?;
     let mut input = input;
     if let (Some(serde_json::Value::Object(config)), Some(kept)) = (&mut input.config, &current.config) {
-        // A replacement that names no key keeps the signing secret.
+        // A replacement that names no key keeps the signing secret, and one without headers
+        // keeps them (sensitive values are never shown, so they could not be sent back).
         config.entry("key").or_insert_with(|| serde_json::Value::from(kept.secret.clone()));
+        config.entry("headers").or_insert_with(|| serde_json::json!(kept.headers));
     }
     let mut replacement = destination_from(&state, current.app_id, input).await?;
     replacement.id = current.id;
@@ -437,14 +493,16 @@ async fn update_destination(
     // The transformation is its own resource (…/transformation): a replacement keeps it.
     replacement.transformation = current.transformation;
     state.store.update_destination(replacement.clone()).await?;
-    Ok(Json(replacement.into()))
+    state.intake.announce_log();
+    let replacement = Destination { progress: current.progress, ..replacement };
+    Ok(Json(destination_out(&state, replacement).await?))
 }
 
 /// Change some of a destination's settings; `null` clears a field.
 #[utoipa::path(patch, path = "/api/v1/app/{app_id}/destination/{destination_id}", tag = "Destination",
     request_body = DestinationPatch, params(("app_id" = String, Path), ("destination_id" = String, Path)),
     responses((status = 200, body = DestinationOut)))]
-async fn patch_destination(
+pub async fn patch_destination(
     State(state): State<AppState>,
     principal: Principal,
     Path((app_id, destination_id)): Path<(String, String)>,
@@ -482,13 +540,14 @@ async fn patch_destination(
     check(&d)?;
     d.updated_at = state.clock.now();
     state.store.update_destination(d.clone()).await?;
-    Ok(Json(d.into()))
+    state.intake.announce_log();
+    Ok(Json(destination_out(&state, d).await?))
 }
 
 /// Delete a destination and its consumers' positions.
 #[utoipa::path(delete, path = "/api/v1/app/{app_id}/destination/{destination_id}", tag = "Destination",
     params(("app_id" = String, Path), ("destination_id" = String, Path)), responses((status = 204)))]
-async fn delete_destination(
+pub async fn delete_destination(
     State(state): State<AppState>,
     principal: Principal,
     Path((app_id, destination_id)): Path<(String, String)>,
@@ -565,14 +624,20 @@ async fn read(state: &AppState, d: &Destination, from: String, request: &PollReq
     }
     let deadline = tokio::time::Instant::now() + request.wait;
     let mut position = from;
+    let mut news = state.intake.log_news();
     loop {
+        news.borrow_and_update();
         let (data, done) = scan(state, d, &mut position, request).await?;
         let now = tokio::time::Instant::now();
         if !data.is_empty() || now >= deadline {
             let data = data.into_iter().map(|m| MessageOut::from_message(m, true)).collect();
             return Ok(PollingEndpointOut { data, iterator: position, done });
         }
-        tokio::time::sleep(Duration::from_millis(POLL_WAIT_STEP_MS).min(deadline - now)).await;
+        // Woken by this node's accepts; the step finds what other nodes accepted.
+        tokio::select! {
+            _ = news.changed() => {}
+            _ = tokio::time::sleep(Duration::from_millis(POLL_WAIT_STEP_MS).min(deadline - now)) => {}
+        }
     }
 }
 
@@ -725,7 +790,7 @@ pub struct DestinationSkipIn {
 #[utoipa::path(post, path = "/api/v1/app/{app_id}/destination/{destination_id}/skip", tag = "Destination",
     request_body = DestinationSkipIn, params(("app_id" = String, Path), ("destination_id" = String, Path)),
     responses((status = 200, body = DestinationOut)))]
-async fn skip(
+pub async fn skip(
     State(state): State<AppState>,
     principal: Principal,
     Path((app_id, destination_id)): Path<(String, String)>,
@@ -743,15 +808,17 @@ async fn skip(
         }
         None => state.store.log_end(d.app_id).await?,
     };
-    let progress = hookwire_core::destination::Progress { position, ..Default::default() };
+    let last_acked = d.progress.as_ref().and_then(|p| p.last_acked);
+    let progress = hookwire_core::destination::Progress { position, last_acked, ..Default::default() };
     set_progress(&state, &d, &progress).await?;
-    Ok(Json(Destination { progress: Some(progress), ..d }.into()))
+    state.intake.announce_log();
+    Ok(Json(destination_out(&state, Destination { progress: Some(progress), ..d }).await?))
 }
 
 /// Send a FIFO destination's failing batch again now, instead of at its next retry.
 #[utoipa::path(post, path = "/api/v1/app/{app_id}/destination/{destination_id}/force-retry", tag = "Destination",
     params(("app_id" = String, Path), ("destination_id" = String, Path)), responses((status = 200, body = DestinationOut)))]
-async fn force_retry(
+pub async fn force_retry(
     State(state): State<AppState>,
     principal: Principal,
     Path((app_id, destination_id)): Path<(String, String)>,
@@ -760,7 +827,8 @@ async fn force_retry(
     let mut progress = d.progress.clone().unwrap_or_default();
     progress.next_retry_at = None;
     set_progress(&state, &d, &progress).await?;
-    Ok(Json(Destination { progress: Some(progress), ..d }.into()))
+    state.intake.announce_log();
+    Ok(Json(destination_out(&state, Destination { progress: Some(progress), ..d }).await?))
 }
 
 /// The oldest message a FIFO destination has not had acknowledged (the head of its next batch).
@@ -872,7 +940,7 @@ async fn get_transformation(
 #[utoipa::path(patch, path = "/api/v1/app/{app_id}/destination/{destination_id}/transformation", tag = "Destination",
     request_body = DestinationTransformIn, params(("app_id" = String, Path), ("destination_id" = String, Path)),
     responses((status = 204)))]
-async fn patch_transformation(
+pub async fn patch_transformation(
     State(state): State<AppState>,
     principal: Principal,
     Path((app_id, destination_id)): Path<(String, String)>,
@@ -903,6 +971,293 @@ async fn patch_transformation(
         None => None,
     };
     d.updated_at = now;
+    state.store.update_destination(d).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DestinationTransformationEventIn {
+    pub event_type: String,
+    /// The event type's example when absent.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub payload: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DestinationTransformationSimulateIn {
+    /// The code to run; the destination's own when absent.
+    #[serde(default)]
+    pub code: Option<String>,
+    /// The batch to run it on; the destination's next batch (from its position) when absent.
+    #[serde(default)]
+    pub events: Option<Vec<DestinationTransformationEventIn>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DestinationTransformationSimulateOut {
+    /// The body the handler returned (parsed when it is JSON, else the text); null on error.
+    #[schema(value_type = Option<Object>)]
+    pub payload: Option<serde_json::Value>,
+    /// Events in the batch the code ran on.
+    pub events: usize,
+    pub error: Option<String>,
+    pub console: Vec<String>,
+}
+
+/// Run code (the given code, or the destination's) on a batch, as a send would, and say what
+/// body would go; nothing is sent or saved.
+#[utoipa::path(post, path = "/api/v1/app/{app_id}/destination/{destination_id}/transformation/simulate",
+    tag = "Destination", request_body = DestinationTransformationSimulateIn,
+    params(("app_id" = String, Path), ("destination_id" = String, Path)),
+    responses((status = 200, body = DestinationTransformationSimulateOut)))]
+async fn simulate_transformation(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((app_id, destination_id)): Path<(String, String)>,
+    input: super::extract::OptionalJsonBody<DestinationTransformationSimulateIn>,
+) -> ApiResult<Json<DestinationTransformationSimulateOut>> {
+    let d = load_fifo(&state, principal, &app_id, &destination_id).await?;
+    Ok(Json(simulate_destination_transformation(&state, &d, input.0).await?))
+}
+
+/// Runs `input` against a FIFO destination's transformation as a send would, sending nothing
+/// (the API and the dashboard's test pane).
+pub async fn simulate_destination_transformation(
+    state: &AppState,
+    d: &Destination,
+    input: DestinationTransformationSimulateIn,
+) -> ApiResult<DestinationTransformationSimulateOut> {
+    let saved = d.transformation.as_ref();
+    let code = match (input.code, saved) {
+        (Some(code), _) => code,
+        (None, Some(t)) => t.code.clone(),
+        (None, None) => {
+            return Err(ApiError::invalid(&["body", "code"], "the destination has no transformation: give the code"));
+        }
+    };
+    if code.len() > hookwire_transform::TRANSFORMATION_CODE_BYTES_MAX {
+        return Err(ApiError::invalid(
+            &["body", "code"],
+            format!("at most {} bytes", hookwire_transform::TRANSFORMATION_CODE_BYTES_MAX),
+        ));
+    }
+    let events: Vec<serde_json::Value> = match input.events {
+        Some(events) => {
+            if events.is_empty() || events.len() > POLL_LIMIT_MAX {
+                return Err(ApiError::invalid(&["body", "events"], format!("between 1 and {POLL_LIMIT_MAX} events")));
+            }
+            let mut built = Vec::with_capacity(events.len());
+            for (n, event) in events.into_iter().enumerate() {
+                validate::event_type_name(&format!("events[{n}].eventType"), &event.event_type, false)?;
+                let payload = match event.payload {
+                    Some(payload) => payload,
+                    None => super::endpoints::example_payload(state, &event.event_type, 0).await?,
+                };
+                built.push(serde_json::json!({"eventType": event.event_type, "payload": payload}));
+            }
+            built
+        }
+        None => {
+            let mut position = d.progress.clone().map_or_else(|| d.start.clone(), |p| p.position);
+            let request =
+                PollRequest { limit: d.batch_size as usize, event_type: None, channel: None, wait: Duration::ZERO };
+            let (found, _) = scan(state, d, &mut position, &request).await?;
+            if found.is_empty() {
+                return Err(ApiError::invalid(&["body", "events"], "nothing is waiting to be sent: give events"));
+            }
+            found
+                .iter()
+                .map(|m| serde_json::json!({"eventType": m.event_type, "payload": simulated_payload(m)}))
+                .collect()
+        }
+    };
+    let events_text = serde_json::to_string(&events).expect("values serialise");
+    let empty = std::collections::BTreeMap::new();
+    let url = d.config.as_ref().map_or("", |c| c.url.as_str());
+    let batch = hookwire_transform::Batch {
+        url,
+        events: &events_text,
+        variables: saved.map_or(&empty, |t| &t.variables),
+        time_ms: state.clock.now(),
+    };
+    let simulation = state.sender.transforms().simulate_batch(&code, batch).await;
+    let mut out = DestinationTransformationSimulateOut {
+        payload: None,
+        events: events.len(),
+        error: None,
+        console: simulation.console,
+    };
+    match simulation.outcome {
+        Ok(hookwire_transform::Outcome::Send(shaped)) => {
+            out.payload = Some(match shaped.text() {
+                Some(text) => serde_json::Value::String(text),
+                None => serde_json::from_str(&shaped.payload).unwrap_or(serde_json::Value::String(shaped.payload)),
+            });
+        }
+        Ok(hookwire_transform::Outcome::Cancel) => out.error = Some("cancel: a batch cannot be cancelled".into()),
+        Err(failure) => out.error = Some(failure.to_string()),
+    }
+    Ok(out)
+}
+
+/// A stored message's payload as a transformation sees it (a raw one as text).
+fn simulated_payload(m: &Message) -> serde_json::Value {
+    match (&m.content_type, &m.payload) {
+        (None, Some(payload)) => serde_json::from_str(payload).unwrap_or(serde_json::Value::Null),
+        (Some(_), Some(text)) => serde_json::Value::String(text.clone()),
+        (_, None) => serde_json::json!({"expired": true}),
+    }
+}
+
+/// The last message a FIFO destination's receiver acknowledged (the end of the last batch it
+/// answered with a 2xx).
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/destination/{destination_id}/last-acked-event", tag = "Destination",
+    params(("app_id" = String, Path), ("destination_id" = String, Path)), responses((status = 200, body = MessageOut)))]
+async fn last_acked_event(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((app_id, destination_id)): Path<(String, String)>,
+) -> ApiResult<Json<MessageOut>> {
+    let d = load_fifo(&state, principal, &app_id, &destination_id).await?;
+    let id = d.progress.and_then(|p| p.last_acked).ok_or_else(|| ApiError::not_found("acknowledged event"))?;
+    let message =
+        state.store.get_message(d.app_id, id).await?.ok_or_else(|| ApiError::not_found("acknowledged event"))?;
+    Ok(Json(MessageOut::from_message(message, true)))
+}
+
+/// One try of a FIFO destination's batch.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DestinationAttemptOut {
+    pub id: String,
+    /// The batch's `webhook-id` (the same on each try of the batch).
+    pub batch_id: String,
+    /// Events in the batch.
+    pub messages: u32,
+    /// `succeeded` or `failed`.
+    pub status: &'static str,
+    pub response_status_code: u16,
+    pub response: String,
+    /// Why it failed (`status`, `timeout`, `connection`, `transformation`, …); null on success.
+    pub error_kind: Option<&'static str>,
+    pub duration_ms: u64,
+    #[serde(with = "hookwire_core::time_fmt::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub timestamp: Millis,
+}
+
+impl From<DestinationAttempt> for DestinationAttemptOut {
+    fn from(a: DestinationAttempt) -> Self {
+        Self {
+            id: a.id.to_string(),
+            batch_id: a.batch_id,
+            messages: a.messages,
+            status: if a.error.is_none() { "succeeded" } else { "failed" },
+            response_status_code: a.status_code,
+            response: a.response,
+            error_kind: a.error.map(|e| e.as_str()),
+            duration_ms: a.duration_ms,
+            timestamp: a.created_at,
+        }
+    }
+}
+
+/// A FIFO destination's batch attempts, newest first (the newest 1,000 are kept).
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/destination/{destination_id}/attempt", tag = "Destination",
+    params(("app_id" = String, Path), ("destination_id" = String, Path), ("limit" = Option<usize>, Query),
+        ("iterator" = Option<String>, Query), ("order" = Option<String>, Query)),
+    responses((status = 200, body = ListResponse<DestinationAttemptOut>)))]
+async fn list_attempts(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((app_id, destination_id)): Path<(String, String)>,
+    query: QueryPairs,
+) -> ApiResult<Json<ListResponse<DestinationAttemptOut>>> {
+    let d = load_fifo(&state, principal, &app_id, &destination_id).await?;
+    let page = page_from(&query, true, id_iterator::<AttemptId>)?;
+    let attempts = state.store.list_destination_attempts(d.id, &page).await?;
+    Ok(Json(list_response(&page, attempts, |a| a.id.to_string(), DestinationAttemptOut::from)))
+}
+
+/// One batch attempt of a FIFO destination.
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/destination/{destination_id}/attempt/{attempt_id}",
+    tag = "Destination", params(("app_id" = String, Path), ("destination_id" = String, Path), ("attempt_id" = String, Path)),
+    responses((status = 200, body = DestinationAttemptOut)))]
+async fn get_attempt(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((app_id, destination_id, attempt_id)): Path<(String, String, String)>,
+) -> ApiResult<Json<DestinationAttemptOut>> {
+    let d = load_fifo(&state, principal, &app_id, &destination_id).await?;
+    let id: AttemptId = attempt_id.parse().map_err(|_| ApiError::not_found("attempt"))?;
+    let attempt = state.store.get_destination_attempt(d.id, id).await?.ok_or_else(|| ApiError::not_found("attempt"))?;
+    Ok(Json(attempt.into()))
+}
+
+/// Get a FIFO destination's custom headers; sensitive values are not returned.
+#[utoipa::path(get, path = "/api/v1/app/{app_id}/destination/{destination_id}/headers", tag = "Destination",
+    params(("app_id" = String, Path), ("destination_id" = String, Path)), responses((status = 200, body = EndpointHeadersOut)))]
+async fn get_headers(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((app_id, destination_id)): Path<(String, String)>,
+) -> ApiResult<Json<EndpointHeadersOut>> {
+    let d = load_fifo(&state, principal, &app_id, &destination_id).await?;
+    let (headers, sensitive) = shown_headers(&d.config.map(|c| c.headers).unwrap_or_default());
+    Ok(Json(EndpointHeadersOut { headers, sensitive }))
+}
+
+/// Replace a FIFO destination's custom headers.
+#[utoipa::path(put, path = "/api/v1/app/{app_id}/destination/{destination_id}/headers", tag = "Destination",
+    request_body = EndpointHeadersIn, params(("app_id" = String, Path), ("destination_id" = String, Path)),
+    responses((status = 204)))]
+async fn update_headers(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((app_id, destination_id)): Path<(String, String)>,
+    JsonBody(input): JsonBody<EndpointHeadersIn>,
+) -> ApiResult<StatusCode> {
+    let d = load_fifo(&state, principal, &app_id, &destination_id).await?;
+    save_headers(&state, d, |_| input.headers).await
+}
+
+/// Add, change or delete some of a FIFO destination's custom headers.
+#[utoipa::path(patch, path = "/api/v1/app/{app_id}/destination/{destination_id}/headers", tag = "Destination",
+    request_body = EndpointHeadersPatchIn, params(("app_id" = String, Path), ("destination_id" = String, Path)),
+    responses((status = 204)))]
+async fn patch_headers(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((app_id, destination_id)): Path<(String, String)>,
+    JsonBody(input): JsonBody<EndpointHeadersPatchIn>,
+) -> ApiResult<StatusCode> {
+    let d = load_fifo(&state, principal, &app_id, &destination_id).await?;
+    save_headers(&state, d, |mut headers| {
+        for name in &input.delete_headers {
+            headers.remove(name);
+        }
+        headers.extend(input.headers);
+        headers
+    })
+    .await
+}
+
+async fn save_headers(
+    state: &AppState,
+    mut d: Destination,
+    change: impl FnOnce(std::collections::BTreeMap<String, String>) -> std::collections::BTreeMap<String, String>,
+) -> ApiResult<StatusCode> {
+    let Some(config) = d.config.as_mut() else {
+        return Err(ApiError::invalid(&["body", "headers"], "the destination has no receiver configured"));
+    };
+    let headers = change(std::mem::take(&mut config.headers));
+    super::endpoints::check_headers(&headers)?;
+    config.headers = headers;
+    d.updated_at = state.clock.now();
     state.store.update_destination(d).await?;
     Ok(StatusCode::NO_CONTENT)
 }

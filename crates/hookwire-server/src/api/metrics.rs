@@ -9,7 +9,7 @@ use axum::routing::get;
 
 use super::error::ApiResult;
 use super::extract::Admin;
-use crate::metrics::exposition::render;
+use crate::metrics::exposition::{DestinationLag, render};
 use crate::state::AppState;
 
 const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -27,5 +27,13 @@ async fn scrape(State(state): State<AppState>, request: Request) -> ApiResult<im
     let now = state.clock.now();
     let queue = state.store.queue_depth(now).await?;
     let flow = state.dispatcher.flow_summary(now);
-    Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], render(&state.metrics, &queue, &flow)))
+    let mut lags = Vec::new();
+    for d in state.store.all_destinations(state.config.metrics_endpoint_labels_max).await? {
+        if let Some(lag) = super::destinations::lag(&state, &d).await? {
+            let (app, destination, kind) = (d.app_id.to_string(), d.id.to_string(), d.kind.as_str());
+            lags.push(DestinationLag { app, destination, kind, lag });
+        }
+    }
+    let out = render(&state.metrics, &queue, &flow, &lags);
+    Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], out))
 }

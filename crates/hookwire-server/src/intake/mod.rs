@@ -143,6 +143,9 @@ pub struct Intake {
     clock: SharedClock,
     metrics: Arc<crate::metrics::Metrics>,
     policy: IntakePolicy,
+    /// Counts accepted messages, so the readers of the message log (the FIFO sender, long
+    /// polls) wake on news instead of polling.
+    appended: tokio::sync::watch::Sender<u64>,
 }
 
 impl Intake {
@@ -161,6 +164,7 @@ impl Intake {
             clock,
             metrics,
             policy,
+            appended: tokio::sync::watch::Sender::new(0),
         }
     }
 
@@ -225,10 +229,21 @@ impl Intake {
         match self.hand_over(&message, deliveries, planned, now, commit).await? {
             hookwire_store::Accepted::Created => {
                 self.metrics.message_accepted();
+                self.announce_log();
                 Ok(Accepted::Created(message))
             }
             hookwire_store::Accepted::Existing(existing) => Ok(Accepted::Existing(existing)),
         }
+    }
+
+    /// Wakes the message log's readers: a message was accepted, or a destination changed.
+    pub fn announce_log(&self) {
+        self.appended.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Changes whenever [`Self::announce_log`] is called.
+    pub fn log_news(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.appended.subscribe()
     }
 
     /// Sends `message` again to `endpoint`: one manual attempt of each of `chunks` (`None`: every

@@ -9,8 +9,17 @@ use hookwire_store::QueueDepth;
 use super::{Histogram, Metrics, outcome_label};
 use crate::delivery::FlowSummary;
 
+/// A destination's lag, read from the store at scrape time.
+pub struct DestinationLag {
+    pub app: String,
+    pub destination: String,
+    pub kind: &'static str,
+    /// Messages of its application's log after its position (see `DestinationOut::lag`).
+    pub lag: u64,
+}
+
 /// The whole exposition, every family with its HELP and TYPE lines.
-pub fn render(metrics: &Metrics, queue: &QueueDepth, flow: &FlowSummary) -> String {
+pub fn render(metrics: &Metrics, queue: &QueueDepth, flow: &FlowSummary, lags: &[DestinationLag]) -> String {
     let mut out = String::with_capacity(4_096);
     family(
         &mut out,
@@ -62,6 +71,16 @@ pub fn render(metrics: &Metrics, queue: &QueueDepth, flow: &FlowSummary) -> Stri
         let _ = writeln!(out, "{name} {value}");
     }
     endpoint_families(&mut out, metrics);
+    let help = "Messages of the application's log a destination has not passed yet (a FIFO endpoint's \
+                position, a polling endpoint's furthest-behind consumer; counted up to 100000).";
+    family(&mut out, "hookwire_destination_lag_messages", "gauge", help);
+    for l in lags {
+        let _ = writeln!(
+            out,
+            "hookwire_destination_lag_messages{{app=\"{}\",destination=\"{}\",type=\"{}\"}} {}",
+            l.app, l.destination, l.kind, l.lag
+        );
+    }
     out
 }
 
@@ -133,7 +152,7 @@ mod tests {
         for ms in [3, 7, 40_000] {
             metrics.attempt_duration.observe(ms);
         }
-        let text = render(&metrics, &QueueDepth::default(), &FlowSummary::default());
+        let text = render(&metrics, &QueueDepth::default(), &FlowSummary::default(), &[]);
         for line in [
             "hookwire_attempt_duration_seconds_bucket{le=\"0.005\"} 1",
             "hookwire_attempt_duration_seconds_bucket{le=\"0.01\"} 2",

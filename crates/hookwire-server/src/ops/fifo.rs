@@ -8,11 +8,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use hookwire_core::destination::{Destination, Progress};
+use hookwire_core::AttemptId;
+use hookwire_core::destination::{Destination, DestinationAttempt, Progress};
 use hookwire_core::model::Message;
 use hookwire_core::time_fmt::{Millis, format_millis};
 use hookwire_store::{Store, StoreError};
 use serde_json::value::RawValue;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::SharedClock;
@@ -20,8 +22,10 @@ use crate::delivery::sender::Sender;
 
 /// How long a sender holds a destination: one batch's send and save fit well inside.
 pub const FIFO_LEASE_MS: Millis = 60_000;
-/// How often the sender looks for destinations with work (new messages, a retry due).
-const FIFO_POLL_MS: u64 = 200;
+/// How often a sender not told of new messages looks for destinations whose time came (a
+/// retry, a batch's wait, a lapsed lease), and, with several nodes, for messages another node
+/// accepted.
+const FIFO_IDLE_MS: u64 = 1_000;
 /// Destinations taken at a time.
 const FIFO_CLAIM_MAX: usize = 32;
 /// Log entries looked through for one batch before the position moves on without sending.
@@ -40,14 +44,28 @@ fn retry_delay_ms(failures: u32, retry_after_seconds: Option<u64>) -> Millis {
     doubled.max(asked).min(FIFO_RETRY_MAX_MS)
 }
 
-/// Runs until `cancel` fires.
-pub async fn run(store: Arc<dyn Store>, sender: Sender, clock: SharedClock, cancel: CancellationToken) {
+/// Runs until `cancel` fires. It wakes when this node accepts a message (or the API changes a
+/// destination: `appended`), when a peer announces work, and otherwise once a second; an idle
+/// destination costs nothing until then. On one node every message arrives through this
+/// node's intake, so the idle look takes only destinations whose time came; with peers (a
+/// shared store) it takes every one, since a peer's accepts are not heard here.
+pub async fn run(
+    store: Arc<dyn Store>,
+    sender: Sender,
+    clock: SharedClock,
+    mut appended: watch::Receiver<u64>,
+    cancel: CancellationToken,
+) {
     let owner = format!("fifo-{}", uuid::Uuid::now_v7());
+    let peers = store.due_signal();
+    let mut told = true; // at start: whatever is pending
     loop {
+        appended.borrow_and_update();
         let now = clock.now();
+        let timed_only = !told && peers.is_none();
         let claimed = tokio::select! {
             _ = cancel.cancelled() => return,
-            claimed = store.claim_driven(now, &owner, now + FIFO_LEASE_MS, FIFO_CLAIM_MAX) => claimed,
+            claimed = store.claim_driven(now, &owner, now + FIFO_LEASE_MS, FIFO_CLAIM_MAX, timed_only) => claimed,
         };
         let claimed = claimed.unwrap_or_else(|error| {
             tracing::warn!(%error, "cannot look for FIFO destinations; will try again");
@@ -58,55 +76,77 @@ pub async fn run(store: Arc<dyn Store>, sender: Sender, clock: SharedClock, canc
             let (store, sender, clock, owner) = (store.clone(), sender.clone(), clock.clone(), owner.clone());
             sends.spawn(async move {
                 let id = destination.id;
-                if let Err(error) = drive(&*store, &sender, &clock, &owner, destination).await {
+                drive(&*store, &sender, &clock, &owner, destination).await.unwrap_or_else(|error| {
                     // The lease lapses and the batch is tried again.
                     tracing::warn!(%error, destination_id = %id, "a FIFO batch could not be settled");
-                }
+                    false
+                })
             });
         }
-        while sends.join_next().await.is_some() {}
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(Duration::from_millis(FIFO_POLL_MS)) => {}
+        let mut more = false;
+        while let Some(turn) = sends.join_next().await {
+            more |= turn.unwrap_or(false);
         }
+        if more {
+            told = true; // a batch went: look for the next one at once
+            continue;
+        }
+        told = tokio::select! {
+            _ = cancel.cancelled() => return,
+            changed = appended.changed() => changed.is_ok(),
+            _ = announced(peers.as_deref()) => true,
+            _ = tokio::time::sleep(Duration::from_millis(FIFO_IDLE_MS)) => false,
+        };
     }
 }
 
-/// One turn of one destination: the next batch sent (or none due yet), its progress saved and
-/// its lease freed.
+/// Resolves when a peer announces work; never without a shared store.
+async fn announced(signal: Option<&tokio::sync::Notify>) {
+    match signal {
+        Some(signal) => signal.notified().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// One turn of one destination: the next batch sent (or none due yet), its progress saved
+/// with the attempt, and its lease freed. True when there may be more to send at once (a batch
+/// was taken, or the scan stopped at its bound).
 async fn drive(
     store: &dyn Store,
     sender: &Sender,
     clock: &SharedClock,
     owner: &str,
     destination: Destination,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let mut progress = destination
         .progress
         .clone()
         .unwrap_or_else(|| Progress { position: destination.start.clone(), ..Progress::default() });
     let Some(config) = destination.config.clone() else {
         progress.failure_reason = Some("the destination has no receiver configured".into());
-        store.save_progress(destination.id, owner, &progress).await?;
-        return Ok(());
+        store.save_progress(destination.id, owner, &progress, None).await?;
+        return Ok(false);
     };
-    let batch = next_batch(store, &destination, &progress.position).await?;
+    let batch = next_batch(store, &destination, &progress.position, progress.batch_end.as_deref()).await?;
     let now = clock.now();
-    let Some(first) = batch.messages.first() else {
+    let (Some(first), Some(last)) = (batch.messages.first(), batch.messages.last()) else {
         // Nothing to send: move past what was looked through.
         progress.position = batch.scanned_to;
-        store.save_progress(destination.id, owner, &progress).await?;
-        return Ok(());
+        progress.next_retry_at = None;
+        store.save_progress(destination.id, owner, &progress, None).await?;
+        return Ok(batch.scanned_all_it_may);
     };
-    let waiting = destination.max_wait_secs > 0
-        && batch.messages.len() < destination.batch_size as usize
-        && now < first.created_at + Millis::from(destination.max_wait_secs) * 1_000;
-    if waiting && progress.failures == 0 {
+    let full = batch.messages.len() == destination.batch_size as usize;
+    let send_at = first.created_at + Millis::from(destination.max_wait_secs) * 1_000;
+    if !full && now < send_at && progress.failures == 0 {
         // A partial batch waits up to maxWaitSecs after its first message for company.
-        store.save_progress(destination.id, owner, &progress).await?;
-        return Ok(());
+        progress.next_retry_at = Some(send_at);
+        store.save_progress(destination.id, owner, &progress, None).await?;
+        return Ok(false);
     }
-    let webhook_id = format!("batch_{}", first.id);
+    // Named by its first and last message: a try of the same messages has the same id, and a
+    // batch that differs (grown after a crash mid-send) never reuses one a receiver has seen.
+    let webhook_id = format!("batch_{}_{}", first.id, last.id);
     let outcome = match shaped_body(sender, &destination, &config.url, &batch.messages, now).await {
         Ok(body) => sender.send_batch(&config.url, &config.headers, &config.secret, &webhook_id, body, now).await,
         Err(failure) => hookwire_core::model::AttemptOutcome {
@@ -117,11 +157,23 @@ async fn drive(
             retry_after_seconds: None,
         },
     };
+    let attempt = DestinationAttempt {
+        id: AttemptId::generate(),
+        destination_id: destination.id,
+        batch_id: webhook_id.clone(),
+        messages: batch.messages.len() as u32,
+        status_code: outcome.status_code,
+        response: outcome.response.clone(),
+        error: outcome.error,
+        duration_ms: outcome.duration_ms,
+        created_at: now,
+    };
     if outcome.succeeded() {
-        progress = Progress { position: batch.sent_to, ..Progress::default() };
+        progress = Progress { position: batch.sent_to, last_acked: Some(last.id), ..Progress::default() };
     } else {
         progress.failures += 1;
         progress.failure_reason = Some(reason(&outcome));
+        progress.batch_end = Some(batch.sent_to.clone());
         let retry = clock.now() + retry_delay_ms(progress.failures, outcome.retry_after_seconds);
         progress.next_retry_at = Some(retry);
         tracing::info!(
@@ -130,22 +182,37 @@ async fn drive(
             "a FIFO batch failed; the same batch goes again"
         );
     }
-    if !store.save_progress(destination.id, owner, &progress).await? {
+    if !store.save_progress(destination.id, owner, &progress, Some(&attempt)).await? {
         tracing::warn!(destination_id = %destination.id, "a FIFO lease lapsed during a send; its batch may repeat");
     }
-    Ok(())
+    // After a batch was taken, look again at once: what followed it (or arrived meanwhile) is
+    // next, and no accept may come to wake the sender for it.
+    Ok(outcome.succeeded())
 }
 
-/// The next batch of a destination from `position`: its messages, the position after the last
-/// of them, and how far the log was looked through.
+/// The next batch of a destination from `position` (ending at `end`, a failing batch's last
+/// message, when given): its messages, the position after the last of them, and how far the
+/// log was looked through.
 struct Batch {
     messages: Vec<Message>,
     sent_to: String,
     scanned_to: String,
+    /// The scan stopped at its bound, not at the log's end: more is left to look through.
+    scanned_all_it_may: bool,
 }
 
-async fn next_batch(store: &dyn Store, destination: &Destination, position: &str) -> Result<Batch, StoreError> {
-    let mut batch = Batch { messages: Vec::new(), sent_to: position.to_owned(), scanned_to: position.to_owned() };
+async fn next_batch(
+    store: &dyn Store,
+    destination: &Destination,
+    position: &str,
+    end: Option<&str>,
+) -> Result<Batch, StoreError> {
+    let mut batch = Batch {
+        messages: Vec::new(),
+        sent_to: position.to_owned(),
+        scanned_to: position.to_owned(),
+        scanned_all_it_may: false,
+    };
     let mut scanned = 0;
     loop {
         let page = store.read_log(destination.app_id, &batch.scanned_to, FIFO_SCAN_PAGE).await?;
@@ -153,16 +220,21 @@ async fn next_batch(store: &dyn Store, destination: &Destination, position: &str
         for (at, message) in page {
             batch.scanned_to = at.clone();
             scanned += 1;
+            let last = end == Some(at.as_str());
             if destination.wants(&message) {
                 batch.sent_to = at;
                 batch.messages.push(message);
-                if batch.messages.len() == destination.batch_size as usize {
+                if last || batch.messages.len() == destination.batch_size as usize {
                     return Ok(batch);
                 }
+            }
+            if last {
+                return Ok(batch);
             }
         }
         if exhausted || scanned >= FIFO_SCAN_MAX {
             // A batch ends with its last message: what follows it is read next time.
+            batch.scanned_all_it_may = !exhausted;
             return Ok(batch);
         }
     }

@@ -5,10 +5,10 @@
 //! whichever node accepted it. (The order is by transaction id, the same for every reader.)
 
 use async_trait::async_trait;
-use hookwire_core::destination::{Destination, DestinationKind, Progress};
+use hookwire_core::destination::{ATTEMPTS_KEPT, Destination, DestinationAttempt, DestinationKind, Progress};
 use hookwire_core::model::Message;
 use hookwire_core::time_fmt::Millis;
-use hookwire_core::{AppId, DestinationId, MessageId};
+use hookwire_core::{AppId, AttemptId, DestinationId, MessageId};
 
 use super::PgStore;
 use super::rows::{self, Conditions, MESSAGE_COLUMNS, conflict_as, to_json};
@@ -17,7 +17,7 @@ use crate::query::WhereClause;
 use crate::{DestinationStore, Page};
 
 /// The settings and the progress columns, in the order `destination` reads them.
-const DESTINATION_COLUMNS: &str = "body, position, failures, failure_reason, next_retry_at";
+const DESTINATION_COLUMNS: &str = "body, position, failures, failure_reason, next_retry_at, last_acked, batch_end";
 
 fn destination(row: &tokio_postgres::Row) -> StoreResult<Destination> {
     let mut destination: Destination = rows::from_json(row.get(0))?;
@@ -27,6 +27,8 @@ fn destination(row: &tokio_postgres::Row) -> StoreResult<Destination> {
             failures: row.get::<_, i32>(2) as u32,
             failure_reason: row.get(3),
             next_retry_at: row.get(4),
+            last_acked: row.get::<_, Option<String>>(5).and_then(|id| id.parse().ok()),
+            batch_end: row.get(6),
         });
     }
     Ok(destination)
@@ -90,30 +92,62 @@ impl DestinationStore for PgStore {
         rows.iter().map(destination).collect()
     }
 
+    async fn all_destinations(&self, limit: usize) -> StoreResult<Vec<Destination>> {
+        let sql = format!("SELECT {DESTINATION_COLUMNS} FROM destinations ORDER BY id LIMIT $1");
+        let client = self.client().await?;
+        let rows = client.query(&sql, &[&(limit as i64)]).await?;
+        rows.iter().map(destination).collect()
+    }
+
     async fn claim_driven(
         &self,
         now: Millis,
         owner: &str,
         lease_until: Millis,
         limit: usize,
+        timed_only: bool,
     ) -> StoreResult<Vec<Destination>> {
         let sql = format!(
             "UPDATE destinations SET lease_owner = $2, lease_until = $3 WHERE id IN (SELECT id FROM destinations \
-             WHERE driven AND (next_retry_at IS NULL OR next_retry_at <= $1) AND (lease_until IS NULL OR lease_until < $1) \
+             WHERE driven AND (next_retry_at IS NULL OR next_retry_at <= $1 OR (NOT $5 AND failures = 0)) AND (lease_until IS NULL OR lease_until < $1) \
+             AND (NOT $5 OR next_retry_at IS NOT NULL OR lease_until IS NOT NULL) \
              LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING {DESTINATION_COLUMNS}"
         );
         let client = self.client().await?;
-        let rows = client.query(&sql, &[&now, &owner, &lease_until, &(limit as i64)]).await?;
+        let rows = client.query(&sql, &[&now, &owner, &lease_until, &(limit as i64), &timed_only]).await?;
         rows.iter().map(destination).collect()
     }
 
-    async fn save_progress(&self, id: DestinationId, owner: &str, progress: &Progress) -> StoreResult<bool> {
+    async fn save_progress(
+        &self,
+        id: DestinationId,
+        owner: &str,
+        progress: &Progress,
+        attempt: Option<&DestinationAttempt>,
+    ) -> StoreResult<bool> {
         self::position(&progress.position)?;
         let client = self.client().await?;
-        let changed = client
-            .execute(
-                "UPDATE destinations SET position = $3, failures = $4, failure_reason = $5, next_retry_at = $6, \
-                 lease_owner = NULL, lease_until = NULL WHERE id = $1 AND lease_owner = $2",
+        let (attempt_id, attempt_body) = match attempt {
+            Some(attempt) => (Some(attempt.id.to_string()), Some(to_json(attempt))),
+            None => (None, None),
+        };
+        // One round trip: the progress, the attempt, and the log trimmed to the newest
+        // ATTEMPTS_KEPT (the insert is not visible to the trim in the same statement: keep one less).
+        let sql = format!(
+            "WITH saved AS (UPDATE destinations SET position = $3, failures = $4, failure_reason = $5, \
+             next_retry_at = $6, last_acked = $7, batch_end = $10, lease_owner = NULL, lease_until = NULL \
+             WHERE id = $1 AND lease_owner = $2 RETURNING 1), \
+             recorded AS (INSERT INTO destination_attempts (destination_id, id, body) \
+             SELECT $1, $8, $9 WHERE $8::text IS NOT NULL), \
+             trimmed AS (DELETE FROM destination_attempts WHERE $8::text IS NOT NULL AND destination_id = $1 \
+             AND id <= (SELECT id FROM destination_attempts WHERE destination_id = $1 ORDER BY id DESC \
+             LIMIT 1 OFFSET {})) \
+             SELECT COUNT(*) FROM saved",
+            ATTEMPTS_KEPT - 1
+        );
+        let row = client
+            .query_one(
+                &sql,
                 &[
                     &id.to_string(),
                     &owner,
@@ -121,10 +155,69 @@ impl DestinationStore for PgStore {
                     &(progress.failures as i32),
                     &progress.failure_reason,
                     &progress.next_retry_at,
+                    &progress.last_acked.map(|m| m.to_string()),
+                    &attempt_id,
+                    &attempt_body,
+                    &progress.batch_end,
                 ],
             )
             .await?;
-        Ok(changed > 0)
+        Ok(row.get::<_, i64>(0) > 0)
+    }
+
+    async fn list_destination_attempts(
+        &self,
+        destination: DestinationId,
+        page: &Page,
+    ) -> StoreResult<Vec<DestinationAttempt>> {
+        let mut conditions = Conditions::default();
+        conditions.push("destination_id = ?", destination.to_string());
+        let tail = conditions.page(page, "id");
+        let sql = format!("SELECT body FROM destination_attempts WHERE {} {tail}", conditions.sql());
+        let client = self.client().await?;
+        let rows = client.query(&sql, &conditions.params()).await?;
+        rows.iter().map(|row| rows::from_json(row.get(0))).collect()
+    }
+
+    async fn get_destination_attempt(
+        &self,
+        destination: DestinationId,
+        id: AttemptId,
+    ) -> StoreResult<Option<DestinationAttempt>> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT body FROM destination_attempts WHERE destination_id = $1 AND id = $2",
+                &[&destination.to_string(), &id.to_string()],
+            )
+            .await?;
+        row.map(|row| rows::from_json(row.get(0))).transpose()
+    }
+
+    async fn log_behind(&self, app: AppId, position: &str, cap: u64) -> StoreResult<u64> {
+        let (xid, id) = self::position(position)?;
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE app_id = $1 AND log_xid IS NOT NULL \
+                 AND (log_xid, id) > ($2::text::xid8, $3) AND log_xid < pg_snapshot_xmin(pg_current_snapshot()) \
+                 LIMIT $4) behind",
+            )
+            .await?;
+        let row = client.query_one(&statement, &[&app.to_string(), &xid.to_string(), &id, &(cap as i64)]).await?;
+        Ok(row.get::<_, i64>(0) as u64)
+    }
+
+    async fn slowest_consumer(&self, destination: DestinationId) -> StoreResult<Option<String>> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT position FROM destination_consumers WHERE destination_id = $1 \
+                 ORDER BY split_part(position, '.', 1)::bigint, split_part(position, '.', 2) COLLATE \"C\" LIMIT 1",
+                &[&destination.to_string()],
+            )
+            .await?;
+        Ok(row.map(|r| r.get(0)))
     }
 
     async fn set_progress(&self, id: DestinationId, progress: &Progress, now: Millis) -> StoreResult<bool> {
@@ -132,8 +225,8 @@ impl DestinationStore for PgStore {
         let client = self.client().await?;
         let changed = client
             .execute(
-                "UPDATE destinations SET position = $2, failures = $3, failure_reason = $4, next_retry_at = $5 \
-                 WHERE id = $1 AND (lease_until IS NULL OR lease_until < $6)",
+                "UPDATE destinations SET position = $2, failures = $3, failure_reason = $4, next_retry_at = $5, \
+                 batch_end = $7 WHERE id = $1 AND (lease_until IS NULL OR lease_until < $6)",
                 &[
                     &id.to_string(),
                     &progress.position,
@@ -141,6 +234,7 @@ impl DestinationStore for PgStore {
                     &progress.failure_reason,
                     &progress.next_retry_at,
                     &now,
+                    &progress.batch_end,
                 ],
             )
             .await?;
@@ -173,6 +267,7 @@ impl DestinationStore for PgStore {
         let tx = client.transaction().await?;
         let id = id.to_string();
         tx.execute("DELETE FROM destination_consumers WHERE destination_id = $1", &[&id]).await?;
+        tx.execute("DELETE FROM destination_attempts WHERE destination_id = $1", &[&id]).await?;
         let deleted =
             tx.execute("DELETE FROM destinations WHERE id = $1 AND app_id = $2", &[&id, &app.to_string()]).await?;
         tx.commit().await?;

@@ -50,6 +50,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0004_svix_messages.sql"),
     include_str!("../../migrations/postgres/0005_c_collation.sql"),
     include_str!("../../migrations/postgres/0006_destinations.sql"),
+    include_str!("../../migrations/postgres/0007_destination_attempts.sql"),
 ];
 
 /// Where a store runs its background tasks: the server's task tracker, and the token that stops

@@ -2,10 +2,10 @@
 //! assigned by the one writer in commit order.
 
 use async_trait::async_trait;
-use hookwire_core::destination::{Destination, DestinationKind, Progress};
+use hookwire_core::destination::{ATTEMPTS_KEPT, Destination, DestinationAttempt, DestinationKind, Progress};
 use hookwire_core::model::Message;
 use hookwire_core::time_fmt::Millis;
-use hookwire_core::{AppId, DestinationId, MessageId};
+use hookwire_core::{AppId, AttemptId, DestinationId, MessageId};
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::SqliteStore;
@@ -22,7 +22,7 @@ fn position(text: &str) -> StoreResult<i64> {
 }
 
 /// The settings and the progress columns, in the order `destination` reads them.
-const DESTINATION_COLUMNS: &str = "body, position, failures, failure_reason, next_retry_at";
+const DESTINATION_COLUMNS: &str = "body, position, failures, failure_reason, next_retry_at, last_acked, batch_end";
 
 fn destination(row: &Row<'_>) -> rusqlite::Result<Destination> {
     let mut destination: Destination = from_json(&row.get::<_, String>(0)?)?;
@@ -32,6 +32,8 @@ fn destination(row: &Row<'_>) -> rusqlite::Result<Destination> {
             failures: row.get(2)?,
             failure_reason: row.get(3)?,
             next_retry_at: row.get(4)?,
+            last_acked: row.get::<_, Option<String>>(5)?.and_then(|id| id.parse().ok()),
+            batch_end: row.get(6)?,
         });
     }
     Ok(destination)
@@ -82,35 +84,55 @@ impl DestinationStore for SqliteStore {
         .await
     }
 
+    async fn all_destinations(&self, limit: usize) -> StoreResult<Vec<Destination>> {
+        self.read(move |conn| {
+            let sql = format!("SELECT {DESTINATION_COLUMNS} FROM destinations ORDER BY id LIMIT ?1");
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map([limit as i64], destination)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
     async fn claim_driven(
         &self,
         now: Millis,
         owner: &str,
         lease_until: Millis,
         limit: usize,
+        timed_only: bool,
     ) -> StoreResult<Vec<Destination>> {
         let owner = owner.to_owned();
         self.write(move |conn| {
             let sql = format!(
                 "UPDATE destinations SET lease_owner = ?2, lease_until = ?3 WHERE id IN (SELECT id FROM destinations \
-                 WHERE driven = 1 AND (next_retry_at IS NULL OR next_retry_at <= ?1) \
-                 AND (lease_until IS NULL OR lease_until < ?1) LIMIT ?4) RETURNING {DESTINATION_COLUMNS}"
+                 WHERE driven = 1 AND (next_retry_at IS NULL OR next_retry_at <= ?1 OR (?5 = 0 AND failures = 0)) \
+                 AND (lease_until IS NULL OR lease_until < ?1) \
+                 AND (?5 = 0 OR next_retry_at IS NOT NULL OR lease_until IS NOT NULL) LIMIT ?4) \
+                 RETURNING {DESTINATION_COLUMNS}"
             );
             let mut stmt = conn.prepare_cached(&sql)?;
-            let rows = stmt.query_map(params![now, owner, lease_until, limit as i64], destination)?;
+            let rows = stmt.query_map(params![now, owner, lease_until, limit as i64, timed_only], destination)?;
             Ok(rows.collect::<Result<_, _>>()?)
         })
         .await
     }
 
-    async fn save_progress(&self, id: DestinationId, owner: &str, progress: &Progress) -> StoreResult<bool> {
+    async fn save_progress(
+        &self,
+        id: DestinationId,
+        owner: &str,
+        progress: &Progress,
+        attempt: Option<&DestinationAttempt>,
+    ) -> StoreResult<bool> {
         self::position(&progress.position)?;
-        let (owner, progress) = (owner.to_owned(), progress.clone());
+        let (owner, progress, attempt) = (owner.to_owned(), progress.clone(), attempt.cloned());
         self.write(move |conn| {
-            Ok(conn
-                .prepare_cached(
+            let saved =
+                conn.prepare_cached(
                     "UPDATE destinations SET position = ?3, failures = ?4, failure_reason = ?5, next_retry_at = ?6, \
-                     lease_owner = NULL, lease_until = NULL WHERE id = ?1 AND lease_owner = ?2",
+                     last_acked = ?7, batch_end = ?8, lease_owner = NULL, lease_until = NULL \
+                     WHERE id = ?1 AND lease_owner = ?2",
                 )?
                 .execute(params![
                     id.to_string(),
@@ -118,9 +140,80 @@ impl DestinationStore for SqliteStore {
                     progress.position,
                     progress.failures,
                     progress.failure_reason,
-                    progress.next_retry_at
-                ])?
-                > 0)
+                    progress.next_retry_at,
+                    progress.last_acked.map(|m| m.to_string()),
+                    progress.batch_end
+                ])? > 0;
+            if let Some(attempt) = attempt {
+                let id = id.to_string();
+                conn.prepare_cached("INSERT INTO destination_attempts (destination_id, id, body) VALUES (?1, ?2, ?3)")?
+                    .execute(params![id, attempt.id.to_string(), to_json(&attempt)])?;
+                // The log keeps the newest ATTEMPTS_KEPT: one probe of the primary key a send.
+                conn.prepare_cached(
+                    "DELETE FROM destination_attempts WHERE destination_id = ?1 AND id <= (SELECT id FROM \
+                     destination_attempts WHERE destination_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+                )?
+                .execute(params![id, ATTEMPTS_KEPT as i64])?;
+            }
+            Ok(saved)
+        })
+        .await
+    }
+
+    async fn list_destination_attempts(
+        &self,
+        destination: DestinationId,
+        page: &Page,
+    ) -> StoreResult<Vec<DestinationAttempt>> {
+        let page = page.clone();
+        self.read(move |conn| {
+            let mut conditions = Conditions::default();
+            conditions.push("destination_id = ?", destination.to_string());
+            let tail = conditions.page(&page, "id");
+            let sql = format!("SELECT body FROM destination_attempts WHERE {} {tail}", conditions.sql());
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows =
+                stmt.query_map(conditions.param_refs().as_slice(), |row| from_json(&row.get::<_, String>(0)?))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn get_destination_attempt(
+        &self,
+        destination: DestinationId,
+        id: AttemptId,
+    ) -> StoreResult<Option<DestinationAttempt>> {
+        self.read(move |conn| {
+            Ok(conn
+                .prepare_cached("SELECT body FROM destination_attempts WHERE destination_id = ?1 AND id = ?2")?
+                .query_row(params![destination.to_string(), id.to_string()], |row| from_json(&row.get::<_, String>(0)?))
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn log_behind(&self, app: AppId, position: &str, cap: u64) -> StoreResult<u64> {
+        let after = self::position(position)?;
+        self.read(move |conn| {
+            let behind: i64 = conn
+                .prepare_cached(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE app_id = ?1 AND log_seq > ?2 LIMIT ?3)",
+                )?
+                .query_row(params![app.to_string(), after, cap as i64], |r| r.get(0))?;
+            Ok(behind as u64)
+        })
+        .await
+    }
+
+    async fn slowest_consumer(&self, destination: DestinationId) -> StoreResult<Option<String>> {
+        self.read(move |conn| {
+            let slowest: Option<i64> = conn
+                .prepare_cached(
+                    "SELECT MIN(CAST(position AS INTEGER)) FROM destination_consumers WHERE destination_id = ?1",
+                )?
+                .query_row([destination.to_string()], |r| r.get(0))?;
+            Ok(slowest.map(|p| p.to_string()))
         })
         .await
     }
@@ -131,8 +224,8 @@ impl DestinationStore for SqliteStore {
         self.write(move |conn| {
             Ok(conn
                 .prepare_cached(
-                    "UPDATE destinations SET position = ?2, failures = ?3, failure_reason = ?4, next_retry_at = ?5 \
-                     WHERE id = ?1 AND (lease_until IS NULL OR lease_until < ?6)",
+                    "UPDATE destinations SET position = ?2, failures = ?3, failure_reason = ?4, next_retry_at = ?5, \
+                     batch_end = ?7 WHERE id = ?1 AND (lease_until IS NULL OR lease_until < ?6)",
                 )?
                 .execute(params![
                     id.to_string(),
@@ -140,7 +233,8 @@ impl DestinationStore for SqliteStore {
                     progress.failures,
                     progress.failure_reason,
                     progress.next_retry_at,
-                    now
+                    now,
+                    progress.batch_end
                 ])?
                 > 0)
         })
@@ -173,6 +267,7 @@ impl DestinationStore for SqliteStore {
         self.write(move |conn| {
             let id = id.to_string();
             conn.execute("DELETE FROM destination_consumers WHERE destination_id = ?1", [&id])?;
+            conn.execute("DELETE FROM destination_attempts WHERE destination_id = ?1", [&id])?;
             Ok(conn.execute("DELETE FROM destinations WHERE id = ?1 AND app_id = ?2", params![id, app.to_string()])?
                 > 0)
         })

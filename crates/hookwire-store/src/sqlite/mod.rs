@@ -34,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0005_tokens.sql"),
     include_str!("../../migrations/sqlite/0006_svix_messages.sql"),
     include_str!("../../migrations/sqlite/0007_destinations.sql"),
+    include_str!("../../migrations/sqlite/0008_destination_attempts.sql"),
 ];
 
 /// How a commit reaches the disk.

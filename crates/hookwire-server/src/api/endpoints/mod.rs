@@ -15,8 +15,12 @@ mod verify;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::state::AppState;
-pub use ops::{EventExampleIn, send_example_to};
-pub use shape::{EndpointIn, EndpointOut, check_headers, check_url, endpoint_from, load_endpoint};
+pub use ops::{
+    EndpointHeadersIn, EndpointHeadersOut, EndpointHeadersPatchIn, EventExampleIn, example_payload, send_example_to,
+};
+pub use shape::{
+    EndpointIn, EndpointOut, check_headers, check_url, endpoint_from, load_endpoint, sensitive_header_names,
+};
 pub use transformation::{
     EndpointTransformationPatch, EndpointTransformationSimulateIn, apply_patch as apply_transformation_patch,
     check_code as check_transformation_code, simulate_on as simulate_transformation,

@@ -276,7 +276,7 @@ const SVIX_PING_EVENT_TYPE: &str = "svix.ping";
 /// `svix.ping` gets `{"success": true}`; any other type the example at `index` from its newest
 /// schema with examples, or `{}` when it has none (Svix refuses: here a test event works before
 /// a catalog exists).
-pub(super) async fn example_payload(state: &AppState, event_type: &str, index: usize) -> ApiResult<serde_json::Value> {
+pub async fn example_payload(state: &AppState, event_type: &str, index: usize) -> ApiResult<serde_json::Value> {
     if event_type == SVIX_PING_EVENT_TYPE {
         return Ok(serde_json::json!({"success": true}));
     }
