@@ -55,8 +55,8 @@ pub struct Progress {
     pub next_retry_at: Option<Millis>,
     /// The last message a receiver acknowledged (a 2xx for the batch that ended with it).
     pub last_acked: Option<MessageId>,
-    /// While a batch is failing: the position of its last message, so every try of it carries
-    /// the same messages (messages accepted since wait for the next batch).
+    /// While a batch is out (sent, failing, or cut off by a crash): the position of its last
+    /// message, so every try of it carries the same messages (later ones wait for the next).
     pub batch_end: Option<String>,
 }
 

@@ -317,6 +317,12 @@ pub trait DestinationStore: Send + Sync {
     /// `StoreError::Invalid` when `position` is not one this store made.
     async fn read_log(&self, app: AppId, position: &str, limit: usize) -> StoreResult<Vec<(String, Message)>>;
     async fn consumer_position(&self, destination: DestinationId, consumer: &str) -> StoreResult<Option<String>>;
+    /// The owner a FIFO sender should lease under: on a shared store this node's registered id,
+    /// whose heartbeat keeps the lease alive (a node that dies loses its leases when its
+    /// heartbeat goes stale, not only when they expire); `None`: any name of the sender's own.
+    fn sender_owner(&self) -> Option<String> {
+        None
+    }
     /// Leases up to `limit` driven destinations (enabled `fifoEndpoint`s) whose lease is free or
     /// lapsed and whose retry is due by `now` (or, unless `timed_only`, which wait for company
     /// for a partial batch) to `owner` until `lease_until`; with `timed_only`, only those with
@@ -330,6 +336,9 @@ pub trait DestinationStore: Send + Sync {
         limit: usize,
         timed_only: bool,
     ) -> StoreResult<Vec<Destination>>;
+    /// Records where the batch about to be sent ends, keeping the lease, if `owner` holds it
+    /// (false when it does not): after a crash mid-send, the next sender sends the same batch.
+    async fn begin_batch(&self, id: DestinationId, owner: &str, end: &str) -> StoreResult<bool>;
     /// Saves a driven destination's progress, with the attempt that moved it (kept in its
     /// attempt log, the newest `ATTEMPTS_KEPT`), and frees its lease, if `owner` still holds
     /// it; false when it did not (the lease lapsed and another sender took it).

@@ -1191,7 +1191,9 @@ async fn destinations_are_kept_and_their_consumers_positions_with_them(backend: 
     fifo.config =
         Some(FifoConfig { url: "https://x.example".into(), headers: BTreeMap::new(), secret: "whsec_x".into() });
     f.store.create_destination(fifo.clone()).await.unwrap();
-    let claimed = f.store.claim_driven(NOW, "a", NOW + 1_000, 10, false).await.unwrap();
+    // On PostgreSQL a lease is held by a live node (its heartbeat keeps it); on SQLite by name.
+    let a = f.store.sender_owner().unwrap_or_else(|| "a".into());
+    let claimed = f.store.claim_driven(NOW, &a, NOW + 1_000, 10, false).await.unwrap();
     assert_eq!(claimed.iter().map(|d| d.id).collect::<Vec<_>>(), [fifo.id], "only an enabled FIFO is driven");
     assert_eq!(claimed[0].progress.as_ref().unwrap().position, start);
     assert!(f.store.claim_driven(NOW + 10, "b", NOW + 2_000, 10, false).await.unwrap().is_empty(), "leased to a");
@@ -1216,7 +1218,7 @@ async fn destinations_are_kept_and_their_consumers_positions_with_them(backend: 
     };
     let first = attempt(0);
     assert!(!f.store.save_progress(fifo.id, "b", &failed, Some(&first)).await.unwrap(), "b holds no lease");
-    assert!(f.store.save_progress(fifo.id, "a", &failed, None).await.unwrap());
+    assert!(f.store.save_progress(fifo.id, &a, &failed, None).await.unwrap());
     assert_eq!(f.store.get_destination_attempt(fifo.id, first.id).await.unwrap(), Some(first.clone()), "kept anyway");
     // The attempt log keeps the newest ATTEMPTS_KEPT.
     for n in 1..=ATTEMPTS_KEPT as u64 {
@@ -1241,6 +1243,9 @@ async fn destinations_are_kept_and_their_consumers_positions_with_them(backend: 
     );
     let again = f.store.claim_driven(NOW + 5_000, "b", NOW + 6_000, 10, true).await.unwrap();
     assert_eq!(again.len(), 1, "a retry that came due is taken by a sender told of nothing new");
+    let early = f.store.claim_driven(NOW + 5_001, "c", NOW + 8_000, 10, true).await.unwrap();
+    let shared = f.store.sender_owner().is_some();
+    assert_eq!(early.len(), usize::from(shared), "PostgreSQL: a lease of no live node lapses before it expires");
     assert_eq!(again[0].progress.as_ref().unwrap().failure_reason.as_deref(), Some("HTTP 500"));
     assert!(
         f.store.claim_driven(NOW + 7_000, "c", NOW + 8_000, 10, true).await.unwrap().len() == 1,

@@ -56,7 +56,7 @@ pub async fn run(
     mut appended: watch::Receiver<u64>,
     cancel: CancellationToken,
 ) {
-    let owner = format!("fifo-{}", uuid::Uuid::now_v7());
+    let owner = store.sender_owner().unwrap_or_else(|| format!("fifo-{}", uuid::Uuid::now_v7()));
     let peers = store.due_signal();
     let mut told = true; // at start: whatever is pending
     loop {
@@ -138,14 +138,22 @@ async fn drive(
     };
     let full = batch.messages.len() == destination.batch_size as usize;
     let send_at = first.created_at + Millis::from(destination.max_wait_secs) * 1_000;
-    if !full && now < send_at && progress.failures == 0 {
+    if !full && now < send_at && progress.batch_end.is_none() {
         // A partial batch waits up to maxWaitSecs after its first message for company.
         progress.next_retry_at = Some(send_at);
         store.save_progress(destination.id, owner, &progress, None).await?;
         return Ok(false);
     }
-    // Named by its first and last message: a try of the same messages has the same id, and a
-    // batch that differs (grown after a crash mid-send) never reuses one a receiver has seen.
+    if progress.batch_end.is_none() {
+        // Where the batch ends is saved before it goes: every try of it, here or after a crash
+        // on another node, carries the same messages.
+        if !store.begin_batch(destination.id, owner, &batch.sent_to).await? {
+            return Ok(false); // the lease lapsed; whoever holds it now sends
+        }
+        progress.batch_end = Some(batch.sent_to.clone());
+    }
+    // Named by its first and last message: every try of a batch has the same id, and batches
+    // that differ never share one.
     let webhook_id = format!("batch_{}_{}", first.id, last.id);
     let outcome = match shaped_body(sender, &destination, &config.url, &batch.messages, now).await {
         Ok(body) => sender.send_batch(&config.url, &config.headers, &config.secret, &webhook_id, body, now).await,
@@ -173,7 +181,6 @@ async fn drive(
     } else {
         progress.failures += 1;
         progress.failure_reason = Some(reason(&outcome));
-        progress.batch_end = Some(batch.sent_to.clone());
         let retry = clock.now() + retry_delay_ms(progress.failures, outcome.retry_after_seconds);
         progress.next_retry_at = Some(retry);
         tracing::info!(

@@ -11,6 +11,7 @@ use hookwire_core::time_fmt::Millis;
 use hookwire_core::{AppId, AttemptId, DestinationId, MessageId};
 
 use super::PgStore;
+use super::node::lease_lapsed;
 use super::rows::{self, Conditions, MESSAGE_COLUMNS, conflict_as, to_json};
 use crate::error::{StoreError, StoreResult};
 use crate::query::WhereClause;
@@ -92,6 +93,10 @@ impl DestinationStore for PgStore {
         rows.iter().map(destination).collect()
     }
 
+    fn sender_owner(&self) -> Option<String> {
+        Some(self.node_id().to_owned())
+    }
+
     async fn all_destinations(&self, limit: usize) -> StoreResult<Vec<Destination>> {
         let sql = format!("SELECT {DESTINATION_COLUMNS} FROM destinations ORDER BY id LIMIT $1");
         let client = self.client().await?;
@@ -108,10 +113,11 @@ impl DestinationStore for PgStore {
         timed_only: bool,
     ) -> StoreResult<Vec<Destination>> {
         let sql = format!(
-            "UPDATE destinations SET lease_owner = $2, lease_until = $3 WHERE id IN (SELECT id FROM destinations \
-             WHERE driven AND (next_retry_at IS NULL OR next_retry_at <= $1 OR (NOT $5 AND failures = 0)) AND (lease_until IS NULL OR lease_until < $1) \
-             AND (NOT $5 OR next_retry_at IS NOT NULL OR lease_until IS NOT NULL) \
-             LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING {DESTINATION_COLUMNS}"
+            "UPDATE destinations SET lease_owner = $2, lease_until = $3 WHERE id IN (SELECT d.id FROM destinations d \
+             WHERE d.driven AND (d.next_retry_at IS NULL OR d.next_retry_at <= $1 OR (NOT $5 AND d.failures = 0)) \
+             AND {} AND (NOT $5 OR d.next_retry_at IS NOT NULL OR d.lease_until IS NOT NULL) \
+             LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING {DESTINATION_COLUMNS}",
+            lease_lapsed("$1")
         );
         let client = self.client().await?;
         let rows = client.query(&sql, &[&now, &owner, &lease_until, &(limit as i64), &timed_only]).await?;
@@ -163,6 +169,18 @@ impl DestinationStore for PgStore {
             )
             .await?;
         Ok(row.get::<_, i64>(0) > 0)
+    }
+
+    async fn begin_batch(&self, id: DestinationId, owner: &str, end: &str) -> StoreResult<bool> {
+        self::position(end)?;
+        let client = self.client().await?;
+        let changed = client
+            .execute(
+                "UPDATE destinations SET batch_end = $3 WHERE id = $1 AND lease_owner = $2",
+                &[&id.to_string(), &owner, &end],
+            )
+            .await?;
+        Ok(changed > 0)
     }
 
     async fn list_destination_attempts(
@@ -225,8 +243,11 @@ impl DestinationStore for PgStore {
         let client = self.client().await?;
         let changed = client
             .execute(
-                "UPDATE destinations SET position = $2, failures = $3, failure_reason = $4, next_retry_at = $5, \
-                 batch_end = $7 WHERE id = $1 AND (lease_until IS NULL OR lease_until < $6)",
+                &format!(
+                    "UPDATE destinations d SET position = $2, failures = $3, failure_reason = $4, next_retry_at = $5, \
+                     batch_end = $7 WHERE d.id = $1 AND {}",
+                    lease_lapsed("$6")
+                ),
                 &[
                     &id.to_string(),
                     &progress.position,

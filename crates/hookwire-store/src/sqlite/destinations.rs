@@ -160,6 +160,18 @@ impl DestinationStore for SqliteStore {
         .await
     }
 
+    async fn begin_batch(&self, id: DestinationId, owner: &str, end: &str) -> StoreResult<bool> {
+        self::position(end)?;
+        let (owner, end) = (owner.to_owned(), end.to_owned());
+        self.write(move |conn| {
+            Ok(conn
+                .prepare_cached("UPDATE destinations SET batch_end = ?3 WHERE id = ?1 AND lease_owner = ?2")?
+                .execute(params![id.to_string(), owner, end])?
+                > 0)
+        })
+        .await
+    }
+
     async fn list_destination_attempts(
         &self,
         destination: DestinationId,
