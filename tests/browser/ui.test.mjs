@@ -59,6 +59,12 @@ function startReceiver() {
         return;
       }
       received.push({ path: url.pathname, headers: request.headers, body: Buffer.concat(chunks).toString() });
+      if (url.pathname.startsWith("/busy")) {
+        // Down, and asking for a long wait: a FIFO batch goes again only when forced.
+        response.writeHead(503, { "content-type": "text/plain", "retry-after": "600" });
+        response.end("busy: try again later");
+        return;
+      }
       if (url.pathname.startsWith("/fail")) {
         response.writeHead(503, { "content-type": "text/plain" });
         response.end("down for maintenance");
@@ -319,6 +325,7 @@ test("portal with a read-only token shows deliveries and no control that writes"
   await api("POST", `/api/v1/app/${app.id}/msg`, { eventType: "order.created", payload: { n: 1 } });
   await waitFor("the delivery", () => deliveriesTo("/read-only")[0]);
   await waitFor("the failed attempt", () => deliveriesTo("/fail")[0]);
+  await api("POST", `/api/v1/app/${app.id}/destination`, { type: "fifoEndpoint", uid: "archive", config: { url: `${receiver.url}/read-only-fifo` } });
   const access = await api("POST", `/api/v1/auth/app-portal-access/${app.id}`, { readOnly: true });
 
   await withPage("portal-read-only", { width: 1280, height: 900 }, async (page) => {
@@ -332,10 +339,138 @@ test("portal with a read-only token shows deliveries and no control that writes"
   const retrying = await page.locator("#attempts tbody tr").first().textContent();
   assert.match(retrying, /retrying next at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/, "a failed attempt that will be retried says when");
   assert.match(retrying, /HTTP 503/);
-  for (const name of ["Add endpoint", "Save event types", "Send test event", "Disable endpoint", "Reveal", "Rotate", "Resend", "Save transformation", "Test without saving", "Subscribe"]) {
+  await page.getByRole("link", { name: "archive" }).click();
+  await page.locator("#destination-name", { hasText: "archive" }).waitFor();
+  await page.locator("#destination-facts dd", { hasText: `${receiver.url}/read-only-fifo` }).waitFor();
+  for (const name of ["Add endpoint", "Save event types", "Send test event", "Disable endpoint", "Reveal", "Rotate", "Resend", "Save transformation", "Test without saving", "Subscribe",
+    "Pause", "Enable", "Skip backlog", "Force retry"]) {
     assert.equal(await page.getByRole("button", { name }).count(), 0, `a read-only token has no "${name}" button`);
   }
   await shot(page, "portal-06-read-only");
   });
   assert.ok(endpoint.id);
+});
+
+/** Waits until the API shows the destination in a state `done` accepts; returns it. */
+async function destinationState(appId, key, what, done) {
+  return waitFor(what, async () => {
+    const destination = await api("GET", `/api/v1/app/${appId}/destination/${key}`);
+    return done(destination) ? destination : null;
+  });
+}
+
+test("dashboard: destinations listed, a failing FIFO shown, tested, forced, skipped, paused", async () => {
+  const app = await api("POST", "/api/v1/app", { name: "Initrode", uid: "initrode" });
+  const ledger = await api("POST", `/api/v1/app/${app.id}/destination`,
+    { type: "fifoEndpoint", uid: "ledger", batchSize: 50, eventTypes: ["order.*"], config: { url: `${receiver.url}/busy-dashboard` } });
+  await api("POST", `/api/v1/app/${app.id}/destination`, { type: "pollingEndpoint", uid: "feed" });
+  await api("POST", `/api/v1/app/${app.id}/msg`, { eventType: "order.created", payload: { n: 5 } });
+  await destinationState(app.id, "ledger", "the FIFO retrying", (d) => d.status === "retrying");
+
+  await withPage("dashboard-destinations", { width: 1280, height: 800 }, async (page) => {
+  await page.goto(`${hookwire.url}/ui/login`);
+  await page.fill("input[name=token]", TOKEN);
+  await page.click("button[type=submit]");
+  await page.waitForURL(/\/ui\/apps$/);
+  await page.goto(`${hookwire.url}/ui/apps/${app.id}`);
+  const row = page.locator(`tr[data-destination="${ledger.id}"]`);
+  await row.locator(".badge.wait", { hasText: "retrying" }).waitFor();
+  const cells = await row.locator("td").allTextContents();
+  assert.equal(cells[0], "ledger");
+  assert.equal(cells[2], `${receiver.url}/busy-dashboard`);
+  assert.equal(cells[4], "1", "one message behind");
+  assert.match(cells[5], /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/, "the next retry, in UTC");
+  assert.equal(cells[6], "HTTP 503: busy: try again later");
+  assert.equal(cells[8], "50");
+  await page.locator("#destinations").scrollIntoViewIfNeeded();
+  await shot(page, "dashboard-09-destinations");
+
+  await row.getByRole("link", { name: "ledger" }).click();
+  await page.locator("h1", { hasText: "ledger" }).waitFor();
+  await page.locator("table .badge.bad", { hasText: "fail" }).first().waitFor();
+  await page.fill("#transformation-code", "function handler(input) {\n  console.log('events', input.events.length);\n  return { orders: input.events.map(e => e.payload.n) };\n}");
+  await page.getByRole("button", { name: "Test without saving" }).click();
+  await page.locator("#transformation-result", { hasText: "would send" }).waitFor();
+  assert.match(await page.locator("#transformation-result pre").first().textContent(), /"orders": \[\s*5\s*\]/, "run on the pending batch");
+  assert.match(await page.locator("#transformation-result").textContent(), /events 1/);
+  await shot(page, "dashboard-10-destination-transformation-test");
+
+  await page.getByRole("button", { name: "Force retry" }).click();
+  await page.locator(".notice", { hasText: "Retry forced" }).waitFor();
+  await waitFor("the forced retry at the receiver", () => deliveriesTo("/busy-dashboard").length === 2);
+  await destinationState(app.id, "ledger", "the second failure saved", (d) => d.status === "retrying" && d.nextRetryAt);
+  await page.reload();
+  assert.equal(await page.locator("table .badge.bad", { hasText: "fail" }).count(), 2, "both tries listed");
+  await shot(page, "dashboard-11-destination-retrying");
+
+  await page.getByRole("button", { name: "Skip backlog" }).click();
+  await page.locator(".notice", { hasText: "Backlog skipped" }).waitFor();
+  await page.locator("dl.facts .badge.ok", { hasText: "enabled" }).waitFor();
+  assert.equal(await page.locator("dl.facts dt:text-is('Lag') + dd").textContent(), "0");
+  await page.getByRole("button", { name: "Pause", exact: true }).click();
+  await page.locator(".notice", { hasText: "Destination paused" }).waitFor();
+  await page.locator("dl.facts .badge", { hasText: "paused" }).waitFor();
+  assert.equal((await destinationState(app.id, "ledger", "paused", (d) => d.status === "paused")).status, "paused");
+  await shot(page, "dashboard-12-destination-paused");
+  await page.getByRole("button", { name: "Enable", exact: true }).click();
+  await page.locator(".notice", { hasText: "Destination enabled" }).waitFor();
+  });
+});
+
+test("portal: a FIFO destination listed, its transformation tested and saved, forced, skipped, paused", async () => {
+  const app = await api("POST", "/api/v1/app", { name: "Hooli", uid: "hooli" });
+  await api("POST", `/api/v1/app/${app.id}/destination`,
+    { type: "fifoEndpoint", uid: "warehouse", config: { url: `${receiver.url}/busy-portal` } });
+  await api("POST", `/api/v1/app/${app.id}/msg`, { eventType: "order.created", payload: { n: 9 } });
+  await destinationState(app.id, "warehouse", "the FIFO retrying", (d) => d.status === "retrying");
+  const access = await api("POST", `/api/v1/auth/app-portal-access/${app.id}`, {});
+
+  await withPage("portal-destinations", { width: 1280, height: 900 }, async (page) => {
+  page.on("dialog", (dialog) => dialog.accept());
+  await page.goto(access.url);
+  await page.locator("#app-name", { hasText: "Hooli" }).waitFor();
+  const row = page.locator("#destinations tbody tr").first();
+  await row.locator(".badge.wait", { hasText: "retrying" }).waitFor();
+  const cells = await row.locator("td").allTextContents();
+  assert.deepEqual([cells[0], cells[1], cells[2], cells[4], cells[6], cells[8]],
+    ["warehouse", "fifoEndpoint", `${receiver.url}/busy-portal`, "1", "HTTP 503: busy: try again later", "100"]);
+  assert.match(cells[5], /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/, "the next retry, in UTC");
+  await page.locator("#destinations-section").scrollIntoViewIfNeeded();
+  await shot(page, "portal-07-destinations");
+
+  await row.getByRole("link", { name: "warehouse" }).click();
+  await page.locator("#destination-name", { hasText: "warehouse" }).waitFor();
+  await page.locator("#destination-attempts tbody tr .badge.bad", { hasText: "failed" }).first().waitFor();
+  const code = "function handler(input) {\n  console.log('events', input.events.length);\n  return { types: input.events.map(e => e.eventType + ':' + e.payload.n) };\n}";
+  await page.locator("#destination-transformation-code").fill(code);
+  await page.locator("#destination-transformation-event-type").fill("invoice.paid");
+  await page.locator("#destination-transformation-payload").fill('{"n": 3}');
+  await page.locator("#destination").getByRole("button", { name: "Test without saving" }).click();
+  await page.locator("#destination-transformation-verdict", { hasText: `Would send POST ${receiver.url}/busy-portal` }).waitFor();
+  assert.match(await page.locator("#destination-transformation-output").textContent(), /"invoice\.paid:3"[\s\S]*Console:\nevents 1/);
+  await page.locator("#destination-transformation-event-type").fill("");
+  await page.locator("#destination-transformation-payload").fill("");
+  await page.locator("#destination").getByRole("button", { name: "Test without saving" }).click();
+  await page.locator("#destination-transformation-output", { hasText: "order.created:9" }).waitFor();
+  await shot(page, "portal-08-destination-transformation-test");
+  await page.locator("#destination").getByRole("button", { name: "Save transformation" }).click();
+  await page.locator("#destination-transformation-state", { hasText: "enabled" }).waitFor();
+
+  await page.getByRole("button", { name: "Force retry" }).click();
+  await page.locator("#status", { hasText: "Retry forced" }).waitFor();
+  const forced = await waitFor("the forced retry at the receiver", () => deliveriesTo("/busy-portal")[1]);
+  assert.deepEqual(JSON.parse(forced.body), { types: ["order.created:9"] }, "the saved code shaped the batch");
+  await destinationState(app.id, "warehouse", "the second failure saved", (d) => d.status === "retrying" && d.nextRetryAt);
+  await page.locator("#destination-attempts tbody tr").nth(1).waitFor();
+
+  await page.getByRole("button", { name: "Skip backlog" }).click();
+  await page.locator("#status", { hasText: "Backlog skipped" }).waitFor();
+  await row.locator(".badge.ok", { hasText: "enabled" }).waitFor();
+  assert.equal(await row.locator("td").nth(4).textContent(), "0");
+  await page.getByRole("button", { name: "Pause", exact: true }).click();
+  await row.locator(".badge", { hasText: "paused" }).waitFor();
+  await page.getByRole("button", { name: "Enable", exact: true }).waitFor();
+  assert.equal((await api("GET", `/api/v1/app/${app.id}/destination/warehouse`)).status, "paused");
+  await shot(page, "portal-09-destination-paused");
+  });
 });

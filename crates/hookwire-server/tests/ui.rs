@@ -6,7 +6,7 @@ mod support;
 
 use reqwest::header::{CONTENT_SECURITY_POLICY, LOCATION, SET_COOKIE, X_FRAME_OPTIONS};
 use reqwest::{Method, Response, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 use support::receiver::Receiver;
 use support::{ADMIN_TOKEN, TestApp, eventually};
 
@@ -439,5 +439,177 @@ async fn failing_endpoints_show_their_rate_and_reason_and_searches_take_relative
     assert!(text.contains("yesterday") && text.contains("12h"), "the error says what is accepted: {text}");
     let catalog = browser.text("/ui/event-types").await;
     assert!(!catalog.contains("<th></th>"), "every column has a heading");
+    app.stop().await;
+}
+
+/// A FIFO destination whose receiver is down: the application page and the destination's page
+/// say so (status, lag, next retry, the receiver's answer, escaped), and the dashboard's buttons
+/// force a retry, skip the backlog, pause, enable and delete, each seen through the API.
+#[tokio::test]
+async fn the_dashboard_shows_destinations_and_steers_a_fifo() {
+    use support::receiver::Reply;
+    let app = TestApp::start().await;
+    let receiver = Receiver::start().await;
+    // Down twice, each time asking for a long wait: nothing goes again unless forced.
+    let down = Reply {
+        status: 503,
+        body: "<b>maintenance</b>".into(),
+        headers: vec![("retry-after", "600".into())],
+        ..Reply::default()
+    };
+    receiver.script([down.clone(), down]);
+    let app_id = app.create_app().await;
+    let destinations = format!("/api/v1/app/{app_id}/destination");
+    let fifo = app
+        .post_ok(
+            &destinations,
+            json!({"type": "fifoEndpoint", "uid": "ledger", "batchSize": 7, "eventTypes": ["order.*"],
+                   "config": {"url": receiver.url}}),
+            201,
+        )
+        .await;
+    let feed = app.post_ok(&destinations, json!({"type": "pollingEndpoint", "uid": "feed"}), 201).await;
+    app.send(&app_id, "order.created", json!({"n": 1})).await;
+    let api_path = format!("{destinations}/ledger");
+    let retrying = app.get_until(&api_path, |d| d["status"] == "retrying").await;
+    assert_eq!(retrying["lag"], json!(1), "{retrying}");
+
+    let mut browser = Browser::new(&app);
+    browser.sign_in(ADMIN_TOKEN).await;
+    let overview = browser.text(&format!("/ui/apps/{app_id}")).await;
+    let row = |html: &str, id: &str| -> String {
+        let start = html.find(&format!("<tr data-destination=\"{id}\">")).expect("a row for the destination");
+        html[start..].split("</tr>").next().unwrap().to_owned()
+    };
+    let ledger = row(&overview, fifo["id"].as_str().unwrap());
+    for shown in [
+        ">ledger</a>",
+        "<code>fifoEndpoint</code>",
+        &receiver.url,
+        "<span class=\"badge wait\">retrying</span>",
+        "<td class=\"num\">1</td>",
+        "HTTP 503: &lt;b&gt;maintenance&lt;/b&gt;",
+        "<code>order.*</code>",
+        "<td class=\"num\">7</td>",
+        "<time datetime=",
+    ] {
+        assert!(ledger.contains(shown), "the row shows {shown}: {ledger}");
+    }
+    assert!(!overview.contains("<b>maintenance"), "the receiver's answer is escaped");
+    let polling = row(&overview, feed["id"].as_str().unwrap());
+    assert!(polling.contains("polled by its consumers") && polling.contains("badge ok\">enabled"), "{polling}");
+
+    let page = format!("/ui/apps/{app_id}/destinations/{}", fifo["id"].as_str().unwrap());
+    let html = browser.text(&page).await;
+    for shown in ["badge wait\">retrying", "HTTP 503: &lt;b&gt;maintenance&lt;/b&gt;", "Recent attempts", "batch_msg_"]
+    {
+        assert!(html.contains(shown), "the page shows {shown}: {html}");
+    }
+    assert!(html.contains("<dt>Lag</dt><dd>1</dd>"), "{html}");
+    assert!(html.contains("Skip backlog") && html.contains("Force retry") && html.contains(">Pause</button>"));
+    let origin = app.url.clone();
+    let origin = Some(origin.as_str());
+    let forged = browser.post(&format!("{page}/skip"), &[], Some("http://evil.example")).await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+
+    let forced = browser.post(&format!("{page}/force-retry"), &[], origin).await;
+    assert_eq!(forced.status(), StatusCode::SEE_OTHER);
+    assert!(location(&forced).contains("notice=Retry%20forced"), "{}", location(&forced));
+    receiver.wait_for(2).await;
+    let failing_again = app.get_until(&api_path, |d| d["status"] == "retrying" && d["nextRetryAt"].is_string()).await;
+    assert_eq!(failing_again["lag"], json!(1));
+    let attempts = browser.text(&page).await;
+    assert_eq!(attempts.matches("<span class=\"badge bad\">fail</span>").count(), 2, "both tries are listed");
+
+    let skipped = browser.post(&format!("{page}/skip"), &[], origin).await;
+    assert_eq!(skipped.status(), StatusCode::SEE_OTHER);
+    let (_, after_skip) = app.get(&api_path).await;
+    assert_eq!(
+        (&after_skip["status"], &after_skip["failureReason"], &after_skip["lag"]),
+        (&json!("enabled"), &Value::Null, &json!(0)),
+        "the backlog is dropped"
+    );
+    assert!(browser.text(location(&skipped)).await.contains("Backlog skipped"), "{}", location(&skipped));
+
+    let paused = browser.post(&format!("{page}/status"), &[("status", "paused")], origin).await;
+    assert_eq!(paused.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.get(&api_path).await.1["status"], "paused");
+    let html = browser.text(&page).await;
+    assert!(html.contains("badge muted\">paused") && html.contains(">Enable</button>"), "{html}");
+    let enabled = browser.post(&format!("{page}/status"), &[("status", "enabled")], origin).await;
+    assert_eq!(enabled.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.get(&api_path).await.1["status"], "enabled");
+    let refused = browser.post(&format!("{page}/status"), &[("status", "asleep")], origin).await;
+    assert_eq!(refused.status(), 422, "the API's own check applies");
+
+    let feed_page = format!("/ui/apps/{app_id}/destinations/feed");
+    let html = browser.text(&feed_page).await;
+    assert!(!html.contains("Skip backlog") && !html.contains("Transformation"), "a polling endpoint is read");
+    let deleted = browser.post(&format!("{feed_page}/delete"), &[], origin).await;
+    assert_eq!(
+        (deleted.status(), location(&deleted)),
+        (StatusCode::SEE_OTHER, format!("/ui/apps/{app_id}?notice=Destination%20deleted#destinations").as_str())
+    );
+    assert_eq!(app.get(&format!("{destinations}/feed")).await.0, 404);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_dashboard_tests_and_saves_a_fifo_transformation() {
+    let app = TestApp::start().await;
+    let receiver = Receiver::start().await;
+    let app_id = app.create_app().await;
+    // Paused: what is sent stays waiting, the next pending batch.
+    app.post_ok(
+        &format!("/api/v1/app/{app_id}/destination"),
+        json!({"type": "fifoEndpoint", "uid": "bulk", "status": "paused", "config": {"url": receiver.url}}),
+        201,
+    )
+    .await;
+    app.send(&app_id, "row.added", json!({"n": 41})).await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(ADMIN_TOKEN).await;
+    let origin = app.url.clone();
+    let origin = Some(origin.as_str());
+    let page = format!("/ui/apps/{app_id}/destinations/bulk");
+    let html = browser.text(&page).await;
+    assert!(html.contains("Currently: none") && html.contains("function handler(input)"), "the template is offered");
+
+    let code = "function handler(input) { console.log('events', input.events.length); \
+                return {rows: input.events.map(e => '<' + e.eventType + '>' + e.payload.n)}; }";
+    let pending = browser.post(&format!("{page}/transformation/test"), &[("code", code)], origin).await;
+    assert_eq!(pending.status(), 200);
+    let html = pending.text().await.unwrap();
+    assert!(html.contains("would send") && html.contains("&lt;row.added&gt;41"), "the pending batch, escaped: {html}");
+    assert!(html.contains("events 1"), "console output shown");
+    let one = browser
+        .post(
+            &format!("{page}/transformation/test"),
+            &[("code", code), ("event_type", "user.created"), ("payload", "{\"n\": 7}")],
+            origin,
+        )
+        .await;
+    let html = one.text().await.unwrap();
+    assert!(html.contains("&lt;user.created&gt;7") && html.contains("Currently: none"), "a test saves nothing");
+    let throwing = browser
+        .post(
+            &format!("{page}/transformation/test"),
+            &[("code", "function handler(i) { throw new Error('no'); }")],
+            origin,
+        )
+        .await;
+    assert!(throwing.text().await.unwrap().contains("badge bad\">failed"));
+
+    let saved = browser.post(&format!("{page}/transformation"), &[("code", code), ("enabled", "true")], origin).await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    let api = format!("/api/v1/app/{app_id}/destination/bulk/transformation");
+    let (_, transformation) = app.get(&api).await;
+    assert_eq!((&transformation["enabled"], &transformation["code"]), (&json!(true), &json!(code)));
+    assert!(browser.text(&page).await.contains("Currently: enabled"));
+    let broken = browser.post(&format!("{page}/transformation"), &[("code", "function handler( {")], origin).await;
+    assert_eq!(broken.status(), 422);
+    let removed = browser.post(&format!("{page}/transformation"), &[("code", " ")], origin).await;
+    assert_eq!(removed.status(), StatusCode::SEE_OTHER);
+    assert_eq!(app.get(&api).await.1["code"], Value::Null);
     app.stop().await;
 }

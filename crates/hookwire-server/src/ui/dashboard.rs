@@ -4,13 +4,14 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use hookwire_core::model::{Application, Endpoint, Status};
+use hookwire_core::model::{Application, Endpoint, ErrorKind, Status};
 use hookwire_core::time_fmt::Millis;
 use hookwire_store::{AttemptFilter, AttemptScope, Page};
 use serde::Deserialize;
 
 use super::html::{Section, UiResult, endpoint_badge, esc, notice, page, status_badge, time, url_part};
 use super::session::{Operator, form, redirect};
+use super::transformation::{TransformPane, TransformationForm, Wording, failed, result_panel};
 use crate::api::apps::load_app;
 use crate::api::endpoints::{EndpointIn, endpoint_from, load_endpoint};
 use crate::api::endpoints::{
@@ -71,6 +72,7 @@ pub async fn app(
         "No endpoints yet: add one below.",
     );
     let more = next_page_link(&format!("/ui/apps/{}?", app.id), list.iterator.as_deref().filter(|_| !list.done));
+    let destinations = super::destinations::section(&state, &app).await?;
     let body = format!(
         "{notice}<p class=\"crumbs\"><a href=\"/ui/apps\">Applications</a> /</p>\
          <h1>{name}</h1><p class=\"muted\"><code>{id}</code>{uid}</p>\
@@ -82,7 +84,7 @@ pub async fn app(
          <label>URL <input type=\"url\" name=\"url\" required placeholder=\"https://example.com/webhooks\"></label>\
          <label>Event types <input type=\"text\" name=\"event_types\" placeholder=\"comma-separated; empty for all\"></label>\
          <label>Description <input type=\"text\" name=\"description\"></label>\
-         <button type=\"submit\">Add endpoint</button></form>",
+         <button type=\"submit\">Add endpoint</button></form>{destinations}",
         notice = notice(query.get("notice")),
         name = esc(&app.name),
         id = app.id,
@@ -124,18 +126,23 @@ async fn endpoint_row(state: &AppState, app: &Application, endpoint: &Endpoint) 
             format!("<div class=\"muted\">{}</div>", esc(&endpoint.description))
         },
         status = endpoint_badge(endpoint.status()),
-        types = event_types_text(endpoint),
+        types = event_types_text(endpoint.event_types.as_deref()),
     ))
 }
 
 /// Characters of an attempt's answer (or error) shown in a table cell.
-const REASON_CHARS: usize = 120;
+pub const REASON_CHARS: usize = 120;
 
 /// What an attempt's outcome was, in words: the status code, or why there was no answer (the
 /// error kind and the error's text: a DNS failure names the host), escaped.
 pub fn reason(attempt: &hookwire_core::model::Attempt) -> String {
-    let answer: String = attempt.response.chars().take(REASON_CHARS).collect();
-    match (attempt.response_status_code, attempt.error_kind) {
+    outcome_text(attempt.response_status_code, attempt.error_kind, &attempt.response)
+}
+
+/// An outcome in words, from its status code (0: no answer), error kind and answer, escaped.
+pub fn outcome_text(status_code: u16, error_kind: Option<ErrorKind>, response: &str) -> String {
+    let answer: String = response.chars().take(REASON_CHARS).collect();
+    match (status_code, error_kind) {
         (0, Some(kind)) => format!("{}: {}", kind.as_str(), esc(&answer)),
         (0, None) => "no answer".to_owned(),
         (status, None) => format!("HTTP {status}"),
@@ -162,8 +169,9 @@ pub fn code(status: u16) -> String {
     if status == 0 { "no answer".to_owned() } else { format!("HTTP {status}") }
 }
 
-fn event_types_text(endpoint: &Endpoint) -> String {
-    match endpoint.event_types.as_deref() {
+/// An event-type filter: the names, or "all" when there is none.
+pub fn event_types_text(types: Option<&[String]>) -> String {
+    match types {
         Some(types) if !types.is_empty() => {
             types.iter().map(|t| format!("<code>{}</code>", esc(t))).collect::<Vec<_>>().join(" ")
         }
@@ -194,60 +202,19 @@ pub async fn endpoint(
     query: QueryPairs,
 ) -> UiResult {
     let (app, endpoint) = load_endpoint(&state, Principal::Admin, &app_key, &endpoint_key).await?;
-    let pane = TransformPane::saved(&endpoint);
+    let pane =
+        TransformPane::saved(endpoint.transformation.as_ref(), TRANSFORMATION_TEMPLATE, first_event_type(&endpoint));
     endpoint_view(&state, app, endpoint, query.get("notice"), query.get("iterator").map(str::to_owned), pane).await
 }
 
-/// The transformation pane of the endpoint page: the code in the editor (saved, or the draft
-/// just tested), the test's inputs, and its result.
-struct TransformPane {
-    code: String,
-    event_type: String,
-    payload: String,
-    result: Option<String>,
-}
-
-/// What the editor shows for an endpoint without a transformation.
+/// What the endpoint editor shows for an endpoint without a transformation.
 const TRANSFORMATION_TEMPLATE: &str = "function handler(webhook) {\n  // webhook: {method, url, eventType, payload, variables, cancel}\n  return webhook;\n}\n";
 
-impl TransformPane {
-    fn saved(endpoint: &Endpoint) -> Self {
-        Self {
-            code: endpoint.transformation.as_ref().map_or(TRANSFORMATION_TEMPLATE.to_owned(), |t| t.code.clone()),
-            event_type: first_event_type(endpoint),
-            payload: String::new(),
-            result: None,
-        }
-    }
-
-    fn html(&self, base: &str, endpoint: &Endpoint) -> String {
-        let state = match &endpoint.transformation {
-            None => "none".to_owned(),
-            Some(t) if t.enabled => format!("enabled, saved {}", time(t.updated_at)),
-            Some(t) => format!("disabled (kept), saved {}", time(t.updated_at)),
-        };
-        let checked = if endpoint.transformation.as_ref().is_none_or(|t| t.enabled) { " checked" } else { "" };
-        format!(
-            "<h2 id=\"transformation\">Transformation</h2>\
-             <p class=\"muted\">JavaScript run on each request before it is signed: <code>handler(webhook)</code> may change \
-             <code>method</code>, <code>url</code> and <code>payload</code>, or set <code>cancel</code>. Currently: {state}.</p>\
-             <form method=\"post\" action=\"{base}/transformation\" class=\"stack\">\
-             <label for=\"transformation-code\">Code</label>\
-             <textarea id=\"transformation-code\" name=\"code\" rows=\"12\" spellcheck=\"false\" class=\"code\">{code}</textarea>\
-             <label class=\"check\"><input type=\"checkbox\" name=\"enabled\" value=\"true\"{checked}> Run it on deliveries</label>\
-             <div class=\"actions\"><button type=\"submit\">Save transformation</button>\
-             <button type=\"submit\" class=\"secondary\" formaction=\"{base}/transformation/test\">Test without saving</button>\
-             <label>Event type <input type=\"text\" name=\"event_type\" value=\"{event_type}\"></label></div>\
-             <label for=\"transformation-payload\">Test payload (JSON; empty for the event type's example)</label>\
-             <textarea id=\"transformation-payload\" name=\"payload\" rows=\"4\" spellcheck=\"false\" class=\"code\">{payload}</textarea>\
-             </form>{result}",
-            code = esc(&self.code),
-            event_type = esc(&self.event_type),
-            payload = esc(&self.payload),
-            result = self.result.as_deref().unwrap_or_default(),
-        )
-    }
-}
+const ENDPOINT_WORDING: Wording = Wording {
+    about: "JavaScript run on each request before it is signed: <code>handler(webhook)</code> may change \
+            <code>method</code>, <code>url</code> and <code>payload</code>, or set <code>cancel</code>.",
+    payload_label: "Test payload (JSON; empty for the event type's example)",
+};
 
 fn first_event_type(endpoint: &Endpoint) -> String {
     endpoint
@@ -295,7 +262,7 @@ async fn endpoint_view(
     let base = format!("/ui/apps/{}/endpoints/{}", app.id, endpoint.id);
     let (toggle_value, toggle_label) = if endpoint.disabled { ("true", "Enable") } else { ("false", "Disable") };
     let test_type = first_event_type(&endpoint);
-    let transformation = pane.html(&base, &endpoint);
+    let transformation = pane.html(&base, endpoint.transformation.as_ref(), &ENDPOINT_WORDING);
     let body = format!(
         "{notice}<p class=\"crumbs\"><a href=\"/ui/apps\">Applications</a> / <a href=\"/ui/apps/{app_id}\">{app_name}</a> /</p>\
          <h1 class=\"url\">{url}</h1>\
@@ -319,7 +286,7 @@ async fn endpoint_view(
         url = esc(&endpoint.url),
         status = endpoint_badge(endpoint.status()),
         id = endpoint.id,
-        types = event_types_text(&endpoint),
+        types = event_types_text(endpoint.event_types.as_deref()),
         description = esc(if endpoint.description.is_empty() { "—" } else { &endpoint.description }),
         created = time(endpoint.created_at),
         success = stats.success,
@@ -336,17 +303,6 @@ async fn endpoint_view(
     Ok(page(Section::Apps, &endpoint.url, &body))
 }
 
-#[derive(Deserialize)]
-struct TransformationForm {
-    code: String,
-    #[serde(default)]
-    enabled: Option<String>,
-    #[serde(default)]
-    event_type: String,
-    #[serde(default)]
-    payload: String,
-}
-
 /// Saves the editor's code (empty removes the transformation) through the API's own checks.
 pub async fn save_transformation(
     _: Operator,
@@ -356,14 +312,12 @@ pub async fn save_transformation(
 ) -> UiResult {
     let (app, mut endpoint) = load_endpoint(&state, Principal::Admin, &app_key, &endpoint_key).await?;
     let input: TransformationForm = form(&body)?;
-    let code = input.code.replace("\r\n", "\n");
+    let removing = input.removes();
     let patch = EndpointTransformationPatch {
-        code: Some((!code.trim().is_empty()).then_some(code)),
-        enabled: Some(input.enabled.is_some()),
+        code: Some((!removing).then(|| input.code())),
+        enabled: (!removing).then(|| input.enabled()),
         variables: None,
     };
-    let removing = matches!(patch.code, Some(None));
-    let patch = if removing { EndpointTransformationPatch { enabled: None, ..patch } } else { patch };
     apply_transformation_patch(&state, &mut endpoint, patch).await?;
     let id = endpoint.id;
     state.store.update_endpoint(endpoint).await?;
@@ -380,20 +334,14 @@ pub async fn test_transformation(
 ) -> UiResult {
     let (app, endpoint) = load_endpoint(&state, Principal::Admin, &app_key, &endpoint_key).await?;
     let input: TransformationForm = form(&body)?;
-    let code = input.code.replace("\r\n", "\n");
-    let payload = match input.payload.trim() {
-        "" => None,
-        text => Some(
-            serde_json::from_str(text)
-                .map_err(|e| ApiError::invalid(&["form", "payload"], format!("not JSON: {e}")))?,
-        ),
+    let simulation = EndpointTransformationSimulateIn {
+        code: Some(input.code()),
+        event_type: input.event_type().to_owned(),
+        payload: input.payload()?,
     };
-    let event_type = input.event_type.trim().to_owned();
-    let simulation =
-        EndpointTransformationSimulateIn { code: Some(code.clone()), event_type: event_type.clone(), payload };
     let out = simulate_transformation(&state, &endpoint, simulation).await?;
     let verdict = match (&out.error, out.cancel) {
-        (Some(error), _) => format!("<p class=\"badge bad\">failed</p><pre>{}</pre>", esc(error)),
+        (Some(error), _) => failed(error),
         (None, true) => "<p class=\"badge muted\">cancelled: nothing would be sent</p>".to_owned(),
         (None, false) => format!(
             "<p><span class=\"badge ok\">would send</span> <code>{} {}</code></p><pre>{}</pre>",
@@ -402,19 +350,7 @@ pub async fn test_transformation(
             esc(&out.payload.as_ref().map(|p| serde_json::to_string_pretty(p).unwrap_or_default()).unwrap_or_default()),
         ),
     };
-    let console = if out.console.is_empty() {
-        String::new()
-    } else {
-        format!("<p class=\"muted\">Console</p><pre>{}</pre>", esc(&out.console.join("\n")))
-    };
-    let pane = TransformPane {
-        code,
-        event_type,
-        payload: input.payload,
-        result: Some(format!(
-            "<section class=\"panel\" id=\"transformation-result\"><h3>Test result</h3>{verdict}{console}</section>"
-        )),
-    };
+    let pane = TransformPane::tested(input, result_panel(&verdict, &out.console));
     endpoint_view(&state, app, endpoint, None, None, pane).await
 }
 

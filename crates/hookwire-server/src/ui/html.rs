@@ -97,6 +97,17 @@ pub fn endpoint_badge(status: hookwire_core::model::EndpointStatus) -> String {
     format!("<span class=\"badge {class}\">{}</span>", status.as_str())
 }
 
+/// A coloured label for a destination's state as the API shows it: `retrying` (its current
+/// batch failed and goes again; everything after it waits) apart from `enabled`.
+pub fn destination_badge(status: &str) -> String {
+    let class = match status {
+        "enabled" => "ok",
+        "retrying" => "wait",
+        _ => "muted",
+    };
+    format!("<span class=\"badge {class}\">{}</span>", esc(status))
+}
+
 /// `2026-11-23 14:00:05 UTC`, readable at a glance; the exact RFC 3339 time is in the title.
 pub fn time(millis: Millis) -> String {
     let at = from_millis(millis);

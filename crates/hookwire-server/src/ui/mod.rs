@@ -6,10 +6,12 @@
 //! be framed, the portal may (it is meant to be embedded in an iframe).
 
 mod dashboard;
+mod destinations;
 pub mod html;
 mod messages;
 mod portal;
 pub mod session;
+mod transformation;
 
 use axum::Router;
 use axum::extract::Request;
@@ -50,6 +52,13 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/ui/apps/{app}/endpoints/{endpoint}/test", post(dashboard::send_test))
         .route("/ui/apps/{app}/endpoints/{endpoint}/transformation", post(dashboard::save_transformation))
         .route("/ui/apps/{app}/endpoints/{endpoint}/transformation/test", post(dashboard::test_transformation))
+        .route("/ui/apps/{app}/destinations/{destination}", get(destinations::show))
+        .route("/ui/apps/{app}/destinations/{destination}/status", post(destinations::set_status))
+        .route("/ui/apps/{app}/destinations/{destination}/skip", post(destinations::skip_backlog))
+        .route("/ui/apps/{app}/destinations/{destination}/force-retry", post(destinations::retry_now))
+        .route("/ui/apps/{app}/destinations/{destination}/delete", post(destinations::delete))
+        .route("/ui/apps/{app}/destinations/{destination}/transformation", post(destinations::save_transformation))
+        .route("/ui/apps/{app}/destinations/{destination}/transformation/test", post(destinations::test_transformation))
         .route("/ui/apps/{app}/messages", get(messages::list))
         .route("/ui/apps/{app}/messages/{msg}", get(messages::show))
         .route("/ui/apps/{app}/messages/{msg}/resend/{endpoint}", post(messages::resend))

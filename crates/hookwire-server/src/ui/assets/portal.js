@@ -7,8 +7,12 @@
   const STORAGE_KEY = "hookwire-portal";
   const REFRESH_MS = 2000;
   const ATTEMPTS_SHOWN = 50;
+  const REASON_CHARS = 120;
+  const LAG_COUNT_MAX = 100000; // the API counts a destination's lag up to this
   const TRANSFORMATION_TEMPLATE =
     "function handler(webhook) {\n  // webhook: {method, url, eventType, payload, variables, cancel}\n  return webhook;\n}\n";
+  const DESTINATION_TEMPLATE =
+    "function handler(input) {\n  // input: {url, variables, events: [{eventType, payload}]}\n  return input.events;\n}\n";
 
   const $ = (id) => document.getElementById(id);
   let session = null;
@@ -16,6 +20,11 @@
   let selected = null; // the endpoint whose panel is open
   let lastAttempts = "";
   let refreshTimer = null;
+  let destination = null; // the destination whose panel is open
+  let lastDestinationAttempts = "";
+  let destinationTimer = null;
+  let endpointEditor = null;
+  let destinationEditor = null;
 
   function readSession() {
     const params = new URLSearchParams(location.hash.replace(/^#/, ""));
@@ -92,8 +101,23 @@
   }
 
   function badge(text) {
-    const kind = { success: "ok", active: "ok", fail: "bad", pending: "wait", sending: "wait", unverified: "wait" }[text] || "muted";
+    const kind = {
+      success: "ok", active: "ok", fail: "bad", pending: "wait", sending: "wait", unverified: "wait",
+      enabled: "ok", retrying: "wait", succeeded: "ok", failed: "bad",
+    }[text] || "muted";
     return el("span", { class: "badge " + kind }, text);
+  }
+
+  // An attempt's outcome (an endpoint's or a destination's batch): its status code, or why
+  // there was no answer.
+  function answerText(attempt) {
+    if (attempt.responseStatusCode) return "HTTP " + attempt.responseStatusCode;
+    return attempt.errorKind ? attempt.errorKind + ": " + (attempt.response || "").slice(0, REASON_CHARS) : "no answer";
+  }
+
+  // Whether a destination is stopped (its toggle enables it).
+  function stopped(d) {
+    return d.status === "paused" || d.status === "disabled";
   }
 
   function typesText(types) {
@@ -144,8 +168,7 @@
     $("toggle").className = selected.disabled ? "secondary" : "danger";
     hideForbidden($("endpoint"));
     $("transformation-event-type").value = testType.value;
-    $("transformation-result").classList.add("hidden");
-    if (allowed("ManageTransformations")) await loadTransformation();
+    if (allowed("ManageTransformations")) await endpointEditor.load();
     await loadEndpoints();
     await loadAttempts();
     clearInterval(refreshTimer);
@@ -174,11 +197,9 @@
       const status = retrying
         ? el("span", {}, el("span", { class: "badge wait" }, "retrying"), " next at ", when(delivery.nextAttempt))
         : badge(attempt.statusText);
-      const answer = attempt.responseStatusCode ? "HTTP " + attempt.responseStatusCode
-        : (attempt.errorKind ? attempt.errorKind + ": " + (attempt.response || "").slice(0, 120) : "no answer");
       return el("tr", { "data-attempt": attempt.id },
         el("td", {}, when(attempt.timestamp)), el("td", {}, status),
-        el("td", {}, answer),
+        el("td", {}, answerText(attempt)),
         el("td", {}, payload), el("td", {}, again));
     }));
     $("attempts").classList.toggle("hidden", list.data.length === 0);
@@ -190,32 +211,168 @@
     return "/endpoint/" + encodeURIComponent(selected.id) + "/transformation";
   }
 
-  async function loadTransformation() {
-    const saved = await api("GET", transformationPath());
-    const form = $("transformation-form");
-    form.elements.code.value = saved.code || TRANSFORMATION_TEMPLATE;
-    form.elements.enabled.checked = saved.code ? saved.enabled : true;
-    $("transformation-state").textContent = !saved.code ? "Currently: none."
-      : "Currently: " + (saved.enabled ? "enabled" : "disabled (kept)") + ", saved " + new Date(saved.updatedAt).toISOString().slice(0, 19).replace("T", " ") + " UTC.";
+  // A test payload typed as JSON; empty is none.
+  function testPayload(form) {
+    const text = form.elements.payload.value.trim();
+    if (!text) return undefined;
+    try { return JSON.parse(text); } catch (error) { throw new Error("The test payload is not JSON: " + error.message); }
   }
 
-  async function testTransformation() {
-    const form = $("transformation-form");
-    const input = { code: form.elements.code.value, eventType: form.elements.eventType.value.trim() || "test.event" };
-    const payloadText = form.elements.payload.value.trim();
-    if (payloadText) {
-      try { input.payload = JSON.parse(payloadText); } catch (error) { throw new Error("The test payload is not JSON: " + error.message); }
+  // The transformation editor of an endpoint or a FIFO destination: the elements whose ids
+  // start with `prefix`, saved at options.path(); a test posts options.input(form) to
+  // …/simulate and shows options.verdict(answer) ([verdict, output]) and the console.
+  function transformationEditor(prefix, options) {
+    const form = $(prefix + "-form");
+    async function load() {
+      const saved = await api("GET", options.path());
+      form.elements.code.value = saved.code || options.template;
+      form.elements.enabled.checked = saved.code ? saved.enabled : true;
+      $(prefix + "-state").textContent = !saved.code ? "Currently: none."
+        : "Currently: " + (saved.enabled ? "enabled" : "disabled (kept)") + ", saved " + new Date(saved.updatedAt).toISOString().slice(0, 19).replace("T", " ") + " UTC.";
+      $(prefix + "-result").classList.add("hidden");
     }
-    const out = await api("POST", transformationPath() + "/simulate", input);
-    let verdict;
-    let output;
-    if (out.error) { verdict = "Failed: nothing would be sent."; output = out.error; }
-    else if (out.cancel) { verdict = "Cancelled: nothing would be sent."; output = ""; }
-    else { verdict = "Would send " + out.method + " " + out.url; output = JSON.stringify(out.payload, null, 2); }
-    if (out.console && out.console.length) output += "\n\nConsole:\n" + out.console.join("\n");
-    $("transformation-verdict").textContent = verdict;
-    $("transformation-output").textContent = output;
-    $("transformation-result").classList.remove("hidden");
+    async function test() {
+      const out = await api("POST", options.path() + "/simulate", options.input(form));
+      let [verdict, output] = out.error ? ["Failed: nothing would be sent.", out.error] : options.verdict(out);
+      if (out.console && out.console.length) output += "\n\nConsole:\n" + out.console.join("\n");
+      $(prefix + "-verdict").textContent = verdict;
+      $(prefix + "-output").textContent = output;
+      $(prefix + "-result").classList.remove("hidden");
+    }
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      act(async () => {
+        const code = form.elements.code.value;
+        const body = code.trim() ? { code, enabled: form.elements.enabled.checked } : { code: null };
+        await api("PATCH", options.path(), body);
+        say(code.trim() ? "Transformation saved." : "Transformation removed.");
+        await load();
+      });
+    });
+    $(prefix + "-test").addEventListener("click", () => act(test));
+    return { load };
+  }
+
+  function endpointTransformation() {
+    return transformationEditor("transformation", {
+      path: transformationPath,
+      template: TRANSFORMATION_TEMPLATE,
+      input: (form) => ({ code: form.elements.code.value, eventType: form.elements.eventType.value.trim() || "test.event", payload: testPayload(form) }),
+      verdict: (out) => out.cancel ? ["Cancelled: nothing would be sent.", ""]
+        : ["Would send " + out.method + " " + out.url, JSON.stringify(out.payload, null, 2)],
+    });
+  }
+
+  // A FIFO destination's editor: a test runs on one event (its example payload when the box is
+  // empty) or, with neither an event type nor a payload, on the next batch waiting to be sent.
+  function destinationTransformation() {
+    return transformationEditor("destination-transformation", {
+      path: () => destinationPath() + "/transformation",
+      template: DESTINATION_TEMPLATE,
+      input: (form) => {
+        const input = { code: form.elements.code.value };
+        const eventType = form.elements.eventType.value.trim();
+        const payload = testPayload(form);
+        if (!eventType && payload !== undefined) throw new Error("Name the test payload's event type.");
+        if (eventType) input.events = [payload === undefined ? { eventType } : { eventType, payload }];
+        return input;
+      },
+      verdict: (out) => ["Would send POST " + ((destination.config && destination.config.url) || ""),
+        typeof out.payload === "string" ? out.payload : JSON.stringify(out.payload, null, 2)],
+    });
+  }
+
+  function destinationPath() {
+    return "/destination/" + encodeURIComponent(destination.id);
+  }
+
+  function lagText(d) {
+    if (d.lag === null || d.lag === undefined) return "—";
+    return d.lag >= LAG_COUNT_MAX ? LAG_COUNT_MAX + "+" : String(d.lag);
+  }
+
+  function failureText(d, chars) {
+    return d.failureReason ? el("span", { class: "error-text" }, chars ? d.failureReason.slice(0, chars) : d.failureReason) : "—";
+  }
+
+  function destinationColumns(d) {
+    return {
+      Type: el("code", {}, d.type),
+      URL: (d.config && d.config.url) || el("span", { class: "muted" }, "polled by its consumers"),
+      Status: badge(d.status),
+      Lag: lagText(d),
+      "Next retry": d.nextRetryAt ? when(d.nextRetryAt) : "—",
+      "Failure reason": failureText(d, REASON_CHARS),
+      "Event types": typesText(d.eventTypes),
+      "Batch size": String(d.batchSize),
+    };
+  }
+
+  async function loadDestinations() {
+    const list = await api("GET", "/destination?limit=250");
+    const body = $("destinations").querySelector("tbody");
+    body.replaceChildren(...list.data.map((d) => {
+      const link = el("a", { href: "#", onclick: (event) => { event.preventDefault(); act(() => openDestination(d.id)); } }, d.uid || d.id);
+      const columns = destinationColumns(d);
+      const row = el("tr", { "data-id": d.id }, el("td", { class: "name" }, link),
+        ...Object.entries(columns).map(([name, value]) => el("td", { class: ["Lag", "Batch size"].includes(name) ? "num" : "" }, value)));
+      if (destination && destination.id === d.id) row.className = "selected";
+      return row;
+    }));
+    $("destinations-section").classList.toggle("hidden", list.data.length === 0);
+    return list.data;
+  }
+
+  async function openDestination(id) {
+    const opening = !destination || destination.id !== id;
+    destination = await api("GET", "/destination/" + encodeURIComponent(id));
+    const fifo = destination.type === "fifoEndpoint";
+    $("destination").classList.remove("hidden");
+    $("destination-name").textContent = destination.uid || destination.id;
+    const facts = { ID: el("code", {}, destination.id), ...destinationColumns(destination), "Failure reason": failureText(destination) };
+    $("destination-facts").replaceChildren(...Object.entries(facts).flatMap(([name, value]) => [el("dt", {}, name), el("dd", {}, value)]));
+    $("destination-toggle").textContent = stopped(destination) ? "Enable" : "Pause";
+    $("destination-skip").classList.toggle("hidden", !fifo);
+    $("destination-retry").classList.toggle("hidden", !fifo);
+    $("destination-fifo").classList.toggle("hidden", !fifo);
+    hideForbidden($("destination"));
+    if (opening) {
+      lastDestinationAttempts = "";
+      if (fifo && allowed("ManageTransformations")) await destinationEditor.load();
+      clearInterval(destinationTimer);
+      destinationTimer = setInterval(() => refreshDestination().catch(() => {}), REFRESH_MS);
+    }
+    await loadDestinations();
+    if (fifo) await loadDestinationAttempts();
+  }
+
+  // The open destination's state and batches, as they change (the editor is left alone).
+  async function refreshDestination() {
+    if (destination) await openDestination(destination.id);
+  }
+
+  async function loadDestinationAttempts() {
+    const list = await api("GET", destinationPath() + "/attempt?limit=" + ATTEMPTS_SHOWN);
+    const snapshot = JSON.stringify(list.data);
+    if (snapshot === lastDestinationAttempts) return;
+    lastDestinationAttempts = snapshot;
+    $("destination-attempts").querySelector("tbody").replaceChildren(...list.data.map((attempt) => {
+      return el("tr", { "data-attempt": attempt.id },
+        el("td", {}, when(attempt.timestamp)), el("td", {}, badge(attempt.status)), el("td", {}, answerText(attempt)),
+        el("td", { class: "id" }, el("code", {}, attempt.batchId)), el("td", { class: "num" }, String(attempt.messages)),
+        el("td", { class: "num" }, attempt.durationMs + " ms"));
+    }));
+    $("destination-attempts").classList.toggle("hidden", list.data.length === 0);
+    $("destination-attempts-empty").classList.toggle("hidden", list.data.length !== 0);
+  }
+
+  // Runs a destination action (its path under the destination, its body) and says so.
+  async function steer(method, suffix, body, done) {
+    await act(async () => {
+      await api(method, destinationPath() + suffix, body);
+      say(done);
+      await openDestination(destination.id);
+    });
   }
 
   // The event-type catalog, grouped by the part of each name before its first dot; each type
@@ -310,18 +467,17 @@
         await loadAttempts();
       });
     });
-    $("transformation-form").addEventListener("submit", (event) => {
-      event.preventDefault();
-      act(async () => {
-        const form = event.target;
-        const code = form.elements.code.value;
-        const body = code.trim() ? { code, enabled: form.elements.enabled.checked } : { code: null };
-        await api("PATCH", transformationPath(), body);
-        say(code.trim() ? "Transformation saved." : "Transformation removed.");
-        await loadTransformation();
-      });
+    endpointEditor = endpointTransformation();
+    destinationEditor = destinationTransformation();
+    $("destination-toggle").addEventListener("click", () => {
+      const enabling = stopped(destination);
+      steer("PATCH", "", { status: enabling ? "enabled" : "paused" }, enabling ? "Destination enabled." : "Destination paused.");
     });
-    $("transformation-test").addEventListener("click", () => act(testTransformation));
+    $("destination-skip").addEventListener("click", () => {
+      if (!confirm("Skip the backlog? The messages waiting now are never sent to this destination.")) return;
+      steer("POST", "/skip", {}, "Backlog skipped: sending continues from the end of the log.");
+    });
+    $("destination-retry").addEventListener("click", () => steer("POST", "/force-retry", {}, "Retry forced: the current batch goes again now."));
     $("reveal").addEventListener("click", () => act(async () => {
       if ($("reveal").textContent === "Hide") {
         $("secret").textContent = "••••••••••••••••";
@@ -361,6 +517,7 @@
       document.title = "Webhooks · " + app.name;
       $("portal").classList.remove("hidden");
       await loadEndpoints();
+      await loadDestinations();
       await loadCatalog();
     });
   }
