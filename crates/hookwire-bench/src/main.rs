@@ -61,6 +61,21 @@ struct Args {
     /// what running JavaScript per delivery costs.
     #[arg(long)]
     transformation: bool,
+    /// FIFO destinations (`fifoEndpoint`) on the application beside the endpoints, each
+    /// receiving every message in batches; their events/s is reported.
+    #[arg(long, default_value_t = 0)]
+    destinations: usize,
+    /// Polling endpoints (`pollingEndpoint`) on the application that nobody reads: what the
+    /// presence of destinations costs the endpoints' deliveries.
+    #[arg(long, default_value_t = 0)]
+    pollers: usize,
+    /// The destinations' `batchSize`.
+    #[arg(long, default_value_t = 100)]
+    batch_size: u32,
+    /// Create the destinations paused and enable them after every message was accepted: their
+    /// rate is then the drain of a backlog, not bounded by the accept rate.
+    #[arg(long)]
+    drain: bool,
 }
 
 /// The handler `--transformation` sets: one field added, the rest (and the receiver's `n` and
@@ -293,6 +308,27 @@ async fn main() -> anyhow::Result<()> {
     if args.transformation {
         println!("every endpoint transforms: {BENCH_TRANSFORMATION}");
     }
+    for _ in 0..args.pollers {
+        let poller = json!({"type": "pollingEndpoint"});
+        let response =
+            client.post(api("/api/v1/app/bench/destination")).bearer_auth(TOKEN).json(&poller).send().await?;
+        if !response.status().is_success() {
+            bail!("creating a polling endpoint failed: {}", response.text().await?);
+        }
+    }
+    let mut destinations = Vec::new();
+    for n in 0..args.destinations {
+        let status = if args.drain { "paused" } else { "enabled" };
+        let destination = json!({"type": "fifoEndpoint", "batchSize": args.batch_size, "status": status,
+                                 "config": {"url": format!("{receiver}/d{n}")}});
+        let response =
+            client.post(api("/api/v1/app/bench/destination")).bearer_auth(TOKEN).json(&destination).send().await?;
+        if !response.status().is_success() {
+            bail!("creating a destination failed: {}", response.text().await?);
+        }
+        let created: serde_json::Value = response.json().await?;
+        destinations.push(created["id"].as_str().unwrap_or_default().to_owned());
+    }
 
     let cpu_before_us = cpu_used_us(&children);
     let ticks_before = cpu_ticks();
@@ -322,11 +358,49 @@ async fn main() -> anyhow::Result<()> {
         stop(children);
         return Ok(());
     }
+    let drain_started = Instant::now();
+    let drain_cpu_before_us = cpu_used_us(&children);
+    if args.drain {
+        for id in &destinations {
+            let path = format!("/api/v1/app/bench/destination/{id}");
+            client.patch(api(&path)).bearer_auth(TOKEN).json(&json!({"status": "enabled"})).send().await?;
+        }
+    }
+    let expected_events = accepted * args.destinations;
     let deadline = Instant::now() + DRAIN_TIMEOUT;
-    while arrivals.count.load(Ordering::Relaxed) < expected && Instant::now() < deadline {
+    let mut end_to_end = None;
+    loop {
+        let delivered = arrivals.count.load(Ordering::Relaxed) >= expected;
+        if delivered && end_to_end.is_none() {
+            end_to_end = Some(sent_started.elapsed());
+        }
+        if delivered && arrivals.batched_events.load(Ordering::Relaxed) >= expected_events || Instant::now() > deadline
+        {
+            break;
+        }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let end_to_end = sent_started.elapsed();
+    let end_to_end = end_to_end.unwrap_or_else(|| sent_started.elapsed());
+    let drain_cpu_us = cpu_used_us(&children) - drain_cpu_before_us;
+    if args.destinations > 0 {
+        let (from, elapsed) = match args.drain {
+            true => ("enabled after the send", drain_started.elapsed()),
+            false => ("the send's start", sent_started.elapsed()),
+        };
+        let events = arrivals.batched_events.load(Ordering::Relaxed);
+        let drain_cpu = match args.drain {
+            true => format!("; Hookwire CPU {:.1} µs/event", drain_cpu_us as f64 / events.max(1) as f64),
+            false => String::new(),
+        };
+        println!(
+            "destinations: {} fifoEndpoint, batchSize {}: {events} of {expected_events} events in {} batches, {:.2} s from {from} = {:.0} events/s{drain_cpu}",
+            args.destinations,
+            args.batch_size,
+            arrivals.batches.load(Ordering::Relaxed),
+            elapsed.as_secs_f64(),
+            events as f64 / elapsed.as_secs_f64(),
+        );
+    }
     let rss = peak_rss_mib(&children);
     let cpu_per_message_us = (cpu_used_us(&children) - cpu_before_us) as f64 / accepted.max(1) as f64;
     let stolen = steal_percent(ticks_before);

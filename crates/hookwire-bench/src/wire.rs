@@ -21,6 +21,9 @@ use tokio::net::{TcpListener, TcpStream};
 pub struct Arrivals {
     endpoints: usize,
     pub count: AtomicUsize,
+    /// Events that arrived in FIFO destinations' batches (paths `/d…`), and those batches.
+    pub batched_events: AtomicUsize,
+    pub batches: AtomicUsize,
     seen: Vec<AtomicU8>,
     latency_us: Vec<AtomicU64>,
 }
@@ -31,12 +34,21 @@ impl Arrivals {
         Self {
             endpoints: endpoints.max(1),
             count: AtomicUsize::new(0),
+            batched_events: AtomicUsize::new(0),
+            batches: AtomicUsize::new(0),
             seen: (0..slots).map(|_| AtomicU8::new(0)).collect(),
             latency_us: (0..slots).map(|_| AtomicU64::new(0)).collect(),
         }
     }
 
     fn arrived(&self, path: &str, body: &[u8], has_webhook_id: bool, now_us: u64) {
+        if path.starts_with("/d") {
+            // A batch: one `"n":` per event's payload.
+            let events = body.windows(4).filter(|w| w == b"\"n\":").count();
+            self.batched_events.fetch_add(events, Ordering::Relaxed);
+            self.batches.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         self.count.fetch_add(1, Ordering::Relaxed);
         if !has_webhook_id {
             return;

@@ -336,18 +336,17 @@ pub trait DestinationStore: Send + Sync {
         limit: usize,
         timed_only: bool,
     ) -> StoreResult<Vec<Destination>>;
-    /// Records where the batch about to be sent ends, keeping the lease, if `owner` holds it
-    /// (false when it does not): after a crash mid-send, the next sender sends the same batch.
-    async fn begin_batch(&self, id: DestinationId, owner: &str, end: &str) -> StoreResult<bool>;
     /// Saves a driven destination's progress, with the attempt that moved it (kept in its
-    /// attempt log, the newest `ATTEMPTS_KEPT`), and frees its lease, if `owner` still holds
-    /// it; false when it did not (the lease lapsed and another sender took it).
+    /// attempt log, the newest `ATTEMPTS_KEPT`), if `owner` holds its lease (false when it does
+    /// not: the lease lapsed and another sender took it). The lease is freed, or with
+    /// `keep_until` kept and extended (a sender going on to its next batch).
     async fn save_progress(
         &self,
         id: DestinationId,
         owner: &str,
         progress: &Progress,
         attempt: Option<&DestinationAttempt>,
+        keep_until: Option<Millis>,
     ) -> StoreResult<bool>;
     /// A `fifoEndpoint`'s batch attempts, by id (newest first unless the page is ascending).
     async fn list_destination_attempts(

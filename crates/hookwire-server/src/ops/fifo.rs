@@ -13,7 +13,6 @@ use hookwire_core::destination::{Destination, DestinationAttempt, Progress};
 use hookwire_core::model::Message;
 use hookwire_core::time_fmt::{Millis, format_millis};
 use hookwire_store::{Store, StoreError};
-use serde_json::value::RawValue;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -26,11 +25,15 @@ pub const FIFO_LEASE_MS: Millis = 60_000;
 /// retry, a batch's wait, a lapsed lease), and, with several nodes, for messages another node
 /// accepted.
 const FIFO_IDLE_MS: u64 = 1_000;
+/// The least time between two looks that found nothing to send: a busy intake announces news
+/// with every message, and each look is a write.
+const FIFO_QUIET_MS: u64 = 25;
 /// Destinations taken at a time.
 const FIFO_CLAIM_MAX: usize = 32;
 /// Log entries looked through for one batch before the position moves on without sending.
 const FIFO_SCAN_MAX: usize = 10_000;
 const FIFO_SCAN_PAGE: usize = 500;
+const FIFO_SCAN_PAGE_MIN: usize = 50;
 /// The first wait before a failed batch goes again; it doubles per failure up to the longest.
 /// Quicker than a delivery's schedule: everything after the batch waits on it.
 const FIFO_RETRY_FIRST_MS: Millis = 1_000;
@@ -71,6 +74,7 @@ pub async fn run(
             tracing::warn!(%error, "cannot look for FIFO destinations; will try again");
             Vec::new()
         });
+        let idle = claimed.is_empty();
         let mut sends = tokio::task::JoinSet::new();
         for destination in claimed {
             let (store, sender, clock, owner) = (store.clone(), sender.clone(), clock.clone(), owner.clone());
@@ -91,6 +95,14 @@ pub async fn run(
             told = true; // a batch went: look for the next one at once
             continue;
         }
+        if idle {
+            // Nothing was free to send (none exist, or all are busy): news comes with every
+            // accept, so look again no sooner than this, however fast messages arrive.
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_millis(FIFO_QUIET_MS)) => {}
+            }
+        }
         told = tokio::select! {
             _ = cancel.cancelled() => return,
             changed = appended.changed() => changed.is_ok(),
@@ -108,9 +120,13 @@ async fn announced(signal: Option<&tokio::sync::Notify>) {
     }
 }
 
-/// One turn of one destination: the next batch sent (or none due yet), its progress saved
-/// with the attempt, and its lease freed. True when there may be more to send at once (a batch
-/// was taken, or the scan stopped at its bound).
+/// Batches one lease sends at most before it is given back (other destinations get a turn).
+const FIFO_BATCHES_PER_TURN: usize = 50;
+
+/// One turn of one destination: its batches sent one after another while they are due (at most
+/// `FIFO_BATCHES_PER_TURN`), then its progress saved and its lease freed. Each batch costs one
+/// write: the previous batch's outcome, its attempt and where this batch ends, saved together
+/// under the lease before this batch goes. True when there may be more to send at once.
 async fn drive(
     store: &dyn Store,
     sender: &Sender,
@@ -118,83 +134,92 @@ async fn drive(
     owner: &str,
     destination: Destination,
 ) -> Result<bool, StoreError> {
+    let id = destination.id;
     let mut progress = destination
         .progress
         .clone()
         .unwrap_or_else(|| Progress { position: destination.start.clone(), ..Progress::default() });
     let Some(config) = destination.config.clone() else {
         progress.failure_reason = Some("the destination has no receiver configured".into());
-        store.save_progress(destination.id, owner, &progress, None).await?;
+        store.save_progress(id, owner, &progress, None, None).await?;
         return Ok(false);
     };
-    let batch = next_batch(store, &destination, &progress.position, progress.batch_end.as_deref()).await?;
-    let now = clock.now();
-    let (Some(first), Some(last)) = (batch.messages.first(), batch.messages.last()) else {
-        // Nothing to send: move past what was looked through.
-        progress.position = batch.scanned_to;
-        progress.next_retry_at = None;
-        store.save_progress(destination.id, owner, &progress, None).await?;
-        return Ok(batch.scanned_all_it_may);
-    };
-    let full = batch.messages.len() == destination.batch_size as usize;
-    let send_at = first.created_at + Millis::from(destination.max_wait_secs) * 1_000;
-    if !full && now < send_at && progress.batch_end.is_none() {
-        // A partial batch waits up to maxWaitSecs after its first message for company.
-        progress.next_retry_at = Some(send_at);
-        store.save_progress(destination.id, owner, &progress, None).await?;
-        return Ok(false);
-    }
-    if progress.batch_end.is_none() {
-        // Where the batch ends is saved before it goes: every try of it, here or after a crash
-        // on another node, carries the same messages.
-        if !store.begin_batch(destination.id, owner, &batch.sent_to).await? {
-            return Ok(false); // the lease lapsed; whoever holds it now sends
+    // The last batch's attempt, not saved yet (it goes with the next write).
+    let mut taken: Option<DestinationAttempt> = None;
+    for _ in 0..FIFO_BATCHES_PER_TURN {
+        let batch = next_batch(store, &destination, &progress.position, progress.batch_end.as_deref()).await?;
+        let now = clock.now();
+        let (Some(first), Some(last)) = (batch.messages.first(), batch.messages.last()) else {
+            // Nothing to send: move past what was looked through.
+            progress.position = batch.scanned_to;
+            progress.next_retry_at = None;
+            store.save_progress(id, owner, &progress, taken.as_ref(), None).await?;
+            return Ok(batch.scanned_all_it_may);
+        };
+        let full = batch.messages.len() == destination.batch_size as usize;
+        let send_at = first.created_at + Millis::from(destination.max_wait_secs) * 1_000;
+        if !full && now < send_at && progress.batch_end.is_none() {
+            // A partial batch waits up to maxWaitSecs after its first message for company.
+            progress.next_retry_at = Some(send_at);
+            store.save_progress(id, owner, &progress, taken.as_ref(), None).await?;
+            return Ok(false);
         }
-        progress.batch_end = Some(batch.sent_to.clone());
-    }
-    // Named by its first and last message: every try of a batch has the same id, and batches
-    // that differ never share one.
-    let webhook_id = format!("batch_{}_{}", first.id, last.id);
-    let outcome = match shaped_body(sender, &destination, &config.url, &batch.messages, now).await {
-        Ok(body) => sender.send_batch(&config.url, &config.headers, &config.secret, &webhook_id, body, now).await,
-        Err(failure) => hookwire_core::model::AttemptOutcome {
-            status_code: 0,
-            response: failure.to_string(),
-            duration_ms: 0,
-            error: Some(hookwire_core::model::ErrorKind::Transformation),
-            retry_after_seconds: None,
-        },
-    };
-    let attempt = DestinationAttempt {
-        id: AttemptId::generate(),
-        destination_id: destination.id,
-        batch_id: webhook_id.clone(),
-        messages: batch.messages.len() as u32,
-        status_code: outcome.status_code,
-        response: outcome.response.clone(),
-        error: outcome.error,
-        duration_ms: outcome.duration_ms,
-        created_at: now,
-    };
-    if outcome.succeeded() {
-        progress = Progress { position: batch.sent_to, last_acked: Some(last.id), ..Progress::default() };
-    } else {
+        if progress.batch_end.is_none() || taken.is_some() {
+            // Where the batch ends is saved before it goes: every try of it, here or after a
+            // crash on another node, carries the same messages.
+            progress.batch_end = Some(batch.sent_to.clone());
+            if !store.save_progress(id, owner, &progress, taken.take().as_ref(), Some(now + FIFO_LEASE_MS)).await? {
+                return Ok(false); // the lease lapsed; whoever holds it now sends
+            }
+        }
+        // Named by its first and last message: every try of a batch has the same id, and
+        // batches that differ never share one.
+        let webhook_id = format!("batch_{}_{}", first.id, last.id);
+        let outcome = match shaped_body(sender, &destination, &config.url, &batch.messages, now).await {
+            Ok(body) => sender.send_batch(&config.url, &config.headers, &config.secret, &webhook_id, body, now).await,
+            Err(failure) => hookwire_core::model::AttemptOutcome {
+                status_code: 0,
+                response: failure.to_string(),
+                duration_ms: 0,
+                error: Some(hookwire_core::model::ErrorKind::Transformation),
+                retry_after_seconds: None,
+            },
+        };
+        let attempt = DestinationAttempt {
+            id: AttemptId::generate(),
+            destination_id: id,
+            batch_id: webhook_id.clone(),
+            messages: batch.messages.len() as u32,
+            status_code: outcome.status_code,
+            response: outcome.response.clone(),
+            error: outcome.error,
+            duration_ms: outcome.duration_ms,
+            created_at: now,
+        };
+        if outcome.succeeded() {
+            progress = Progress { position: batch.sent_to, last_acked: Some(last.id), ..Progress::default() };
+            taken = Some(attempt);
+            continue;
+        }
         progress.failures += 1;
         progress.failure_reason = Some(reason(&outcome));
         let retry = clock.now() + retry_delay_ms(progress.failures, outcome.retry_after_seconds);
         progress.next_retry_at = Some(retry);
         tracing::info!(
-            destination_id = %destination.id, webhook_id, failures = progress.failures,
+            destination_id = %id, webhook_id, failures = progress.failures,
             next_retry_at = %format_millis(retry), reason = progress.failure_reason.as_deref(),
             "a FIFO batch failed; the same batch goes again"
         );
+        if !store.save_progress(id, owner, &progress, Some(&attempt), None).await? {
+            tracing::warn!(destination_id = %id, "a FIFO lease lapsed during a send; its batch may repeat");
+        }
+        return Ok(false);
     }
-    if !store.save_progress(destination.id, owner, &progress, Some(&attempt)).await? {
-        tracing::warn!(destination_id = %destination.id, "a FIFO lease lapsed during a send; its batch may repeat");
+    // The turn's share is used: give the lease back and come again at once.
+    if !store.save_progress(id, owner, &progress, taken.as_ref(), None).await? {
+        tracing::warn!(destination_id = %id, "a FIFO lease lapsed during a send; its batch may repeat");
     }
-    // After a batch was taken, look again at once: what followed it (or arrived meanwhile) is
-    // next, and no accept may come to wake the sender for it.
-    Ok(outcome.succeeded())
+    Ok(true)
 }
 
 /// The next batch of a destination from `position` (ending at `end`, a failing batch's last
@@ -222,8 +247,10 @@ async fn next_batch(
     };
     let mut scanned = 0;
     loop {
-        let page = store.read_log(destination.app_id, &batch.scanned_to, FIFO_SCAN_PAGE).await?;
-        let exhausted = page.len() < FIFO_SCAN_PAGE;
+        // A page the batch's size (an unfiltered batch is one read), within bounds.
+        let page_size = (destination.batch_size as usize).clamp(FIFO_SCAN_PAGE_MIN, FIFO_SCAN_PAGE);
+        let page = store.read_log(destination.app_id, &batch.scanned_to, page_size).await?;
+        let exhausted = page.len() < page_size;
         for (at, message) in page {
             batch.scanned_to = at.clone();
             scanned += 1;
@@ -270,39 +297,37 @@ async fn shaped_body(
 /// (without `whole`) as a transformation gets it, `[{eventType, payload}, …]`; each payload as
 /// the producer sent it (an expunged one as `{"expired": true}`, a raw one as text).
 fn body(messages: &[Message], whole: bool) -> String {
-    #[derive(serde::Serialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Item<'a> {
-        #[serde(skip_serializing_if = "Option::is_none")]
-        id: Option<String>,
-        event_type: &'a str,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        timestamp: Option<String>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        channels: Option<Option<&'a [String]>>,
-        payload: &'a RawValue,
+    use std::fmt::Write;
+    // Written directly: each payload was checked as JSON when it was accepted, so it is copied
+    // as is instead of parsed again (a batch is up to 1,000 of them).
+    let size: usize = messages.iter().map(|m| m.payload.as_ref().map_or(0, String::len) + 160).sum();
+    let mut out = String::with_capacity(size + 2);
+    let quoted = |out: &mut String, text: &str| out.push_str(&serde_json::to_string(text).expect("strings serialise"));
+    out.push('[');
+    for (n, m) in messages.iter().enumerate() {
+        out.push_str(if n == 0 { "{" } else { ",{" });
+        if whole {
+            let _ = write!(out, r#""id":"{}","#, m.id);
+        }
+        out.push_str(r#""eventType":"#);
+        quoted(&mut out, &m.event_type);
+        if whole {
+            let _ = write!(out, r#","timestamp":"{}","channels":"#, format_millis(m.created_at));
+            match &m.channels {
+                Some(channels) => out.push_str(&serde_json::to_string(channels).expect("strings serialise")),
+                None => out.push_str("null"),
+            }
+        }
+        out.push_str(r#","payload":"#);
+        match (&m.content_type, &m.payload) {
+            (None, Some(payload)) => out.push_str(payload),
+            (Some(_), Some(text)) => quoted(&mut out, text),
+            (_, None) => out.push_str(r#"{"expired":true}"#),
+        }
+        out.push('}');
     }
-    let expired = RawValue::from_string(r#"{"expired":true}"#.to_owned()).expect("valid JSON");
-    let raw: Vec<Option<Box<RawValue>>> = messages
-        .iter()
-        .map(|m| match (&m.content_type, &m.payload) {
-            (None, Some(payload)) => RawValue::from_string(payload.clone()).ok(),
-            (Some(_), Some(text)) => serde_json::to_string(text).ok().and_then(|t| RawValue::from_string(t).ok()),
-            (_, None) => None,
-        })
-        .collect();
-    let items: Vec<Item<'_>> = messages
-        .iter()
-        .zip(&raw)
-        .map(|(m, payload)| Item {
-            id: whole.then(|| m.id.to_string()),
-            event_type: &m.event_type,
-            timestamp: whole.then(|| format_millis(m.created_at)),
-            channels: whole.then_some(m.channels.as_deref()),
-            payload: payload.as_deref().unwrap_or(&expired),
-        })
-        .collect();
-    serde_json::to_string(&items).expect("batches serialise")
+    out.push(']');
+    out
 }
 
 fn reason(outcome: &hookwire_core::model::AttemptOutcome) -> String {
@@ -310,5 +335,55 @@ fn reason(outcome: &hookwire_core::model::AttemptOutcome) -> String {
     match (outcome.status_code, outcome.error) {
         (0, Some(kind)) => format!("{}: {text}", kind.as_str()),
         (status, _) => format!("HTTP {status}: {text}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use hookwire_core::model::Message;
+    use hookwire_core::{AppId, MessageId};
+    use serde_json::json;
+
+    use super::{body, format_millis};
+
+    fn message(payload: Option<&str>, content_type: Option<&str>, channels: Option<Vec<String>>) -> Message {
+        Message {
+            id: MessageId::generate(),
+            app_id: AppId::generate(),
+            event_type: "order.created".into(),
+            event_id: None,
+            channels,
+            tags: None,
+            payload: payload.map(Into::into),
+            content_type: content_type.map(Into::into),
+            deliver_at: None,
+            payload_expires_at: None,
+            created_at: 1_700_000_000_123,
+        }
+    }
+
+    #[test]
+    fn a_batch_body_is_the_json_array_of_its_messages_payloads_as_sent() {
+        let messages = [
+            message(Some(r#"{"n": 1, "s": "\"quoted\" \u00e9"}"#), None, Some(vec!["eu".into(), "a\"b".into()])),
+            message(Some("line one\nline \"two\""), Some("text/plain"), None),
+            message(None, None, None),
+        ];
+        let sent: serde_json::Value = serde_json::from_str(&body(&messages, true)).unwrap();
+        let at = format_millis(1_700_000_000_123);
+        assert_eq!(
+            sent,
+            json!([
+                {"id": messages[0].id.to_string(), "eventType": "order.created", "timestamp": at,
+                 "channels": ["eu", "a\"b"], "payload": {"n": 1, "s": "\"quoted\" é"}},
+                {"id": messages[1].id.to_string(), "eventType": "order.created", "timestamp": at,
+                 "channels": null, "payload": "line one\nline \"two\""},
+                {"id": messages[2].id.to_string(), "eventType": "order.created", "timestamp": at,
+                 "channels": null, "payload": {"expired": true}},
+            ])
+        );
+        let events: serde_json::Value = serde_json::from_str(&body(&messages[..1], false)).unwrap();
+        assert_eq!(events, json!([{"eventType": "order.created", "payload": {"n": 1, "s": "\"quoted\" é"}}]));
+        assert_eq!(body(&[], true), "[]");
     }
 }

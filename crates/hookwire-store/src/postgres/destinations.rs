@@ -130,6 +130,7 @@ impl DestinationStore for PgStore {
         owner: &str,
         progress: &Progress,
         attempt: Option<&DestinationAttempt>,
+        keep_until: Option<Millis>,
     ) -> StoreResult<bool> {
         self::position(&progress.position)?;
         let client = self.client().await?;
@@ -141,7 +142,8 @@ impl DestinationStore for PgStore {
         // ATTEMPTS_KEPT (the insert is not visible to the trim in the same statement: keep one less).
         let sql = format!(
             "WITH saved AS (UPDATE destinations SET position = $3, failures = $4, failure_reason = $5, \
-             next_retry_at = $6, last_acked = $7, batch_end = $10, lease_owner = NULL, lease_until = NULL \
+             next_retry_at = $6, last_acked = $7, batch_end = $10, \
+             lease_owner = CASE WHEN $11::bigint IS NULL THEN NULL ELSE lease_owner END, lease_until = $11 \
              WHERE id = $1 AND lease_owner = $2 RETURNING 1), \
              recorded AS (INSERT INTO destination_attempts (destination_id, id, body) \
              SELECT $1, $8, $9 WHERE $8::text IS NOT NULL), \
@@ -165,22 +167,11 @@ impl DestinationStore for PgStore {
                     &attempt_id,
                     &attempt_body,
                     &progress.batch_end,
+                    &keep_until,
                 ],
             )
             .await?;
         Ok(row.get::<_, i64>(0) > 0)
-    }
-
-    async fn begin_batch(&self, id: DestinationId, owner: &str, end: &str) -> StoreResult<bool> {
-        self::position(end)?;
-        let client = self.client().await?;
-        let changed = client
-            .execute(
-                "UPDATE destinations SET batch_end = $3 WHERE id = $1 AND lease_owner = $2",
-                &[&id.to_string(), &owner, &end],
-            )
-            .await?;
-        Ok(changed > 0)
     }
 
     async fn list_destination_attempts(

@@ -102,6 +102,23 @@ impl DestinationStore for SqliteStore {
         limit: usize,
         timed_only: bool,
     ) -> StoreResult<Vec<Destination>> {
+        // A look that finds nothing (the common case while messages stream in and no FIFO is
+        // free) is a read, not a write through the one writer.
+        let claimable = self
+            .read(move |conn| {
+                Ok(conn
+                    .prepare_cached(
+                        "SELECT 1 FROM destinations WHERE driven = 1 \
+                         AND (next_retry_at IS NULL OR next_retry_at <= ?1 OR (?2 = 0 AND failures = 0)) \
+                         AND (lease_until IS NULL OR lease_until < ?1) \
+                         AND (?2 = 0 OR next_retry_at IS NOT NULL OR lease_until IS NOT NULL) LIMIT 1",
+                    )?
+                    .exists(params![now, timed_only])?)
+            })
+            .await?;
+        if !claimable {
+            return Ok(Vec::new());
+        }
         let owner = owner.to_owned();
         self.write(move |conn| {
             let sql = format!(
@@ -124,6 +141,7 @@ impl DestinationStore for SqliteStore {
         owner: &str,
         progress: &Progress,
         attempt: Option<&DestinationAttempt>,
+        keep_until: Option<Millis>,
     ) -> StoreResult<bool> {
         self::position(&progress.position)?;
         let (owner, progress, attempt) = (owner.to_owned(), progress.clone(), attempt.cloned());
@@ -131,8 +149,8 @@ impl DestinationStore for SqliteStore {
             let saved =
                 conn.prepare_cached(
                     "UPDATE destinations SET position = ?3, failures = ?4, failure_reason = ?5, next_retry_at = ?6, \
-                     last_acked = ?7, batch_end = ?8, lease_owner = NULL, lease_until = NULL \
-                     WHERE id = ?1 AND lease_owner = ?2",
+                     last_acked = ?7, batch_end = ?8, lease_owner = CASE WHEN ?9 IS NULL THEN NULL ELSE lease_owner END, \
+                     lease_until = ?9 WHERE id = ?1 AND lease_owner = ?2",
                 )?
                 .execute(params![
                     id.to_string(),
@@ -142,7 +160,8 @@ impl DestinationStore for SqliteStore {
                     progress.failure_reason,
                     progress.next_retry_at,
                     progress.last_acked.map(|m| m.to_string()),
-                    progress.batch_end
+                    progress.batch_end,
+                    keep_until
                 ])? > 0;
             if let Some(attempt) = attempt {
                 let id = id.to_string();
@@ -156,18 +175,6 @@ impl DestinationStore for SqliteStore {
                 .execute(params![id, ATTEMPTS_KEPT as i64])?;
             }
             Ok(saved)
-        })
-        .await
-    }
-
-    async fn begin_batch(&self, id: DestinationId, owner: &str, end: &str) -> StoreResult<bool> {
-        self::position(end)?;
-        let (owner, end) = (owner.to_owned(), end.to_owned());
-        self.write(move |conn| {
-            Ok(conn
-                .prepare_cached("UPDATE destinations SET batch_end = ?3 WHERE id = ?1 AND lease_owner = ?2")?
-                .execute(params![id.to_string(), owner, end])?
-                > 0)
         })
         .await
     }
