@@ -555,3 +555,38 @@ async fn a_fifo_transformation_is_simulated_on_given_events_or_the_next_batch() 
     assert_eq!(status, 422, "unknown fields are refused");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_fifo_that_fell_behind_its_messages_retention_is_told_so() {
+    use support::receiver::Receiver;
+    let app = TestApp::start().await;
+    let receiver = Receiver::start().await;
+    let app_id = app.create_app().await;
+    poller(
+        &app,
+        &app_id,
+        json!({"type": "fifoEndpoint", "uid": "late", "status": "paused", "config": {"url": receiver.url}}),
+    )
+    .await;
+    let path = format!("/api/v1/app/{app_id}/destination/late");
+    let kept = app.send(&app_id, "a.b", json!({"n": 1})).await;
+    let purged = app.send(&app_id, "a.b", json!({"n": 2})).await;
+    let purged_id = purged["id"].as_str().unwrap();
+    let (status, _) = app.request(Method::DELETE, &format!("/api/v1/app/{app_id}/msg/{purged_id}/content"), None).await;
+    assert_eq!(status, 204);
+    let (status, _) = app.request(Method::PATCH, &path, Some(json!({"status": "enabled"}))).await;
+    assert_eq!(status, 200);
+    let received = receiver.wait_for(1).await;
+    let batch: Vec<Value> = serde_json::from_slice(&received[0].body).unwrap();
+    assert_eq!(batch[0]["id"], kept["id"]);
+    assert_eq!(batch[1]["payload"], json!({"expired": true}));
+    let told = app.get_until(&path, |d| d["lag"] == 0).await;
+    assert_eq!(told["status"], "enabled", "the batch was taken");
+    let reason = told["failureReason"].as_str().unwrap_or_default();
+    assert!(reason.starts_with("fell behind retention: 1 of the 2 events"), "{told}");
+    // The next whole batch clears it.
+    app.send(&app_id, "a.b", json!({"n": 3})).await;
+    receiver.wait_for(2).await;
+    app.get_until(&path, |d| d["failureReason"].is_null() && d["lag"] == 0).await;
+    app.stop().await;
+}

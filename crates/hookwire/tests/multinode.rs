@@ -189,7 +189,13 @@ async fn a_fifo_and_a_poller_see_commit_order_across_nodes_through_failures_and_
             if (seed >> 16) % 10 < 3 { 503 } else { 200 }
         })
         .collect();
-    receiver.script(answers.iter().map(|&status| receiver::Reply { status, delay_ms: 40, ..Default::default() }));
+    // One answer comes only after the send's deadline (15 s): that try fails as a timeout and
+    // the same batch goes again (the receiver did take the first copy: it counts once by id).
+    const HANGS_AT: usize = 5;
+    receiver.script(answers.iter().enumerate().map(|(n, &status)| {
+        let delay_ms = if n == HANGS_AT { 16_000 } else { 40 };
+        receiver::Reply { status, delay_ms, ..Default::default() }
+    }));
     let client = reqwest::Client::new();
     let mut nodes: Vec<Serving> = (0..NODES)
         .map(|_| {
@@ -272,6 +278,11 @@ async fn a_fifo_and_a_poller_see_commit_order_across_nodes_through_failures_and_
         receiver.wait_until_within(90_000, "every matching message taken", |r| taken(r).len() >= log.len()).await;
     assert_eq!(taken(&received), log, "the FIFO receiver saw the log, in order, each message once");
     assert!(received.len() > killed_at, "a survivor took the destination over");
+    let hung = received[HANGS_AT].header("webhook-id");
+    assert!(
+        received[HANGS_AT + 1..].iter().any(|r| r.header("webhook-id") == hung),
+        "the batch whose answer came after the deadline went again"
+    );
     // Every try of a batch carried the same messages under the same id.
     let mut bodies: HashMap<&str, &[u8]> = HashMap::new();
     for request in &received {

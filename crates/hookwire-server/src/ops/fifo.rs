@@ -198,6 +198,15 @@ async fn drive(
         };
         if outcome.succeeded() {
             progress = Progress { position: batch.sent_to, last_acked: Some(last.id), ..Progress::default() };
+            let purged = batch.messages.iter().filter(|m| m.payload.is_none()).count();
+            if purged > 0 {
+                // Taken, but not whole: the destination fell behind its messages' retention.
+                progress.failure_reason = Some(format!(
+                    "fell behind retention: {purged} of the {} events of batch {webhook_id} were sent as \
+                     {{\"expired\": true}}, their payloads purged before they went",
+                    batch.messages.len()
+                ));
+            }
             taken = Some(attempt);
             continue;
         }
