@@ -133,6 +133,25 @@ pub struct Destination {
 }
 
 impl Destination {
+    /// Applies `f` to every secret it holds (a FIFO's signing key and its header values, a
+    /// transformation's sensitive variables): how they are sealed at rest and opened again.
+    pub fn map_secrets<E>(mut self, mut f: impl FnMut(&str) -> Result<String, E>) -> Result<Self, E> {
+        if let Some(config) = &mut self.config {
+            config.secret = f(&config.secret)?;
+            for value in config.headers.values_mut() {
+                *value = f(value)?;
+            }
+        }
+        if let Some(transformation) = &mut self.transformation {
+            for name in &transformation.sensitive_variables {
+                if let Some(value) = transformation.variables.get_mut(name) {
+                    *value = f(value)?;
+                }
+            }
+        }
+        Ok(self)
+    }
+
     /// Whether the sender drives it: an enabled `fifoEndpoint`.
     pub fn driven(&self) -> bool {
         self.kind == DestinationKind::FifoEndpoint && self.status == DestinationStatus::Enabled

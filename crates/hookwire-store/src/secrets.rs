@@ -1,7 +1,8 @@
-//! Endpoint secrets at rest, for every backend: sealed under the main key when one is configured,
+//! Endpoint and destination secrets at rest, for every backend: sealed under the main key when one is configured,
 //! and a canary that tells at start whether the configured key is the one the data was sealed with.
 
 use hookwire_core::crypto::{self, CryptoError, MainKey};
+use hookwire_core::destination::Destination;
 use hookwire_core::model::Endpoint;
 
 use crate::error::{StoreError, StoreResult};
@@ -10,27 +11,40 @@ use crate::error::{StoreError, StoreResult};
 pub(crate) const MAIN_KEY_CANARY_SETTING: &str = "main_key_canary";
 const MAIN_KEY_CANARY: &str = "hookwire";
 
-/// Seals the endpoint's secrets for storage (identity without a main key).
-pub(crate) fn seal_endpoint(key: Option<&MainKey>, endpoint: Endpoint) -> Endpoint {
-    let sealed = endpoint.map_secrets(|value| Ok::<_, std::convert::Infallible>(crypto::seal(key, value)));
+/// What holds secrets sealed at rest: endpoints and destinations.
+pub(crate) trait Sealed: Sized {
+    fn map_secrets<E>(self, f: impl FnMut(&str) -> Result<String, E>) -> Result<Self, E>;
+}
+
+impl Sealed for Endpoint {
+    fn map_secrets<E>(self, f: impl FnMut(&str) -> Result<String, E>) -> Result<Self, E> {
+        Endpoint::map_secrets(self, f)
+    }
+}
+
+impl Sealed for Destination {
+    fn map_secrets<E>(self, f: impl FnMut(&str) -> Result<String, E>) -> Result<Self, E> {
+        Destination::map_secrets(self, f)
+    }
+}
+
+/// Seals the secrets of `value` for storage (identity without a main key).
+pub(crate) fn seal<T: Sealed>(key: Option<&MainKey>, value: T) -> T {
+    let sealed = value.map_secrets(|secret| Ok::<_, std::convert::Infallible>(crypto::seal(key, secret)));
     match sealed {
-        Ok(endpoint) => endpoint,
+        Ok(value) => value,
         Err(never) => match never {},
     }
 }
 
-/// Opens the endpoint's stored secrets.
-pub(crate) fn open_endpoint(key: Option<&MainKey>, endpoint: Endpoint) -> StoreResult<Endpoint> {
-    endpoint.map_secrets(|value| crypto::open(key, value)).map_err(|e| StoreError::Corrupt(e.to_string()))
+/// Opens the stored secrets of `value`.
+pub(crate) fn open<T: Sealed>(key: Option<&MainKey>, value: T) -> StoreResult<T> {
+    value.map_secrets(|secret| crypto::open(key, secret)).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-/// Opens with `current` and seals with `new` (a main-key rotation of one endpoint).
-pub(crate) fn reseal_endpoint(
-    current: Option<&MainKey>,
-    new: Option<&MainKey>,
-    endpoint: Endpoint,
-) -> StoreResult<Endpoint> {
-    Ok(seal_endpoint(new, open_endpoint(current, endpoint)?))
+/// Opens with `current` and seals with `new` (a main-key rotation of one stored value).
+pub(crate) fn reseal<T: Sealed>(current: Option<&MainKey>, new: Option<&MainKey>, value: T) -> StoreResult<T> {
+    Ok(seal(new, open(current, value)?))
 }
 
 /// The canary value to store for `key`.

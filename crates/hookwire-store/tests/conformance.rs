@@ -565,12 +565,25 @@ async fn sqlite_secrets_are_sealed_at_rest_and_the_key_is_checked_and_rotated() 
     endpoint.sensitive_headers = vec!["Authorization".into()];
     store.create_endpoint(endpoint.clone()).await.unwrap();
     assert_eq!(store.get_endpoint(app.id, &endpoint.id.to_string()).await.unwrap().unwrap(), endpoint);
+    // A FIFO destination's key and header values are sealed the same way.
+    let mut fifo = destination(app.id, Some("ledger"), "0".into());
+    fifo.kind = DestinationKind::FifoEndpoint;
+    let headers = BTreeMap::from([("X-Api-Key".to_owned(), "swordfish".to_owned())]);
+    fifo.config = Some(FifoConfig {
+        url: "https://x.example".into(),
+        headers,
+        secret: "whsec_c2VjcmV0LWtleS1vZi10aGUtZmlmbw==".into(),
+    });
+    store.create_destination(fifo.clone()).await.unwrap();
+    let read = store.get_destination(app.id, "ledger").await.unwrap().unwrap();
+    assert_eq!(read.config, fifo.config);
     drop(store);
 
     let mut raw = std::fs::read(&path).unwrap();
     raw.extend(std::fs::read(path.with_extension("db-wal")).unwrap_or_default());
     let raw = String::from_utf8_lossy(&raw);
     assert!(!raw.contains(&endpoint.secret) && !raw.contains("hunter2"), "no secret in plaintext on disk");
+    assert!(!raw.contains("c2VjcmV0LWtleS1vZi10aGUtZmlmbw") && !raw.contains("swordfish"), "nor a destination's");
     for key in [None, Some(second.as_str())] {
         let refused = SqliteStore::open_with_key(&path, Durability::Disk, key.map(|k| MainKey::parse(k).unwrap()));
         assert!(matches!(refused, Err(StoreError::Corrupt(ref m)) if m.contains("HOOKWIRE_MAIN_KEY")), "{key:?}");
@@ -582,6 +595,7 @@ async fn sqlite_secrets_are_sealed_at_rest_and_the_key_is_checked_and_rotated() 
     assert!(SqliteStore::open_with_key(&path, Durability::Disk, Some(MainKey::parse(&first).unwrap())).is_err());
     let store = SqliteStore::open_with_key(&path, Durability::Disk, Some(MainKey::parse(&second).unwrap())).unwrap();
     assert_eq!(store.get_endpoint(app.id, &endpoint.id.to_string()).await.unwrap().unwrap(), endpoint);
+    assert_eq!(store.get_destination(app.id, "ledger").await.unwrap().unwrap().config, fifo.config, "resealed too");
 }
 
 async fn configuration_reads_follow_every_write(backend: Backend) {

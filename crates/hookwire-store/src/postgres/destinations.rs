@@ -65,7 +65,7 @@ impl DestinationStore for PgStore {
                     &destination.id.to_string(),
                     &destination.app_id.to_string(),
                     &destination.uid,
-                    &to_json(&destination),
+                    &self.seal_destination(&destination),
                     &destination.driven(),
                     &destination.start,
                 ],
@@ -80,7 +80,7 @@ impl DestinationStore for PgStore {
         let sql = format!("SELECT {DESTINATION_COLUMNS} FROM destinations WHERE app_id = $1 AND {column} = $2");
         let client = self.client().await?;
         let row = client.query_opt(&sql, &[&app.to_string(), &key]).await?;
-        row.as_ref().map(destination).transpose()
+        row.as_ref().map(destination).transpose()?.map(|d| self.open_destination(d)).transpose()
     }
 
     async fn list_destinations(&self, app: AppId, page: &Page) -> StoreResult<Vec<Destination>> {
@@ -90,7 +90,7 @@ impl DestinationStore for PgStore {
         let sql = format!("SELECT {DESTINATION_COLUMNS} FROM destinations WHERE {} {tail}", conditions.sql());
         let client = self.client().await?;
         let rows = client.query(&sql, &conditions.params()).await?;
-        rows.iter().map(destination).collect()
+        rows.iter().map(|row| self.open_destination(destination(row)?)).collect()
     }
 
     fn sender_owner(&self) -> Option<String> {
@@ -101,7 +101,7 @@ impl DestinationStore for PgStore {
         let sql = format!("SELECT {DESTINATION_COLUMNS} FROM destinations ORDER BY id LIMIT $1");
         let client = self.client().await?;
         let rows = client.query(&sql, &[&(limit as i64)]).await?;
-        rows.iter().map(destination).collect()
+        rows.iter().map(|row| self.open_destination(destination(row)?)).collect()
     }
 
     async fn claim_driven(
@@ -121,7 +121,7 @@ impl DestinationStore for PgStore {
         );
         let client = self.client().await?;
         let rows = client.query(&sql, &[&now, &owner, &lease_until, &(limit as i64), &timed_only]).await?;
-        rows.iter().map(destination).collect()
+        rows.iter().map(|row| self.open_destination(destination(row)?)).collect()
     }
 
     async fn save_progress(
@@ -262,7 +262,7 @@ impl DestinationStore for PgStore {
                     &destination.id.to_string(),
                     &destination.app_id.to_string(),
                     &destination.uid,
-                    &to_json(&destination),
+                    &self.seal_destination(&destination),
                     &destination.driven(),
                 ],
             )

@@ -179,8 +179,14 @@ impl PgStore {
         for row in &rows {
             let (id, body): (&str, &str) = (row.get(0), row.get(1));
             let endpoint: Endpoint = rows::from_json(body)?;
-            let endpoint = secrets::reseal_endpoint(self.inner.main_key.as_deref(), new_key.as_ref(), endpoint)?;
+            let endpoint = secrets::reseal(self.inner.main_key.as_deref(), new_key.as_ref(), endpoint)?;
             tx.execute("UPDATE endpoints SET body = $2 WHERE id = $1", &[&id, &rows::to_json(&endpoint)]).await?;
+        }
+        for row in &tx.query("SELECT id, body FROM destinations FOR UPDATE", &[]).await? {
+            let (id, body): (&str, &str) = (row.get(0), row.get(1));
+            let destination: hookwire_core::destination::Destination = rows::from_json(body)?;
+            let destination = secrets::reseal(self.inner.main_key.as_deref(), new_key.as_ref(), destination)?;
+            tx.execute("UPDATE destinations SET body = $2 WHERE id = $1", &[&id, &rows::to_json(&destination)]).await?;
         }
         tx.execute("DELETE FROM settings WHERE key = $1", &[&MAIN_KEY_CANARY_SETTING]).await?;
         if let Some(key) = &new_key {
@@ -211,11 +217,23 @@ impl PgStore {
     }
 
     fn seal_endpoint(&self, endpoint: Endpoint) -> Endpoint {
-        secrets::seal_endpoint(self.inner.main_key.as_deref(), endpoint)
+        secrets::seal(self.inner.main_key.as_deref(), endpoint)
     }
 
     fn open_endpoint(&self, endpoint: Endpoint) -> StoreResult<Endpoint> {
-        secrets::open_endpoint(self.inner.main_key.as_deref(), endpoint)
+        secrets::open(self.inner.main_key.as_deref(), endpoint)
+    }
+
+    /// A destination as stored: its secrets sealed.
+    fn seal_destination(&self, destination: &hookwire_core::destination::Destination) -> String {
+        rows::to_json(&secrets::seal(self.inner.main_key.as_deref(), destination.clone()))
+    }
+
+    fn open_destination(
+        &self,
+        destination: hookwire_core::destination::Destination,
+    ) -> StoreResult<hookwire_core::destination::Destination> {
+        secrets::open(self.inner.main_key.as_deref(), destination)
     }
 }
 

@@ -42,6 +42,7 @@ fn destination(row: &Row<'_>) -> rusqlite::Result<Destination> {
 #[async_trait]
 impl DestinationStore for SqliteStore {
     async fn create_destination(&self, destination: Destination) -> StoreResult<()> {
+        let body = self.seal_destination(&destination);
         self.write(move |conn| {
             conn.prepare_cached(
                 "INSERT INTO destinations (id, app_id, uid, body, driven, position) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -50,7 +51,7 @@ impl DestinationStore for SqliteStore {
                 destination.id.to_string(),
                 destination.app_id.to_string(),
                 destination.uid,
-                to_json(&destination),
+                body,
                 destination.driven(),
                 destination.start
             ])
@@ -67,7 +68,9 @@ impl DestinationStore for SqliteStore {
             let sql = format!("SELECT {DESTINATION_COLUMNS} FROM destinations WHERE app_id = ?1 AND {column} = ?2");
             Ok(conn.prepare_cached(&sql)?.query_row(params![app.to_string(), key], destination).optional()?)
         })
-        .await
+        .await?
+        .map(|d| self.open_destination(d))
+        .transpose()
     }
 
     async fn list_destinations(&self, app: AppId, page: &Page) -> StoreResult<Vec<Destination>> {
@@ -79,9 +82,12 @@ impl DestinationStore for SqliteStore {
             let sql = format!("SELECT {DESTINATION_COLUMNS} FROM destinations WHERE {} {tail}", conditions.sql());
             let mut stmt = conn.prepare_cached(&sql)?;
             let rows = stmt.query_map(conditions.param_refs().as_slice(), destination)?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
-        .await
+        .await?
+        .into_iter()
+        .map(|d| self.open_destination(d))
+        .collect()
     }
 
     async fn all_destinations(&self, limit: usize) -> StoreResult<Vec<Destination>> {
@@ -89,9 +95,12 @@ impl DestinationStore for SqliteStore {
             let sql = format!("SELECT {DESTINATION_COLUMNS} FROM destinations ORDER BY id LIMIT ?1");
             let mut stmt = conn.prepare_cached(&sql)?;
             let rows = stmt.query_map([limit as i64], destination)?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
-        .await
+        .await?
+        .into_iter()
+        .map(|d| self.open_destination(d))
+        .collect()
     }
 
     async fn claim_driven(
@@ -130,9 +139,12 @@ impl DestinationStore for SqliteStore {
             );
             let mut stmt = conn.prepare_cached(&sql)?;
             let rows = stmt.query_map(params![now, owner, lease_until, limit as i64, timed_only], destination)?;
-            Ok(rows.collect::<Result<_, _>>()?)
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
-        .await
+        .await?
+        .into_iter()
+        .map(|d| self.open_destination(d))
+        .collect()
     }
 
     async fn save_progress(
@@ -261,6 +273,7 @@ impl DestinationStore for SqliteStore {
     }
 
     async fn update_destination(&self, destination: Destination) -> StoreResult<()> {
+        let body = self.seal_destination(&destination);
         self.write(move |conn| {
             let changed = conn
                 .prepare_cached(
@@ -270,7 +283,7 @@ impl DestinationStore for SqliteStore {
                     destination.id.to_string(),
                     destination.app_id.to_string(),
                     destination.uid,
-                    to_json(&destination),
+                    body,
                     destination.driven()
                 ])
                 .map_err(conflict_as("destination uid"))?;

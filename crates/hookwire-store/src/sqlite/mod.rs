@@ -101,12 +101,24 @@ impl SqliteStore {
 
     /// Seals the endpoint's secrets for storage (identity without a main key).
     fn seal_endpoint(&self, endpoint: Endpoint) -> Endpoint {
-        secrets::seal_endpoint(self.inner.main_key.as_deref(), endpoint)
+        secrets::seal(self.inner.main_key.as_deref(), endpoint)
     }
 
     /// Opens the endpoint's stored secrets.
     fn open_endpoint(&self, endpoint: Endpoint) -> StoreResult<Endpoint> {
-        secrets::open_endpoint(self.inner.main_key.as_deref(), endpoint)
+        secrets::open(self.inner.main_key.as_deref(), endpoint)
+    }
+
+    /// A destination as stored: its secrets sealed.
+    fn seal_destination(&self, destination: &hookwire_core::destination::Destination) -> String {
+        rows::to_json(&secrets::seal(self.inner.main_key.as_deref(), destination.clone()))
+    }
+
+    fn open_destination(
+        &self,
+        destination: hookwire_core::destination::Destination,
+    ) -> StoreResult<hookwire_core::destination::Destination> {
+        secrets::open(self.inner.main_key.as_deref(), destination)
     }
 
     /// Re-seals every stored secret under `new_key` (or stores them in plaintext with `None`),
@@ -120,8 +132,17 @@ impl SqliteStore {
                 .collect::<Result<_, _>>()?;
             for (id, body) in &rows {
                 let endpoint: Endpoint = rows::from_json(body)?;
-                let endpoint = secrets::reseal_endpoint(current.as_deref(), new_key.as_ref(), endpoint)?;
+                let endpoint = secrets::reseal(current.as_deref(), new_key.as_ref(), endpoint)?;
                 conn.execute("UPDATE endpoints SET body = ?2 WHERE id = ?1", [id, &rows::to_json(&endpoint)])?;
+            }
+            let destinations: Vec<(String, String)> = conn
+                .prepare("SELECT id, body FROM destinations")?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?;
+            for (id, body) in &destinations {
+                let destination: hookwire_core::destination::Destination = rows::from_json(body)?;
+                let destination = secrets::reseal(current.as_deref(), new_key.as_ref(), destination)?;
+                conn.execute("UPDATE destinations SET body = ?2 WHERE id = ?1", [id, &rows::to_json(&destination)])?;
             }
             conn.execute("DELETE FROM settings WHERE key = ?1", [MAIN_KEY_CANARY_SETTING])?;
             if let Some(key) = &new_key {
