@@ -7,7 +7,8 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
@@ -249,22 +250,30 @@ test("portal in an iframe: add an endpoint, send a test event, see it delivered,
   await portal.locator("#app-name", { hasText: "Globex" }).waitFor();
   const frame = page.frames().find((f) => f.url().startsWith(`${hookwire.url}/portal`));
   assert.ok(frame && !frame.url().includes("token="), "the token is removed from the address");
+  assert.match(frame.url(), /#\/endpoints$/, "the first page has its own address");
   assert.equal(await portal.getByText("not yours").count(), 0, "another application's endpoints stay hidden");
   await shot(page, "portal-01-empty");
 
-  // The catalog: grouped by prefix, each type's schema and example, and a subscribe button.
-  await portal.locator("#catalog .catalog-group h3", { hasText: "invoice" }).waitFor();
-  await portal.locator("details.event-type[data-name='invoice.paid'] summary code").click();
-  await portal.locator("details.event-type[data-name='invoice.paid'] pre", { hasText: '"amount": 42' }).last().waitFor();
+  // The catalog: grouped by prefix, each type's schema and example, and a subscribe button
+  // that fills the new endpoint's form.
+  await portal.locator("#nav").getByRole("link", { name: "Event catalog" }).click();
+  await portal.locator("#page-catalog .catalog-group h3", { hasText: "invoice" }).waitFor();
+  assert.match(frame.url(), /#\/catalog$/);
+  await portal.locator(".event-type[data-name='invoice.paid'] summary code").click();
+  await portal.locator(".event-type[data-name='invoice.paid'] pre", { hasText: '"amount": 42' }).last().waitFor();
   await shot(page, "portal-01b-catalog");
-  await portal.locator("#add-endpoint input[name=url]").fill(`${receiver.url}/portal`);
-  await portal.locator("details.event-type[data-name='invoice.paid']").getByRole("button", { name: "Subscribe" }).click();
-  await portal.locator("details.event-type[data-name='invoice.created']").getByRole("button", { name: "Subscribe" }).click();
+  await portal.getByRole("button", { name: "Subscribe to invoice.paid" }).click();
+  await portal.getByRole("button", { name: "Subscribe to invoice.created" }).click();
+  await portal.locator("#status", { hasText: "Added invoice.created to the new endpoint's event types" }).waitFor();
+  await frame.evaluate(() => history.back());
+  await portal.locator("#add-endpoint").waitFor();
   assert.equal(await portal.locator("#add-endpoint input[name=eventTypes]").inputValue(), "invoice.paid, invoice.created");
+  await portal.locator("#add-endpoint input[name=url]").fill(`${receiver.url}/portal`);
   await portal.locator("#add-endpoint input[name=description]").fill("Billing");
   await portal.getByRole("button", { name: "Add endpoint" }).click();
   await portal.locator("#endpoint-url", { hasText: `${receiver.url}/portal` }).waitFor();
-  await portal.locator("#endpoints tbody tr").first().waitFor();
+  await portal.locator("#status", { hasText: "Endpoint added" }).waitFor();
+  assert.match(frame.url(), /#\/endpoints\/ep_/, "an endpoint's page has its own address");
 
   await portal.getByRole("button", { name: "Send test event" }).click();
   const delivered = await waitFor("the portal's test event at the receiver", () => deliveriesTo("/portal")[0]);
@@ -286,9 +295,18 @@ test("portal in an iframe: add an endpoint, send a test event, see it delivered,
   const rotated = await api("GET", `/api/v1/app/${app.id}/endpoint/${endpoints.data[0].id}/secret`);
   assert.equal(await portal.locator("#secret").textContent(), rotated.key);
 
-  await portal.locator("#edit-types input[name=eventTypes]").fill("invoice.*");
-  await portal.getByRole("button", { name: "Save event types" }).click();
+  await portal.locator("#endpoint-settings input[name=eventTypes]").fill("invoice.*");
+  await portal.getByRole("button", { name: "Save settings" }).click();
+  await portal.locator("#status", { hasText: "Settings saved" }).waitFor();
+  await portal.locator("#nav").getByRole("link", { name: "Endpoints" }).click();
   await portal.locator("#endpoints td", { hasText: "invoice.*" }).waitFor();
+  // Back returns to the endpoint's page, Forward to the list again.
+  await frame.evaluate(() => history.back());
+  await portal.locator("#endpoint-url", { hasText: `${receiver.url}/portal` }).waitFor();
+  await frame.evaluate(() => history.forward());
+  await portal.locator("#endpoints td", { hasText: "invoice.*" }).waitFor();
+  await frame.evaluate(() => history.back());
+  await portal.locator("#endpoint-url", { hasText: `${receiver.url}/portal` }).waitFor();
 
   await portal.getByRole("button", { name: "Resend" }).first().click();
   await waitFor("the portal's resend at the receiver", () => deliveriesTo("/portal").length === 2);
@@ -313,15 +331,28 @@ test("portal in an iframe: add an endpoint, send a test event, see it delivered,
   assert.deepEqual(JSON.parse(reshaped.body), { text: "Paid: invoice.test" }, "the saved code reshaped the test event");
 
   await portal.getByRole("button", { name: "Disable endpoint" }).click();
-  await portal.locator("#endpoints .badge", { hasText: "disabled" }).waitFor();
+  await portal.locator("#endpoint-meta", { hasText: "disabled" }).waitFor();
+  await portal.getByRole("button", { name: "Enable endpoint" }).waitFor();
   await shot(page, "portal-05-disabled");
   });
 });
+
+/** Buttons a token without write capabilities must never see, on whatever page is shown. */
+const WRITE_BUTTONS = ["Add endpoint", "Save settings", "Set header", "Remove", "Delete endpoint", "Send test event",
+  "Disable endpoint", "Enable endpoint", "Reveal", "Rotate", "Resend", "Save transformation", "Test without saving",
+  "Subscribe", "Pause", "Enable", "Skip backlog", "Force retry"];
+
+async function assertNoWriteButtons(page, where) {
+  for (const name of WRITE_BUTTONS) {
+    assert.equal(await page.getByRole("button", { name }).count(), 0, `a read-only token has no "${name}" button (${where})`);
+  }
+}
 
 test("portal with a read-only token shows deliveries and no control that writes", async () => {
   const app = await api("POST", "/api/v1/app", { name: "Umbrella", uid: "umbrella" });
   const endpoint = await api("POST", `/api/v1/app/${app.id}/endpoint`, { url: `${receiver.url}/read-only` });
   await api("POST", `/api/v1/app/${app.id}/endpoint`, { url: `${receiver.url}/fail`, retryPolicy: { schedule: [3600] } });
+  await api("PUT", "/api/v1/event-type/order.created", { description: "An order was placed" });
   await api("POST", `/api/v1/app/${app.id}/msg`, { eventType: "order.created", payload: { n: 1 } });
   await waitFor("the delivery", () => deliveriesTo("/read-only")[0]);
   await waitFor("the failed attempt", () => deliveriesTo("/fail")[0]);
@@ -332,20 +363,30 @@ test("portal with a read-only token shows deliveries and no control that writes"
   await page.goto(access.url);
   await page.locator("#app-name", { hasText: "Umbrella" }).waitFor();
   await page.locator("#endpoints tbody tr").first().waitFor();
+  await assertNoWriteButtons(page, "endpoints");
   await page.getByRole("link", { name: `${receiver.url}/read-only` }).click();
   await page.locator("#attempts tbody tr .badge.ok", { hasText: "success" }).first().waitFor();
+  assert.equal(await page.locator("#endpoint-settings input[name=url]").getAttribute("readonly"), "", "settings are shown, not editable");
+  await page.locator("#nav").getByRole("link", { name: "Endpoints" }).click();
   await page.getByRole("link", { name: `${receiver.url}/fail` }).click();
   await page.locator("#attempts tbody tr .badge.wait", { hasText: "retrying" }).first().waitFor();
   const retrying = await page.locator("#attempts tbody tr").first().textContent();
   assert.match(retrying, /retrying next at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/, "a failed attempt that will be retried says when");
   assert.match(retrying, /HTTP 503/);
+  await assertNoWriteButtons(page, "endpoint");
+  await page.locator("#nav").getByRole("link", { name: "Logs" }).click();
+  await page.locator("#messages tbody tr").first().waitFor();
+  await page.locator("#messages tbody a").first().click();
+  await page.locator("#message-deliveries tbody tr").nth(1).waitFor();
+  await assertNoWriteButtons(page, "message");
+  await page.locator("#nav").getByRole("link", { name: "Event catalog" }).click();
+  await page.locator(".event-type[data-name='order.created']").waitFor();
+  await assertNoWriteButtons(page, "catalog");
+  await page.locator("#nav").getByRole("link", { name: "Destinations" }).click();
   await page.getByRole("link", { name: "archive" }).click();
   await page.locator("#destination-name", { hasText: "archive" }).waitFor();
   await page.locator("#destination-facts dd", { hasText: `${receiver.url}/read-only-fifo` }).waitFor();
-  for (const name of ["Add endpoint", "Save event types", "Send test event", "Disable endpoint", "Reveal", "Rotate", "Resend", "Save transformation", "Test without saving", "Subscribe",
-    "Pause", "Enable", "Skip backlog", "Force retry"]) {
-    assert.equal(await page.getByRole("button", { name }).count(), 0, `a read-only token has no "${name}" button`);
-  }
+  await assertNoWriteButtons(page, "destination");
   await shot(page, "portal-06-read-only");
   });
   assert.ok(endpoint.id);
@@ -429,13 +470,13 @@ test("portal: a FIFO destination listed, its transformation tested and saved, fo
   page.on("dialog", (dialog) => dialog.accept());
   await page.goto(access.url);
   await page.locator("#app-name", { hasText: "Hooli" }).waitFor();
+  await page.locator("#nav").getByRole("link", { name: "Destinations" }).click();
   const row = page.locator("#destinations tbody tr").first();
   await row.locator(".badge.wait", { hasText: "retrying" }).waitFor();
   const cells = await row.locator("td").allTextContents();
   assert.deepEqual([cells[0], cells[1], cells[2], cells[4], cells[6], cells[8]],
     ["warehouse", "fifoEndpoint", `${receiver.url}/busy-portal`, "1", "HTTP 503: busy: try again later", "100"]);
   assert.match(cells[5], /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/, "the next retry, in UTC");
-  await page.locator("#destinations-section").scrollIntoViewIfNeeded();
   await shot(page, "portal-07-destinations");
 
   await row.getByRole("link", { name: "warehouse" }).click();
@@ -465,12 +506,468 @@ test("portal: a FIFO destination listed, its transformation tested and saved, fo
 
   await page.getByRole("button", { name: "Skip backlog" }).click();
   await page.locator("#status", { hasText: "Backlog skipped" }).waitFor();
-  await row.locator(".badge.ok", { hasText: "enabled" }).waitFor();
-  assert.equal(await row.locator("td").nth(4).textContent(), "0");
+  await page.locator("#destination-facts .badge.ok", { hasText: "enabled" }).waitFor();
+  assert.equal(await page.locator("#destination-facts dt:text-is('Lag') + dd").textContent(), "0");
   await page.getByRole("button", { name: "Pause", exact: true }).click();
-  await row.locator(".badge", { hasText: "paused" }).waitFor();
+  await page.locator("#destination-facts .badge", { hasText: "paused" }).waitFor();
   await page.getByRole("button", { name: "Enable", exact: true }).waitFor();
   assert.equal((await api("GET", `/api/v1/app/${app.id}/destination/warehouse`)).status, "paused");
   await shot(page, "portal-09-destination-paused");
+  });
+});
+
+/** Signs `page` in to the dashboard. */
+async function signIn(page) {
+  await page.goto(`${hookwire.url}/ui/login`);
+  await page.fill("input[name=token]", TOKEN);
+  await page.click("button[type=submit]");
+  await page.waitForURL(/\/ui\/apps$/);
+}
+
+test("dashboard: an application's attempts across its endpoints, filtered, a failure retrying", async () => {
+  const app = await api("POST", "/api/v1/app", { name: "Massive Dynamic", uid: "massive-dynamic" });
+  await api("POST", `/api/v1/app/${app.id}/endpoint`, { url: `${receiver.url}/attempts-ok` });
+  await api("POST", `/api/v1/app/${app.id}/endpoint`,
+    { url: `${receiver.url}/fail-attempts`, eventTypes: ["order.paid"], retryPolicy: { schedule: [3600] } });
+  await api("POST", `/api/v1/app/${app.id}/msg`, { eventType: "order.paid", tags: ["vip"], payload: { n: 1 } });
+  await api("POST", `/api/v1/app/${app.id}/msg`, { eventType: "user.created", payload: { n: 2 } });
+  await waitFor("both successes", () => deliveriesTo("/attempts-ok").length === 2);
+  await waitFor("the failure", () => deliveriesTo("/fail-attempts").length === 1);
+
+  await withPage("dashboard-attempts", { width: 1280, height: 800 }, async (page) => {
+  await signIn(page);
+  await page.goto(`${hookwire.url}/ui/apps/${app.id}`);
+  await page.getByRole("link", { name: "Attempts", exact: true }).click();
+  await page.waitForURL(/\/attempts$/);
+  await waitFor("three attempts, the failure retrying", async () => {
+    await page.reload();
+    return (await page.locator("tr[data-attempt]").count()) === 3 && (await page.locator("tr[data-attempt] .retrying").count()) === 1;
+  });
+  await shot(page, "dashboard-13-attempts");
+
+  await page.selectOption("select[name=status]", "fail");
+  await page.getByRole("button", { name: "Filter" }).click();
+  await page.waitForURL(/status=fail/);
+  assert.equal(await page.locator("tr[data-attempt]").count(), 1, "the successes are filtered out");
+  const row = await page.locator("tr[data-attempt]").first().textContent();
+  assert.match(row, /retrying next at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d/, "the failure says when it goes again");
+  assert.match(row, /HTTP 503: down for maintenance/);
+  assert.ok(row.includes(`${receiver.url}/fail-attempts`), row);
+  await shot(page, "dashboard-13b-attempts-failed");
+
+  await page.selectOption("select[name=status]", "");
+  await page.fill("input[name=event_types]", "user.created");
+  await page.getByRole("button", { name: "Filter" }).click();
+  await page.waitForURL(/event_types=user.created/);
+  assert.equal(await page.locator("tr[data-attempt]").count(), 1, "only the user.created attempt");
+  await page.fill("input[name=event_types]", "");
+  await page.fill("input[name=since]", "last tuesday");
+  await page.getByRole("button", { name: "Filter" }).click();
+  await page.locator(".error", { hasText: "query.since" }).waitFor();
+  });
+});
+
+test("dashboard: create, edit and delete an application; add and edit an event type; bad input names the field", async () => {
+  await withPage("dashboard-admin", { width: 1280, height: 900 }, async (page) => {
+  await signIn(page);
+  await page.fill("form[action='/ui/apps'] input[name=name]", "Wayne Enterprises");
+  await page.fill("form[action='/ui/apps'] input[name=uid]", "wayne");
+  await page.fill("form[action='/ui/apps'] input[name=rate_limit]", "fast");
+  await page.fill("form[action='/ui/apps'] textarea[name=metadata]", "tier=gold");
+  await page.getByRole("button", { name: "Create application" }).click();
+  await page.locator(".error", { hasText: "Rate limit:" }).waitFor();
+  assert.equal(await page.locator("input[name=rate_limit][aria-invalid=true]").count(), 1, "the field is marked");
+  assert.equal(await page.locator("input[name=name]").inputValue(), "Wayne Enterprises", "what was typed is kept");
+  await shot(page, "dashboard-14-create-app");
+  await page.fill("input[name=rate_limit]", "10");
+  await page.getByRole("button", { name: "Create application" }).click();
+  await page.locator(".notice", { hasText: "Application created" }).waitFor();
+  const created = await api("GET", "/api/v1/app/wayne");
+  assert.deepEqual([created.name, created.throttleRate, created.metadata], ["Wayne Enterprises", 10, { tier: "gold" }]);
+
+  await page.locator("details.edit summary").click();
+  await page.fill("form[action$='/edit'] input[name=name]", "Wayne Industries");
+  await page.getByRole("button", { name: "Save application" }).click();
+  await page.locator(".notice", { hasText: "Application saved" }).waitFor();
+  await page.locator("h1", { hasText: "Wayne Industries" }).waitFor();
+
+  await page.getByRole("link", { name: "Event types" }).click();
+  await page.fill("form[action='/ui/event-types'] input[name=name]", "shipment.sent");
+  await page.fill("form[action='/ui/event-types'] input[name=description]", "A shipment left the warehouse");
+  await page.fill("form[action='/ui/event-types'] textarea[name=schema]", '{"type": 12}');
+  await page.getByRole("button", { name: "Add event type" }).click();
+  await page.locator(".error", { hasText: "JSON Schema: not a valid JSON Schema" }).waitFor();
+  await page.fill("textarea[name=schema]", '{"type": "object", "properties": {"carrier": {"type": "string"}}}');
+  await page.getByRole("button", { name: "Add event type" }).click();
+  await page.locator(".notice", { hasText: "Event type added" }).waitFor();
+  await page.check("input[name=deprecated]");
+  await page.getByRole("button", { name: "Save event type" }).click();
+  await page.locator(".notice", { hasText: "Event type saved" }).waitFor();
+  await page.locator("dl.facts .badge", { hasText: "deprecated" }).waitFor();
+  await shot(page, "dashboard-14b-event-type");
+  const eventType = await api("GET", "/api/v1/event-type/shipment.sent");
+  assert.equal(eventType.deprecated, true);
+  assert.equal(eventType.schemas["1"].properties.carrier.type, "string");
+  await page.getByRole("button", { name: "Archive" }).click();
+  await page.locator(".notice", { hasText: "Event type archived" }).waitFor();
+
+  await page.goto(`${hookwire.url}/ui/apps/${created.id}`);
+  await page.locator("details.edit summary").click();
+  await page.fill("input[name=confirm]", "Wayne");
+  await page.getByRole("button", { name: "Delete application" }).click();
+  await page.locator(".error", { hasText: "Confirm:" }).waitFor();
+  await page.fill("input[name=confirm]", "Wayne Industries");
+  await page.getByRole("button", { name: "Delete application" }).click();
+  await page.locator(".notice", { hasText: "Application Wayne Industries deleted" }).waitFor();
+  const gone = await fetch(`${hookwire.url}/api/v1/app/wayne`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  assert.equal(gone.status, 404);
+  });
+});
+
+test("dashboard: the header's search finds a message by event id in whichever application holds it", async () => {
+  await api("POST", "/api/v1/app", { name: "Vandelay Industries" });
+  const app = await api("POST", "/api/v1/app", { name: "Prestige Worldwide", uid: "prestige-worldwide" });
+  const message = await api("POST", `/api/v1/app/${app.id}/msg`,
+    { eventType: "robot.built", eventId: "evt-browser-15", tags: ["line-2"], payload: { model: "T-800" } });
+
+  await withPage("dashboard-search", { width: 1280, height: 700 }, async (page) => {
+  await signIn(page);
+  await page.fill("header input[name=q]", "evt-browser-15");
+  await page.press("header input[name=q]", "Enter");
+  await page.waitForURL(/\/ui\/search\?q=evt-browser-15$/);
+  assert.equal(await page.locator("tbody tr").count(), 1);
+  assert.match(await page.locator("tbody tr").first().textContent(), /Prestige Worldwide.*robot\.built.*evt-browser-15.*event id/);
+  await shot(page, "dashboard-15-search");
+  await page.getByRole("link", { name: message.id }).click();
+  await page.locator("h1", { hasText: "robot.built" }).waitFor();
+  await page.fill("header input[name=q]", message.id);
+  await page.press("header input[name=q]", "Enter");
+  await page.locator("tbody tr td", { hasText: "message id" }).waitFor();
+  });
+});
+
+/** Opens a portal link at the top level and waits for the application's name. */
+async function openPortal(page, access, name) {
+  await page.goto(access.url);
+  await page.locator("#app-name", { hasText: name }).waitFor();
+}
+
+test("portal logs: filters, paging, find by eventId, a message's attempts retrying or failed", async () => {
+  const app = await api("POST", "/api/v1/app", { name: "Stark", uid: "stark" });
+  await api("POST", `/api/v1/app/${app.id}/endpoint`, { url: `${receiver.url}/logs-ok` });
+  await api("POST", `/api/v1/app/${app.id}/endpoint`, { url: `${receiver.url}/fail-retrying`, eventTypes: ["invoice.paid"], retryPolicy: { schedule: [3600] } });
+  await api("POST", `/api/v1/app/${app.id}/endpoint`, { url: `${receiver.url}/fail-final`, eventTypes: ["invoice.paid"], retryPolicy: { schedule: [] } });
+  for (let n = 0; n < 29; n += 1) {
+    await api("POST", `/api/v1/app/${app.id}/msg`, { eventType: "order.created", payload: { n }, tags: ["bulk"] });
+  }
+  const vip = await api("POST", `/api/v1/app/${app.id}/msg`,
+    { eventType: "invoice.paid", eventId: "inv-42", payload: { amount: 4200 }, tags: ["vip"], channels: ["billing"] });
+  await waitFor("every message delivered", () => deliveriesTo("/logs-ok").length === 30);
+  await waitFor("both failures", () => deliveriesTo("/fail-retrying")[0] && deliveriesTo("/fail-final")[0]);
+
+  await withPage("portal-logs", { width: 1280, height: 900 }, async (page) => {
+  await openPortal(page, await api("POST", `/api/v1/auth/app-portal-access/${app.id}`, {}), "Stark");
+  await page.locator("#nav").getByRole("link", { name: "Logs" }).click();
+  await page.locator(`#messages tr[data-msg="${vip.id}"]`).waitFor();
+  assert.equal(await page.locator("#messages tbody tr").count(), 25, "a page of 25");
+  assert.equal(await page.locator("#messages tbody tr").first().getAttribute("data-msg"), vip.id, "newest first");
+  assert.ok(await page.locator("#logs-previous").isDisabled(), "no page before the first");
+  await shot(page, "portal-10-logs");
+
+  await page.getByRole("button", { name: "Next" }).click();
+  await waitFor("the second page", async () => (await page.locator("#messages tbody tr").count()) === 5);
+  assert.ok(await page.locator("#logs-next").isDisabled(), "no page after the last");
+  assert.match(page.url(), /#\/logs\?iterator=msg_/);
+  await page.getByRole("button", { name: "Previous" }).click();
+  await waitFor("the first page again", async () => (await page.locator("#messages tbody tr").count()) === 25);
+  assert.equal(await page.locator("#messages tbody tr").first().getAttribute("data-msg"), vip.id);
+  await page.evaluate(() => history.back());
+  await waitFor("Back: the second page", async () => (await page.locator("#messages tbody tr").count()) === 5);
+
+  // Filters: each one applied (the address keeps them), a bad one named next to the form.
+  const rows = () => page.locator("#messages tbody tr").count();
+  await page.fill("#logs-filters input[name=event_types]", "invoice.paid");
+  await page.getByRole("button", { name: "Filter" }).click();
+  await waitFor("one invoice", async () => (await rows()) === 1);
+  assert.match(page.url(), /event_types=invoice\.paid/);
+  await page.getByRole("button", { name: "Clear" }).click();
+  await page.waitForURL(/#\/logs$/);
+  await page.fill("#logs-filters input[name=tag]", "bulk");
+  await page.getByRole("button", { name: "Filter" }).click();
+  await waitFor("the bulk page", async () => (await rows()) === 25 && !(await page.locator(`#messages tr[data-msg="${vip.id}"]`).count()));
+  await page.fill("#logs-filters input[name=tag]", "");
+  await page.fill("#logs-filters input[name=channel]", "billing");
+  await page.getByRole("button", { name: "Filter" }).click();
+  await waitFor("the billing message", async () => (await rows()) === 1);
+  await page.fill("#logs-filters input[name=channel]", "");
+  await page.fill("#logs-filters input[name=after]", new Date(Date.now() + 3_600_000).toISOString());
+  await page.getByRole("button", { name: "Filter" }).click();
+  await page.locator("#messages-empty:not(.hidden)").waitFor();
+  await page.fill("#logs-filters input[name=after]", "2020-01-01T00:00");
+  await page.fill("#logs-filters input[name=before]", new Date(Date.now() + 3_600_000).toISOString().slice(0, 16));
+  await page.getByRole("button", { name: "Filter" }).click();
+  await waitFor("every message between the two times", async () => (await rows()) === 25);
+  await page.fill("#logs-filters input[name=after]", "last tuesday");
+  await page.getByRole("button", { name: "Filter" }).click();
+  await page.locator("#logs-errors", { hasText: 'after: "last tuesday" is not a time' }).waitFor();
+  assert.equal(await page.locator("#logs-filters input[name=after]").getAttribute("aria-invalid"), "true");
+  await page.getByRole("button", { name: "Clear" }).click();
+  await page.waitForURL(/#\/logs$/);
+  await page.fill("#logs-filters input[name=event_types]", "not a type!");
+  await page.getByRole("button", { name: "Filter" }).click();
+  await page.locator("#logs-errors", { hasText: "event_types:" }).waitFor();
+  assert.equal(await page.locator("#logs-filters input[name=event_types]").getAttribute("aria-invalid"), "true", "the API's 422 names the field");
+
+  // Find by eventId: the message's page, its payload, and each delivery's state.
+  await page.fill("#logs-find input[name=id]", "no-such-event");
+  await page.getByRole("button", { name: "Open" }).click();
+  await page.locator("#logs-errors", { hasText: 'No message has the id or eventId "no-such-event"' }).waitFor();
+  await page.fill("#logs-find input[name=id]", "inv-42");
+  await page.getByRole("button", { name: "Open" }).click();
+  await page.locator("#message-title", { hasText: vip.id }).waitFor();
+  assert.match(page.url(), new RegExp(`#/logs/${vip.id}$`));
+  assert.match(await page.locator("#message-payload").textContent(), /"amount": 4200/);
+  const delivery = (url) => page.locator("#message-deliveries tbody tr", { hasText: url });
+  await delivery(`${receiver.url}/logs-ok`).locator(".badge.ok", { hasText: "success" }).waitFor();
+  await delivery(`${receiver.url}/fail-retrying`).locator(".badge.wait", { hasText: "retrying" }).waitFor();
+  assert.match(await delivery(`${receiver.url}/fail-retrying`).textContent(), /retrying next at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/);
+  await delivery(`${receiver.url}/fail-final`).locator(".badge.bad", { hasText: "fail" }).waitFor();
+  const attempt = (url) => page.locator("#message-attempts tbody tr", { hasText: url });
+  assert.match(await attempt(`${receiver.url}/fail-retrying`).textContent(), /retrying next at .*HTTP 503/);
+  assert.equal(await attempt(`${receiver.url}/fail-final`).locator(".badge.bad", { hasText: "fail" }).count(), 1, "a final failure is not retrying");
+  assert.equal(await attempt(`${receiver.url}/fail-final`).locator(".badge.wait").count(), 0);
+  await shot(page, "portal-10b-message");
+  await page.locator("#message-deliveries").getByRole("button", { name: `Resend to ${receiver.url}/logs-ok` }).click();
+  await waitFor("the resend", () => deliveriesTo("/logs-ok").length === 31);
+  await page.evaluate(() => history.back());
+  await page.locator("#page-logs:not(.hidden)").waitFor();
+  });
+});
+
+test("portal endpoint settings: edit every field, headers, a 422 named next to the form, delete", async () => {
+  const app = await api("POST", "/api/v1/app", { name: "Wonka", uid: "wonka" });
+  await api("PUT", "/api/v1/event-type/candy.made", { description: "A bar was made" });
+  const endpoint = await api("POST", `/api/v1/app/${app.id}/endpoint`, { url: `${receiver.url}/settings`, description: "Candy" });
+  const read = () => api("GET", `/api/v1/app/${app.id}/endpoint/${endpoint.id}`);
+
+  await withPage("portal-settings", { width: 1280, height: 1000 }, async (page) => {
+  page.on("dialog", (dialog) => dialog.accept());
+  await openPortal(page, await api("POST", `/api/v1/auth/app-portal-access/${app.id}`, {}), "Wonka");
+  await page.getByRole("link", { name: `${receiver.url}/settings` }).click();
+  const form = page.locator("#endpoint-settings");
+  await waitFor("the settings filled in", async () => (await form.locator("input[name=description]").inputValue()) === "Candy");
+
+  await form.locator("input[name=rateLimit]").fill("lots");
+  await page.getByRole("button", { name: "Save settings" }).click();
+  await page.locator("#settings-errors", { hasText: "rateLimit:" }).waitFor();
+  assert.equal(await form.locator("input[name=rateLimit]").getAttribute("aria-invalid"), "true");
+  await form.locator("input[name=rateLimit]").fill("0");
+  await page.getByRole("button", { name: "Save settings" }).click();
+  await page.locator("#settings-errors", { hasText: "rateLimit: must be at least 1" }).waitFor();
+  await form.locator("input[name=rateLimit]").fill("5");
+  await form.locator("textarea[name=filter]").fill("data.amount >");
+  await page.getByRole("button", { name: "Save settings" }).click();
+  await page.locator("#settings-errors", { hasText: "filter: filter does not compile" }).waitFor();
+  assert.equal(await form.locator("textarea[name=filter]").getAttribute("aria-invalid"), "true");
+  assert.equal((await read()).throttleRate, null, "nothing saved while a field is refused");
+
+  await form.locator("textarea[name=filter]").fill("data.amount > 100");
+  await form.locator("input[name=url]").fill(`${receiver.url}/settings-moved`);
+  await form.locator("input[name=description]").fill("Candy, moved");
+  await form.locator("input[name=channels]").fill("eu, us");
+  // The catalog's Subscribe fills the settings of the endpoint last open; Back returns to them.
+  await page.locator("#nav").getByRole("link", { name: "Event catalog" }).click();
+  await page.getByRole("button", { name: "Subscribe to candy.made" }).click();
+  await page.locator("#status", { hasText: `Added candy.made to the event types of ${receiver.url}/settings` }).waitFor();
+  await page.evaluate(() => history.back());
+  await form.locator("input[name=eventTypes]").waitFor();
+  assert.equal(await form.locator("input[name=eventTypes]").inputValue(), "candy.made");
+  assert.equal(await form.locator("input[name=channels]").inputValue(), "eu, us", "what was typed is kept");
+  await page.getByRole("button", { name: "Save settings" }).click();
+  await page.locator("#status", { hasText: "Settings saved" }).waitFor();
+  assert.equal(await page.locator("#settings-errors").isVisible(), false);
+  const saved = await read();
+  assert.deepEqual(
+    [saved.url, saved.description, saved.eventTypes, saved.channels, saved.throttleRate, saved.filter],
+    [`${receiver.url}/settings-moved`, "Candy, moved", ["candy.made"], ["eu", "us"], 5, "data.amount > 100"]);
+  await page.locator("#endpoint-url", { hasText: `${receiver.url}/settings-moved` }).waitFor();
+
+  // Custom headers: a sensitive value is write-only.
+  await page.fill("#add-header input[name=name]", "X-Customer");
+  await page.fill("#add-header input[name=value]", "c-1");
+  await page.getByRole("button", { name: "Set header" }).click();
+  await page.locator("#headers tr[data-header='X-Customer']", { hasText: "c-1" }).waitFor();
+  await page.fill("#add-header input[name=name]", "Authorization");
+  await page.fill("#add-header input[name=value]", "Bearer s3cret-value");
+  await page.getByRole("button", { name: "Set header" }).click();
+  await page.locator("#headers tr[data-header='Authorization']", { hasText: "write-only" }).waitFor();
+  assert.ok(!(await page.content()).includes("s3cret-value"), "a sensitive value is never shown again");
+  await page.fill("#add-header input[name=name]", "Host");
+  await page.fill("#add-header input[name=value]", "evil.example");
+  await page.getByRole("button", { name: "Set header" }).click();
+  await page.locator("#headers-errors", { hasText: "headers.Host: this header is set by Hookwire" }).waitFor();
+  assert.equal(await page.locator("#add-header input[name=name]").getAttribute("aria-invalid"), "true");
+  await page.getByRole("button", { name: "Remove header X-Customer" }).click();
+  await page.locator("#headers tr[data-header='X-Customer']").waitFor({ state: "detached" });
+  const headers = await api("GET", `/api/v1/app/${app.id}/endpoint/${endpoint.id}/headers`);
+  assert.deepEqual([headers.headers, headers.sensitive], [{}, ["Authorization"]]);
+  await page.locator("#settings").scrollIntoViewIfNeeded();
+  await shot(page, "portal-11-endpoint-settings");
+
+  await page.getByRole("button", { name: "Disable endpoint" }).click();
+  await page.getByRole("button", { name: "Enable endpoint" }).waitFor();
+  assert.equal((await read()).disabled, true);
+  await page.getByRole("button", { name: "Enable endpoint" }).click();
+  await page.getByRole("button", { name: "Disable endpoint" }).waitFor();
+  assert.equal((await read()).disabled, false);
+
+  await page.getByRole("button", { name: "Delete endpoint" }).click();
+  await page.locator("#status", { hasText: "Endpoint deleted" }).waitFor();
+  assert.match(page.url(), /#\/endpoints$/);
+  await page.locator("#endpoints-empty:not(.hidden)").waitFor();
+  const gone = await fetch(`${hookwire.url}/api/v1/app/${app.id}/endpoint/${endpoint.id}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  assert.equal(gone.status, 404);
+  });
+});
+
+test("portal themed in a cross-origin iframe: colours, font, logo, dark mode, and its height told to the parent", async () => {
+  const app = await api("POST", "/api/v1/app", { name: "Tyrell", uid: "tyrell" });
+  await api("POST", `/api/v1/app/${app.id}/endpoint`, { url: `${receiver.url}/themed`, description: "Replicants" });
+  const theme = { primaryColor: "#0a7f5c", logoUrl: "https://127.0.0.1:9/logo.png", fontFamily: "Georgia, 'Times New Roman', serif", darkMode: true };
+  const access = await api("POST", `/api/v1/auth/app-portal-access/${app.id}`, { theme });
+  assert.match(access.url, /&theme=%7B/);
+
+  await withPage("portal-themed", { width: 1100, height: 900 }, async (page) => {
+  // The customer's page (another origin: the receiver's port) records what the frame posts.
+  await page.addInitScript(() => {
+    if (window !== window.top) return;
+    window.portalMessages = [];
+    window.addEventListener("message", (event) => window.portalMessages.push({ origin: event.origin, data: event.data }));
+  });
+  await page.goto(`${receiver.url}/host?src=${encodeURIComponent(access.url)}`);
+  const portal = page.frameLocator("#portal");
+  await portal.locator("#app-name", { hasText: "Tyrell" }).waitFor();
+  const frame = page.frames().find((f) => f.url().startsWith(`${hookwire.url}/portal`));
+  assert.ok(!frame.url().includes("theme="), "the theme leaves the address with the token");
+  const looks = await frame.evaluate(() => {
+    const body = getComputedStyle(document.body);
+    const button = document.querySelector("#add-endpoint button[type=submit]");
+    return {
+      dark: document.body.classList.contains("dark"),
+      font: body.fontFamily,
+      background: body.backgroundColor,
+      button: getComputedStyle(button).backgroundColor,
+      logo: document.getElementById("logo").getAttribute("src"),
+      logoShown: !document.getElementById("logo").classList.contains("hidden"),
+      styleAttributes: document.querySelectorAll("[style]").length,
+    };
+  });
+  assert.deepEqual(looks, {
+    dark: true, font: "Georgia, \"Times New Roman\", serif", background: "rgb(15, 20, 29)", button: "rgb(10, 127, 92)",
+    logo: theme.logoUrl, logoShown: true, styleAttributes: 1,
+  }, "applied through custom properties on the root element (its one style attribute, written by the CSSOM)");
+
+  const posted = () => page.evaluate(() => window.portalMessages.filter((m) => m.data && m.data.type === "hookwire-portal-resize"));
+  const first = await waitFor("a resize message", async () => (await posted())[0]);
+  assert.equal(first.origin, new URL(hookwire.url).origin);
+  assert.ok(Number.isInteger(first.data.height) && first.data.height > 0, JSON.stringify(first));
+  // The last height told is the page's own, whatever it shows.
+  const told = async () => {
+    const all = await posted();
+    const height = await frame.evaluate(() => Math.ceil(document.documentElement.getBoundingClientRect().height));
+    return all[all.length - 1].data.height === height && height;
+  };
+  const listHeight = await waitFor("the endpoints page's height told", told);
+  const before = (await posted()).length;
+  await portal.locator("#nav").getByRole("link", { name: "Logs" }).click();
+  await portal.locator("#page-logs:not(.hidden)").waitFor();
+  await waitFor("a resize message after the page change", async () => (await posted()).length > before);
+  await portal.locator("#nav").getByRole("link", { name: "Endpoints" }).click();
+  await portal.getByRole("link", { name: `${receiver.url}/themed` }).click();
+  await portal.locator("#endpoint-url").waitFor();
+  await waitFor("the endpoint page's taller height told", async () => (await told()) > listHeight);
+  await shot(page, "portal-12-themed");
+  });
+});
+
+/** axe-core's source, run in a page through the DevTools protocol (the page's CSP allows no
+ *  script but its own, and rightly so). */
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+/** Serious and critical accessibility violations on the page as it is now. */
+async function axeViolations(page) {
+  if (!(await page.evaluate(() => typeof window.axe === "object"))) await page.evaluate(AXE_SOURCE);
+  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
+  return result.violations.filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+}
+
+/** A portal with something on every page: an endpoint with deliveries, a message, a catalog
+ *  entry, a FIFO destination. */
+async function furnishedPortal(name, uid) {
+  const app = await api("POST", "/api/v1/app", { name, uid });
+  await api("PUT", "/api/v1/event-type/shipment.sent", { description: "A parcel left", schemas: { "1": { type: "object", examples: [{ parcel: "p-1" }] } } });
+  const endpoint = await api("POST", `/api/v1/app/${app.id}/endpoint`, { url: `${receiver.url}/${uid}`, description: "Parcels" });
+  await api("PATCH", `/api/v1/app/${app.id}/endpoint/${endpoint.id}/headers`, { headers: { "X-Team": "ops", Authorization: "Bearer t" } });
+  const message = await api("POST", `/api/v1/app/${app.id}/msg`, { eventType: "shipment.sent", eventId: `${uid}-1`, payload: { parcel: "p-1" }, tags: ["eu"] });
+  await waitFor("the delivery", () => deliveriesTo(`/${uid}`)[0]);
+  const destination = await api("POST", `/api/v1/app/${app.id}/destination`, { type: "fifoEndpoint", uid: "ledger", config: { url: `${receiver.url}/${uid}-fifo` } });
+  const access = await api("POST", `/api/v1/auth/app-portal-access/${app.id}`, {});
+  return { app, endpoint, message, destination, access };
+}
+
+test("portal pages have no serious or critical accessibility violation (axe-core)", async () => {
+  const { endpoint, message, destination, access } = await furnishedPortal("Cyberdyne", "cyberdyne");
+  const pages = [
+    ["#/endpoints", "#endpoints tbody tr"],
+    [`#/endpoints/${endpoint.id}`, "#attempts tbody tr"],
+    ["#/logs", "#messages tbody tr"],
+    [`#/logs/${message.id}`, "#message-attempts tbody tr"],
+    ["#/catalog", ".event-type[data-name='shipment.sent']"],
+    ["#/destinations", "#destinations tbody tr"],
+    [`#/destinations/${destination.id}`, "#destination-facts dd"],
+  ];
+  for (const dark of [false, true]) {
+    const link = dark ? await api("POST", `/api/v1/auth/app-portal-access/${access.url.split("app=")[1]}`, { theme: { darkMode: true } }) : access;
+    await withPage(dark ? "portal-axe-dark" : "portal-axe", { width: 1280, height: 900 }, async (page) => {
+      await openPortal(page, link, "Cyberdyne");
+      const found = [];
+      for (const [hash, ready] of pages) {
+        await page.evaluate((to) => { location.hash = to; }, hash);
+        await page.locator(ready).first().waitFor();
+        // Open the catalog entry and the transformation's test pane, so what they hide is checked too.
+        if (hash === "#/catalog") await page.locator(".event-type summary").first().click();
+        found.push(...(await axeViolations(page)).map((v) => `${hash}${dark ? " (dark)" : ""}: ${v}`));
+      }
+      assert.deepEqual(found, [], "no serious or critical violation");
+    });
+  }
+});
+
+test("portal by keyboard: tab through the menu to Logs, open a message with Enter", async () => {
+  const { message, access } = await furnishedPortal("Soylent", "soylent");
+  await withPage("portal-keyboard", { width: 1280, height: 900 }, async (page) => {
+    await openPortal(page, access, "Soylent");
+    const focused = () => page.evaluate(() => {
+      const active = document.activeElement;
+      return active ? { tag: active.tagName, text: active.textContent.trim(), href: active.getAttribute("href") } : null;
+    });
+    /** Presses Tab until `wanted(focused)`, at most `limit` times. */
+    async function tabTo(what, wanted, limit) {
+      for (let presses = 0; presses < limit; presses += 1) {
+        await page.keyboard.press("Tab");
+        if (wanted(await focused())) return;
+      }
+      throw new Error(`${what} not reached in ${limit} presses of Tab (at ${JSON.stringify(await focused())})`);
+    }
+    await tabTo("the menu's Logs link", (f) => f && f.href === "#/logs" && f.text === "Logs", 10);
+    await page.keyboard.press("Enter");
+    await page.locator("#page-logs:not(.hidden)").waitFor();
+    await page.locator(`#messages tr[data-msg="${message.id}"]`).waitFor();
+    await waitFor("focus on the new page's heading", () => page.evaluate(() => document.activeElement.id === "logs-title"));
+    await tabTo("the message's link", (f) => f && f.href === `#/logs/${message.id}`, 30);
+    await page.keyboard.press("Enter");
+    await page.locator("#message-title", { hasText: message.id }).waitFor();
+    assert.match(page.url(), new RegExp(`#/logs/${message.id}$`));
   });
 });

@@ -216,7 +216,7 @@ async fn update_app(
 /// Change some fields of an application.
 #[utoipa::path(patch, path = "/api/v1/app/{app_id}", tag = "Application", request_body = ApplicationPatch,
     params(("app_id" = String, Path)), responses((status = 200, body = ApplicationOut)))]
-async fn patch_app(
+pub async fn patch_app(
     State(state): State<AppState>,
     principal: Principal,
     Path(app_id): Path<String>,
@@ -249,7 +249,11 @@ async fn patch_app(
 /// Delete an application with its endpoints, messages and attempts.
 #[utoipa::path(delete, path = "/api/v1/app/{app_id}", tag = "Application",
     params(("app_id" = String, Path)), responses((status = 204)))]
-async fn delete_app(State(state): State<AppState>, _admin: Admin, Path(app_id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn delete_app(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Path(app_id): Path<String>,
+) -> ApiResult<StatusCode> {
     let app = load_app(&state, Principal::Admin, &app_id).await?;
     state.store.delete_app(app.id).await?;
     Ok(StatusCode::NO_CONTENT)

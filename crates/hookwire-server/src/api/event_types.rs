@@ -197,7 +197,7 @@ async fn list_event_types(
 /// Add an event type to the catalog.
 #[utoipa::path(post, path = "/api/v1/event-type", tag = "Event Type", request_body = EventTypeIn,
     responses((status = 201, body = EventTypeOut), (status = 409)))]
-async fn create_event_type(
+pub async fn create_event_type(
     State(state): State<AppState>,
     _admin: Admin,
     JsonBody(input): JsonBody<EventTypeIn>,
@@ -263,7 +263,7 @@ async fn update_event_type(
 /// Change some fields of an event type.
 #[utoipa::path(patch, path = "/api/v1/event-type/{event_type_name}", tag = "Event Type", request_body = EventTypePatch,
     params(("event_type_name" = String, Path)), responses((status = 200, body = EventTypeOut)))]
-async fn patch_event_type(
+pub async fn patch_event_type(
     State(state): State<AppState>,
     _admin: Admin,
     Path(name): Path<String>,

@@ -1,12 +1,14 @@
 //! Application-scoped access: tokens that see one application, narrowed by Svix's capabilities
 //! (`readOnly`, `capabilities`) and feature flags; logging a token out; expiring all of an
-//! application's tokens; and what the calling token may do (for the portal).
+//! application's tokens; what the calling token may do (for the portal); and the portal link's
+//! theme, checked here and carried in the link's fragment (never stored).
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use hookwire_core::AppId;
 use hookwire_core::access::Capabilities;
+use hookwire_core::limits::URL_LENGTH_MAX;
 use hookwire_core::time_fmt::Millis;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -22,6 +24,8 @@ use crate::state::AppState;
 /// Feature flags one token may carry.
 const FEATURE_FLAGS_PER_TOKEN_MAX: usize = 25;
 const SESSION_ID_LENGTH_MAX: usize = 64;
+/// The longest `theme.fontFamily`.
+pub const THEME_FONT_FAMILY_LENGTH_MAX: usize = 100;
 /// Sessions one expire-all may name.
 const SESSION_IDS_PER_EXPIRY_MAX: usize = 1_000;
 /// The longest delay before expire-all takes effect (Svix's bound).
@@ -60,6 +64,27 @@ pub struct AppPortalAccessIn {
     /// Groups tokens for `expire-all` with `sessionIds`.
     #[serde(default)]
     pub session_id: Option<String>,
+    /// Hookwire: how the portal looks. Carried in the returned URL's fragment, never stored.
+    #[serde(default)]
+    pub theme: Option<PortalTheme>,
+}
+
+/// The portal's look, applied by its script through CSS custom properties and classes.
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PortalTheme {
+    /// A CSS hex colour (`#rgb`, `#rgba`, `#rrggbb` or `#rrggbbaa`) for links and buttons.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_color: Option<String>,
+    /// An `https:` URL of an image shown in the header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo_url: Option<String>,
+    /// A CSS font family list: letters, digits, spaces, commas, hyphens and quotes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub font_family: Option<String>,
+    /// Light text on a dark background.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dark_mode: Option<bool>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -107,6 +132,45 @@ fn check_session_id(loc: &[&str], id: &str) -> ApiResult<()> {
     Ok(())
 }
 
+/// A theme the portal can apply as given: each value checked, so the fragment carries nothing
+/// a stylesheet or an image tag could misread.
+fn check_theme(theme: &PortalTheme) -> ApiResult<()> {
+    if let Some(color) = &theme.primary_color {
+        let digits = color.strip_prefix('#').unwrap_or("");
+        let valid = color.starts_with('#')
+            && [3, 4, 6, 8].contains(&digits.len())
+            && digits.chars().all(|c| c.is_ascii_hexdigit());
+        if !valid {
+            return Err(ApiError::invalid(
+                &["body", "theme", "primaryColor"],
+                format!("{color:?} is not a CSS hex colour (#rgb, #rgba, #rrggbb or #rrggbbaa)"),
+            ));
+        }
+    }
+    if let Some(logo) = &theme.logo_url {
+        let valid = logo.len() <= URL_LENGTH_MAX
+            && url::Url::parse(logo).is_ok_and(|url| url.scheme() == "https" && url.host().is_some());
+        if !valid {
+            return Err(ApiError::invalid(
+                &["body", "theme", "logoUrl"],
+                format!("must be an https URL of at most {URL_LENGTH_MAX} characters"),
+            ));
+        }
+    }
+    if let Some(font) = &theme.font_family {
+        let valid = !font.trim().is_empty()
+            && font.len() <= THEME_FONT_FAMILY_LENGTH_MAX
+            && font.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | ',' | '-' | '"' | '\''));
+        if !valid {
+            return Err(ApiError::invalid(
+                &["body", "theme", "fontFamily"],
+                format!("1..={THEME_FONT_FAMILY_LENGTH_MAX} of letters, digits, spaces, commas, hyphens and quotes"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The capabilities `input` asks for.
 fn capabilities_of(input: &AppPortalAccessIn) -> ApiResult<Capabilities> {
     match (input.read_only, &input.capabilities) {
@@ -141,6 +205,9 @@ async fn app_portal_access(
     if let Some(session) = &input.session_id {
         check_session_id(&["body", "sessionId"], session)?;
     }
+    if let Some(theme) = &input.theme {
+        check_theme(theme)?;
+    }
     let feature_flags = input.feature_flags.unwrap_or_default();
     if feature_flags.len() > FEATURE_FLAGS_PER_TOKEN_MAX {
         return Err(ApiError::invalid(&["body", "featureFlags"], format!("at most {FEATURE_FLAGS_PER_TOKEN_MAX}")));
@@ -158,7 +225,7 @@ async fn app_portal_access(
     let request =
         AppTokenRequest { app: app.id, capabilities, session_id: input.session_id, feature_flags, ttl_seconds: ttl };
     let (token, _) = state.auth.issue_app_token(state.store.as_ref(), request).await?;
-    let url = portal_url(&state, app.id, &token);
+    let url = portal_url(&state, app.id, &token, input.theme.as_ref());
     Ok(Json(AppPortalAccessOut { token, url }))
 }
 
@@ -252,10 +319,17 @@ async fn token_info(
 }
 
 /// The portal page on this server for one application. The token and application id ride in
-/// the fragment, which browsers never send to a server or in a `Referer`.
-pub(crate) fn portal_url(state: &AppState, app: AppId, token: &str) -> String {
+/// the fragment, which browsers never send to a server or in a `Referer`; so does the theme
+/// (`&theme=` and its JSON, percent-encoded), which is why it is not stored.
+pub(crate) fn portal_url(state: &AppState, app: AppId, token: &str, theme: Option<&PortalTheme>) -> String {
     let base = state.config.public_url.clone().unwrap_or_else(|| format!("http://{}", state.config.listen));
-    format!("{}{}", base.trim_end_matches('/'), portal_path(app, token))
+    let mut url = format!("{}{}", base.trim_end_matches('/'), portal_path(app, token));
+    if let Some(theme) = theme {
+        let json = serde_json::to_string(theme).expect("a theme serialises");
+        url.push_str("&theme=");
+        url.extend(percent_encoding::utf8_percent_encode(&json, percent_encoding::NON_ALPHANUMERIC));
+    }
+    url
 }
 
 /// The portal's path on this server, carrying the token and the application in the fragment

@@ -4,7 +4,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use hookwire_core::model::{Application, Endpoint, ErrorKind, Status};
+use hookwire_core::model::{Application, Endpoint, ErrorKind};
 use hookwire_core::time_fmt::Millis;
 use hookwire_store::{AttemptFilter, AttemptScope, Page};
 use serde::Deserialize;
@@ -47,9 +47,14 @@ pub async fn apps(_: Operator, State(state): State<AppState>, query: QueryPairs)
             created = time(app.created_at),
         ));
     }
-    let table = table(&["Name", "UID", "ID", "Endpoints", "Created"], &rows, "No applications yet.");
+    let table = table(&["Name", "UID", "ID", "Endpoints", "Created"], &rows, "No applications yet: create one below.");
     let more = next_page_link("/ui/apps?", list.iterator.as_deref().filter(|_| !list.done));
-    Ok(page(Section::Apps, "Applications", &format!("<h1>Applications</h1>{table}{more}")))
+    let body = format!(
+        "{notice}<h1>Applications</h1>{table}{more}{create}",
+        notice = notice(query.get("notice")),
+        create = super::admin::app_create_form(&super::admin::AppFields::default(), None),
+    );
+    Ok(page(Section::Apps, "Applications", &body))
 }
 
 pub async fn app(
@@ -62,21 +67,16 @@ pub async fn app(
     let page_request = page_from(&query, false, id_iterator::<hookwire_core::EndpointId>)?;
     let endpoints = state.store.list_endpoints(app.id, &page_request).await?;
     let list = list_response(&page_request, endpoints, |e| e.id.to_string(), |e| e);
-    let mut rows = String::new();
-    for endpoint in &list.data {
-        rows.push_str(&endpoint_row(&state, &app, endpoint).await?);
-    }
-    let table = table(
-        &["URL", "Status", "Event types", "Success rate", "Last attempt"],
-        &rows,
-        "No endpoints yet: add one below.",
-    );
+    // Failing endpoints first, within this page of the list.
+    let rows = super::health::rows(&state, &app, &list.data).await?;
+    let table = table(&super::health::HEADINGS, &rows, "No endpoints yet: add one below.");
     let more = next_page_link(&format!("/ui/apps/{}?", app.id), list.iterator.as_deref().filter(|_| !list.done));
     let destinations = super::destinations::section(&state, &app).await?;
     let body = format!(
         "{notice}<p class=\"crumbs\"><a href=\"/ui/apps\">Applications</a> /</p>\
          <h1>{name}</h1><p class=\"muted\"><code>{id}</code>{uid}</p>\
          <div class=\"actions\"><a class=\"button\" href=\"/ui/apps/{id}/messages\">Messages</a>\
+         <a class=\"button\" href=\"/ui/apps/{id}/attempts\">Attempts</a>\
          <form method=\"post\" action=\"/ui/apps/{id}/portal\"><button type=\"submit\" class=\"secondary\">Open customer portal</button></form></div>\
          <h2>Endpoints</h2>{table}{more}\
          <h2>Add an endpoint</h2>\
@@ -84,50 +84,14 @@ pub async fn app(
          <label>URL <input type=\"url\" name=\"url\" required placeholder=\"https://example.com/webhooks\"></label>\
          <label>Event types <input type=\"text\" name=\"event_types\" placeholder=\"comma-separated; empty for all\"></label>\
          <label>Description <input type=\"text\" name=\"description\"></label>\
-         <button type=\"submit\">Add endpoint</button></form>{destinations}",
+         <button type=\"submit\">Add endpoint</button></form>{destinations}{edit}",
         notice = notice(query.get("notice")),
         name = esc(&app.name),
         id = app.id,
         uid = app.uid.as_deref().map(|u| format!(" · uid <code>{}</code>", esc(u))).unwrap_or_default(),
+        edit = super::admin::app_edit_section(&app, None, None),
     );
     Ok(page(Section::Apps, &app.name, &body))
-}
-
-/// Attempts an endpoint's success rate on the application page is counted over.
-const RATE_ATTEMPTS: usize = 100;
-
-async fn endpoint_row(state: &AppState, app: &Application, endpoint: &Endpoint) -> UiResult<String> {
-    // The rate counts attempts, failing ones included: deliveries still retrying count too.
-    let filter = attempt_filter(AttemptScope::Endpoint(endpoint.id), RATE_ATTEMPTS, None);
-    let attempts = state.store.list_attempts(app.id, &filter).await?;
-    let succeeded = attempts.iter().filter(|a| a.status == Status::Success).count();
-    let rate = match attempts.len() {
-        0 => "<span class=\"muted\">no attempts yet</span>".to_owned(),
-        n => format!(
-            "{:.0}% <span class=\"muted\">({succeeded} of the last {n} attempts)</span>",
-            succeeded as f64 * 100.0 / n as f64
-        ),
-    };
-    let last = match attempts.first() {
-        Some(a) => {
-            format!("{} {} <span class=\"muted\">{}</span>", status_badge(a.status), time(a.timestamp), reason(a))
-        }
-        None => "<span class=\"muted\">never</span>".to_owned(),
-    };
-    Ok(format!(
-        "<tr><td><a href=\"/ui/apps/{app_id}/endpoints/{id}\">{url}</a>{description}</td><td>{status}</td>\
-         <td>{types}</td><td class=\"num\">{rate}</td><td>{last}</td></tr>",
-        app_id = app.id,
-        id = endpoint.id,
-        url = esc(&endpoint.url),
-        description = if endpoint.description.is_empty() {
-            String::new()
-        } else {
-            format!("<div class=\"muted\">{}</div>", esc(&endpoint.description))
-        },
-        status = endpoint_badge(endpoint.status()),
-        types = event_types_text(endpoint.event_types.as_deref()),
-    ))
 }
 
 /// Characters of an attempt's answer (or error) shown in a table cell.
@@ -238,10 +202,12 @@ async fn endpoint_view(
     let filter = attempt_filter(AttemptScope::Endpoint(endpoint.id), ENDPOINT_ATTEMPTS_SHOWN + 1, iterator);
     let attempts = state.store.list_attempts(app.id, &filter).await?;
     let list = list_response(&filter.page, attempts, |a| a.id.to_string(), |a| a);
+    let mut retries = super::attempts::RetryLookup::default();
     let mut rows = String::new();
     for a in &list.data {
+        let retry = retries.note(state, &app, a).await?;
         rows.push_str(&format!(
-            "<tr><td>{when}</td><td>{status}</td><td>{code}</td><td class=\"num\">{ms} ms</td>\
+            "<tr><td>{when}</td><td>{status}{retry}</td><td>{code}</td><td class=\"num\">{ms} ms</td>\
              <td><a href=\"/ui/apps/{app_id}/messages/{msg}\"><code>{msg}</code></a></td><td>{trigger}</td></tr>",
             when = time(a.timestamp),
             status = status_badge(a.status),
@@ -475,8 +441,9 @@ pub async fn event_types(_: Operator, State(state): State<AppState>, query: Quer
             .collect::<Vec<_>>()
             .join(" ");
         rows.push_str(&format!(
-            "<tr><td><code>{name}</code></td><td>{description}</td><td>{group}</td><td class=\"num\">{versions}</td>\
-             <td>{flags}</td><td>{updated}</td></tr>",
+            "<tr><td><a href=\"/ui/event-types/{path}\"><code>{name}</code></a></td><td>{description}</td><td>{group}</td>\
+             <td class=\"num\">{versions}</td><td>{flags}</td><td>{updated}</td></tr>",
+            path = url_part(&t.name),
             name = esc(&t.name),
             description = esc(&t.description),
             group = esc(t.group_name.as_deref().unwrap_or("—")),
@@ -486,8 +453,13 @@ pub async fn event_types(_: Operator, State(state): State<AppState>, query: Quer
     let table = table(
         &["Name", "Description", "Group", "Schemas", "Flags", "Updated"],
         &rows,
-        "The catalog is empty: event types are created with POST /api/v1/event-type.",
+        "The catalog is empty: add an event type below.",
     );
     let more = next_page_link("/ui/event-types?", list.iterator.as_deref().filter(|_| !list.done));
-    Ok(page(Section::EventTypes, "Event types", &format!("<h1>Event types</h1>{table}{more}")))
+    let body = format!(
+        "{notice}<h1>Event types</h1>{table}{more}{create}",
+        notice = notice(query.get("notice")),
+        create = super::admin::event_type_create_form(&super::admin::EventTypeFields::default(), None),
+    );
+    Ok(page(Section::EventTypes, "Event types", &body))
 }

@@ -55,10 +55,11 @@ pub fn page(section: Section, title: &str, body: &str) -> Response {
     let signed_in = section != Section::None;
     let links = if signed_in {
         format!(
-            "<nav>{}{}</nav><form method=\"post\" action=\"/ui/logout\" class=\"signout\">\
+            "<nav>{}{}</nav>{}<form method=\"post\" action=\"/ui/logout\" class=\"signout\">\
              <button type=\"submit\" class=\"link\">Sign out</button></form>",
             nav(Section::Apps, "/ui/apps", "Applications"),
             nav(Section::EventTypes, "/ui/event-types", "Event types"),
+            super::search::FORM,
         )
     } else {
         String::new()
@@ -68,7 +69,7 @@ pub fn page(section: Section, title: &str, body: &str) -> Response {
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{title} · Hookwire</title><link rel=\"icon\" href=\"data:,\">\
          <link rel=\"stylesheet\" href=\"/ui/assets/style.css\"></head>\
-         <body><header class=\"top\"><a class=\"brand\" href=\"/ui/apps\">Hookwire</a>{links}</header>\
+         <body class=\"dashboard\"><header class=\"top\"><a class=\"brand\" href=\"/ui/apps\">Hookwire</a>{links}</header>\
          <main>{body}</main></body></html>",
         title = esc(title),
     );

@@ -25,11 +25,22 @@ const STATUSES: [Status; 5] = [Status::Success, Status::Pending, Status::Sending
 
 /// A time typed in the search form: RFC 3339, a browser's `datetime-local` (taken as UTC),
 /// `today`, `yesterday`, or a duration ago (`12h`).
-fn form_time(field: &str, text: Option<&str>, now: Millis) -> Result<Option<Millis>, ApiError> {
+pub(super) fn form_time(field: &str, text: Option<&str>, now: Millis) -> Result<Option<Millis>, ApiError> {
     let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
         return Ok(None);
     };
     hookwire_core::time_fmt::parse_human(text, now).map(Some).map_err(|e| ApiError::invalid(&["query", field], e))
+}
+
+/// The `status` search field: one of `allowed` by name, or none when empty.
+pub(super) fn status_param(query: &QueryPairs, allowed: &[Status]) -> Result<Option<Status>, ApiError> {
+    match query.get("status").unwrap_or("") {
+        "" => Ok(None),
+        text => allowed.iter().copied().find(|s| s.text() == text).map(Some).ok_or_else(|| {
+            let names: Vec<&str> = allowed.iter().map(|s| s.text()).collect();
+            ApiError::invalid(&["query", "status"], format!("must be one of {}", names.join(", ")))
+        }),
+    }
 }
 
 pub async fn list(
@@ -40,12 +51,7 @@ pub async fn list(
 ) -> UiResult {
     let app = load_app(&state, Principal::Admin, &app_key).await?;
     let status_text = query.get("status").unwrap_or("");
-    let status = match status_text {
-        "" => None,
-        text => Some(STATUSES.into_iter().find(|s| s.text() == text).ok_or_else(|| {
-            ApiError::invalid(&["query", "status"], "must be success, pending, sending, fail or canceled")
-        })?),
-    };
+    let status = status_param(&query, &STATUSES)?;
     let event_type = query.get("event_type").unwrap_or("").trim().to_owned();
     let filter = MessageFilter {
         page: page_from(&query, true, id_iterator::<hookwire_core::MessageId>)?,

@@ -5,11 +5,15 @@
 //! themselves. Every response carries a strict Content-Security-Policy; the dashboard may not
 //! be framed, the portal may (it is meant to be embedded in an iframe).
 
+mod admin;
+mod attempts;
 mod dashboard;
 mod destinations;
+mod health;
 pub mod html;
 mod messages;
 mod portal;
+mod search;
 pub mod session;
 mod transformation;
 
@@ -32,8 +36,9 @@ const STYLE_CSS: &str = include_str!("assets/style.css");
 pub const DASHBOARD_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; \
      frame-ancestors 'none'; base-uri 'none'";
 /// The portal runs its own script only and talks only to this origin; any page may frame it.
+/// Images may come from any https origin: a link's theme may name the operator's logo there.
 pub const PORTAL_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
-     img-src 'self' data:; form-action 'none'; base-uri 'none'";
+     img-src 'self' data: https:; form-action 'none'; base-uri 'none'";
 
 /// The dashboard and portal routes, with their headers and same-origin check.
 pub fn router(state: &AppState) -> Router<AppState> {
@@ -42,8 +47,11 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/ui/login", get(session::sign_in_page).post(session::sign_in))
         .route("/ui/logout", post(session::sign_out))
         .route("/ui/assets/style.css", get(style))
-        .route("/ui/apps", get(dashboard::apps))
+        .route("/ui/apps", get(dashboard::apps).post(admin::create_app))
+        .route("/ui/search", get(search::show))
         .route("/ui/apps/{app}", get(dashboard::app))
+        .route("/ui/apps/{app}/edit", post(admin::edit_app))
+        .route("/ui/apps/{app}/delete", post(admin::delete))
         .route("/ui/apps/{app}/portal", post(dashboard::open_portal))
         .route("/ui/apps/{app}/endpoints", post(dashboard::create_endpoint))
         .route("/ui/apps/{app}/endpoints/{endpoint}", get(dashboard::endpoint))
@@ -59,10 +67,13 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/ui/apps/{app}/destinations/{destination}/delete", post(destinations::delete))
         .route("/ui/apps/{app}/destinations/{destination}/transformation", post(destinations::save_transformation))
         .route("/ui/apps/{app}/destinations/{destination}/transformation/test", post(destinations::test_transformation))
+        .route("/ui/apps/{app}/attempts", get(attempts::list))
         .route("/ui/apps/{app}/messages", get(messages::list))
         .route("/ui/apps/{app}/messages/{msg}", get(messages::show))
         .route("/ui/apps/{app}/messages/{msg}/resend/{endpoint}", post(messages::resend))
-        .route("/ui/event-types", get(dashboard::event_types));
+        .route("/ui/event-types", get(dashboard::event_types).post(admin::create_event_type_form))
+        .route("/ui/event-types/{name}", get(admin::event_type).post(admin::edit_event_type))
+        .route("/ui/event-types/{name}/archived", post(admin::set_archived));
     let portal = Router::new()
         .route("/portal", get(portal::page))
         .route("/portal/assets/portal.js", get(portal::script))

@@ -1,40 +1,117 @@
 // Hookwire customer portal. Reads the application-scoped token from the URL fragment
-// (#token=hwp_…&app=app_…), keeps it in sessionStorage, removes it from the address bar, and
-// drives the JSON API with it. All text goes into the page through textContent, never as HTML.
+// (#token=hwp_…&app=app_…[&theme=…]), keeps it in sessionStorage, removes it from the address
+// bar, and drives the JSON API with it. Pages have their own addresses, routes in the fragment
+// that always start with a slash (#/endpoints, #/logs/msg_…), so a route is never read as a
+// token. All text goes into the page through textContent, never as HTML; the theme goes in
+// through CSS custom properties and a class, never a style attribute.
 "use strict";
 
 (function () {
   const STORAGE_KEY = "hookwire-portal";
   const REFRESH_MS = 2000;
   const ATTEMPTS_SHOWN = 50;
+  const ENDPOINTS_SHOWN = 250;
+  const MESSAGES_PER_PAGE = 25;
   const REASON_CHARS = 120;
   const LAG_COUNT_MAX = 100000; // the API counts a destination's lag up to this
+  const FONT_FAMILY_CHARS_MAX = 100; // as the server checks theme.fontFamily
+  const HIDDEN_SECRET = "••••••••••••••••";
+  const RESIZE_MESSAGE = "hookwire-portal-resize";
+  const DEFAULT_ROUTE = "/endpoints";
+  const HEX_COLOR = /^#(?:[0-9a-f]{3,4}|[0-9a-f]{6}|[0-9a-f]{8})$/i;
+  const FONT_FAMILY = /^[A-Za-z0-9 ,"'-]+$/;
+  // The API's names for a form's fields, where they differ from the form's (PATCH aliases).
+  // (`headers`: the header form's name field, for an error about one header.)
+  const FIELD_ALIASES = { throttleRate: "rateLimit", filterTypes: "eventTypes", headers: "name" };
+  const LOG_FILTERS = ["event_types", "tag", "channel", "after", "before"];
   const TRANSFORMATION_TEMPLATE =
     "function handler(webhook) {\n  // webhook: {method, url, eventType, payload, variables, cancel}\n  return webhook;\n}\n";
   const DESTINATION_TEMPLATE =
     "function handler(input) {\n  // input: {url, variables, events: [{eventType, payload}]}\n  return input.events;\n}\n";
 
   const $ = (id) => document.getElementById(id);
+  const enc = encodeURIComponent;
   let session = null;
+  let appName = "";
   let capabilities = []; // what the token may do (Svix's names), from /api/v1/auth/token
-  let selected = null; // the endpoint whose panel is open
+  let selected = null; // the endpoint whose page was last open
   let lastAttempts = "";
-  let refreshTimer = null;
-  let destination = null; // the destination whose panel is open
+  let destination = null; // the destination whose page was last open
   let lastDestinationAttempts = "";
-  let destinationTimer = null;
+  let lastMessage = "";
+  let lastLogs = "#/logs"; // the logs page last shown, filters and all: a message's way back
+  let pageTimer = null; // refreshes the page in view; stopped on every page change
   let endpointEditor = null;
   let destinationEditor = null;
+  let subscribeTarget = "add-endpoint"; // the endpoint form the catalog's "Subscribe" fills
+  let renderCount = 0;
+  let shownPage = null;
+  let notice = null; // said once the next page is shown
+  let lastHeight = 0;
 
+  // The fragment is either a link's `token=…&app=…[&theme=…]`, read once and then dropped, or a
+  // page's route, which starts with a slash: the two never mix.
   function readSession() {
-    const params = new URLSearchParams(location.hash.replace(/^#/, ""));
-    if (params.get("token")) {
-      const fresh = { token: params.get("token"), app: params.get("app") };
-      try { sessionStorage.setItem(STORAGE_KEY, JSON.stringify(fresh)); } catch (_) { /* storage may be blocked in frames */ }
-      history.replaceState(null, "", location.pathname + location.search);
-      return fresh;
+    const fragment = location.hash.replace(/^#/, "");
+    if (!fragment.startsWith("/")) {
+      const params = new URLSearchParams(fragment);
+      if (params.get("token")) {
+        const fresh = { token: params.get("token"), app: params.get("app"), theme: parseTheme(params.get("theme")) };
+        try { sessionStorage.setItem(STORAGE_KEY, JSON.stringify(fresh)); } catch (_) { /* storage may be blocked in frames */ }
+        history.replaceState(null, "", location.pathname + location.search + "#" + DEFAULT_ROUTE);
+        return fresh;
+      }
     }
     try { return JSON.parse(sessionStorage.getItem(STORAGE_KEY) || "null"); } catch (_) { return null; }
+  }
+
+  function parseTheme(text) {
+    if (!text) return null;
+    try {
+      const theme = JSON.parse(text);
+      return theme && typeof theme === "object" ? theme : null;
+    } catch (_) { return null; }
+  }
+
+  // The link's theme, each value checked again as the server checked it (a fragment can be
+  // edited by hand): custom properties on the root element and a class, which the stylesheet
+  // reads; the CSP allows no style attribute, and the CSSOM calls below write none.
+  function applyTheme(theme) {
+    if (!theme) return;
+    const root = document.documentElement;
+    if (typeof theme.primaryColor === "string" && HEX_COLOR.test(theme.primaryColor)) {
+      root.style.setProperty("--portal-accent", theme.primaryColor);
+    }
+    const font = theme.fontFamily;
+    if (typeof font === "string" && font.trim() && font.length <= FONT_FAMILY_CHARS_MAX && FONT_FAMILY.test(font)) {
+      root.style.setProperty("--portal-font", font);
+    }
+    if (typeof theme.logoUrl === "string" && isHttpsUrl(theme.logoUrl)) {
+      $("logo").src = theme.logoUrl;
+      $("logo").classList.remove("hidden");
+    }
+    document.body.classList.toggle("dark", theme.darkMode === true);
+  }
+
+  function isHttpsUrl(text) {
+    try { return new URL(text).protocol === "https:"; } catch (_) { return false; }
+  }
+
+  // In a frame, the page tells its parent how tall it is, on load and whenever that changes
+  // (a page change, new rows, a resize), so the parent can size the iframe to fit.
+  function postHeight(always) {
+    if (window.parent === window) return;
+    const height = Math.ceil(document.documentElement.getBoundingClientRect().height);
+    if (height === lastHeight && !always) return;
+    lastHeight = height;
+    window.parent.postMessage({ type: RESIZE_MESSAGE, height }, "*");
+  }
+
+  function watchHeight() {
+    if (window.parent === window) return;
+    new ResizeObserver(() => postHeight(false)).observe(document.body);
+    window.addEventListener("resize", () => postHeight(false));
+    postHeight(true);
   }
 
   function el(tag, props, ...children) {
@@ -57,8 +134,15 @@
     status.className = isError ? "error" : (text ? "notice" : "");
   }
 
+  // Where a validation error points, without the "body"/"query" part: `rateLimit`.
+  function locText(loc) {
+    return (loc || []).filter((part, index) => index > 0 || (part !== "body" && part !== "query")).join(".");
+  }
+
   function errorText(body, status) {
-    if (body && Array.isArray(body.detail)) return body.detail.map((d) => d.msg).join("; ");
+    if (body && Array.isArray(body.detail)) {
+      return body.detail.map((d) => (locText(d.loc) ? locText(d.loc) + ": " : "") + d.msg).join("; ");
+    }
     if (body && body.detail) return String(body.detail);
     return "request failed (HTTP " + status + ")";
   }
@@ -76,7 +160,7 @@
   }
 
   async function api(method, path, body) {
-    return request(method, "/api/v1/app/" + encodeURIComponent(session.app) + path, body);
+    return request(method, "/api/v1/app/" + enc(session.app) + path, body);
   }
 
   async function request(method, url, body) {
@@ -91,13 +175,77 @@
       showNoToken();
       throw new Error("access expired");
     }
-    if (!response.ok) throw new Error(errorText(data, response.status));
+    if (!response.ok) {
+      const error = new Error(errorText(data, response.status));
+      error.status = response.status;
+      error.body = data;
+      throw error;
+    }
     return data;
   }
 
   function showNoToken() {
     $("portal").classList.add("hidden");
+    $("nav").classList.add("hidden");
     $("no-token").classList.remove("hidden");
+  }
+
+  // Runs an action, reporting its failure in the status line instead of throwing.
+  async function act(action) {
+    try { await action(); } catch (error) { say(error.message, true); }
+  }
+
+  // Runs a form's action; a failure is shown next to the form, each field the API (or the
+  // check before it) names marked invalid and named in the message.
+  async function formAct(form, box, action) {
+    clearErrors(form, box);
+    try { await action(); } catch (error) { showErrors(form, box, error); }
+  }
+
+  function clearErrors(form, box) {
+    for (const input of form.querySelectorAll("[aria-invalid]")) {
+      input.removeAttribute("aria-invalid");
+      input.removeAttribute("aria-describedby");
+    }
+    $(box).replaceChildren();
+    $(box).classList.add("hidden");
+  }
+
+  function showErrors(form, box, error) {
+    const details = error.body && Array.isArray(error.body.detail) ? error.body.detail : [];
+    const lines = details.length ? details.map((detail) => {
+      const loc = detail.loc || [];
+      const input = fieldOf(form, loc);
+      if (input) {
+        input.setAttribute("aria-invalid", "true");
+        input.setAttribute("aria-describedby", box);
+      }
+      // The form's name for the field when the error is about the field itself; the API's
+      // path when it is about a part of it (`headers.Host`).
+      const last = String(loc[loc.length - 1]);
+      const where = input && (FIELD_ALIASES[last] || last) === input.name ? input.name : locText(loc);
+      const msg = String(detail.msg);
+      return !where || msg.startsWith(where + ":") || msg.startsWith(last + ":") ? msg : where + ": " + msg;
+    }) : [error.message];
+    $(box).replaceChildren(...lines.map((line) => el("p", {}, line)));
+    $(box).classList.remove("hidden");
+  }
+
+  // The form field an error's `loc` names (its last part that is one of the form's fields).
+  function fieldOf(form, loc) {
+    for (const part of [...loc].reverse()) {
+      const name = FIELD_ALIASES[part] || String(part);
+      const input = form.elements.namedItem(name);
+      if (input && input.name === name) return input;
+    }
+    return null;
+  }
+
+  // An error a check in this script finds in a field, shaped like the API's 422.
+  function fieldError(loc, msg) {
+    const error = new Error(loc + ": " + msg);
+    error.body = { detail: [{ loc: ["query", loc], msg }] };
+    return error;
   }
 
   function badge(text) {
@@ -106,6 +254,25 @@
       enabled: "ok", retrying: "wait", succeeded: "ok", failed: "bad",
     }[text] || "muted";
     return el("span", { class: "badge " + kind }, text);
+  }
+
+  function retrying(nextAttempt) {
+    return el("span", {}, el("span", { class: "badge wait" }, "retrying"), " next at ", when(nextAttempt));
+  }
+
+  // An attempt's status. A failed attempt whose delivery is still pending is "retrying", with
+  // when it goes next, not a final failure; `delivery` is the message's delivery to the
+  // attempt's endpoint (`statusText`, `nextAttempt`) from either delivery list: an endpoint's
+  // messages or a message's endpoints.
+  function attemptStatus(attempt, delivery) {
+    const again = attempt.statusText === "fail" && delivery && delivery.statusText === "pending" && delivery.nextAttempt;
+    return again ? retrying(delivery.nextAttempt) : badge(attempt.statusText);
+  }
+
+  // A delivery's status: retrying (tried, and due again) or as the API names it.
+  function deliveryStatus(delivery) {
+    const again = delivery.statusText === "pending" && delivery.attempts > 0 && delivery.nextAttempt;
+    return again ? retrying(delivery.nextAttempt) : badge(delivery.statusText);
   }
 
   // An attempt's outcome (an endpoint's or a destination's batch): its status code, or why
@@ -128,6 +295,10 @@
     return text.split(",").map((t) => t.trim()).filter(Boolean);
   }
 
+  function sameList(a, b) {
+    return a.length === b.length && a.every((item, index) => item === b[index]);
+  }
+
   // Times in UTC, as the dashboard shows them (the local time is in the tooltip).
   function when(iso) {
     const date = new Date(iso);
@@ -135,52 +306,206 @@
     return el("time", { datetime: iso, title: date.toLocaleString() }, utc);
   }
 
-  async function loadEndpoints() {
-    const list = await api("GET", "/endpoint?limit=250");
+  // A typed time as RFC 3339: ISO with a zone, or without one (taken as UTC, as on screen),
+  // or a day (its UTC midnight).
+  function isoTime(field, text) {
+    const zoned = /(?:Z|[+-]\d\d:?\d\d)$/i.test(text);
+    const day = /^\d{4}-\d\d-\d\d$/.test(text);
+    const date = new Date(zoned ? text : text + (day ? "T00:00:00Z" : "Z"));
+    if (!/^\d{4}-\d\d-\d\d/.test(text) || Number.isNaN(date.getTime())) {
+      throw fieldError(field, JSON.stringify(text) + " is not a time: use 2026-01-31T12:00:00Z");
+    }
+    return date.toISOString();
+  }
+
+  function every(refresh) {
+    clearInterval(pageTimer);
+    pageTimer = setInterval(() => refresh().catch(() => {}), REFRESH_MS);
+  }
+
+  // ---- The router: #/page[/id][?query]; Back and Forward are the browser's own.
+
+  const ROUTES = [
+    { pattern: /^\/endpoints$/, page: "endpoints", nav: "endpoints", title: "Endpoints", show: showEndpoints },
+    { pattern: /^\/endpoints\/([^/]+)$/, page: "endpoint", nav: "endpoints", title: "Endpoint", show: showEndpoint },
+    { pattern: /^\/logs$/, page: "logs", nav: "logs", title: "Logs", show: showLogs },
+    { pattern: /^\/logs\/([^/]+)$/, page: "message", nav: "logs", title: "Message", show: showMessage },
+    { pattern: /^\/catalog$/, page: "catalog", nav: "catalog", title: "Event catalog", show: showCatalog },
+    { pattern: /^\/destinations$/, page: "destinations", nav: "destinations", title: "Destinations", show: showDestinations },
+    { pattern: /^\/destinations\/([^/]+)$/, page: "destination", nav: "destinations", title: "Destination", show: showDestination },
+  ];
+
+  function currentRoute() {
+    const fragment = location.hash.replace(/^#/, "");
+    const mark = fragment.indexOf("?");
+    const path = mark < 0 ? fragment : fragment.slice(0, mark);
+    return { path, query: new URLSearchParams(mark < 0 ? "" : fragment.slice(mark + 1)) };
+  }
+
+  // Shows the page the address names (an unknown one: the endpoints).
+  async function render() {
+    const { path, query } = currentRoute();
+    const route = ROUTES.find((r) => r.pattern.test(path));
+    if (!route) {
+      history.replaceState(null, "", location.pathname + location.search + "#" + DEFAULT_ROUTE);
+      return render();
+    }
+    const turn = ++renderCount;
+    clearInterval(pageTimer);
+    say(notice || "");
+    notice = null;
+    const changed = shownPage !== null && shownPage !== route.page;
+    shownPage = route.page;
+    for (const page of document.querySelectorAll(".page")) page.classList.toggle("hidden", page.id !== "page-" + route.page);
+    for (const link of $("nav").querySelectorAll("a")) {
+      const current = link.getAttribute("data-page") === route.nav;
+      link.classList.toggle("current", current);
+      if (current) link.setAttribute("aria-current", "page");
+      else link.removeAttribute("aria-current");
+    }
+    $("page-title").textContent = route.title;
+    document.title = route.title + " · " + appName;
+    await act(async () => {
+      const args = path.match(route.pattern).slice(1).map(decodeURIComponent);
+      await route.show(...args, query, () => turn === renderCount);
+    });
+    if (changed && turn === renderCount) {
+      // Keyboard and screen-reader users land on the new page's heading.
+      const heading = $("page-" + route.page).querySelector("h2");
+      heading.setAttribute("tabindex", "-1");
+      heading.focus({ preventScroll: true });
+    }
+    postHeight(true);
+  }
+
+  // Goes to a page (a new history entry), saying `text` once it shows.
+  function go(hash, text) {
+    notice = text || null;
+    if (location.hash === hash) render();
+    else location.hash = hash;
+  }
+
+  // ---- Endpoints
+
+  async function showEndpoints() {
+    subscribeTarget = "add-endpoint";
+    const list = await api("GET", "/endpoint?limit=" + ENDPOINTS_SHOWN);
     const body = $("endpoints").querySelector("tbody");
     body.replaceChildren(...list.data.map((endpoint) => {
-      const link = el("a", { href: "#", onclick: (event) => { event.preventDefault(); openEndpoint(endpoint.id); } }, endpoint.url);
-      const row = el("tr", { "data-id": endpoint.id },
+      const link = el("a", { href: "#/endpoints/" + enc(endpoint.id) }, endpoint.url);
+      return el("tr", { "data-id": endpoint.id },
         el("td", {}, link), el("td", {}, badge(endpoint.status)), el("td", {}, typesText(endpoint.filterTypes || endpoint.eventTypes)),
         el("td", { class: "muted" }, endpoint.description || ""));
-      if (selected && selected.id === endpoint.id) row.className = "selected";
-      return row;
     }));
     $("endpoints").classList.toggle("hidden", list.data.length === 0);
     $("endpoints-empty").classList.toggle("hidden", list.data.length !== 0);
-    return list.data;
   }
 
-  async function openEndpoint(id) {
-    selected = await api("GET", "/endpoint/" + encodeURIComponent(id));
-    lastAttempts = "";
-    $("endpoint").classList.remove("hidden");
+  function endpointPath() {
+    return "/endpoint/" + enc(selected.id);
+  }
+
+  // An endpoint's page. Coming back to the endpoint last open keeps what was typed in its
+  // forms (an event type added from the catalog, say); another endpoint fills them afresh.
+  async function showEndpoint(id, _query, current) {
+    const opening = !selected || selected.id !== id;
+    selected = await api("GET", "/endpoint/" + enc(id));
+    subscribeTarget = "endpoint-settings";
+    showEndpointFacts();
+    if (opening) {
+      lastAttempts = "";
+      $("secret").textContent = HIDDEN_SECRET;
+      $("reveal").textContent = "Reveal";
+      fillSettings();
+      clearErrors($("endpoint-settings"), "settings-errors");
+      clearErrors($("add-header"), "headers-errors");
+      fillTestType();
+      $("transformation-event-type").value = $("send-test").elements.eventType.value;
+      if (allowed("ManageTransformations")) await endpointEditor.load();
+    }
+    hideForbidden($("endpoint"));
+    await loadHeaders();
+    await loadAttempts();
+    if (current()) every(loadAttempts);
+  }
+
+  function showEndpointFacts() {
     $("endpoint-url").textContent = selected.url;
     $("endpoint-meta").textContent = selected.id + " · " + selected.status + (selected.description ? " · " + selected.description : "");
-    $("secret").textContent = "••••••••••••••••";
-    $("reveal").textContent = "Reveal";
-    const types = selected.filterTypes || selected.eventTypes || [];
-    $("edit-types").elements.eventTypes.value = types.join(", ");
-    const testType = $("send-test").elements.eventType;
-    const pattern = types.find((t) => t.endsWith(".*"));
-    testType.value = types.find((t) => !t.includes("*")) || (pattern ? pattern.slice(0, -1) + "test" : "test.event");
     $("toggle").textContent = selected.disabled ? "Enable endpoint" : "Disable endpoint";
-    $("toggle").className = selected.disabled ? "secondary" : "danger";
-    hideForbidden($("endpoint"));
-    $("transformation-event-type").value = testType.value;
-    if (allowed("ManageTransformations")) await endpointEditor.load();
-    await loadEndpoints();
-    await loadAttempts();
-    clearInterval(refreshTimer);
-    refreshTimer = setInterval(() => loadAttempts().catch(() => {}), REFRESH_MS);
+    $("toggle").classList.toggle("secondary", selected.disabled);
+    $("toggle").classList.toggle("danger", !selected.disabled);
+    document.title = selected.url + " · " + appName;
+  }
+
+  // A test event the endpoint is subscribed to: one of its types, or one a wildcard covers.
+  function fillTestType() {
+    const types = selected.filterTypes || selected.eventTypes || [];
+    const pattern = types.find((t) => t.endsWith(".*"));
+    $("send-test").elements.eventType.value =
+      types.find((t) => !t.includes("*")) || (pattern ? pattern.slice(0, -1) + "test" : "test.event");
+  }
+
+  function fillSettings() {
+    const form = $("endpoint-settings");
+    form.elements.url.value = selected.url;
+    form.elements.description.value = selected.description || "";
+    form.elements.eventTypes.value = (selected.filterTypes || selected.eventTypes || []).join(", ");
+    form.elements.channels.value = (selected.channels || []).join(", ");
+    form.elements.rateLimit.value = selected.throttleRate === null || selected.throttleRate === undefined ? "" : String(selected.throttleRate);
+    form.elements.filter.value = selected.filter || "";
+    const writable = allowed("ManageEndpoint");
+    for (const input of form.querySelectorAll("input, textarea")) input.readOnly = !writable;
+  }
+
+  // What the settings form changes, in the names EndpointPatch reads. A rate limit that is not
+  // a whole number is sent as typed, for the API to refuse and name.
+  function settingsPatch(form, endpoint) {
+    const patch = {};
+    const url = form.elements.url.value.trim();
+    if (url !== endpoint.url) patch.url = url;
+    const description = form.elements.description.value.trim();
+    if (description !== (endpoint.description || "")) patch.description = description;
+    const types = splitTypes(form.elements.eventTypes.value);
+    if (!sameList(types, endpoint.filterTypes || endpoint.eventTypes || [])) patch.eventTypes = types.length ? types : null;
+    const channels = splitTypes(form.elements.channels.value);
+    if (!sameList(channels, endpoint.channels || [])) patch.channels = channels.length ? channels : null;
+    const rate = form.elements.rateLimit.value.trim();
+    const currentRate = endpoint.throttleRate === null || endpoint.throttleRate === undefined ? "" : String(endpoint.throttleRate);
+    if (rate !== currentRate) patch.rateLimit = rate === "" ? null : (/^\d+$/.test(rate) ? Number(rate) : rate);
+    const filter = form.elements.filter.value.trim();
+    if (filter !== (endpoint.filter || "")) patch.filter = filter || null;
+    return patch;
+  }
+
+  async function loadHeaders() {
+    const out = await api("GET", endpointPath() + "/headers");
+    const remove = (name) => el("button", { type: "button", class: "secondary small", "data-needs": "ManageEndpoint",
+      "aria-label": "Remove header " + name, onclick: () => removeHeader(name) }, "Remove");
+    const rows = [
+      ...Object.entries(out.headers).map(([name, value]) => el("tr", { "data-header": name },
+        el("td", {}, el("code", {}, name)), el("td", {}, el("code", {}, value)), el("td", {}, remove(name)))),
+      ...out.sensitive.map((name) => el("tr", { "data-header": name },
+        el("td", {}, el("code", {}, name)), el("td", { class: "muted" }, "•••• (write-only)"), el("td", {}, remove(name)))),
+    ];
+    $("headers").querySelector("tbody").replaceChildren(...rows);
+    $("headers").classList.toggle("hidden", rows.length === 0);
+    $("headers-empty").classList.toggle("hidden", rows.length !== 0);
+    hideForbidden($("headers"));
+  }
+
+  async function removeHeader(name) {
+    await formAct($("add-header"), "headers-errors", async () => {
+      await api("PATCH", endpointPath() + "/headers", { headers: {}, deleteHeaders: [name] });
+      say("Header " + name + " removed.");
+      await loadHeaders();
+    });
   }
 
   async function loadAttempts() {
     if (!selected) return;
-    const list = await api("GET", "/attempt/endpoint/" + encodeURIComponent(selected.id) + "?with_msg=true&limit=" + ATTEMPTS_SHOWN);
-    // Each message's delivery to this endpoint: a failed attempt whose delivery is still pending
-    // is "retrying", with when it goes next, not a final failure.
-    const log = await api("GET", "/endpoint/" + encodeURIComponent(selected.id) + "/msg?limit=" + ATTEMPTS_SHOWN);
+    const list = await api("GET", "/attempt/endpoint/" + enc(selected.id) + "?with_msg=true&limit=" + ATTEMPTS_SHOWN);
+    const log = await api("GET", endpointPath() + "/msg?limit=" + ATTEMPTS_SHOWN);
     const deliveries = new Map(log.data.map((m) => [m.id, m]));
     const snapshot = JSON.stringify([list.data, log.data]);
     if (snapshot === lastAttempts) return;
@@ -190,15 +515,11 @@
       const msg = attempt.msg || {};
       const payload = el("details", {}, el("summary", {}, msg.eventType || attempt.msgId),
         el("pre", {}, JSON.stringify(msg.payload || {}, null, 2)),
-        el("p", { class: "muted" }, "Response: " + (attempt.response || "(empty)")));
-      const again = el("button", { type: "button", class: "secondary small", "data-needs": "CreateAttempts", onclick: () => resend(attempt.msgId) }, "Resend");
-      const delivery = deliveries.get(attempt.msgId);
-      const retrying = attempt.statusText === "fail" && delivery && delivery.statusText === "pending" && delivery.nextAttempt;
-      const status = retrying
-        ? el("span", {}, el("span", { class: "badge wait" }, "retrying"), " next at ", when(delivery.nextAttempt))
-        : badge(attempt.statusText);
+        el("p", { class: "muted" }, "Response: " + (attempt.response || "(empty)")),
+        el("p", {}, el("a", { href: "#/logs/" + enc(attempt.msgId) }, "Open message " + attempt.msgId)));
+      const again = el("button", { type: "button", class: "secondary small", "data-needs": "CreateAttempts", onclick: () => resend(attempt.msgId, selected.id) }, "Resend");
       return el("tr", { "data-attempt": attempt.id },
-        el("td", {}, when(attempt.timestamp)), el("td", {}, status),
+        el("td", {}, when(attempt.timestamp)), el("td", {}, attemptStatus(attempt, deliveries.get(attempt.msgId))),
         el("td", {}, answerText(attempt)),
         el("td", {}, payload), el("td", {}, again));
     }));
@@ -207,8 +528,17 @@
     hideForbidden($("attempts"));
   }
 
+  async function resend(msgId, endpointId) {
+    await act(async () => {
+      await api("POST", "/msg/" + enc(msgId) + "/endpoint/" + enc(endpointId) + "/resend");
+      say("Resend queued.");
+      if (shownPage === "message") await loadMessageDeliveries(msgId);
+      else await loadAttempts();
+    });
+  }
+
   function transformationPath() {
-    return "/endpoint/" + encodeURIComponent(selected.id) + "/transformation";
+    return endpointPath() + "/transformation";
   }
 
   // A test payload typed as JSON; empty is none.
@@ -263,6 +593,115 @@
     });
   }
 
+  // ---- Logs: every message of the application, filtered, a page at a time.
+
+  // A logs address: the filters, and where the page starts: `iterator` (older than that
+  // message) or `prev` (the page just newer than that message).
+  function logsHash(filters, position) {
+    const params = new URLSearchParams();
+    for (const name of LOG_FILTERS) if (filters[name]) params.set(name, filters[name]);
+    for (const [name, value] of Object.entries(position || {})) params.set(name, value);
+    const text = params.toString();
+    return "#/logs" + (text ? "?" + text : "");
+  }
+
+  function logFilters(query) {
+    return Object.fromEntries(LOG_FILTERS.map((name) => [name, (query.get(name) || "").trim()]));
+  }
+
+  async function showLogs(query, current) {
+    const form = $("logs-filters");
+    const filters = logFilters(query);
+    for (const name of LOG_FILTERS) form.elements[name].value = filters[name];
+    lastLogs = location.hash;
+    await formAct(form, "logs-errors", async () => {
+      const params = new URLSearchParams({ limit: String(MESSAGES_PER_PAGE), with_content: "false" });
+      if (filters.event_types) params.set("event_types", splitTypes(filters.event_types).join(","));
+      if (filters.tag) params.set("tag", filters.tag);
+      if (filters.channel) params.set("channel", filters.channel);
+      if (filters.after) params.set("after", isoTime("after", filters.after));
+      if (filters.before) params.set("before", isoTime("before", filters.before));
+      const prev = query.get("prev");
+      const iterator = query.get("iterator");
+      // The page newer than a message: ascending from it, then turned newest first.
+      if (prev) params.set("order", "ascending");
+      if (prev || iterator) params.set("iterator", prev || iterator);
+      const page = await api("GET", "/msg?" + params);
+      if (!current()) return; // left, or filtered again, meanwhile
+      const rows = prev ? page.data.slice().reverse() : page.data;
+      showMessageRows(rows);
+      const older = rows.length > 0 && (prev ? true : !page.done);
+      const newer = rows.length > 0 && (prev ? !page.done : Boolean(iterator));
+      wirePager("logs-next", older && logsHash(filters, { iterator: rows[rows.length - 1].id }));
+      wirePager("logs-previous", newer && logsHash(filters, { prev: rows[0].id }));
+    });
+  }
+
+  function wirePager(id, hash) {
+    $(id).disabled = !hash;
+    $(id).onclick = hash ? () => go(hash) : null;
+  }
+
+  function showMessageRows(messages) {
+    $("messages").querySelector("tbody").replaceChildren(...messages.map((message) => el("tr", { "data-msg": message.id },
+      el("td", {}, when(message.timestamp)), el("td", {}, el("code", {}, message.eventType)),
+      el("td", { class: "id" }, el("a", { href: "#/logs/" + enc(message.id) }, message.id)),
+      el("td", { class: "id" }, message.eventId || "—"),
+      el("td", {}, (message.tags || []).join(", ") || "—"), el("td", {}, (message.channels || []).join(", ") || "—"))));
+    $("messages").classList.toggle("hidden", messages.length === 0);
+    $("messages-empty").classList.toggle("hidden", messages.length !== 0);
+  }
+
+  // One message: its facts, its payload, its delivery to each endpoint and every attempt.
+  async function showMessage(id, _query, current) {
+    $("message-back").setAttribute("href", lastLogs);
+    const message = await api("GET", "/msg/" + enc(id));
+    lastMessage = "";
+    $("message-title").textContent = message.eventType + " · " + message.id;
+    document.title = message.eventType + " · " + appName;
+    const facts = {
+      ID: el("code", {}, message.id), eventId: message.eventId || "—", "Event type": el("code", {}, message.eventType),
+      Time: when(message.timestamp), "Deliver at": message.deliverAt ? when(message.deliverAt) : null,
+      Tags: (message.tags || []).join(", ") || "—", Channels: (message.channels || []).join(", ") || "—",
+    };
+    $("message-facts").replaceChildren(...Object.entries(facts).filter(([, value]) => value !== null)
+      .flatMap(([name, value]) => [el("dt", {}, name), el("dd", {}, value)]));
+    const payload = message.contentType
+      ? (await api("GET", "/msg/" + enc(message.id) + "/raw")).payload
+      : JSON.stringify(message.payload, null, 2);
+    $("message-payload").textContent = payload;
+    await loadMessageDeliveries(message.id);
+    if (current()) every(() => loadMessageDeliveries(message.id));
+  }
+
+  async function loadMessageDeliveries(msgId) {
+    const deliveries = await api("GET", "/msg/" + enc(msgId) + "/endpoint?limit=" + ENDPOINTS_SHOWN);
+    const attempts = await api("GET", "/attempt/msg/" + enc(msgId) + "?limit=" + ATTEMPTS_SHOWN);
+    const snapshot = JSON.stringify([deliveries.data, attempts.data]);
+    if (snapshot === lastMessage) return;
+    lastMessage = snapshot;
+    const byEndpoint = new Map(deliveries.data.map((d) => [d.id, d]));
+    $("message-deliveries").querySelector("tbody").replaceChildren(...deliveries.data.map((delivery) => el("tr", { "data-endpoint": delivery.id },
+      el("td", {}, el("a", { href: "#/endpoints/" + enc(delivery.id) }, delivery.url)),
+      el("td", {}, deliveryStatus(delivery)), el("td", { class: "num" }, String(delivery.attempts)),
+      el("td", {}, el("button", { type: "button", class: "secondary small", "data-needs": "CreateAttempts",
+        "aria-label": "Resend to " + delivery.url, onclick: () => resend(msgId, delivery.id) }, "Resend")))));
+    $("message-deliveries").classList.toggle("hidden", deliveries.data.length === 0);
+    $("message-deliveries-empty").classList.toggle("hidden", deliveries.data.length !== 0);
+    $("message-attempts").querySelector("tbody").replaceChildren(...attempts.data.map((attempt) => {
+      const endpoint = byEndpoint.get(attempt.endpointId);
+      return el("tr", { "data-attempt": attempt.id },
+        el("td", {}, when(attempt.timestamp)), el("td", {}, endpoint ? endpoint.url : attempt.url),
+        el("td", {}, attemptStatus(attempt, endpoint)),
+        el("td", {}, el("details", {}, el("summary", {}, answerText(attempt)), el("pre", {}, attempt.response || "(empty)"))));
+    }));
+    $("message-attempts").classList.toggle("hidden", attempts.data.length === 0);
+    $("message-attempts-empty").classList.toggle("hidden", attempts.data.length !== 0);
+    hideForbidden($("page-message"));
+  }
+
+  // ---- Destinations
+
   // A FIFO destination's editor: a test runs on one event (its example payload when the box is
   // empty) or, with neither an event type nor a payload, on the next batch waiting to be sent.
   function destinationTransformation() {
@@ -283,7 +722,7 @@
   }
 
   function destinationPath() {
-    return "/destination/" + encodeURIComponent(destination.id);
+    return "/destination/" + enc(destination.id);
   }
 
   function lagText(d) {
@@ -308,26 +747,35 @@
     };
   }
 
-  async function loadDestinations() {
-    const list = await api("GET", "/destination?limit=250");
-    const body = $("destinations").querySelector("tbody");
-    body.replaceChildren(...list.data.map((d) => {
-      const link = el("a", { href: "#", onclick: (event) => { event.preventDefault(); act(() => openDestination(d.id)); } }, d.uid || d.id);
-      const columns = destinationColumns(d);
-      const row = el("tr", { "data-id": d.id }, el("td", { class: "name" }, link),
-        ...Object.entries(columns).map(([name, value]) => el("td", { class: ["Lag", "Batch size"].includes(name) ? "num" : "" }, value)));
-      if (destination && destination.id === d.id) row.className = "selected";
-      return row;
-    }));
-    $("destinations-section").classList.toggle("hidden", list.data.length === 0);
-    return list.data;
+  async function showDestinations(_query, current) {
+    await loadDestinations();
+    if (current()) every(loadDestinations);
   }
 
-  async function openDestination(id) {
+  async function loadDestinations() {
+    const list = await api("GET", "/destination?limit=250");
+    $("destinations").querySelector("tbody").replaceChildren(...list.data.map((d) => {
+      const link = el("a", { href: "#/destinations/" + enc(d.id) }, d.uid || d.id);
+      const columns = destinationColumns(d);
+      return el("tr", { "data-id": d.id }, el("td", { class: "name" }, link),
+        ...Object.entries(columns).map(([name, value]) => el("td", { class: ["Lag", "Batch size"].includes(name) ? "num" : "" }, value)));
+    }));
+    $("destinations").classList.toggle("hidden", list.data.length === 0);
+    $("destinations-empty").classList.toggle("hidden", list.data.length !== 0);
+    if (list.data.length) $("nav-destinations").classList.remove("hidden");
+  }
+
+  async function showDestination(id, _query, current) {
+    await refreshDestination(id);
+    if (current()) every(() => refreshDestination(id));
+  }
+
+  // The destination's state and batches, as they change (the editor is loaded once per
+  // destination and then left alone).
+  async function refreshDestination(id) {
     const opening = !destination || destination.id !== id;
-    destination = await api("GET", "/destination/" + encodeURIComponent(id));
+    destination = await api("GET", "/destination/" + enc(id));
     const fifo = destination.type === "fifoEndpoint";
-    $("destination").classList.remove("hidden");
     $("destination-name").textContent = destination.uid || destination.id;
     const facts = { ID: el("code", {}, destination.id), ...destinationColumns(destination), "Failure reason": failureText(destination) };
     $("destination-facts").replaceChildren(...Object.entries(facts).flatMap(([name, value]) => [el("dt", {}, name), el("dd", {}, value)]));
@@ -339,16 +787,8 @@
     if (opening) {
       lastDestinationAttempts = "";
       if (fifo && allowed("ManageTransformations")) await destinationEditor.load();
-      clearInterval(destinationTimer);
-      destinationTimer = setInterval(() => refreshDestination().catch(() => {}), REFRESH_MS);
     }
-    await loadDestinations();
     if (fifo) await loadDestinationAttempts();
-  }
-
-  // The open destination's state and batches, as they change (the editor is left alone).
-  async function refreshDestination() {
-    if (destination) await openDestination(destination.id);
   }
 
   async function loadDestinationAttempts() {
@@ -371,8 +811,14 @@
     await act(async () => {
       await api(method, destinationPath() + suffix, body);
       say(done);
-      await openDestination(destination.id);
+      await refreshDestination(destination.id);
     });
+  }
+
+  // ---- The event catalog
+
+  async function showCatalog() {
+    await loadCatalog();
   }
 
   // The event-type catalog, grouped by the part of each name before its first dot; each type
@@ -381,7 +827,7 @@
     const types = [];
     let iterator = null;
     do {
-      const page = await request("GET", "/api/v1/event-type?limit=250" + (iterator ? "&iterator=" + encodeURIComponent(iterator) : ""));
+      const page = await request("GET", "/api/v1/event-type?limit=250" + (iterator ? "&iterator=" + enc(iterator) : ""));
       types.push(...page.data);
       iterator = page.done ? null : page.iterator;
     } while (iterator);
@@ -399,40 +845,34 @@
           const schema = versions.length ? type.schemas[versions[versions.length - 1]] : null;
           const example = schema && Array.isArray(schema.examples) ? schema.examples[0] : null;
           const subscribe = el("button", { type: "button", class: "secondary small", "data-needs": "ManageEndpoint",
-            onclick: () => subscribeTo(type.name) }, "Subscribe");
-          return el("details", { class: "event-type", "data-name": type.name },
-            el("summary", {}, el("code", {}, type.name), type.deprecated ? el("span", { class: "badge wait" }, "deprecated") : null,
-              el("span", { class: "muted" }, " " + (type.description || "")), " ", subscribe),
-            schema ? el("div", {}, el("p", { class: "muted" }, "Schema (version " + versions[versions.length - 1] + ")"),
-              el("pre", {}, JSON.stringify(schema, null, 2))) : el("p", { class: "muted" }, "No schema published."),
-            example ? el("div", {}, el("p", { class: "muted" }, "Example"), el("pre", {}, JSON.stringify(example, null, 2))) : null);
+            "aria-label": "Subscribe to " + type.name, onclick: () => subscribeTo(type.name) }, "Subscribe");
+          return el("div", { class: "event-type", "data-name": type.name },
+            el("details", {},
+              el("summary", {}, el("code", {}, type.name), type.deprecated ? el("span", { class: "badge wait" }, "deprecated") : null,
+                el("span", { class: "muted" }, " " + (type.description || ""))),
+              schema ? el("div", {}, el("p", { class: "muted" }, "Schema (version " + versions[versions.length - 1] + ")"),
+                el("pre", { tabindex: "0" }, JSON.stringify(schema, null, 2))) : el("p", { class: "muted" }, "No schema published."),
+              example ? el("div", {}, el("p", { class: "muted" }, "Example"), el("pre", { tabindex: "0" }, JSON.stringify(example, null, 2))) : null),
+            subscribe);
         }))));
-    $("catalog").classList.toggle("hidden", types.length === 0);
-    hideForbidden($("catalog"));
+    $("catalog-empty").classList.toggle("hidden", types.length !== 0);
+    hideForbidden($("page-catalog"));
   }
 
-  // Adds an event type to the endpoint form in view: the open endpoint's, or the new one's.
+  // Adds an event type to the endpoint form last in view: an endpoint's settings, or the new
+  // endpoint's form.
   function subscribeTo(name) {
-    const form = selected && !$("endpoint").classList.contains("hidden") ? $("edit-types") : $("add-endpoint");
+    const settings = subscribeTarget === "endpoint-settings" && selected;
+    const form = settings ? $("endpoint-settings") : $("add-endpoint");
     const input = form.elements.eventTypes;
     const current = splitTypes(input.value);
     if (!current.includes(name)) input.value = [...current, name].join(", ");
-    input.focus();
-    say("Added " + name + (form.id === "edit-types" ? ": save the event types to subscribe." : " to the new endpoint's event types."));
+    say(settings
+      ? "Added " + name + " to the event types of " + selected.url + ": save its settings to subscribe."
+      : "Added " + name + " to the new endpoint's event types.");
   }
 
-  async function resend(msgId) {
-    await act(async () => {
-      await api("POST", "/msg/" + encodeURIComponent(msgId) + "/endpoint/" + encodeURIComponent(selected.id) + "/resend");
-      say("Resend queued.");
-      await loadAttempts();
-    });
-  }
-
-  // Runs an action, reporting its failure in the status line instead of throwing.
-  async function act(action) {
-    try { await action(); } catch (error) { say(error.message, true); }
-  }
+  // ---- Wiring
 
   function wire() {
     $("add-endpoint").addEventListener("submit", (event) => {
@@ -445,26 +885,76 @@
         if (form.elements.description.value.trim()) input.description = form.elements.description.value.trim();
         const created = await api("POST", "/endpoint", input);
         form.reset();
-        say("Endpoint added.");
-        await openEndpoint(created.id);
+        go("#/endpoints/" + enc(created.id), "Endpoint added.");
       });
     });
-    $("edit-types").addEventListener("submit", (event) => {
+    $("endpoint-settings").addEventListener("submit", (event) => {
       event.preventDefault();
-      act(async () => {
-        const types = splitTypes(event.target.elements.eventTypes.value);
-        await api("PATCH", "/endpoint/" + encodeURIComponent(selected.id), { eventTypes: types.length ? types : null });
-        say("Event types saved.");
-        await openEndpoint(selected.id);
+      const form = event.target;
+      formAct(form, "settings-errors", async () => {
+        const patch = settingsPatch(form, selected);
+        if (Object.keys(patch).length === 0) {
+          say("Nothing changed.");
+          return;
+        }
+        selected = await api("PATCH", endpointPath(), patch);
+        fillSettings();
+        if (patch.eventTypes !== undefined) fillTestType();
+        showEndpointFacts();
+        say("Settings saved.");
       });
     });
+    $("add-header").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const form = event.target;
+      formAct(form, "headers-errors", async () => {
+        const name = form.elements.name.value.trim();
+        await api("PATCH", endpointPath() + "/headers", { headers: { [name]: form.elements.value.value } });
+        form.reset();
+        say("Header " + name + " set.");
+        await loadHeaders();
+      });
+    });
+    $("delete-endpoint").addEventListener("click", () => act(async () => {
+      if (!confirm("Delete the endpoint " + selected.url + "? It receives nothing more, and this cannot be undone.")) return;
+      await api("DELETE", endpointPath());
+      selected = null;
+      go("#/endpoints", "Endpoint deleted.");
+    }));
     $("send-test").addEventListener("submit", (event) => {
       event.preventDefault();
       act(async () => {
         const eventType = event.target.elements.eventType.value.trim();
-        await api("POST", "/endpoint/" + encodeURIComponent(selected.id) + "/send-example", { eventType });
+        await api("POST", endpointPath() + "/send-example", { eventType });
         say("Test event sent.");
         await loadAttempts();
+      });
+    });
+    $("logs-filters").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const form = event.target;
+      formAct(form, "logs-errors", async () => {
+        const filters = Object.fromEntries(LOG_FILTERS.map((name) => [name, form.elements[name].value.trim()]));
+        // Checked here too, so a mistyped time is named before the address changes.
+        if (filters.after) isoTime("after", filters.after);
+        if (filters.before) isoTime("before", filters.before);
+        go(logsHash(filters));
+      });
+    });
+    $("logs-clear").addEventListener("click", () => go("#/logs"));
+    $("logs-find").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const form = event.target;
+      formAct(form, "logs-errors", async () => {
+        const key = form.elements.id.value.trim();
+        try {
+          const message = await api("GET", "/msg/" + enc(key) + "?with_content=false");
+          form.reset();
+          go("#/logs/" + enc(message.id));
+        } catch (error) {
+          if (error.status !== 404) throw error;
+          throw new Error("No message has the id or eventId " + JSON.stringify(key) + ".");
+        }
       });
     });
     endpointEditor = endpointTransformation();
@@ -480,25 +970,25 @@
     $("destination-retry").addEventListener("click", () => steer("POST", "/force-retry", {}, "Retry forced: the current batch goes again now."));
     $("reveal").addEventListener("click", () => act(async () => {
       if ($("reveal").textContent === "Hide") {
-        $("secret").textContent = "••••••••••••••••";
+        $("secret").textContent = HIDDEN_SECRET;
         $("reveal").textContent = "Reveal";
         return;
       }
-      const secret = await api("GET", "/endpoint/" + encodeURIComponent(selected.id) + "/secret");
+      const secret = await api("GET", endpointPath() + "/secret");
       $("secret").textContent = secret.key;
       $("reveal").textContent = "Hide";
     }));
     $("rotate").addEventListener("click", () => act(async () => {
       if (!confirm("Rotate the signing secret? The old one keeps signing for 24 hours.")) return;
-      const secret = await api("POST", "/endpoint/" + encodeURIComponent(selected.id) + "/secret/rotate", {});
+      const secret = await api("POST", endpointPath() + "/secret/rotate", {});
       $("secret").textContent = secret.key;
       $("reveal").textContent = "Hide";
       say("Secret rotated; the previous one stays valid for 24 hours.");
     }));
     $("toggle").addEventListener("click", () => act(async () => {
-      await api("PATCH", "/endpoint/" + encodeURIComponent(selected.id), { disabled: !selected.disabled });
-      say(selected.disabled ? "Endpoint enabled." : "Endpoint disabled.");
-      await openEndpoint(selected.id);
+      selected = await api("PATCH", endpointPath(), { disabled: !selected.disabled });
+      showEndpointFacts();
+      say(selected.disabled ? "Endpoint disabled." : "Endpoint enabled.");
     }));
   }
 
@@ -508,17 +998,22 @@
       showNoToken();
       return;
     }
+    applyTheme(session.theme);
+    watchHeight();
     wire();
     await act(async () => {
       capabilities = (await request("GET", "/api/v1/auth/token")).capabilities;
       hideForbidden(document);
       const app = await api("GET", "");
+      appName = app.name;
       $("app-name").textContent = app.name;
-      document.title = "Webhooks · " + app.name;
       $("portal").classList.remove("hidden");
-      await loadEndpoints();
-      await loadDestinations();
+      $("nav").classList.remove("hidden");
       await loadCatalog();
+      const destinations = await api("GET", "/destination?limit=1");
+      $("nav-destinations").classList.toggle("hidden", destinations.data.length === 0);
+      window.addEventListener("hashchange", render);
+      await render();
     });
   }
 
