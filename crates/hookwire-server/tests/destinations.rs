@@ -590,3 +590,50 @@ async fn a_fifo_that_fell_behind_its_messages_retention_is_told_so() {
     app.get_until(&path, |d| d["failureReason"].is_null() && d["lag"] == 0).await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_failing_batch_whose_messages_no_longer_match_is_over_and_sealed_looking_headers_are_refused() {
+    use support::receiver::{Receiver, Reply};
+    let app = TestApp::start().await;
+    let receiver = Receiver::start().await;
+    receiver.script(std::iter::repeat_n(Reply::status(503), 50));
+    let app_id = app.create_app().await;
+    let base = format!("/api/v1/app/{app_id}/destination");
+    let (status, error) = app
+        .post(
+            &base,
+            json!({"type": "fifoEndpoint", "config": {"url": receiver.url, "headers": {"X-Token": "enc:v1:abc"}}}),
+        )
+        .await;
+    assert_eq!((status.as_u16(), &error["detail"][0]["loc"]), (422, &json!(["body", "headers", "X-Token"])));
+    poller(
+        &app,
+        &app_id,
+        json!({"type": "fifoEndpoint", "uid": "sync", "eventTypes": ["a.*"], "config": {"url": receiver.url}}),
+    )
+    .await;
+    let path = format!("{base}/sync");
+    let (status, _) =
+        app.request(Method::PATCH, &format!("{path}/headers"), Some(json!({"headers": {"X-Token": "enc:v1:x"}}))).await;
+    assert_eq!(status, 422, "a value that looks sealed could not be told from a sealed one");
+    app.send(&app_id, "a.b", json!({"n": 1})).await;
+    app.get_until(&path, |d| d["status"] == "retrying").await;
+    // Its filter changes so the failing batch's message no longer matches: nothing is left to
+    // retry, and the destination says so instead of staying "retrying".
+    for _ in 0..100 {
+        let (status, _) = app.request(Method::PATCH, &path, Some(json!({"eventTypes": ["z.*"]}))).await;
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for _ in 0..100 {
+        if app.post(&format!("{path}/force-retry"), json!({})).await.0 == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let over = app.get_until(&path, |d| d["status"] == "enabled").await;
+    assert_eq!(over["failureReason"], Value::Null, "{over}");
+    app.stop().await;
+}

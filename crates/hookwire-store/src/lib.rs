@@ -366,6 +366,9 @@ pub trait DestinationStore: Send + Sync {
     /// Sets a driven destination's progress from outside the sender (skip, force-retry), only
     /// while no sender holds an unexpired lease at `now`; false when one does.
     async fn set_progress(&self, id: DestinationId, progress: &Progress, now: Millis) -> StoreResult<bool>;
+    /// Makes a driven destination's failing batch due now (force-retry), touching nothing else,
+    /// only while no sender holds a live lease at `now`; false when one does.
+    async fn retry_now(&self, id: DestinationId, now: Millis) -> StoreResult<bool>;
     async fn save_consumer_position(
         &self,
         destination: DestinationId,

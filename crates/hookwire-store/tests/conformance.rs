@@ -1232,14 +1232,15 @@ async fn destinations_are_kept_and_their_consumers_positions_with_them(backend: 
     };
     let first = attempt(0);
     assert!(!f.store.save_progress(fifo.id, "b", &failed, Some(&first), None).await.unwrap(), "b holds no lease");
-    assert!(f.store.save_progress(fifo.id, &a, &failed, None, Some(NOW + 1_500)).await.unwrap(), "kept");
+    assert_eq!(f.store.get_destination_attempt(fifo.id, first.id).await.unwrap(), None, "nor its attempt");
+    assert!(f.store.save_progress(fifo.id, &a, &failed, Some(&first), Some(NOW + 1_500)).await.unwrap(), "kept");
     assert!(f.store.claim_driven(NOW + 1_200, "b", NOW + 2_000, 10, false).await.unwrap().is_empty(), "still a's");
-    assert!(f.store.save_progress(fifo.id, &a, &failed, None, None).await.unwrap(), "and freed");
-    assert_eq!(f.store.get_destination_attempt(fifo.id, first.id).await.unwrap(), Some(first.clone()), "kept anyway");
+    assert_eq!(f.store.get_destination_attempt(fifo.id, first.id).await.unwrap(), Some(first.clone()));
     // The attempt log keeps the newest ATTEMPTS_KEPT.
     for n in 1..=ATTEMPTS_KEPT as u64 {
-        f.store.save_progress(fifo.id, "nobody", &failed, Some(&attempt(n)), None).await.unwrap();
+        f.store.save_progress(fifo.id, &a, &failed, Some(&attempt(n)), Some(NOW + 1_500)).await.unwrap();
     }
+    assert!(f.store.save_progress(fifo.id, &a, &failed, None, None).await.unwrap(), "and freed");
     let newest = Page { limit: 2, iterator: None, descending: true };
     let page = f.store.list_destination_attempts(fifo.id, &newest).await.unwrap();
     assert_eq!(

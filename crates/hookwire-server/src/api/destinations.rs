@@ -768,13 +768,17 @@ async fn set_progress(
     progress: &hookwire_core::destination::Progress,
 ) -> ApiResult<()> {
     if !state.store.set_progress(d.id, progress, state.clock.now()).await? {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "batch_in_flight",
-            "a batch of this destination is being sent; try again in a moment",
-        ));
+        return Err(batch_in_flight());
     }
     Ok(())
+}
+
+fn batch_in_flight() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "batch_in_flight",
+        "a batch of this destination is being sent; try again in a moment",
+    )
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -824,11 +828,13 @@ pub async fn force_retry(
     Path((app_id, destination_id)): Path<(String, String)>,
 ) -> ApiResult<Json<DestinationOut>> {
     let d = load_fifo(&state, principal, &app_id, &destination_id).await?;
-    let mut progress = d.progress.clone().unwrap_or_default();
-    progress.next_retry_at = None;
-    set_progress(&state, &d, &progress).await?;
+    // Only the retry's time changes: progress a sender saved since this read is kept.
+    if !state.store.retry_now(d.id, state.clock.now()).await? {
+        return Err(batch_in_flight());
+    }
     state.intake.announce_log();
-    Ok(Json(destination_out(&state, Destination { progress: Some(progress), ..d }).await?))
+    let d = load(&state, principal, &app_id, &destination_id).await?;
+    Ok(Json(destination_out(&state, d).await?))
 }
 
 /// The oldest message a FIFO destination has not had acknowledged (the head of its next batch).

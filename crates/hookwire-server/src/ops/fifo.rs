@@ -48,7 +48,7 @@ fn retry_delay_ms(failures: u32, retry_after_seconds: Option<u64>) -> Millis {
 }
 
 /// Runs until `cancel` fires. It wakes when this node accepts a message (or the API changes a
-/// destination: `appended`), when a peer announces work, and otherwise once a second; an idle
+/// destination: `appended`), and otherwise once a second; an idle
 /// destination costs nothing until then. On one node every message arrives through this
 /// node's intake, so the idle look takes only destinations whose time came; with peers (a
 /// shared store) it takes every one, since a peer's accepts are not heard here.
@@ -60,12 +60,14 @@ pub async fn run(
     cancel: CancellationToken,
 ) {
     let owner = store.sender_owner().unwrap_or_else(|| format!("fifo-{}", uuid::Uuid::now_v7()));
-    let peers = store.due_signal();
+    // Peers' announcements are the delivery poller's (a `notify_one`): not taken here; with
+    // peers, the idle look takes every destination instead.
+    let peers = store.due_signal().is_some();
     let mut told = true; // at start: whatever is pending
     loop {
         appended.borrow_and_update();
         let now = clock.now();
-        let timed_only = !told && peers.is_none();
+        let timed_only = !told && !peers;
         let claimed = tokio::select! {
             _ = cancel.cancelled() => return,
             claimed = store.claim_driven(now, &owner, now + FIFO_LEASE_MS, FIFO_CLAIM_MAX, timed_only) => claimed,
@@ -106,20 +108,13 @@ pub async fn run(
         told = tokio::select! {
             _ = cancel.cancelled() => return,
             changed = appended.changed() => changed.is_ok(),
-            _ = announced(peers.as_deref()) => true,
             _ = tokio::time::sleep(Duration::from_millis(FIFO_IDLE_MS)) => false,
         };
     }
 }
 
-/// Resolves when a peer announces work; never without a shared store.
-async fn announced(signal: Option<&tokio::sync::Notify>) {
-    match signal {
-        Some(signal) => signal.notified().await,
-        None => std::future::pending().await,
-    }
-}
-
+/// How long one turn goes on sending batches (a round waits for every turn it started).
+const FIFO_TURN_MS: u64 = 1_000;
 /// Batches one lease sends at most before it is given back (other destinations get a turn).
 const FIFO_BATCHES_PER_TURN: usize = 50;
 
@@ -146,13 +141,22 @@ async fn drive(
     };
     // The last batch's attempt, not saved yet (it goes with the next write).
     let mut taken: Option<DestinationAttempt> = None;
+    let turn_ends = std::time::Instant::now() + Duration::from_millis(FIFO_TURN_MS);
     for _ in 0..FIFO_BATCHES_PER_TURN {
+        if taken.is_some() && std::time::Instant::now() >= turn_ends {
+            break; // others waiting for the next round get their turn
+        }
         let batch = next_batch(store, &destination, &progress.position, progress.batch_end.as_deref()).await?;
         let now = clock.now();
         let (Some(first), Some(last)) = (batch.messages.first(), batch.messages.last()) else {
-            // Nothing to send: move past what was looked through.
+            // Nothing to send: move past what was looked through. A failing batch whose
+            // messages no longer match (its filters changed) is over: nothing is left to retry.
             progress.position = batch.scanned_to;
             progress.next_retry_at = None;
+            if progress.batch_end.take().is_some() {
+                progress.failures = 0;
+                progress.failure_reason = None;
+            }
             store.save_progress(id, owner, &progress, taken.as_ref(), None).await?;
             return Ok(batch.scanned_all_it_may);
         };

@@ -146,7 +146,7 @@ impl DestinationStore for PgStore {
              lease_owner = CASE WHEN $11::bigint IS NULL THEN NULL ELSE lease_owner END, lease_until = $11 \
              WHERE id = $1 AND lease_owner = $2 RETURNING 1), \
              recorded AS (INSERT INTO destination_attempts (destination_id, id, body) \
-             SELECT $1, $8, $9 WHERE $8::text IS NOT NULL), \
+             SELECT $1, $8, $9 WHERE $8::text IS NOT NULL AND EXISTS (SELECT 1 FROM saved)), \
              trimmed AS (DELETE FROM destination_attempts WHERE $8::text IS NOT NULL AND destination_id = $1 \
              AND id <= (SELECT id FROM destination_attempts WHERE destination_id = $1 ORDER BY id DESC \
              LIMIT 1 OFFSET {})) \
@@ -236,7 +236,7 @@ impl DestinationStore for PgStore {
             .execute(
                 &format!(
                     "UPDATE destinations d SET position = $2, failures = $3, failure_reason = $4, next_retry_at = $5, \
-                     batch_end = $7 WHERE d.id = $1 AND {}",
+                     batch_end = $7, lease_owner = NULL, lease_until = NULL WHERE d.id = $1 AND {}",
                     lease_lapsed("$6")
                 ),
                 &[
@@ -251,6 +251,16 @@ impl DestinationStore for PgStore {
             )
             .await?;
         Ok(changed > 0)
+    }
+
+    async fn retry_now(&self, id: DestinationId, now: Millis) -> StoreResult<bool> {
+        let sql = format!(
+            "UPDATE destinations d SET next_retry_at = NULL, lease_owner = NULL, lease_until = NULL \
+             WHERE d.id = $1 AND {}",
+            lease_lapsed("$2")
+        );
+        let client = self.client().await?;
+        Ok(client.execute(&sql, &[&id.to_string(), &now]).await? > 0)
     }
 
     async fn update_destination(&self, destination: Destination) -> StoreResult<()> {

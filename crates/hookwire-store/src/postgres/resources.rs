@@ -125,6 +125,11 @@ impl ResourceStore for PgStore {
             &[&id],
         )
         .await?;
+        tx.execute(
+            "DELETE FROM destination_attempts WHERE destination_id IN (SELECT id FROM destinations WHERE app_id = $1)",
+            &[&id],
+        )
+        .await?;
         for table in ["destinations", "idempotency_keys", "message_tags", "messages", "endpoints", "tokens", "tasks"] {
             tx.execute(&format!("DELETE FROM {table} WHERE app_id = $1"), &[&id]).await?;
         }

@@ -175,7 +175,7 @@ impl DestinationStore for SqliteStore {
                     progress.batch_end,
                     keep_until
                 ])? > 0;
-            if let Some(attempt) = attempt {
+            if let Some(attempt) = attempt.filter(|_| saved) {
                 let id = id.to_string();
                 conn.prepare_cached("INSERT INTO destination_attempts (destination_id, id, body) VALUES (?1, ?2, ?3)")?
                     .execute(params![id, attempt.id.to_string(), to_json(&attempt)])?;
@@ -256,7 +256,8 @@ impl DestinationStore for SqliteStore {
             Ok(conn
                 .prepare_cached(
                     "UPDATE destinations SET position = ?2, failures = ?3, failure_reason = ?4, next_retry_at = ?5, \
-                     batch_end = ?7 WHERE id = ?1 AND (lease_until IS NULL OR lease_until < ?6)",
+                     batch_end = ?7, lease_owner = NULL, lease_until = NULL \
+                     WHERE id = ?1 AND (lease_until IS NULL OR lease_until < ?6)",
                 )?
                 .execute(params![
                     id.to_string(),
@@ -267,6 +268,19 @@ impl DestinationStore for SqliteStore {
                     now,
                     progress.batch_end
                 ])?
+                > 0)
+        })
+        .await
+    }
+
+    async fn retry_now(&self, id: DestinationId, now: Millis) -> StoreResult<bool> {
+        self.write(move |conn| {
+            Ok(conn
+                .prepare_cached(
+                    "UPDATE destinations SET next_retry_at = NULL, lease_owner = NULL, lease_until = NULL \
+                     WHERE id = ?1 AND (lease_until IS NULL OR lease_until < ?2)",
+                )?
+                .execute(params![id.to_string(), now])?
                 > 0)
         })
         .await

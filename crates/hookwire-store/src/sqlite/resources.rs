@@ -90,6 +90,10 @@ impl ResourceStore for SqliteStore {
                 "DELETE FROM destination_consumers WHERE destination_id IN (SELECT id FROM destinations WHERE app_id = ?1)",
                 [&id],
             )?;
+            conn.execute(
+                "DELETE FROM destination_attempts WHERE destination_id IN (SELECT id FROM destinations WHERE app_id = ?1)",
+                [&id],
+            )?;
             for table in [
                 "destinations",
                 "attempts",

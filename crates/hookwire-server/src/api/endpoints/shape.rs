@@ -446,6 +446,14 @@ pub fn check_headers(headers: &BTreeMap<String, String>) -> ApiResult<()> {
         if value.len() > HEADER_VALUE_LENGTH_MAX || HeaderValue::from_str(value).is_err() {
             return Err(ApiError::invalid(&["body", "headers", name], "not a valid header value"));
         }
+        if value.starts_with(hookwire_core::crypto::SEALED_PREFIX) {
+            // Values are sealed at rest with this prefix: one that carries it could not be told
+            // from a sealed one.
+            return Err(ApiError::invalid(
+                &["body", "headers", name],
+                format!("a value may not start with {:?}", hookwire_core::crypto::SEALED_PREFIX),
+            ));
+        }
     }
     Ok(())
 }
