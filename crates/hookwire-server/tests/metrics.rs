@@ -149,3 +149,29 @@ async fn every_response_carries_a_request_id_and_a_plain_callers_id_is_kept() {
 fn uuid_v7(text: &str) -> bool {
     text.len() == 36 && text.as_bytes()[14] == b'7' && text.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
 }
+
+#[tokio::test]
+async fn the_grafana_dashboard_queries_only_metrics_hookwire_exports() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/grafana-dashboard.json");
+    let dashboard: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let panels = dashboard["panels"].as_array().unwrap();
+    assert!(panels.len() >= 10, "a panel per question an operator asks");
+    let app = TestApp::start().await;
+    let text = app.scrape().await;
+    let families: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("# TYPE ")?.split(' ').next()).collect();
+    let mut checked = 0;
+    for expr in panels.iter().flat_map(|p| p["targets"].as_array().unwrap()).map(|t| t["expr"].as_str().unwrap()) {
+        for (start, _) in expr.match_indices("hookwire_") {
+            let name: String =
+                expr[start..].chars().take_while(|c| c.is_ascii_lowercase() || *c == '_').collect::<String>();
+            let family = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|suffix| name.strip_suffix(suffix).filter(|base| families.contains(base)))
+                .unwrap_or(&name);
+            assert!(families.contains(&family), "{name} (in {expr}) is not exported");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 15, "{checked} metric references checked");
+    app.stop().await;
+}
