@@ -363,12 +363,13 @@ pub trait DestinationStore: Send + Sync {
     async fn log_behind(&self, app: AppId, position: &str, cap: u64) -> StoreResult<u64>;
     /// The position of the polling endpoint's consumer furthest behind, if it has any.
     async fn slowest_consumer(&self, destination: DestinationId) -> StoreResult<Option<String>>;
-    /// Sets a driven destination's progress from outside the sender (skip, force-retry), only
-    /// while no sender holds an unexpired lease at `now`; false when one does.
-    async fn set_progress(&self, id: DestinationId, progress: &Progress, now: Millis) -> StoreResult<bool>;
-    /// Makes a driven destination's failing batch due now (force-retry), touching nothing else,
-    /// only while no sender holds a live lease at `now`; false when one does.
-    async fn retry_now(&self, id: DestinationId, now: Millis) -> StoreResult<bool>;
+    /// Sets a driven destination's progress from outside the sender (skip), taking its lease
+    /// away: a sender holding it finds its next save refused and stops, so the change wins over
+    /// a batch in flight. False when there is no such destination.
+    async fn set_progress(&self, id: DestinationId, progress: &Progress) -> StoreResult<bool>;
+    /// Makes a driven destination's failing batch due now (force-retry), touching nothing else
+    /// but its lease, taken away as by `set_progress`. False when there is no such destination.
+    async fn retry_now(&self, id: DestinationId) -> StoreResult<bool>;
     async fn save_consumer_position(
         &self,
         destination: DestinationId,

@@ -1240,6 +1240,21 @@ async fn destinations_are_kept_and_their_consumers_positions_with_them(backend: 
     for n in 1..=ATTEMPTS_KEPT as u64 {
         f.store.save_progress(fifo.id, &a, &failed, Some(&attempt(n)), Some(NOW + 1_500)).await.unwrap();
     }
+    // The API's changes take the lease away: the sender's next save is refused and it stops.
+    let skipped = Progress { position: start.clone(), ..Progress::default() };
+    assert!(f.store.set_progress(fifo.id, &skipped).await.unwrap());
+    assert!(!f.store.save_progress(fifo.id, &a, &failed, None, Some(NOW + 1_500)).await.unwrap(), "preempted");
+    let kept = Progress { last_acked: failed.last_acked, ..skipped.clone() };
+    assert_eq!(
+        f.store.get_destination(f.app.id, "ledger").await.unwrap().unwrap().progress.unwrap(),
+        kept,
+        "last_acked is the sender's"
+    );
+    assert_eq!(f.store.claim_driven(NOW + 1_200, &a, NOW + 1_500, 10, false).await.unwrap().len(), 1);
+    assert!(f.store.retry_now(fifo.id).await.unwrap(), "force-retry, too, takes it away");
+    assert!(!f.store.save_progress(fifo.id, &a, &failed, None, Some(NOW + 1_500)).await.unwrap());
+    assert!(!f.store.retry_now(DestinationId::generate()).await.unwrap(), "no such destination");
+    assert_eq!(f.store.claim_driven(NOW + 1_200, &a, NOW + 1_500, 10, false).await.unwrap().len(), 1);
     assert!(f.store.save_progress(fifo.id, &a, &failed, None, None).await.unwrap(), "and freed");
     let newest = Page { limit: 2, iterator: None, descending: true };
     let page = f.store.list_destination_attempts(fifo.id, &newest).await.unwrap();

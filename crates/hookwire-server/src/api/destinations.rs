@@ -761,24 +761,17 @@ async fn load_fifo(state: &AppState, principal: Principal, app_key: &str, key: &
     Ok(d)
 }
 
-/// Saves progress set from the API; a 409 while a batch is being sent (try again shortly).
+/// Saves progress set from the API; it wins over a batch in flight (whose sender stops at its
+/// next save).
 async fn set_progress(
     state: &AppState,
     d: &Destination,
     progress: &hookwire_core::destination::Progress,
 ) -> ApiResult<()> {
-    if !state.store.set_progress(d.id, progress, state.clock.now()).await? {
-        return Err(batch_in_flight());
+    if !state.store.set_progress(d.id, progress).await? {
+        return Err(ApiError::not_found("destination"));
     }
     Ok(())
-}
-
-fn batch_in_flight() -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
-        "batch_in_flight",
-        "a batch of this destination is being sent; try again in a moment",
-    )
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -829,8 +822,8 @@ pub async fn force_retry(
 ) -> ApiResult<Json<DestinationOut>> {
     let d = load_fifo(&state, principal, &app_id, &destination_id).await?;
     // Only the retry's time changes: progress a sender saved since this read is kept.
-    if !state.store.retry_now(d.id, state.clock.now()).await? {
-        return Err(batch_in_flight());
+    if !state.store.retry_now(d.id).await? {
+        return Err(ApiError::not_found("destination"));
     }
     state.intake.announce_log();
     let d = load(&state, principal, &app_id, &destination_id).await?;

@@ -2,8 +2,8 @@
 //! section on the application page, a destination's page (its state as the API shows it, a
 //! FIFO's recent batch attempts and its transformation editor), and its actions (pause or
 //! enable, skip the backlog, force a retry, delete, save or test the transformation). Reads go
-//! to the store; every action runs the JSON API's own handler as the operator, so its rules (a
-//! 409 while a batch is being sent, the code check) are the API's.
+//! to the store; every action runs the JSON API's own handler as the operator, so its rules (the
+//! status values it accepts, the code check) are the API's.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};

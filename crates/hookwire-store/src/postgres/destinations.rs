@@ -229,23 +229,19 @@ impl DestinationStore for PgStore {
         Ok(row.map(|r| r.get(0)))
     }
 
-    async fn set_progress(&self, id: DestinationId, progress: &Progress, now: Millis) -> StoreResult<bool> {
+    async fn set_progress(&self, id: DestinationId, progress: &Progress) -> StoreResult<bool> {
         self::position(&progress.position)?;
         let client = self.client().await?;
         let changed = client
             .execute(
-                &format!(
-                    "UPDATE destinations d SET position = $2, failures = $3, failure_reason = $4, next_retry_at = $5, \
-                     batch_end = $7, lease_owner = NULL, lease_until = NULL WHERE d.id = $1 AND {}",
-                    lease_lapsed("$6")
-                ),
+                "UPDATE destinations SET position = $2, failures = $3, failure_reason = $4, next_retry_at = $5, \
+                 batch_end = $6, lease_owner = NULL, lease_until = NULL WHERE id = $1",
                 &[
                     &id.to_string(),
                     &progress.position,
                     &(progress.failures as i32),
                     &progress.failure_reason,
                     &progress.next_retry_at,
-                    &now,
                     &progress.batch_end,
                 ],
             )
@@ -253,14 +249,10 @@ impl DestinationStore for PgStore {
         Ok(changed > 0)
     }
 
-    async fn retry_now(&self, id: DestinationId, now: Millis) -> StoreResult<bool> {
-        let sql = format!(
-            "UPDATE destinations d SET next_retry_at = NULL, lease_owner = NULL, lease_until = NULL \
-             WHERE d.id = $1 AND {}",
-            lease_lapsed("$2")
-        );
+    async fn retry_now(&self, id: DestinationId) -> StoreResult<bool> {
         let client = self.client().await?;
-        Ok(client.execute(&sql, &[&id.to_string(), &now]).await? > 0)
+        let sql = "UPDATE destinations SET next_retry_at = NULL, lease_owner = NULL, lease_until = NULL WHERE id = $1";
+        Ok(client.execute(sql, &[&id.to_string()]).await? > 0)
     }
 
     async fn update_destination(&self, destination: Destination) -> StoreResult<()> {

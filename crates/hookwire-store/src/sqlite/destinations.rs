@@ -249,15 +249,14 @@ impl DestinationStore for SqliteStore {
         .await
     }
 
-    async fn set_progress(&self, id: DestinationId, progress: &Progress, now: Millis) -> StoreResult<bool> {
+    async fn set_progress(&self, id: DestinationId, progress: &Progress) -> StoreResult<bool> {
         self::position(&progress.position)?;
         let progress = progress.clone();
         self.write(move |conn| {
             Ok(conn
                 .prepare_cached(
                     "UPDATE destinations SET position = ?2, failures = ?3, failure_reason = ?4, next_retry_at = ?5, \
-                     batch_end = ?7, lease_owner = NULL, lease_until = NULL \
-                     WHERE id = ?1 AND (lease_until IS NULL OR lease_until < ?6)",
+                     batch_end = ?6, lease_owner = NULL, lease_until = NULL WHERE id = ?1",
                 )?
                 .execute(params![
                     id.to_string(),
@@ -265,7 +264,6 @@ impl DestinationStore for SqliteStore {
                     progress.failures,
                     progress.failure_reason,
                     progress.next_retry_at,
-                    now,
                     progress.batch_end
                 ])?
                 > 0)
@@ -273,14 +271,13 @@ impl DestinationStore for SqliteStore {
         .await
     }
 
-    async fn retry_now(&self, id: DestinationId, now: Millis) -> StoreResult<bool> {
+    async fn retry_now(&self, id: DestinationId) -> StoreResult<bool> {
         self.write(move |conn| {
             Ok(conn
                 .prepare_cached(
-                    "UPDATE destinations SET next_retry_at = NULL, lease_owner = NULL, lease_until = NULL \
-                     WHERE id = ?1 AND (lease_until IS NULL OR lease_until < ?2)",
+                    "UPDATE destinations SET next_retry_at = NULL, lease_owner = NULL, lease_until = NULL WHERE id = ?1",
                 )?
-                .execute(params![id.to_string(), now])?
+                .execute(params![id.to_string()])?
                 > 0)
         })
         .await
