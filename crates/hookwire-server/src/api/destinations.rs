@@ -190,7 +190,8 @@ impl From<Destination> for DestinationOut {
             // (write-only, as an endpoint's; their names are at …/headers).
             config: match &d.config {
                 Some(config) => {
-                    let shown = shown_headers(&config.headers).0;
+                    let sensitive = super::endpoints::sensitive_header_names(&config.headers);
+                    let shown = super::endpoints::shown_headers(&config.headers, sensitive).0;
                     serde_json::json!({"url": config.url, "headers": shown})
                 }
                 None => serde_json::json!({}),
@@ -209,15 +210,6 @@ impl From<Destination> for DestinationOut {
             updated_at: d.updated_at,
         }
     }
-}
-
-/// Headers as shown: the non-sensitive ones with their values, and the names of the others.
-fn shown_headers(
-    headers: &std::collections::BTreeMap<String, String>,
-) -> (std::collections::BTreeMap<String, String>, Vec<String>) {
-    let sensitive = super::endpoints::sensitive_header_names(headers);
-    let shown = headers.iter().filter(|(name, _)| !sensitive.contains(name)).map(|(n, v)| (n.clone(), v.clone()));
-    (shown.collect(), sensitive)
 }
 
 /// How far behind its application's log a destination is (see `DestinationOut::lag`).
@@ -1206,7 +1198,9 @@ async fn get_headers(
     Path((app_id, destination_id)): Path<(String, String)>,
 ) -> ApiResult<Json<EndpointHeadersOut>> {
     let d = load_fifo(&state, principal, &app_id, &destination_id).await?;
-    let (headers, sensitive) = shown_headers(&d.config.map(|c| c.headers).unwrap_or_default());
+    let headers = d.config.map(|c| c.headers).unwrap_or_default();
+    let sensitive = super::endpoints::sensitive_header_names(&headers);
+    let (headers, sensitive) = super::endpoints::shown_headers(&headers, sensitive);
     Ok(Json(EndpointHeadersOut { headers, sensitive }))
 }
 

@@ -20,6 +20,7 @@ pub use ops::{
 };
 pub use shape::{
     EndpointIn, EndpointOut, check_headers, check_url, endpoint_from, load_endpoint, sensitive_header_names,
+    shown_headers,
 };
 pub use transformation::{
     EndpointTransformationPatch, EndpointTransformationSimulateIn, apply_patch as apply_transformation_patch,

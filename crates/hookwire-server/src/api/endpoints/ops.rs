@@ -161,8 +161,7 @@ async fn get_headers(
     Path((app_id, endpoint_id)): Path<(String, String)>,
 ) -> ApiResult<Json<EndpointHeadersOut>> {
     let (_, endpoint) = load_endpoint(&state, principal, &app_id, &endpoint_id).await?;
-    let sensitive = endpoint.sensitive_headers;
-    let headers = endpoint.headers.into_iter().filter(|(name, _)| !sensitive.contains(name)).collect();
+    let (headers, sensitive) = super::shape::shown_headers(&endpoint.headers, endpoint.sensitive_headers);
     Ok(Json(EndpointHeadersOut { headers, sensitive }))
 }
 

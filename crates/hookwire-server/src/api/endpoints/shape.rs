@@ -405,6 +405,16 @@ const RESERVED_HEADER_PREFIXES: &[&str] = &["webhook-", "svix-"];
 const SENSITIVE_HEADER_MARKERS: &[&str] =
     &["authorization", "cookie", "auth", "token", "secret", "password", "key", "signature"];
 
+/// Headers as shown: the non-sensitive ones with their values, and the names of the others
+/// (`sensitive`, as stored with them).
+pub fn shown_headers(
+    headers: &BTreeMap<String, String>,
+    sensitive: Vec<String>,
+) -> (BTreeMap<String, String>, Vec<String>) {
+    let shown = headers.iter().filter(|(name, _)| !sensitive.contains(name)).map(|(n, v)| (n.clone(), v.clone()));
+    (shown.collect(), sensitive)
+}
+
 pub fn sensitive_header_names(headers: &BTreeMap<String, String>) -> Vec<String> {
     headers
         .keys()
