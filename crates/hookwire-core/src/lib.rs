@@ -2,6 +2,7 @@
 //! destination policy and named limits. No tokio, no SQL, no sockets; time is a parameter.
 
 pub mod access;
+pub mod activity;
 pub mod body;
 pub mod crypto;
 pub mod destination;

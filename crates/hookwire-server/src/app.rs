@@ -97,12 +97,15 @@ impl Server {
         let sender = Sender::new(config.destination_policy(), extra_roots)?
             .with_transformation_limits(config.transformation_limits());
         let metrics = Arc::new(crate::metrics::Metrics::new(config.metrics_endpoint_labels_max));
+        let activity = crate::activity::Activity::new(store.clone());
+        tracker.spawn(activity.clone().run(clock.clone(), cancel.clone()));
         let engine = delivery::EngineConfig {
             concurrency: config.delivery_concurrency,
             lease_ms: config.delivery_lease_ms,
             auto_disable_after_ms: config.auto_disable_after_ms as i64,
             metrics: metrics.clone(),
             clock: clock.clone(),
+            activity: activity.clone(),
         };
         let (events, reported) = match &config.operational_app {
             Some(_) => {
@@ -151,6 +154,7 @@ impl Server {
             config: Arc::new(config),
             sender,
             metrics,
+            activity,
             clock,
             health: Default::default(),
         });

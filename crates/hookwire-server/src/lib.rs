@@ -1,5 +1,6 @@
 //! Hookwire's server: the HTTP API, the delivery engine and the application lifecycle.
 
+pub mod activity;
 pub mod api;
 pub mod app;
 pub mod auth;

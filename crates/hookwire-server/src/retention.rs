@@ -1,6 +1,6 @@
 //! The retention sweep: purges expired payloads and old attempt response bodies in small
 //! batches, yielding between them so it never holds the writer long enough to stall delivery,
-//! then forgets expired tokens.
+//! then activity counts past their keeping and expired tokens.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,6 +48,10 @@ pub async fn sweep(store: &dyn Store, clock: &SharedClock, retention_days: u64, 
             }
         }
         tokio::task::yield_now().await;
+    }
+    match store.purge_activity(clock.now()).await {
+        Ok(purged) => total += purged,
+        Err(error) => tracing::warn!(%error, "cannot purge old activity counts; will try again"),
     }
     match store.purge_expired_tokens(clock.now()).await {
         Ok(purged) => total += purged,

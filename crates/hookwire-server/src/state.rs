@@ -46,6 +46,8 @@ pub struct Shared {
     /// destination check when an endpoint is created).
     pub sender: Sender,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Delivery activity over time, for the charts.
+    pub activity: Arc<crate::activity::Activity>,
     pub clock: SharedClock,
     /// Whether the database answers (`/api/v1/health`).
     pub health: crate::health::Health,

@@ -3,6 +3,7 @@
 //! same trait. Correctness state (leases, idempotency keys, schedules) lives here, never only
 //! in one process's memory.
 
+mod activity;
 mod cache;
 mod error;
 mod json;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use hookwire_core::access::IssuedToken;
+use hookwire_core::activity::{Bucket, Counts, QueueSample, Resolution};
 use hookwire_core::destination::{Destination, DestinationAttempt, Progress};
 use hookwire_core::model::{Application, Attempt, Delivery, Endpoint, EventType, Message, Status};
 use hookwire_core::task::{Task, TaskKind, TaskStatus};
@@ -379,13 +381,61 @@ pub trait DestinationStore: Send + Sync {
     ) -> StoreResult<()>;
 }
 
-pub trait Store: ResourceStore + MessageStore + DeliveryStore + TokenStore + TaskStore + DestinationStore {}
+/// One endpoint's activity in one minute, to add to its minute and its hour.
+#[derive(Debug, Clone)]
+pub struct ActivityRow {
+    pub app_id: AppId,
+    pub endpoint_id: EndpointId,
+    /// Any time in the minute (floored by the store).
+    pub at: Millis,
+    pub counts: Counts,
+}
 
-impl<T: ResourceStore + MessageStore + DeliveryStore + TokenStore + TaskStore + DestinationStore> Store for T {}
+/// Which activity to read: every application's, one application's, or one endpoint's.
+#[derive(Debug, Clone, Copy)]
+pub struct ActivityQuery {
+    pub app: Option<AppId>,
+    pub endpoint: Option<EndpointId>,
+    pub resolution: Resolution,
+    pub since: Millis,
+    pub until: Millis,
+}
+
+/// Delivery activity over time (`hookwire_core::activity`), for charts.
+#[async_trait]
+pub trait ActivityStore: Send + Sync {
+    /// Adds each row's counts to its minute and its hour, in one write.
+    async fn add_activity(&self, rows: Vec<ActivityRow>) -> StoreResult<()>;
+    /// Keeps the larger of this and any other sample of the same minute.
+    async fn sample_queue(&self, sample: QueueSample) -> StoreResult<()>;
+    /// The buckets with activity in `[since, until)` (starts floored to the resolution), summed
+    /// over the endpoints in scope, oldest first.
+    async fn activity(&self, query: &ActivityQuery) -> StoreResult<Vec<Bucket>>;
+    /// Queue samples in `[since, until)`, the largest per bucket of `resolution`, oldest first.
+    async fn queue_history(
+        &self,
+        resolution: Resolution,
+        since: Millis,
+        until: Millis,
+    ) -> StoreResult<Vec<QueueSample>>;
+    /// Deletes rows older than their resolution keeps them; returns how many.
+    async fn purge_activity(&self, now: Millis) -> StoreResult<u64>;
+}
+
+pub trait Store:
+    ResourceStore + MessageStore + DeliveryStore + TokenStore + TaskStore + DestinationStore + ActivityStore
+{
+}
+
+impl<T: ResourceStore + MessageStore + DeliveryStore + TokenStore + TaskStore + DestinationStore + ActivityStore> Store
+    for T
+{
+}
 
 /// The store traits, for `use hookwire_store::prelude::*` where store methods are called.
 pub mod prelude {
     pub use crate::{
-        DeliveryStore, DestinationStore, MessageStore, ResourceStore, SharedFlow, Store, TaskStore, TokenStore,
+        ActivityStore, DeliveryStore, DestinationStore, MessageStore, ResourceStore, SharedFlow, Store, TaskStore,
+        TokenStore,
     };
 }

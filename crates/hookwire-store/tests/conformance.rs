@@ -71,6 +71,7 @@ conformance!(
     applications_are_listed_without_those_excluded_by_their_endpoints,
     destinations_are_kept_and_their_consumers_positions_with_them,
     the_message_log_is_read_in_order_without_gaps_under_concurrent_writers,
+    activity_adds_up_by_minute_and_hour_per_scope_and_is_purged_by_age,
 );
 
 fn postgres_url() -> Option<String> {
@@ -1391,4 +1392,66 @@ async fn postgres_log_waits_for_a_transaction_that_commits_late() {
     let read = read_all(&store, app.id, &start, 10, 2).await;
     let ids: Vec<MessageId> = read.iter().map(|(_, m)| m.id).collect();
     assert_eq!(ids, [late.id, early.id], "in transaction order, the late commit first");
+}
+
+/// Activity rows are added to (two writes to one minute sum), read by the minute or the hour
+/// per endpoint, application or everything, deleted with their application and purged by age.
+async fn activity_adds_up_by_minute_and_hour_per_scope_and_is_purged_by_age(backend: Backend) {
+    use hookwire_core::activity::{Counts, QueueSample, Resolution};
+    use hookwire_store::{ActivityQuery, ActivityRow};
+    let f = fixture(backend).await;
+    let other = endpoint(f.app.id);
+    let other_app = application();
+    let counts = |ok: u64, failed: u64, ms: u64| {
+        let mut c = Counts::default();
+        for _ in 0..ok {
+            c.record(true, false, ms);
+        }
+        for _ in 0..failed {
+            c.record(false, true, ms);
+        }
+        c
+    };
+    let hour = Resolution::Hour.floor(NOW);
+    let row = |app, endpoint, at, c| ActivityRow { app_id: app, endpoint_id: endpoint, at, counts: c };
+    f.store.add_activity(vec![row(f.app.id, f.endpoint.id, hour + 1_000, counts(2, 1, 40))]).await.unwrap();
+    f.store
+        .add_activity(vec![
+            row(f.app.id, f.endpoint.id, hour + 30_000, counts(1, 0, 40)),
+            row(f.app.id, other.id, hour + 61_000, counts(0, 1, 700)),
+            row(other_app.id, EndpointId::generate(), hour + 61_000, counts(5, 0, 3)),
+        ])
+        .await
+        .unwrap();
+    let query =
+        |app, endpoint, resolution| ActivityQuery { app, endpoint, resolution, since: hour, until: hour + 3_600_000 };
+    let minutes = f.store.activity(&query(Some(f.app.id), Some(f.endpoint.id), Resolution::Minute)).await.unwrap();
+    assert_eq!(minutes.len(), 1);
+    assert_eq!((minutes[0].start, minutes[0].counts), (hour, counts(3, 1, 40)));
+    let minutes = f.store.activity(&query(Some(f.app.id), None, Resolution::Minute)).await.unwrap();
+    assert_eq!(minutes.iter().map(|b| b.start).collect::<Vec<_>>(), vec![hour, hour + 60_000]);
+    let hours = f.store.activity(&query(Some(f.app.id), None, Resolution::Hour)).await.unwrap();
+    let mut app_total = counts(3, 1, 40);
+    app_total.merge(&counts(0, 1, 700));
+    assert_eq!(hours.len(), 1);
+    assert_eq!(hours[0].counts, app_total);
+    let everything = f.store.activity(&query(None, None, Resolution::Hour)).await.unwrap();
+    assert_eq!(everything[0].counts.attempts(), 10);
+    // A range ending before a bucket leaves it out.
+    let early = ActivityQuery { until: hour + 60_000, ..query(Some(f.app.id), None, Resolution::Minute) };
+    assert_eq!(f.store.activity(&early).await.unwrap().len(), 1);
+
+    f.store.sample_queue(QueueSample { start: hour + 5, due: 4, scheduled: 9 }).await.unwrap();
+    f.store.sample_queue(QueueSample { start: hour + 6, due: 7, scheduled: 1 }).await.unwrap();
+    let queue = f.store.queue_history(Resolution::Hour, hour, hour + 3_600_000).await.unwrap();
+    assert_eq!(queue, vec![QueueSample { start: hour, due: 7, scheduled: 9 }]);
+
+    // Minutes go after two days, hours after ninety.
+    let purged = f.store.purge_activity(hour + 3 * 86_400_000).await.unwrap();
+    assert_eq!(purged, 3 + 1, "three minute rows and the queue sample");
+    assert!(f.store.activity(&query(None, None, Resolution::Minute)).await.unwrap().is_empty());
+    assert_eq!(f.store.activity(&query(None, None, Resolution::Hour)).await.unwrap().len(), 1);
+    f.store.delete_app(f.app.id).await.unwrap();
+    let left = f.store.activity(&query(None, None, Resolution::Hour)).await.unwrap();
+    assert_eq!(left[0].counts.attempts(), 5, "only the other application's");
 }

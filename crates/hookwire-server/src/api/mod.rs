@@ -1,6 +1,7 @@
 //! The HTTP API: Svix v1 paths and JSON shapes, Hookwire's additions as extra fields and routes.
 //! Each resource module owns its router; handlers are thin (extract, one operation, map result).
 
+pub mod activity;
 pub mod apps;
 pub mod attempts;
 pub mod destinations;
@@ -39,6 +40,7 @@ pub fn router(state: &AppState) -> (Router<AppState>, OpenApi) {
     let checked = catalog.clone();
     let (router, mut openapi) = OpenApiRouter::new()
         .merge(apps::router())
+        .merge(activity::router())
         .merge(endpoints::router())
         .merge(event_types::router())
         .merge(messages::router())

@@ -136,6 +136,8 @@ pub struct EngineConfig {
     pub auto_disable_after_ms: Millis,
     pub metrics: Arc<crate::metrics::Metrics>,
     pub clock: SharedClock,
+    /// Where recorded attempts are counted for the charts.
+    pub activity: Arc<crate::activity::Activity>,
 }
 
 /// Everything the engine's tasks share.
@@ -181,6 +183,7 @@ pub fn start(
         events,
         auto_disable_after_ms: config.auto_disable_after_ms,
         clock: config.clock.clone(),
+        activity: config.activity.clone(),
     };
     tracker.spawn(recorder.run(waiting));
     if let Some(shared) = store.shared_flow() {

@@ -14,6 +14,7 @@ use hookwire_store::{DeliveryUpdate, Release, Store};
 use tokio::sync::{Notify, mpsc};
 
 use super::{Job, POLL_INTERVAL_MAX_MS};
+use crate::activity::{Activity, Recorded};
 use crate::clock::SharedClock;
 
 /// Records written in one store call at most.
@@ -52,6 +53,8 @@ pub(super) struct Recorder {
     pub events: Option<mpsc::Sender<OperationalEvent>>,
     pub auto_disable_after_ms: Millis,
     pub clock: SharedClock,
+    /// Where recorded attempts are counted for the charts.
+    pub activity: Arc<Activity>,
 }
 
 impl Recorder {
@@ -72,6 +75,10 @@ impl Recorder {
             if wake {
                 self.wake.notify_one();
             }
+        }
+        // The last attempts of a shutdown are counted too.
+        if let Err(error) = self.activity.flush().await {
+            tracing::warn!(%error, "cannot write the last activity counts");
         }
     }
 
@@ -99,7 +106,9 @@ impl Recorder {
         }
         let mut follow_ups = Vec::with_capacity(sent.len());
         let mut records = Vec::with_capacity(sent.len());
+        let mut counted = Vec::with_capacity(sent.len());
         for (job, attempt, update) in sent {
+            counted.push(Recorded::of(&attempt, update.status == Status::Fail));
             // Kept only when it will be announced: the record may carry 4 KiB of response.
             let exhausted = (update.status == Status::Fail && job.delivery.trigger == TriggerType::Scheduled)
                 .then(|| self.events.as_ref().map(|_| attempt.clone()))
@@ -108,6 +117,7 @@ impl Recorder {
             records.push((attempt, update));
         }
         let results = self.store.record_attempts(records).await;
+        self.activity.record(counted.iter().zip(&results).filter(|(_, r)| r.is_ok()).map(|(c, _)| *c));
         let mut wake = false;
         let mut unrecorded = Vec::new();
         for ((job, exhausted, finished, retry_at), result) in follow_ups.into_iter().zip(results) {

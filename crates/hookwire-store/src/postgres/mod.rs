@@ -5,6 +5,7 @@
 //! Nothing that decides correctness is cached in memory.
 
 mod accepts;
+mod activity;
 mod attempts;
 mod conn;
 mod deliveries;
@@ -51,6 +52,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0005_c_collation.sql"),
     include_str!("../../migrations/postgres/0006_destinations.sql"),
     include_str!("../../migrations/postgres/0007_destination_attempts.sql"),
+    include_str!("../../migrations/postgres/0008_activity.sql"),
 ];
 
 /// Where a store runs its background tasks: the server's task tracker, and the token that stops

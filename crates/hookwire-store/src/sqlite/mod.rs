@@ -1,6 +1,7 @@
 //! The embedded SQLite store: WAL, one writer thread with group commit (writer.rs), and a
 //! small pool of read connections used from tokio's blocking pool.
 
+mod activity;
 mod deliveries;
 mod destinations;
 mod messages;
@@ -35,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0006_svix_messages.sql"),
     include_str!("../../migrations/sqlite/0007_destinations.sql"),
     include_str!("../../migrations/sqlite/0008_destination_attempts.sql"),
+    include_str!("../../migrations/sqlite/0009_activity.sql"),
 ];
 
 /// How a commit reaches the disk.

@@ -95,6 +95,7 @@ impl ResourceStore for SqliteStore {
                 [&id],
             )?;
             for table in [
+                "activity",
                 "destinations",
                 "attempts",
                 "deliveries",

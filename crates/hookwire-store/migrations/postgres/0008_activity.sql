@@ -1,0 +1,37 @@
+-- Delivery activity kept for charts (hookwire_core::activity): per endpoint, per minute
+-- (resolution 60000) and per hour (3600000), counts that writers add to; lat_N is the
+-- histogram of attempt durations by LATENCY_BOUNDS_MS. Old rows are deleted by the retention
+-- sweep (minutes after 2 days, hours after 90).
+CREATE TABLE activity (
+    endpoint_id TEXT NOT NULL,
+    resolution INTEGER NOT NULL,
+    start BIGINT NOT NULL,
+    app_id TEXT NOT NULL,
+    succeeded BIGINT NOT NULL DEFAULT 0,
+    failed BIGINT NOT NULL DEFAULT 0,
+    exhausted BIGINT NOT NULL DEFAULT 0,
+    lat_0 BIGINT NOT NULL DEFAULT 0,
+    lat_1 BIGINT NOT NULL DEFAULT 0,
+    lat_2 BIGINT NOT NULL DEFAULT 0,
+    lat_3 BIGINT NOT NULL DEFAULT 0,
+    lat_4 BIGINT NOT NULL DEFAULT 0,
+    lat_5 BIGINT NOT NULL DEFAULT 0,
+    lat_6 BIGINT NOT NULL DEFAULT 0,
+    lat_7 BIGINT NOT NULL DEFAULT 0,
+    lat_8 BIGINT NOT NULL DEFAULT 0,
+    lat_9 BIGINT NOT NULL DEFAULT 0,
+    lat_10 BIGINT NOT NULL DEFAULT 0,
+    lat_11 BIGINT NOT NULL DEFAULT 0,
+    lat_12 BIGINT NOT NULL DEFAULT 0,
+    lat_13 BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (endpoint_id, resolution, start)
+);
+CREATE INDEX activity_app ON activity (app_id, resolution, start);
+CREATE INDEX activity_time ON activity (resolution, start);
+
+-- Pending deliveries sampled once a minute by every node (the largest sample kept).
+CREATE TABLE activity_queue (
+    start BIGINT PRIMARY KEY,
+    due BIGINT NOT NULL,
+    scheduled BIGINT NOT NULL
+);

@@ -1,0 +1,95 @@
+//! Delivery activity on PostgreSQL (the SQL is shared: `crate::activity`).
+
+use async_trait::async_trait;
+use hookwire_core::activity::{Bucket, QueueSample, Resolution};
+use hookwire_core::time_fmt::Millis;
+use tokio_postgres::types::ToSql;
+
+use super::PgStore;
+use crate::activity::{self, POSTGRES};
+use crate::error::StoreResult;
+use crate::{ActivityQuery, ActivityRow, ActivityStore};
+
+#[async_trait]
+impl ActivityStore for PgStore {
+    async fn add_activity(&self, mut rows: Vec<ActivityRow>) -> StoreResult<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        // One order for every writer, so two nodes adding to the same rows cannot deadlock.
+        rows.sort_by_key(|row| (row.endpoint_id, row.at));
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let add = tx.prepare_cached(&activity::add_sql(POSTGRES)).await?;
+        for row in &rows {
+            for resolution in Resolution::ALL {
+                let (endpoint, app) = (row.endpoint_id.to_string(), row.app_id.to_string());
+                let (ms, start) = (resolution.ms() as i32, resolution.floor(row.at));
+                let counts = activity::count_values(&row.counts);
+                let mut params: Vec<&(dyn ToSql + Sync)> = vec![&endpoint, &ms, &start, &app];
+                params.extend(counts.iter().map(|n| n as &(dyn ToSql + Sync)));
+                tx.execute(&add, &params).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn sample_queue(&self, sample: QueueSample) -> StoreResult<()> {
+        let client = self.client().await?;
+        let start = Resolution::Minute.floor(sample.start);
+        client
+            .execute(&activity::sample_sql(POSTGRES), &[&start, &(sample.due as i64), &(sample.scheduled as i64)])
+            .await?;
+        Ok(())
+    }
+
+    async fn activity(&self, query: &ActivityQuery) -> StoreResult<Vec<Bucket>> {
+        let client = self.client().await?;
+        let sql = activity::read_sql(POSTGRES, query.app.is_some(), query.endpoint.is_some());
+        let (ms, since) = (query.resolution.ms() as i32, query.resolution.floor(query.since));
+        let app = query.app.map(|a| a.to_string());
+        let endpoint = query.endpoint.map(|e| e.to_string());
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&ms, &since, &query.until];
+        params.extend(app.as_ref().map(|a| a as &(dyn ToSql + Sync)));
+        params.extend(endpoint.as_ref().map(|e| e as &(dyn ToSql + Sync)));
+        let rows = client.query(&sql, &params).await?;
+        Ok(rows.iter().map(|r| activity::bucket(r.get(0), |i| r.get::<_, i64>(i))).collect())
+    }
+
+    async fn queue_history(
+        &self,
+        resolution: Resolution,
+        since: Millis,
+        until: Millis,
+    ) -> StoreResult<Vec<QueueSample>> {
+        let client = self.client().await?;
+        let rows =
+            client.query(&activity::queue_sql(POSTGRES), &[&resolution.ms(), &resolution.floor(since), &until]).await?;
+        Ok(rows
+            .iter()
+            .map(|r| QueueSample {
+                start: r.get(0),
+                due: r.get::<_, i64>(1) as u64,
+                scheduled: r.get::<_, i64>(2) as u64,
+            })
+            .collect())
+    }
+
+    async fn purge_activity(&self, now: Millis) -> StoreResult<u64> {
+        let client = self.client().await?;
+        let mut purged = 0;
+        for resolution in Resolution::ALL {
+            purged += client
+                .execute(
+                    "DELETE FROM activity WHERE resolution = $1 AND start < $2",
+                    &[&(resolution.ms() as i32), &(now - resolution.kept_ms())],
+                )
+                .await?;
+        }
+        purged += client
+            .execute("DELETE FROM activity_queue WHERE start < $1", &[&(now - Resolution::Minute.kept_ms())])
+            .await?;
+        Ok(purged)
+    }
+}

@@ -1,0 +1,111 @@
+//! Delivery activity on SQLite (the SQL is shared: `crate::activity`).
+
+use async_trait::async_trait;
+use hookwire_core::activity::{Bucket, QueueSample, Resolution};
+use hookwire_core::time_fmt::Millis;
+use rusqlite::params_from_iter;
+use rusqlite::types::Value;
+
+use super::SqliteStore;
+use crate::activity::{self, SQLITE};
+use crate::error::StoreResult;
+use crate::{ActivityQuery, ActivityRow, ActivityStore};
+
+#[async_trait]
+impl ActivityStore for SqliteStore {
+    async fn add_activity(&self, rows: Vec<ActivityRow>) -> StoreResult<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        self.write(move |conn| {
+            let mut add = conn.prepare_cached(&activity::add_sql(SQLITE))?;
+            for row in &rows {
+                for resolution in Resolution::ALL {
+                    let mut values = vec![
+                        Value::Text(row.endpoint_id.to_string()),
+                        Value::Integer(resolution.ms()),
+                        Value::Integer(resolution.floor(row.at)),
+                        Value::Text(row.app_id.to_string()),
+                    ];
+                    values.extend(activity::count_values(&row.counts).into_iter().map(Value::Integer));
+                    add.execute(params_from_iter(values))?;
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn sample_queue(&self, sample: QueueSample) -> StoreResult<()> {
+        self.write(move |conn| {
+            conn.prepare_cached(&activity::sample_sql(SQLITE))?.execute([
+                Resolution::Minute.floor(sample.start),
+                sample.due as i64,
+                sample.scheduled as i64,
+            ])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn activity(&self, query: &ActivityQuery) -> StoreResult<Vec<Bucket>> {
+        let query = *query;
+        self.read(move |conn| {
+            let sql = activity::read_sql(SQLITE, query.app.is_some(), query.endpoint.is_some());
+            let mut values = vec![
+                Value::Integer(query.resolution.ms()),
+                Value::Integer(query.resolution.floor(query.since)),
+                Value::Integer(query.until),
+            ];
+            values.extend(query.app.map(|a| Value::Text(a.to_string())));
+            values.extend(query.endpoint.map(|e| Value::Text(e.to_string())));
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map(params_from_iter(values), |r| {
+                let start: i64 = r.get(0)?;
+                let mut columns = Vec::with_capacity(18);
+                for i in 1..18 {
+                    columns.push(r.get::<_, i64>(i)?);
+                }
+                Ok(activity::bucket(start, |i| columns[i - 1]))
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn queue_history(
+        &self,
+        resolution: Resolution,
+        since: Millis,
+        until: Millis,
+    ) -> StoreResult<Vec<QueueSample>> {
+        self.read(move |conn| {
+            let mut stmt = conn.prepare_cached(&activity::queue_sql(SQLITE))?;
+            let rows = stmt.query_map([resolution.ms(), resolution.floor(since), until], |r| {
+                Ok(QueueSample {
+                    start: r.get(0)?,
+                    due: r.get::<_, i64>(1)? as u64,
+                    scheduled: r.get::<_, i64>(2)? as u64,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn purge_activity(&self, now: Millis) -> StoreResult<u64> {
+        self.write(move |conn| {
+            let mut purged = 0;
+            for resolution in Resolution::ALL {
+                purged += conn
+                    .prepare_cached("DELETE FROM activity WHERE resolution = ?1 AND start < ?2")?
+                    .execute([resolution.ms(), now - resolution.kept_ms()])?;
+            }
+            purged += conn
+                .prepare_cached("DELETE FROM activity_queue WHERE start < ?1")?
+                .execute([now - Resolution::Minute.kept_ms()])?;
+            Ok(purged as u64)
+        })
+        .await
+    }
+}
