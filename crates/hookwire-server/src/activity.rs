@@ -15,7 +15,7 @@ use hookwire_core::model::Attempt;
 use hookwire_core::model::Status;
 use hookwire_core::time_fmt::Millis;
 use hookwire_core::{AppId, EndpointId};
-use hookwire_store::{ActivityQuery, ActivityRow, Store, StoreResult};
+use hookwire_store::{ActivityQuery, ActivityRow, EndpointActivity, Store, StoreResult};
 use tokio_util::sync::CancellationToken;
 
 use crate::clock::SharedClock;
@@ -109,6 +109,14 @@ pub fn resolution_for(
     Ok(resolution)
 }
 
+/// Whether counts of `endpoint` at `at` belong to what `query` reads.
+fn in_scope(query: &ActivityQuery, app: AppId, endpoint: EndpointId, at: Millis) -> bool {
+    query.app.is_none_or(|a| a == app)
+        && query.endpoint.is_none_or(|e| e == endpoint)
+        && at >= query.resolution.floor(query.since)
+        && at < query.until
+}
+
 impl Activity {
     pub fn new(store: Arc<dyn Store>) -> Arc<Self> {
         Arc::new(Self { store, pending: Mutex::new(HashMap::new()) })
@@ -187,8 +195,7 @@ impl Activity {
         {
             let pending = self.pending.lock().expect("activity poisoned");
             for (&(endpoint, at), (app, counts)) in pending.iter() {
-                let in_scope = query.app.is_none_or(|a| a == *app) && query.endpoint.is_none_or(|e| e == endpoint);
-                if in_scope && at >= query.resolution.floor(query.since) && at < query.until {
+                if in_scope(&query, *app, endpoint, at) {
                     stored.push(Bucket { start: query.resolution.floor(at), counts: *counts });
                 }
             }
@@ -196,6 +203,36 @@ impl Activity {
         stored.sort_by_key(|b| b.start);
         let buckets = activity::fill(query.resolution, query.since, query.until, &stored);
         Ok(Series { resolution: query.resolution, buckets })
+    }
+
+    /// The endpoints in scope with the most failed attempts in a range (then the most attempts),
+    /// with this node's counts not yet written, at most `limit`.
+    pub async fn by_endpoint(&self, query: ActivityQuery, limit: usize) -> StoreResult<Vec<EndpointActivity>> {
+        let unwritten: Vec<EndpointActivity> = {
+            let pending = self.pending.lock().expect("activity poisoned");
+            pending
+                .iter()
+                .filter(|&(&(endpoint, at), (app, _))| in_scope(&query, *app, endpoint, at))
+                .map(|(&(endpoint_id, _), &(app_id, counts))| EndpointActivity { app_id, endpoint_id, counts })
+                .collect()
+        };
+        // Enough stored rows that an endpoint with unwritten counts cannot push a leader out.
+        let mut found = self.store.activity_by_endpoint(&query, limit + unwritten.len()).await?;
+        for extra in unwritten {
+            match found.iter_mut().find(|e| e.endpoint_id == extra.endpoint_id) {
+                Some(known) => known.counts.merge(&extra.counts),
+                None => found.push(extra),
+            }
+        }
+        found.sort_by(|a, b| {
+            (b.counts.failed, b.counts.attempts(), a.endpoint_id).cmp(&(
+                a.counts.failed,
+                a.counts.attempts(),
+                b.endpoint_id,
+            ))
+        });
+        found.truncate(limit);
+        Ok(found)
     }
 
     /// The queue samples in a range, one per bucket (`None` where nothing was sampled).

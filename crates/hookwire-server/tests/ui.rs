@@ -77,10 +77,10 @@ fn header(response: &Response, name: reqwest::header::HeaderName) -> &str {
 async fn pages_need_sign_in_and_refuse_framing() {
     let app = TestApp::start().await;
     let browser = Browser::new(&app);
-    for path in ["/ui", "/ui/apps", "/ui/event-types", "/ui/apps/app_00000000000000000000000000"] {
+    for path in ["/ui", "/ui/overview", "/ui/apps", "/ui/event-types", "/ui/apps/app_00000000000000000000000000"] {
         let response = browser.get(path).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER, "{path}");
-        let expected = if path == "/ui" { "/ui/apps" } else { "/ui/login" };
+        let expected = if path == "/ui" { "/ui/overview" } else { "/ui/login" };
         assert_eq!(location(&response), expected, "{path}");
     }
     let login = browser.get("/ui/login").await;

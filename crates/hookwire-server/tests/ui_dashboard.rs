@@ -408,3 +408,54 @@ async fn the_application_page_lists_failing_endpoints_first_with_rate_latency_an
     assert!(html.contains("<th>Latency p50 / p95</th><th>Deliveries</th>"), "{html}");
     app.stop().await;
 }
+
+/// The overview draws every application's activity from the counts Hookwire keeps, for the
+/// period asked, and lists the endpoints that failed most first; an application's and an
+/// endpoint's pages draw their own.
+#[tokio::test]
+async fn the_overview_charts_activity_and_lists_the_most_failed_endpoints_first() {
+    let app = TestApp::start().await;
+    let ok = Receiver::start().await;
+    let down = Receiver::start().await;
+    let f = fixture(&app, &ok, &down).await;
+    let browser = Browser::signed_in(&app).await;
+    // `/ui` opens on the overview.
+    assert_eq!(location(&browser.get("/ui").await), "/ui/overview");
+
+    let html = browser.text("/ui/overview?period=1h").await;
+    assert!(html.contains("<h1>Overview</h1>"), "{html}");
+    assert!(html.contains("aria-current=\"page\" class=\"current\">Last hour</a>"), "{html}");
+    assert!(html.contains("by the minute"), "{html}");
+    for title in ["Attempts", "Success rate", "Latency", "Queue depth"] {
+        assert!(html.contains(&format!("<figcaption>{title}</figcaption>")), "{title}: {html}");
+    }
+    // 61 minute buckets (the hour from a minute's middle), each with its hover title.
+    let attempts_chart =
+        html.split("<figcaption>Attempts</figcaption>").nth(1).unwrap().split("</figure>").next().unwrap();
+    assert_eq!(attempts_chart.matches("<title>").count(), 61, "{attempts_chart}");
+    // The fixture's failing endpoint (down) comes first, marked failing, before the good one.
+    let table = html.split("Most failed endpoints").nth(1).unwrap();
+    let down_at = table.find(&down.url).expect("the failing endpoint is listed");
+    let ok_at = table.find(&ok.url).expect("the good endpoint is listed");
+    assert!(down_at < ok_at, "failing first: {table}");
+    assert!(table.contains("<tr class=\"failing\">"), "{table}");
+    let summary = attempts_chart.split("aria-label=\"").nth(1).unwrap().split('"').next().unwrap();
+    assert!(summary.starts_with("Attempts, 61 buckets of a minute; Succeeded "), "{summary}");
+    assert!(!summary.contains("Failed 0 in all"), "the failures are drawn: {summary}");
+
+    // The default period is the day, by the hour; a period that is not offered is refused.
+    let day = browser.text("/ui/overview").await;
+    assert!(day.contains("aria-current=\"page\" class=\"current\">Last day</a>") && day.contains("by the hour"));
+    let (status, page) = browser.refused("/ui/overview?period=5m").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("period"), "{page}");
+
+    // The application's page and the endpoint's page have their own activity.
+    let app_page = browser.text(&format!("/ui/apps/{}?period=7d", f.app_id)).await;
+    assert!(app_page.contains("<section class=\"activity\"") && app_page.contains("Last week"), "{app_page}");
+    let endpoint_page = browser.text(&format!("/ui/apps/{}/endpoints/{}", f.app_id, f.down)).await;
+    let section = endpoint_page.split("<section class=\"activity\"").nth(1).expect("activity section");
+    assert!(section.contains("<figcaption>Latency</figcaption>"), "{section}");
+    assert!(!section.contains("<span class=\"figure\">0</span><span class=\"label\">attempts"), "{section}");
+    app.stop().await;
+}

@@ -64,6 +64,18 @@ pub(crate) fn read_sql(dialect: Dialect, app: bool, endpoint: bool) -> String {
     sql
 }
 
+/// Totals per endpoint over a range, most failed first: parameters as `read_sql`, then the
+/// limit.
+pub(crate) fn by_endpoint_sql(dialect: Dialect, app: bool, endpoint: bool) -> String {
+    let p = dialect.placeholder;
+    let read = read_sql(dialect, app, endpoint);
+    let limit = 4 + usize::from(app) + usize::from(endpoint);
+    read.replacen("SELECT start,", "SELECT app_id, endpoint_id,", 1).replace(
+        " GROUP BY start ORDER BY start",
+        &format!(" GROUP BY app_id, endpoint_id ORDER BY SUM(failed) DESC, SUM(succeeded + failed) DESC, endpoint_id LIMIT {p}{limit}"),
+    )
+}
+
 /// A bucket from a row of `read_sql`: the start, then the counts in column order.
 pub(crate) fn bucket(start: Millis, values: impl Fn(usize) -> i64) -> Bucket {
     let mut counts = Counts {
@@ -109,5 +121,8 @@ mod tests {
         assert_eq!(count_values(&Counts::default()).len(), 17);
         assert!(read_sql(SQLITE, true, true).contains("app_id = ?4 AND endpoint_id = ?5"));
         assert!(read_sql(SQLITE, false, true).contains("endpoint_id = ?4"));
+        let by = by_endpoint_sql(POSTGRES, true, false);
+        assert!(by.starts_with("SELECT app_id, endpoint_id, CAST(SUM(succeeded)"), "{by}");
+        assert!(by.ends_with("GROUP BY app_id, endpoint_id ORDER BY SUM(failed) DESC, SUM(succeeded + failed) DESC, endpoint_id LIMIT $5"), "{by}");
     }
 }

@@ -401,6 +401,14 @@ pub struct ActivityQuery {
     pub until: Millis,
 }
 
+/// One endpoint's activity totals over a range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EndpointActivity {
+    pub app_id: AppId,
+    pub endpoint_id: EndpointId,
+    pub counts: Counts,
+}
+
 /// Delivery activity over time (`hookwire_core::activity`), for charts.
 #[async_trait]
 pub trait ActivityStore: Send + Sync {
@@ -411,6 +419,9 @@ pub trait ActivityStore: Send + Sync {
     /// The buckets with activity in `[since, until)` (starts floored to the resolution), summed
     /// over the endpoints in scope, oldest first.
     async fn activity(&self, query: &ActivityQuery) -> StoreResult<Vec<Bucket>>;
+    /// The endpoints in scope with activity in `[since, until)` and their totals, most failed
+    /// attempts first (then most attempts), at most `limit`.
+    async fn activity_by_endpoint(&self, query: &ActivityQuery, limit: usize) -> StoreResult<Vec<EndpointActivity>>;
     /// Queue samples in `[since, until)`, the largest per bucket of `resolution`, oldest first.
     async fn queue_history(
         &self,

@@ -1441,6 +1441,15 @@ async fn activity_adds_up_by_minute_and_hour_per_scope_and_is_purged_by_age(back
     let early = ActivityQuery { until: hour + 60_000, ..query(Some(f.app.id), None, Resolution::Minute) };
     assert_eq!(f.store.activity(&early).await.unwrap().len(), 1);
 
+    // Per endpoint: most failed first, then most attempts.
+    let by = f.store.activity_by_endpoint(&query(None, None, Resolution::Hour), 10).await.unwrap();
+    let order: Vec<_> = by.iter().map(|e| (e.endpoint_id, e.counts.failed, e.counts.attempts())).collect();
+    assert_eq!(order[..2], [(f.endpoint.id, 1, 4), (other.id, 1, 1)]);
+    assert_eq!((by.len(), by[2].app_id, by[2].counts.succeeded), (3, other_app.id, 5));
+    assert_eq!(by[0].app_id, f.app.id);
+    let first = f.store.activity_by_endpoint(&query(Some(f.app.id), None, Resolution::Minute), 1).await.unwrap();
+    assert_eq!((first.len(), first[0].counts), (1, counts(3, 1, 40)));
+
     f.store.sample_queue(QueueSample { start: hour + 5, due: 4, scheduled: 9 }).await.unwrap();
     f.store.sample_queue(QueueSample { start: hour + 6, due: 7, scheduled: 1 }).await.unwrap();
     let queue = f.store.queue_history(Resolution::Hour, hour, hour + 3_600_000).await.unwrap();

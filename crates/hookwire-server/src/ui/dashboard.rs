@@ -72,13 +72,15 @@ pub async fn app(
     let table = table(&super::health::HEADINGS, &rows, "No endpoints yet: add one below.");
     let more = next_page_link(&format!("/ui/apps/{}?", app.id), list.iterator.as_deref().filter(|_| !list.done));
     let destinations = super::destinations::section(&state, &app).await?;
+    let activity =
+        super::overview::section(&state, query.get("period"), &format!("/ui/apps/{}?", app.id), app.id, None).await?;
     let body = format!(
         "{notice}<p class=\"crumbs\"><a href=\"/ui/apps\">Applications</a> /</p>\
          <h1>{name}</h1><p class=\"muted\"><code>{id}</code>{uid}</p>\
          <div class=\"actions\"><a class=\"button\" href=\"/ui/apps/{id}/messages\">Messages</a>\
          <a class=\"button\" href=\"/ui/apps/{id}/attempts\">Attempts</a>\
          <form method=\"post\" action=\"/ui/apps/{id}/portal\"><button type=\"submit\" class=\"secondary\">Open customer portal</button></form></div>\
-         <h2>Endpoints</h2>{table}{more}\
+         {activity}<h2>Endpoints</h2>{table}{more}\
          <h2>Add an endpoint</h2>\
          <form method=\"post\" action=\"/ui/apps/{id}/endpoints\" class=\"stack\">\
          <label>URL <input type=\"url\" name=\"url\" required placeholder=\"https://example.com/webhooks\"></label>\
@@ -168,7 +170,16 @@ pub async fn endpoint(
     let (app, endpoint) = load_endpoint(&state, Principal::Admin, &app_key, &endpoint_key).await?;
     let pane =
         TransformPane::saved(endpoint.transformation.as_ref(), TRANSFORMATION_TEMPLATE, first_event_type(&endpoint));
-    endpoint_view(&state, app, endpoint, query.get("notice"), query.get("iterator").map(str::to_owned), pane).await
+    let activity = super::overview::section(
+        &state,
+        query.get("period"),
+        &format!("/ui/apps/{}/endpoints/{}?", app.id, endpoint.id),
+        app.id,
+        Some(endpoint.id),
+    )
+    .await?;
+    let iterator = query.get("iterator").map(str::to_owned);
+    endpoint_view(&state, app, endpoint, query.get("notice"), iterator, pane, &activity).await
 }
 
 /// What the endpoint editor shows for an endpoint without a transformation.
@@ -197,6 +208,7 @@ async fn endpoint_view(
     notice_text: Option<&str>,
     iterator: Option<String>,
     pane: TransformPane,
+    activity: &str,
 ) -> UiResult {
     let stats = state.store.endpoint_stats(endpoint.id, Millis::MIN, Millis::MAX).await?;
     let filter = attempt_filter(AttemptScope::Endpoint(endpoint.id), ENDPOINT_ATTEMPTS_SHOWN + 1, iterator);
@@ -245,7 +257,7 @@ async fn endpoint_view(
          <form method=\"post\" action=\"{base}/recover\" class=\"inline\"><label>Failed since \
          <input type=\"text\" name=\"since\" value=\"{since}\" aria-label=\"Since (RFC 3339)\"></label>\
          <button type=\"submit\" class=\"secondary\">Recover</button></form></div>\
-         <h2>Recent attempts</h2>{attempts_table}{more}{transformation}",
+         {activity}<h2>Recent attempts</h2>{attempts_table}{more}{transformation}",
         notice = notice(notice_text),
         app_id = app.id,
         app_name = esc(&app.name),
@@ -317,7 +329,9 @@ pub async fn test_transformation(
         ),
     };
     let pane = TransformPane::tested(input, result_panel(&verdict, &out.console));
-    endpoint_view(&state, app, endpoint, None, None, pane).await
+    let base = format!("/ui/apps/{}/endpoints/{}?", app.id, endpoint.id);
+    let activity = super::overview::section(&state, None, &base, app.id, Some(endpoint.id)).await?;
+    endpoint_view(&state, app, endpoint, None, None, pane, &activity).await
 }
 
 #[derive(Deserialize)]

@@ -41,6 +41,7 @@ pub fn url_part(text: &str) -> String {
 /// Which top-level section a page belongs to (highlighted in the navigation).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Section {
+    Overview,
     Apps,
     EventTypes,
     None,
@@ -55,8 +56,9 @@ pub fn page(section: Section, title: &str, body: &str) -> Response {
     let signed_in = section != Section::None;
     let links = if signed_in {
         format!(
-            "<nav>{}{}</nav>{}<form method=\"post\" action=\"/ui/logout\" class=\"signout\">\
+            "<nav>{}{}{}</nav>{}<form method=\"post\" action=\"/ui/logout\" class=\"signout\">\
              <button type=\"submit\" class=\"link\">Sign out</button></form>",
+            nav(Section::Overview, "/ui/overview", "Overview"),
             nav(Section::Apps, "/ui/apps", "Applications"),
             nav(Section::EventTypes, "/ui/event-types", "Event types"),
             super::search::FORM,

@@ -7,11 +7,13 @@
 
 mod admin;
 mod attempts;
+mod chart;
 mod dashboard;
 mod destinations;
 mod health;
 pub mod html;
 mod messages;
+mod overview;
 mod portal;
 mod search;
 pub mod session;
@@ -43,7 +45,8 @@ pub const PORTAL_CSP: &str = "default-src 'none'; script-src 'self'; style-src '
 /// The dashboard and portal routes, with their headers and same-origin check.
 pub fn router(state: &AppState) -> Router<AppState> {
     let dashboard = Router::new()
-        .route("/ui", get(|| async { session::redirect("/ui/apps") }))
+        .route("/ui", get(|| async { session::redirect("/ui/overview") }))
+        .route("/ui/overview", get(overview::show))
         .route("/ui/login", get(session::sign_in_page).post(session::sign_in))
         .route("/ui/logout", post(session::sign_out))
         .route("/ui/assets/style.css", get(style))

@@ -6,9 +6,10 @@ use hookwire_core::time_fmt::Millis;
 use tokio_postgres::types::ToSql;
 
 use super::PgStore;
+use super::rows::parse;
 use crate::activity::{self, POSTGRES};
 use crate::error::StoreResult;
-use crate::{ActivityQuery, ActivityRow, ActivityStore};
+use crate::{ActivityQuery, ActivityRow, ActivityStore, EndpointActivity};
 
 #[async_trait]
 impl ActivityStore for PgStore {
@@ -55,6 +56,27 @@ impl ActivityStore for PgStore {
         params.extend(endpoint.as_ref().map(|e| e as &(dyn ToSql + Sync)));
         let rows = client.query(&sql, &params).await?;
         Ok(rows.iter().map(|r| activity::bucket(r.get(0), |i| r.get::<_, i64>(i))).collect())
+    }
+
+    async fn activity_by_endpoint(&self, query: &ActivityQuery, limit: usize) -> StoreResult<Vec<EndpointActivity>> {
+        let client = self.client().await?;
+        let sql = activity::by_endpoint_sql(POSTGRES, query.app.is_some(), query.endpoint.is_some());
+        let (ms, since, limit) = (query.resolution.ms() as i32, query.resolution.floor(query.since), limit as i64);
+        let app = query.app.map(|a| a.to_string());
+        let endpoint = query.endpoint.map(|e| e.to_string());
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&ms, &since, &query.until];
+        params.extend(app.as_ref().map(|a| a as &(dyn ToSql + Sync)));
+        params.extend(endpoint.as_ref().map(|e| e as &(dyn ToSql + Sync)));
+        params.push(&limit);
+        let mut out = Vec::new();
+        for r in client.query(&sql, &params).await? {
+            out.push(EndpointActivity {
+                app_id: parse(r.get(0))?,
+                endpoint_id: parse(r.get(1))?,
+                counts: activity::bucket(0, |i| r.get::<_, i64>(i + 1)).counts,
+            });
+        }
+        Ok(out)
     }
 
     async fn queue_history(

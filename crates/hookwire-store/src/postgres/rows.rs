@@ -14,7 +14,7 @@ pub(crate) fn from_json<T: DeserializeOwned>(text: &str) -> StoreResult<T> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("stored JSON: {e}")))
 }
 
-fn parse<T: std::str::FromStr>(text: &str) -> StoreResult<T>
+pub(crate) fn parse<T: std::str::FromStr>(text: &str) -> StoreResult<T>
 where
     T::Err: std::fmt::Display,
 {

@@ -7,9 +7,10 @@ use rusqlite::params_from_iter;
 use rusqlite::types::Value;
 
 use super::SqliteStore;
+use super::rows::parse;
 use crate::activity::{self, SQLITE};
 use crate::error::StoreResult;
-use crate::{ActivityQuery, ActivityRow, ActivityStore};
+use crate::{ActivityQuery, ActivityRow, ActivityStore, EndpointActivity};
 
 #[async_trait]
 impl ActivityStore for SqliteStore {
@@ -69,6 +70,38 @@ impl ActivityStore for SqliteStore {
                 Ok(activity::bucket(start, |i| columns[i - 1]))
             })?;
             Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    async fn activity_by_endpoint(&self, query: &ActivityQuery, limit: usize) -> StoreResult<Vec<EndpointActivity>> {
+        let query = *query;
+        self.read(move |conn| {
+            let sql = activity::by_endpoint_sql(SQLITE, query.app.is_some(), query.endpoint.is_some());
+            let mut values = vec![
+                Value::Integer(query.resolution.ms()),
+                Value::Integer(query.resolution.floor(query.since)),
+                Value::Integer(query.until),
+            ];
+            values.extend(query.app.map(|a| Value::Text(a.to_string())));
+            values.extend(query.endpoint.map(|e| Value::Text(e.to_string())));
+            values.push(Value::Integer(limit as i64));
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let mut rows = stmt.query(params_from_iter(values))?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                let (app, endpoint): (String, String) = (r.get(0)?, r.get(1)?);
+                let mut columns = Vec::with_capacity(17);
+                for i in 2..19 {
+                    columns.push(r.get::<_, i64>(i)?);
+                }
+                out.push(EndpointActivity {
+                    app_id: parse(app)?,
+                    endpoint_id: parse(endpoint)?,
+                    counts: activity::bucket(0, |i| columns[i - 1]).counts,
+                });
+            }
+            Ok(out)
         })
         .await
     }

@@ -13,7 +13,7 @@ pub(crate) fn from_json<T: DeserializeOwned>(text: &str) -> rusqlite::Result<T> 
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
 }
 
-fn parse<T: std::str::FromStr>(text: String) -> rusqlite::Result<T>
+pub(crate) fn parse<T: std::str::FromStr>(text: String) -> rusqlite::Result<T>
 where
     T::Err: std::error::Error + Send + Sync + 'static,
 {
