@@ -28,22 +28,27 @@ pub enum RetryPolicy {
 }
 
 impl RetryPolicy {
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks the policy's bounds; a refusal names the field at fault (`schedule`, `maxRetries`,
+    /// `intervalMs`) and says why.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
         match self {
             Self::Schedule { schedule } => {
                 if schedule.len() > RETRY_SCHEDULE_STEPS_MAX {
-                    return Err(format!("schedule has more than {RETRY_SCHEDULE_STEPS_MAX} steps"));
+                    return Err(("schedule", format!("at most {RETRY_SCHEDULE_STEPS_MAX} steps")));
                 }
                 if let Some(step) = schedule.iter().find(|s| **s > RETRY_DELAY_SECONDS_MAX) {
-                    return Err(format!("schedule step {step}s exceeds {RETRY_DELAY_SECONDS_MAX}s"));
+                    return Err((
+                        "schedule",
+                        format!("the step {step} s is longer than the longest delay, {RETRY_DELAY_SECONDS_MAX} s"),
+                    ));
                 }
             }
             Self::Fixed { max_retries, interval_ms } => {
                 if *max_retries as usize > RETRY_SCHEDULE_STEPS_MAX {
-                    return Err(format!("maxRetries exceeds {RETRY_SCHEDULE_STEPS_MAX}"));
+                    return Err(("maxRetries", format!("at most {RETRY_SCHEDULE_STEPS_MAX}")));
                 }
                 if *interval_ms > RETRY_DELAY_SECONDS_MAX * 1_000 {
-                    return Err(format!("intervalMs exceeds {}", RETRY_DELAY_SECONDS_MAX * 1_000));
+                    return Err(("intervalMs", format!("at most {}", RETRY_DELAY_SECONDS_MAX * 1_000)));
                 }
             }
         }
@@ -138,6 +143,8 @@ mod tests {
         assert_eq!(p, RetryPolicy::Schedule { schedule: vec![900, 1_800, 3_600] });
         let p: RetryPolicy = serde_json::from_str(r#"{"maxRetries":3,"intervalMs":1000}"#).unwrap();
         assert_eq!(p, RetryPolicy::Fixed { max_retries: 3, interval_ms: 1_000 });
-        assert!(RetryPolicy::Schedule { schedule: vec![0; 51] }.validate().is_err());
+        assert_eq!(RetryPolicy::Schedule { schedule: vec![0; 51] }.validate().map_err(|e| e.0), Err("schedule"));
+        let fixed = RetryPolicy::Fixed { max_retries: 3, interval_ms: u64::MAX };
+        assert_eq!(fixed.validate().map_err(|e| e.0), Err("intervalMs"));
     }
 }

@@ -71,24 +71,29 @@ pub struct SignatureConfig {
 }
 
 impl SignatureConfig {
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks which fields the scheme takes; a refusal names the field at fault and says why.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
         let needs_header = matches!(self.scheme, Scheme::Hmac | Scheme::SecretHeader);
         match (&self.header, needs_header) {
-            (None, true) => {
-                return Err("`header` is required for the hmac and secret-header schemes".into());
-            }
+            (None, true) => return Err(("header", "required for the hmac and secret-header schemes".into())),
             (Some(_), false) => {
-                return Err("`header` applies only to the hmac and secret-header schemes".into());
+                return Err(("header", "applies only to the hmac and secret-header schemes".into()));
             }
             _ => {}
         }
-        let hmac_only =
-            self.algorithm.is_some() || self.encoding.is_some() || self.prefix.is_some() || self.content.is_some();
-        if hmac_only && self.scheme != Scheme::Hmac {
-            return Err("`algorithm`, `encoding`, `prefix` and `content` apply only to the hmac scheme".into());
+        let hmac_only = [
+            ("algorithm", self.algorithm.is_some()),
+            ("encoding", self.encoding.is_some()),
+            ("prefix", self.prefix.is_some()),
+            ("content", self.content.is_some()),
+        ];
+        if self.scheme != Scheme::Hmac
+            && let Some((field, _)) = hmac_only.iter().find(|(_, given)| *given)
+        {
+            return Err((*field, "applies only to the hmac scheme".into()));
         }
         if self.prefix.as_ref().is_some_and(|p| p.len() > SIGNATURE_PREFIX_LENGTH_MAX) {
-            return Err(format!("`prefix` is longer than {SIGNATURE_PREFIX_LENGTH_MAX}"));
+            return Err(("prefix", format!("at most {SIGNATURE_PREFIX_LENGTH_MAX} bytes")));
         }
         Ok(())
     }
@@ -362,8 +367,8 @@ mod tests {
                 ..Default::default()
             },
         ];
-        for config in bad {
-            assert!(config.validate().is_err(), "{config:?}");
+        for (config, field) in bad.into_iter().zip(["header", "header", "algorithm"]) {
+            assert_eq!(config.validate().map_err(|e| e.0), Err(field), "{config:?}");
         }
         assert!(normalize_secret(Scheme::Ed25519, "whsec_abc").is_err());
         assert!(normalize_secret(Scheme::Hmac, "any token").is_ok());

@@ -57,11 +57,13 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
     let text = rejection.body_text();
     match rejection {
         JsonRejection::JsonDataError(_) => {
-            // "Failed to deserialize the JSON body into the target type: url: missing field …"
+            // "Failed to deserialize the JSON body into the target type: url: missing field …";
+            // a top-level field unknown or missing has no path, only its name in the message.
             let detail = text.split_once("target type: ").map_or(text.as_str(), |(_, rest)| rest);
-            let unknown =
-                detail.strip_prefix("unknown field `").and_then(|rest| rest.split_once('`')).map(|(name, _)| name);
-            let field = unknown.or_else(|| detail.split_once(": ").map(|(path, _)| path).filter(|p| !p.contains(' ')));
+            let named =
+                |prefix: &str| detail.strip_prefix(prefix).and_then(|rest| rest.split_once('`')).map(|(n, _)| n);
+            let top = named("unknown field `").or_else(|| named("missing field `"));
+            let field = top.or_else(|| detail.split_once(": ").map(|(path, _)| path).filter(|p| !p.contains(' ')));
             let loc: Vec<&str> = std::iter::once("body").chain(field.into_iter().flat_map(|f| f.split('.'))).collect();
             ApiError::invalid(&loc, detail)
         }

@@ -250,7 +250,7 @@ pub(super) async fn check(state: &AppState, endpoint: &Endpoint) -> ApiResult<()
     validate::metadata(&endpoint.metadata)?;
     check_headers(&endpoint.headers)?;
     if let Some(policy) = &endpoint.retry_policy {
-        policy.validate().map_err(|e| ApiError::invalid(&["body", "retryPolicy"], e))?;
+        policy.validate().map_err(|(field, why)| ApiError::invalid(&["body", "retryPolicy", field], why))?;
     }
     if let Some(timeout) = endpoint.timeout_ms
         && !(DELIVERY_TIMEOUT_MS_MIN..=DELIVERY_TIMEOUT_MS_MAX).contains(&timeout)
@@ -269,14 +269,13 @@ pub(super) async fn check(state: &AppState, endpoint: &Endpoint) -> ApiResult<()
 /// Checks the options that shape each request: signature, filter, chunking, extra headers.
 fn check_delivery_options(endpoint: &Endpoint) -> ApiResult<()> {
     if let Some(signature) = &endpoint.signature {
-        signature.validate().map_err(|e| ApiError::invalid(&["body", "signature"], e))?;
+        signature.validate().map_err(|(field, why)| ApiError::invalid(&["body", "signature", field], why))?;
         if let Some(header) = &signature.header {
-            check_header_name("signature", header)?;
+            check_header_name(&["body", "signature", "header"], header)?;
         }
     }
     if let Some(filter) = &endpoint.filter {
-        Filter::compile(filter)
-            .map_err(|e| ApiError::invalid(&["body", "filter"], format!("filter does not compile: {e}")))?;
+        compile_filter(filter)?;
     }
     if let Some(chunking) = &endpoint.chunking {
         chunking.validate().map_err(|e| ApiError::invalid(&["body", "chunking"], e))?;
@@ -288,7 +287,7 @@ fn check_delivery_options(endpoint: &Endpoint) -> ApiResult<()> {
         }
     }
     if let Some(header) = &endpoint.idempotency_header {
-        check_header_name("idempotencyHeader", header)?;
+        check_header_name(&["body", "idempotencyHeader"], header)?;
     }
     if let Some(verification) = &endpoint.verification {
         // Sent only on the challenge GET, so Hookwire's own `webhook-` names are fine here.
@@ -302,6 +301,11 @@ fn check_delivery_options(endpoint: &Endpoint) -> ApiResult<()> {
         }
     }
     Ok(())
+}
+
+/// Compiles an endpoint's CEL filter (`body.filter`), or says why it does not compile.
+pub(super) fn compile_filter(source: &str) -> ApiResult<Filter> {
+    Filter::compile(source).map_err(|e| ApiError::invalid(&["body", "filter"], format!("filter does not compile: {e}")))
 }
 
 pub async fn check_url(state: &AppState, url: &str) -> ApiResult<()> {
@@ -426,14 +430,15 @@ pub fn sensitive_header_names(headers: &BTreeMap<String, String>) -> Vec<String>
         .collect()
 }
 
-/// A header name Hookwire may set for an endpoint: valid, and not one Hookwire owns.
-pub fn check_header_name(field: &str, name: &str) -> ApiResult<()> {
+/// A header name Hookwire may set for an endpoint: valid, and not one Hookwire owns; a refusal
+/// names `loc`.
+pub fn check_header_name(loc: &[&str], name: &str) -> ApiResult<()> {
     let lower = name.to_ascii_lowercase();
     if HeaderName::from_bytes(name.as_bytes()).is_err() {
-        return Err(ApiError::invalid(&["body", field], format!("{name:?} is not a valid header name")));
+        return Err(ApiError::invalid(loc, format!("{name:?} is not a valid header name")));
     }
     if RESERVED_HEADERS.contains(&lower.as_str()) || RESERVED_HEADER_PREFIXES.iter().any(|p| lower.starts_with(p)) {
-        return Err(ApiError::invalid(&["body", field], format!("{name:?} is set by Hookwire and cannot be used")));
+        return Err(ApiError::invalid(loc, format!("{name:?} is set by Hookwire and cannot be used")));
     }
     Ok(())
 }
