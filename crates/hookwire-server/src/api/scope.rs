@@ -54,7 +54,7 @@ pub async fn require_scope(
 /// App Portal capabilities: reading needs `ViewBase` (endpoint secrets need a secret
 /// capability); test events, resends, recovery and replays need `CreateAttempts`; secret
 /// rotation a secret capability; transformations `ManageTransformations`; any other change to
-/// endpoints, destinations and polling consumers' positions `ManageEndpoint`; and writes no capability covers (sending messages, expunging)
+/// endpoints, destinations and polling consumers' positions, and trying a filter, `ManageEndpoint`; and writes no capability covers (sending messages, expunging)
 /// every capability.
 pub fn requirement(method: &Method, route: &str) -> Requirement {
     const SECRET_READERS: &[hookwire_core::access::Capability] =
@@ -80,7 +80,8 @@ pub fn requirement(method: &Method, route: &str) -> Requirement {
     if attempts.iter().any(|suffix| route.ends_with(suffix)) {
         return Requirement::AnyOf(&[CreateAttempts]);
     }
-    if route.starts_with("/api/v1/app/{app_id}/endpoint") {
+    // Trying a filter on an example belongs to editing an endpoint (nothing is sent or saved).
+    if route.starts_with("/api/v1/app/{app_id}/endpoint") || route == "/api/v1/app/{app_id}/filter/test" {
         return Requirement::AnyOf(&[ManageEndpoint]);
     }
     Requirement::Everything
@@ -123,6 +124,7 @@ mod tests {
         assert_eq!(needs(Method::POST, &format!("{endpoint}/send-example")), Requirement::AnyOf(&[CreateAttempts]));
         assert_eq!(needs(Method::PATCH, endpoint), Requirement::AnyOf(&[ManageEndpoint]));
         assert_eq!(needs(Method::DELETE, endpoint), Requirement::AnyOf(&[ManageEndpoint]));
+        assert_eq!(needs(Method::POST, "/api/v1/app/{app_id}/filter/test"), Requirement::AnyOf(&[ManageEndpoint]));
         assert_eq!(needs(Method::POST, "/api/v1/app/{app_id}/msg"), Requirement::Everything);
     }
 }

@@ -1,11 +1,13 @@
 //! Endpoints: where an application's messages go. shape.rs is the resource (wire shapes, every
 //! field check, loading); crud.rs creates, reads, replaces, patches and deletes; ops.rs holds
 //! the operations beside CRUD (secret, headers, stats, recover, send-example); transformation.rs
-//! the JavaScript that reshapes requests (get, patch, simulate); verify.rs the
-//! challenge-response verification; bulk.rs bulk creation; log.rs an endpoint's message log.
+//! the JavaScript that reshapes requests (get, patch, simulate); filter.rs tries a CEL filter on
+//! an example; verify.rs the challenge-response verification; bulk.rs bulk creation; log.rs an
+//! endpoint's message log.
 
 mod bulk;
 mod crud;
+mod filter;
 mod log;
 mod ops;
 mod shape;
@@ -35,4 +37,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(bulk::router())
         .merge(log::router())
         .merge(transformation::router())
+        .merge(filter::router())
 }
