@@ -340,7 +340,7 @@ test("portal in an iframe: add an endpoint, send a test event, see it delivered,
 /** Buttons a token without write capabilities must never see, on whatever page is shown. */
 const WRITE_BUTTONS = ["Add endpoint", "Save settings", "Set header", "Remove", "Delete endpoint", "Send test event",
   "Disable endpoint", "Enable endpoint", "Reveal", "Rotate", "Resend", "Save transformation", "Test without saving",
-  "Subscribe", "Pause", "Enable", "Skip backlog", "Force retry"];
+  "Subscribe", "Pause", "Enable", "Skip backlog", "Force retry", "Save signature", "Save retries", "Test filter"];
 
 async function assertNoWriteButtons(page, where) {
   for (const name of WRITE_BUTTONS) {
@@ -373,6 +373,9 @@ test("portal with a read-only token shows deliveries and no control that writes"
   const retrying = await page.locator("#attempts tbody tr").first().textContent();
   assert.match(retrying, /retrying next at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC/, "a failed attempt that will be retried says when");
   assert.match(retrying, /HTTP 503/);
+  await page.locator("#retries-current", { hasText: "Own schedule: a failed delivery is retried after 1 h; 2 attempts at most." }).waitFor();
+  await page.locator("#signature-current", { hasText: "signed as Standard Webhooks" }).waitFor();
+  assert.equal(await page.locator("#endpoint-signature select[name=scheme]").isDisabled(), true, "the signature is shown, not editable");
   await assertNoWriteButtons(page, "endpoint");
   await page.locator("#nav").getByRole("link", { name: "Logs" }).click();
   await page.locator("#messages tbody tr").first().waitFor();
@@ -746,7 +749,7 @@ test("portal logs: filters, paging, find by eventId, a message's attempts retryi
 
 test("portal endpoint settings: edit every field, headers, a 422 named next to the form, delete", async () => {
   const app = await api("POST", "/api/v1/app", { name: "Wonka", uid: "wonka" });
-  await api("PUT", "/api/v1/event-type/candy.made", { description: "A bar was made" });
+  await api("PUT", "/api/v1/event-type/candy.made", { description: "A bar was made", schemas: { "1": { type: "object", examples: [{ amount: 250 }] } } });
   const endpoint = await api("POST", `/api/v1/app/${app.id}/endpoint`, { url: `${receiver.url}/settings`, description: "Candy" });
   const read = () => api("GET", `/api/v1/app/${app.id}/endpoint/${endpoint.id}`);
 
@@ -813,6 +816,95 @@ test("portal endpoint settings: edit every field, headers, a 422 named next to t
   assert.deepEqual([headers.headers, headers.sensitive], [{}, ["Authorization"]]);
   await page.locator("#settings").scrollIntoViewIfNeeded();
   await shot(page, "portal-11-endpoint-settings");
+
+  // The filter, saved or being typed, tried on the catalog's example and on payloads typed in.
+  await page.locator("#filter-test-pane summary").click();
+  const tester = page.locator("#filter-test");
+  await tester.locator("input[name=eventType]").fill("candy.made");
+  await page.getByRole("button", { name: "Test filter" }).click();
+  await page.locator("#filter-test-result", { hasText: "On the catalog's example of candy.made: this endpoint would receive the message." }).waitFor();
+  await tester.locator("textarea[name=payload]").fill('{"amount": 5}');
+  await page.getByRole("button", { name: "Test filter" }).click();
+  await page.locator("#filter-test-result", { hasText: "On the payload above: this endpoint would not receive the message." }).waitFor();
+  await tester.locator("textarea[name=payload]").fill('{"weight": 5}');
+  await page.getByRole("button", { name: "Test filter" }).click();
+  await page.locator("#filter-test-result", { hasText: "could not be evaluated on the payload above, so it matches nothing" }).waitFor();
+  await form.locator("textarea[name=filter]").fill("data.amount >");
+  await page.getByRole("button", { name: "Test filter" }).click();
+  await page.locator("#filter-test-errors", { hasText: "filter: filter does not compile" }).waitFor();
+  assert.equal(await form.locator("textarea[name=filter]").getAttribute("aria-invalid"), "true", "marked where it is typed");
+  await form.locator("textarea[name=filter]").fill("data.amount > 100");
+  await tester.locator("textarea[name=payload]").fill('{"amount": 500}');
+  await page.getByRole("button", { name: "Test filter" }).click();
+  await page.locator("#filter-test-result", { hasText: "On the payload above: this endpoint would receive the message." }).waitFor();
+  assert.equal(await form.locator("textarea[name=filter]").getAttribute("aria-invalid"), null);
+  assert.equal(await page.locator("#filter-test-errors").isVisible(), false);
+
+  // The signature: a scheme's own fields, each refusal named beside its field, then saved.
+  const signature = page.locator("#endpoint-signature");
+  await page.locator("#signature-current", { hasText: "signed as Standard Webhooks" }).waitFor();
+  assert.equal(await signature.locator("input[name=header]").isVisible(), false, "Standard Webhooks takes no header");
+  await signature.locator("select[name=scheme]").selectOption("hmac");
+  await page.getByRole("button", { name: "Save signature" }).click();
+  await page.locator("#signature-errors", { hasText: "header: the hmac scheme needs the name of the header" }).waitFor();
+  assert.equal(await signature.locator("input[name=header]").getAttribute("aria-invalid"), "true");
+  await signature.locator("input[name=header]").fill("Webhook-Wonka");
+  await page.getByRole("button", { name: "Save signature" }).click();
+  await page.locator("#signature-errors", { hasText: 'header: "Webhook-Wonka" is set by Hookwire' }).waitFor();
+  assert.equal(await signature.locator("input[name=header]").getAttribute("aria-invalid"), "true", "the API's 422 names signature.header");
+  await signature.locator("input[name=header]").fill("X-Wonka-Signature");
+  await signature.locator("select[name=algorithm]").selectOption("sha512");
+  await signature.locator("select[name=encoding]").selectOption("base64");
+  await signature.locator("select[name=content]").selectOption("standard");
+  await signature.locator("input[name=prefix]").fill("sha512=");
+  await page.getByRole("button", { name: "Save signature" }).click();
+  await page.locator("#status", { hasText: "Signature saved" }).waitFor();
+  assert.deepEqual((await read()).signature,
+    { scheme: "hmac", header: "X-Wonka-Signature", algorithm: "sha512", encoding: "base64", prefix: "sha512=", content: "standard" });
+  await page.locator("#signature-current", { hasText: 'HMAC-SHA512 of {id}.{timestamp}.{body} in X-Wonka-Signature, base64, prefixed "sha512="' }).waitFor();
+  const sent = deliveriesTo("/settings-moved").length;
+  await page.getByRole("button", { name: "Send test event" }).click();
+  const signed = await waitFor("the test event, signed the new way", () => deliveriesTo("/settings-moved")[sent]);
+  assert.match(signed.headers["x-wonka-signature"], /^sha512=[A-Za-z0-9+/]{86}==$/);
+
+  // Retries and timeout: the default shown, an own schedule, a fixed interval, the default again.
+  const retries = page.locator("#endpoint-retries");
+  await page.locator("#retries-current", { hasText: "Default schedule: a failed delivery is retried immediately, then after 5 s, 5 min, " +
+    "30 min, 2 h, 5 h, 10 h and 10 h (each ±20 %, so retries spread out); 9 attempts at most. Each request may take 15 s (the default)." }).waitFor();
+  assert.equal(await retries.locator("input[name=schedule]").isVisible(), false);
+  await retries.locator("select[name=retryMode]").selectOption("schedule");
+  assert.equal(await retries.locator("input[name=schedule]").inputValue(), "0, 5s, 5m, 30m, 2h, 5h, 10h, 10h", "an own schedule starts from the default");
+  await retries.locator("input[name=schedule]").fill("0, 30s, 5m, 2h, soon");
+  await page.getByRole("button", { name: "Save retries" }).click();
+  await page.locator("#retries-errors", { hasText: 'schedule: "soon" is not a delay' }).waitFor();
+  assert.equal(await retries.locator("input[name=schedule]").getAttribute("aria-invalid"), "true");
+  await retries.locator("input[name=schedule]").fill("0, 30s, 5m, 2h");
+  await retries.locator("input[name=timeoutMs]").fill("500");
+  await page.getByRole("button", { name: "Save retries" }).click();
+  await page.locator("#retries-errors", { hasText: "timeoutMs: must be between 1000 and 30000" }).waitFor();
+  assert.equal(await retries.locator("input[name=timeoutMs]").getAttribute("aria-invalid"), "true");
+  assert.equal((await read()).retryPolicy, null, "nothing saved while a field is refused");
+  await retries.locator("input[name=timeoutMs]").fill("5000");
+  await page.getByRole("button", { name: "Save retries" }).click();
+  await page.locator("#status", { hasText: "Retries saved" }).waitFor();
+  const own = await read();
+  assert.deepEqual([own.retryPolicy, own.timeoutMs], [{ schedule: [0, 30, 300, 7200] }, 5000]);
+  await page.locator("#retries-current", { hasText: "Own schedule: a failed delivery is retried immediately, then after 30 s, 5 min and 2 h; " +
+    "5 attempts at most. Each request may take 5 s." }).waitFor();
+  await page.locator("#endpoint-retries").scrollIntoViewIfNeeded();
+  await shot(page, "portal-13-endpoint-filter-signature-retries");
+  await retries.locator("select[name=retryMode]").selectOption("fixed");
+  await retries.locator("input[name=maxRetries]").fill("3");
+  await retries.locator("input[name=intervalMs]").fill("1500");
+  await page.getByRole("button", { name: "Save retries" }).click();
+  await page.locator("#retries-current", { hasText: "Fixed interval: a failed delivery is retried up to 3 times, each 1500 ms after the last; 4 attempts at most." }).waitFor();
+  assert.deepEqual((await read()).retryPolicy, { maxRetries: 3, intervalMs: 1500 });
+  await retries.locator("select[name=retryMode]").selectOption("default");
+  await retries.locator("input[name=timeoutMs]").fill("");
+  await page.getByRole("button", { name: "Save retries" }).click();
+  await page.locator("#retries-current", { hasText: "Default schedule" }).waitFor();
+  const reset = await read();
+  assert.deepEqual([reset.retryPolicy, reset.timeoutMs], [null, null]);
 
   await page.getByRole("button", { name: "Disable endpoint" }).click();
   await page.getByRole("button", { name: "Enable endpoint" }).waitFor();
@@ -937,6 +1029,7 @@ test("portal pages have no serious or critical accessibility violation (axe-core
         await page.locator(ready).first().waitFor();
         // Open the catalog entry and the transformation's test pane, so what they hide is checked too.
         if (hash === "#/catalog") await page.locator(".event-type summary").first().click();
+        if (hash.startsWith("#/endpoints/")) await page.locator("#filter-test-pane summary").click();
         found.push(...(await axeViolations(page)).map((v) => `${hash}${dark ? " (dark)" : ""}: ${v}`));
       }
       assert.deepEqual(found, [], "no serious or critical violation");
@@ -969,5 +1062,51 @@ test("portal by keyboard: tab through the menu to Logs, open a message with Ente
     await page.keyboard.press("Enter");
     await page.locator("#message-title", { hasText: message.id }).waitFor();
     assert.match(page.url(), new RegExp(`#/logs/${message.id}$`));
+  });
+});
+
+test("portal by keyboard: an endpoint's filter tested and its retries changed without a mouse", async () => {
+  const { app, endpoint, access } = await furnishedPortal("Initech", "initech");
+  await api("PATCH", `/api/v1/app/${app.id}/endpoint/${endpoint.id}`, { filter: "data.parcel == 'p-1'" });
+  await withPage("portal-keyboard-settings", { width: 1280, height: 900 }, async (page) => {
+    await openPortal(page, access, "Initech");
+    await page.evaluate((to) => { location.hash = to; }, `#/endpoints/${endpoint.id}`);
+    const filter = page.locator("#endpoint-settings textarea[name=filter]");
+    await waitFor("the filter filled in", async () => (await filter.inputValue()) === "data.parcel == 'p-1'");
+    const focused = () => page.evaluate(() => {
+      const active = document.activeElement;
+      return active ? { tag: active.tagName, name: active.getAttribute("name"), text: active.textContent.trim() } : null;
+    });
+    /** Presses Tab until `wanted(focused)`, at most `limit` times. */
+    async function tabTo(what, wanted, limit) {
+      for (let presses = 0; presses < limit; presses += 1) {
+        await page.keyboard.press("Tab");
+        if (wanted(await focused())) return;
+      }
+      throw new Error(`${what} not reached in ${limit} presses of Tab (at ${JSON.stringify(await focused())})`);
+    }
+    await filter.focus();
+    await tabTo("the filter's test", (f) => f.tag === "SUMMARY", 5);
+    await page.keyboard.press("Enter");
+    await tabTo("the test's event type", (f) => f.name === "eventType", 5);
+    await page.keyboard.press("Control+A");
+    await page.keyboard.type("shipment.sent");
+    await tabTo("Test filter", (f) => f.tag === "BUTTON" && f.text === "Test filter", 5);
+    await page.keyboard.press("Enter");
+    await page.locator("#filter-test-result", { hasText: "On the catalog's example of shipment.sent: this endpoint would receive the message." }).waitFor();
+
+    await tabTo("the retry policy", (f) => f.name === "retryMode", 10);
+    await page.keyboard.press("ArrowDown");
+    await page.keyboard.press("ArrowDown");
+    assert.equal(await page.locator("#endpoint-retries select[name=retryMode]").inputValue(), "fixed");
+    await tabTo("the number of retries", (f) => f.name === "maxRetries", 3);
+    await page.keyboard.type("2");
+    await tabTo("the interval", (f) => f.name === "intervalMs", 3);
+    await page.keyboard.type("60000");
+    await tabTo("Save retries", (f) => f.tag === "BUTTON" && f.text === "Save retries", 5);
+    await page.keyboard.press("Enter");
+    await page.locator("#status", { hasText: "Retries saved" }).waitFor();
+    const saved = await api("GET", `/api/v1/app/${app.id}/endpoint/${endpoint.id}`);
+    assert.deepEqual(saved.retryPolicy, { maxRetries: 2, intervalMs: 60000 });
   });
 });

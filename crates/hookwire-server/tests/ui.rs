@@ -313,6 +313,31 @@ async fn portal_is_a_frameable_static_page_with_a_strict_policy() {
     app.stop().await;
 }
 
+/// An endpoint that sets no retry policy or timeout is shown the server's: the portal's copies of
+/// the defaults agree with hookwire-core's. Its settings forms are all on the page.
+#[tokio::test]
+async fn the_portal_shows_the_servers_retry_defaults() {
+    use hookwire_core::limits::DELIVERY_TIMEOUT_MS_DEFAULT;
+    use hookwire_core::retry::{DEFAULT_SCHEDULE_SECONDS, JITTER_FRACTION};
+    let app = TestApp::start().await;
+    let browser = Browser::new(&app);
+    let script = browser.text("/portal/assets/portal.js").await;
+    let constant = |name: &str| {
+        let declaration = format!("const {name} = ");
+        script.lines().find_map(|line| Some(line.trim().strip_prefix(&declaration)?.trim_end_matches(';').to_owned()))
+    };
+    let schedule = DEFAULT_SCHEDULE_SECONDS.map(|s| s.to_string()).join(", ");
+    assert_eq!(constant("DEFAULT_RETRY_SCHEDULE_SECONDS"), Some(format!("[{schedule}]")));
+    assert_eq!(constant("DEFAULT_RETRY_JITTER_PERCENT"), Some((JITTER_FRACTION * 100.0).round().to_string()));
+    assert_eq!(constant("DEFAULT_TIMEOUT_MS"), Some(DELIVERY_TIMEOUT_MS_DEFAULT.to_string()));
+    let html = browser.text("/portal/").await;
+    for form in ["endpoint-settings", "filter-test", "endpoint-signature", "endpoint-retries"] {
+        assert!(html.contains(&format!("<form id=\"{form}\"")), "the portal has the form {form}");
+    }
+    assert!(script.contains("\"/filter/test\""), "the filter is tested through the API");
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn a_portal_token_reaches_only_its_application() {
     let app = TestApp::start().await;

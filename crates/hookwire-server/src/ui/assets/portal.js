@@ -28,6 +28,24 @@
     "function handler(webhook) {\n  // webhook: {method, url, eventType, payload, variables, cancel}\n  return webhook;\n}\n";
   const DESTINATION_TEMPLATE =
     "function handler(input) {\n  // input: {url, variables, events: [{eventType, payload}]}\n  return input.events;\n}\n";
+  // What an endpoint without its own retryPolicy or timeoutMs gets: hookwire-core's
+  // retry::DEFAULT_SCHEDULE_SECONDS, JITTER_FRACTION and limits::DELIVERY_TIMEOUT_MS_DEFAULT
+  // (tests/ui.rs checks that they agree).
+  const DEFAULT_RETRY_SCHEDULE_SECONDS = [0, 5, 300, 1800, 7200, 18000, 36000, 36000];
+  const DEFAULT_RETRY_JITTER_PERCENT = 20;
+  const DEFAULT_TIMEOUT_MS = 15000;
+  const DURATION_UNITS = [["d", 86400, "d"], ["h", 3600, "h"], ["m", 60, "min"], ["s", 1, "s"]];
+  // Each signature scheme: its name in sentences, and what a receiver gets.
+  const SCHEMES = {
+    standard: ["as Standard Webhooks",
+      "webhook-id, webhook-timestamp and webhook-signature (v1: HMAC-SHA256 keyed with the whsec_ secret): any Standard Webhooks or Svix library verifies them."],
+    ed25519: ["as Standard Webhooks with ed25519",
+      "webhook-signature carries v1a, an ed25519 signature: receivers verify it with the public key (whpk_…) that Reveal shows above, and hold no secret."],
+    hmac: ["with an HMAC in a header you name",
+      "The HMAC of the signed content, keyed with the secret's text, encoded and prefixed as chosen, in the header you name."],
+    "secret-header": ["with the secret in a header you name",
+      "The secret itself, unsigned, in the header you name: only the endpoint's HTTPS keeps it private."],
+  };
 
   const $ = (id) => document.getElementById(id);
   const enc = encodeURIComponent;
@@ -44,6 +62,7 @@
   let endpointEditor = null;
   let destinationEditor = null;
   let subscribeTarget = "add-endpoint"; // the endpoint form the catalog's "Subscribe" fills
+  const examples = new Map(); // each catalogued event type's first example, for the filter test
   let renderCount = 0;
   let shownPage = null;
   let notice = null; // said once the next page is shown
@@ -417,10 +436,17 @@
       $("secret").textContent = HIDDEN_SECRET;
       $("reveal").textContent = "Reveal";
       fillSettings();
+      fillSignature();
+      fillRetries();
       clearErrors($("endpoint-settings"), "settings-errors");
       clearErrors($("add-header"), "headers-errors");
+      clearErrors($("endpoint-signature"), "signature-errors");
+      clearErrors($("endpoint-retries"), "retries-errors");
+      clearErrors($("filter-test"), "filter-test-errors");
+      $("filter-test-result").classList.add("hidden");
       fillTestType();
       $("transformation-event-type").value = $("send-test").elements.eventType.value;
+      $("filter-test").elements.eventType.value = $("send-test").elements.eventType.value;
       if (allowed("ManageTransformations")) await endpointEditor.load();
     }
     hideForbidden($("endpoint"));
@@ -454,8 +480,22 @@
     form.elements.channels.value = (selected.channels || []).join(", ");
     form.elements.rateLimit.value = selected.throttleRate === null || selected.throttleRate === undefined ? "" : String(selected.throttleRate);
     form.elements.filter.value = selected.filter || "";
+    lockForm(form);
+  }
+
+  // A form of the endpoint's settings is shown to every token, and editable only with
+  // ManageEndpoint.
+  function lockForm(form) {
     const writable = allowed("ManageEndpoint");
     for (const input of form.querySelectorAll("input, textarea")) input.readOnly = !writable;
+    for (const select of form.querySelectorAll("select")) select.disabled = !writable;
+  }
+
+  // Shows the parts of `form` whose `attribute` (a space-separated list) names `value`.
+  function showWhen(form, attribute, value) {
+    for (const node of form.querySelectorAll("[" + attribute + "]")) {
+      node.classList.toggle("hidden", !node.getAttribute(attribute).split(" ").includes(value));
+    }
   }
 
   // What the settings form changes, in the names EndpointPatch reads. A rate limit that is not
@@ -476,6 +516,245 @@
     const filter = form.elements.filter.value.trim();
     if (filter !== (endpoint.filter || "")) patch.filter = filter || null;
     return patch;
+  }
+
+  // ---- Signature: the endpoint's `signature`, the fields its scheme takes shown.
+
+  function fillSignature() {
+    const form = $("endpoint-signature");
+    const signature = selected.signature || { scheme: "standard" };
+    form.elements.scheme.value = signature.scheme;
+    form.elements.header.value = signature.header || "";
+    form.elements.algorithm.value = signature.algorithm || "sha256";
+    form.elements.encoding.value = signature.encoding || "hex";
+    form.elements.content.value = signature.content || "body";
+    form.elements.prefix.value = signature.prefix || "";
+    showScheme();
+    $("signature-current").textContent = "Currently: requests are signed " + signatureText(signature) + ".";
+    $("secret-label").textContent = signature.scheme === "ed25519" ? "Public key" : "Signing secret";
+    lockForm(form);
+  }
+
+  function showScheme() {
+    const scheme = $("endpoint-signature").elements.scheme.value;
+    showWhen($("endpoint-signature"), "data-schemes", scheme);
+    $("signature-hint").textContent = SCHEMES[scheme][1];
+  }
+
+  function signatureText(signature) {
+    const scheme = (signature && signature.scheme) || "standard";
+    if (scheme === "secret-header") return "with the secret in " + signature.header;
+    if (scheme !== "hmac") return SCHEMES[scheme][0];
+    const s = normalSignature(signature);
+    return "with an HMAC-" + s.algorithm.toUpperCase() + " of " + (s.content === "body" ? "the body" : "{id}.{timestamp}.{body}") +
+      " in " + s.header + ", " + s.encoding + (s.prefix ? ", prefixed " + JSON.stringify(s.prefix) : "");
+  }
+
+  // A `signature` with its scheme's defaults filled in, so two can be compared.
+  function normalSignature(signature) {
+    const scheme = (signature && signature.scheme) || "standard";
+    if (scheme !== "hmac") return { scheme, header: (signature && signature.header) || "" };
+    return { scheme, header: signature.header || "", algorithm: signature.algorithm || "sha256",
+      encoding: signature.encoding || "hex", content: signature.content || "body", prefix: signature.prefix || "" };
+  }
+
+  // The `signature` the form describes: only the fields its scheme takes; Standard Webhooks,
+  // the default, is no setting at all.
+  function signatureInput(form) {
+    const scheme = form.elements.scheme.value;
+    if (scheme === "standard") return null;
+    if (scheme === "ed25519") return { scheme };
+    const header = form.elements.header.value.trim();
+    if (!header) throw fieldError("header", "the " + scheme + " scheme needs the name of the header it goes in");
+    if (scheme === "secret-header") return { scheme, header };
+    const signature = { scheme, header, algorithm: form.elements.algorithm.value, encoding: form.elements.encoding.value,
+      content: form.elements.content.value };
+    if (form.elements.prefix.value) signature.prefix = form.elements.prefix.value;
+    return signature;
+  }
+
+  async function saveSignature(form) {
+    const signature = signatureInput(form);
+    if (JSON.stringify(normalSignature(signature)) === JSON.stringify(normalSignature(selected.signature))) {
+      say("Nothing changed.");
+      return;
+    }
+    const from = (selected.signature && selected.signature.scheme) || "standard";
+    const to = (signature && signature.scheme) || "standard";
+    if (to !== from && !confirm("Sign requests to " + selected.url + " " + SCHEMES[to][0] + "? Its receiver must verify them " +
+      "that way from the next request on, and a secret that does not suit the new scheme is replaced at once.")) return;
+    selected = await api("PATCH", endpointPath(), { signature });
+    fillSignature();
+    $("secret").textContent = HIDDEN_SECRET;
+    $("reveal").textContent = "Reveal";
+    say("Signature saved: requests are signed " + signatureText(selected.signature) + ".");
+  }
+
+  // ---- Retries and timeout: the endpoint's `retryPolicy` and `timeoutMs`, and what they come to.
+
+  function fillRetries() {
+    const form = $("endpoint-retries");
+    const policy = selected.retryPolicy;
+    const fixed = policy && !policy.schedule;
+    form.elements.retryMode.value = !policy ? "default" : (fixed ? "fixed" : "schedule");
+    form.elements.schedule.value = policy && policy.schedule ? policy.schedule.map(durationInput).join(", ") : "";
+    form.elements.maxRetries.value = fixed ? String(policy.maxRetries) : "";
+    form.elements.intervalMs.value = fixed ? String(policy.intervalMs) : "";
+    form.elements.timeoutMs.value = numberText(selected.timeoutMs);
+    showWhen(form, "data-modes", form.elements.retryMode.value);
+    $("retries-current").textContent = retryText(policy) + " " + timeoutText(selected.timeoutMs);
+    lockForm(form);
+  }
+
+  // A new mode's fields; a schedule of one's own starts from the default one.
+  function showRetryMode() {
+    const form = $("endpoint-retries");
+    const mode = form.elements.retryMode.value;
+    if (mode === "schedule" && !form.elements.schedule.value.trim()) {
+      form.elements.schedule.value = DEFAULT_RETRY_SCHEDULE_SECONDS.map(durationInput).join(", ");
+    }
+    showWhen(form, "data-modes", mode);
+  }
+
+  function numberText(value) {
+    return value === null || value === undefined ? "" : String(value);
+  }
+
+  // Seconds as typed in a schedule (`30s`, `5m`, `2h`), and as read (`30 s`, `5 min`, `2 h`).
+  function durationInput(seconds) {
+    if (seconds === 0) return "0";
+    const [unit, size] = DURATION_UNITS.find(([, size]) => seconds % size === 0);
+    return seconds / size + unit;
+  }
+
+  function durationText(seconds) {
+    if (seconds === 0) return "0 s";
+    const [, size, name] = DURATION_UNITS.find(([, size]) => seconds % size === 0);
+    return seconds / size + " " + name;
+  }
+
+  function msText(ms) {
+    return ms % 1000 === 0 ? durationText(ms / 1000) : ms + " ms";
+  }
+
+  // "immediately, then after 5 s, 5 min and 2 h": the delay before each retry.
+  function delaysText(seconds) {
+    const first = seconds[0] === 0 ? "immediately" : null;
+    const rest = (first ? seconds.slice(1) : seconds).map(durationText);
+    const list = rest.length > 1 ? rest.slice(0, -1).join(", ") + " and " + rest[rest.length - 1] : rest.join("");
+    if (!rest.length) return first;
+    return (first ? first + ", then after " : "after ") + list;
+  }
+
+  function retryText(policy) {
+    const attempts = (n) => " " + (n + 1) + " attempts at most.";
+    if (!policy) {
+      return "Default schedule: a failed delivery is retried " + delaysText(DEFAULT_RETRY_SCHEDULE_SECONDS) +
+        " (each ±" + DEFAULT_RETRY_JITTER_PERCENT + " %, so retries spread out);" + attempts(DEFAULT_RETRY_SCHEDULE_SECONDS.length);
+    }
+    if (policy.schedule) {
+      if (!policy.schedule.length) return "No retries: one attempt only.";
+      return "Own schedule: a failed delivery is retried " + delaysText(policy.schedule) + ";" + attempts(policy.schedule.length);
+    }
+    if (!policy.maxRetries) return "No retries: one attempt only.";
+    const every = policy.intervalMs === 0 ? "at once" : msText(policy.intervalMs) + " after the last";
+    return "Fixed interval: a failed delivery is retried up to " + policy.maxRetries + " times, each " + every + ";" + attempts(policy.maxRetries);
+  }
+
+  function timeoutText(timeoutMs) {
+    const ms = timeoutMs === null || timeoutMs === undefined ? DEFAULT_TIMEOUT_MS : timeoutMs;
+    return "Each request may take " + msText(ms) + (ms === timeoutMs ? "." : " (the default).");
+  }
+
+  // A schedule as typed: seconds, or a number with a unit, comma-separated.
+  function parseSchedule(text) {
+    return splitTypes(text).map((entry) => {
+      const match = /^(\d+)\s*([smhd]?)$/i.exec(entry);
+      if (!match) throw fieldError("schedule", JSON.stringify(entry) + " is not a delay: use seconds, or 30s, 5m, 2h, 1d");
+      const unit = DURATION_UNITS.find(([name]) => name === (match[2] || "s").toLowerCase());
+      return Number(match[1]) * unit[1];
+    });
+  }
+
+  function wholeNumber(form, name) {
+    const text = form.elements[name].value.trim();
+    if (!/^\d+$/.test(text)) throw fieldError(name, text ? "must be a whole number" : "is needed for a fixed interval");
+    return Number(text);
+  }
+
+  // What the retries form changes. A timeout that is not a whole number is sent as typed, for
+  // the API to refuse and name.
+  function retriesPatch(form, endpoint) {
+    const patch = {};
+    const mode = form.elements.retryMode.value;
+    let policy = null;
+    if (mode === "schedule") policy = { schedule: parseSchedule(form.elements.schedule.value) };
+    if (mode === "fixed") policy = { maxRetries: wholeNumber(form, "maxRetries"), intervalMs: wholeNumber(form, "intervalMs") };
+    if (JSON.stringify(policy) !== JSON.stringify(endpoint.retryPolicy || null)) patch.retryPolicy = policy;
+    const timeout = form.elements.timeoutMs.value.trim();
+    if (timeout !== numberText(endpoint.timeoutMs)) patch.timeoutMs = timeout === "" ? null : (/^\d+$/.test(timeout) ? Number(timeout) : timeout);
+    return patch;
+  }
+
+  async function saveRetries(form) {
+    const patch = retriesPatch(form, selected);
+    if (Object.keys(patch).length === 0) {
+      say("Nothing changed.");
+      return;
+    }
+    selected = await api("PATCH", endpointPath(), patch);
+    fillRetries();
+    say("Retries saved. " + $("retries-current").textContent);
+  }
+
+  // ---- The filter's test: the filter typed in the settings (saved or not) on a message.
+
+  async function testFilter(form) {
+    const filterInput = $("endpoint-settings").elements.filter;
+    filterInput.removeAttribute("aria-invalid");
+    filterInput.removeAttribute("aria-describedby");
+    $("filter-test-result").classList.add("hidden");
+    await formAct(form, "filter-test-errors", async () => {
+      try {
+        const input = filterTestInput(form, filterInput.value.trim());
+        showFilterVerdict(await api("POST", "/filter/test", input), input);
+      } catch (error) {
+        // A filter that does not compile is marked where it is typed.
+        const details = error.body && Array.isArray(error.body.detail) ? error.body.detail : [];
+        if (details.some((detail) => (detail.loc || []).includes("filter"))) {
+          filterInput.setAttribute("aria-invalid", "true");
+          filterInput.setAttribute("aria-describedby", "filter-test-errors");
+        }
+        throw error;
+      }
+    });
+  }
+
+  function filterTestInput(form, filter) {
+    if (!filter) throw fieldError("filter", "type a filter in the settings above to test it");
+    const input = { filter, eventType: form.elements.eventType.value.trim() };
+    const channels = splitTypes(form.elements.channels.value);
+    if (channels.length) input.channels = channels;
+    const text = form.elements.payload.value.trim();
+    if (text) {
+      try { input.payload = JSON.parse(text); } catch (error) { throw fieldError("payload", "not JSON: " + error.message); }
+    }
+    return input;
+  }
+
+  function showFilterVerdict(out, input) {
+    const on = input.payload !== undefined ? "the payload above"
+      : examples.has(input.eventType) ? "the catalog's example of " + input.eventType
+        : "an empty payload ({}: " + input.eventType + " has no example in the catalog)";
+    const result = $("filter-test-result");
+    if (out.error) {
+      result.replaceChildren(el("span", { class: "badge bad" }, "no match"),
+        " The filter could not be evaluated on " + on + ", so it matches nothing: " + out.error);
+    } else {
+      result.replaceChildren(el("span", { class: out.matches ? "badge ok" : "badge bad" }, out.matches ? "matches" : "no match"),
+        " On " + on + ": this endpoint " + (out.matches ? "would receive" : "would not receive") + " the message.");
+    }
+    result.classList.remove("hidden");
   }
 
   async function loadHeaders() {
@@ -844,6 +1123,8 @@
           const versions = type.schemas ? Object.keys(type.schemas).sort((a, b) => Number(a) - Number(b)) : [];
           const schema = versions.length ? type.schemas[versions[versions.length - 1]] : null;
           const example = schema && Array.isArray(schema.examples) ? schema.examples[0] : null;
+          if (example) examples.set(type.name, example);
+          else examples.delete(type.name);
           const subscribe = el("button", { type: "button", class: "secondary small", "data-needs": "ManageEndpoint",
             "aria-label": "Subscribe to " + type.name, onclick: () => subscribeTo(type.name) }, "Subscribe");
           return el("div", { class: "event-type", "data-name": type.name },
@@ -903,6 +1184,20 @@
         showEndpointFacts();
         say("Settings saved.");
       });
+    });
+    $("endpoint-signature").addEventListener("submit", (event) => {
+      event.preventDefault();
+      formAct(event.target, "signature-errors", () => saveSignature(event.target));
+    });
+    $("endpoint-signature").elements.scheme.addEventListener("change", showScheme);
+    $("endpoint-retries").addEventListener("submit", (event) => {
+      event.preventDefault();
+      formAct(event.target, "retries-errors", () => saveRetries(event.target));
+    });
+    $("endpoint-retries").elements.retryMode.addEventListener("change", showRetryMode);
+    $("filter-test").addEventListener("submit", (event) => {
+      event.preventDefault();
+      testFilter(event.target);
     });
     $("add-header").addEventListener("submit", (event) => {
       event.preventDefault();
