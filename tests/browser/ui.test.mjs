@@ -1016,6 +1016,7 @@ test("portal pages have no serious or critical accessibility violation (axe-core
     ["#/logs", "#messages tbody tr"],
     [`#/logs/${message.id}`, "#message-attempts tbody tr"],
     ["#/catalog", ".event-type[data-name='shipment.sent']"],
+    ["#/activity", "#activity-charts figure"],
     ["#/destinations", "#destinations tbody tr"],
     [`#/destinations/${destination.id}`, "#destination-facts dd"],
   ];
@@ -1035,6 +1036,62 @@ test("portal pages have no serious or critical accessibility violation (axe-core
       assert.deepEqual(found, [], "no serious or critical violation");
     });
   }
+});
+
+test("activity: the dashboard's overview and the portal's Activity page chart what was delivered", async () => {
+  const app = await api("POST", "/api/v1/app", { name: "Oscorp", uid: "oscorp" });
+  const good = await api("POST", `/api/v1/app/${app.id}/endpoint`, { url: `${receiver.url}/oscorp-ok`, description: "Works" });
+  await api("POST", `/api/v1/app/${app.id}/endpoint`,
+    { url: `${receiver.url}/fail-oscorp`, retryPolicy: { maxRetries: 0, intervalMs: 1000 } });
+  for (let n = 0; n < 3; n++) await api("POST", `/api/v1/app/${app.id}/msg`, { eventType: "gadget.built", payload: { n } });
+  await waitFor("three deliveries each", () => deliveriesTo("/oscorp-ok").length === 3 && deliveriesTo("/fail-oscorp").length === 3);
+  await waitFor("the attempts counted", async () =>
+    (await api("GET", `/api/v1/app/${app.id}/activity`)).total.failed === 3);
+
+  await withPage("dashboard-overview", { width: 1280, height: 1100 }, async (page) => {
+    await signIn(page);
+    await page.getByRole("link", { name: "Overview" }).click();
+    await page.waitForURL(/\/ui\/overview$/);
+    await page.getByRole("link", { name: "Last hour" }).click();
+    await page.waitForURL(/period=1h/);
+    assert.equal(await page.locator("figure.chart").count(), 4, "attempts, success rate, latency, queue depth");
+    assert.ok(await page.locator("figure.chart rect.chart-ok").count() >= 1, "successes drawn");
+    assert.ok(await page.locator("figure.chart rect.chart-bad").count() >= 1, "failures drawn");
+    const first = await page.locator("h2:has-text('Most failed endpoints') + table tbody tr").first().textContent();
+    assert.ok(first.includes("fail-oscorp"), `the failing endpoint first: ${first}`);
+    await shot(page, "dashboard-14-overview");
+    assert.deepEqual(await axeViolations(page), [], "the overview: no serious or critical violation");
+    await page.goto(`${hookwire.url}/ui/apps/${app.id}`);
+    await page.locator("section.activity figure.chart").first().waitFor();
+    await shot(page, "dashboard-15-application-activity");
+  });
+
+  const access = await api("POST", `/api/v1/auth/app-portal-access/${app.id}`, { readOnly: true });
+  await withPage("portal-activity", { width: 1280, height: 1000 }, async (page) => {
+    await openPortal(page, access, "Oscorp");
+    await page.getByRole("link", { name: "Activity" }).click();
+    await page.locator("#activity-charts figure.chart").first().waitFor();
+    assert.match(page.url(), /#\/activity$/);
+    assert.equal(await page.locator("#activity-charts figure.chart").count(), 3);
+    assert.equal(await page.locator("#activity-charts .tile .figure").first().textContent(), "6", "six attempts");
+    assert.ok(await page.locator("#activity-charts rect.chart-bad").count() >= 1, "failures drawn");
+    const label = await page.locator("#activity-charts svg").first().getAttribute("aria-label");
+    assert.match(label, /^Attempts, 2[45] buckets, by the hour; Succeeded 3 in all; Failed 3 in all$/);
+    await shot(page, "portal-14-activity");
+    await page.getByRole("link", { name: "Last week" }).click();
+    await page.waitForURL(/#\/activity\?period=7d$/);
+    await page.locator("#activity-caption", { hasText: "Last week" }).waitFor();
+    await waitFor("a week of hours", async () =>
+      /^Attempts, 16[89] buckets/.test(await page.locator("#activity-charts svg").first().getAttribute("aria-label")));
+    assert.deepEqual(await axeViolations(page), [], "the Activity page: no serious or critical violation");
+    await page.goBack();
+    await page.locator("#activity-caption", { hasText: "Last day" }).waitFor();
+    await page.evaluate((to) => { location.hash = to; }, `#/endpoints/${good.id}`);
+    await page.locator("#endpoint-activity-charts figure.chart").first().waitFor();
+    const endpointLabel = await page.locator("#endpoint-activity-charts svg").first().getAttribute("aria-label");
+    assert.match(endpointLabel, /Succeeded 3 in all; Failed 0 in all$/, "only this endpoint's attempts");
+    await shot(page, "portal-15-endpoint-activity");
+  });
 });
 
 test("portal by keyboard: tab through the menu to Logs, open a message with Enter", async () => {

@@ -81,7 +81,7 @@ impl Series {
 pub enum RangeError {
     #[error("since must be before until")]
     Backwards,
-    #[error("the range holds {0} buckets of a {1}; at most {BUCKETS_MAX} can be read (ask by the hour)")]
+    #[error("the range holds {0} buckets by the {1}; at most {BUCKETS_MAX} can be read (ask by the hour)")]
     TooLong(i64, &'static str),
 }
 

@@ -440,7 +440,7 @@ async fn the_overview_charts_activity_and_lists_the_most_failed_endpoints_first(
     assert!(down_at < ok_at, "failing first: {table}");
     assert!(table.contains("<tr class=\"failing\">"), "{table}");
     let summary = attempts_chart.split("aria-label=\"").nth(1).unwrap().split('"').next().unwrap();
-    assert!(summary.starts_with("Attempts, 61 buckets of a minute; Succeeded "), "{summary}");
+    assert!(summary.starts_with("Attempts, 61 buckets, by the minute; Succeeded "), "{summary}");
     assert!(!summary.contains("Failed 0 in all"), "the failures are drawn: {summary}");
 
     // The default period is the day, by the hour; a period that is not offered is refused.

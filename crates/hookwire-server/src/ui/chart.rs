@@ -9,8 +9,8 @@ use hookwire_core::time_fmt::{Millis, from_millis};
 use super::html::esc;
 use crate::activity::Series;
 
-const WIDTH: f64 = 720.0;
-const HEIGHT: f64 = 170.0;
+const WIDTH: f64 = 380.0;
+const HEIGHT: f64 = 180.0;
 const LEFT: f64 = 48.0;
 const RIGHT: f64 = 8.0;
 const TOP: f64 = 8.0;
@@ -167,7 +167,7 @@ impl Chart<'_> {
             .collect();
         format!(
             "<figure class=\"chart\"><figcaption>{title}</figcaption>\
-             <svg viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\" aria-label=\"{summary}\" preserveAspectRatio=\"none\">{svg}</svg>\
+             <svg viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\" aria-label=\"{summary}\">{svg}</svg>\
              <div class=\"chart-legend\">{legend}</div></figure>",
             title = esc(self.title),
             summary = esc(&self.summary()),
@@ -176,7 +176,8 @@ impl Chart<'_> {
 
     /// What the chart shows, in words (its accessible name).
     fn summary(&self) -> String {
-        let mut parts = vec![format!("{}, {} buckets of a {}", self.title, self.starts.len(), self.resolution.name())];
+        let mut parts =
+            vec![format!("{}, {} buckets, by the {}", self.title, self.starts.len(), self.resolution.name())];
         for layer in &self.bars {
             let total: f64 = layer.values.iter().flatten().sum();
             parts.push(format!("{} {} in all", layer.label, number(total)));
@@ -194,8 +195,8 @@ impl Chart<'_> {
 }
 
 /// The activity charts of a series: attempts (succeeded and failed, stacked), success rate,
-/// and latency p50/p99.
-pub fn activity_charts(series: &Series) -> String {
+/// and latency p50/p99, in one grid with any `more` charts after them.
+pub fn activity_charts(series: &Series, more: &str) -> String {
     let starts: Vec<Millis> = series.buckets.iter().map(|b| b.start).collect();
     let each = |f: &dyn Fn(&hookwire_core::activity::Counts) -> Option<f64>| {
         series.buckets.iter().map(|b| f(&b.counts)).collect::<Vec<_>>()
@@ -237,7 +238,7 @@ pub fn activity_charts(series: &Series) -> String {
         ],
         floor_max: 10.0,
     };
-    format!("<div class=\"charts\">{}{}{}</div>", attempts.render(), rate.render(), latency.render())
+    format!("<div class=\"charts\">{}{}{}{more}</div>", attempts.render(), rate.render(), latency.render())
 }
 
 #[cfg(test)]
@@ -274,7 +275,7 @@ mod tests {
         };
         let svg = chart.render();
         assert!(
-            svg.contains("Latency &lt;p50&gt;, 4 buckets of a minute; Succeeded 4 in all; p50 at most 9 ms"),
+            svg.contains("Latency &lt;p50&gt;, 4 buckets, by the minute; Succeeded 4 in all; p50 at most 9 ms"),
             "{svg}"
         );
         assert_eq!(svg.matches("<polyline").count(), 1, "{svg}");

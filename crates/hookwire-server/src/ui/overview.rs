@@ -106,12 +106,11 @@ pub async fn show(_: Operator, State(state): State<AppState>, query: QueryPairs)
     let failing = failing_table(&state, scope).await?;
     let body = format!(
         "<h1>Overview</h1>{periods}<p class=\"muted\">{label}, every application, by the {unit} (UTC).</p>{tiles}\
-         {charts}<div class=\"charts\">{queue}</div><h2>Most failed endpoints</h2>{failing}",
+         {charts}<h2>Most failed endpoints</h2>{failing}",
         periods = period_links("/ui/overview?", value),
         unit = resolution.name(),
         tiles = tiles(&series.total(), &queue_tile),
-        charts = activity_charts(&series),
-        queue = queue_chart.render(),
+        charts = activity_charts(&series, &queue_chart.render()),
     );
     Ok(page(Section::Overview, "Overview", &body))
 }
@@ -164,6 +163,6 @@ pub async fn section(
         periods = period_links(base, value),
         unit = resolution.name(),
         tiles = tiles(&series.total(), ""),
-        charts = activity_charts(&series),
+        charts = activity_charts(&series, ""),
     ))
 }
