@@ -699,6 +699,16 @@ test("portal logs: filters, paging, find by eventId, a message's attempts retryi
   await page.getByRole("button", { name: "Filter" }).click();
   await waitFor("the bulk page", async () => (await rows()) === 25 && !(await page.locator(`#messages tr[data-msg="${vip.id}"]`).count()));
   await page.fill("#logs-filters input[name=tag]", "");
+  // Failed for good: only the invoice (its fail-final delivery); waiting or retrying: the same
+  // invoice (its fail-retrying delivery).
+  await page.selectOption("#logs-filters select[name=status]", "2");
+  await page.getByRole("button", { name: "Filter" }).click();
+  await waitFor("the failed invoice", async () => (await rows()) === 1 && (await page.locator(`#messages tr[data-msg="${vip.id}"]`).count()) === 1);
+  assert.match(page.url(), /status=2/);
+  await page.selectOption("#logs-filters select[name=status]", "1");
+  await page.getByRole("button", { name: "Filter" }).click();
+  await waitFor("the retrying invoice", async () => (await rows()) === 1 && /status=1/.test(page.url()));
+  await page.selectOption("#logs-filters select[name=status]", "");
   await page.fill("#logs-filters input[name=channel]", "billing");
   await page.getByRole("button", { name: "Filter" }).click();
   await waitFor("the billing message", async () => (await rows()) === 1);

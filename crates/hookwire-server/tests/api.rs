@@ -450,3 +450,44 @@ async fn svix_deprecated_paths_answer_like_the_current_ones() {
     assert_eq!(document["paths"]["/api/v1/app/{app_id}/msg/{msg_id}/attempt"]["get"]["deprecated"], true);
     app.stop().await;
 }
+
+/// `status` on the message list keeps the messages with a delivery in that status (Hookwire),
+/// with the other filters and paging; a status that does not exist is a 422 naming it.
+#[tokio::test]
+async fn messages_are_listed_by_the_status_of_their_deliveries() {
+    use support::receiver::{Receiver, Reply};
+    let app = TestApp::start().await;
+    let ok = Receiver::start().await;
+    let down = Receiver::start().await;
+    down.script([Reply::status(503)]);
+    let app_id = app.create_app().await;
+    app.create_endpoint(&app_id, json!({"url": ok.url})).await;
+    app.create_endpoint(
+        &app_id,
+        json!({"url": down.url, "filterTypes": ["order.*"], "retryPolicy": {"schedule": [3600]}}),
+    )
+    .await;
+    let a = app.send(&app_id, "order.paid", json!({})).await["id"].as_str().unwrap().to_owned();
+    let b = app.send(&app_id, "user.created", json!({})).await["id"].as_str().unwrap().to_owned();
+    ok.wait_for(2).await;
+    down.wait_for(1).await;
+    let ids = |status: &str| {
+        let path = format!("/api/v1/app/{app_id}/msg?status={status}");
+        let app = &app;
+        async move {
+            let (code, body) = app.get(&path).await;
+            assert_eq!(code, 200, "{path}: {body}");
+            body["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+        }
+    };
+    // The failed attempt leaves its delivery pending (a retry in an hour).
+    app.get_until(&format!("/api/v1/app/{app_id}/msg?status=1"), |v| v["data"].as_array().unwrap().len() == 1).await;
+    assert_eq!(ids("1").await, vec![a.clone()]);
+    assert_eq!(ids("0").await, vec![b.clone(), a.clone()], "both have a delivery that succeeded");
+    assert!(ids("2").await.is_empty());
+    assert_eq!(ids("1&event_types=user.created").await, Vec::<String>::new(), "with the other filters");
+    let (code, body) = app.get(&format!("/api/v1/app/{app_id}/msg?status=9")).await;
+    assert_eq!(code, 422, "{body}");
+    assert_eq!(body["detail"][0]["loc"], json!(["query", "status"]));
+    app.stop().await;
+}

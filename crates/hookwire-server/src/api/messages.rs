@@ -250,11 +250,12 @@ async fn create_message(
     Ok((StatusCode::ACCEPTED, Json(out)))
 }
 
-/// List an application's messages, newest first.
+/// List an application's messages, newest first. Hookwire: `status` (0 success, 1 pending, 2
+/// failed, 3 sending, 4 canceled) keeps the messages with at least one delivery in that status.
 #[utoipa::path(get, path = "/api/v1/app/{app_id}/msg", tag = "Message",
     params(("app_id" = String, Path), ("limit" = Option<usize>, Query), ("iterator" = Option<String>, Query),
         ("order" = Option<String>, Query), ("event_types" = Option<String>, Query), ("channel" = Option<String>, Query),
-        ("tag" = Option<String>, Query),
+        ("tag" = Option<String>, Query), ("status" = Option<i64>, Query),
         ("before" = Option<String>, Query), ("after" = Option<String>, Query), ("with_content" = Option<bool>, Query)),
     responses((status = 200, body = ListResponse<MessageOut>)))]
 async fn list_messages(
@@ -269,7 +270,7 @@ async fn list_messages(
         matching: super::extract::message_match(&query)?,
         before: query.timestamp("before")?,
         after: query.timestamp("after")?,
-        status: None,
+        status: query.status()?,
     };
     let with_content = query.bool("with_content")?.unwrap_or(true);
     let messages = state.store.list_messages(app.id, &filter).await?;

@@ -23,7 +23,7 @@
   // The API's names for a form's fields, where they differ from the form's (PATCH aliases).
   // (`headers`: the header form's name field, for an error about one header.)
   const FIELD_ALIASES = { throttleRate: "rateLimit", filterTypes: "eventTypes", headers: "name" };
-  const LOG_FILTERS = ["event_types", "tag", "channel", "after", "before"];
+  const LOG_FILTERS = ["event_types", "status", "tag", "channel", "after", "before"];
   const TRANSFORMATION_TEMPLATE =
     "function handler(webhook) {\n  // webhook: {method, url, eventType, payload, variables, cancel}\n  return webhook;\n}\n";
   const DESTINATION_TEMPLATE =
@@ -1067,6 +1067,7 @@
     await formAct(form, "logs-errors", async () => {
       const params = new URLSearchParams({ limit: String(MESSAGES_PER_PAGE), with_content: "false" });
       if (filters.event_types) params.set("event_types", splitTypes(filters.event_types).join(","));
+      if (filters.status) params.set("status", filters.status);
       if (filters.tag) params.set("tag", filters.tag);
       if (filters.channel) params.set("channel", filters.channel);
       if (filters.after) params.set("after", isoTime("after", filters.after));
