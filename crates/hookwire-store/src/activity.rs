@@ -2,8 +2,30 @@
 //! the larger-of function. Rows are added to, never overwritten, so any number of writers may
 //! add to the same bucket.
 
-use hookwire_core::activity::{Bucket, Counts, LATENCY_BUCKETS};
+use std::collections::BTreeMap;
+
+use hookwire_core::activity::{Bucket, Counts, LATENCY_BUCKETS, Resolution};
 use hookwire_core::time_fmt::Millis;
+use hookwire_core::{AppId, EndpointId};
+
+use crate::ActivityRow;
+
+/// One row to add to: (endpoint, resolution in ms, bucket start) and what to add.
+pub(crate) type Keyed = ((EndpointId, i64, Millis), (AppId, Counts));
+
+/// The rows to add to for `rows`, minute and hour, merged per key and in key order: one
+/// statement per row written, and every writer takes the rows' locks in the same order (two
+/// PostgreSQL nodes adding to the same hour cannot deadlock).
+pub(crate) fn keyed(rows: &[ActivityRow]) -> Vec<Keyed> {
+    let mut merged: BTreeMap<(EndpointId, i64, Millis), (AppId, Counts)> = BTreeMap::new();
+    for row in rows {
+        for resolution in Resolution::ALL {
+            let key = (row.endpoint_id, resolution.ms(), resolution.floor(row.at));
+            merged.entry(key).or_insert_with(|| (row.app_id, Counts::default())).1.merge(&row.counts);
+        }
+    }
+    merged.into_iter().collect()
+}
 
 /// SQL of one dialect: how a placeholder and the larger of two values are written.
 #[derive(Clone, Copy)]
@@ -112,6 +134,18 @@ pub(crate) fn queue_sql(dialect: Dialect) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rows_are_merged_per_bucket_in_one_order() {
+        let (app, e) = (AppId::generate(), EndpointId::generate());
+        let mut one = Counts::default();
+        one.record(true, false, 1);
+        let row = |at| ActivityRow { app_id: app, endpoint_id: e, at, counts: one };
+        let hour = 7_200_000;
+        let keyed = keyed(&[row(hour + 61_000), row(hour + 1_000)]);
+        let keys: Vec<_> = keyed.iter().map(|(k, (_, c))| (k.1, k.2, c.succeeded)).collect();
+        assert_eq!(keys, vec![(60_000, hour, 1), (60_000, hour + 60_000, 1), (3_600_000, hour, 2)]);
+    }
 
     #[test]
     fn the_add_statement_names_every_count_once() {

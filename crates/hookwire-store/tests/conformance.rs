@@ -1437,18 +1437,44 @@ async fn activity_adds_up_by_minute_and_hour_per_scope_and_is_purged_by_age(back
     assert_eq!(hours[0].counts, app_total);
     let everything = f.store.activity(&query(None, None, Resolution::Hour)).await.unwrap();
     assert_eq!(everything[0].counts.attempts(), 10);
+
     // A range ending before a bucket leaves it out.
     let early = ActivityQuery { until: hour + 60_000, ..query(Some(f.app.id), None, Resolution::Minute) };
     assert_eq!(f.store.activity(&early).await.unwrap().len(), 1);
 
+    // Writers adding to the same minutes and hour at once (on PostgreSQL, concurrent
+    // transactions) all count, and none deadlocks.
+    let concurrent = (0..8).map(|n| {
+        let store = f.store.clone();
+        let rows: Vec<ActivityRow> =
+            (0..3).map(|m| row(f.app.id, other.id, hour + 600_000 + ((m + n) % 3) * 60_000, counts(1, 0, 5))).collect();
+        tokio::spawn(async move { store.add_activity(rows).await })
+    });
+    for writer in concurrent.collect::<Vec<_>>() {
+        writer.await.unwrap().unwrap();
+    }
+    let later = ActivityQuery {
+        since: hour + 600_000,
+        until: hour + 780_000,
+        ..query(Some(f.app.id), Some(other.id), Resolution::Minute)
+    };
+    let added = f.store.activity(&later).await.unwrap();
+    assert_eq!(added.iter().map(|b| b.counts.succeeded).collect::<Vec<_>>(), vec![8, 8, 8]);
+    let later_hours = ActivityQuery { resolution: Resolution::Hour, ..later };
+    assert_eq!(
+        f.store.activity(&later_hours).await.unwrap()[0].counts.succeeded,
+        24,
+        "the hour row counts every minute's"
+    );
+
     // Per endpoint: most failed first, then most attempts.
     let by = f.store.activity_by_endpoint(&query(None, None, Resolution::Hour), 10).await.unwrap();
     let order: Vec<_> = by.iter().map(|e| (e.endpoint_id, e.counts.failed, e.counts.attempts())).collect();
-    assert_eq!(order[..2], [(f.endpoint.id, 1, 4), (other.id, 1, 1)]);
+    assert_eq!(order[..2], [(other.id, 1, 25), (f.endpoint.id, 1, 4)]);
     assert_eq!((by.len(), by[2].app_id, by[2].counts.succeeded), (3, other_app.id, 5));
-    assert_eq!(by[0].app_id, f.app.id);
+    assert_eq!(by[1].app_id, f.app.id);
     let first = f.store.activity_by_endpoint(&query(Some(f.app.id), None, Resolution::Minute), 1).await.unwrap();
-    assert_eq!((first.len(), first[0].counts), (1, counts(3, 1, 40)));
+    assert_eq!((first.len(), first[0].endpoint_id, first[0].counts.attempts()), (1, other.id, 25));
 
     f.store.sample_queue(QueueSample { start: hour + 5, due: 4, scheduled: 9 }).await.unwrap();
     f.store.sample_queue(QueueSample { start: hour + 6, due: 7, scheduled: 1 }).await.unwrap();
@@ -1457,7 +1483,7 @@ async fn activity_adds_up_by_minute_and_hour_per_scope_and_is_purged_by_age(back
 
     // Minutes go after two days, hours after ninety.
     let purged = f.store.purge_activity(hour + 3 * 86_400_000).await.unwrap();
-    assert_eq!(purged, 3 + 1, "three minute rows and the queue sample");
+    assert_eq!(purged, 3 + 3 + 1, "six minute rows and the queue sample");
     assert!(f.store.activity(&query(None, None, Resolution::Minute)).await.unwrap().is_empty());
     assert_eq!(f.store.activity(&query(None, None, Resolution::Hour)).await.unwrap().len(), 1);
     f.store.delete_app(f.app.id).await.unwrap();

@@ -13,24 +13,21 @@ use crate::{ActivityQuery, ActivityRow, ActivityStore, EndpointActivity};
 
 #[async_trait]
 impl ActivityStore for PgStore {
-    async fn add_activity(&self, mut rows: Vec<ActivityRow>) -> StoreResult<()> {
+    async fn add_activity(&self, rows: Vec<ActivityRow>) -> StoreResult<()> {
         if rows.is_empty() {
             return Ok(());
         }
-        // One order for every writer, so two nodes adding to the same rows cannot deadlock.
-        rows.sort_by_key(|row| (row.endpoint_id, row.at));
+        // In key order: two nodes adding to the same rows take their locks in the same order.
+        let keyed = activity::keyed(&rows);
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let add = tx.prepare_cached(&activity::add_sql(POSTGRES)).await?;
-        for row in &rows {
-            for resolution in Resolution::ALL {
-                let (endpoint, app) = (row.endpoint_id.to_string(), row.app_id.to_string());
-                let (ms, start) = (resolution.ms() as i32, resolution.floor(row.at));
-                let counts = activity::count_values(&row.counts);
-                let mut params: Vec<&(dyn ToSql + Sync)> = vec![&endpoint, &ms, &start, &app];
-                params.extend(counts.iter().map(|n| n as &(dyn ToSql + Sync)));
-                tx.execute(&add, &params).await?;
-            }
+        for ((endpoint, resolution, start), (app, counts)) in &keyed {
+            let (endpoint, app, resolution) = (endpoint.to_string(), app.to_string(), *resolution as i32);
+            let counts = activity::count_values(counts);
+            let mut params: Vec<&(dyn ToSql + Sync)> = vec![&endpoint, &resolution, start, &app];
+            params.extend(counts.iter().map(|n| n as &(dyn ToSql + Sync)));
+            tx.execute(&add, &params).await?;
         }
         tx.commit().await?;
         Ok(())

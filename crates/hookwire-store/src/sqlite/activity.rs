@@ -18,19 +18,18 @@ impl ActivityStore for SqliteStore {
         if rows.is_empty() {
             return Ok(());
         }
+        let keyed = activity::keyed(&rows);
         self.write(move |conn| {
             let mut add = conn.prepare_cached(&activity::add_sql(SQLITE))?;
-            for row in &rows {
-                for resolution in Resolution::ALL {
-                    let mut values = vec![
-                        Value::Text(row.endpoint_id.to_string()),
-                        Value::Integer(resolution.ms()),
-                        Value::Integer(resolution.floor(row.at)),
-                        Value::Text(row.app_id.to_string()),
-                    ];
-                    values.extend(activity::count_values(&row.counts).into_iter().map(Value::Integer));
-                    add.execute(params_from_iter(values))?;
-                }
+            for ((endpoint, resolution, start), (app, counts)) in &keyed {
+                let mut values = vec![
+                    Value::Text(endpoint.to_string()),
+                    Value::Integer(*resolution),
+                    Value::Integer(*start),
+                    Value::Text(app.to_string()),
+                ];
+                values.extend(activity::count_values(counts).into_iter().map(Value::Integer));
+                add.execute(params_from_iter(values))?;
             }
             Ok(())
         })
