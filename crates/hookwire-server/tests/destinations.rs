@@ -98,6 +98,11 @@ async fn a_polling_endpoint_reads_its_stream_in_order_by_iterator_and_by_consume
     assert_eq!(ids(&typed).len(), 0, "and the event-type filter, within the destination's own");
     let (status, error) = app.get(&format!("{poll}?iterator=not-a-position")).await;
     assert_eq!((status.as_u16(), &error["detail"][0]["loc"]), (422, &json!(["query", "iterator"])));
+    // A position past the log's end is refused: a consumer keeping it would miss every message
+    // until the log reached it.
+    let future = past_end(second["iterator"].as_str().unwrap());
+    let (status, error) = app.get(&format!("{poll}?iterator={future}")).await;
+    assert_eq!((status.as_u16(), &error["detail"][0]["loc"]), (422, &json!(["query", "iterator"])), "{error}");
     let (status, _) = app.get(&format!("{poll}?limit=0")).await;
     assert_eq!(status, 422);
     let (status, _) = app.get(&format!("{poll}?cursor=1")).await;
@@ -299,6 +304,18 @@ async fn a_fifo_endpoint_is_steered_by_skip_force_retry_next_event_and_its_secre
     assert_eq!(status, 200);
     let (status, error) = app.post(&format!("{path}/skip"), json!({"iterator": "not-a-position"})).await;
     assert_eq!((status.as_u16(), &error["detail"][0]["loc"]), (422, &json!(["body", "iterator"])));
+    // A position past the log's end is refused too (the sender would skip every message until
+    // the log reached it); one the log made is taken.
+    let reader = poller(&app, &app_id, json!({"type": "pollingEndpoint"})).await;
+    let read = app.get(&format!("/api/v1/app/{app_id}/poller/{}", reader["id"].as_str().unwrap())).await.1;
+    let end = read["iterator"].as_str().unwrap().to_owned();
+    assert_eq!(app.post(&format!("{path}/skip"), json!({"iterator": end})).await.0, 200);
+    let (status, error) = app.post(&format!("{path}/skip"), json!({"iterator": past_end(&end)})).await;
+    assert_eq!(
+        (status.as_u16(), &error["detail"][0]["loc"]),
+        (422, &json!(["body", "iterator"])),
+        "skipping past the end: {error}"
+    );
 
     let key = app.get(&format!("{path}/secret")).await.1["key"].as_str().unwrap().to_owned();
     assert!(key.starts_with("whsec_"));
@@ -613,4 +630,13 @@ async fn a_failing_batch_whose_messages_no_longer_match_is_over_and_sealed_looki
     let over = app.get_until(&path, |d| d["status"] == "enabled").await;
     assert_eq!(over["failureReason"], Value::Null, "{over}");
     app.stop().await;
+}
+
+/// A position of the same form as `position`, far past the log's end (SQLite: a sequence number;
+/// PostgreSQL: a transaction id and a message id).
+fn past_end(position: &str) -> String {
+    match position.split_once('.') {
+        Some((xid, rest)) => format!("{}.{rest}", xid.parse::<i64>().unwrap() + 1_000_000),
+        None => (position.parse::<i64>().unwrap() + 1_000_000).to_string(),
+    }
 }

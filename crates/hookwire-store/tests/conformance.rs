@@ -1198,6 +1198,17 @@ async fn destinations_are_kept_and_their_consumers_positions_with_them(backend: 
     f.store.save_consumer_position(d.id, "worker-1", &start, NOW).await.unwrap();
     let refused = f.store.save_consumer_position(d.id, "worker-1", "nonsense", NOW).await;
     assert!(matches!(refused, Err(StoreError::Invalid(_))), "{refused:?}");
+    // A position past the end of the log was never made by it: a reader keeping one would skip
+    // every message until the log reached it. The end itself and every position read are fine.
+    let now_end = f.store.log_end(f.app.id).await.unwrap();
+    assert!(f.store.read_log(f.app.id, &now_end, 10).await.unwrap().is_empty());
+    assert!(f.store.read_log(f.app.id, &end, 10).await.unwrap().is_empty(), "the last message read");
+    let future = match now_end.split_once('.') {
+        Some((xid, rest)) => format!("{}.{rest}", xid.parse::<i64>().unwrap() + 1_000),
+        None => (now_end.parse::<i64>().unwrap() + 1_000).to_string(),
+    };
+    let past_end = f.store.read_log(f.app.id, &future, 10).await;
+    assert!(matches!(&past_end, Err(StoreError::Invalid(why)) if why.contains("past the end")), "{past_end:?}");
     assert!(matches!(f.store.read_log(f.app.id, "1.2.3", 10).await, Err(StoreError::Invalid(_))));
 
     // A FIFO destination is leased to one sender at a time; its progress is saved under the lease.

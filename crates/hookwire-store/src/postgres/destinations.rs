@@ -320,6 +320,16 @@ impl DestinationStore for PgStore {
         let client = self.client().await?;
         let statement = client.prepare_cached(&sql).await?;
         let rows = client.query(&statement, &[&app.to_string(), &xid.to_string(), &id, &(limit as i64)]).await?;
+        // Nothing after it: it may be past the end, a position this log never made (every one
+        // it makes is before the oldest running transaction), which a reader would otherwise
+        // keep, skipping every message until the log reached it.
+        if rows.is_empty() {
+            let xmin: i64 =
+                client.query_one("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint", &[]).await?.get(0);
+            if xid >= xmin {
+                return Err(StoreError::Invalid(format!("{position:?} is past the end of this log")));
+            }
+        }
         rows.iter()
             .map(|row| {
                 let message = rows::message(row)?;

@@ -356,6 +356,16 @@ impl DestinationStore for SqliteStore {
                 let (seq, message) = row?;
                 read.push((seq.to_string(), message));
             }
+            // Nothing after it: it may be past the end, a position this log never made, which a
+            // reader would otherwise keep, skipping every message until the log reached it.
+            if read.is_empty() {
+                let end: i64 = conn
+                    .prepare_cached("SELECT COALESCE(MAX(log_seq), 0) FROM messages WHERE app_id = ?1")?
+                    .query_row([app.to_string()], |r| r.get(0))?;
+                if after > end {
+                    return Err(StoreError::Invalid(format!("{after} is past the end of this log ({end})")));
+                }
+            }
             Ok(read)
         })
         .await
