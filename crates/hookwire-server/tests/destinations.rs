@@ -640,3 +640,26 @@ fn past_end(position: &str) -> String {
         None => (position.parse::<i64>().unwrap() + 1_000_000).to_string(),
     }
 }
+
+/// A failing batch is simulated as it will go again (up to its saved end), not with messages
+/// that arrived after it was cut.
+#[tokio::test]
+async fn a_failing_batch_is_simulated_as_it_will_be_retried() {
+    use support::receiver::{Receiver, Reply};
+    let app = TestApp::start().await;
+    let receiver = Receiver::start().await;
+    receiver.script([Reply { status: 503, headers: vec![("retry-after", "3600".into())], ..Reply::default() }]);
+    let app_id = app.create_app().await;
+    let sink = json!({"type": "fifoEndpoint", "uid": "sink", "batchSize": 10, "config": {"url": receiver.url}});
+    poller(&app, &app_id, sink).await;
+    let path = format!("/api/v1/app/{app_id}/destination/sink");
+    let code = "function handler(input) { return input.events.map(e => e.eventType); }";
+    let (status, _) = app.request(Method::PATCH, &format!("{path}/transformation"), Some(json!({"code": code}))).await;
+    assert_eq!(status, 204);
+    app.send(&app_id, "first.one", json!({})).await;
+    app.get_until(&path, |d| d["status"] == "retrying").await;
+    app.send(&app_id, "second.one", json!({})).await;
+    let pending = app.post_ok(&format!("{path}/transformation/simulate"), json!({}), 200).await;
+    assert_eq!(pending["payload"], json!(["first.one"]), "the batch as it will be retried: {pending}");
+    app.stop().await;
+}

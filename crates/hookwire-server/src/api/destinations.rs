@@ -1053,10 +1053,8 @@ pub async fn simulate_destination_transformation(
             built
         }
         None => {
-            let mut position = d.progress.clone().map_or_else(|| d.start.clone(), |p| p.position);
-            let request =
-                PollRequest { limit: d.batch_size as usize, event_type: None, channel: None, wait: Duration::ZERO };
-            let (found, _) = scan(state, d, &mut position, &request).await?;
+            // The batch the sender would send next: a failing one up to its saved end.
+            let found = crate::ops::fifo::pending_batch(state.store.as_ref(), d).await?;
             if found.is_empty() {
                 return Err(ApiError::invalid(&["body", "events"], "nothing is waiting to be sent: give events"));
             }

@@ -246,6 +246,16 @@ struct Batch {
     scanned_all_it_may: bool,
 }
 
+/// The messages a FIFO destination sends next: its failing batch exactly as it was (up to its
+/// saved end), else the next batch from its position (the API's simulation shows this).
+pub async fn pending_batch(store: &dyn Store, destination: &Destination) -> Result<Vec<Message>, StoreError> {
+    let (position, end) = match &destination.progress {
+        Some(progress) => (progress.position.clone(), progress.batch_end.clone()),
+        None => (destination.start.clone(), None),
+    };
+    Ok(next_batch(store, destination, &position, end.as_deref()).await?.messages)
+}
+
 async fn next_batch(
     store: &dyn Store,
     destination: &Destination,
