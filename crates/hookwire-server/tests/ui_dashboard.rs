@@ -243,8 +243,8 @@ async fn applications_are_created_edited_and_deleted_from_forms() {
         assert!(html.contains(&format!("value=\"{}\"", form[0].1)), "what was typed is kept");
     }
     let unknown = browser.post("/ui/apps", &[("name", "X"), ("colour", "blue")]).await;
-    assert_eq!(unknown.status(), 400);
-    assert!(unknown.text().await.unwrap().contains("colour"), "an unknown field is refused by name");
+    assert_eq!(unknown.status(), 422, "as the API answers an unknown field");
+    assert!(unknown.text().await.unwrap().contains("body.colour"), "an unknown field is refused by name");
     assert_eq!(app.get("/api/v1/app").await.1["data"].as_array().unwrap().len(), 1, "nothing else was created");
 
     let edit = format!("/ui/apps/{id}/edit");

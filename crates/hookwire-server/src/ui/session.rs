@@ -91,12 +91,24 @@ pub fn is_same_origin(headers: &HeaderMap, public_url: Option<&str>) -> bool {
     matches_host || matches_public
 }
 
-/// Parses an `application/x-www-form-urlencoded` body; a malformed one is a 400 page.
+/// Parses an `application/x-www-form-urlencoded` body: a field the form does not have, or one
+/// it needs and lacks, is a 422 naming it (as the API answers a JSON body); a body that is not a
+/// form at all is a 400 page.
 pub fn form<T: DeserializeOwned>(body: &Bytes) -> Result<T, UiError> {
     if body.len() > FORM_BYTES_MAX {
         return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "form too large").into());
     }
-    serde_urlencoded::from_bytes(body).map_err(|e| ApiError::bad_request(format!("invalid form: {e}")).into())
+    serde_urlencoded::from_bytes(body).map_err(|e| {
+        let text = e.to_string();
+        // serde's wording: "unknown field `colour`, expected …" / "missing field `name`".
+        let named = ["unknown field `", "missing field `"]
+            .iter()
+            .find_map(|prefix| text.strip_prefix(prefix)?.split('`').next().map(str::to_owned));
+        match named {
+            Some(field) => ApiError::invalid(&["body", &field], text).into(),
+            None => ApiError::bad_request(format!("invalid form: {text}")).into(),
+        }
+    })
 }
 
 pub async fn sign_in_page(headers: HeaderMap, State(state): State<AppState>) -> Response {
