@@ -4,70 +4,12 @@
 
 mod support;
 
-use reqwest::header::{CONTENT_SECURITY_POLICY, LOCATION, SET_COOKIE, X_FRAME_OPTIONS};
+use reqwest::header::{CONTENT_SECURITY_POLICY, SET_COOKIE, X_FRAME_OPTIONS};
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
+use support::browser::{Browser, location};
 use support::receiver::Receiver;
 use support::{ADMIN_TOKEN, TestApp, eventually};
-
-/// A browser-like client: no redirects followed, so each answer can be checked.
-struct Browser {
-    client: reqwest::Client,
-    base: String,
-    cookie: Option<String>,
-}
-
-impl Browser {
-    fn new(app: &TestApp) -> Self {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Self { client, base: app.url.clone(), cookie: None }
-    }
-
-    async fn get(&self, path: &str) -> Response {
-        let mut request = self.client.get(format!("{}{path}", self.base));
-        if let Some(cookie) = &self.cookie {
-            request = request.header("cookie", cookie);
-        }
-        request.send().await.unwrap()
-    }
-
-    async fn text(&self, path: &str) -> String {
-        let response = self.get(path).await;
-        assert_eq!(response.status(), 200, "GET {path}");
-        response.text().await.unwrap()
-    }
-
-    /// A form POST as a page of this origin sends it (unless `origin` says otherwise).
-    async fn post(&self, path: &str, form: &[(&str, &str)], origin: Option<&str>) -> Response {
-        let body = serde_urlencoded::to_string(form).unwrap();
-        let mut request = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body);
-        if let Some(origin) = origin {
-            request = request.header("origin", origin);
-        }
-        if let Some(cookie) = &self.cookie {
-            request = request.header("cookie", cookie);
-        }
-        request.send().await.unwrap()
-    }
-
-    async fn sign_in(&mut self, token: &str) -> Response {
-        let origin = self.base.clone();
-        let response = self.post("/ui/login", &[("token", token)], Some(&origin)).await;
-        if let Some(set) = response.headers().get(SET_COOKIE) {
-            self.cookie = Some(set.to_str().unwrap().split(';').next().unwrap().to_owned());
-        }
-        response
-    }
-}
-
-fn location(response: &Response) -> &str {
-    response.headers().get(LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("")
-}
 
 fn header(response: &Response, name: reqwest::header::HeaderName) -> &str {
     response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
@@ -126,7 +68,7 @@ async fn sign_in_sets_a_strict_cookie_and_sign_out_clears_it() {
     assert!(browser.text("/ui/apps").await.contains("<h1>Applications</h1>"));
     let kept = browser.cookie.clone();
     let origin = app.url.clone();
-    let out = browser.post("/ui/logout", &[], Some(&origin)).await;
+    let out = browser.post_from("/ui/logout", &[], Some(&origin)).await;
     assert_eq!(out.status(), StatusCode::SEE_OTHER);
     assert!(header(&out, SET_COOKIE).contains("Max-Age=0"));
     // Signing out ends the session on the server: a kept copy of the cookie no longer works.
@@ -213,7 +155,7 @@ async fn posts_from_other_origins_are_refused() {
     let path = format!("/ui/apps/{app_id}/endpoints");
     let form = [("url", receiver.url.as_str()), ("event_types", "a.b")];
     for origin in [Some("http://evil.example"), Some("null"), None] {
-        let response = browser.post(&path, &form, origin).await;
+        let response = browser.post_from(&path, &form, origin).await;
         assert_eq!(response.status(), StatusCode::FORBIDDEN, "origin {origin:?}");
     }
     let cross = browser
@@ -229,11 +171,11 @@ async fn posts_from_other_origins_are_refused() {
         .unwrap();
     assert_eq!(cross.status(), StatusCode::FORBIDDEN);
     // Sign-in is a POST too: a cross-site page cannot log the browser in (login CSRF).
-    let login = browser.post("/ui/login", &[("token", ADMIN_TOKEN)], Some("http://evil.example")).await;
+    let login = browser.post_from("/ui/login", &[("token", ADMIN_TOKEN)], Some("http://evil.example")).await;
     assert_eq!(login.status(), StatusCode::FORBIDDEN);
     assert_eq!(app.get(&format!("/api/v1/app/{app_id}/endpoint")).await.1["data"], json!([]));
     let origin = app.url.clone();
-    let ok = browser.post(&path, &form, Some(&origin)).await;
+    let ok = browser.post_from(&path, &form, Some(&origin)).await;
     assert_eq!(ok.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.get(&format!("/api/v1/app/{app_id}/endpoint")).await.1["data"][0]["url"], json!(receiver.url));
     app.stop().await;
@@ -248,7 +190,7 @@ async fn operator_flow_create_test_event_resend_recover() {
     browser.sign_in(ADMIN_TOKEN).await;
     let origin = app.url.clone();
     let created = browser
-        .post(
+        .post_from(
             &format!("/ui/apps/{app_id}/endpoints"),
             &[("url", &receiver.url), ("event_types", "order.paid")],
             Some(&origin),
@@ -257,7 +199,8 @@ async fn operator_flow_create_test_event_resend_recover() {
     let endpoint_page = location(&created).to_owned();
     assert!(endpoint_page.starts_with(&format!("/ui/apps/{app_id}/endpoints/ep_")), "{endpoint_page}");
     let endpoint_path = endpoint_page.split('?').next().unwrap().to_owned();
-    let sent = browser.post(&format!("{endpoint_path}/test"), &[("event_type", "order.paid")], Some(&origin)).await;
+    let sent =
+        browser.post_from(&format!("{endpoint_path}/test"), &[("event_type", "order.paid")], Some(&origin)).await;
     let message_page = location(&sent).to_owned();
     assert!(message_page.contains("/messages/msg_"), "{message_page}");
     receiver.wait_for(1).await;
@@ -269,7 +212,7 @@ async fn operator_flow_create_test_event_resend_recover() {
     .await;
     assert!(html.contains("HTTP 200") && html.contains("order.paid"), "{html}");
     let resend_path = format!("{message_path}/resend/{}", endpoint_path.rsplit('/').next().unwrap());
-    assert_eq!(browser.post(&resend_path, &[], Some(&origin)).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(browser.post_from(&resend_path, &[], Some(&origin)).await.status(), StatusCode::SEE_OTHER);
     receiver.wait_for(2).await;
     eventually("two attempts on the endpoint page", || async {
         let html = browser.text(&endpoint_path).await;
@@ -280,15 +223,16 @@ async fn operator_flow_create_test_event_resend_recover() {
     assert!(search.contains(&message_path), "{search}");
     let none = browser.text(&format!("/ui/apps/{app_id}/messages?status=fail")).await;
     assert!(none.contains("No messages match."), "{none}");
-    let recovered =
-        browser.post(&format!("{endpoint_path}/recover"), &[("since", "2000-01-01T00:00:00Z")], Some(&origin)).await;
+    let recovered = browser
+        .post_from(&format!("{endpoint_path}/recover"), &[("since", "2000-01-01T00:00:00Z")], Some(&origin))
+        .await;
     assert!(location(&recovered).contains("background%20task%20qtask_"), "{}", location(&recovered));
-    let disabled = browser.post(&format!("{endpoint_path}/enabled"), &[("enabled", "false")], Some(&origin)).await;
+    let disabled = browser.post_from(&format!("{endpoint_path}/enabled"), &[("enabled", "false")], Some(&origin)).await;
     assert_eq!(disabled.status(), StatusCode::SEE_OTHER);
     let (_, endpoints) = app.get(&format!("/api/v1/app/{app_id}/endpoint")).await;
     assert_eq!(endpoints["data"][0]["disabled"], json!(true));
     assert!(browser.text(&format!("/ui/apps/{app_id}")).await.contains("100%"));
-    let portal = browser.post(&format!("/ui/apps/{app_id}/portal"), &[], Some(&origin)).await;
+    let portal = browser.post_from(&format!("/ui/apps/{app_id}/portal"), &[], Some(&origin)).await;
     assert!(location(&portal).starts_with("/portal/#token=hwp_"), "{}", location(&portal));
     app.stop().await;
 }
@@ -398,7 +342,7 @@ async fn the_dashboard_edits_tests_and_removes_a_transformation() {
     let code =
         "function handler(w) { console.log('seen', w.eventType); w.payload = {text: '<b>' + w.eventType}; return w; }";
     let tested = browser
-        .post(
+        .post_from(
             &format!("{page}/transformation/test"),
             &[("code", code), ("event_type", "user.created"), ("payload", "{\"id\": 1}"), ("enabled", "true")],
             origin,
@@ -410,19 +354,20 @@ async fn the_dashboard_edits_tests_and_removes_a_transformation() {
     assert!(html.contains("seen user.created"), "console output shown");
     assert!(html.contains("Currently: none"), "a test saves nothing");
 
-    let broken = browser.post(&format!("{page}/transformation"), &[("code", "function handler( {")], origin).await;
+    let broken = browser.post_from(&format!("{page}/transformation"), &[("code", "function handler( {")], origin).await;
     assert_eq!(broken.status(), 422);
     assert!(broken.text().await.unwrap().contains("line 1: SyntaxError"));
 
-    let saved = browser.post(&format!("{page}/transformation"), &[("code", code), ("enabled", "true")], origin).await;
+    let saved =
+        browser.post_from(&format!("{page}/transformation"), &[("code", code), ("enabled", "true")], origin).await;
     assert_eq!(saved.status(), 303);
     let api = format!("/api/v1/app/{app_id}/endpoint/{}/transformation", endpoint["id"].as_str().unwrap());
     assert_eq!(app.get(&api).await.1["enabled"], true);
     assert!(browser.text(&page).await.contains("Currently: enabled"));
-    let unchecked = browser.post(&format!("{page}/transformation"), &[("code", code)], origin).await;
+    let unchecked = browser.post_from(&format!("{page}/transformation"), &[("code", code)], origin).await;
     assert_eq!(unchecked.status(), 303);
     assert_eq!(app.get(&api).await.1["enabled"], false, "an unchecked box disables it");
-    let removed = browser.post(&format!("{page}/transformation"), &[("code", "  ")], origin).await;
+    let removed = browser.post_from(&format!("{page}/transformation"), &[("code", "  ")], origin).await;
     assert_eq!(removed.status(), 303);
     assert_eq!(app.get(&api).await.1["code"], serde_json::Value::Null);
     app.stop().await;
@@ -534,10 +479,10 @@ async fn the_dashboard_shows_destinations_and_steers_a_fifo() {
     assert!(html.contains("Skip backlog") && html.contains("Force retry") && html.contains(">Pause</button>"));
     let origin = app.url.clone();
     let origin = Some(origin.as_str());
-    let forged = browser.post(&format!("{page}/skip"), &[], Some("http://evil.example")).await;
+    let forged = browser.post_from(&format!("{page}/skip"), &[], Some("http://evil.example")).await;
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
 
-    let forced = browser.post(&format!("{page}/force-retry"), &[], origin).await;
+    let forced = browser.post_from(&format!("{page}/force-retry"), &[], origin).await;
     assert_eq!(forced.status(), StatusCode::SEE_OTHER);
     assert!(location(&forced).contains("notice=Retry%20forced"), "{}", location(&forced));
     receiver.wait_for(2).await;
@@ -546,7 +491,7 @@ async fn the_dashboard_shows_destinations_and_steers_a_fifo() {
     let attempts = browser.text(&page).await;
     assert_eq!(attempts.matches("<span class=\"badge bad\">fail</span>").count(), 2, "both tries are listed");
 
-    let skipped = browser.post(&format!("{page}/skip"), &[], origin).await;
+    let skipped = browser.post_from(&format!("{page}/skip"), &[], origin).await;
     assert_eq!(skipped.status(), StatusCode::SEE_OTHER);
     let (_, after_skip) = app.get(&api_path).await;
     assert_eq!(
@@ -556,21 +501,21 @@ async fn the_dashboard_shows_destinations_and_steers_a_fifo() {
     );
     assert!(browser.text(location(&skipped)).await.contains("Backlog skipped"), "{}", location(&skipped));
 
-    let paused = browser.post(&format!("{page}/status"), &[("status", "paused")], origin).await;
+    let paused = browser.post_from(&format!("{page}/status"), &[("status", "paused")], origin).await;
     assert_eq!(paused.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.get(&api_path).await.1["status"], "paused");
     let html = browser.text(&page).await;
     assert!(html.contains("badge muted\">paused") && html.contains(">Enable</button>"), "{html}");
-    let enabled = browser.post(&format!("{page}/status"), &[("status", "enabled")], origin).await;
+    let enabled = browser.post_from(&format!("{page}/status"), &[("status", "enabled")], origin).await;
     assert_eq!(enabled.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.get(&api_path).await.1["status"], "enabled");
-    let refused = browser.post(&format!("{page}/status"), &[("status", "asleep")], origin).await;
+    let refused = browser.post_from(&format!("{page}/status"), &[("status", "asleep")], origin).await;
     assert_eq!(refused.status(), 422, "the API's own check applies");
 
     let feed_page = format!("/ui/apps/{app_id}/destinations/feed");
     let html = browser.text(&feed_page).await;
     assert!(!html.contains("Skip backlog") && !html.contains("Transformation"), "a polling endpoint is read");
-    let deleted = browser.post(&format!("{feed_page}/delete"), &[], origin).await;
+    let deleted = browser.post_from(&format!("{feed_page}/delete"), &[], origin).await;
     assert_eq!(
         (deleted.status(), location(&deleted)),
         (StatusCode::SEE_OTHER, format!("/ui/apps/{app_id}?notice=Destination%20deleted#destinations").as_str())
@@ -602,13 +547,13 @@ async fn the_dashboard_tests_and_saves_a_fifo_transformation() {
 
     let code = "function handler(input) { console.log('events', input.events.length); \
                 return {rows: input.events.map(e => '<' + e.eventType + '>' + e.payload.n)}; }";
-    let pending = browser.post(&format!("{page}/transformation/test"), &[("code", code)], origin).await;
+    let pending = browser.post_from(&format!("{page}/transformation/test"), &[("code", code)], origin).await;
     assert_eq!(pending.status(), 200);
     let html = pending.text().await.unwrap();
     assert!(html.contains("would send") && html.contains("&lt;row.added&gt;41"), "the pending batch, escaped: {html}");
     assert!(html.contains("events 1"), "console output shown");
     let one = browser
-        .post(
+        .post_from(
             &format!("{page}/transformation/test"),
             &[("code", code), ("event_type", "user.created"), ("payload", "{\"n\": 7}")],
             origin,
@@ -617,7 +562,7 @@ async fn the_dashboard_tests_and_saves_a_fifo_transformation() {
     let html = one.text().await.unwrap();
     assert!(html.contains("&lt;user.created&gt;7") && html.contains("Currently: none"), "a test saves nothing");
     let throwing = browser
-        .post(
+        .post_from(
             &format!("{page}/transformation/test"),
             &[("code", "function handler(i) { throw new Error('no'); }")],
             origin,
@@ -625,15 +570,16 @@ async fn the_dashboard_tests_and_saves_a_fifo_transformation() {
         .await;
     assert!(throwing.text().await.unwrap().contains("badge bad\">failed"));
 
-    let saved = browser.post(&format!("{page}/transformation"), &[("code", code), ("enabled", "true")], origin).await;
+    let saved =
+        browser.post_from(&format!("{page}/transformation"), &[("code", code), ("enabled", "true")], origin).await;
     assert_eq!(saved.status(), StatusCode::SEE_OTHER);
     let api = format!("/api/v1/app/{app_id}/destination/bulk/transformation");
     let (_, transformation) = app.get(&api).await;
     assert_eq!((&transformation["enabled"], &transformation["code"]), (&json!(true), &json!(code)));
     assert!(browser.text(&page).await.contains("Currently: enabled"));
-    let broken = browser.post(&format!("{page}/transformation"), &[("code", "function handler( {")], origin).await;
+    let broken = browser.post_from(&format!("{page}/transformation"), &[("code", "function handler( {")], origin).await;
     assert_eq!(broken.status(), 422);
-    let removed = browser.post(&format!("{page}/transformation"), &[("code", " ")], origin).await;
+    let removed = browser.post_from(&format!("{page}/transformation"), &[("code", " ")], origin).await;
     assert_eq!(removed.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.get(&api).await.1["code"], Value::Null);
     app.stop().await;

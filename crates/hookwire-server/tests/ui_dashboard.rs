@@ -5,68 +5,11 @@
 
 mod support;
 
-use reqwest::header::{LOCATION, SET_COOKIE};
-use reqwest::{Response, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
+use support::TestApp;
+use support::browser::{Browser, location};
 use support::receiver::{Receiver, Reply};
-use support::{ADMIN_TOKEN, TestApp};
-
-/// A browser-like client: no redirects followed, so each answer can be checked.
-struct Browser {
-    client: reqwest::Client,
-    base: String,
-    cookie: Option<String>,
-}
-
-impl Browser {
-    async fn signed_in(app: &TestApp) -> Self {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        let mut browser = Self { client, base: app.url.clone(), cookie: None };
-        let response = browser.post("/ui/login", &[("token", ADMIN_TOKEN)]).await;
-        let set = response.headers().get(SET_COOKIE).expect("signed in").to_str().unwrap();
-        browser.cookie = Some(set.split(';').next().unwrap().to_owned());
-        browser
-    }
-
-    async fn get(&self, path: &str) -> Response {
-        let mut request = self.client.get(format!("{}{path}", self.base));
-        if let Some(cookie) = &self.cookie {
-            request = request.header("cookie", cookie);
-        }
-        request.send().await.unwrap()
-    }
-
-    async fn text(&self, path: &str) -> String {
-        let response = self.get(path).await;
-        assert_eq!(response.status(), 200, "GET {path}");
-        response.text().await.unwrap()
-    }
-
-    /// The status and page of a GET that is refused.
-    async fn refused(&self, path: &str) -> (StatusCode, String) {
-        let response = self.get(path).await;
-        (response.status(), response.text().await.unwrap())
-    }
-
-    /// A form POST as a page of this origin sends it.
-    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Response {
-        let mut request = self
-            .client
-            .post(format!("{}{path}", self.base))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("origin", self.base.clone())
-            .body(serde_urlencoded::to_string(form).unwrap());
-        if let Some(cookie) = &self.cookie {
-            request = request.header("cookie", cookie);
-        }
-        request.send().await.unwrap()
-    }
-}
-
-fn location(response: &Response) -> String {
-    response.headers().get(LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned()
-}
 
 /// The attempt rows of an attempts page.
 fn attempt_rows(html: &str) -> Vec<&str> {
@@ -222,7 +165,7 @@ async fn applications_are_created_edited_and_deleted_from_forms() {
         (&json!("Acme"), &json!(5), &json!({"tier": "gold"}))
     );
     let id = acme["id"].as_str().unwrap();
-    let shown = browser.text(&location(&created)).await;
+    let shown = browser.text(location(&created)).await;
     assert!(shown.contains("Application created") && shown.contains("action=\"/ui/apps/") && shown.contains("/edit\""));
 
     // Bad input comes back with the form as typed and the error naming the field.
@@ -254,7 +197,7 @@ async fn applications_are_created_edited_and_deleted_from_forms() {
     let saved = browser.post(&edit, &[("name", "Acme Two"), ("uid", ""), ("rate_limit", "")]).await;
     assert_eq!(
         (saved.status(), location(&saved)),
-        (StatusCode::SEE_OTHER, format!("/ui/apps/{id}?notice=Application%20saved"))
+        (StatusCode::SEE_OTHER, format!("/ui/apps/{id}?notice=Application%20saved").as_str())
     );
     let (_, after) = app.get(&format!("/api/v1/app/{id}")).await;
     assert_eq!(
@@ -270,7 +213,7 @@ async fn applications_are_created_edited_and_deleted_from_forms() {
     assert_eq!(app.get(&format!("/api/v1/app/{id}")).await.0, 200, "not deleted");
     let deleted = browser.post(&delete, &[("confirm", "Acme Two")]).await;
     assert_eq!(deleted.status(), StatusCode::SEE_OTHER);
-    assert!(browser.text(&location(&deleted)).await.contains("Application Acme Two deleted"));
+    assert!(browser.text(location(&deleted)).await.contains("Application Acme Two deleted"));
     assert_eq!(app.get(&format!("/api/v1/app/{id}")).await.0, 404);
     app.stop().await;
 }
@@ -288,7 +231,7 @@ async fn event_types_are_created_edited_archived_and_restored_from_forms() {
         .await;
     assert_eq!(
         (created.status(), location(&created)),
-        (StatusCode::SEE_OTHER, "/ui/event-types/invoice.paid?notice=Event%20type%20added".to_owned())
+        (StatusCode::SEE_OTHER, "/ui/event-types/invoice.paid?notice=Event%20type%20added")
     );
     let (_, saved) = app.get("/api/v1/event-type/invoice.paid").await;
     assert_eq!(saved["featureFlags"], json!(["beta", "early"]));
@@ -345,7 +288,7 @@ async fn event_types_are_created_edited_archived_and_restored_from_forms() {
     let archived = browser.post(&format!("{page}/archived"), &[("archived", "true")]).await;
     assert_eq!(archived.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.get("/api/v1/event-type/invoice.paid").await.1["archived"], true);
-    let html = browser.text(&location(&archived)).await;
+    let html = browser.text(location(&archived)).await;
     assert!(html.contains("Event type archived") && html.contains(">Restore</button>"));
     browser.post(&format!("{page}/archived"), &[("archived", "false")]).await;
     assert_eq!(app.get("/api/v1/event-type/invoice.paid").await.1["archived"], false);
