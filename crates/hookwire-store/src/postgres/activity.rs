@@ -11,6 +11,35 @@ use crate::activity::{self, POSTGRES};
 use crate::error::StoreResult;
 use crate::{ActivityQuery, ActivityRow, ActivityStore, EndpointActivity};
 
+/// The parameters of `activity::read_sql` for a query (resolution, since, until, then the
+/// application and the endpoint when asked for), owned so they can be lent.
+struct Scope {
+    resolution: i32,
+    since: Millis,
+    until: Millis,
+    app: Option<String>,
+    endpoint: Option<String>,
+}
+
+impl Scope {
+    fn of(query: &ActivityQuery) -> Self {
+        Self {
+            resolution: query.resolution.ms() as i32,
+            since: query.resolution.floor(query.since),
+            until: query.until,
+            app: query.app.map(|a| a.to_string()),
+            endpoint: query.endpoint.map(|e| e.to_string()),
+        }
+    }
+
+    fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&self.resolution, &self.since, &self.until];
+        params.extend(self.app.as_ref().map(|a| a as &(dyn ToSql + Sync)));
+        params.extend(self.endpoint.as_ref().map(|e| e as &(dyn ToSql + Sync)));
+        params
+    }
+}
+
 #[async_trait]
 impl ActivityStore for PgStore {
     async fn add_activity(&self, rows: Vec<ActivityRow>) -> StoreResult<()> {
@@ -45,25 +74,16 @@ impl ActivityStore for PgStore {
     async fn activity(&self, query: &ActivityQuery) -> StoreResult<Vec<Bucket>> {
         let client = self.client().await?;
         let sql = activity::read_sql(POSTGRES, query.app.is_some(), query.endpoint.is_some());
-        let (ms, since) = (query.resolution.ms() as i32, query.resolution.floor(query.since));
-        let app = query.app.map(|a| a.to_string());
-        let endpoint = query.endpoint.map(|e| e.to_string());
-        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&ms, &since, &query.until];
-        params.extend(app.as_ref().map(|a| a as &(dyn ToSql + Sync)));
-        params.extend(endpoint.as_ref().map(|e| e as &(dyn ToSql + Sync)));
-        let rows = client.query(&sql, &params).await?;
+        let scope = Scope::of(query);
+        let rows = client.query(&sql, &scope.params()).await?;
         Ok(rows.iter().map(|r| activity::bucket(r.get(0), |i| r.get::<_, i64>(i))).collect())
     }
 
     async fn activity_by_endpoint(&self, query: &ActivityQuery, limit: usize) -> StoreResult<Vec<EndpointActivity>> {
         let client = self.client().await?;
         let sql = activity::by_endpoint_sql(POSTGRES, query.app.is_some(), query.endpoint.is_some());
-        let (ms, since, limit) = (query.resolution.ms() as i32, query.resolution.floor(query.since), limit as i64);
-        let app = query.app.map(|a| a.to_string());
-        let endpoint = query.endpoint.map(|e| e.to_string());
-        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&ms, &since, &query.until];
-        params.extend(app.as_ref().map(|a| a as &(dyn ToSql + Sync)));
-        params.extend(endpoint.as_ref().map(|e| e as &(dyn ToSql + Sync)));
+        let (scope, limit) = (Scope::of(query), limit as i64);
+        let mut params = scope.params();
         params.push(&limit);
         let mut out = Vec::new();
         for r in client.query(&sql, &params).await? {

@@ -12,6 +12,19 @@ use crate::activity::{self, SQLITE};
 use crate::error::StoreResult;
 use crate::{ActivityQuery, ActivityRow, ActivityStore, EndpointActivity};
 
+/// The parameters of `activity::read_sql` for `query`: resolution, since, until, then the
+/// application and the endpoint when asked for.
+fn scope_values(query: &ActivityQuery) -> Vec<Value> {
+    let mut values = vec![
+        Value::Integer(query.resolution.ms()),
+        Value::Integer(query.resolution.floor(query.since)),
+        Value::Integer(query.until),
+    ];
+    values.extend(query.app.map(|a| Value::Text(a.to_string())));
+    values.extend(query.endpoint.map(|e| Value::Text(e.to_string())));
+    values
+}
+
 #[async_trait]
 impl ActivityStore for SqliteStore {
     async fn add_activity(&self, rows: Vec<ActivityRow>) -> StoreResult<()> {
@@ -52,13 +65,7 @@ impl ActivityStore for SqliteStore {
         let query = *query;
         self.read(move |conn| {
             let sql = activity::read_sql(SQLITE, query.app.is_some(), query.endpoint.is_some());
-            let mut values = vec![
-                Value::Integer(query.resolution.ms()),
-                Value::Integer(query.resolution.floor(query.since)),
-                Value::Integer(query.until),
-            ];
-            values.extend(query.app.map(|a| Value::Text(a.to_string())));
-            values.extend(query.endpoint.map(|e| Value::Text(e.to_string())));
+            let values = scope_values(&query);
             let mut stmt = conn.prepare_cached(&sql)?;
             let rows = stmt.query_map(params_from_iter(values), |r| {
                 let start: i64 = r.get(0)?;
@@ -77,13 +84,7 @@ impl ActivityStore for SqliteStore {
         let query = *query;
         self.read(move |conn| {
             let sql = activity::by_endpoint_sql(SQLITE, query.app.is_some(), query.endpoint.is_some());
-            let mut values = vec![
-                Value::Integer(query.resolution.ms()),
-                Value::Integer(query.resolution.floor(query.since)),
-                Value::Integer(query.until),
-            ];
-            values.extend(query.app.map(|a| Value::Text(a.to_string())));
-            values.extend(query.endpoint.map(|e| Value::Text(e.to_string())));
+            let mut values = scope_values(&query);
             values.push(Value::Integer(limit as i64));
             let mut stmt = conn.prepare_cached(&sql)?;
             let mut rows = stmt.query(params_from_iter(values))?;
