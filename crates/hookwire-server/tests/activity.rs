@@ -118,3 +118,29 @@ async fn activity_is_scoped_and_its_inputs_are_checked() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     app.stop().await;
 }
+
+/// Counts still in memory at shutdown are written before the server stops: a restarted server
+/// (a new process's memory, the same database) reads them.
+#[tokio::test]
+async fn counts_are_written_at_shutdown_and_read_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = support::database_url(&dir).await;
+    let receiver = Receiver::start().await;
+    let url = database_url.clone();
+    let app = TestApp::start_with(move |c| c.database_url = url).await;
+    let app_id = app.create_app().await;
+    app.create_endpoint(&app_id, json!({"url": receiver.url})).await;
+    for n in 0..3 {
+        app.send(&app_id, "order.created", json!({"n": n})).await;
+    }
+    receiver.wait_for(3).await;
+    let path = format!("/api/v1/app/{app_id}/activity");
+    app.get_until(&path, |v| v["total"]["succeeded"].as_u64() == Some(3)).await;
+    app.stop().await; // well within the 10 s between periodic writes
+
+    let app = TestApp::start_with(move |c| c.database_url = database_url).await;
+    let (status, body) = app.get(&path).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(totals(&body), (3, 0, 0), "written at shutdown: {body}");
+    app.stop().await;
+}
