@@ -249,12 +249,45 @@ async fn portal_is_a_frameable_static_page_with_a_strict_policy() {
     assert!(csp.contains("script-src 'self'") && csp.contains("connect-src 'self'"), "{csp}");
     assert!(!csp.contains("frame-ancestors") && !csp.contains("unsafe-inline"), "{csp}");
     let html = page.text().await.unwrap();
-    assert!(html.contains("/portal/assets/portal.js") && !html.contains("<script>"), "no inline script");
-    let script = browser.get("/portal/assets/portal.js").await;
-    assert_eq!(script.status(), 200);
-    assert!(header(&script, reqwest::header::CONTENT_TYPE).starts_with("text/javascript"));
+    assert!(html.contains(r#"<script type="module" src="/portal/assets/main.js"></script>"#), "the entry module");
+    assert!(!html.contains("<script>"), "no inline script");
     assert_eq!(browser.get("/portal/assets/style.css").await.status(), 200);
     app.stop().await;
+}
+
+/// The portal's script is ES modules with no build: every module the entry imports, directly or
+/// not, is served with a JavaScript type (a browser runs no module script without one), every
+/// module file is reached that way, and any other asset name is a 404.
+#[tokio::test]
+async fn every_portal_module_is_served_as_javascript() {
+    let app = TestApp::start().await;
+    let browser = Browser::new(&app);
+    let mut served = std::collections::BTreeSet::new();
+    let mut queue = vec!["main.js".to_owned()];
+    while let Some(name) = queue.pop() {
+        if !served.insert(name.clone()) {
+            continue;
+        }
+        let response = browser.get(&format!("/portal/assets/{name}")).await;
+        assert_eq!(response.status(), 200, "{name}");
+        assert_eq!(header(&response, reqwest::header::CONTENT_TYPE), "text/javascript; charset=utf-8", "{name}");
+        assert_eq!(header(&response, reqwest::header::CACHE_CONTROL), "no-store", "{name}");
+        let source = response.text().await.unwrap();
+        queue.extend(source.split("from \"./").skip(1).map(|rest| rest.split('"').next().unwrap().to_owned()));
+    }
+    let directory = concat!(env!("CARGO_MANIFEST_DIR"), "/src/ui/assets/portal");
+    let files: std::collections::BTreeSet<String> =
+        std::fs::read_dir(directory).unwrap().map(|entry| entry.unwrap().file_name().into_string().unwrap()).collect();
+    assert_eq!(served, files, "every module file is imported from main.js, and served");
+    for unknown in ["portal.js", "nope.js", "portal.html", "main.js.map", "..%2Fportal.html"] {
+        assert_eq!(browser.get(&format!("/portal/assets/{unknown}")).await.status(), 404, "{unknown}");
+    }
+    app.stop().await;
+}
+
+/// The source of the portal's module `name`, as served.
+async fn portal_module(browser: &Browser, name: &str) -> String {
+    browser.text(&format!("/portal/assets/{name}")).await
 }
 
 /// An endpoint that sets no retry policy or timeout is shown the server's: the portal's copies of
@@ -265,7 +298,7 @@ async fn the_portal_shows_the_servers_retry_defaults() {
     use hookwire_core::retry::{DEFAULT_SCHEDULE_SECONDS, JITTER_FRACTION};
     let app = TestApp::start().await;
     let browser = Browser::new(&app);
-    let script = browser.text("/portal/assets/portal.js").await;
+    let script = portal_module(&browser, "retries.js").await;
     let constant = |name: &str| {
         let declaration = format!("const {name} = ");
         script.lines().find_map(|line| Some(line.trim().strip_prefix(&declaration)?.trim_end_matches(';').to_owned()))
@@ -278,7 +311,8 @@ async fn the_portal_shows_the_servers_retry_defaults() {
     for form in ["endpoint-settings", "filter-test", "endpoint-signature", "endpoint-retries"] {
         assert!(html.contains(&format!("<form id=\"{form}\"")), "the portal has the form {form}");
     }
-    assert!(script.contains("\"/filter/test\""), "the filter is tested through the API");
+    let settings = portal_module(&browser, "settings.js").await;
+    assert!(settings.contains("\"/filter/test\""), "the filter is tested through the API");
     app.stop().await;
 }
 

@@ -1,7 +1,7 @@
 //! Charts for the dashboard, drawn as inline SVG on the server (the dashboard runs no script):
 //! stacked bars and lines over a series of time buckets, a hover title per bucket, an accessible
 //! name that says what the chart shows, and a legend. Colours come from style.css classes
-//! (`chart-ok`, `chart-bad`, …), which the portal's charts (portal.js) share.
+//! (`chart-ok`, `chart-bad`, …), which the portal's charts (assets/portal/activity.js) share.
 
 use hookwire_core::activity::Resolution;
 use hookwire_core::time_fmt::{Millis, from_millis};

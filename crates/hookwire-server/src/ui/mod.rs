@@ -79,8 +79,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/ui/event-types/{name}/archived", post(admin::set_archived));
     let portal = Router::new()
         .route("/portal", get(portal::page))
-        .route("/portal/assets/portal.js", get(portal::script))
-        .route("/portal/assets/style.css", get(style));
+        .route("/portal/assets/style.css", get(style))
+        .route("/portal/assets/{name}", get(portal::module));
     dashboard
         .merge(portal)
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), session::require_same_origin))
