@@ -72,7 +72,13 @@ async fn destinations_are_created_read_changed_and_refused_with_the_field_named(
 async fn a_polling_endpoint_reads_its_stream_in_order_by_iterator_and_by_consumer() {
     let app = TestApp::start().await;
     let app_id = app.create_app().await;
-    app.send(&app_id, "invoice.paid", json!({"n": -1})).await; // before the destination: not in it
+    // Before the destination, so not in it, once it is in the log: on PostgreSQL a message that
+    // is committed but not yet readable (an older transaction elsewhere still running) is after
+    // a destination created meanwhile. A first reader sees it arrive.
+    let watcher = poller(&app, &app_id, json!({"type": "pollingEndpoint"})).await;
+    app.send(&app_id, "invoice.paid", json!({"n": -1})).await;
+    let watch = format!("/api/v1/app/{app_id}/poller/{}", watcher["id"].as_str().unwrap());
+    app.get_until(&watch, |page| ids(page) == ["-1"]).await;
     let d =
         poller(&app, &app_id, json!({"type": "pollingEndpoint", "eventTypes": ["invoice.*"], "batchSize": 3})).await;
     let id = d["id"].as_str().unwrap();
@@ -550,7 +556,7 @@ async fn a_fifo_transformation_is_simulated_on_given_events_or_the_next_batch() 
     let (status, _) = app.request(Method::PATCH, &path, Some(json!({"code": code}))).await;
     assert_eq!(status, 204);
     app.send(&app_id, "x.y", json!({"n": 1})).await;
-    let pending = app.post_ok(&format!("{path}/simulate"), json!({}), 200).await;
+    let pending = app.post_until(&format!("{path}/simulate"), json!({}), |status, _| status == 200).await;
     assert_eq!(pending["payload"]["types"], json!(["x.y"]));
     let thrown = app
         .post_ok(&format!("{path}/simulate"), json!({"code": "function handler(i) { throw new Error('no'); }"}), 200)

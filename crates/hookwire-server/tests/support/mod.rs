@@ -143,6 +143,17 @@ impl TestApp {
         .await
     }
 
+    /// POSTs `body` until the answer satisfies `done` (for side-effect-free operations reading
+    /// what was just sent: on PostgreSQL a message joins the log only once every transaction
+    /// older than it, in the whole cluster, has ended).
+    pub async fn post_until(&self, path: &str, body: Value, done: impl Fn(StatusCode, &Value) -> bool) -> Value {
+        eventually(&format!("POST {path}"), || async {
+            let (status, value) = self.post(path, body.clone()).await;
+            done(status, &value).then_some(value)
+        })
+        .await
+    }
+
     /// Waits for background task `id` to finish or fail, and returns it.
     pub async fn task_done(&self, id: &str) -> Value {
         self.get_until(&format!("/api/v1/background-task/{id}"), |task| task["status"] != "running").await
