@@ -170,6 +170,8 @@ test("dashboard: sign in, add an endpoint, send a test event, see it delivered, 
   await page.locator(".error", { hasText: "not valid" }).waitFor();
   await page.fill("input[name=token]", TOKEN);
   await page.click("button[type=submit]");
+  await page.waitForURL(/\/ui\/overview$/); // signing in opens the overview
+  await page.getByRole("link", { name: "Applications", exact: true }).click();
   await page.waitForURL(/\/ui\/apps$/);
   await page.getByRole("link", { name: "Acme Store" }).waitFor();
   await shot(page, "dashboard-02-applications");
@@ -415,7 +417,7 @@ test("dashboard: destinations listed, a failing FIFO shown, tested, forced, skip
   await page.goto(`${hookwire.url}/ui/login`);
   await page.fill("input[name=token]", TOKEN);
   await page.click("button[type=submit]");
-  await page.waitForURL(/\/ui\/apps$/);
+  await page.waitForURL(/\/ui\/overview$/);
   await page.goto(`${hookwire.url}/ui/apps/${app.id}`);
   const row = page.locator(`tr[data-destination="${ledger.id}"]`);
   await row.locator(".badge.wait", { hasText: "retrying" }).waitFor();
@@ -524,7 +526,7 @@ async function signIn(page) {
   await page.goto(`${hookwire.url}/ui/login`);
   await page.fill("input[name=token]", TOKEN);
   await page.click("button[type=submit]");
-  await page.waitForURL(/\/ui\/apps$/);
+  await page.waitForURL(/\/ui\/overview$/);
 }
 
 test("dashboard: an application's attempts across its endpoints, filtered, a failure retrying", async () => {
@@ -573,6 +575,7 @@ test("dashboard: an application's attempts across its endpoints, filtered, a fai
 test("dashboard: create, edit and delete an application; add and edit an event type; bad input names the field", async () => {
   await withPage("dashboard-admin", { width: 1280, height: 900 }, async (page) => {
   await signIn(page);
+  await page.goto(`${hookwire.url}/ui/apps`);
   await page.fill("form[action='/ui/apps'] input[name=name]", "Wayne Enterprises");
   await page.fill("form[action='/ui/apps'] input[name=uid]", "wayne");
   await page.fill("form[action='/ui/apps'] input[name=rate_limit]", "fast");

@@ -56,7 +56,7 @@ async fn sign_in_sets_a_strict_cookie_and_sign_out_clears_it() {
     let app = TestApp::start().await;
     let mut browser = Browser::new(&app);
     let response = browser.sign_in(ADMIN_TOKEN).await;
-    assert_eq!((response.status(), location(&response)), (StatusCode::SEE_OTHER, "/ui/apps"));
+    assert_eq!((response.status(), location(&response)), (StatusCode::SEE_OTHER, "/ui/overview"));
     let cookie = header(&response, SET_COOKIE);
     for part in ["HttpOnly", "SameSite=Strict", "Path=/ui"] {
         assert!(cookie.contains(part), "{cookie}");
@@ -127,6 +127,7 @@ async fn user_content_is_escaped_everywhere() {
     let mut browser = Browser::new(&app);
     browser.sign_in(ADMIN_TOKEN).await;
     let pages = [
+        "/ui/overview?period=1h".to_owned(),
         "/ui/apps".to_owned(),
         format!("/ui/apps/{app_id}"),
         format!("/ui/apps/{app_id}/endpoints/{}", endpoint["id"].as_str().unwrap()),

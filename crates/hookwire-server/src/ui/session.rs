@@ -115,7 +115,7 @@ pub async fn sign_in_page(headers: HeaderMap, State(state): State<AppState>) -> 
     if let Some(session) = session_cookie(&headers)
         && matches!(state.auth.dashboard_session(state.store.as_ref(), &session).await, Ok(true))
     {
-        return redirect("/ui/apps");
+        return redirect("/ui/overview");
     }
     sign_in_form(None)
 }
@@ -154,7 +154,7 @@ pub async fn sign_in(State(state): State<AppState>, body: Bytes) -> Response {
                 "{COOKIE_NAME}={session}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age={SESSION_MAX_AGE_SECONDS}{}",
                 if secure { "; Secure" } else { "" }
             );
-            ([(SET_COOKIE, cookie)], redirect("/ui/apps")).into_response()
+            ([(SET_COOKIE, cookie)], redirect("/ui/overview")).into_response()
         }
         Ok(Principal::App(_)) => (
             StatusCode::UNAUTHORIZED,
