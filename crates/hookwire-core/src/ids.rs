@@ -69,6 +69,11 @@ macro_rules! typed_id {
                 self.0
             }
 
+            /// When the id was generated, in Unix milliseconds (its first 48 bits).
+            pub fn millis(&self) -> i64 {
+                (self.0.as_u128() >> 80) as i64
+            }
+
             /// True when `text` has this id's prefix (used to tell ids from user-chosen uids).
             pub fn looks_like(text: &str) -> bool {
                 text.starts_with($prefix) && text.len() == $prefix.len() + ENCODED_LEN
@@ -148,5 +153,17 @@ mod tests {
         assert_eq!("app_00000000000000000000000001".parse::<AppId>().unwrap().uuid().as_u128(), 1);
         assert!(AppId::looks_like(&app));
         assert!(!AppId::looks_like("my-customer"));
+    }
+
+    #[test]
+    fn an_ids_time_is_when_it_was_made_and_first_at_bounds_it() {
+        let at = 1_796_000_000_123;
+        let first = MessageId::first_at(at);
+        assert_eq!(first.millis(), at);
+        assert_eq!(MessageId::first_at(at + 1).millis(), at + 1);
+        let now = MessageId::generate();
+        assert!(first.to_string() < now.to_string() || now.millis() < at);
+        assert!(MessageId::first_at(now.millis()).to_string() <= now.to_string());
+        assert!(MessageId::first_at(now.millis() + 1).to_string() > now.to_string());
     }
 }

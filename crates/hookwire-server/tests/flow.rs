@@ -202,3 +202,33 @@ async fn work_queued_longer_than_its_lease_is_still_sent_once() {
     assert_eq!(sent, ids.len(), "{} deliveries were sent twice", sent - ids.len());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn past_retention_sqlite_keeps_the_message_row_and_postgresql_drops_its_week() {
+    let clock = hookwire_server::clock::ManualClock::new();
+    let settings = |config: &mut hookwire_server::Config| {
+        config.retention_days = 1;
+        config.retention_sweep_interval_ms = 20;
+    };
+    let app = TestApp::start_with_clock(settings, clock.clone()).await;
+    let receiver = Receiver::start().await;
+    let customer = app.create_app().await;
+    app.create_endpoint(&customer, json!({"url": receiver.url})).await;
+    let msg = app.send(&customer, "invoice.paid", json!({"n": 1})).await;
+    receiver.wait_for(1).await;
+    let path = format!("/api/v1/app/{customer}/msg/{}", msg["id"].as_str().unwrap());
+    // Five weeks on: past the day's retention, and the week the message was sent in has ended.
+    clock.advance(35 * 86_400_000);
+    if std::env::var("HOOKWIRE_TEST_BACKEND").as_deref() == Ok("postgres") {
+        // The sweep drops the whole week (message, delivery, attempts) once its payloads are gone.
+        let gone = app.get_until(&path, |body| body["code"] == "not_found").await;
+        assert_eq!(gone["code"], "not_found", "{gone}");
+        let (_, attempts) =
+            app.get(&format!("/api/v1/app/{customer}/attempt/msg/{}", msg["id"].as_str().unwrap())).await;
+        assert_eq!(attempts["code"], "not_found", "its attempts went with it: {attempts}");
+    } else {
+        let expired = app.get_until(&path, |body| body["payload"] == json!({"expired": true})).await;
+        assert_eq!(expired["id"], msg["id"], "SQLite keeps the row; only its content goes");
+    }
+    app.stop().await;
+}

@@ -136,6 +136,26 @@ pub trait MessageStore: Send + Sync {
     /// up to `batch` attempt response bodies recorded before `responses_before`. Returns how
     /// many were purged; call again while it returns `2 * batch`-ish amounts.
     async fn purge_expired(&self, now: Millis, responses_before: Millis, batch: usize) -> StoreResult<u64>;
+    /// Retention by the table, where the store partitions messages, deliveries and attempts by
+    /// time (PostgreSQL): creates the weeks to come and drops each week that ended before
+    /// `ended_before` and whose messages keep no payload. SQLite has no partitions (its
+    /// retention is `purge_expired` alone): nothing to do.
+    async fn maintain_partitions(&self, now: Millis, ended_before: Millis) -> StoreResult<PartitionsMaintained> {
+        let _ = (now, ended_before);
+        Ok(PartitionsMaintained::default())
+    }
+}
+
+/// What one [`MessageStore::maintain_partitions`] did, each week named by its partitions' suffix
+/// (`20261130`, `legacy`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PartitionsMaintained {
+    /// Weeks created ahead.
+    pub created: Vec<String>,
+    /// Weeks dropped: their messages, tags, deliveries and attempts are gone.
+    pub dropped: Vec<String>,
+    /// Weeks past retention kept because a message in them still has its payload.
+    pub kept: Vec<String>,
 }
 
 #[async_trait]

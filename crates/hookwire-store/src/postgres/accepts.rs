@@ -94,7 +94,7 @@ async fn write(store: &PgStore, batch: Vec<Pending>) {
     }
 }
 
-/// Every message, tag and delivery of `batch`, and the announcement when any delivery is due
+/// Every message, eventId, tag and delivery of `batch`, and the announcement when any delivery is due
 /// unleased, as one statement (data-modifying CTEs always run; NOTIFY goes out at commit).
 static ACCEPTS_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
@@ -102,6 +102,8 @@ static ACCEPTS_SQL: LazyLock<String> = LazyLock::new(|| {
          created_at, payload_expires_at, content_type, deliver_at) \
          SELECT * FROM unnest($14::text[], $15::text[], $16::text[], $17::text[], $18::text[], $19::text[], \
          $20::text[], $21::bigint[], $22::bigint[], $23::text[], $24::bigint[])), \
+         event AS (INSERT INTO message_event_ids (app_id, event_id, msg_id) \
+         SELECT a, e, i FROM unnest($15::text[], $17::text[], $14::text[]) AS x(a, e, i) WHERE e IS NOT NULL), \
          tag AS (INSERT INTO message_tags (app_id, tag, msg_id) \
          SELECT * FROM unnest($25::text[], $26::text[], $27::text[]) ON CONFLICT DO NOTHING), \
          delivery AS ({}) SELECT pg_notify('{DUE_CHANNEL}', '') WHERE $28",

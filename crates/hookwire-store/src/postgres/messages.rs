@@ -16,7 +16,7 @@ use super::node::DUE_CHANNEL;
 use super::rows::{self, Conditions, DeliveryColumns, MESSAGE_COLUMNS, conflict_as, optional_json};
 use crate::error::{StoreError, StoreResult};
 use crate::query::WhereClause;
-use crate::{Accept, Accepted, MessageFilter, MessageStore};
+use crate::{Accept, Accepted, MessageFilter, MessageStore, PartitionsMaintained};
 
 #[async_trait]
 impl MessageStore for PgStore {
@@ -60,7 +60,11 @@ impl MessageStore for PgStore {
 
     async fn get_message_by_event_id(&self, app: AppId, event_id: &str) -> StoreResult<Option<Message>> {
         let client = self.client().await?;
-        let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE app_id = $1 AND event_id = $2");
+        // The eventId's own table finds it (the partitioned messages table has no index on it).
+        let sql = format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE app_id = $1 AND id = \
+             (SELECT msg_id FROM message_event_ids WHERE app_id = $1 AND event_id = $2)"
+        );
         client.query_opt(&sql, &[&app.to_string(), &event_id]).await?.as_ref().map(rows::message).transpose()
     }
 
@@ -106,6 +110,10 @@ impl MessageStore for PgStore {
             .await?;
         Ok(payloads + responses)
     }
+
+    async fn maintain_partitions(&self, now: Millis, ended_before: Millis) -> StoreResult<PartitionsMaintained> {
+        super::partitions::maintain(self, now, ended_before).await
+    }
 }
 
 /// Claims `key` for `message` inside `tx`; returns the message the key already names, if it is
@@ -150,6 +158,7 @@ static ACCEPT_SQL: LazyLock<String> = LazyLock::new(|| {
         "WITH message AS (INSERT INTO messages (id, app_id, event_type, event_id, channels, tags, payload, \
          created_at, payload_expires_at, content_type, deliver_at) \
          VALUES ($14, $15, $16, $17, $18, $19, $20, $21, $22, $24, $25)), \
+         event AS (INSERT INTO message_event_ids (app_id, event_id, msg_id) SELECT $15, $17, $14 WHERE $17::text IS NOT NULL), \
          tag AS (INSERT INTO message_tags (app_id, tag, msg_id) SELECT $15, t, $14 FROM unnest($26::text[]) AS t \
          ON CONFLICT DO NOTHING), \
          delivery AS ({}) SELECT pg_notify('{DUE_CHANNEL}', '') WHERE $23",

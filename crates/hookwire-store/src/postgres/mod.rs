@@ -12,6 +12,7 @@ mod deliveries;
 mod destinations;
 mod messages;
 mod node;
+mod partitions;
 mod resources;
 mod rows;
 mod tasks;
@@ -53,7 +54,10 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0006_destinations.sql"),
     include_str!("../../migrations/postgres/0007_destination_attempts.sql"),
     include_str!("../../migrations/postgres/0008_activity.sql"),
+    include_str!("../../migrations/postgres/0009_partitions.sql"),
 ];
+/// The migration that partitions the growing tables (its SQL takes bounds: `partitions.rs`).
+const PARTITIONS_VERSION: usize = 9;
 
 /// Where a store runs its background tasks: the server's task tracker, and the token that stops
 /// them at shutdown (so the server joins them before it exits).
@@ -281,7 +285,7 @@ async fn connect_driven(target: &Target) -> StoreResult<(tokio_postgres::Client,
 /// Applies pending migrations in one transaction under an advisory lock (nodes starting together
 /// take turns; the lock is per schema, so separate schemas in one database do not wait).
 async fn migrate(client: &mut tokio_postgres::Client) -> StoreResult<usize> {
-    let tx = client.transaction().await?;
+    let mut tx = client.transaction().await?;
     tx.execute("SELECT pg_advisory_xact_lock(hashtext('hookwire_migrate:' || current_schema()))", &[]).await?;
     tx.batch_execute("CREATE TABLE IF NOT EXISTS hookwire_schema (version BIGINT NOT NULL)").await?;
     let current: i64 = tx.query_one("SELECT coalesce(max(version), 0) FROM hookwire_schema", &[]).await?.get(0);
@@ -293,13 +297,40 @@ async fn migrate(client: &mut tokio_postgres::Client) -> StoreResult<usize> {
         )));
     }
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(current) {
-        tx.batch_execute(sql).await?;
+        if index + 1 == PARTITIONS_VERSION {
+            // Nothing may write between reading the newest id and attaching below it.
+            tx.batch_execute("LOCK TABLE messages, message_tags, deliveries, attempts IN ACCESS EXCLUSIVE MODE")
+                .await?;
+            let newest = partitions::newest_of(&tx.query_one(partitions::NEWEST_ID_SQL, &[]).await?)?;
+            tx.batch_execute(&partitions::migration_sql(sql, newest.max(wall_clock_ms()))).await?;
+        } else {
+            tx.batch_execute(sql).await?;
+        }
         tracing::info!(version = index + 1, "applied PostgreSQL migration");
+    }
+    // The weeks ahead exist before any node writes (an id past them would land in `…_default`).
+    let existing = partitions::parse_list(&tx.query(partitions::LIST_SQL, &[&"messages"]).await?)?;
+    for (week, statements) in partitions::creations(&existing, wall_clock_ms()) {
+        // A week that cannot be created (rows for it already in `…_default`) must not stop the
+        // node from starting: its rows stay where they are, and the sweep says so.
+        let savepoint = tx.savepoint("partition").await?;
+        match savepoint.batch_execute(&statements.join(";\n")).await {
+            Ok(()) => savepoint.commit().await?,
+            Err(error) => {
+                tracing::warn!(week = week.suffix, %error, "cannot create a partition");
+                savepoint.rollback().await?;
+            }
+        }
     }
     tx.execute("DELETE FROM hookwire_schema", &[]).await?;
     tx.execute("INSERT INTO hookwire_schema (version) VALUES ($1)", &[&(MIGRATIONS.len() as i64)]).await?;
     tx.commit().await?;
     Ok(MIGRATIONS.len())
+}
+
+/// Now by this machine's clock, which is what ids are made from.
+fn wall_clock_ms() -> hookwire_core::time_fmt::Millis {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 async fn check_main_key(client: &tokio_postgres::Client, main_key: Option<&MainKey>) -> StoreResult<()> {

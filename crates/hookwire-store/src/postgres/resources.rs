@@ -130,9 +130,17 @@ impl ResourceStore for PgStore {
             &[&id],
         )
         .await?;
-        for table in
-            ["activity", "destinations", "idempotency_keys", "message_tags", "messages", "endpoints", "tokens", "tasks"]
-        {
+        for table in [
+            "activity",
+            "destinations",
+            "idempotency_keys",
+            "message_event_ids",
+            "message_tags",
+            "messages",
+            "endpoints",
+            "tokens",
+            "tasks",
+        ] {
             tx.execute(&format!("DELETE FROM {table} WHERE app_id = $1"), &[&id]).await?;
         }
         tx.execute("DELETE FROM applications WHERE id = $1", &[&id]).await?;

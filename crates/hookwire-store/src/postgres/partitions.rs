@@ -1,0 +1,263 @@
+//! Time partitions of the tables that grow with traffic: messages, their tags, deliveries and
+//! attempts are range-partitioned (PostgreSQL's declarative partitioning) on each row's own id,
+//! a UUIDv7 whose text sorts by creation time, so a week's partition runs from the first id of
+//! one Monday (00:00 UTC) to the first id of the next. The four tables share their bounds, so a
+//! week is one unit: `messages_20261130`, `message_tags_20261130`, `deliveries_20261130`,
+//! `attempts_20261130`. Primary keys stay what they were (each contains its partition key) and
+//! a lookup by id reads one partition.
+//!
+//! Hookwire keeps them itself. [`creations`] names the weeks still missing up to
+//! `PARTITION_WEEKS_AHEAD` ahead; every migrate creates them (so no insert ever waits for a
+//! node to start) and so does every retention sweep. [`maintain`] also drops a week once it
+//! ended more than the retention period ago *and* none of its messages keeps a payload (a
+//! message's own `payloadRetentionHours` can be longer): one `DROP TABLE` per table instead of
+//! deleting rows, so storage and vacuum stay flat however long Hookwire runs. Rows of the
+//! unpartitioned side tables that name a message older than every partition left (eventIds,
+//! idempotency keys) are deleted after it.
+//!
+//! Migration 9 makes each existing table the first partition of its new parent (`…_legacy`,
+//! from MINVALUE to just after the newest id), so upgrading copies nothing; a `…_default`
+//! partition takes any id outside every range (a clock weeks off) rather than refusing it.
+
+use hookwire_core::time_fmt::Millis;
+use hookwire_core::{AttemptId, DeliveryId, MessageId};
+
+use super::PgStore;
+use crate::PartitionsMaintained;
+use crate::error::{StoreError, StoreResult};
+
+/// Weeks created ahead of the current one.
+pub const PARTITION_WEEKS_AHEAD: i64 = 4;
+/// Rows of a side table deleted per statement when their messages' week is gone.
+const SIDE_ROWS_PER_DELETE: i64 = 10_000;
+const DAY_MS: i64 = 86_400_000;
+const WEEK_MS: i64 = 7 * DAY_MS;
+
+/// A partitioned table, and the first id of a millisecond in its key's kind.
+struct Table {
+    name: &'static str,
+    first_key_at: fn(Millis) -> String,
+}
+
+const TABLES: [Table; 4] = [
+    Table { name: "messages", first_key_at: |ms| MessageId::first_at(ms).to_string() },
+    Table { name: "message_tags", first_key_at: |ms| MessageId::first_at(ms).to_string() },
+    Table { name: "deliveries", first_key_at: |ms| DeliveryId::first_at(ms).to_string() },
+    Table { name: "attempts", first_key_at: |ms| AttemptId::first_at(ms).to_string() },
+];
+
+/// One week (or the legacy partition) as `messages` holds it; the other tables share it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Partition {
+    /// What follows the table's name: `20261130`, `legacy`.
+    pub suffix: String,
+    /// The first millisecond it holds (`None`: from the beginning).
+    pub from: Option<Millis>,
+    /// The first millisecond it no longer holds.
+    pub until: Millis,
+}
+
+/// Lists the partitions of `$1` with their bounds, as PostgreSQL prints them.
+pub(super) const LIST_SQL: &str = "SELECT c.relname::text, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i \
+     JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = $1::text::regclass";
+
+/// The migration's SQL with its bounds filled in: every table's legacy partition ends at the
+/// first id of the millisecond after `newest` (the newest id's time, or now if later).
+pub(super) fn migration_sql(sql: &str, newest: Millis) -> String {
+    sql.replace("{messages_bound}", &MessageId::first_at(newest + 1).to_string())
+        .replace("{deliveries_bound}", &DeliveryId::first_at(newest + 1).to_string())
+        .replace("{attempts_bound}", &AttemptId::first_at(newest + 1).to_string())
+}
+
+/// The newest id's time in the tables migration 9 partitions (each read from its primary key).
+pub(super) const NEWEST_ID_SQL: &str = "SELECT (SELECT max(id) FROM messages), (SELECT max(id) FROM deliveries), \
+     (SELECT max(id) FROM attempts)";
+
+/// The newest time among the ids [`NEWEST_ID_SQL`] returned.
+pub(super) fn newest_of(row: &tokio_postgres::Row) -> StoreResult<Millis> {
+    let mut newest = 0;
+    for (index, parse) in [parse_message_ms, parse_delivery_ms, parse_attempt_ms].iter().enumerate() {
+        if let Some(id) = row.get::<_, Option<&str>>(index) {
+            newest = newest.max(parse(id)?);
+        }
+    }
+    Ok(newest)
+}
+
+fn parse_message_ms(id: &str) -> StoreResult<Millis> {
+    id.parse::<MessageId>().map(|id| id.millis()).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn parse_delivery_ms(id: &str) -> StoreResult<Millis> {
+    id.parse::<DeliveryId>().map(|id| id.millis()).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn parse_attempt_ms(id: &str) -> StoreResult<Millis> {
+    id.parse::<AttemptId>().map(|id| id.millis()).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// The partitions of `messages` (the default one aside) from [`LIST_SQL`]'s rows, oldest first.
+pub(super) fn parse_list(rows: &[tokio_postgres::Row]) -> StoreResult<Vec<Partition>> {
+    let mut partitions = Vec::new();
+    for row in rows {
+        let (name, bound): (&str, &str) = (row.get(0), row.get(1));
+        if bound == "DEFAULT" {
+            continue;
+        }
+        let suffix = name.strip_prefix("messages_").unwrap_or(name).to_owned();
+        let quoted: Vec<&str> = bound.split('\'').skip(1).step_by(2).collect();
+        let corrupt = || StoreError::Corrupt(format!("partition {name} has bounds {bound:?}"));
+        let (from, until) = match (bound.contains("MINVALUE"), quoted.as_slice()) {
+            (true, [until]) => (None, parse_message_ms(until)?),
+            (false, [from, until]) => (Some(parse_message_ms(from)?), parse_message_ms(until)?),
+            _ => return Err(corrupt()),
+        };
+        partitions.push(Partition { suffix, from, until });
+    }
+    partitions.sort_by_key(|p| p.until);
+    Ok(partitions)
+}
+
+/// The Monday 00:00 UTC after `at` (or `at` itself when it is one).
+fn next_monday(at: Millis) -> Millis {
+    let day = at.div_euclid(DAY_MS) + i64::from(at.rem_euclid(DAY_MS) > 0);
+    // 1970-01-01 was a Thursday: day 4 was the first Monday.
+    let monday = day + (7 - (day - 4).rem_euclid(7)) % 7;
+    monday * DAY_MS
+}
+
+/// `YYYYMMDD` of the UTC day `at` falls in.
+fn day_name(at: Millis) -> String {
+    let date =
+        time::OffsetDateTime::from_unix_timestamp(at.div_euclid(1_000)).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!("{:04}{:02}{:02}", date.year(), u8::from(date.month()), date.day())
+}
+
+/// The weeks missing between the newest partition and `PARTITION_WEEKS_AHEAD` weeks past `now`,
+/// each as its suffix, bounds and the statements that create it in every table.
+pub(super) fn creations(existing: &[Partition], now: Millis) -> Vec<(Partition, Vec<String>)> {
+    let horizon = next_monday(now) + PARTITION_WEEKS_AHEAD * WEEK_MS;
+    let mut from = existing.iter().map(|p| p.until).max().unwrap_or_else(|| next_monday(now) - WEEK_MS);
+    let mut weeks = Vec::new();
+    while from < horizon {
+        let until = next_monday(from + 1);
+        let partition = Partition { suffix: day_name(from), from: Some(from), until };
+        let statements = TABLES
+            .iter()
+            .map(|table| {
+                format!(
+                    "CREATE TABLE IF NOT EXISTS {0}_{1} PARTITION OF {0} FOR VALUES FROM ('{2}') TO ('{3}')",
+                    table.name,
+                    partition.suffix,
+                    (table.first_key_at)(from),
+                    (table.first_key_at)(until)
+                )
+            })
+            .collect();
+        weeks.push((partition, statements));
+        from = until;
+    }
+    weeks
+}
+
+/// Creates the weeks ahead and drops the weeks that ended before `ended_before` and hold no
+/// payload, then deletes side rows naming messages older than every partition left. One node
+/// at a time (the others skip); a drop waits for its lock at most a few seconds, else the week
+/// is left for the next sweep.
+pub(super) async fn maintain(store: &PgStore, now: Millis, ended_before: Millis) -> StoreResult<PartitionsMaintained> {
+    let mut done = PartitionsMaintained::default();
+    let mut client = store.client().await?;
+    let tx = client.transaction().await?;
+    let locked: bool = tx
+        .query_one("SELECT pg_try_advisory_xact_lock(hashtext('hookwire_partitions:' || current_schema()))", &[])
+        .await?
+        .get(0);
+    if !locked {
+        return Ok(done);
+    }
+    // A DROP needs the parent's exclusive lock: never queue behind a long reader for it (every
+    // statement after it would queue too).
+    tx.execute("SET LOCAL lock_timeout = '1s'", &[]).await?;
+    let mut existing = parse_list(&tx.query(LIST_SQL, &[&"messages"]).await?)?;
+    for (partition, statements) in creations(&existing, now) {
+        for statement in &statements {
+            tx.execute(statement.as_str(), &[]).await?;
+        }
+        done.created.push(partition.suffix.clone());
+        existing.push(partition);
+    }
+    for partition in existing.iter().filter(|p| p.until <= ended_before) {
+        let holds_payload: bool = tx
+            .query_one(
+                &format!("SELECT EXISTS (SELECT 1 FROM messages_{} WHERE payload IS NOT NULL)", partition.suffix),
+                &[],
+            )
+            .await?
+            .get(0);
+        if holds_payload {
+            done.kept.push(partition.suffix.clone());
+            continue;
+        }
+        for table in &TABLES {
+            tx.execute(&format!("DROP TABLE IF EXISTS {}_{}", table.name, partition.suffix), &[]).await?;
+        }
+        done.dropped.push(partition.suffix.clone());
+    }
+    tx.commit().await?;
+    existing.retain(|p| !done.dropped.contains(&p.suffix));
+    // Once no partition reaches back to the beginning, a side row naming an older message names
+    // one that is gone.
+    if existing.iter().all(|p| p.from.is_some())
+        && let Some(from) = existing.iter().filter_map(|p| p.from).min()
+    {
+        let before = MessageId::first_at(from).to_string();
+        for (table, key) in [("message_event_ids", "app_id, event_id"), ("idempotency_keys", "app_id, key")] {
+            let sql =
+                format!("DELETE FROM {table} WHERE ({key}) IN (SELECT {key} FROM {table} WHERE msg_id < $1 LIMIT $2)");
+            while client.execute(sql.as_str(), &[&before, &SIDE_ROWS_PER_DELETE]).await? == SIDE_ROWS_PER_DELETE as u64
+            {
+            }
+        }
+    }
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MONDAY_2026_11_30: Millis = 1_795_996_800_000;
+
+    #[test]
+    fn weeks_start_on_monday_utc() {
+        assert_eq!(day_name(MONDAY_2026_11_30), "20261130");
+        assert_eq!(next_monday(MONDAY_2026_11_30), MONDAY_2026_11_30);
+        assert_eq!(next_monday(MONDAY_2026_11_30 + 1), MONDAY_2026_11_30 + WEEK_MS);
+        assert_eq!(next_monday(MONDAY_2026_11_30 - 1), MONDAY_2026_11_30);
+        assert_eq!(next_monday(MONDAY_2026_11_30 + 3 * DAY_MS), MONDAY_2026_11_30 + WEEK_MS);
+    }
+
+    #[test]
+    fn creations_continue_from_the_newest_partition_to_the_horizon() {
+        let legacy_end = MONDAY_2026_11_30 + 3 * DAY_MS + 17;
+        let existing = [Partition { suffix: "legacy".into(), from: None, until: legacy_end }];
+        let weeks = creations(&existing, legacy_end);
+        // The rest of this week, then whole weeks up to PARTITION_WEEKS_AHEAD past the next Monday.
+        assert_eq!(weeks.len() as i64, 1 + PARTITION_WEEKS_AHEAD);
+        assert_eq!(
+            weeks[0].0,
+            Partition { suffix: "20261203".into(), from: Some(legacy_end), until: MONDAY_2026_11_30 + WEEK_MS }
+        );
+        assert_eq!(weeks[1].0.suffix, "20261207");
+        for pair in weeks.windows(2) {
+            assert_eq!(pair[0].0.until, pair[1].0.from.unwrap(), "no gap, no overlap");
+        }
+        let statements = &weeks[1].1;
+        assert_eq!(statements.len(), 4);
+        assert!(statements[2].starts_with(
+            "CREATE TABLE IF NOT EXISTS deliveries_20261207 PARTITION OF deliveries FOR VALUES FROM ('dlv_"
+        ));
+        let all: Vec<Partition> = weeks.into_iter().map(|(p, _)| p).collect();
+        assert!(creations(&all, legacy_end).is_empty(), "nothing missing twice");
+    }
+}

@@ -1,0 +1,280 @@
+//! PostgreSQL's time partitions (postgres/partitions.rs): a week past retention is dropped whole
+//! once no payload is left in it, never before; an unpartitioned database (schema 8) becomes
+//! partitioned in place, its rows readable and its rules (eventId uniqueness) kept. Skipped
+//! without `HOOKWIRE_TEST_POSTGRES_URL`.
+
+use std::sync::Arc;
+
+use hookwire_core::model::{Application, Attempt, Delivery, Endpoint, Message, Status, TriggerType};
+use hookwire_core::{AppId, AttemptId, DeliveryId, EndpointId, MessageId};
+use hookwire_store::postgres::PgStore;
+use hookwire_store::prelude::*;
+use hookwire_store::{Accept, AttemptFilter, AttemptScope, DeliveryUpdate, MessageMatch, Page, StoreError};
+
+const DAY_MS: i64 = 86_400_000;
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+async fn fresh_schema() -> Option<String> {
+    let base = std::env::var("HOOKWIRE_TEST_POSTGRES_URL").ok().filter(|url| !url.is_empty());
+    let Some(base) = base else {
+        eprintln!("skipped: set HOOKWIRE_TEST_POSTGRES_URL to run on PostgreSQL");
+        return None;
+    };
+    let schema = format!("hw_part_{}", MessageId::generate().to_string().trim_start_matches("msg_"));
+    Some(hookwire_store::postgres::url_with_fresh_schema(&base, &schema).await.unwrap())
+}
+
+/// A side connection on the test's schema, for what only the catalog can tell.
+async fn raw(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    client
+}
+
+/// The partition a row is in.
+async fn partition_of(client: &tokio_postgres::Client, table: &str, id: &str) -> Option<String> {
+    let sql = format!("SELECT tableoid::regclass::text FROM {table} WHERE id = $1");
+    client.query_opt(&sql, &[&id]).await.unwrap().map(|row| row.get(0))
+}
+
+fn application() -> Application {
+    Application {
+        id: AppId::generate(),
+        uid: None,
+        name: "Acme".into(),
+        throttle_rate: None,
+        metadata: Default::default(),
+        created_at: now(),
+        updated_at: now(),
+    }
+}
+
+fn message(app: AppId, event_id: &str, payload_expires_at: i64) -> Message {
+    Message {
+        id: MessageId::generate(),
+        app_id: app,
+        event_type: "a.b".into(),
+        event_id: Some(event_id.into()),
+        channels: None,
+        tags: Some(vec!["t1".into()]),
+        payload: Some("{}".into()),
+        content_type: None,
+        deliver_at: None,
+        payload_expires_at: Some(payload_expires_at),
+        created_at: now(),
+    }
+}
+
+fn delivery(message: &Message, endpoint: EndpointId) -> Delivery {
+    Delivery {
+        id: DeliveryId::generate(),
+        app_id: message.app_id,
+        msg_id: message.id,
+        endpoint_id: endpoint,
+        status: Status::Pending,
+        attempts: 0,
+        next_attempt_at: Some(now()),
+        trigger: TriggerType::Scheduled,
+        chunk: None,
+        created_at: now(),
+        updated_at: now(),
+    }
+}
+
+fn accept(message: Message, deliveries: Vec<Delivery>) -> Accept {
+    Accept {
+        message: Arc::new(message),
+        deliveries,
+        leased_until: None,
+        idempotency_key: None,
+        filter_errors: Vec::new(),
+    }
+}
+
+fn attempts_of(message: MessageId) -> AttemptFilter {
+    AttemptFilter {
+        matching: MessageMatch::default(),
+        scope: AttemptScope::Message(message),
+        page: Page { limit: 10, iterator: None, descending: false },
+        status: None,
+        status_code_class: None,
+        endpoint: None,
+        before: None,
+        after: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_week_past_retention_is_dropped_whole_once_no_payload_is_left() {
+    let Some(url) = fresh_schema().await else { return };
+    let store = PgStore::open(&url, None, &Default::default()).await.unwrap();
+    let client = raw(&url).await;
+    let app = application();
+    store.create_app(app.clone()).await.unwrap();
+    let endpoint =
+        Endpoint::new(app.id, "https://example.com".into(), hookwire_core::signing::generate_secret(), now());
+    store.create_endpoint(endpoint.clone()).await.unwrap();
+
+    // Opening created this week and the next ones; the message and its rows are in this week's.
+    let m = message(app.id, "order-1", now() + DAY_MS);
+    let d = delivery(&m, endpoint.id);
+    store.accept_message(accept(m.clone(), vec![d.clone()])).await.unwrap();
+    let claimed = store.claim_due(now(), now() + 60_000, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    let attempt = Attempt {
+        id: AttemptId::generate(),
+        app_id: app.id,
+        msg_id: m.id,
+        endpoint_id: endpoint.id,
+        delivery_id: d.id,
+        url: endpoint.url.clone(),
+        status: Status::Success,
+        response_status_code: 200,
+        response: "ok".into(),
+        response_duration_ms: 3,
+        error_kind: None,
+        trigger_type: TriggerType::Scheduled,
+        timestamp: now(),
+    };
+    let update = DeliveryUpdate { status: Status::Success, attempts: 1, next_attempt_at: None };
+    store.record_attempts(vec![(attempt.clone(), update)]).await.into_iter().for_each(|r| drop(r.unwrap()));
+    let week = partition_of(&client, "messages", &m.id.to_string()).await.unwrap();
+    assert!(week.starts_with("messages_2"), "a week's partition, not {week}");
+    let suffix = week.trim_start_matches("messages_").to_owned();
+    assert_eq!(partition_of(&client, "deliveries", &d.id.to_string()).await.unwrap(), format!("deliveries_{suffix}"));
+    assert_eq!(partition_of(&client, "attempts", &attempt.id.to_string()).await.unwrap(), format!("attempts_{suffix}"));
+
+    // Today, with 90 days' retention: nothing to create, nothing to drop.
+    let today = store.maintain_partitions(now(), now() - 90 * DAY_MS).await.unwrap();
+    assert_eq!(today, Default::default(), "{today:?}");
+
+    // Thirty weeks on, with a week's retention: the weeks ahead of then are created, and this
+    // week is past retention but kept, since its message still has its payload.
+    let later = now() + 30 * 7 * DAY_MS;
+    let first = store.maintain_partitions(later, later - 7 * DAY_MS).await.unwrap();
+    assert!(first.created.len() >= 26, "{first:?}");
+    assert!(first.kept.contains(&suffix), "{first:?}");
+    assert!(first.dropped.contains(&"legacy".to_owned()), "empty weeks past retention go: {first:?}");
+    assert!(!first.dropped.contains(&suffix), "{first:?}");
+    assert!(store.get_message(app.id, m.id).await.unwrap().is_some());
+
+    // Once the payload has expired, the week goes: messages, tags, deliveries, attempts.
+    assert!(store.purge_expired(later, later, 100).await.unwrap() >= 1);
+    let second = store.maintain_partitions(later, later - 7 * DAY_MS).await.unwrap();
+    assert!(second.dropped.contains(&suffix), "{second:?}");
+    assert!(second.kept.is_empty() && second.created.is_empty(), "{second:?}");
+    assert!(store.get_message(app.id, m.id).await.unwrap().is_none());
+    assert!(store.get_message_by_event_id(app.id, "order-1").await.unwrap().is_none());
+    assert!(store.list_attempts(app.id, &attempts_of(m.id)).await.unwrap().is_empty());
+    for table in ["messages", "message_tags", "deliveries", "attempts"] {
+        let sql = "SELECT count(*) FROM pg_class WHERE relname = $1 AND relnamespace = current_schema()::regnamespace";
+        let left: i64 = client.query_one(sql, &[&format!("{table}_{suffix}")]).await.unwrap().get(0);
+        assert_eq!(left, 0, "{table}_{suffix} is dropped, not emptied");
+    }
+    // The side rows of its messages went with it: the eventId is free again.
+    let again = message(app.id, "order-1", later + DAY_MS);
+    store.accept_message(accept(again.clone(), vec![])).await.unwrap();
+    assert_eq!(store.get_message_by_event_id(app.id, "order-1").await.unwrap().unwrap().id, again.id);
+}
+
+/// The schema as migrations 1–8 left it (what every database made before partitions has).
+async fn schema_8(client: &tokio_postgres::Client) {
+    for sql in [
+        include_str!("../migrations/postgres/0001_init.sql"),
+        include_str!("../migrations/postgres/0002_config_notify.sql"),
+        include_str!("../migrations/postgres/0003_tokens.sql"),
+        include_str!("../migrations/postgres/0004_svix_messages.sql"),
+        include_str!("../migrations/postgres/0005_c_collation.sql"),
+        include_str!("../migrations/postgres/0006_destinations.sql"),
+        include_str!("../migrations/postgres/0007_destination_attempts.sql"),
+        include_str!("../migrations/postgres/0008_activity.sql"),
+    ] {
+        client.batch_execute(sql).await.unwrap();
+    }
+    client
+        .batch_execute("CREATE TABLE hookwire_schema (version BIGINT NOT NULL); INSERT INTO hookwire_schema VALUES (8)")
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_an_unpartitioned_database_is_partitioned_in_place() {
+    let Some(url) = fresh_schema().await else { return };
+    let client = raw(&url).await;
+    schema_8(&client).await;
+    let app = application();
+    let endpoint =
+        Endpoint::new(app.id, "https://example.com".into(), hookwire_core::signing::generate_secret(), now());
+    let old = message(app.id, "order-7", now() + DAY_MS);
+    let (old_id, app_id, ep_id) = (old.id.to_string(), app.id.to_string(), endpoint.id.to_string());
+    let (delivery_id, attempt_id) = (DeliveryId::generate().to_string(), AttemptId::generate().to_string());
+    client
+        .execute(
+            "INSERT INTO messages (id, app_id, event_type, event_id, tags, payload, created_at, payload_expires_at) \
+             VALUES ($1, $2, 'a.b', 'order-7', '[\"t1\"]', '{\"n\":7}', $3, $4)",
+            &[&old_id, &app_id, &now(), &(now() + DAY_MS)],
+        )
+        .await
+        .unwrap();
+    client.execute("INSERT INTO message_tags VALUES ($1, 't1', $2)", &[&app_id, &old_id]).await.unwrap();
+    client
+        .execute(
+            "INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, attempts, next_attempt_at, trigger_type, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, 1, 1, $5, 0, $5, $5)",
+            &[&delivery_id, &app_id, &old_id, &ep_id, &now()],
+        )
+        .await
+        .unwrap();
+    client
+        .execute(
+            "INSERT INTO attempts VALUES ($1, $2, $3, $4, $5, 'https://example.com', 2, 500, 'no', 4, NULL, 0, $6)",
+            &[&attempt_id, &app_id, &old_id, &ep_id, &delivery_id, &now()],
+        )
+        .await
+        .unwrap();
+
+    // Opening migrates: the old tables become the first partitions, nothing is copied.
+    let store = PgStore::open(&url, None, &Default::default()).await.unwrap();
+    store.create_app(app.clone()).await.unwrap();
+    store.create_endpoint(endpoint.clone()).await.unwrap();
+    assert_eq!(partition_of(&client, "messages", &old_id).await.unwrap(), "messages_legacy");
+    assert_eq!(partition_of(&client, "deliveries", &delivery_id).await.unwrap(), "deliveries_legacy");
+    assert_eq!(partition_of(&client, "attempts", &attempt_id).await.unwrap(), "attempts_legacy");
+    let kind: String = client
+        .query_one("SELECT relkind::text FROM pg_class WHERE oid = 'messages'::regclass", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(kind, "p", "messages is partitioned");
+
+    // Everything old reads and works as before.
+    let found = store.get_message(app.id, old.id).await.unwrap().unwrap();
+    assert_eq!(found.payload.as_deref(), Some("{\"n\":7}"));
+    assert_eq!(store.get_message_by_event_id(app.id, "order-7").await.unwrap().unwrap().id, old.id);
+    assert_eq!(store.list_attempts(app.id, &attempts_of(old.id)).await.unwrap().len(), 1);
+    let claimed = store.claim_due(now() + 1_000, now() + 60_000, 10).await.unwrap();
+    assert_eq!(claimed.iter().map(|c| c.delivery.id.to_string()).collect::<Vec<_>>(), vec![delivery_id]);
+    // eventIds stay unique across old and new partitions.
+    let twin = message(app.id, "order-7", now() + DAY_MS);
+    assert!(matches!(store.accept_message(accept(twin, vec![])).await, Err(StoreError::Conflict { .. })));
+
+    // New rows land in this week's partition.
+    let new = message(app.id, "order-8", now() + DAY_MS);
+    store.accept_message(accept(new.clone(), vec![delivery(&new, endpoint.id)])).await.unwrap();
+    let week = partition_of(&client, "messages", &new.id.to_string()).await.unwrap();
+    assert!(week.starts_with("messages_2"), "{week}");
+    let ahead: i64 = client
+        .query_one("SELECT count(*) FROM pg_inherits WHERE inhparent = 'deliveries'::regclass", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(ahead >= 2 + 4, "legacy, default and the weeks ahead: {ahead}");
+
+    // Migrating again is a no-op, and so is a second node opening.
+    assert_eq!(PgStore::migrate_only(&url).await.unwrap(), 9);
+    PgStore::open(&url, None, &Default::default()).await.unwrap();
+    assert_eq!(store.get_message(app.id, new.id).await.unwrap().unwrap().id, new.id);
+}
