@@ -278,3 +278,47 @@ async fn postgres_an_unpartitioned_database_is_partitioned_in_place() {
     PgStore::open(&url, None, &Default::default()).await.unwrap();
     assert_eq!(store.get_message(app.id, new.id).await.unwrap().unwrap().id, new.id);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_weeks_are_created_and_dropped_while_another_node_accepts() {
+    let Some(url) = fresh_schema().await else { return };
+    let (writer, keeper) = (
+        PgStore::open(&url, None, &Default::default()).await.unwrap(),
+        PgStore::open(&url, None, &Default::default()).await.unwrap(),
+    );
+    let app = application();
+    writer.create_app(app.clone()).await.unwrap();
+    let endpoint =
+        Endpoint::new(app.id, "https://example.com".into(), hookwire_core::signing::generate_secret(), now());
+    writer.create_endpoint(endpoint.clone()).await.unwrap();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let accepting = {
+        let (writer, stop) = (writer.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut accepted = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let m = message(app.id, &format!("e-{}", accepted.len()), now() + 365 * DAY_MS);
+                let d = delivery(&m, endpoint.id);
+                writer.accept_message(accept(m.clone(), vec![d])).await.expect("every accept succeeds meanwhile");
+                accepted.push(m.id);
+            }
+            accepted
+        })
+    };
+    // Another node, its clock years ahead, creates dozens of weeks and drops every empty one
+    // behind (this week stays: its messages keep their payloads).
+    let mut dropped = 0;
+    for step in 1..=5 {
+        let later = now() + step * 20 * 7 * DAY_MS;
+        let done = keeper.maintain_partitions(later, later - 7 * DAY_MS).await.unwrap();
+        assert!(!done.created.is_empty(), "{done:?}");
+        dropped += done.dropped.len();
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let accepted = accepting.await.unwrap();
+    assert!(dropped >= 80 && accepted.len() > 10, "{dropped} weeks dropped, {} accepted", accepted.len());
+    for id in accepted {
+        assert!(writer.get_message(app.id, id).await.unwrap().is_some(), "{id} kept");
+    }
+}

@@ -309,6 +309,7 @@ async fn migrate(client: &mut tokio_postgres::Client) -> StoreResult<usize> {
         tracing::info!(version = index + 1, "applied PostgreSQL migration");
     }
     // The weeks ahead exist before any node writes (an id past them would land in `…_default`).
+    tx.batch_execute(partitions::LOCK_SQL).await?;
     let existing = partitions::parse_list(&tx.query(partitions::LIST_SQL, &[&"messages"]).await?)?;
     for (week, statements) in partitions::creations(&existing, wall_clock_ms()) {
         // A week that cannot be created (rows for it already in `…_default`) must not stop the

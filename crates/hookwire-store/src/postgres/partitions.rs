@@ -57,6 +57,11 @@ pub struct Partition {
     pub until: Millis,
 }
 
+/// One node at a time changes partitions (a migrating node waits for it, a sweep skips).
+pub(super) const LOCK_SQL: &str = "SELECT pg_advisory_xact_lock(hashtext('hookwire_partitions:' || current_schema()))";
+const TRY_LOCK_SQL: &str = "SELECT pg_try_advisory_xact_lock(hashtext('hookwire_partitions:' || current_schema()))";
+const LOCK_TIMEOUT_SQL: &str = "SET LOCAL lock_timeout = '1s'";
+
 /// Lists the partitions of `$1` with their bounds, as PostgreSQL prints them.
 pub(super) const LIST_SQL: &str = "SELECT c.relname::text, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i \
      JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = $1::text::regclass";
@@ -162,22 +167,20 @@ pub(super) fn creations(existing: &[Partition], now: Millis) -> Vec<(Partition, 
 
 /// Creates the weeks ahead and drops the weeks that ended before `ended_before` and hold no
 /// payload, then deletes side rows naming messages older than every partition left. One node
-/// at a time (the others skip); a drop waits for its lock at most a few seconds, else the week
-/// is left for the next sweep.
+/// at a time (the others skip); creating or dropping waits for its lock at most 1 s, else it is
+/// left for the next sweep.
 pub(super) async fn maintain(store: &PgStore, now: Millis, ended_before: Millis) -> StoreResult<PartitionsMaintained> {
     let mut done = PartitionsMaintained::default();
     let mut client = store.client().await?;
+    // The weeks ahead first, committed on their own: a drop that cannot get its lock must not
+    // hold them back.
     let tx = client.transaction().await?;
-    let locked: bool = tx
-        .query_one("SELECT pg_try_advisory_xact_lock(hashtext('hookwire_partitions:' || current_schema()))", &[])
-        .await?
-        .get(0);
-    if !locked {
+    if !tx.query_one(TRY_LOCK_SQL, &[]).await?.get::<_, bool>(0) {
         return Ok(done);
     }
-    // A DROP needs the parent's exclusive lock: never queue behind a long reader for it (every
-    // statement after it would queue too).
-    tx.execute("SET LOCAL lock_timeout = '1s'", &[]).await?;
+    // Creating a week locks the default partition, dropping one the parent, each for a moment:
+    // writers queue behind a waiting lock, so never wait long for one (the next sweep retries).
+    tx.execute(LOCK_TIMEOUT_SQL, &[]).await?;
     let mut existing = parse_list(&tx.query(LIST_SQL, &[&"messages"]).await?)?;
     for (partition, statements) in creations(&existing, now) {
         for statement in &statements {
@@ -186,6 +189,12 @@ pub(super) async fn maintain(store: &PgStore, now: Millis, ended_before: Millis)
         done.created.push(partition.suffix.clone());
         existing.push(partition);
     }
+    tx.commit().await?;
+    let tx = client.transaction().await?;
+    if !tx.query_one(TRY_LOCK_SQL, &[]).await?.get::<_, bool>(0) {
+        return Ok(done);
+    }
+    tx.execute(LOCK_TIMEOUT_SQL, &[]).await?;
     for partition in existing.iter().filter(|p| p.until <= ended_before) {
         let holds_payload: bool = tx
             .query_one(
