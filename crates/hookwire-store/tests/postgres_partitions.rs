@@ -140,7 +140,8 @@ async fn postgres_a_week_past_retention_is_dropped_whole_once_no_payload_is_left
         timestamp: now(),
     };
     let update = DeliveryUpdate { status: Status::Success, attempts: 1, next_attempt_at: None };
-    store.record_attempts(vec![(attempt.clone(), update)]).await.into_iter().for_each(|r| drop(r.unwrap()));
+    let recorded = store.record_attempts(vec![(attempt.clone(), update)]).await;
+    assert!(recorded.into_iter().all(|r| r.is_ok()));
     let week = partition_of(&client, "messages", &m.id.to_string()).await.unwrap();
     assert!(week.starts_with("messages_2"), "a week's partition, not {week}");
     let suffix = week.trim_start_matches("messages_").to_owned();
