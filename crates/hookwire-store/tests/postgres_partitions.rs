@@ -122,6 +122,10 @@ async fn postgres_a_week_past_retention_is_dropped_whole_once_no_payload_is_left
     let m = message(app.id, "order-1", now() + DAY_MS);
     let d = delivery(&m, endpoint.id);
     store.accept_message(accept(m.clone(), vec![d.clone()])).await.unwrap();
+    // A second message whose delivery waits ten days (a retry far ahead, a deliverAt).
+    let waiting = message(app.id, "order-2", now() + DAY_MS);
+    let waiting_delivery = Delivery { next_attempt_at: Some(now() + 10 * DAY_MS), ..delivery(&waiting, endpoint.id) };
+    store.accept_message(accept(waiting.clone(), vec![waiting_delivery.clone()])).await.unwrap();
     let claimed = store.claim_due(now(), now() + 60_000, 10).await.unwrap();
     assert_eq!(claimed.len(), 1);
     let attempt = Attempt {
@@ -162,8 +166,25 @@ async fn postgres_a_week_past_retention_is_dropped_whole_once_no_payload_is_left
     assert!(!first.dropped.contains(&suffix), "{first:?}");
     assert!(store.get_message(app.id, m.id).await.unwrap().is_some());
 
-    // Once the payload has expired, the week goes: messages, tags, deliveries, attempts.
-    assert!(store.purge_expired(later, later, 100).await.unwrap() >= 1);
+    // Once the payloads have expired the week still stays while a delivery waits: it can still
+    // be sent (with an empty body).
+    assert!(store.purge_expired(later, later, 100).await.unwrap() >= 2);
+    let waits = store.maintain_partitions(later, later - 7 * DAY_MS).await.unwrap();
+    assert_eq!(waits.kept, vec![suffix.clone()], "{waits:?}");
+    let claimed = store.claim_due(later, later + 60_000, 10).await.unwrap();
+    assert_eq!(claimed.iter().map(|c| c.delivery.id).collect::<Vec<_>>(), vec![waiting_delivery.id]);
+    let failed = Attempt {
+        id: AttemptId::generate(),
+        msg_id: waiting.id,
+        delivery_id: waiting_delivery.id,
+        status: Status::Fail,
+        response_status_code: 500,
+        ..attempt.clone()
+    };
+    let over = DeliveryUpdate { status: Status::Fail, attempts: 1, next_attempt_at: None };
+    assert!(store.record_attempts(vec![(failed, over)]).await.into_iter().all(|r| r.is_ok()));
+
+    // Then the week goes: messages, tags, deliveries, attempts.
     let second = store.maintain_partitions(later, later - 7 * DAY_MS).await.unwrap();
     assert!(second.dropped.contains(&suffix), "{second:?}");
     assert!(second.kept.is_empty() && second.created.is_empty(), "{second:?}");
@@ -302,6 +323,28 @@ async fn postgres_weeks_are_created_and_dropped_while_another_node_accepts() {
                 let d = delivery(&m, endpoint.id);
                 writer.accept_message(accept(m.clone(), vec![d])).await.expect("every accept succeeds meanwhile");
                 accepted.push(m.id);
+                // And records attempts, whose statement locks attempts and deliveries, as a drop does.
+                for claimed in writer.claim_due(now(), now() + 60_000, 10).await.expect("claims succeed meanwhile") {
+                    let d = &claimed.delivery;
+                    let attempt = Attempt {
+                        id: AttemptId::generate(),
+                        app_id: d.app_id,
+                        msg_id: d.msg_id,
+                        endpoint_id: d.endpoint_id,
+                        delivery_id: d.id,
+                        url: "https://example.com".into(),
+                        status: Status::Success,
+                        response_status_code: 200,
+                        response: String::new(),
+                        response_duration_ms: 1,
+                        error_kind: None,
+                        trigger_type: TriggerType::Scheduled,
+                        timestamp: now(),
+                    };
+                    let update = DeliveryUpdate { status: Status::Success, attempts: 1, next_attempt_at: None };
+                    let recorded = writer.record_attempts(vec![(attempt, update)]).await;
+                    assert!(recorded.into_iter().all(|r| r.is_ok()), "every record succeeds meanwhile");
+                }
             }
             accepted
         })

@@ -309,19 +309,21 @@ async fn migrate(client: &mut tokio_postgres::Client) -> StoreResult<usize> {
         tracing::info!(version = index + 1, "applied PostgreSQL migration");
     }
     // The weeks ahead exist before any node writes (an id past them would land in `…_default`).
+    // Creating one locks its parent: wait for that at most a moment (writers queue behind a lock
+    // being waited for), and a week that cannot be created (busy, or its rows already in
+    // `…_default`) must not stop the node from starting: the sweep tries again. No week is
+    // created past one that failed, which would leave a gap nothing fills.
     tx.batch_execute(partitions::LOCK_SQL).await?;
+    tx.batch_execute(partitions::LOCK_TIMEOUT_SQL).await?;
     let existing = partitions::parse_list(&tx.query(partitions::LIST_SQL, &[&"messages"]).await?)?;
     for (week, statements) in partitions::creations(&existing, wall_clock_ms()) {
-        // A week that cannot be created (rows for it already in `…_default`) must not stop the
-        // node from starting: its rows stay where they are, and the sweep says so.
         let savepoint = tx.savepoint("partition").await?;
-        match savepoint.batch_execute(&statements.join(";\n")).await {
-            Ok(()) => savepoint.commit().await?,
-            Err(error) => {
-                tracing::warn!(week = week.suffix, %error, "cannot create a partition");
-                savepoint.rollback().await?;
-            }
+        if let Err(error) = savepoint.batch_execute(&statements.join(";\n")).await {
+            tracing::warn!(week = week.suffix, %error, "cannot create a partition");
+            savepoint.rollback().await?;
+            break;
         }
+        savepoint.commit().await?;
     }
     tx.execute("DELETE FROM hookwire_schema", &[]).await?;
     tx.execute("INSERT INTO hookwire_schema (version) VALUES ($1)", &[&(MIGRATIONS.len() as i64)]).await?;

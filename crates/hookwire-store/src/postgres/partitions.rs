@@ -9,11 +9,11 @@
 //! Hookwire keeps them itself. [`creations`] names the weeks still missing up to
 //! `PARTITION_WEEKS_AHEAD` ahead; every migrate creates them (so no insert ever waits for a
 //! node to start) and so does every retention sweep. [`maintain`] also drops a week once it
-//! ended more than the retention period ago *and* none of its messages keeps a payload (a
-//! message's own `payloadRetentionHours` can be longer): one `DROP TABLE` per table instead of
-//! deleting rows, so storage and vacuum stay flat however long Hookwire runs. Rows of the
-//! unpartitioned side tables that name a message older than every partition left (eventIds,
-//! idempotency keys) are deleted after it.
+//! ended more than the retention period ago, none of its messages keeps a payload (a message's
+//! own `payloadRetentionHours` can be longer) and no delivery of it waits: one `DROP TABLE` per
+//! table instead of deleting rows, so storage and vacuum stay flat however long Hookwire runs.
+//! Rows of the unpartitioned side tables (eventIds, idempotency keys) that name a message in no
+//! partition's range are deleted after it.
 //!
 //! Migration 9 makes each existing table the first partition of its new parent (`…_legacy`,
 //! from MINVALUE to just after the newest id), so upgrading copies nothing; a `…_default`
@@ -23,6 +23,7 @@ use hookwire_core::time_fmt::Millis;
 use hookwire_core::{AttemptId, DeliveryId, MessageId};
 
 use super::PgStore;
+use super::conn::Db;
 use crate::PartitionsMaintained;
 use crate::error::{StoreError, StoreResult};
 
@@ -60,7 +61,7 @@ pub struct Partition {
 /// One node at a time changes partitions (a migrating node waits for it, a sweep skips).
 pub(super) const LOCK_SQL: &str = "SELECT pg_advisory_xact_lock(hashtext('hookwire_partitions:' || current_schema()))";
 const TRY_LOCK_SQL: &str = "SELECT pg_try_advisory_xact_lock(hashtext('hookwire_partitions:' || current_schema()))";
-const LOCK_TIMEOUT_SQL: &str = "SET LOCAL lock_timeout = '1s'";
+pub(super) const LOCK_TIMEOUT_SQL: &str = "SET LOCAL lock_timeout = '1s'";
 
 /// Lists the partitions of `$1` with their bounds, as PostgreSQL prints them.
 pub(super) const LIST_SQL: &str = "SELECT c.relname::text, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i \
@@ -165,70 +166,129 @@ pub(super) fn creations(existing: &[Partition], now: Millis) -> Vec<(Partition, 
     weeks
 }
 
-/// Creates the weeks ahead and drops the weeks that ended before `ended_before` and hold no
-/// payload, then deletes side rows naming messages older than every partition left. One node
-/// at a time (the others skip); creating or dropping waits for its lock at most 1 s, else it is
-/// left for the next sweep.
+/// Creates the weeks ahead, drops the weeks past retention that nothing needs any more, and
+/// deletes the side rows of messages no partition holds. One node at a time (the others skip);
+/// creating or dropping waits for its locks at most 1 s, else it is left for the next sweep.
 pub(super) async fn maintain(store: &PgStore, now: Millis, ended_before: Millis) -> StoreResult<PartitionsMaintained> {
     let mut done = PartitionsMaintained::default();
     let mut client = store.client().await?;
-    // The weeks ahead first, committed on their own: a drop that cannot get its lock must not
-    // hold them back.
+    // The weeks ahead first, committed on their own: a drop that cannot get its locks must not
+    // hold them back. Creating a partition locks its parent (and the default partition) for a
+    // moment, dropping one the four parents: writers queue behind a lock being waited for, so
+    // never wait long for one.
     let tx = client.transaction().await?;
     if !tx.query_one(TRY_LOCK_SQL, &[]).await?.get::<_, bool>(0) {
         return Ok(done);
     }
-    // Creating a week locks the default partition, dropping one the parent, each for a moment:
-    // writers queue behind a waiting lock, so never wait long for one (the next sweep retries).
     tx.execute(LOCK_TIMEOUT_SQL, &[]).await?;
-    let mut existing = parse_list(&tx.query(LIST_SQL, &[&"messages"]).await?)?;
+    let existing = parse_list(&tx.query(LIST_SQL, &[&"messages"]).await?)?;
     for (partition, statements) in creations(&existing, now) {
+        // A week that cannot be created (its rows already in `…_default`) stops the creating:
+        // weeks after it would leave a gap nothing fills.
+        tx.execute("SAVEPOINT week", &[]).await?;
+        let mut created = Ok(0);
         for statement in &statements {
-            tx.execute(statement.as_str(), &[]).await?;
+            created = tx.execute(statement.as_str(), &[]).await;
+            if created.is_err() {
+                break;
+            }
         }
-        done.created.push(partition.suffix.clone());
-        existing.push(partition);
+        if let Err(error) = created {
+            tracing::warn!(week = partition.suffix, %error, "cannot create a partition");
+            tx.execute("ROLLBACK TO SAVEPOINT week", &[]).await?;
+            break;
+        }
+        done.created.push(partition.suffix);
     }
     tx.commit().await?;
-    let tx = client.transaction().await?;
-    if !tx.query_one(TRY_LOCK_SQL, &[]).await?.get::<_, bool>(0) {
-        return Ok(done);
-    }
-    tx.execute(LOCK_TIMEOUT_SQL, &[]).await?;
-    for partition in existing.iter().filter(|p| p.until <= ended_before) {
-        let holds_payload: bool = tx
-            .query_one(
-                &format!("SELECT EXISTS (SELECT 1 FROM messages_{} WHERE payload IS NOT NULL)", partition.suffix),
-                &[],
-            )
-            .await?
-            .get(0);
-        if holds_payload {
-            done.kept.push(partition.suffix.clone());
+
+    let existing = parse_list(&client.query(LIST_SQL, &[&"messages"]).await?)?;
+    for week in existing.iter().filter(|p| p.until <= ended_before) {
+        // A first look without locks, then again under them, which nothing can change.
+        if !droppable(&client, week).await? {
+            done.kept.push(week.suffix.clone());
+            continue;
+        }
+        let tx = client.transaction().await?;
+        if !tx.query_one(TRY_LOCK_SQL, &[]).await?.get::<_, bool>(0) {
+            break;
+        }
+        tx.execute(LOCK_TIMEOUT_SQL, &[]).await?;
+        // In the order writers take them (a record: attempts, then deliveries; an accept:
+        // messages, tags, deliveries), so neither can hold one this waits for while waiting here.
+        tx.execute("LOCK TABLE attempts, messages, message_tags, deliveries IN ACCESS EXCLUSIVE MODE", &[]).await?;
+        if !droppable(&tx, week).await? {
+            done.kept.push(week.suffix.clone());
             continue;
         }
         for table in &TABLES {
-            tx.execute(&format!("DROP TABLE IF EXISTS {}_{}", table.name, partition.suffix), &[]).await?;
+            tx.execute(&format!("DROP TABLE IF EXISTS {}_{}", table.name, week.suffix), &[]).await?;
         }
-        done.dropped.push(partition.suffix.clone());
+        tx.commit().await?;
+        done.dropped.push(week.suffix.clone());
     }
-    tx.commit().await?;
-    existing.retain(|p| !done.dropped.contains(&p.suffix));
-    // Once no partition reaches back to the beginning, a side row naming an older message names
-    // one that is gone.
-    if existing.iter().all(|p| p.from.is_some())
-        && let Some(from) = existing.iter().filter_map(|p| p.from).min()
-    {
-        let before = MessageId::first_at(from).to_string();
+
+    // Side rows naming a message in no partition's range name one that is gone (a crash between
+    // a drop and this is made good by the next sweep).
+    let existing = parse_list(&client.query(LIST_SQL, &[&"messages"]).await?)?;
+    for (from, until) in uncovered(&existing) {
         for (table, key) in [("message_event_ids", "app_id, event_id"), ("idempotency_keys", "app_id, key")] {
-            let sql =
-                format!("DELETE FROM {table} WHERE ({key}) IN (SELECT {key} FROM {table} WHERE msg_id < $1 LIMIT $2)");
-            while client.execute(sql.as_str(), &[&before, &SIDE_ROWS_PER_DELETE]).await? == SIDE_ROWS_PER_DELETE as u64
-            {
-            }
+            let sql = format!(
+                "DELETE FROM {table} WHERE ({key}) IN (SELECT {key} FROM {table} \
+                 WHERE msg_id >= $1 AND ($2::text IS NULL OR msg_id < $2) LIMIT $3)"
+            );
+            while client.execute(sql.as_str(), &[&from, &until, &SIDE_ROWS_PER_DELETE]).await?
+                == SIDE_ROWS_PER_DELETE as u64
+            {}
         }
     }
     Ok(done)
+}
+
+/// Whether nothing in `week` is needed any more: none of its messages keeps a payload, and no
+/// delivery waits to be sent, neither in its partition (a resend of an older message) nor
+/// anywhere for one of its messages. Deliveries of a message whose payload is gone can still
+/// go (with an empty or `expired` body), so they keep the week until they are done.
+async fn droppable(client: &impl Db, week: &Partition) -> StoreResult<bool> {
+    let suffix = &week.suffix;
+    let from = week.from.map(|ms| MessageId::first_at(ms).to_string()).unwrap_or_default();
+    let until = MessageId::first_at(week.until).to_string();
+    let cheap = format!(
+        "SELECT NOT EXISTS (SELECT 1 FROM messages_{suffix} WHERE payload IS NOT NULL) \
+         AND NOT EXISTS (SELECT 1 FROM deliveries_{suffix} WHERE status = 1)"
+    );
+    if !answer(client, &cheap, &[]).await? {
+        return Ok(false);
+    }
+    let pending = "SELECT NOT EXISTS (SELECT 1 FROM deliveries WHERE status = 1 AND msg_id >= $1 AND msg_id < $2)";
+    answer(client, pending, &[&from, &until]).await
+}
+
+/// The id ranges no partition (the default one aside) covers, as message-id bounds: before the
+/// oldest, and between two that do not meet. `None` as the end: no end.
+fn uncovered(partitions: &[Partition]) -> Vec<(String, Option<String>)> {
+    let first = |ms: Millis| MessageId::first_at(ms).to_string();
+    let mut gaps = Vec::new();
+    let mut covered_until: Option<Millis> = None;
+    for partition in partitions {
+        match (covered_until, partition.from) {
+            (None, Some(from)) => gaps.push((String::new(), Some(first(from)))),
+            (Some(end), Some(from)) if end < from => gaps.push((first(end), Some(first(from)))),
+            _ => {}
+        }
+        covered_until = Some(partition.until);
+    }
+    // Ids past the newest week are the default partition's: not gone.
+    gaps
+}
+
+/// The one boolean `sql` answers.
+async fn answer(
+    client: &impl Db,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> StoreResult<bool> {
+    Ok(client.query(sql, params).await?.first().is_some_and(|row| row.get::<_, bool>(0)))
 }
 
 #[cfg(test)]
@@ -236,6 +296,20 @@ mod tests {
     use super::*;
 
     const MONDAY_2026_11_30: Millis = 1_795_996_800_000;
+
+    #[test]
+    fn side_rows_go_where_no_partition_reaches() {
+        let week = |from: Option<Millis>, until: Millis| Partition { suffix: String::new(), from, until };
+        let id = |ms: Millis| MessageId::first_at(ms).to_string();
+        let (a, b, c, d) = (1_000, 2_000, 3_000, 4_000);
+        assert!(uncovered(&[week(None, a), week(Some(a), b)]).is_empty(), "from the beginning, no gap");
+        assert_eq!(
+            uncovered(&[week(Some(a), b), week(Some(c), d)]),
+            vec![(String::new(), Some(id(a))), (id(b), Some(id(c)))],
+            "before the oldest, and a dropped week between two kept ones"
+        );
+        assert!(uncovered(&[]).is_empty());
+    }
 
     #[test]
     fn weeks_start_on_monday_utc() {

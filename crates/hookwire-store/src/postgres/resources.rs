@@ -221,7 +221,8 @@ impl ResourceStore for PgStore {
         if changed == 0 {
             return Err(StoreError::NotFound { what: "endpoint" });
         }
-        for table in ["deliveries", "attempts"] {
+        // Attempts before deliveries, the order every writer of both takes (partitions.rs).
+        for table in ["attempts", "deliveries"] {
             tx.execute(&format!("DELETE FROM {table} WHERE endpoint_id = $1"), &[&id]).await?;
         }
         for table in ["endpoint_counters", "endpoint_flow"] {
