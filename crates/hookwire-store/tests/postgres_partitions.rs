@@ -366,3 +366,38 @@ async fn postgres_weeks_are_created_and_dropped_while_another_node_accepts() {
         assert!(writer.get_message(app.id, id).await.unwrap().is_some(), "{id} kept");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_rows_the_default_partition_took_move_into_their_week_when_it_is_made() {
+    let Some(url) = fresh_schema().await else { return };
+    let store = PgStore::open(&url, None, &Default::default()).await.unwrap();
+    let client = raw(&url).await;
+    let app = application();
+    store.create_app(app.clone()).await.unwrap();
+    let endpoint =
+        Endpoint::new(app.id, "https://example.com".into(), hookwire_core::signing::generate_secret(), now());
+    store.create_endpoint(endpoint.clone()).await.unwrap();
+    // A node whose clock runs ten weeks ahead: past every week made yet.
+    let ahead = now() + 70 * DAY_MS;
+    let m = Message { id: MessageId::first_at(ahead), ..message(app.id, "far", ahead + DAY_MS) };
+    let d = Delivery { id: DeliveryId::first_at(ahead), ..delivery(&m, endpoint.id) };
+    store.accept_message(accept(m.clone(), vec![d.clone()])).await.unwrap();
+    assert_eq!(partition_of(&client, "messages", &m.id.to_string()).await.unwrap(), "messages_default");
+    assert_eq!(partition_of(&client, "deliveries", &d.id.to_string()).await.unwrap(), "deliveries_default");
+
+    // When the weeks reach that far, its week is made with its rows in it.
+    let done = store.maintain_partitions(now() + 56 * DAY_MS, now() - 90 * DAY_MS).await.unwrap();
+    let week = partition_of(&client, "messages", &m.id.to_string()).await.unwrap();
+    assert!(done.created.iter().any(|s| week == format!("messages_{s}")), "{week} {done:?}");
+    let suffix = week.trim_start_matches("messages_");
+    assert_eq!(partition_of(&client, "deliveries", &d.id.to_string()).await.unwrap(), format!("deliveries_{suffix}"));
+    let tags: i64 = client
+        .query_one(&format!("SELECT count(*) FROM message_tags_{suffix} WHERE msg_id = $1"), &[&m.id.to_string()])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(tags, 1);
+    let left: i64 = client.query_one("SELECT count(*) FROM messages_default", &[]).await.unwrap().get(0);
+    assert_eq!(left, 0);
+    assert_eq!(store.get_message_by_event_id(app.id, "far").await.unwrap().unwrap().id, m.id);
+}

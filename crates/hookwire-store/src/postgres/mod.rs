@@ -309,10 +309,9 @@ async fn migrate(client: &mut tokio_postgres::Client) -> StoreResult<usize> {
         tracing::info!(version = index + 1, "applied PostgreSQL migration");
     }
     // The weeks ahead exist before any node writes (an id past them would land in `…_default`).
-    // Creating one locks its parent: wait for that at most a moment (writers queue behind a lock
-    // being waited for), and a week that cannot be created (busy, or its rows already in
-    // `…_default`) must not stop the node from starting: the sweep tries again. No week is
-    // created past one that failed, which would leave a gap nothing fills.
+    // Attaching one locks the default partition: wait for that at most a moment (writers queue
+    // behind a lock being waited for), and a week that cannot be made must not stop the node
+    // from starting: the sweep tries again. No week is made past one that failed (a gap).
     tx.batch_execute(partitions::LOCK_SQL).await?;
     tx.batch_execute(partitions::LOCK_TIMEOUT_SQL).await?;
     let existing = partitions::parse_list(&tx.query(partitions::LIST_SQL, &[&"messages"]).await?)?;

@@ -17,7 +17,8 @@
 //!
 //! Migration 9 makes each existing table the first partition of its new parent (`…_legacy`,
 //! from MINVALUE to just after the newest id), so upgrading copies nothing; a `…_default`
-//! partition takes any id outside every range (a clock weeks off) rather than refusing it.
+//! partition takes any id outside every range (a clock weeks off) rather than refusing it, and
+//! gives such rows up to their week when it is made.
 
 use hookwire_core::time_fmt::Millis;
 use hookwire_core::{AttemptId, DeliveryId, MessageId};
@@ -37,14 +38,16 @@ const WEEK_MS: i64 = 7 * DAY_MS;
 /// A partitioned table, and the first id of a millisecond in its key's kind.
 struct Table {
     name: &'static str,
+    /// The column it is partitioned by.
+    key: &'static str,
     first_key_at: fn(Millis) -> String,
 }
 
 const TABLES: [Table; 4] = [
-    Table { name: "messages", first_key_at: |ms| MessageId::first_at(ms).to_string() },
-    Table { name: "message_tags", first_key_at: |ms| MessageId::first_at(ms).to_string() },
-    Table { name: "deliveries", first_key_at: |ms| DeliveryId::first_at(ms).to_string() },
-    Table { name: "attempts", first_key_at: |ms| AttemptId::first_at(ms).to_string() },
+    Table { name: "messages", key: "id", first_key_at: |ms| MessageId::first_at(ms).to_string() },
+    Table { name: "message_tags", key: "msg_id", first_key_at: |ms| MessageId::first_at(ms).to_string() },
+    Table { name: "deliveries", key: "id", first_key_at: |ms| DeliveryId::first_at(ms).to_string() },
+    Table { name: "attempts", key: "id", first_key_at: |ms| AttemptId::first_at(ms).to_string() },
 ];
 
 /// One week (or the legacy partition) as `messages` holds it; the other tables share it.
@@ -140,7 +143,11 @@ fn day_name(at: Millis) -> String {
 }
 
 /// The weeks missing between the newest partition and `PARTITION_WEEKS_AHEAD` weeks past `now`,
-/// each as its suffix, bounds and the statements that create it in every table.
+/// each as its suffix, bounds and the statements that create it in every table. Each table's
+/// week is made apart, filled with any rows of its range the default partition took meanwhile
+/// (a node whose clock ran weeks ahead), then attached: attaching locks the parent less than
+/// `CREATE TABLE … PARTITION OF` would (`SHARE UPDATE EXCLUSIVE`, not `ACCESS EXCLUSIVE`), and
+/// checks that the default partition kept no row of the range.
 pub(super) fn creations(existing: &[Partition], now: Millis) -> Vec<(Partition, Vec<String>)> {
     let horizon = next_monday(now) + PARTITION_WEEKS_AHEAD * WEEK_MS;
     let mut from = existing.iter().map(|p| p.until).max().unwrap_or_else(|| next_monday(now) - WEEK_MS);
@@ -150,14 +157,17 @@ pub(super) fn creations(existing: &[Partition], now: Millis) -> Vec<(Partition, 
         let partition = Partition { suffix: day_name(from), from: Some(from), until };
         let statements = TABLES
             .iter()
-            .map(|table| {
-                format!(
-                    "CREATE TABLE IF NOT EXISTS {0}_{1} PARTITION OF {0} FOR VALUES FROM ('{2}') TO ('{3}')",
-                    table.name,
-                    partition.suffix,
-                    (table.first_key_at)(from),
-                    (table.first_key_at)(until)
-                )
+            .flat_map(|table| {
+                let (name, key, suffix) = (table.name, table.key, &partition.suffix);
+                let (lo, hi) = ((table.first_key_at)(from), (table.first_key_at)(until));
+                [
+                    format!("CREATE TABLE {name}_{suffix} (LIKE {name} INCLUDING DEFAULTS)"),
+                    format!(
+                        "WITH moved AS (DELETE FROM {name}_default WHERE {key} >= '{lo}' AND {key} < '{hi}' \
+                         RETURNING *) INSERT INTO {name}_{suffix} SELECT * FROM moved"
+                    ),
+                    format!("ALTER TABLE {name} ATTACH PARTITION {name}_{suffix} FOR VALUES FROM ('{lo}') TO ('{hi}')"),
+                ]
             })
             .collect();
         weeks.push((partition, statements));
@@ -173,9 +183,8 @@ pub(super) async fn maintain(store: &PgStore, now: Millis, ended_before: Millis)
     let mut done = PartitionsMaintained::default();
     let mut client = store.client().await?;
     // The weeks ahead first, committed on their own: a drop that cannot get its locks must not
-    // hold them back. Creating a partition locks its parent (and the default partition) for a
-    // moment, dropping one the four parents: writers queue behind a lock being waited for, so
-    // never wait long for one.
+    // hold them back. Attaching a week locks the default partition for a moment, dropping one
+    // the four parents: writers queue behind a lock being waited for, so never wait long.
     let tx = client.transaction().await?;
     if !tx.query_one(TRY_LOCK_SQL, &[]).await?.get::<_, bool>(0) {
         return Ok(done);
@@ -183,8 +192,8 @@ pub(super) async fn maintain(store: &PgStore, now: Millis, ended_before: Millis)
     tx.execute(LOCK_TIMEOUT_SQL, &[]).await?;
     let existing = parse_list(&tx.query(LIST_SQL, &[&"messages"]).await?)?;
     for (partition, statements) in creations(&existing, now) {
-        // A week that cannot be created (its rows already in `…_default`) stops the creating:
-        // weeks after it would leave a gap nothing fills.
+        // A week that cannot be created (its locks busy) stops the creating: weeks after it
+        // would leave a gap. The next sweep tries again.
         tx.execute("SAVEPOINT week", &[]).await?;
         let mut created = Ok(0);
         for statement in &statements {
@@ -336,10 +345,13 @@ mod tests {
             assert_eq!(pair[0].0.until, pair[1].0.from.unwrap(), "no gap, no overlap");
         }
         let statements = &weeks[1].1;
-        assert_eq!(statements.len(), 4);
-        assert!(statements[2].starts_with(
-            "CREATE TABLE IF NOT EXISTS deliveries_20261207 PARTITION OF deliveries FOR VALUES FROM ('dlv_"
-        ));
+        assert_eq!(statements.len(), 4 * 3);
+        assert_eq!(statements[6], "CREATE TABLE deliveries_20261207 (LIKE deliveries INCLUDING DEFAULTS)");
+        assert!(statements[7].starts_with("WITH moved AS (DELETE FROM deliveries_default WHERE id >= 'dlv_"));
+        assert!(
+            statements[8]
+                .starts_with("ALTER TABLE deliveries ATTACH PARTITION deliveries_20261207 FOR VALUES FROM ('dlv_")
+        );
         let all: Vec<Partition> = weeks.into_iter().map(|(p, _)| p).collect();
         assert!(creations(&all, legacy_end).is_empty(), "nothing missing twice");
     }
