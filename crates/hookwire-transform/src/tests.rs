@@ -85,7 +85,7 @@ async fn errors_name_their_cause_and_line() {
 async fn an_infinite_loop_or_a_memory_bomb_fails_that_run_only() {
     let pool = Pool::new(LIMITS);
     let code = "function handler(w) { if (w.payload.loop) { try { for (;;) {} } catch (e) {} } \
-                if (w.payload.bomb) { const a = []; for (;;) a.push('x'.repeat(1000) + a.length); } \
+                if (w.payload.bomb) { const a = []; for (;;) a.push('x'.repeat(65536) + a.length); } \
                 if (w.payload.regex) { /(a+)+$/.test('a'.repeat(40) + 'b'); } \
                 if (w.payload.deep) { const f = (n) => f(n + 1) + 1; f(0); } \
                 return w; }";
