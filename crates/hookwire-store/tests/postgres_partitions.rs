@@ -107,16 +107,45 @@ fn attempts_of(message: MessageId) -> AttemptFilter {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_a_week_past_retention_is_dropped_whole_once_no_payload_is_left() {
-    let Some(url) = fresh_schema().await else { return };
-    let store = PgStore::open(&url, None, &Default::default()).await.unwrap();
-    let client = raw(&url).await;
+/// An application and its endpoint, created through `store`.
+async fn app_and_endpoint(store: &PgStore) -> (Application, Endpoint) {
     let app = application();
     store.create_app(app.clone()).await.unwrap();
     let endpoint =
         Endpoint::new(app.id, "https://example.com".into(), hookwire_core::signing::generate_secret(), now());
     store.create_endpoint(endpoint.clone()).await.unwrap();
+    (app, endpoint)
+}
+
+/// Records an attempt of `d` that leaves it in `status` for good; returns the attempt's id.
+async fn record(store: &PgStore, d: &Delivery, status: Status) -> AttemptId {
+    let attempt = Attempt {
+        id: AttemptId::generate(),
+        app_id: d.app_id,
+        msg_id: d.msg_id,
+        endpoint_id: d.endpoint_id,
+        delivery_id: d.id,
+        url: "https://example.com".into(),
+        status,
+        response_status_code: if status == Status::Success { 200 } else { 500 },
+        response: "answer".into(),
+        response_duration_ms: 3,
+        error_kind: None,
+        trigger_type: TriggerType::Scheduled,
+        timestamp: now(),
+    };
+    let update = DeliveryUpdate { status, attempts: 1, next_attempt_at: None };
+    let recorded = store.record_attempts(vec![(attempt.clone(), update)]).await;
+    assert!(recorded.into_iter().all(|r| r.is_ok()), "recorded");
+    attempt.id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_week_past_retention_is_dropped_whole_once_no_payload_is_left() {
+    let Some(url) = fresh_schema().await else { return };
+    let store = PgStore::open(&url, None, &Default::default()).await.unwrap();
+    let client = raw(&url).await;
+    let (app, endpoint) = app_and_endpoint(&store).await;
 
     // Opening created this week and the next ones; the message and its rows are in this week's.
     let m = message(app.id, "order-1", now() + DAY_MS);
@@ -135,29 +164,12 @@ async fn postgres_a_week_past_retention_is_dropped_whole_once_no_payload_is_left
     store.insert_deliveries(vec![resent.clone()], None).await.unwrap();
     let claimed = store.claim_due(now(), now() + 60_000, 10).await.unwrap();
     assert_eq!(claimed.len(), 1);
-    let attempt = Attempt {
-        id: AttemptId::generate(),
-        app_id: app.id,
-        msg_id: m.id,
-        endpoint_id: endpoint.id,
-        delivery_id: d.id,
-        url: endpoint.url.clone(),
-        status: Status::Success,
-        response_status_code: 200,
-        response: "ok".into(),
-        response_duration_ms: 3,
-        error_kind: None,
-        trigger_type: TriggerType::Scheduled,
-        timestamp: now(),
-    };
-    let update = DeliveryUpdate { status: Status::Success, attempts: 1, next_attempt_at: None };
-    let recorded = store.record_attempts(vec![(attempt.clone(), update)]).await;
-    assert!(recorded.into_iter().all(|r| r.is_ok()));
+    let attempt = record(&store, &d, Status::Success).await;
     let week = partition_of(&client, "messages", &m.id.to_string()).await.unwrap();
     assert!(week.starts_with("messages_2"), "a week's partition, not {week}");
     let suffix = week.trim_start_matches("messages_").to_owned();
     assert_eq!(partition_of(&client, "deliveries", &d.id.to_string()).await.unwrap(), format!("deliveries_{suffix}"));
-    assert_eq!(partition_of(&client, "attempts", &attempt.id.to_string()).await.unwrap(), format!("attempts_{suffix}"));
+    assert_eq!(partition_of(&client, "attempts", &attempt.to_string()).await.unwrap(), format!("attempts_{suffix}"));
 
     // Today, with 90 days' retention: nothing to create, nothing to drop.
     let today = store.maintain_partitions(now(), now() - 90 * DAY_MS).await.unwrap();
@@ -180,23 +192,13 @@ async fn postgres_a_week_past_retention_is_dropped_whole_once_no_payload_is_left
     assert!(waits.kept.contains(&suffix), "{waits:?}");
     let claimed = store.claim_due(later, later + 60_000, 10).await.unwrap();
     assert_eq!(claimed.iter().map(|c| c.delivery.id).collect::<Vec<_>>(), vec![waiting_delivery.id]);
-    let failed = Attempt {
-        id: AttemptId::generate(),
-        msg_id: waiting.id,
-        delivery_id: waiting_delivery.id,
-        status: Status::Fail,
-        response_status_code: 500,
-        ..attempt.clone()
-    };
-    let over = DeliveryUpdate { status: Status::Fail, attempts: 1, next_attempt_at: None };
-    assert!(store.record_attempts(vec![(failed.clone(), over)]).await.into_iter().all(|r| r.is_ok()));
+    record(&store, &waiting_delivery, Status::Fail).await;
     // Nothing waits in the week's own partition now, but the resend of its message still does.
     let resend_waits = store.maintain_partitions(later, later - 7 * DAY_MS).await.unwrap();
     assert!(resend_waits.kept.contains(&suffix), "{resend_waits:?}");
     let claimed = store.claim_due(later + 2 * DAY_MS, later + 3 * DAY_MS, 10).await.unwrap();
     assert_eq!(claimed.iter().map(|c| c.delivery.id).collect::<Vec<_>>(), vec![resent.id]);
-    let resend_failed = Attempt { id: AttemptId::generate(), msg_id: m.id, delivery_id: resent.id, ..failed.clone() };
-    assert!(store.record_attempts(vec![(resend_failed, over)]).await.into_iter().all(|r| r.is_ok()));
+    record(&store, &resent, Status::Fail).await;
 
     // Then the week goes: messages, tags, deliveries, attempts.
     let second = store.maintain_partitions(later, later - 7 * DAY_MS).await.unwrap();
@@ -322,11 +324,7 @@ async fn postgres_weeks_are_created_and_dropped_while_another_node_accepts() {
         PgStore::open(&url, None, &Default::default()).await.unwrap(),
         PgStore::open(&url, None, &Default::default()).await.unwrap(),
     );
-    let app = application();
-    writer.create_app(app.clone()).await.unwrap();
-    let endpoint =
-        Endpoint::new(app.id, "https://example.com".into(), hookwire_core::signing::generate_secret(), now());
-    writer.create_endpoint(endpoint.clone()).await.unwrap();
+    let (app, endpoint) = app_and_endpoint(&writer).await;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let accepting = {
         let (writer, stop) = (writer.clone(), stop.clone());
@@ -339,25 +337,7 @@ async fn postgres_weeks_are_created_and_dropped_while_another_node_accepts() {
                 accepted.push(m.id);
                 // And records attempts, whose statement locks attempts and deliveries, as a drop does.
                 for claimed in writer.claim_due(now(), now() + 60_000, 10).await.expect("claims succeed meanwhile") {
-                    let d = &claimed.delivery;
-                    let attempt = Attempt {
-                        id: AttemptId::generate(),
-                        app_id: d.app_id,
-                        msg_id: d.msg_id,
-                        endpoint_id: d.endpoint_id,
-                        delivery_id: d.id,
-                        url: "https://example.com".into(),
-                        status: Status::Success,
-                        response_status_code: 200,
-                        response: String::new(),
-                        response_duration_ms: 1,
-                        error_kind: None,
-                        trigger_type: TriggerType::Scheduled,
-                        timestamp: now(),
-                    };
-                    let update = DeliveryUpdate { status: Status::Success, attempts: 1, next_attempt_at: None };
-                    let recorded = writer.record_attempts(vec![(attempt, update)]).await;
-                    assert!(recorded.into_iter().all(|r| r.is_ok()), "every record succeeds meanwhile");
+                    record(&writer, &claimed.delivery, Status::Success).await;
                 }
             }
             accepted
@@ -386,11 +366,7 @@ async fn postgres_rows_the_default_partition_took_move_into_their_week_when_it_i
     let Some(url) = fresh_schema().await else { return };
     let store = PgStore::open(&url, None, &Default::default()).await.unwrap();
     let client = raw(&url).await;
-    let app = application();
-    store.create_app(app.clone()).await.unwrap();
-    let endpoint =
-        Endpoint::new(app.id, "https://example.com".into(), hookwire_core::signing::generate_secret(), now());
-    store.create_endpoint(endpoint.clone()).await.unwrap();
+    let (app, endpoint) = app_and_endpoint(&store).await;
     // A node whose clock runs ten weeks ahead: past every week made yet.
     let ahead = now() + 70 * DAY_MS;
     let m = Message { id: MessageId::first_at(ahead), ..message(app.id, "far", ahead + DAY_MS) };

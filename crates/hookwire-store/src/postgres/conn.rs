@@ -86,6 +86,25 @@ macro_rules! db_via_methods {
 db_via_methods!(Conn);
 db_via_methods!(Tx<'_>);
 
+/// A migration's transaction, on a connection of its own outside the pool (as every migration
+/// step, unbounded: a migration may take as long as its tables need).
+impl Db for tokio_postgres::Transaction<'_> {
+    async fn query<T: ?Sized + ToStatement + Sync>(
+        &self,
+        statement: &T,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> StoreResult<Vec<Row>> {
+        Ok(tokio_postgres::Transaction::query(self, statement, params).await?)
+    }
+    async fn query_opt<T: ?Sized + ToStatement + Sync>(
+        &self,
+        statement: &T,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> StoreResult<Option<Row>> {
+        Ok(tokio_postgres::Transaction::query_opt(self, statement, params).await?)
+    }
+}
+
 /// A pooled connection whose every round trip is bounded; closed instead of pooled again once
 /// one of them timed out (its answer may still be on the way).
 pub struct Conn {

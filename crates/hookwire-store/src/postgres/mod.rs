@@ -285,7 +285,7 @@ async fn connect_driven(target: &Target) -> StoreResult<(tokio_postgres::Client,
 /// Applies pending migrations in one transaction under an advisory lock (nodes starting together
 /// take turns; the lock is per schema, so separate schemas in one database do not wait).
 async fn migrate(client: &mut tokio_postgres::Client) -> StoreResult<usize> {
-    let mut tx = client.transaction().await?;
+    let tx = client.transaction().await?;
     tx.execute("SELECT pg_advisory_xact_lock(hashtext('hookwire_migrate:' || current_schema()))", &[]).await?;
     tx.batch_execute("CREATE TABLE IF NOT EXISTS hookwire_schema (version BIGINT NOT NULL)").await?;
     let current: i64 = tx.query_one("SELECT coalesce(max(version), 0) FROM hookwire_schema", &[]).await?.get(0);
@@ -314,16 +314,7 @@ async fn migrate(client: &mut tokio_postgres::Client) -> StoreResult<usize> {
     // from starting: the sweep tries again. No week is made past one that failed (a gap).
     tx.batch_execute(partitions::LOCK_SQL).await?;
     tx.batch_execute(partitions::LOCK_TIMEOUT_SQL).await?;
-    let existing = partitions::parse_list(&tx.query(partitions::LIST_SQL, &[&"messages"]).await?)?;
-    for (week, statements) in partitions::creations(&existing, wall_clock_ms()) {
-        let savepoint = tx.savepoint("partition").await?;
-        if let Err(error) = savepoint.batch_execute(&statements.join(";\n")).await {
-            tracing::warn!(week = week.suffix, %error, "cannot create a partition");
-            savepoint.rollback().await?;
-            break;
-        }
-        savepoint.commit().await?;
-    }
+    partitions::create_ahead(&tx, wall_clock_ms()).await?;
     tx.execute("DELETE FROM hookwire_schema", &[]).await?;
     tx.execute("INSERT INTO hookwire_schema (version) VALUES ($1)", &[&(MIGRATIONS.len() as i64)]).await?;
     tx.commit().await?;

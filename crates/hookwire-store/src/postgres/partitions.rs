@@ -67,7 +67,7 @@ const TRY_LOCK_SQL: &str = "SELECT pg_try_advisory_xact_lock(hashtext('hookwire_
 pub(super) const LOCK_TIMEOUT_SQL: &str = "SET LOCAL lock_timeout = '1s'";
 
 /// Lists the partitions of `$1` with their bounds, as PostgreSQL prints them.
-pub(super) const LIST_SQL: &str = "SELECT c.relname::text, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i \
+const LIST_SQL: &str = "SELECT c.relname::text, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i \
      JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = $1::text::regclass";
 
 /// The migration's SQL with its bounds filled in: every table's legacy partition ends at the
@@ -84,29 +84,25 @@ pub(super) const NEWEST_ID_SQL: &str = "SELECT (SELECT max(id) FROM messages), (
 
 /// The newest time among the ids [`NEWEST_ID_SQL`] returned.
 pub(super) fn newest_of(row: &tokio_postgres::Row) -> StoreResult<Millis> {
-    let mut newest = 0;
-    for (index, parse) in [parse_message_ms, parse_delivery_ms, parse_attempt_ms].iter().enumerate() {
-        if let Some(id) = row.get::<_, Option<&str>>(index) {
-            newest = newest.max(parse(id)?);
-        }
-    }
-    Ok(newest)
+    let id = |index| row.get::<_, Option<&str>>(index);
+    let times = [
+        id(0).map(|id| time_of(id, |id: MessageId| id.millis())),
+        id(1).map(|id| time_of(id, |id: DeliveryId| id.millis())),
+        id(2).map(|id| time_of(id, |id: AttemptId| id.millis())),
+    ];
+    times.into_iter().flatten().try_fold(0, |newest, time| Ok(newest.max(time?)))
 }
 
-fn parse_message_ms(id: &str) -> StoreResult<Millis> {
-    id.parse::<MessageId>().map(|id| id.millis()).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn parse_delivery_ms(id: &str) -> StoreResult<Millis> {
-    id.parse::<DeliveryId>().map(|id| id.millis()).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn parse_attempt_ms(id: &str) -> StoreResult<Millis> {
-    id.parse::<AttemptId>().map(|id| id.millis()).map_err(|e| StoreError::Corrupt(e.to_string()))
+/// When the id `text` (of kind `Id`) was made.
+fn time_of<Id: std::str::FromStr<Err = hookwire_core::ids::IdParseError>>(
+    text: &str,
+    millis: fn(Id) -> Millis,
+) -> StoreResult<Millis> {
+    text.parse().map(millis).map_err(|e: hookwire_core::ids::IdParseError| StoreError::Corrupt(e.to_string()))
 }
 
 /// The partitions of `messages` (the default one aside) from [`LIST_SQL`]'s rows, oldest first.
-pub(super) fn parse_list(rows: &[tokio_postgres::Row]) -> StoreResult<Vec<Partition>> {
+fn parse_list(rows: &[tokio_postgres::Row]) -> StoreResult<Vec<Partition>> {
     let mut partitions = Vec::new();
     for row in rows {
         let (name, bound): (&str, &str) = (row.get(0), row.get(1));
@@ -117,8 +113,10 @@ pub(super) fn parse_list(rows: &[tokio_postgres::Row]) -> StoreResult<Vec<Partit
         let quoted: Vec<&str> = bound.split('\'').skip(1).step_by(2).collect();
         let corrupt = || StoreError::Corrupt(format!("partition {name} has bounds {bound:?}"));
         let (from, until) = match (bound.contains("MINVALUE"), quoted.as_slice()) {
-            (true, [until]) => (None, parse_message_ms(until)?),
-            (false, [from, until]) => (Some(parse_message_ms(from)?), parse_message_ms(until)?),
+            (true, [until]) => (None, time_of(until, |id: MessageId| id.millis())?),
+            (false, [from, until]) => {
+                (Some(time_of(from, |id: MessageId| id.millis())?), time_of(until, |id: MessageId| id.millis())?)
+            }
             _ => return Err(corrupt()),
         };
         partitions.push(Partition { suffix, from, until });
@@ -148,7 +146,7 @@ fn day_name(at: Millis) -> String {
 /// (a node whose clock ran weeks ahead), then attached: attaching locks the parent less than
 /// `CREATE TABLE … PARTITION OF` would (`SHARE UPDATE EXCLUSIVE`, not `ACCESS EXCLUSIVE`), and
 /// checks that the default partition kept no row of the range.
-pub(super) fn creations(existing: &[Partition], now: Millis) -> Vec<(Partition, Vec<String>)> {
+fn creations(existing: &[Partition], now: Millis) -> Vec<(Partition, Vec<String>)> {
     let horizon = next_monday(now) + PARTITION_WEEKS_AHEAD * WEEK_MS;
     let mut from = existing.iter().map(|p| p.until).max().unwrap_or_else(|| next_monday(now) - WEEK_MS);
     let mut weeks = Vec::new();
@@ -176,6 +174,32 @@ pub(super) fn creations(existing: &[Partition], now: Millis) -> Vec<(Partition, 
     weeks
 }
 
+/// Creates, inside `tx` (which holds [`LOCK_SQL`] or its try), the weeks missing up to
+/// `PARTITION_WEEKS_AHEAD` past `now`, each in a savepoint; stops at the first that cannot be
+/// made (its locks busy), since the weeks after it would leave a gap. Returns the weeks made.
+pub(super) async fn create_ahead(tx: &impl Db, now: Millis) -> StoreResult<Vec<Partition>> {
+    let existing = parse_list(&tx.query(LIST_SQL, &[&"messages"]).await?)?;
+    let mut made = Vec::new();
+    for (week, statements) in creations(&existing, now) {
+        tx.query("SAVEPOINT week", &[]).await?;
+        let mut outcome = Ok(());
+        for statement in &statements {
+            if let Err(error) = tx.query(statement.as_str(), &[]).await {
+                outcome = Err(error);
+                break;
+            }
+        }
+        if let Err(error) = outcome {
+            tracing::warn!(week = week.suffix, %error, "cannot create a partition; the next sweep tries again");
+            tx.query("ROLLBACK TO SAVEPOINT week", &[]).await?;
+            break;
+        }
+        tx.query("RELEASE SAVEPOINT week", &[]).await?;
+        made.push(week);
+    }
+    Ok(made)
+}
+
 /// Creates the weeks ahead, drops the weeks past retention that nothing needs any more, and
 /// deletes the side rows of messages no partition holds. One node at a time (the others skip);
 /// creating or dropping waits for its locks at most 1 s, else it is left for the next sweep.
@@ -190,25 +214,7 @@ pub(super) async fn maintain(store: &PgStore, now: Millis, ended_before: Millis)
         return Ok(done);
     }
     tx.execute(LOCK_TIMEOUT_SQL, &[]).await?;
-    let existing = parse_list(&tx.query(LIST_SQL, &[&"messages"]).await?)?;
-    for (partition, statements) in creations(&existing, now) {
-        // A week that cannot be created (its locks busy) stops the creating: weeks after it
-        // would leave a gap. The next sweep tries again.
-        tx.execute("SAVEPOINT week", &[]).await?;
-        let mut created = Ok(0);
-        for statement in &statements {
-            created = tx.execute(statement.as_str(), &[]).await;
-            if created.is_err() {
-                break;
-            }
-        }
-        if let Err(error) = created {
-            tracing::warn!(week = partition.suffix, %error, "cannot create a partition");
-            tx.execute("ROLLBACK TO SAVEPOINT week", &[]).await?;
-            break;
-        }
-        done.created.push(partition.suffix);
-    }
+    done.created = create_ahead(&tx, now).await?.into_iter().map(|week| week.suffix).collect();
     tx.commit().await?;
 
     let existing = parse_list(&client.query(LIST_SQL, &[&"messages"]).await?)?;
@@ -239,8 +245,8 @@ pub(super) async fn maintain(store: &PgStore, now: Millis, ended_before: Millis)
 
     // Side rows naming a message in no partition's range name one that is gone (a crash between
     // a drop and this is made good by the next sweep).
-    let existing = parse_list(&client.query(LIST_SQL, &[&"messages"]).await?)?;
-    for (from, until) in uncovered(&existing) {
+    let left: Vec<Partition> = existing.into_iter().filter(|week| !done.dropped.contains(&week.suffix)).collect();
+    for (from, until) in uncovered(&left) {
         for (table, key) in [("message_event_ids", "app_id, event_id"), ("idempotency_keys", "app_id, key")] {
             let sql = format!(
                 "DELETE FROM {table} WHERE ({key}) IN (SELECT {key} FROM {table} \

@@ -1,8 +1,8 @@
 // The JSON API, called as the link's token: `Authorization: Bearer hwp_…` and no cookie, so
 // the API's scope check is the only gatekeeper. A 401 shows the no-token notice; any other
 // failure throws an Error carrying the API's text, status and body.
-import { enc, locText, showNoToken } from "./dom.js";
-import { state } from "./state.js";
+import { enc, locText, say, showNoToken } from "./dom.js";
+import { endpointPath, state } from "./state.js";
 
 // How many rows a page asks the API for.
 export const ATTEMPTS_SHOWN = 50;
@@ -11,6 +11,17 @@ export const ENDPOINTS_SHOWN = 250;
 // A call under the application: `path` is relative to /api/v1/app/{app}.
 export async function api(method, path, body) {
   return request(method, "/api/v1/app/" + enc(state.session.app) + path, body);
+}
+
+// Saves `patch` on the endpoint shown and keeps the answer as `state.selected`; an empty patch
+// says "Nothing changed." and answers false instead.
+export async function patchEndpoint(patch) {
+  if (Object.keys(patch).length === 0) {
+    say("Nothing changed.");
+    return false;
+  }
+  state.selected = await api("PATCH", endpointPath(), patch);
+  return true;
 }
 
 export async function request(method, url, body) {

@@ -3,7 +3,7 @@
 // the forms the other endpoint modules own (settings, signature, retries, headers, the
 // transformation) and draws its attempts and activity.
 import { drawActivity, PERIODS } from "./activity.js";
-import { api, ENDPOINTS_SHOWN } from "./api.js";
+import { api, ENDPOINTS_SHOWN, patchEndpoint } from "./api.js";
 import { loadAttempts } from "./deliveries.js";
 import { $, act, clearErrors, el, enc, formAct, say } from "./dom.js";
 import { badge, splitTypes, typesText } from "./format.js";
@@ -101,11 +101,7 @@ export function wireEndpoints() {
     const form = event.target;
     formAct(form, "settings-errors", async () => {
       const patch = settingsPatch(form, state.selected);
-      if (Object.keys(patch).length === 0) {
-        say("Nothing changed.");
-        return;
-      }
-      state.selected = await api("PATCH", endpointPath(), patch);
+      if (!(await patchEndpoint(patch))) return;
       fillSettings();
       if (patch.eventTypes !== undefined) fillTestType();
       showEndpointFacts();

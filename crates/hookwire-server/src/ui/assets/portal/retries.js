@@ -1,9 +1,9 @@
 // An endpoint's retries and timeout: its `retryPolicy` and `timeoutMs`, the form for them,
 // and what they come to spelled out (the default schedule when it sets none).
-import { api } from "./api.js";
+import { patchEndpoint } from "./api.js";
 import { $, fieldError, formAct, say, showWhen } from "./dom.js";
 import { splitTypes } from "./format.js";
-import { endpointPath, lockForm, state } from "./state.js";
+import { lockForm, state } from "./state.js";
 
 // What an endpoint without its own retryPolicy or timeoutMs gets: hookwire-core's
 // retry::DEFAULT_SCHEDULE_SECONDS, JITTER_FRACTION and limits::DELIVERY_TIMEOUT_MS_DEFAULT
@@ -118,12 +118,7 @@ function retriesPatch(form, endpoint) {
 }
 
 async function saveRetries(form) {
-  const patch = retriesPatch(form, state.selected);
-  if (Object.keys(patch).length === 0) {
-    say("Nothing changed.");
-    return;
-  }
-  state.selected = await api("PATCH", endpointPath(), patch);
+  if (!(await patchEndpoint(retriesPatch(form, state.selected)))) return;
   fillRetries();
   say("Retries saved. " + $("retries-current").textContent);
 }

@@ -1,6 +1,6 @@
 // An endpoint's signing: its secret (or ed25519 public key), shown, hidden and rotated, and
 // its `signature` setting, the form showing the fields the chosen scheme takes.
-import { api } from "./api.js";
+import { api, patchEndpoint } from "./api.js";
 import { $, act, fieldError, formAct, say, showWhen } from "./dom.js";
 import { endpointPath, lockForm, state } from "./state.js";
 
@@ -80,15 +80,12 @@ function signatureInput(form) {
 async function saveSignature(form) {
   const signature = signatureInput(form);
   const selected = state.selected;
-  if (JSON.stringify(normalSignature(signature)) === JSON.stringify(normalSignature(selected.signature))) {
-    say("Nothing changed.");
-    return;
-  }
+  const same = JSON.stringify(normalSignature(signature)) === JSON.stringify(normalSignature(selected.signature));
   const from = (selected.signature && selected.signature.scheme) || "standard";
   const to = (signature && signature.scheme) || "standard";
   if (to !== from && !confirm("Sign requests to " + selected.url + " " + SCHEMES[to][0] + "? Its receiver must verify them " +
     "that way from the next request on, and a secret that does not suit the new scheme is replaced at once.")) return;
-  state.selected = await api("PATCH", endpointPath(), { signature });
+  if (!(await patchEndpoint(same ? {} : { signature }))) return;
   fillSignature();
   hideSecret();
   say("Signature saved: requests are signed " + signatureText(state.selected.signature) + ".");
