@@ -32,13 +32,15 @@ async fn main() {
         hookwire_transform::direct_cost_probe(CODE, webhook, runs);
         println!("direct: {:.1} µs CPU per run", (cpu_us() - started) as f64 / runs as f64);
     }
-    for concurrency in [1usize, 64] {
+    // Five endpoints (five sandboxes per thread, each its own runtime) taking turns, as a
+    // message fanned out to five transformed endpoints runs them.
+    for (concurrency, endpoints) in [(1usize, 1usize), (64, 1), (64, 5)] {
         let started = (Instant::now(), cpu_us());
         let mut tasks = Vec::new();
         for _ in 0..concurrency {
             let (pool, payload, variables) = (pool.clone(), payload.clone(), variables.clone());
             tasks.push(tokio::spawn(async move {
-                for _ in 0..runs / concurrency {
+                for n in 0..runs / concurrency {
                     let webhook = Webhook {
                         method: "POST",
                         url: "http://127.0.0.1:9/e0",
@@ -47,7 +49,7 @@ async fn main() {
                         variables: &variables,
                         time_ms: 1_700_000_000_000,
                     };
-                    let key = Key { owner: "ep_bench".into(), version: 1 };
+                    let key = Key { owner: format!("ep_bench{}", n % endpoints), version: 1 };
                     pool.run(key, CODE, webhook).await.unwrap();
                 }
             }));
@@ -57,7 +59,7 @@ async fn main() {
         }
         let (wall, cpu) = (started.0.elapsed(), cpu_us() - started.1);
         println!(
-            "concurrency {concurrency}: {:.1} µs CPU per run, {:.0} runs/s",
+            "concurrency {concurrency}, {endpoints} endpoint(s): {:.1} µs CPU per run, {:.0} runs/s",
             cpu as f64 / runs as f64,
             runs as f64 / wall.as_secs_f64()
         );

@@ -5,6 +5,8 @@
 //! a `Date`, a boxed primitive, a symbol, a `BigInt`, deep or circular nesting) makes [`write`]
 //! answer `None`, and the caller lets `JSON.stringify` write the whole value instead.
 
+use std::fmt::Write as _;
+
 use rquickjs::{Array, Atom, Object, Type, Value};
 
 /// Nesting followed before handing over to `JSON.stringify` (which reports cycles).
@@ -30,13 +32,11 @@ fn write_at<'js>(value: &Value<'js>, plain: &Plain<'js>, out: &mut String, depth
         Type::Undefined => return Some(false),
         Type::Null => out.push_str("null"),
         Type::Bool => out.push_str(if value.as_bool()? { "true" } else { "false" }),
-        Type::Int => out.push_str(&value.as_int()?.to_string()),
-        Type::Float => number(value.as_float()?, out),
-        Type::String => {
-            let text = value.as_string()?.to_string().ok()?;
-            // Infallible: a `str` always serialises.
-            out.push_str(&serde_json::to_string(&text).ok()?);
+        Type::Int => {
+            let _ = write!(out, "{}", value.as_int()?);
         }
+        Type::Float => number(value.as_float()?, out),
+        Type::String => quote_js(value.as_string()?.clone(), out)?,
         Type::Array => {
             let array: &Array<'js> = value.as_array()?;
             if array.as_object().get_prototype().as_ref() != Some(&plain.array) {
@@ -64,12 +64,11 @@ fn write_at<'js>(value: &Value<'js>, plain: &Plain<'js>, out: &mut String, depth
             let mut first = true;
             for entry in object.props::<Atom<'js>, Value<'js>>() {
                 let (key, item) = entry.ok()?;
-                let key = key.to_string().ok()?;
                 let mark = out.len();
                 if !first {
                     out.push(',');
                 }
-                out.push_str(&serde_json::to_string(&key).ok()?);
+                quote_js(key.to_js_string().ok()?, out)?;
                 out.push(':');
                 if write_at(&item, plain, out, depth + 1)? {
                     first = false;
@@ -82,6 +81,68 @@ fn write_at<'js>(value: &Value<'js>, plain: &Plain<'js>, out: &mut String, depth
         _ => return None,
     }
     Some(true)
+}
+
+/// Appends a JavaScript string quoted as `JSON.stringify` quotes it, read in place (QuickJS
+/// lends an ASCII string's own bytes); `None` for a string that is not UTF-8 (a lone
+/// surrogate), which `JSON.stringify` writes as `\uXXXX`.
+fn quote_js(text: rquickjs::String<'_>, out: &mut String) -> Option<()> {
+    let text = text.to_cstring().ok()?;
+    // SAFETY: QuickJS's C string is `len` bytes at `ptr`, alive while `text` is.
+    let bytes = unsafe { std::slice::from_raw_parts(text.as_ptr().cast::<u8>(), text.len()) };
+    quote(std::str::from_utf8(bytes).ok()?, out);
+    Some(())
+}
+
+/// Appends `text` as a JSON string, escaped as `JSON.stringify` escapes it: `"`, `\\` and the
+/// control characters; eight bytes at a time while none of them needs escaping.
+pub(crate) fn quote(text: &str, out: &mut String) {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGH: u64 = ONES << 7;
+    let zero_byte = |word: u64| word.wrapping_sub(ONES) & !word & HIGH;
+    let escapes = |word: u64| {
+        word.wrapping_sub(ONES * 0x20) & !word & HIGH
+            | zero_byte(word ^ (ONES * u64::from(b'"')))
+            | zero_byte(word ^ (ONES * u64::from(b'\\')))
+    };
+    out.reserve(text.len() + 2);
+    out.push('"');
+    let bytes = text.as_bytes();
+    let (mut copied, mut at) = (0, 0);
+    while at < bytes.len() {
+        if let Some(word) = bytes.get(at..at + 8)
+            && escapes(u64::from_ne_bytes(word.try_into().expect("eight bytes"))) == 0
+        {
+            at += 8;
+            continue;
+        }
+        let escaped = match bytes[at] {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            byte @ 0..0x20 => {
+                out.push_str(&text[copied..at]);
+                let _ = write!(out, "\\u{byte:04x}");
+                at += 1;
+                copied = at;
+                continue;
+            }
+            _ => {
+                at += 1;
+                continue;
+            }
+        };
+        out.push_str(&text[copied..at]);
+        out.push_str(escaped);
+        at += 1;
+        copied = at;
+    }
+    out.push_str(&text[copied..]);
+    out.push('"');
 }
 
 /// A number as `JSON.stringify` writes it: non-finite ones are `null`, integers have no

@@ -10,7 +10,6 @@ mod json;
 mod sandbox;
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio::sync::{mpsc, oneshot};
@@ -133,19 +132,26 @@ pub enum Payload<'a> {
 impl Webhook<'_> {
     /// The handler's argument as JSON (the payload is already JSON: copied, not re-encoded).
     fn input(&self) -> String {
-        let quote = |s: &str| serde_json::to_string(s).expect("strings serialise");
         let mut input = String::with_capacity(128 + self.url.len() + self.payload_len());
-        let _ = write!(
-            input,
-            r#"{{"method":{},"url":{},"eventType":{},"cancel":false,"variables":{},"payload":"#,
-            quote(self.method),
-            quote(self.url),
-            quote(self.event_type),
-            serde_json::to_string(self.variables).expect("maps of strings serialise"),
-        );
+        input.push_str(r#"{"method":"#);
+        json::quote(self.method, &mut input);
+        input.push_str(r#","url":"#);
+        json::quote(self.url, &mut input);
+        input.push_str(r#","eventType":"#);
+        json::quote(self.event_type, &mut input);
+        input.push_str(r#","cancel":false,"variables":{"#);
+        for (n, (name, value)) in self.variables.iter().enumerate() {
+            if n > 0 {
+                input.push(',');
+            }
+            json::quote(name, &mut input);
+            input.push(':');
+            json::quote(value, &mut input);
+        }
+        input.push_str(r#"},"payload":"#);
         match self.payload {
             Payload::Json(json) => input.push_str(json),
-            Payload::Text(text) => input.push_str(&quote(text)),
+            Payload::Text(text) => json::quote(text, &mut input),
         }
         input.push('}');
         input

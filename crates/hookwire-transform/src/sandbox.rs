@@ -31,7 +31,7 @@ type Intrinsics =
 
 /// Runs first in every context: a `Date` whose clock is the message's time (set before each
 /// call), a seeded `Math.random`, and the one entry point, which holds its own `JSON.parse` and
-/// hands back `{method, url, payload, cancel}` (the payload is written as JSON by `json.rs`).
+/// hands back the webhook the handler returned (its payload is written as JSON by `json.rs`).
 const PRELUDE: &str = r#"(() => {
   const RealDate = Date, parse = JSON.parse;
   let now = 0, seed = 0x2545F491;
@@ -49,21 +49,23 @@ const PRELUDE: &str = r#"(() => {
   Object.defineProperty(globalThis, 'Date', { value: FixedDate, writable: true, configurable: true });
   Math.random = () => { seed ^= seed << 13; seed ^= seed >>> 17; seed ^= seed << 5;
     return (seed >>> 0) / 4294967296; };
+  const webhook = (value) => {
+    if (value === undefined || value === null || typeof value !== 'object') {
+      throw new TypeError('handler must return the webhook object, not ' + (value === null ? 'null' : typeof value));
+    }
+    return value;
+  };
   return (handler, input, time, batch) => {
     now = time; seed = (time >>> 0) || 0x2545F491;
     const argument = parse(input);
     const out = handler(argument);
     // A destination's handler gets {url, variables, events: [{eventType, payload}, …]} and
-    // returns the body to send; an endpoint's gets the webhook and returns it.
+    // returns the body to send (made a webhook here); an endpoint's gets the webhook and
+    // returns it, read as it is (no copy).
     const finish = batch ? (value) => {
       if (value === undefined) throw new TypeError('handler must return the body to send, not undefined');
       return { method: 'POST', url: argument.url, payload: value, cancel: false };
-    } : (value) => {
-      if (value === undefined || value === null || typeof value !== 'object') {
-        throw new TypeError('handler must return the webhook object, not ' + (value === null ? 'null' : typeof value));
-      }
-      return { method: value.method, url: value.url, payload: value.payload, cancel: !!value.cancel };
-    };
+    } : webhook;
     return (out && typeof out.then === 'function') ? out.then(finish) : finish(out);
   };
 })()"#;
@@ -193,6 +195,9 @@ impl Sandbox {
                     out = promise.finish::<Value>()?;
                 }
                 let out = Object::from_js(&ctx, out)?;
+                if out.get::<_, Coerced<bool>>("cancel")?.0 {
+                    return Ok(Returned { method: Ok(None), url: Ok(None), payload: None, cancel: true });
+                }
                 let text = |name: &str| -> rquickjs::Result<Result<Option<String>, String>> {
                     let value: Value = out.get(name)?;
                     Ok(match value.as_string() {
@@ -215,7 +220,7 @@ impl Sandbox {
                         None => None,
                     },
                 };
-                Ok(Returned { method, url, payload, cancel: out.get("cancel")? })
+                Ok(Returned { method, url, payload, cancel: false })
             };
             let result = run();
             // Nothing a call left queued may run during the next one.

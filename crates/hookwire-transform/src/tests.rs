@@ -166,6 +166,31 @@ async fn payloads_are_written_as_json_stringify_writes_them() {
 }
 
 #[tokio::test]
+async fn strings_are_written_byte_for_byte_as_json_stringify_writes_them() {
+    let pool = Pool::new(LIMITS);
+    // Escapes at every offset of the eight-byte steps, keys that need escaping, Latin-1 and
+    // wide strings, DEL and U+2028 (left as they are), and a lone surrogate (JSON.stringify's own).
+    let cases = [
+        r#"{'k"ey\n': 'a\u001fb\u007fc', s: 'café ☃ 😀 1234567"x\\', t: '\u2028'}"#,
+        r#"Array.from({length: 24}, (_, n) => 'x'.repeat(n) + '"' + 'y'.repeat(24 - n) + '\u001f' + 'z'.repeat(n % 9) + '\\' + 'w'.repeat(9))"#,
+        r#"{lone: '\ud800', n: -12}"#,
+    ];
+    for (n, case) in cases.iter().enumerate() {
+        let ours = format!("function handler(w) {{ w.payload = ({case}); return w; }}");
+        let theirs = format!("function handler(w) {{ w.payload = JSON.stringify({case}); return w; }}");
+        let ours = sent(run(&pool, 2 * n as i64 + 1, &ours, "{}").await).payload;
+        let theirs = sent(run(&pool, 2 * n as i64 + 2, &theirs, "{}").await).text().unwrap();
+        assert_eq!(ours, theirs, "{case}");
+    }
+    // The handler's argument is quoted the same way.
+    let variables = BTreeMap::from([("a\"b".to_owned(), "line\nnext\u{1}".to_owned())]);
+    let input = Webhook { event_type: "x\\y", ..webhook("{}", &variables) }.input();
+    let parsed: serde_json::Value = serde_json::from_str(&input).unwrap();
+    assert_eq!(parsed["variables"]["a\"b"], "line\nnext\u{1}");
+    assert_eq!(parsed["eventType"], "x\\y");
+}
+
+#[tokio::test]
 async fn a_destination_handler_turns_a_batch_into_the_body() {
     let pool = Pool::new(LIMITS);
     let variables = BTreeMap::from([("team".to_owned(), "ops".to_owned())]);
