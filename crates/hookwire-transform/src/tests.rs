@@ -53,6 +53,10 @@ async fn cancel_sends_nothing_and_async_handlers_are_awaited() {
     assert!(matches!(run(&pool, 1, code, r#"{"skip": false}"#).await, Ok(Outcome::Send(_))));
     let code = "async function handler(w) { await null; w.payload = 7; return w; }";
     assert_eq!(sent(run(&pool, 2, code, "{}").await).payload, "7");
+    // Cancelled, the payload is not written: one that cannot be (a cycle) does not fail the run,
+    // and `cancel` counts when merely truthy.
+    let code = "function handler(w) { w.payload.self = w.payload; w.cancel = 'yes'; return w; }";
+    assert_eq!(run(&pool, 3, code, "{}").await, Ok(Outcome::Cancel));
 }
 
 #[tokio::test]
