@@ -310,6 +310,23 @@ async fn postgres_an_unpartitioned_database_is_partitioned_in_place() {
         .unwrap()
         .get(0);
     assert!(ahead >= 2 + 4, "legacy, default and the weeks ahead: {ahead}");
+    // Each week of deliveries leaves room in its pages for a claim's HOT update; the others are full.
+    let fillfactors: Vec<(String, Option<Vec<String>>)> = client
+        .query(
+            "SELECT c.relname::text, c.reloptions FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+             WHERE i.inhparent IN ('deliveries'::regclass, 'attempts'::regclass) AND c.relname ~ '_2[0-9]+$'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    assert!(fillfactors.len() >= 2 * 5, "{fillfactors:?}");
+    for (week, options) in &fillfactors {
+        let expected = week.starts_with("deliveries_").then(|| vec!["fillfactor=70".to_owned()]);
+        assert_eq!(options, &expected, "{week}");
+    }
 
     // Migrating again is a no-op, and so is a second node opening.
     assert_eq!(PgStore::migrate_only(&url).await.unwrap(), 9);
