@@ -88,6 +88,8 @@ fn write_at<'js>(value: &Value<'js>, plain: &Plain<'js>, out: &mut String, depth
 /// surrogate), which `JSON.stringify` writes as `\uXXXX`.
 fn quote_js(text: rquickjs::String<'_>, out: &mut String) -> Option<()> {
     let text = text.to_cstring().ok()?;
+    // Read through the pointer, not `as_str()`/`as_ref()`: those make a `str` of bytes that are
+    // not UTF-8 when the string holds a lone surrogate.
     // SAFETY: QuickJS's C string is `len` bytes at `ptr`, alive while `text` is.
     let bytes = unsafe { std::slice::from_raw_parts(text.as_ptr().cast::<u8>(), text.len()) };
     quote(std::str::from_utf8(bytes).ok()?, out);

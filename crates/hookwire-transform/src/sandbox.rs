@@ -174,8 +174,8 @@ impl Sandbox {
     }
 
     /// Calls `handler(JSON.parse(input))` with the clock at `time_ms` and gives back what it
-    /// returned (`{method, url, payload, cancel}`, the payload as JSON), with what it wrote to
-    /// the console. It may take `cpu_ms` of CPU (at most the sandbox's limit).
+    /// returned (`cancel`, read first, then `method`, `url` and the payload as JSON), with what
+    /// it wrote to the console. It may take `cpu_ms` of CPU (at most the sandbox's limit).
     pub fn call(
         &self,
         input: &str,
