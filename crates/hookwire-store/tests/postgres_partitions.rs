@@ -117,6 +117,16 @@ async fn app_and_endpoint(store: &PgStore) -> (Application, Endpoint) {
     (app, endpoint)
 }
 
+/// A store on a fresh schema, a raw client on it, and an application with its endpoint; `None`
+/// without a test database.
+async fn opened() -> Option<(PgStore, tokio_postgres::Client, Application, Endpoint)> {
+    let url = fresh_schema().await?;
+    let store = PgStore::open(&url, None, &Default::default()).await.unwrap();
+    let client = raw(&url).await;
+    let (app, endpoint) = app_and_endpoint(&store).await;
+    Some((store, client, app, endpoint))
+}
+
 /// Records an attempt of `d` that leaves it in `status` for good; returns the attempt's id.
 async fn record(store: &PgStore, d: &Delivery, status: Status) -> AttemptId {
     let attempt = Attempt {
@@ -142,10 +152,7 @@ async fn record(store: &PgStore, d: &Delivery, status: Status) -> AttemptId {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_a_week_past_retention_is_dropped_whole_once_no_payload_is_left() {
-    let Some(url) = fresh_schema().await else { return };
-    let store = PgStore::open(&url, None, &Default::default()).await.unwrap();
-    let client = raw(&url).await;
-    let (app, endpoint) = app_and_endpoint(&store).await;
+    let Some((store, client, app, endpoint)) = opened().await else { return };
 
     // Opening created this week and the next ones; the message and its rows are in this week's.
     let m = message(app.id, "order-1", now() + DAY_MS);
@@ -380,10 +387,7 @@ async fn postgres_weeks_are_created_and_dropped_while_another_node_accepts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_rows_the_default_partition_took_move_into_their_week_when_it_is_made() {
-    let Some(url) = fresh_schema().await else { return };
-    let store = PgStore::open(&url, None, &Default::default()).await.unwrap();
-    let client = raw(&url).await;
-    let (app, endpoint) = app_and_endpoint(&store).await;
+    let Some((store, client, app, endpoint)) = opened().await else { return };
     // A node whose clock runs ten weeks ahead: past every week made yet.
     let ahead = now() + 70 * DAY_MS;
     let m = Message { id: MessageId::first_at(ahead), ..message(app.id, "far", ahead + DAY_MS) };

@@ -62,22 +62,26 @@ pub trait Db: Sync {
     ) -> impl Future<Output = StoreResult<Option<Row>>> + Send;
 }
 
+/// [`Db`] through a type's own `query` and `query_opt` (whichever error type they answer with).
 macro_rules! db_via_methods {
     ($type:ty) => {
+        // The `?` turns a driver error into a `StoreError`; for the types already answering
+        // `StoreResult` it changes nothing.
+        #[allow(clippy::needless_question_mark)]
         impl Db for $type {
             fn query<T: ?Sized + ToStatement + Sync>(
                 &self,
                 statement: &T,
                 params: &[&(dyn ToSql + Sync)],
             ) -> impl Future<Output = StoreResult<Vec<Row>>> + Send {
-                <$type>::query(self, statement, params)
+                async move { Ok(<$type>::query(self, statement, params).await?) }
             }
             fn query_opt<T: ?Sized + ToStatement + Sync>(
                 &self,
                 statement: &T,
                 params: &[&(dyn ToSql + Sync)],
             ) -> impl Future<Output = StoreResult<Option<Row>>> + Send {
-                <$type>::query_opt(self, statement, params)
+                async move { Ok(<$type>::query_opt(self, statement, params).await?) }
             }
         }
     };
@@ -85,25 +89,9 @@ macro_rules! db_via_methods {
 
 db_via_methods!(Conn);
 db_via_methods!(Tx<'_>);
-
-/// A migration's transaction, on a connection of its own outside the pool (as every migration
-/// step, unbounded: a migration may take as long as its tables need).
-impl Db for tokio_postgres::Transaction<'_> {
-    async fn query<T: ?Sized + ToStatement + Sync>(
-        &self,
-        statement: &T,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> StoreResult<Vec<Row>> {
-        Ok(tokio_postgres::Transaction::query(self, statement, params).await?)
-    }
-    async fn query_opt<T: ?Sized + ToStatement + Sync>(
-        &self,
-        statement: &T,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> StoreResult<Option<Row>> {
-        Ok(tokio_postgres::Transaction::query_opt(self, statement, params).await?)
-    }
-}
+// A migration's transaction, on a connection of its own outside the pool (as every migration
+// step, unbounded: a migration may take as long as its tables need).
+db_via_methods!(tokio_postgres::Transaction<'_>);
 
 /// A pooled connection whose every round trip is bounded; closed instead of pooled again once
 /// one of them timed out (its answer may still be on the way).

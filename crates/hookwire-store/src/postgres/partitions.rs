@@ -196,14 +196,13 @@ pub(super) async fn create_ahead(tx: &impl Db, now: Millis) -> StoreResult<Vec<P
     let mut made = Vec::new();
     for (week, statements) in creations(&existing, now) {
         tx.query("SAVEPOINT week", &[]).await?;
-        let mut outcome = Ok(());
-        for statement in &statements {
-            if let Err(error) = tx.query(statement.as_str(), &[]).await {
-                outcome = Err(error);
-                break;
+        let made_it = async {
+            for statement in &statements {
+                tx.query(statement.as_str(), &[]).await?;
             }
-        }
-        if let Err(error) = outcome {
+            StoreResult::Ok(())
+        };
+        if let Err(error) = made_it.await {
             tracing::warn!(week = week.suffix, %error, "cannot create a partition; the next sweep tries again");
             tx.query("ROLLBACK TO SAVEPOINT week", &[]).await?;
             break;
@@ -286,7 +285,7 @@ async fn droppable(client: &impl Db, week: &Partition) -> StoreResult<bool> {
         "SELECT NOT EXISTS (SELECT 1 FROM messages_{suffix} WHERE payload IS NOT NULL) \
          AND NOT EXISTS (SELECT 1 FROM deliveries_{suffix} WHERE status = 1)"
     );
-    if !answer(client, &cheap, &[]).await? {
+    if !answer(client, &cheap).await? {
         return Ok(false);
     }
     // Its messages' deliveries in later weeks: only resends and replays (fan-out makes them in
@@ -298,7 +297,7 @@ async fn droppable(client: &impl Db, week: &Partition) -> StoreResult<bool> {
         "SELECT NOT EXISTS (SELECT 1 FROM deliveries WHERE id >= '{later}' AND msg_id >= '{from}' \
          AND msg_id < '{until}' AND status = 1)"
     );
-    answer(client, &pending, &[]).await
+    answer(client, &pending).await
 }
 
 /// The id ranges no partition (the default one aside) covers, as message-id bounds: before the
@@ -320,12 +319,8 @@ fn uncovered(partitions: &[Partition]) -> Vec<(String, Option<String>)> {
 }
 
 /// The one boolean `sql` answers.
-async fn answer(
-    client: &impl Db,
-    sql: &str,
-    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-) -> StoreResult<bool> {
-    Ok(client.query(sql, params).await?.first().is_some_and(|row| row.get::<_, bool>(0)))
+async fn answer(client: &impl Db, sql: &str) -> StoreResult<bool> {
+    Ok(client.query(sql, &[]).await?.first().is_some_and(|row| row.get::<_, bool>(0)))
 }
 
 #[cfg(test)]
