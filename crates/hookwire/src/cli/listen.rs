@@ -64,6 +64,9 @@ struct Listener {
 
 /// Runs until SIGINT or SIGTERM.
 pub async fn run(args: ListenArgs) -> anyhow::Result<()> {
+    // Before the first line is printed: a script may stop us as soon as it reads one, and a signal
+    // that came before the handler would end the process without deleting what it registered.
+    let shutdown = crate::shutdown_signal()?;
     let socket = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, args.port)))
         .await
         .with_context(|| format!("binding 127.0.0.1:{}", args.port))?;
@@ -116,7 +119,7 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<()> {
         .fallback(receive)
         .layer(axum::extract::DefaultBodyLimit::max(BODY_BYTES_MAX))
         .with_state(listener);
-    axum::serve(socket, router).with_graceful_shutdown(crate::shutdown_signal()?).await.context("serving")?;
+    axum::serve(socket, router).with_graceful_shutdown(shutdown).await.context("serving")?;
     if let Some((client, app, endpoint)) = registered {
         // The server may have stopped first: then there is nothing to clean up from here.
         match client.delete(&["app", &app, "endpoint", &endpoint]).await {
