@@ -78,13 +78,15 @@ async function start() {
     hideForbidden(document);
     const app = await api("GET", "");
     state.appName = app.name;
-    $("app-name").textContent = app.name;
-    $("portal").classList.remove("hidden");
-    $("nav").classList.remove("hidden");
     await loadCatalog();
     const destinations = await api("GET", "/destination?limit=1");
     $("nav-destinations").classList.toggle("hidden", destinations.data.length === 0);
     await startRouter(ROUTES);
+    // Shown only once the router follows the address: a link followed before that would
+    // change the page with nobody listening (and no focus moved to its heading).
+    $("app-name").textContent = app.name;
+    $("portal").classList.remove("hidden");
+    $("nav").classList.remove("hidden");
   });
 }
 
