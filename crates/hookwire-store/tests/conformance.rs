@@ -55,6 +55,7 @@ conformance!(
     parked_deliveries_wait_for_release_and_are_never_leased,
     recording_an_attempt_moves_the_delivery_on,
     concurrent_writers_are_all_committed,
+    a_duplicate_event_id_among_concurrent_accepts_fails_only_itself,
     retention_purges_expired_payloads_and_old_responses_in_batches,
     configuration_reads_follow_every_write,
     lists_filter_and_page,
@@ -488,6 +489,36 @@ async fn recording_an_attempt_moves_the_delivery_on(backend: Backend) {
         after: None,
     };
     assert_eq!(f.store.list_attempts(f.app.id, &filter).await.unwrap(), vec![attempt]);
+}
+
+/// Accepts written together (PostgreSQL's writer puts concurrent accepts in one statement): the
+/// ones repeating an eventId fail alone, with a conflict, and every other one is committed.
+async fn a_duplicate_event_id_among_concurrent_accepts_fails_only_itself(backend: Backend) {
+    const ACCEPTS: usize = 96;
+    const SAME_EVENT: usize = 6;
+    let f = Arc::new(fixture(backend).await);
+    let tasks: Vec<_> = (0..ACCEPTS)
+        .map(|n| {
+            let f = f.clone();
+            let event_id = if n % (ACCEPTS / SAME_EVENT) == 0 { "order-7".to_owned() } else { format!("order-n{n}") };
+            tokio::spawn(async move {
+                let m = message(f.app.id, Some(&event_id));
+                f.store.accept_message(accept(m.clone(), vec![delivery(&m, f.endpoint.id)], None)).await
+            })
+        })
+        .collect();
+    let (mut accepted, mut conflicts) = (0, 0);
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => accepted += 1,
+            Err(StoreError::Conflict { .. }) => conflicts += 1,
+            Err(other) => panic!("unexpected error: {other}"),
+        }
+    }
+    assert_eq!((accepted, conflicts), (ACCEPTS - SAME_EVENT + 1, SAME_EVENT - 1));
+    let pending = f.store.endpoint_stats(f.endpoint.id, i64::MIN, i64::MAX).await.unwrap().pending;
+    assert_eq!(pending, (ACCEPTS - SAME_EVENT + 1) as u64, "every accept that was answered Ok is stored");
+    assert!(f.store.get_message_by_event_id(f.app.id, "order-7").await.unwrap().is_some());
 }
 
 async fn concurrent_writers_are_all_committed(backend: Backend) {

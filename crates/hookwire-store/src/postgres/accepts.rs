@@ -1,15 +1,19 @@
 //! Accepts committed together, as SQLite's writer does: concurrent accepts of the hot path (no
-//! idempotency key, no filter failure to count) wait in one queue, and each of a few writers
-//! takes everything waiting (up to `ACCEPT_BATCH_MAX`) into one statement — every message,
-//! tag and delivery of the batch as arrays — so one commit (one WAL flush) serves them all. Alone,
-//! an accept is written at once: nothing waits for company. A batch that fails is split into
-//! single writes, so one accept's conflict (a duplicate `eventId`) fails that accept only.
+//! idempotency key, no filter failure to count) wait in one queue, and one writer takes
+//! everything waiting (up to `ACCEPT_BATCH_MAX`) into one statement — every message, tag and
+//! delivery of the batch as arrays — so one commit (one WAL flush) serves them all. Alone, an
+//! accept is written at once: nothing waits for company. One writer, not several: a statement's
+//! fixed cost (executor start-up, partition routing, the commit) is most of a small batch's, so
+//! several writers splitting the same load into smaller batches made PostgreSQL spend more per
+//! message, and accepts outran the deliveries sharing its CPU (docs/BENCHMARKS.md, "One accept
+//! writer"). A batch that fails is halved until the accept that broke a rule (a duplicate
+//! `eventId`) fails alone, and every other accept in it is written.
 
 use std::sync::{Arc, LazyLock, Weak};
 
 use hookwire_core::model::{Delivery, Message};
 use hookwire_core::time_fmt::Millis;
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::types::ToSql;
 
 use super::node::DUE_CHANNEL;
@@ -19,8 +23,6 @@ use crate::error::{StoreError, StoreResult};
 
 /// Accepts one statement carries at most.
 pub(super) const ACCEPT_BATCH_MAX: usize = 256;
-/// Batches written at once (each on its own pooled connection).
-const ACCEPT_WRITERS: usize = 4;
 /// Accepts waiting for a writer at most before callers wait to queue.
 const ACCEPTS_QUEUED_MAX: usize = 4_096;
 
@@ -34,38 +36,22 @@ pub(super) struct Pending {
 
 pub(super) type Queue = mpsc::Sender<Pending>;
 
-/// Starts the writers; they stop when the queue's last sender (the store) is gone.
+/// Starts the writer; it stops when the queue's last sender (the store) is gone.
 pub(super) fn start(inner: Weak<Inner>) -> Queue {
-    let (sender, receiver) = mpsc::channel(ACCEPTS_QUEUED_MAX);
-    let receiver = Arc::new(Mutex::new(receiver));
-    for _ in 0..ACCEPT_WRITERS {
-        let (receiver, inner) = (receiver.clone(), inner.clone());
-        tokio::spawn(async move {
-            loop {
-                let batch = {
-                    let mut receiver = receiver.lock().await;
-                    let Some(first) = receiver.recv().await else { return };
-                    let mut batch = vec![first];
-                    while batch.len() < ACCEPT_BATCH_MAX {
-                        match receiver.try_recv() {
-                            Ok(next) => batch.push(next),
-                            Err(_) => break,
-                        }
-                    }
-                    batch
-                };
-                let Some(inner) = inner.upgrade() else { return };
-                write(&PgStore { inner }, batch).await;
-            }
-        });
-    }
+    let (sender, mut receiver) = mpsc::channel(ACCEPTS_QUEUED_MAX);
+    tokio::spawn(async move {
+        let mut batch = Vec::with_capacity(ACCEPT_BATCH_MAX);
+        while receiver.recv_many(&mut batch, ACCEPT_BATCH_MAX).await > 0 {
+            let Some(inner) = inner.upgrade() else { return };
+            write(&PgStore { inner }, std::mem::take(&mut batch)).await;
+        }
+    });
     sender
 }
 
 /// Writes a batch and answers every accept in it.
 async fn write(store: &PgStore, batch: Vec<Pending>) {
-    let result = insert(store, &batch).await;
-    match result {
+    match insert(store, &batch).await {
         Ok(()) => {
             for pending in batch {
                 let _ = pending.answer.send(Ok(()));
@@ -84,12 +70,12 @@ async fn write(store: &PgStore, batch: Vec<Pending>) {
             }
         }
         Err(_) => {
-            // One of them broke a rule (a duplicate eventId): each on its own finds out which.
-            for pending in batch {
-                let one = std::slice::from_ref(&pending);
-                let result = insert(store, one).await;
-                let _ = pending.answer.send(result);
-            }
+            // One of them broke a rule (a duplicate eventId): each half on its own, until the
+            // accept that did is alone (a few statements, not one per accept).
+            let mut first = batch;
+            let second = first.split_off(first.len() / 2);
+            Box::pin(write(store, first)).await;
+            Box::pin(write(store, second)).await;
         }
     }
 }
