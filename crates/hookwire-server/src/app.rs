@@ -16,7 +16,7 @@ use axum::response::IntoResponse;
 use hookwire_core::crypto::MainKey;
 use hookwire_core::limits::REQUEST_BODY_BYTES_MAX;
 use hookwire_store::postgres::{Background, PgStore};
-use hookwire_store::sqlite::SqliteStore;
+use hookwire_store::sqlite::{Durability, SqliteStore};
 use hookwire_store::{Store, StoreError};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -78,6 +78,16 @@ impl Server {
     /// `build`, reading time from `clock` (tests hold time still with a `ManualClock`).
     pub async fn build_with_clock(config: Config, clock: SharedClock) -> Result<Self, StartError> {
         let database = Database::parse(&config.database_url)?;
+        if matches!(database, Database::Postgres(_)) && config.durability != Durability::Disk {
+            // PostgreSQL decides when its commits are durable, not Hookwire: refused rather than
+            // ignored, pointing at the setting that does it.
+            return Err(ConfigError::Value(
+                "durability \"process\" applies to SQLite only; on PostgreSQL a commit is as durable as \
+                 its synchronous_commit setting (e.g. ALTER ROLE hookwire SET synchronous_commit = off)"
+                    .into(),
+            )
+            .into());
+        }
         let main_key = config
             .main_key
             .as_deref()

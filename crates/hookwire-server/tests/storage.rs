@@ -37,6 +37,25 @@ fn client() -> reqwest::Client {
     reqwest::Client::new()
 }
 
+/// `--durability process` says how SQLite commits; PostgreSQL's commits follow its own
+/// `synchronous_commit`, so the flag is refused there (before any connection), not ignored.
+#[tokio::test]
+async fn durability_process_on_postgresql_is_refused_naming_the_setting_that_does_it() {
+    let config = Config {
+        database_url: "postgres://hookwire@127.0.0.1:1/hookwire".into(),
+        durability: hookwire_store::sqlite::Durability::Process,
+        ..config(Path::new("unused"))
+    };
+    match Server::build(config).await {
+        Err(StartError::Config(error)) => {
+            let text = error.to_string();
+            assert!(text.contains("durability") && text.contains("synchronous_commit"), "{text}");
+        }
+        Err(other) => panic!("expected a configuration error, got {other}"),
+        Ok(_) => panic!("started with a durability PostgreSQL does not take from Hookwire"),
+    }
+}
+
 #[tokio::test]
 async fn a_database_named_like_a_lock_file_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();

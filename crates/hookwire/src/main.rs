@@ -60,7 +60,7 @@ enum Command {
         /// endpoints on a private PKI).
         #[arg(long, env = "HOOKWIRE_DELIVERY_CA_FILE")]
         delivery_ca_file: Option<std::path::PathBuf>,
-        /// `disk` (default: fsync before acknowledging) or `process` (survives a crash, not power loss).
+        /// SQLite: `disk` (default: fsync before acknowledging) or `process` (survives a crash, not power loss).
         #[arg(long, env = "HOOKWIRE_DURABILITY")]
         durability: Option<String>,
         /// Refuse event types missing from the catalog (422).
