@@ -1110,7 +1110,20 @@ test("activity: the dashboard's overview and the portal's Activity page chart wh
 test("portal by keyboard: tab through the menu to Logs, open a message with Enter", async () => {
   const { message, access } = await furnishedPortal("Soylent", "soylent");
   await withPage("portal-keyboard", { width: 1280, height: 900 }, async (page) => {
-    await openPortal(page, access, "Soylent");
+    // Start-up held back at its last request: the menu must not show before the router listens
+    // (a link followed then changed the page with nobody listening, and focus stayed put).
+    let release;
+    const held = new Promise((resolve) => { release = resolve; });
+    let reached;
+    const holding = new Promise((resolve) => { reached = resolve; });
+    await page.route(/\/destination\?limit=1$/, async (route) => { reached(); await held; await route.continue(); });
+    const opened = page.goto(access.url);
+    await holding;
+    assert.ok(await page.locator("#nav").isHidden(), "no menu while the portal is still starting");
+    release();
+    await opened;
+    await page.locator("#app-name", { hasText: "Soylent" }).waitFor();
+    await page.unroute(/\/destination\?limit=1$/);
     const focused = () => page.evaluate(() => {
       const active = document.activeElement;
       return active ? { tag: active.tagName, text: active.textContent.trim(), href: active.getAttribute("href") } : null;

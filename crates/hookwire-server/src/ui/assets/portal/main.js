@@ -81,12 +81,14 @@ async function start() {
     await loadCatalog();
     const destinations = await api("GET", "/destination?limit=1");
     $("nav-destinations").classList.toggle("hidden", destinations.data.length === 0);
-    await startRouter(ROUTES);
-    // Shown only once the router follows the address: a link followed before that would
-    // change the page with nobody listening (and no focus moved to its heading).
+    // Shown only once the router follows the address (it listens before its first page has
+    // loaded): a link followed before that would change the page with nobody listening, and
+    // focus would not move to the new page's heading.
+    const routing = startRouter(ROUTES);
     $("app-name").textContent = app.name;
     $("portal").classList.remove("hidden");
     $("nav").classList.remove("hidden");
+    await routing;
   });
 }
 
