@@ -13,7 +13,7 @@ use std::sync::{Arc, LazyLock, Weak};
 
 use hookwire_core::model::{Delivery, Message};
 use hookwire_core::time_fmt::Millis;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio_postgres::types::ToSql;
 
 use super::node::DUE_CHANNEL;
@@ -36,47 +36,72 @@ pub(super) struct Pending {
 
 pub(super) type Queue = mpsc::Sender<Pending>;
 
-/// Starts the writer; it stops when the queue's last sender (the store) is gone.
+/// Starts the writer; it stops when the queue's last sender (the store) is gone. A writer that
+/// panicked is replaced (the accepts of its batch are answered with their answer dropped, the
+/// queue waits for the next writer): one writer must not be one way to stop every accept.
 pub(super) fn start(inner: Weak<Inner>) -> Queue {
-    let (sender, mut receiver) = mpsc::channel(ACCEPTS_QUEUED_MAX);
+    let (sender, receiver) = mpsc::channel(ACCEPTS_QUEUED_MAX);
+    let receiver = Arc::new(Mutex::new(receiver));
     tokio::spawn(async move {
-        let mut batch = Vec::with_capacity(ACCEPT_BATCH_MAX);
-        while receiver.recv_many(&mut batch, ACCEPT_BATCH_MAX).await > 0 {
-            let Some(inner) = inner.upgrade() else { return };
-            write(&PgStore { inner }, std::mem::take(&mut batch)).await;
+        loop {
+            match tokio::spawn(run(receiver.clone(), inner.clone())).await {
+                Err(error) if error.is_panic() => tracing::error!("the accept writer panicked; starting another"),
+                _ => return,
+            }
         }
     });
     sender
 }
 
-/// Writes a batch and answers every accept in it.
-async fn write(store: &PgStore, batch: Vec<Pending>) {
+async fn run(receiver: Arc<Mutex<mpsc::Receiver<Pending>>>, inner: Weak<Inner>) {
+    let mut receiver = receiver.lock().await;
+    let mut batch = Vec::new();
+    while receiver.recv_many(&mut batch, ACCEPT_BATCH_MAX).await > 0 {
+        let Some(inner) = inner.upgrade() else { return };
+        write(&PgStore { inner }, std::mem::take(&mut batch)).await;
+    }
+}
+
+/// Writes a batch and answers every accept in it; true when the database was unavailable.
+async fn write(store: &PgStore, batch: Vec<Pending>) -> bool {
     match insert(store, &batch).await {
         Ok(()) => {
             for pending in batch {
                 let _ = pending.answer.send(Ok(()));
             }
+            false
         }
         Err(error) if batch.len() == 1 || error.is_unavailable() => {
-            let (detail, unavailable) = (error.to_string(), error.is_unavailable());
-            let mut error = Some(error);
-            for pending in batch {
-                let each = match error.take() {
-                    Some(first) => first,
-                    None if unavailable => StoreError::Unavailable(detail.clone()),
-                    None => StoreError::Batch(detail.clone()),
-                };
-                let _ = pending.answer.send(Err(each));
-            }
+            let unavailable = error.is_unavailable();
+            answer_all(batch, error);
+            unavailable
         }
         Err(_) => {
             // One of them broke a rule (a duplicate eventId): each half on its own, until the
-            // accept that did is alone (a few statements, not one per accept).
+            // accept that did is alone (a few statements, not one per accept). A database lost
+            // meanwhile fails the halves not yet tried instead of waiting out its bound again.
             let mut first = batch;
             let second = first.split_off(first.len() / 2);
-            Box::pin(write(store, first)).await;
-            Box::pin(write(store, second)).await;
+            if Box::pin(write(store, first)).await {
+                answer_all(second, StoreError::Unavailable("the database became unavailable".into()));
+                return true;
+            }
+            Box::pin(write(store, second)).await
         }
+    }
+}
+
+/// Answers every accept of `batch` with `error` (the first with it, the others with its text).
+fn answer_all(batch: Vec<Pending>, error: StoreError) {
+    let (detail, unavailable) = (error.to_string(), error.is_unavailable());
+    let mut error = Some(error);
+    for pending in batch {
+        let each = match error.take() {
+            Some(first) => first,
+            None if unavailable => StoreError::Unavailable(detail.clone()),
+            None => StoreError::Batch(detail.clone()),
+        };
+        let _ = pending.answer.send(Err(each));
     }
 }
 
