@@ -40,7 +40,7 @@ struct Args {
     /// The hookwire binary to run.
     #[arg(long, default_value = "target/release/hookwire")]
     hookwire: String,
-    /// `disk` (fsync, the default) or `process`.
+    /// `disk` (fsync, the default) or `process` (SQLite only: Hookwire refuses it on PostgreSQL).
     #[arg(long, default_value = "disk")]
     durability: String,
     /// Send at this many messages per second instead of as fast as possible (latency runs).

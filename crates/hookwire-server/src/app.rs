@@ -78,12 +78,13 @@ impl Server {
     /// `build`, reading time from `clock` (tests hold time still with a `ManualClock`).
     pub async fn build_with_clock(config: Config, clock: SharedClock) -> Result<Self, StartError> {
         let database = Database::parse(&config.database_url)?;
-        if matches!(database, Database::Postgres(_)) && config.durability != Durability::Disk {
+        if matches!(database, Database::Postgres(_)) && config.durability == Durability::Process {
             // PostgreSQL decides when its commits are durable, not Hookwire: refused rather than
             // ignored, pointing at the setting that does it.
             return Err(ConfigError::Value(
                 "durability \"process\" applies to SQLite only; on PostgreSQL a commit is as durable as \
-                 its synchronous_commit setting (e.g. ALTER ROLE hookwire SET synchronous_commit = off)"
+                 PostgreSQL's own synchronous_commit setting makes it: remove HOOKWIRE_DURABILITY / \
+                 --durability / durability"
                     .into(),
             )
             .into());
