@@ -84,7 +84,7 @@ enum Command {
         #[arg(long, env = "HOOKWIRE_NEW_MAIN_KEY", conflicts_with_all = ["generate", "remove"])]
         new_key: Option<String>,
         /// Generate the new key and print it.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "remove")]
         generate: bool,
         /// Store secrets in plaintext again.
         #[arg(long)]

@@ -412,6 +412,20 @@ fn tokens_portal_and_generate() {
     assert!(token.starts_with("hw_") && token.trim().len() > 40, "{token}");
 }
 
+/// `--generate` and `--remove` ask for opposite things: refused together, naming both, before
+/// any database is opened (`--generate` used to win silently and seal under a new key).
+#[test]
+fn rotate_main_key_refuses_generate_with_remove() {
+    let output = cli()
+        .args(["rotate-main-key", "--generate", "--remove", "--database-url", "sqlite://./nowhere/never.db"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("--generate") && stderr.contains("--remove"), "{stderr}");
+    assert!(!std::path::Path::new("./nowhere").exists(), "nothing was opened");
+}
+
 #[test]
 fn help_documents_every_command_and_completions_are_generated() {
     let help = String::from_utf8(cli().arg("--help").output().unwrap().stdout).unwrap();
