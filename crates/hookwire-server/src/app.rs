@@ -16,7 +16,7 @@ use axum::response::IntoResponse;
 use hookwire_core::crypto::MainKey;
 use hookwire_core::limits::REQUEST_BODY_BYTES_MAX;
 use hookwire_store::postgres::{Background, PgStore};
-use hookwire_store::sqlite::{Durability, SqliteStore};
+use hookwire_store::sqlite::SqliteStore;
 use hookwire_store::{Store, StoreError};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -78,17 +78,7 @@ impl Server {
     /// `build`, reading time from `clock` (tests hold time still with a `ManualClock`).
     pub async fn build_with_clock(config: Config, clock: SharedClock) -> Result<Self, StartError> {
         let database = Database::parse(&config.database_url)?;
-        if matches!(database, Database::Postgres(_)) && config.durability == Durability::Process {
-            // PostgreSQL decides when its commits are durable, not Hookwire: refused rather than
-            // ignored, pointing at the setting that does it.
-            return Err(ConfigError::Value(
-                "durability \"process\" applies to SQLite only; on PostgreSQL a commit is as durable as \
-                 PostgreSQL's own synchronous_commit setting makes it: remove HOOKWIRE_DURABILITY / \
-                 --durability / durability"
-                    .into(),
-            )
-            .into());
-        }
+        config.check_database(&database)?;
         let main_key = config
             .main_key
             .as_deref()
@@ -133,6 +123,13 @@ impl Server {
         };
         let intake = Arc::new(Intake::new(store.clone(), dispatcher.clone(), clock.clone(), metrics.clone(), policy));
         if let (Some(reported), Some(app)) = (reported, config.operational_app.clone()) {
+            // Created later is fine (it is looked up per event), but a typo should not go unseen.
+            if matches!(store.get_app(&app).await, Ok(None)) {
+                tracing::warn!(
+                    app,
+                    "operational_app names no application (yet): its events are dropped until it exists"
+                );
+            }
             tracker.spawn(crate::ops::events::run(reported, store.clone(), intake.clone(), app));
         }
         let tasks = crate::ops::tasks::Tasks::new(store.clone(), intake.clone(), clock.clone());

@@ -70,6 +70,8 @@ pub struct Config {
     pub database_pool_wait_ms: u64,
     /// PostgreSQL: how long opening a connection may take (a URL's `connect_timeout` wins).
     pub database_connect_timeout_ms: u64,
+    /// The file keys given that only PostgreSQL acts on (refused with a SQLite URL).
+    pub postgres_only_keys: Vec<&'static str>,
     /// CPU time one run of an endpoint's transformation may take.
     pub transformation_cpu_ms: u64,
     /// Memory one endpoint's transformation may hold, in MiB.
@@ -91,6 +93,26 @@ impl Config {
             query_timeout: Duration::from_millis(self.database_query_timeout_ms),
             pool_wait: Duration::from_millis(self.database_pool_wait_ms),
             connect_timeout: Duration::from_millis(self.database_connect_timeout_ms),
+        }
+    }
+
+    /// Refuses what `database` would ignore: `durability = "process"` on PostgreSQL (its own
+    /// `synchronous_commit` decides), the `database_*` bounds on SQLite (no connection to bound).
+    /// Every command that opens the database calls it.
+    pub fn check_database(&self, database: &Database) -> Result<(), ConfigError> {
+        match database {
+            Database::Postgres(_) if self.durability == Durability::Process => Err(ConfigError::Value(
+                "durability \"process\" applies to SQLite only; on PostgreSQL a commit is as durable as \
+                 PostgreSQL's own synchronous_commit setting makes it: remove HOOKWIRE_DURABILITY / \
+                 --durability / durability"
+                    .into(),
+            )),
+            Database::Sqlite(_) if !self.postgres_only_keys.is_empty() => Err(ConfigError::Value(format!(
+                "{} applies to PostgreSQL only (SQLite runs in this process: there is no connection to \
+                 bound); remove it from the config file",
+                self.postgres_only_keys.join(", ")
+            ))),
+            _ => Ok(()),
         }
     }
 
@@ -132,6 +154,7 @@ impl Default for Config {
             database_query_timeout_ms: hookwire_store::postgres::PG_QUERY_TIMEOUT_MS_DEFAULT,
             database_pool_wait_ms: hookwire_store::postgres::PG_POOL_WAIT_MS_DEFAULT,
             database_connect_timeout_ms: hookwire_store::postgres::PG_CONNECT_TIMEOUT_MS_DEFAULT,
+            postgres_only_keys: Vec::new(),
             transformation_cpu_ms: hookwire_transform::TRANSFORMATION_CPU_MS_DEFAULT,
             transformation_memory_mib: hookwire_transform::TRANSFORMATION_MEMORY_MIB_DEFAULT,
         }
@@ -231,7 +254,7 @@ impl FileConfig {
             config.retention_days = v;
         }
         if let Some(v) = self.delivery_concurrency {
-            config.delivery_concurrency = v.max(1);
+            config.delivery_concurrency = positive("delivery_concurrency", v as u64)? as usize;
         }
         if let Some(v) = self.shutdown_grace_ms {
             config.shutdown_grace_ms = v;
@@ -265,6 +288,15 @@ impl FileConfig {
         }
         if let Some(v) = self.http_connections_max {
             config.http_connections_max = positive("http_connections_max", v as u64)? as usize;
+        }
+        for (key, given) in [
+            ("database_query_timeout_ms", self.database_query_timeout_ms.is_some()),
+            ("database_pool_wait_ms", self.database_pool_wait_ms.is_some()),
+            ("database_connect_timeout_ms", self.database_connect_timeout_ms.is_some()),
+        ] {
+            if given {
+                config.postgres_only_keys.push(key);
+            }
         }
         if let Some(v) = self.database_query_timeout_ms {
             config.database_query_timeout_ms = positive("database_query_timeout_ms", v)?;
@@ -331,6 +363,12 @@ impl Database {
                     "database URL sqlite:// needs a path, e.g. sqlite://./data/hookwire.db".into(),
                 ));
             }
+            if let Some((_, query)) = path.split_once('?') {
+                return Err(ConfigError::Value(format!(
+                    "database URL sqlite://PATH takes no parameters; got ?{query} (SQLite's settings are \
+                     Hookwire's own, e.g. durability)"
+                )));
+            }
             return Ok(Self::Sqlite(PathBuf::from(path)));
         }
         if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
@@ -396,6 +434,35 @@ mod tests {
         for key in &keys {
             assert!(named.contains(&key.as_str()), "hookwire.example.toml lacks {key}");
         }
+    }
+
+    /// What one database would ignore is refused, naming it: the `database_*` bounds on SQLite,
+    /// `durability = "process"` on PostgreSQL, parameters on a SQLite URL, zero workers.
+    #[test]
+    fn settings_a_database_would_ignore_are_refused_by_name() {
+        let sqlite = Database::parse("sqlite://./data/hookwire.db").unwrap();
+        let postgres = Database::parse("postgres://hookwire@db:5432/hookwire").unwrap();
+        let mut config = Config::default();
+        let file: FileConfig =
+            toml::from_str("database_pool_wait_ms = 500\ndatabase_connect_timeout_ms = 900").unwrap();
+        file.apply(&mut config).unwrap();
+        let refused = config.check_database(&sqlite).unwrap_err().to_string();
+        assert!(refused.contains("database_pool_wait_ms, database_connect_timeout_ms"), "{refused}");
+        config.check_database(&postgres).expect("PostgreSQL acts on them");
+        assert_eq!(config.database_limits().pool_wait, std::time::Duration::from_millis(500));
+
+        let mut config = Config { durability: Durability::Process, ..Config::default() };
+        config.check_database(&sqlite).expect("SQLite acts on it");
+        let refused = config.check_database(&postgres).unwrap_err().to_string();
+        assert!(refused.contains("synchronous_commit"), "{refused}");
+        config.durability = Durability::Disk;
+        config.check_database(&postgres).expect("disk is what PostgreSQL does by default");
+
+        let refused = Database::parse("sqlite://./data/hookwire.db?mode=memory").unwrap_err().to_string();
+        assert!(refused.contains("?mode=memory"), "{refused}");
+        let file: FileConfig = toml::from_str("delivery_concurrency = 0").unwrap();
+        let refused = file.apply(&mut Config::default()).unwrap_err().to_string();
+        assert!(refused.contains("delivery_concurrency"), "{refused}");
     }
 
     #[test]

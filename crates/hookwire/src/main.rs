@@ -222,6 +222,7 @@ async fn rotate_main_key(config: Config, new_key: Option<String>, print_key: boo
     let current = config.main_key.as_deref().map(MainKey::parse).transpose().context("HOOKWIRE_MAIN_KEY")?;
     let next = new_key.as_deref().map(MainKey::parse).transpose().context("the new main key")?;
     let database = Database::parse(&config.database_url)?;
+    config.check_database(&database)?;
     let count = match &database {
         Database::Sqlite(path) => {
             let _lock = hookwire_server::app::lock_data_dir(path)?;
@@ -231,7 +232,9 @@ async fn rotate_main_key(config: Config, new_key: Option<String>, print_key: boo
         // Every node must be stopped: one still running with the old key cannot read new secrets.
         Database::Postgres(url) => {
             let background = hookwire_store::postgres::Background::default();
-            let store = hookwire_store::postgres::PgStore::open(url, current, &background).await?;
+            let store =
+                hookwire_store::postgres::PgStore::open_with(url, current, &background, config.database_limits())
+                    .await?;
             let count = store.reseal_secrets(next).await?;
             background.stop.cancel();
             count
@@ -249,9 +252,12 @@ async fn rotate_main_key(config: Config, new_key: Option<String>, print_key: boo
 /// Applies pending migrations of the configured database.
 async fn migrate(config: Config) -> anyhow::Result<()> {
     let database = Database::parse(&config.database_url)?;
+    config.check_database(&database)?;
     let version = match &database {
         Database::Sqlite(path) => hookwire_store::sqlite::SqliteStore::migrate_only(path)?,
-        Database::Postgres(url) => hookwire_store::postgres::PgStore::migrate_only(url).await?,
+        Database::Postgres(url) => {
+            hookwire_store::postgres::PgStore::migrate_only(url, &config.database_limits()).await?
+        }
     };
     println!("Database {} is at schema version {version}", database.describe());
     Ok(())

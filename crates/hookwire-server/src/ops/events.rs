@@ -29,7 +29,10 @@ pub async fn run(
         let (about, event_type, payload) = describe(&event);
         let target = match store.get_app(&app).await {
             Ok(Some(target)) => target,
-            Ok(None) => continue,
+            Ok(None) => {
+                tracing::warn!(app, event_type, "operational event dropped: no application {app} (operational_app)");
+                continue;
+            }
             Err(error) => {
                 tracing::error!(%error, event_type, "cannot send operational event");
                 continue;

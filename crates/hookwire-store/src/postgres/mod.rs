@@ -158,8 +158,8 @@ impl PgStore {
     }
 
     /// Applies pending migrations and returns the schema version.
-    pub async fn migrate_only(url: &str) -> StoreResult<usize> {
-        let (mut client, driver) = connect_driven(&bounded_target(url, &Limits::default())?).await?;
+    pub async fn migrate_only(url: &str, limits: &Limits) -> StoreResult<usize> {
+        let (mut client, driver) = connect_driven(&bounded_target(url, limits)?).await?;
         let version = migrate(&mut client).await;
         drop(client);
         let _ = driver.await;
