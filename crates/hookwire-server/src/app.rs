@@ -77,8 +77,7 @@ impl Server {
 
     /// `build`, reading time from `clock` (tests hold time still with a `ManualClock`).
     pub async fn build_with_clock(config: Config, clock: SharedClock) -> Result<Self, StartError> {
-        let database = Database::parse(&config.database_url)?;
-        config.check_database(&database)?;
+        let database = config.database()?;
         let main_key = config
             .main_key
             .as_deref()

@@ -96,10 +96,16 @@ impl Config {
         }
     }
 
-    /// Refuses what `database` would ignore: `durability = "process"` on PostgreSQL (its own
-    /// `synchronous_commit` decides), the `database_*` bounds on SQLite (no connection to bound).
-    /// Every command that opens the database calls it.
-    pub fn check_database(&self, database: &Database) -> Result<(), ConfigError> {
+    /// The database the URL names, refusing what it would ignore: `durability = "process"` on
+    /// PostgreSQL (its own `synchronous_commit` decides), the `database_*` bounds on SQLite (no
+    /// connection to bound). Every command that opens the database gets it here.
+    pub fn database(&self) -> Result<Database, ConfigError> {
+        let database = Database::parse(&self.database_url)?;
+        self.check_database(&database)?;
+        Ok(database)
+    }
+
+    fn check_database(&self, database: &Database) -> Result<(), ConfigError> {
         match database {
             Database::Postgres(_) if self.durability == Durability::Process => Err(ConfigError::Value(
                 "durability \"process\" applies to SQLite only; on PostgreSQL a commit is as durable as \
@@ -289,23 +295,15 @@ impl FileConfig {
         if let Some(v) = self.http_connections_max {
             config.http_connections_max = positive("http_connections_max", v as u64)? as usize;
         }
-        for (key, given) in [
-            ("database_query_timeout_ms", self.database_query_timeout_ms.is_some()),
-            ("database_pool_wait_ms", self.database_pool_wait_ms.is_some()),
-            ("database_connect_timeout_ms", self.database_connect_timeout_ms.is_some()),
+        for (key, given, setting) in [
+            ("database_query_timeout_ms", self.database_query_timeout_ms, &mut config.database_query_timeout_ms),
+            ("database_pool_wait_ms", self.database_pool_wait_ms, &mut config.database_pool_wait_ms),
+            ("database_connect_timeout_ms", self.database_connect_timeout_ms, &mut config.database_connect_timeout_ms),
         ] {
-            if given {
+            if let Some(v) = given {
+                *setting = positive(key, v)?;
                 config.postgres_only_keys.push(key);
             }
-        }
-        if let Some(v) = self.database_query_timeout_ms {
-            config.database_query_timeout_ms = positive("database_query_timeout_ms", v)?;
-        }
-        if let Some(v) = self.database_pool_wait_ms {
-            config.database_pool_wait_ms = positive("database_pool_wait_ms", v)?;
-        }
-        if let Some(v) = self.database_connect_timeout_ms {
-            config.database_connect_timeout_ms = positive("database_connect_timeout_ms", v)?;
         }
         if let Some(v) = self.transformation_cpu_ms {
             let max = hookwire_transform::TRANSFORMATION_CPU_MS_MAX;

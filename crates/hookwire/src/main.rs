@@ -221,8 +221,7 @@ async fn rotate_main_key(config: Config, new_key: Option<String>, print_key: boo
     use hookwire_core::crypto::MainKey;
     let current = config.main_key.as_deref().map(MainKey::parse).transpose().context("HOOKWIRE_MAIN_KEY")?;
     let next = new_key.as_deref().map(MainKey::parse).transpose().context("the new main key")?;
-    let database = Database::parse(&config.database_url)?;
-    config.check_database(&database)?;
+    let database = config.database()?;
     let count = match &database {
         Database::Sqlite(path) => {
             let _lock = hookwire_server::app::lock_data_dir(path)?;
@@ -251,8 +250,7 @@ async fn rotate_main_key(config: Config, new_key: Option<String>, print_key: boo
 
 /// Applies pending migrations of the configured database.
 async fn migrate(config: Config) -> anyhow::Result<()> {
-    let database = Database::parse(&config.database_url)?;
-    config.check_database(&database)?;
+    let database = config.database()?;
     let version = match &database {
         Database::Sqlite(path) => hookwire_store::sqlite::SqliteStore::migrate_only(path)?,
         Database::Postgres(url) => {

@@ -426,6 +426,46 @@ fn rotate_main_key_refuses_generate_with_remove() {
     assert!(!std::path::Path::new("./nowhere").exists(), "nothing was opened");
 }
 
+/// `migrate` against a server that accepts the connection and never answers (as a frozen
+/// PostgreSQL does) gives up after the config file's `database_connect_timeout_ms`, the whole
+/// start-up included, instead of waiting for ever.
+#[test]
+fn migrate_gives_up_on_a_silent_database_after_the_configured_connect_timeout() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let held = std::thread::spawn(move || silent.incoming().take(4).map(Result::unwrap).collect::<Vec<_>>());
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("hookwire.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "database_url = \"postgres://hookwire@127.0.0.1:{port}/hookwire\"\ndatabase_connect_timeout_ms = 300\n"
+        ),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let mut child = cli()
+        .args(["migrate", "--config", config.to_str().unwrap()])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A migrate that waits for ever fails the test instead of hanging it.
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(20) {
+            child.kill().unwrap();
+            panic!("migrate still waiting after 20 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let output = child.wait_with_output().unwrap();
+    let waited = started.elapsed();
+    assert!(!output.status.success());
+    let stderr = stderr(&output);
+    assert!(stderr.contains("did not finish connecting within 300 ms"), "{stderr}");
+    assert!(waited < std::time::Duration::from_secs(4), "waited {waited:?}: the file's bound, not the default's");
+    drop(held);
+}
+
 #[test]
 fn help_documents_every_command_and_completions_are_generated() {
     let help = String::from_utf8(cli().arg("--help").output().unwrap().stdout).unwrap();

@@ -56,3 +56,19 @@ async fn json_logs_are_json_and_carry_the_request_id() {
     assert_eq!(app["span"]["path"], "/api/v1/app/{app_id}", "the route template, not the raw path");
     assert_eq!(app["status"], 404);
 }
+
+/// An `operational_app` naming no application is said at start (its events would be dropped),
+/// not left to be found out when an endpoint is disabled and nobody hears of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operational_app_that_does_not_exist_is_warned_about_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Serving::start(&support::sqlite_url(dir.path()), TOKEN, |command| {
+        command.env("HOOKWIRE_LOG", "warn").env("HOOKWIRE_OPERATIONAL_APP", "no-such-app").stderr(Stdio::piped());
+    });
+    server.signal("TERM");
+    assert!(server.process.0.wait().unwrap().success());
+    let mut stderr = String::new();
+    server.process.0.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert!(stderr.contains("operational_app names no application"), "{stderr}");
+    assert!(stderr.contains("no-such-app"), "{stderr}");
+}

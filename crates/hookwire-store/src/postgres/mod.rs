@@ -272,11 +272,11 @@ fn bounded_target(url: &str, limits: &Limits) -> StoreResult<Target> {
 async fn connect_driven(target: &Target) -> StoreResult<(tokio_postgres::Client, tokio::task::JoinHandle<()>)> {
     Ok(match target.tls.clone() {
         None => {
-            let (client, connection) = target.config.connect(NoTls).await?;
+            let (client, connection) = target.bounded(target.config.connect(NoTls)).await?;
             (client, tokio::spawn(async move { drop(connection.await) }))
         }
         Some(tls) => {
-            let (client, connection) = target.config.connect(tls).await?;
+            let (client, connection) = target.bounded(target.config.connect(tls)).await?;
             (client, tokio::spawn(async move { drop(connection.await) }))
         }
     })

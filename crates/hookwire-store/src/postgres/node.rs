@@ -114,14 +114,14 @@ pub(super) fn spawn_listener(
     tracker.spawn(async move {
         while alive.strong_count() > 0 && !stop.is_cancelled() {
             let failed = match target.tls.clone() {
-                None => match target.config.connect(NoTls).await {
+                None => match target.bounded(target.config.connect(NoTls)).await {
                     Ok((client, connection)) => {
                         listen(client, connection, &alive, &tasks, &stop).await;
                         None
                     }
                     Err(error) => Some(error.to_string()),
                 },
-                Some(tls) => match target.config.connect(tls).await {
+                Some(tls) => match target.bounded(target.config.connect(tls)).await {
                     Ok((client, connection)) => {
                         listen(client, connection, &alive, &tasks, &stop).await;
                         None

@@ -43,6 +43,28 @@ pub(super) struct Target {
 }
 
 impl Target {
+    /// `connecting` (a connect to this target) bounded as a whole by its connect timeout: TCP, TLS
+    /// and PostgreSQL's start-up. tokio-postgres bounds only the TCP connect, so a server that
+    /// accepts and then never answers (a frozen one) would hold a start, a `migrate` or the
+    /// LISTEN connection's reconnect for ever.
+    pub async fn bounded<T>(
+        &self,
+        connecting: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
+    ) -> StoreResult<T> {
+        let limit = self
+            .config
+            .get_connect_timeout()
+            .copied()
+            .unwrap_or(std::time::Duration::from_millis(super::conn::PG_CONNECT_TIMEOUT_MS_DEFAULT));
+        match tokio::time::timeout(limit, connecting).await {
+            Ok(connected) => Ok(connected?),
+            Err(_) => Err(StoreError::Unavailable(format!(
+                "PostgreSQL did not finish connecting within {} ms",
+                limit.as_millis()
+            ))),
+        }
+    }
+
     pub fn parse(url: &str) -> StoreResult<Self> {
         let (rest, verify) = take_verification(url)?;
         let mut config = rest
