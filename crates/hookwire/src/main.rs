@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use hookwire_server::Server;
 use hookwire_server::config::{Config, Database, FileConfig, parse_durability, parse_networks};
 
@@ -283,9 +283,25 @@ fn main() -> ExitCode {
     }
 }
 
+/// Flags a command accepts (they are shared) but would not act on, refused by name: `listen`
+/// talks to the server only to `--register` (from the environment they stay harmless defaults).
+fn refuse_unused_flags(matches: &clap::ArgMatches) -> anyhow::Result<()> {
+    if let Some(("listen", listen)) = matches.subcommand() {
+        let given = |id: &str| listen.value_source(id) == Some(clap::parser::ValueSource::CommandLine);
+        if listen.get_one::<String>("register").is_none() {
+            if let Some(flag) = ["url", "token"].into_iter().find(|id| given(id)) {
+                anyhow::bail!("listen uses --{flag} only with --register APP (to create its endpoint there)");
+            }
+        }
+    }
+    Ok(())
+}
+
 fn run() -> anyhow::Result<()> {
     environment::init_logging()?;
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    refuse_unused_flags(&matches)?;
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
     environment::warn_unknown_variables(&declared_variables());
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     match cli.command {

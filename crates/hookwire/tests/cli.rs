@@ -258,6 +258,33 @@ fn listen_forwards_each_request_and_answers_with_the_apps_status() {
     assert!(app.line_with(msg_id).contains("✗ bad signature"));
 }
 
+/// `listen` talks to a server only to `--register`: a `--url` or `--token` given without it would
+/// be ignored, so it is refused by name (from the environment they stay harmless).
+#[test]
+fn listen_refuses_server_flags_it_would_not_use() {
+    for flag in ["--url", "--token"] {
+        let mut child = KillOnDrop(
+            cli()
+                .args(["listen", "--port", "0", flag, "x"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        let deadline = Instant::now() + Duration::from_millis(WAIT_MS);
+        let status = loop {
+            if let Some(status) = child.0.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "listen {flag} without --register kept running");
+            std::thread::sleep(Duration::from_millis(POLL_MS));
+        };
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.0.stderr.take().unwrap(), &mut stderr).unwrap();
+        assert!(!status.success() && stderr.contains(&format!("listen uses {flag} only with --register")), "{stderr}");
+    }
+}
+
 #[test]
 fn listen_verifies_ed25519_deliveries_with_the_public_key() {
     let server = Server::start();
