@@ -42,15 +42,18 @@ pub(super) type Queue = mpsc::Sender<Pending>;
 pub(super) fn start(inner: Weak<Inner>) -> Queue {
     let (sender, receiver) = mpsc::channel(ACCEPTS_QUEUED_MAX);
     let receiver = Arc::new(Mutex::new(receiver));
-    tokio::spawn(async move {
-        loop {
-            match tokio::spawn(run(receiver.clone(), inner.clone())).await {
-                Err(error) if error.is_panic() => tracing::error!("the accept writer panicked; starting another"),
-                _ => return,
-            }
-        }
-    });
+    tokio::spawn(replaced_on_panic(move || run(receiver.clone(), inner.clone())));
     sender
+}
+
+/// Runs the writer `writer()` makes until it returns, a new one each time one panics.
+async fn replaced_on_panic<W: Future<Output = ()> + Send + 'static>(writer: impl Fn() -> W) {
+    loop {
+        match tokio::spawn(writer()).await {
+            Err(error) if error.is_panic() => tracing::error!("the accept writer panicked; starting another"),
+            _ => return,
+        }
+    }
 }
 
 async fn run(receiver: Arc<Mutex<mpsc::Receiver<Pending>>>, inner: Weak<Inner>) {
@@ -191,5 +194,42 @@ impl<'a> MessageColumns<'a> {
         self.payload_expires_at.push(message.payload_expires_at);
         self.content_type.push(message.content_type.as_deref());
         self.deliver_at.push(message.deliver_at);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The queue outlives a writer that panics (its lock is not poisoned, its receiver not
+    /// dropped): the next writer serves every accept that came after.
+    #[tokio::test]
+    async fn a_writer_that_panics_is_replaced_and_the_queue_still_served() {
+        let (sender, receiver) = mpsc::channel::<(u32, oneshot::Sender<u32>)>(8);
+        let receiver = Arc::new(Mutex::new(receiver));
+        let writers = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let counted = writers.clone();
+        let supervisor = tokio::spawn(replaced_on_panic(move || {
+            let (receiver, writer) = (receiver.clone(), counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst));
+            async move {
+                let mut receiver = receiver.lock().await;
+                while let Some((n, answer)) = receiver.recv().await {
+                    assert!(!(writer == 0 && n == 0), "the first writer breaks on the first accept");
+                    let _ = answer.send(n);
+                }
+            }
+        }));
+        let (answer, dropped) = oneshot::channel();
+        sender.send((0, answer)).await.unwrap();
+        assert!(dropped.await.is_err(), "the accept being written when the writer panicked is answered (dropped)");
+        for n in 1..=3 {
+            let (answer, answered) = oneshot::channel();
+            sender.send((n, answer)).await.unwrap();
+            let answered = tokio::time::timeout(std::time::Duration::from_secs(10), answered).await;
+            assert_eq!(answered.expect("no writer took the accept").unwrap(), n);
+        }
+        assert_eq!(writers.load(std::sync::atomic::Ordering::SeqCst), 2);
+        drop(sender);
+        supervisor.await.unwrap();
     }
 }
