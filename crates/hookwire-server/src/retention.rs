@@ -1,7 +1,8 @@
 //! The retention sweep: purges expired payloads and old attempt response bodies in small
 //! batches, yielding between them so it never holds the writer long enough to stall delivery;
 //! where the store partitions by time (PostgreSQL), creates the weeks ahead and drops whole weeks
-//! past retention; then activity counts past their keeping and expired tokens.
+//! past retention; then activity counts past their keeping, background tasks that ended before
+//! retention, and expired tokens.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -67,6 +68,10 @@ pub async fn sweep(store: &dyn Store, clock: &SharedClock, retention_days: u64, 
     match store.purge_activity(clock.now()).await {
         Ok(purged) => total += purged,
         Err(error) => tracing::warn!(%error, "cannot purge old activity counts; will try again"),
+    }
+    match store.purge_tasks(clock.now() - retention_ms).await {
+        Ok(purged) => total += purged,
+        Err(error) => tracing::warn!(%error, "cannot purge old background tasks; will try again"),
     }
     match store.purge_expired_tokens(clock.now()).await {
         Ok(purged) => total += purged,

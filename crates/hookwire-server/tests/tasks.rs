@@ -331,3 +331,27 @@ async fn a_task_resumes_from_its_saved_position_after_a_restart() {
     .await;
     app.stop().await;
 }
+
+/// Retention deletes a task that ended before it (the list stays bounded by time, as the log does).
+#[tokio::test]
+async fn a_task_that_ended_before_retention_is_deleted_by_the_sweep() {
+    let clock = hookwire_server::clock::ManualClock::new();
+    let settings = |config: &mut hookwire_server::Config| {
+        config.retention_days = 1;
+        config.retention_sweep_interval_ms = 20;
+    };
+    let app = TestApp::start_with_clock(settings, clock.clone()).await;
+    let receiver = Receiver::start().await;
+    let app_id = app.create_app().await;
+    let endpoint_id = id(&app.create_endpoint(&app_id, json!({"url": receiver.url})).await);
+    let path = format!("/api/v1/app/{app_id}/endpoint/{endpoint_id}/replay-missing?dryRun=true");
+    let done = run_task(&app, &path, json!({"since": SINCE})).await;
+    let task = format!("/api/v1/background-task/{}", id(&done));
+    clock.advance(86_400_000 / 2);
+    app.get_until("/api/v1/background-task", |list| list["data"].as_array().is_some_and(|d| d.len() == 1)).await;
+    assert_eq!(app.get(&task).await.0, StatusCode::OK, "kept within retention");
+    clock.advance(86_400_000);
+    app.get_until("/api/v1/background-task", |list| list["data"].as_array().is_some_and(Vec::is_empty)).await;
+    assert_eq!(app.get(&task).await.0, StatusCode::NOT_FOUND);
+    app.stop().await;
+}

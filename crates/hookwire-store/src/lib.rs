@@ -273,6 +273,9 @@ pub trait TaskStore: Send + Sync {
     /// (`None` releases it: finished, failed, or handed back at shutdown). False when another
     /// process took the task meanwhile (its lease lapsed): nothing was saved; stop running it.
     async fn save_task(&self, task: &Task, lease_until: Option<Millis>) -> StoreResult<bool>;
+    /// Deletes finished and failed tasks last saved before `before` (retention); returns how
+    /// many. A running task is kept however old.
+    async fn purge_tasks(&self, before: Millis) -> StoreResult<u64>;
     /// How many of the endpoint's deliveries wait to be attempted, counting no further than
     /// `cap` (a task paces itself by it, so a replay never buries live traffic).
     async fn count_pending(&self, endpoint: EndpointId, cap: u64) -> StoreResult<u64>;

@@ -300,8 +300,13 @@ async fn a_task_is_leased_to_one_runner_and_released_by_its_last_save(backend: B
     assert_eq!(listed(finished).await, vec![first.id]);
     let recover = TaskFilter { page: page.clone(), kind: Some(TaskKind::EndpointRecover), ..Default::default() };
     assert_eq!(listed(recover).await, vec![second.id]);
-    let elsewhere = TaskFilter { page, app: Some(AppId::generate()), ..Default::default() };
+    let elsewhere = TaskFilter { page: page.clone(), app: Some(AppId::generate()), ..Default::default() };
     assert!(listed(elsewhere).await.is_empty());
+    // Retention: a task that ended before the cut goes; a running one stays however old.
+    assert_eq!(f.store.purge_tasks(NOW + 5).await.unwrap(), 0, "ended at the cut, not before");
+    assert_eq!(f.store.purge_tasks(NOW + 6).await.unwrap(), 1);
+    assert_eq!(listed(TaskFilter { page, ..Default::default() }).await, vec![second.id], "the running one stays");
+    assert!(f.store.get_task(first.id).await.unwrap().is_none());
 }
 
 async fn a_task_window_is_read_in_batches_with_each_messages_deliveries(backend: Backend) {

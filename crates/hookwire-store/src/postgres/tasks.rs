@@ -80,6 +80,12 @@ impl TaskStore for PgStore {
         claimed.as_ref().map(task).transpose()
     }
 
+    async fn purge_tasks(&self, before: Millis) -> StoreResult<u64> {
+        let client = self.client().await?;
+        let sql = "DELETE FROM tasks WHERE status <> $1 AND updated_at < $2";
+        Ok(client.execute(sql, &[&TaskStatus::Running.code(), &before]).await?)
+    }
+
     async fn save_task(&self, task: &Task, lease_until: Option<Millis>) -> StoreResult<bool> {
         let client = self.client().await?;
         let owner = lease_until.map(|_| self.inner.node_id.clone());

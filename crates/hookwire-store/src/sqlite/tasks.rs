@@ -105,6 +105,15 @@ impl TaskStore for SqliteStore {
         .await
     }
 
+    async fn purge_tasks(&self, before: Millis) -> StoreResult<u64> {
+        let running = TaskStatus::Running.code();
+        self.write(move |conn| {
+            let sql = "DELETE FROM tasks WHERE status <> ?1 AND updated_at < ?2";
+            Ok(conn.execute(sql, params![running, before])? as u64)
+        })
+        .await
+    }
+
     async fn count_pending(&self, endpoint: EndpointId, cap: u64) -> StoreResult<u64> {
         self.read(move |conn| {
             let count: i64 = conn
