@@ -115,10 +115,12 @@ fn nanoseconds(clock: rustix::time::ClockId) -> u64 {
     now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64
 }
 
-/// This thread's CPU time, read now (and remembered for the next run's start).
+/// This thread's CPU time, read now (and remembered for the next run's start, with the wall
+/// clock read just before it, so the CPU time since the reading never exceeds the wall time).
 fn thread_cpu_ns() -> u64 {
+    let taken = nanoseconds(rustix::time::ClockId::Monotonic);
     let cpu = nanoseconds(rustix::time::ClockId::ThreadCPUTime);
-    CPU_READING.set((cpu, nanoseconds(rustix::time::ClockId::Monotonic)));
+    CPU_READING.set((cpu, taken));
     cpu
 }
 
