@@ -288,10 +288,10 @@ fn main() -> ExitCode {
 fn refuse_unused_flags(matches: &clap::ArgMatches) -> anyhow::Result<()> {
     if let Some(("listen", listen)) = matches.subcommand() {
         let given = |id: &str| listen.value_source(id) == Some(clap::parser::ValueSource::CommandLine);
-        if listen.get_one::<String>("register").is_none() {
-            if let Some(flag) = ["url", "token"].into_iter().find(|id| given(id)) {
-                anyhow::bail!("listen uses --{flag} only with --register APP (to create its endpoint there)");
-            }
+        if listen.get_one::<String>("register").is_none()
+            && let Some(flag) = ["url", "token"].into_iter().find(|id| given(id))
+        {
+            anyhow::bail!("listen uses --{flag} only with --register APP (to create its endpoint there)");
         }
     }
     Ok(())
