@@ -4,7 +4,8 @@
 //! delivery pays for a call, not a parse. A run starts on the delivery's own thread with
 //! `INLINE_CPU_MS` of CPU: a handler that needs more (or never ends) is moved, for that version,
 //! to a few threads of its own (the [`Pool`]) where it gets its whole limit, so slow code never
-//! holds the async runtime for more than that once per thread.
+//! holds the async runtime for more than that (at most 1 ms more: `sandbox.rs`, the CPU clock)
+//! once per thread.
 
 mod json;
 mod sandbox;

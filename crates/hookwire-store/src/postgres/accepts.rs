@@ -230,6 +230,7 @@ mod tests {
         }
         assert_eq!(writers.load(std::sync::atomic::Ordering::SeqCst), 2);
         drop(sender);
-        supervisor.await.unwrap();
+        let stopped = tokio::time::timeout(std::time::Duration::from_secs(10), supervisor).await;
+        stopped.expect("a writer that returned is not replaced").unwrap();
     }
 }

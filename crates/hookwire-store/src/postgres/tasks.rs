@@ -82,8 +82,8 @@ impl TaskStore for PgStore {
 
     async fn purge_tasks(&self, before: Millis) -> StoreResult<u64> {
         let client = self.client().await?;
-        let sql = "DELETE FROM tasks WHERE status <> $1 AND updated_at < $2";
-        Ok(client.execute(sql, &[&TaskStatus::Running.code(), &before]).await?)
+        let sql = "DELETE FROM tasks WHERE status IN ($1, $2) AND updated_at < $3";
+        Ok(client.execute(sql, &[&TaskStatus::Finished.code(), &TaskStatus::Failed.code(), &before]).await?)
     }
 
     async fn save_task(&self, task: &Task, lease_until: Option<Millis>) -> StoreResult<bool> {

@@ -106,10 +106,10 @@ impl TaskStore for SqliteStore {
     }
 
     async fn purge_tasks(&self, before: Millis) -> StoreResult<u64> {
-        let running = TaskStatus::Running.code();
+        let ended = (TaskStatus::Finished.code(), TaskStatus::Failed.code());
         self.write(move |conn| {
-            let sql = "DELETE FROM tasks WHERE status <> ?1 AND updated_at < ?2";
-            Ok(conn.execute(sql, params![running, before])? as u64)
+            let sql = "DELETE FROM tasks WHERE status IN (?1, ?2) AND updated_at < ?3";
+            Ok(conn.execute(sql, params![ended.0, ended.1, before])? as u64)
         })
         .await
     }
