@@ -1153,9 +1153,24 @@ test("portal by keyboard: an endpoint's filter tested and its retries changed wi
   await api("PATCH", `/api/v1/app/${app.id}/endpoint/${endpoint.id}`, { filter: "data.parcel == 'p-1'" });
   await withPage("portal-keyboard-settings", { width: 1280, height: 900 }, async (page) => {
     await openPortal(page, access, "Initech");
+    // The page's last request (its activity) held back: a field focused while the page still
+    // loads keeps its focus when loading ends (the router used to move it to the heading).
+    let release;
+    const held = new Promise((resolve) => { release = resolve; });
+    let reached;
+    const holding = new Promise((resolve) => { reached = resolve; });
+    const activity = new RegExp(`/endpoint/${endpoint.id}/activity\\?`);
+    await page.route(activity, async (route) => { reached(); await held; await route.continue(); });
     await page.evaluate((to) => { location.hash = to; }, `#/endpoints/${endpoint.id}`);
     const filter = page.locator("#endpoint-settings textarea[name=filter]");
     await waitFor("the filter filled in", async () => (await filter.inputValue()) === "data.parcel == 'p-1'");
+    await holding;
+    assert.equal(await page.locator("#page-endpoint").getAttribute("aria-busy"), "true", "busy while it loads");
+    await filter.focus();
+    release();
+    await page.locator("#page-endpoint:not([aria-busy])").waitFor();
+    await page.unroute(activity);
+    assert.equal(await page.evaluate(() => document.activeElement.getAttribute("name")), "filter", "focus kept");
     const focused = () => page.evaluate(() => {
       const active = document.activeElement;
       return active ? { tag: active.tagName, name: active.getAttribute("name"), text: active.textContent.trim() } : null;

@@ -53,16 +53,21 @@ async function render() {
   }
   $("page-title").textContent = route.title;
   document.title = route.title + " · " + state.appName;
+  const shown = $("page-" + route.page);
+  shown.setAttribute("aria-busy", "true"); // until its data is in (screen readers wait)
   await act(async () => {
     const args = path.match(route.pattern).slice(1).map(decodeURIComponent);
     await route.show(...args, query, () => turn === renderCount);
   });
-  if (changed && turn === renderCount) {
-    // Keyboard and screen-reader users land on the new page's heading.
-    const heading = $("page-" + route.page).querySelector("h2");
+  if (turn !== renderCount) return; // a later page change owns the page now
+  if (changed && !shown.contains(document.activeElement)) {
+    // Keyboard and screen-reader users land on the new page's heading, unless they already
+    // moved into the page while it loaded (a field being typed in keeps its focus).
+    const heading = shown.querySelector("h2");
     heading.setAttribute("tabindex", "-1");
     heading.focus({ preventScroll: true });
   }
+  shown.removeAttribute("aria-busy");
   postHeight(true);
 }
 
