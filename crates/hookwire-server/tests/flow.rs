@@ -127,8 +127,7 @@ async fn exhausted_deliveries_and_auto_disable_are_announced_as_operational_even
     let settings = |config: &mut hookwire_server::Config| {
         config.auto_disable_after_ms = 0; // the first failure without a success disables
         config.operational_app = Some("ops".into());
-        config.retention_days = 1;
-        config.retention_sweep_interval_ms = 20;
+        support::quick_retention(config);
     };
     let app = TestApp::start_with_clock(settings, clock.clone()).await;
     let operator = Receiver::start().await;
@@ -206,11 +205,7 @@ async fn work_queued_longer_than_its_lease_is_still_sent_once() {
 #[tokio::test]
 async fn past_retention_sqlite_keeps_the_message_row_and_postgresql_drops_its_week() {
     let clock = hookwire_server::clock::ManualClock::new();
-    let settings = |config: &mut hookwire_server::Config| {
-        config.retention_days = 1;
-        config.retention_sweep_interval_ms = 20;
-    };
-    let app = TestApp::start_with_clock(settings, clock.clone()).await;
+    let app = TestApp::start_with_clock(support::quick_retention, clock.clone()).await;
     let receiver = Receiver::start().await;
     let customer = app.create_app().await;
     app.create_endpoint(&customer, json!({"url": receiver.url})).await;

@@ -336,11 +336,7 @@ async fn a_task_resumes_from_its_saved_position_after_a_restart() {
 #[tokio::test]
 async fn a_task_that_ended_before_retention_is_deleted_by_the_sweep() {
     let clock = hookwire_server::clock::ManualClock::new();
-    let settings = |config: &mut hookwire_server::Config| {
-        config.retention_days = 1;
-        config.retention_sweep_interval_ms = 20;
-    };
-    let app = TestApp::start_with_clock(settings, clock.clone()).await;
+    let app = TestApp::start_with_clock(support::quick_retention, clock.clone()).await;
     let receiver = Receiver::start().await;
     let app_id = app.create_app().await;
     let endpoint_id = id(&app.create_endpoint(&app_id, json!({"url": receiver.url})).await);

@@ -38,6 +38,13 @@ pub async fn database_url(dir: &tempfile::TempDir) -> String {
     hookwire_store::postgres::url_with_fresh_schema(&base, &schema).await.expect("fresh PostgreSQL schema")
 }
 
+/// Retention of one day, swept every 20 ms: a test of what retention removes runs the server on
+/// a `ManualClock`, moves it past a day and polls.
+pub fn quick_retention(config: &mut Config) {
+    config.retention_days = 1;
+    config.retention_sweep_interval_ms = 20;
+}
+
 fn uuid_suffix() -> String {
     hookwire_core::MessageId::generate().to_string().trim_start_matches("msg_").to_lowercase()
 }
