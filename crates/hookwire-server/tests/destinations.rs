@@ -672,3 +672,38 @@ async fn a_failing_batch_is_simulated_as_it_will_be_retried() {
     assert_eq!(pending["payload"], json!(["first.one"]), "the batch as it will be retried: {pending}");
     app.stop().await;
 }
+
+/// A change to a destination holds from the next batch read after it, not from the next turn
+/// (a turn sends up to 50 batches in a second from one read of the destination).
+#[tokio::test]
+async fn a_transformation_changed_mid_turn_shapes_the_next_batch() {
+    use support::receiver::Receiver;
+    const MESSAGES: usize = 10;
+    let app = TestApp::start().await;
+    let receiver = Receiver::start().await;
+    receiver.set_delay_ms(100); // ten batches of one: a second, one turn
+    let app_id = app.create_app().await;
+    poller(
+        &app,
+        &app_id,
+        json!({"type": "fifoEndpoint", "uid": "bulk", "batchSize": 1, "config": {"url": receiver.url}}),
+    )
+    .await;
+    for n in 0..MESSAGES {
+        app.send(&app_id, "row.added", json!({"n": n})).await;
+    }
+    receiver.wait_for(2).await;
+    let path = format!("/api/v1/app/{app_id}/destination/bulk/transformation");
+    let code = "function handler(input) { return { changed: input.events.length }; }";
+    let (status, _) = app.request(Method::PATCH, &path, Some(json!({"code": code}))).await;
+    assert_eq!(status, 204);
+    let before = receiver.received().len();
+    let all = receiver.wait_for(MESSAGES).await;
+    let changed: Vec<bool> = all[before..]
+        .iter()
+        .map(|r| serde_json::from_slice::<Value>(&r.body).unwrap().get("changed").is_some())
+        .collect();
+    // The batch in flight when the change was made may go as it was; every one after it is new.
+    assert!(changed.iter().skip(1).all(|c| *c), "batches after the change: {changed:?}");
+    app.stop().await;
+}

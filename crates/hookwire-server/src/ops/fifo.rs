@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hookwire_core::AttemptId;
-use hookwire_core::destination::{Destination, DestinationAttempt, Progress};
+use hookwire_core::destination::{Destination, DestinationAttempt, DestinationStatus, Progress};
 use hookwire_core::model::Message;
 use hookwire_core::time_fmt::{Millis, format_millis};
 use hookwire_store::{Store, StoreError};
@@ -127,18 +127,13 @@ async fn drive(
     sender: &Sender,
     clock: &SharedClock,
     owner: &str,
-    destination: Destination,
+    mut destination: Destination,
 ) -> Result<bool, StoreError> {
     let id = destination.id;
     let mut progress = destination
         .progress
         .clone()
         .unwrap_or_else(|| Progress { position: destination.start.clone(), ..Progress::default() });
-    let Some(config) = destination.config.clone() else {
-        progress.failure_reason = Some("the destination has no receiver configured".into());
-        store.save_progress(id, owner, &progress, None, None).await?;
-        return Ok(false);
-    };
     // The last batch's attempt, not saved yet (it goes with the next write).
     let mut taken: Option<DestinationAttempt> = None;
     let turn_ends = std::time::Instant::now() + Duration::from_millis(FIFO_TURN_MS);
@@ -146,7 +141,26 @@ async fn drive(
         if taken.is_some() && std::time::Instant::now() >= turn_ends {
             break; // others waiting for the next round get their turn
         }
+        let Some(config) = destination.config.clone() else {
+            progress.failure_reason = Some("the destination has no receiver configured".into());
+            store.save_progress(id, owner, &progress, taken.as_ref(), None).await?;
+            return Ok(false);
+        };
         let batch = next_batch(store, &destination, &progress.position, progress.batch_end.as_deref()).await?;
+        // A change made through the API since the claim (its transformation, receiver, filters,
+        // batch size; a pause) holds for every batch read after it: such a batch is read again
+        // with the destination as it is now, or not sent at all.
+        match store.get_destination(destination.app_id, &id.to_string()).await? {
+            Some(current) if current.updated_at == destination.updated_at => {}
+            Some(current) if current.status == DestinationStatus::Enabled => {
+                destination = current;
+                continue;
+            }
+            _ => {
+                store.save_progress(id, owner, &progress, taken.as_ref(), None).await?;
+                return Ok(false);
+            }
+        }
         let now = clock.now();
         let (Some(first), Some(last)) = (batch.messages.first(), batch.messages.last()) else {
             // Nothing to send: move past what was looked through. A failing batch whose
