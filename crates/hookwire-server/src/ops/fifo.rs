@@ -141,7 +141,7 @@ async fn drive(
         if taken.is_some() && std::time::Instant::now() >= turn_ends {
             break; // others waiting for the next round get their turn
         }
-        let Some(config) = destination.config.clone() else {
+        let Some(config) = destination.config.as_ref() else {
             progress.failure_reason = Some("the destination has no receiver configured".into());
             store.save_progress(id, owner, &progress, taken.as_ref(), None).await?;
             return Ok(false);
