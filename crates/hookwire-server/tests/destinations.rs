@@ -707,3 +707,42 @@ async fn a_transformation_changed_mid_turn_shapes_the_next_batch() {
     assert!(changed.iter().skip(1).all(|c| *c), "batches after the change: {changed:?}");
     app.stop().await;
 }
+
+/// A pause made mid-turn holds from the next batch read after it: the batch in flight may go,
+/// none after it; enabled again, the rest go in order from where it stopped.
+#[tokio::test]
+async fn a_fifo_paused_mid_turn_stops_after_the_batch_in_flight() {
+    use support::receiver::Receiver;
+    const MESSAGES: usize = 10;
+    let app = TestApp::start().await;
+    let receiver = Receiver::start().await;
+    receiver.set_delay_ms(100); // ten batches of one: a second, one turn
+    let app_id = app.create_app().await;
+    poller(
+        &app,
+        &app_id,
+        json!({"type": "fifoEndpoint", "uid": "bulk", "batchSize": 1, "config": {"url": receiver.url}}),
+    )
+    .await;
+    for n in 0..MESSAGES {
+        app.send(&app_id, "row.added", json!({"n": n})).await;
+    }
+    receiver.wait_for(2).await;
+    let path = format!("/api/v1/app/{app_id}/destination/bulk");
+    let (status, _) = app.request(Method::PATCH, &path, Some(json!({"status": "paused"}))).await;
+    assert_eq!(status, 200);
+    let paused_at = receiver.received().len();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let after = receiver.received().len();
+    assert!(after <= paused_at + 1, "only the batch in flight went after the pause: {paused_at} then {after}");
+    assert!(after < MESSAGES, "the turn went on");
+    let (status, _) = app.request(Method::PATCH, &path, Some(json!({"status": "enabled"}))).await;
+    assert_eq!(status, 200);
+    let all = receiver.wait_for(MESSAGES).await;
+    let sent: Vec<u64> = all
+        .iter()
+        .map(|r| serde_json::from_slice::<Value>(&r.body).unwrap()[0]["payload"]["n"].as_u64().unwrap())
+        .collect();
+    assert_eq!(sent, (0..MESSAGES as u64).collect::<Vec<_>>(), "every message once, in order");
+    app.stop().await;
+}

@@ -62,6 +62,17 @@ pub enum Accepted {
     Existing(Box<Message>),
 }
 
+/// What `Store::save_progress` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgressSaved {
+    Saved,
+    /// The lease is another sender's (or the destination is gone): nothing saved.
+    LeaseLost,
+    /// The destination's settings changed since the ones the progress was worked out with:
+    /// nothing saved.
+    SettingsChanged,
+}
+
 /// A claimed delivery with what sending it needs. `endpoint` is `None` if it was deleted. The
 /// deliveries of one message in a claim share the message (read once, payload not copied).
 #[derive(Debug, Clone)]
@@ -362,9 +373,12 @@ pub trait DestinationStore: Send + Sync {
         timed_only: bool,
     ) -> StoreResult<Vec<Destination>>;
     /// Saves a driven destination's progress, with the attempt that moved it (kept in its
-    /// attempt log, the newest `ATTEMPTS_KEPT`), if `owner` holds its lease (false when it does
-    /// not: the lease lapsed and another sender took it). The lease is freed, or with
-    /// `keep_until` kept and extended (a sender going on to its next batch).
+    /// attempt log, the newest `ATTEMPTS_KEPT`), if `owner` holds its lease (else `LeaseLost`:
+    /// it lapsed and another sender took it) and, given `settings` (an `updatedAt`), if the
+    /// destination's settings are still those (else `SettingsChanged`: progress worked out
+    /// with settings the API has since replaced is not saved). Nothing is saved unless `Saved`.
+    /// The lease is freed, or with `keep_until` kept and extended (a sender going on to its
+    /// next batch).
     async fn save_progress(
         &self,
         id: DestinationId,
@@ -372,7 +386,8 @@ pub trait DestinationStore: Send + Sync {
         progress: &Progress,
         attempt: Option<&DestinationAttempt>,
         keep_until: Option<Millis>,
-    ) -> StoreResult<bool>;
+        settings: Option<Millis>,
+    ) -> StoreResult<ProgressSaved>;
     /// A `fifoEndpoint`'s batch attempts, by id (newest first unless the page is ascending).
     async fn list_destination_attempts(
         &self,

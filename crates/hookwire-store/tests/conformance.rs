@@ -16,8 +16,8 @@ use hookwire_store::postgres::PgStore;
 use hookwire_store::prelude::*;
 use hookwire_store::sqlite::{Durability, SqliteStore};
 use hookwire_store::{
-    Accept, Accepted, AppFilter, AttemptFilter, AttemptScope, DeliveryUpdate, MessageMatch, Page, StoreError,
-    TaskFilter, Window,
+    Accept, Accepted, AppFilter, AttemptFilter, AttemptScope, DeliveryUpdate, MessageMatch, Page, ProgressSaved,
+    StoreError, TaskFilter, Window,
 };
 
 const NOW: i64 = 1_700_000_000_000;
@@ -1283,19 +1283,30 @@ async fn destinations_are_kept_and_their_consumers_positions_with_them(backend: 
         created_at: NOW,
     };
     let first = attempt(0);
-    assert!(!f.store.save_progress(fifo.id, "b", &failed, Some(&first), None).await.unwrap(), "b holds no lease");
+    let saved = f.store.save_progress(fifo.id, "b", &failed, Some(&first), None, None).await.unwrap();
+    assert_eq!(saved, ProgressSaved::LeaseLost, "b holds no lease");
     assert_eq!(f.store.get_destination_attempt(fifo.id, first.id).await.unwrap(), None, "nor its attempt");
-    assert!(f.store.save_progress(fifo.id, &a, &failed, Some(&first), Some(NOW + 1_500)).await.unwrap(), "kept");
+    // Progress worked out with settings the API has since replaced is not saved, nor its attempt.
+    let stale = Some(fifo.updated_at - 1);
+    let saved = f.store.save_progress(fifo.id, &a, &failed, Some(&first), Some(NOW + 1_500), stale).await.unwrap();
+    assert_eq!(saved, ProgressSaved::SettingsChanged);
+    assert_eq!(f.store.get_destination_attempt(fifo.id, first.id).await.unwrap(), None);
+    let stored = f.store.get_destination(f.app.id, "ledger").await.unwrap().unwrap().progress.unwrap();
+    assert_eq!(stored.failures, 0, "nothing saved");
+    let current = Some(fifo.updated_at);
+    let saved = f.store.save_progress(fifo.id, &a, &failed, Some(&first), Some(NOW + 1_500), current).await.unwrap();
+    assert_eq!(saved, ProgressSaved::Saved, "kept");
     assert!(f.store.claim_driven(NOW + 1_200, "b", NOW + 2_000, 10, false).await.unwrap().is_empty(), "still a's");
     assert_eq!(f.store.get_destination_attempt(fifo.id, first.id).await.unwrap(), Some(first.clone()));
     // The attempt log keeps the newest ATTEMPTS_KEPT.
     for n in 1..=ATTEMPTS_KEPT as u64 {
-        f.store.save_progress(fifo.id, &a, &failed, Some(&attempt(n)), Some(NOW + 1_500)).await.unwrap();
+        f.store.save_progress(fifo.id, &a, &failed, Some(&attempt(n)), Some(NOW + 1_500), None).await.unwrap();
     }
     // The API's changes take the lease away: the sender's next save is refused and it stops.
     let skipped = Progress { position: start.clone(), ..Progress::default() };
     assert!(f.store.set_progress(fifo.id, &skipped).await.unwrap());
-    assert!(!f.store.save_progress(fifo.id, &a, &failed, None, Some(NOW + 1_500)).await.unwrap(), "preempted");
+    let saved = f.store.save_progress(fifo.id, &a, &failed, None, Some(NOW + 1_500), None).await.unwrap();
+    assert_eq!(saved, ProgressSaved::LeaseLost, "preempted");
     let kept = Progress { last_acked: failed.last_acked, ..skipped.clone() };
     assert_eq!(
         f.store.get_destination(f.app.id, "ledger").await.unwrap().unwrap().progress.unwrap(),
@@ -1304,10 +1315,12 @@ async fn destinations_are_kept_and_their_consumers_positions_with_them(backend: 
     );
     assert_eq!(f.store.claim_driven(NOW + 1_200, &a, NOW + 1_500, 10, false).await.unwrap().len(), 1);
     assert!(f.store.retry_now(fifo.id).await.unwrap(), "force-retry, too, takes it away");
-    assert!(!f.store.save_progress(fifo.id, &a, &failed, None, Some(NOW + 1_500)).await.unwrap());
+    let saved = f.store.save_progress(fifo.id, &a, &failed, None, Some(NOW + 1_500), None).await.unwrap();
+    assert_eq!(saved, ProgressSaved::LeaseLost);
     assert!(!f.store.retry_now(DestinationId::generate()).await.unwrap(), "no such destination");
     assert_eq!(f.store.claim_driven(NOW + 1_200, &a, NOW + 1_500, 10, false).await.unwrap().len(), 1);
-    assert!(f.store.save_progress(fifo.id, &a, &failed, None, None).await.unwrap(), "and freed");
+    let saved = f.store.save_progress(fifo.id, &a, &failed, None, None, None).await.unwrap();
+    assert_eq!(saved, ProgressSaved::Saved, "and freed");
     let newest = Page { limit: 2, iterator: None, descending: true };
     let page = f.store.list_destination_attempts(fifo.id, &newest).await.unwrap();
     assert_eq!(

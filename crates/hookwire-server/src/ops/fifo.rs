@@ -12,7 +12,7 @@ use hookwire_core::AttemptId;
 use hookwire_core::destination::{Destination, DestinationAttempt, DestinationStatus, Progress};
 use hookwire_core::model::Message;
 use hookwire_core::time_fmt::{Millis, format_millis};
-use hookwire_store::{Store, StoreError};
+use hookwire_store::{ProgressSaved, Store, StoreError};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -122,6 +122,12 @@ const FIFO_BATCHES_PER_TURN: usize = 50;
 /// `FIFO_BATCHES_PER_TURN`), then its progress saved and its lease freed. Each batch costs one
 /// write: the previous batch's outcome, its attempt and where this batch ends, saved together
 /// under the lease before this batch goes. True when there may be more to send at once.
+///
+/// A change made through the API since the claim (its transformation, receiver, filters, batch
+/// size; a pause) holds from the next batch read: every save that follows a batch read holds
+/// only if the destination's settings are still the ones it was read with (`updatedAt`, checked
+/// in the same write). If they changed, nothing is saved and the batch is read again with the
+/// destination as it is now, or, paused or gone, the turn ends.
 async fn drive(
     store: &dyn Store,
     sender: &Sender,
@@ -143,24 +149,13 @@ async fn drive(
         }
         let Some(config) = destination.config.as_ref() else {
             progress.failure_reason = Some("the destination has no receiver configured".into());
-            store.save_progress(id, owner, &progress, taken.as_ref(), None).await?;
+            store.save_progress(id, owner, &progress, taken.as_ref(), None, None).await?;
             return Ok(false);
         };
+        let read_from = progress.clone();
         let batch = next_batch(store, &destination, &progress.position, progress.batch_end.as_deref()).await?;
-        // A change made through the API since the claim (its transformation, receiver, filters,
-        // batch size; a pause) holds for every batch read after it: such a batch is read again
-        // with the destination as it is now, or not sent at all.
-        match store.get_destination(destination.app_id, &id.to_string()).await? {
-            Some(current) if current.updated_at == destination.updated_at => {}
-            Some(current) if current.status == DestinationStatus::Enabled => {
-                destination = current;
-                continue;
-            }
-            _ => {
-                store.save_progress(id, owner, &progress, taken.as_ref(), None).await?;
-                return Ok(false);
-            }
-        }
+        // Saves what this batch read led to, under the settings it was read with.
+        let settings = Some(destination.updated_at);
         let now = clock.now();
         let (Some(first), Some(last)) = (batch.messages.first(), batch.messages.last()) else {
             // Nothing to send: move past what was looked through. A failing batch whose
@@ -171,25 +166,49 @@ async fn drive(
                 progress.failures = 0;
                 progress.failure_reason = None;
             }
-            store.save_progress(id, owner, &progress, taken.as_ref(), None).await?;
-            return Ok(batch.scanned_all_it_may);
+            match store.save_progress(id, owner, &progress, taken.as_ref(), None, settings).await? {
+                ProgressSaved::Saved => return Ok(batch.scanned_all_it_may),
+                ProgressSaved::LeaseLost => return Ok(false),
+                ProgressSaved::SettingsChanged => match changed(store, &destination).await? {
+                    Some(current) => (destination, progress) = (current, read_from),
+                    None => return end_turn(store, id, owner, &read_from, taken.as_ref()).await,
+                },
+            }
+            continue;
         };
         let full = batch.messages.len() == destination.batch_size as usize;
         let send_at = first.created_at + Millis::from(destination.max_wait_secs) * 1_000;
         if !full && now < send_at && progress.batch_end.is_none() {
             // A partial batch waits up to maxWaitSecs after its first message for company.
             progress.next_retry_at = Some(send_at);
-            store.save_progress(id, owner, &progress, taken.as_ref(), None).await?;
-            return Ok(false);
+            match store.save_progress(id, owner, &progress, taken.as_ref(), None, settings).await? {
+                ProgressSaved::Saved | ProgressSaved::LeaseLost => return Ok(false),
+                ProgressSaved::SettingsChanged => match changed(store, &destination).await? {
+                    Some(current) => (destination, progress) = (current, read_from),
+                    None => return end_turn(store, id, owner, &read_from, taken.as_ref()).await,
+                },
+            }
+            continue;
         }
         if progress.batch_end.is_none() || taken.is_some() {
             // Where the batch ends is saved before it goes: every try of it, here or after a
             // crash on another node, carries the same messages.
             progress.batch_end = Some(batch.sent_to.clone());
-            if !store.save_progress(id, owner, &progress, taken.take().as_ref(), Some(now + FIFO_LEASE_MS)).await? {
-                return Ok(false); // the lease lapsed; whoever holds it now sends
+            let keep = Some(now + FIFO_LEASE_MS);
+            match store.save_progress(id, owner, &progress, taken.as_ref(), keep, settings).await? {
+                ProgressSaved::Saved => {} // `taken` went with it; this batch's outcome replaces it
+                ProgressSaved::LeaseLost => return Ok(false), // whoever holds it now sends
+                ProgressSaved::SettingsChanged => {
+                    match changed(store, &destination).await? {
+                        Some(current) => (destination, progress) = (current, read_from),
+                        None => return end_turn(store, id, owner, &read_from, taken.as_ref()).await,
+                    }
+                    continue;
+                }
             }
         }
+        // A batch being tried again goes without a save first: it is the turn's first (the
+        // destination was read with the claim), and its messages were fixed when it first went.
         // Named by its first and last message: every try of a batch has the same id, and
         // batches that differ never share one.
         let webhook_id = format!("batch_{}_{}", first.id, last.id);
@@ -237,16 +256,34 @@ async fn drive(
             next_retry_at = %format_millis(retry), reason = progress.failure_reason.as_deref(),
             "a FIFO batch failed; the same batch goes again"
         );
-        if !store.save_progress(id, owner, &progress, Some(&attempt), None).await? {
-            tracing::warn!(destination_id = %id, "a FIFO lease lapsed during a send; its batch may repeat");
-        }
+        end_turn(store, id, owner, &progress, Some(&attempt)).await?;
         return Ok(false);
     }
     // The turn's share is used: give the lease back and come again at once.
-    if !store.save_progress(id, owner, &progress, taken.as_ref(), None).await? {
+    end_turn(store, id, owner, &progress, taken.as_ref()).await?;
+    Ok(true)
+}
+
+/// The destination as it is now, after a save found its settings changed: `None` when it is no
+/// longer to be sent to (paused, disabled, deleted).
+async fn changed(store: &dyn Store, destination: &Destination) -> Result<Option<Destination>, StoreError> {
+    let current = store.get_destination(destination.app_id, &destination.id.to_string()).await?;
+    Ok(current.filter(|current| current.status == DestinationStatus::Enabled))
+}
+
+/// Saves the turn's last progress (made with settings it no longer checks: its batch went) and
+/// frees the lease.
+async fn end_turn(
+    store: &dyn Store,
+    id: hookwire_core::DestinationId,
+    owner: &str,
+    progress: &Progress,
+    attempt: Option<&DestinationAttempt>,
+) -> Result<bool, StoreError> {
+    if store.save_progress(id, owner, progress, attempt, None, None).await? != ProgressSaved::Saved {
         tracing::warn!(destination_id = %id, "a FIFO lease lapsed during a send; its batch may repeat");
     }
-    Ok(true)
+    Ok(false)
 }
 
 /// The next batch of a destination from `position` (ending at `end`, a failing batch's last

@@ -15,7 +15,7 @@ use super::node::lease_lapsed;
 use super::rows::{self, Conditions, MESSAGE_COLUMNS, conflict_as, to_json};
 use crate::error::{StoreError, StoreResult};
 use crate::query::WhereClause;
-use crate::{DestinationStore, Page};
+use crate::{DestinationStore, Page, ProgressSaved};
 
 /// The settings and the progress columns, in the order `destination` reads them.
 const DESTINATION_COLUMNS: &str = "body, position, failures, failure_reason, next_retry_at, last_acked, batch_end";
@@ -131,7 +131,8 @@ impl DestinationStore for PgStore {
         progress: &Progress,
         attempt: Option<&DestinationAttempt>,
         keep_until: Option<Millis>,
-    ) -> StoreResult<bool> {
+        settings: Option<Millis>,
+    ) -> StoreResult<ProgressSaved> {
         self::position(&progress.position)?;
         let client = self.client().await?;
         let (attempt_id, attempt_body) = match attempt {
@@ -139,18 +140,22 @@ impl DestinationStore for PgStore {
             None => (None, None),
         };
         // One round trip: the progress, the attempt, and the log trimmed to the newest
-        // ATTEMPTS_KEPT (the insert is not visible to the trim in the same statement: keep one less).
+        // ATTEMPTS_KEPT (the insert is not visible to the trim in the same statement: keep one less);
+        // and when nothing was saved, whether the lease was still held (the statement's snapshot
+        // sees the row as it was before the update).
         let sql = format!(
             "WITH saved AS (UPDATE destinations SET position = $3, failures = $4, failure_reason = $5, \
              next_retry_at = $6, last_acked = $7, batch_end = $10, \
              lease_owner = CASE WHEN $11::bigint IS NULL THEN NULL ELSE lease_owner END, lease_until = $11 \
-             WHERE id = $1 AND lease_owner = $2 RETURNING 1), \
+             WHERE id = $1 AND lease_owner = $2 \
+             AND ($12::bigint IS NULL OR (body::json ->> 'updatedAt')::bigint = $12) RETURNING 1), \
              recorded AS (INSERT INTO destination_attempts (destination_id, id, body) \
              SELECT $1, $8, $9 WHERE $8::text IS NOT NULL AND EXISTS (SELECT 1 FROM saved)), \
              trimmed AS (DELETE FROM destination_attempts WHERE $8::text IS NOT NULL AND destination_id = $1 \
              AND id <= (SELECT id FROM destination_attempts WHERE destination_id = $1 ORDER BY id DESC \
              LIMIT 1 OFFSET {})) \
-             SELECT COUNT(*) FROM saved",
+             SELECT EXISTS (SELECT 1 FROM saved), \
+             EXISTS (SELECT 1 FROM destinations WHERE id = $1 AND lease_owner = $2)",
             ATTEMPTS_KEPT - 1
         );
         let row = client
@@ -168,10 +173,15 @@ impl DestinationStore for PgStore {
                     &attempt_body,
                     &progress.batch_end,
                     &keep_until,
+                    &settings,
                 ],
             )
             .await?;
-        Ok(row.get::<_, i64>(0) > 0)
+        Ok(match (row.get(0), row.get(1)) {
+            (true, _) => ProgressSaved::Saved,
+            (false, true) => ProgressSaved::SettingsChanged,
+            (false, false) => ProgressSaved::LeaseLost,
+        })
     }
 
     async fn list_destination_attempts(

@@ -12,7 +12,7 @@ use super::SqliteStore;
 use super::rows::{self, Conditions, MESSAGE_COLUMNS, conflict_as, from_json, to_json};
 use crate::error::{StoreError, StoreResult};
 use crate::query::WhereClause;
-use crate::{DestinationStore, Page};
+use crate::{DestinationStore, Page, ProgressSaved};
 
 fn position(text: &str) -> StoreResult<i64> {
     text.parse::<i64>()
@@ -154,7 +154,8 @@ impl DestinationStore for SqliteStore {
         progress: &Progress,
         attempt: Option<&DestinationAttempt>,
         keep_until: Option<Millis>,
-    ) -> StoreResult<bool> {
+        settings: Option<Millis>,
+    ) -> StoreResult<ProgressSaved> {
         self::position(&progress.position)?;
         let (owner, progress, attempt) = (owner.to_owned(), progress.clone(), attempt.cloned());
         self.write(move |conn| {
@@ -162,7 +163,8 @@ impl DestinationStore for SqliteStore {
                 conn.prepare_cached(
                     "UPDATE destinations SET position = ?3, failures = ?4, failure_reason = ?5, next_retry_at = ?6, \
                      last_acked = ?7, batch_end = ?8, lease_owner = CASE WHEN ?9 IS NULL THEN NULL ELSE lease_owner END, \
-                     lease_until = ?9 WHERE id = ?1 AND lease_owner = ?2",
+                     lease_until = ?9 WHERE id = ?1 AND lease_owner = ?2 \
+                     AND (?10 IS NULL OR json_extract(body, '$.updatedAt') = ?10)",
                 )?
                 .execute(params![
                     id.to_string(),
@@ -173,9 +175,16 @@ impl DestinationStore for SqliteStore {
                     progress.next_retry_at,
                     progress.last_acked.map(|m| m.to_string()),
                     progress.batch_end,
-                    keep_until
+                    keep_until,
+                    settings
                 ])? > 0;
-            if let Some(attempt) = attempt.filter(|_| saved) {
+            if !saved {
+                let held = conn
+                    .prepare_cached("SELECT 1 FROM destinations WHERE id = ?1 AND lease_owner = ?2")?
+                    .exists(params![id.to_string(), owner])?;
+                return Ok(if held { ProgressSaved::SettingsChanged } else { ProgressSaved::LeaseLost });
+            }
+            if let Some(attempt) = attempt {
                 let id = id.to_string();
                 conn.prepare_cached("INSERT INTO destination_attempts (destination_id, id, body) VALUES (?1, ?2, ?3)")?
                     .execute(params![id, attempt.id.to_string(), to_json(&attempt)])?;
@@ -186,7 +195,7 @@ impl DestinationStore for SqliteStore {
                 )?
                 .execute(params![id, ATTEMPTS_KEPT as i64])?;
             }
-            Ok(saved)
+            Ok(ProgressSaved::Saved)
         })
         .await
     }
