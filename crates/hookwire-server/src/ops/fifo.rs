@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hookwire_core::AttemptId;
-use hookwire_core::destination::{Destination, DestinationAttempt, DestinationStatus, Progress};
+use hookwire_core::destination::{Destination, DestinationAttempt, Progress};
 use hookwire_core::model::Message;
 use hookwire_core::time_fmt::{Millis, format_millis};
 use hookwire_store::{ProgressSaved, Store, StoreError};
@@ -154,8 +154,6 @@ async fn drive(
         };
         let read_from = progress.clone();
         let batch = next_batch(store, &destination, &progress.position, progress.batch_end.as_deref()).await?;
-        // Saves what this batch read led to, under the settings it was read with.
-        let settings = Some(destination.updated_at);
         let now = clock.now();
         let (Some(first), Some(last)) = (batch.messages.first(), batch.messages.last()) else {
             // Nothing to send: move past what was looked through. A failing batch whose
@@ -166,13 +164,10 @@ async fn drive(
                 progress.failures = 0;
                 progress.failure_reason = None;
             }
-            match store.save_progress(id, owner, &progress, taken.as_ref(), None, settings).await? {
-                ProgressSaved::Saved => return Ok(batch.scanned_all_it_may),
-                ProgressSaved::LeaseLost => return Ok(false),
-                ProgressSaved::SettingsChanged => match changed(store, &destination).await? {
-                    Some(current) => (destination, progress) = (current, read_from),
-                    None => return end_turn(store, id, owner, &read_from, taken.as_ref()).await,
-                },
+            match save_read(store, owner, &destination, &progress, &read_from, taken.as_ref(), None).await? {
+                AfterRead::Saved => return Ok(batch.scanned_all_it_may),
+                AfterRead::Stop => return Ok(false),
+                AfterRead::ReadAgain(current) => (destination, progress) = (*current, read_from),
             }
             continue;
         };
@@ -181,34 +176,25 @@ async fn drive(
         if !full && now < send_at && progress.batch_end.is_none() {
             // A partial batch waits up to maxWaitSecs after its first message for company.
             progress.next_retry_at = Some(send_at);
-            match store.save_progress(id, owner, &progress, taken.as_ref(), None, settings).await? {
-                ProgressSaved::Saved | ProgressSaved::LeaseLost => return Ok(false),
-                ProgressSaved::SettingsChanged => match changed(store, &destination).await? {
-                    Some(current) => (destination, progress) = (current, read_from),
-                    None => return end_turn(store, id, owner, &read_from, taken.as_ref()).await,
-                },
+            match save_read(store, owner, &destination, &progress, &read_from, taken.as_ref(), None).await? {
+                AfterRead::Saved | AfterRead::Stop => return Ok(false),
+                AfterRead::ReadAgain(current) => (destination, progress) = (*current, read_from),
             }
             continue;
         }
-        if progress.batch_end.is_none() || taken.is_some() {
-            // Where the batch ends is saved before it goes: every try of it, here or after a
-            // crash on another node, carries the same messages.
-            progress.batch_end = Some(batch.sent_to.clone());
-            let keep = Some(now + FIFO_LEASE_MS);
-            match store.save_progress(id, owner, &progress, taken.as_ref(), keep, settings).await? {
-                ProgressSaved::Saved => {} // `taken` went with it; this batch's outcome replaces it
-                ProgressSaved::LeaseLost => return Ok(false), // whoever holds it now sends
-                ProgressSaved::SettingsChanged => {
-                    match changed(store, &destination).await? {
-                        Some(current) => (destination, progress) = (current, read_from),
-                        None => return end_turn(store, id, owner, &read_from, taken.as_ref()).await,
-                    }
-                    continue;
-                }
+        // Where the batch ends is saved before it goes (every try of it, here or after a crash on
+        // another node, carries the same messages), with the lease kept and the settings checked:
+        // a batch tried again, too, goes only under the settings it was read with.
+        progress.batch_end = Some(batch.sent_to.clone());
+        let keep = Some(now + FIFO_LEASE_MS);
+        match save_read(store, owner, &destination, &progress, &read_from, taken.as_ref(), keep).await? {
+            AfterRead::Saved => {} // `taken` went with it; this batch's outcome replaces it
+            AfterRead::Stop => return Ok(false),
+            AfterRead::ReadAgain(current) => {
+                (destination, progress) = (*current, read_from);
+                continue;
             }
         }
-        // A batch being tried again goes without a save first: it is the turn's first (the
-        // destination was read with the claim), and its messages were fixed when it first went.
         // Named by its first and last message: every try of a batch has the same id, and
         // batches that differ never share one.
         let webhook_id = format!("batch_{}_{}", first.id, last.id);
@@ -264,11 +250,45 @@ async fn drive(
     Ok(true)
 }
 
-/// The destination as it is now, after a save found its settings changed: `None` when it is no
-/// longer to be sent to (paused, disabled, deleted).
-async fn changed(store: &dyn Store, destination: &Destination) -> Result<Option<Destination>, StoreError> {
-    let current = store.get_destination(destination.app_id, &destination.id.to_string()).await?;
-    Ok(current.filter(|current| current.status == DestinationStatus::Enabled))
+/// What a save made after a batch read leads to.
+enum AfterRead {
+    Saved,
+    /// The turn is over: the lease is another's, or the destination is no longer driven.
+    Stop,
+    /// The settings changed since the batch was read: read it again with these.
+    ReadAgain(Box<Destination>),
+}
+
+/// Saves `progress`, worked out from a batch read with `destination`'s settings, if those are
+/// still its settings. If they changed, the destination as it is now is read: still driven, the
+/// batch is to be read again with it; paused, disabled, made a poller or deleted, the turn ends
+/// with `read_from` (the progress before the batch) saved. (On PostgreSQL a lease taken away
+/// while the save waited for the row may show as a change: the re-read then finds the same
+/// settings and the turn ends.)
+async fn save_read(
+    store: &dyn Store,
+    owner: &str,
+    destination: &Destination,
+    progress: &Progress,
+    read_from: &Progress,
+    taken: Option<&DestinationAttempt>,
+    keep_until: Option<Millis>,
+) -> Result<AfterRead, StoreError> {
+    let id = destination.id;
+    let settings = Some(destination.updated_at);
+    match store.save_progress(id, owner, progress, taken, keep_until, settings).await? {
+        ProgressSaved::Saved => return Ok(AfterRead::Saved),
+        ProgressSaved::LeaseLost => return Ok(AfterRead::Stop),
+        ProgressSaved::SettingsChanged => {}
+    }
+    match store.get_destination(destination.app_id, &id.to_string()).await? {
+        Some(current) if current.updated_at == destination.updated_at => Ok(AfterRead::Stop),
+        Some(current) if current.driven() => Ok(AfterRead::ReadAgain(Box::new(current))),
+        _ => {
+            end_turn(store, id, owner, read_from, taken).await?;
+            Ok(AfterRead::Stop)
+        }
+    }
 }
 
 /// Saves the turn's last progress (made with settings it no longer checks: its batch went) and

@@ -151,7 +151,8 @@ impl DestinationStore for PgStore {
              AND ($12::bigint IS NULL OR (body::json ->> 'updatedAt')::bigint = $12) RETURNING 1), \
              recorded AS (INSERT INTO destination_attempts (destination_id, id, body) \
              SELECT $1, $8, $9 WHERE $8::text IS NOT NULL AND EXISTS (SELECT 1 FROM saved)), \
-             trimmed AS (DELETE FROM destination_attempts WHERE $8::text IS NOT NULL AND destination_id = $1 \
+             trimmed AS (DELETE FROM destination_attempts WHERE $8::text IS NOT NULL AND EXISTS (SELECT 1 FROM saved) \
+             AND destination_id = $1 \
              AND id <= (SELECT id FROM destination_attempts WHERE destination_id = $1 ORDER BY id DESC \
              LIMIT 1 OFFSET {})) \
              SELECT EXISTS (SELECT 1 FROM saved), \
