@@ -64,7 +64,8 @@ pub struct Config {
     pub http_body_timeout_ms: u64,
     /// Connections open on the API port at once (503 beyond; lowered to fit the open-file limit).
     pub http_connections_max: usize,
-    /// PostgreSQL: how long one round trip may take (503 `database_unavailable` after).
+    /// PostgreSQL: how long one statement may run (the server's `statement_timeout`; the node
+    /// waits `PG_ANSWER_GRACE_MS` more for an answer; 503 `database_unavailable` after either).
     pub database_query_timeout_ms: u64,
     /// PostgreSQL: how long a request may wait for a pooled connection.
     pub database_pool_wait_ms: u64,

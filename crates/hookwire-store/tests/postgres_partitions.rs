@@ -11,27 +11,14 @@ use hookwire_store::postgres::PgStore;
 use hookwire_store::prelude::*;
 use hookwire_store::{Accept, AttemptFilter, AttemptScope, DeliveryUpdate, MessageMatch, Page, StoreError};
 
+#[path = "support/pg_schema.rs"]
+mod pg_schema;
+use pg_schema::{fresh_schema, raw};
+
 const DAY_MS: i64 = 86_400_000;
 
 fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
-}
-
-async fn fresh_schema() -> Option<String> {
-    let base = std::env::var("HOOKWIRE_TEST_POSTGRES_URL").ok().filter(|url| !url.is_empty());
-    let Some(base) = base else {
-        eprintln!("skipped: set HOOKWIRE_TEST_POSTGRES_URL to run on PostgreSQL");
-        return None;
-    };
-    let schema = format!("hw_part_{}", MessageId::generate().to_string().trim_start_matches("msg_"));
-    Some(hookwire_store::postgres::url_with_fresh_schema(&base, &schema).await.unwrap())
-}
-
-/// A side connection on the test's schema, for what only the catalog can tell.
-async fn raw(url: &str) -> tokio_postgres::Client {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
-    tokio::spawn(connection);
-    client
 }
 
 /// The partition a row is in.

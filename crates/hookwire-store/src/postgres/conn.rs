@@ -1,10 +1,13 @@
 //! Bounded waits on PostgreSQL. A frozen server (a stalled disk, a partition that drops packets,
 //! processes stopped) answers nothing, and the kernel keeps the TCP connection looking alive, so
-//! only the client can bound a wait: every round trip here gives up after the query timeout, a
-//! connection that timed out is closed rather than returned to the pool, waiting for a pooled
-//! connection and opening one are bounded too, and every such failure is
-//! `StoreError::Unavailable` (503 `database_unavailable`), never a hang. The server-side
-//! `statement_timeout` is set a little longer, so a query the client gave up on does not run on.
+//! only the client can bound a wait: every round trip here gives up `PG_ANSWER_GRACE_MS` after the
+//! query timeout, a connection that timed out is closed rather than returned to the pool,
+//! waiting for a pooled connection and opening one are bounded too, and every such failure is
+//! `StoreError::Unavailable` (503 `database_unavailable`), never a hang. The query timeout itself
+//! is the server's `statement_timeout`: a server that answers but is slow (a lock held, a disk
+//! behind) cancels the statement itself, so the 503 it leads to means nothing was written, and a
+//! client retrying it makes no duplicate. Only a server that does not answer at all leaves a
+//! statement's fate unknown, as it must.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -17,8 +20,11 @@ use tokio_postgres::{Row, Statement, ToStatement};
 
 use crate::error::{StoreError, StoreResult};
 
-/// How long one round trip to PostgreSQL may take by default.
+/// How long one statement may run by default (PostgreSQL's `statement_timeout`).
 pub const PG_QUERY_TIMEOUT_MS_DEFAULT: u64 = 10_000;
+/// How much longer than the query timeout the client waits for an answer: a cancelled statement's
+/// error comes back within it, so the client gives up only on a server that does not answer.
+pub const PG_ANSWER_GRACE_MS: u64 = 1_000;
 /// How long a request may wait for a pooled connection by default.
 pub const PG_POOL_WAIT_MS_DEFAULT: u64 = 5_000;
 /// How long opening a connection may take by default (unless the URL sets `connect_timeout`).
@@ -30,12 +36,20 @@ pub const PG_TCP_TIMEOUT_MS: u64 = 10_000;
 /// The bounds of one store's waits on its database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// One round trip (statement, prepare, commit).
+    /// One statement, on the server (`statement_timeout`); the client waits for a round trip
+    /// (statement, prepare, commit) `PG_ANSWER_GRACE_MS` longer.
     pub query_timeout: Duration,
     /// Waiting for a connection from the pool.
     pub pool_wait: Duration,
     /// Opening a connection.
     pub connect_timeout: Duration,
+}
+
+impl Limits {
+    /// How long the client waits for one round trip's answer.
+    pub fn answer_timeout(&self) -> Duration {
+        self.query_timeout + Duration::from_millis(PG_ANSWER_GRACE_MS)
+    }
 }
 
 impl Default for Limits {

@@ -113,9 +113,9 @@ impl PgStore {
     ) -> StoreResult<Self> {
         let target = bounded_target(url, &limits)?;
         let mut pooled = target.config.clone();
-        // The server gives up on a statement a little after the client has, so a statement the
-        // client abandoned does not hold locks on.
-        let statement_timeout = limits.query_timeout.as_millis() + 1_000;
+        // The server gives up on a statement before the client does (conn.rs): a slow statement
+        // is cancelled, not left to commit after the client answered 503.
+        let statement_timeout = limits.query_timeout.as_millis();
         let options = pooled.get_options().map(|o| format!("{o} ")).unwrap_or_default();
         pooled.options(format!("{options}-c statement_timeout={statement_timeout}"));
         let recycling = ManagerConfig { recycling_method: RecyclingMethod::Fast };
@@ -128,7 +128,7 @@ impl PgStore {
             .runtime(Runtime::Tokio1)
             .wait_timeout(Some(limits.pool_wait))
             .create_timeout(Some(limits.connect_timeout))
-            .recycle_timeout(Some(limits.query_timeout))
+            .recycle_timeout(Some(limits.answer_timeout()))
             .build()
             .map_err(|e| StoreError::Pool(e.to_string()))?;
         let (mut client, driver) = connect_driven(&target).await?;
@@ -245,7 +245,7 @@ impl PgStore {
 
 impl Inner {
     async fn conn(&self) -> StoreResult<Conn> {
-        conn::take(&self.pool, self.limits.query_timeout).await
+        conn::take(&self.pool, self.limits.answer_timeout()).await
     }
 }
 
