@@ -9,6 +9,14 @@ pub fn to_millis(at: OffsetDateTime) -> Millis {
     (at.unix_timestamp_nanos() / 1_000_000) as Millis
 }
 
+/// The `updatedAt` of a write made at `now` to what was last written at `previous`: `now`, or one
+/// past `previous` when the clock has not moved past it (two writes in one millisecond, a node
+/// whose clock is behind). Each write gets a new stamp, so what compares stamps to notice a
+/// change (a transformation's compiled-code cache, a FIFO turn's settings check) sees every one.
+pub fn restamp(previous: Option<Millis>, now: Millis) -> Millis {
+    previous.map_or(now, |previous| now.max(previous + 1))
+}
+
 pub fn from_millis(millis: Millis) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp_nanos(millis as i128 * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
@@ -91,6 +99,14 @@ pub mod rfc3339_option {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_write_gets_a_new_stamp_even_within_one_millisecond() {
+        assert_eq!(restamp(None, 1_000), 1_000);
+        assert_eq!(restamp(Some(900), 1_000), 1_000, "the clock moved on");
+        assert_eq!(restamp(Some(1_000), 1_000), 1_001, "the same millisecond");
+        assert_eq!(restamp(Some(1_500), 1_000), 1_501, "a clock behind the last write");
+    }
 
     #[test]
     fn formats_and_parses_with_milliseconds() {

@@ -190,3 +190,26 @@ async fn a_simulation_shows_what_would_be_sent_and_sends_nothing() {
     assert!(receiver.received().is_empty(), "a simulation sends nothing");
     app.stop().await;
 }
+
+/// Two changes to the code within one millisecond (a clock that stands still) are two versions:
+/// the second change's code runs, not the first's compiled program kept by its version.
+#[tokio::test]
+async fn code_changed_twice_in_one_millisecond_runs_the_new_code() {
+    let clock = hookwire_server::clock::ManualClock::new();
+    let app = TestApp::start_with_clock(|_| {}, clock.clone()).await;
+    let receiver = Receiver::start().await;
+    let app_id = app.create_app().await;
+    let first = "function handler(w) { w.payload = { version: 1 }; return w; }";
+    let endpoint = endpoint_with(&app, &app_id, &receiver.url, first).await;
+    app.send(&app_id, "a.b", json!({})).await;
+    let sent = receiver.wait_for(1).await;
+    assert_eq!(serde_json::from_slice::<Value>(&sent[0].body).unwrap(), json!({"version": 1}));
+    let path = format!("/api/v1/app/{app_id}/endpoint/{endpoint}/transformation");
+    let second = json!({"code": "function handler(w) { w.payload = { version: 2 }; return w; }"});
+    let (status, _) = app.request(http::Method::PATCH, &path, Some(second)).await;
+    assert_eq!(status, 204);
+    app.send(&app_id, "a.b", json!({})).await;
+    let sent = receiver.wait_for(2).await;
+    assert_eq!(serde_json::from_slice::<Value>(&sent[1].body).unwrap(), json!({"version": 2}));
+    app.stop().await;
+}

@@ -18,7 +18,7 @@ use hookwire_core::destination::{
 };
 use hookwire_core::matching::channels_match;
 use hookwire_core::model::{Message, Metadata};
-use hookwire_core::time_fmt::Millis;
+use hookwire_core::time_fmt::{Millis, restamp};
 use hookwire_core::{AttemptId, DestinationId};
 use hookwire_store::StoreError;
 use serde::{Deserialize, Serialize};
@@ -482,6 +482,7 @@ async fn update_destination(
     replacement.id = current.id;
     replacement.start = current.start;
     replacement.created_at = current.created_at;
+    replacement.updated_at = restamp(Some(current.updated_at), replacement.updated_at);
     // The transformation is its own resource (…/transformation): a replacement keeps it.
     replacement.transformation = current.transformation;
     state.store.update_destination(replacement.clone()).await?;
@@ -530,7 +531,7 @@ pub async fn patch_destination(
         d.metadata = metadata;
     }
     check(&d)?;
-    d.updated_at = state.clock.now();
+    d.updated_at = restamp(Some(d.updated_at), state.clock.now());
     state.store.update_destination(d.clone()).await?;
     state.intake.announce_log();
     Ok(Json(destination_out(&state, d).await?))
@@ -879,7 +880,7 @@ async fn rotate_secret(
     if let Some(config) = &mut d.config {
         config.secret = key.clone();
     }
-    d.updated_at = state.clock.now();
+    d.updated_at = restamp(Some(d.updated_at), state.clock.now());
     state.store.update_destination(d).await?;
     Ok(Json(DestinationSecretOut { key }))
 }
@@ -953,15 +954,15 @@ pub async fn patch_transformation(
             code,
             enabled: input.enabled.or(current.as_ref().map(|t| t.enabled)).unwrap_or(true),
             variables: current.as_ref().map(|t| t.variables.clone()).unwrap_or_default(),
+            updated_at: restamp(current.as_ref().map(|t| t.updated_at), now),
             sensitive_variables: current.map(|t| t.sensitive_variables).unwrap_or_default(),
-            updated_at: now,
         }),
         None if input.enabled == Some(true) => {
             return Err(ApiError::invalid(&["body", "enabled"], "there is no code to enable: set code too"));
         }
         None => None,
     };
-    d.updated_at = now;
+    d.updated_at = restamp(Some(d.updated_at), now);
     state.store.update_destination(d).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -1248,7 +1249,7 @@ async fn save_headers(
     let headers = change(std::mem::take(&mut config.headers));
     super::endpoints::check_headers(&headers)?;
     config.headers = headers;
-    d.updated_at = state.clock.now();
+    d.updated_at = restamp(Some(d.updated_at), state.clock.now());
     state.store.update_destination(d).await?;
     Ok(StatusCode::NO_CONTENT)
 }

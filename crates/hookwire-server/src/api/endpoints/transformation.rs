@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use hookwire_core::model::{Endpoint, Transformation};
-use hookwire_core::time_fmt::format_millis;
+use hookwire_core::time_fmt::{format_millis, restamp};
 use hookwire_transform::{Failure, Outcome, Payload, Webhook};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -168,10 +168,9 @@ pub async fn apply_patch(
         variables = given;
     }
     let enabled = input.enabled.or(current.as_ref().map(|t| t.enabled)).unwrap_or(code.is_some());
+    let updated_at = restamp(current.as_ref().map(|t| t.updated_at), now);
     endpoint.transformation = match code {
-        Some(code) => {
-            Some(Transformation { code, enabled, variables, sensitive_variables: sensitive, updated_at: now })
-        }
+        Some(code) => Some(Transformation { code, enabled, variables, sensitive_variables: sensitive, updated_at }),
         None if enabled && input.enabled == Some(true) => {
             return Err(ApiError::invalid(&["body", "enabled"], "there is no code to enable: set code too"));
         }
