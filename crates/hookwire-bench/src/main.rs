@@ -170,10 +170,7 @@ async fn database_url(args: &Args, dir: &std::path::Path) -> anyhow::Result<Stri
     match &args.database_url {
         // An existing SQLite file, used as it is (e.g. one holding millions of old attempts).
         Some(url) if url.starts_with("sqlite://") => Ok(url.clone()),
-        Some(url) => {
-            let schema = format!("hookwire_bench_{}", std::process::id());
-            Ok(hookwire_store::postgres::url_with_fresh_schema(url, &schema).await?)
-        }
+        Some(url) => Ok(hookwire_store::postgres::url_with_fresh_schema(url, &bench_schema()).await?),
         None if args.nodes > 1 => bail!("--nodes above 1 needs --database-url postgres://…"),
         None => Ok(format!("sqlite://{}", dir.join("hookwire.db").display())),
     }
@@ -259,6 +256,23 @@ fn stop(children: Vec<Child>) {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    let postgres = args.database_url.clone().filter(|url| !url.starts_with("sqlite://"));
+    let result = bench(args).await;
+    // The run's schema goes with it, whatever the run's outcome.
+    if let Some(url) = postgres
+        && let Err(error) = hookwire_store::postgres::drop_schema(&url, &bench_schema()).await
+    {
+        eprintln!("could not drop the run's schema {}: {error}", bench_schema());
+    }
+    result
+}
+
+/// The PostgreSQL schema a run uses (made fresh at its start, dropped at its end).
+fn bench_schema() -> String {
+    format!("hookwire_bench_{}", std::process::id())
+}
+
+async fn bench(args: Args) -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder().build()?;
     let arrivals = Arc::new(wire::Arrivals::new(args.messages, args.endpoints));

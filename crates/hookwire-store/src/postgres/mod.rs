@@ -353,3 +353,15 @@ pub async fn url_with_fresh_schema(url: &str, schema: &str) -> StoreResult<Strin
     let separator = if url.contains('?') { '&' } else { '?' };
     Ok(format!("{url}{separator}options=-csearch_path%3D{schema}"))
 }
+
+/// Drops `schema` (one [`url_with_fresh_schema`] made) from the database at `url`, with all it holds.
+pub async fn drop_schema(url: &str, schema: &str) -> StoreResult<()> {
+    if !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(StoreError::Url(format!("schema name {schema:?} must be letters, digits and _")));
+    }
+    let (client, driver) = connect_driven(&bounded_target(url, &Limits::default())?).await?;
+    client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await?;
+    drop(client);
+    let _ = driver.await;
+    Ok(())
+}
