@@ -33,8 +33,8 @@ const INLINE_CPU_MS: u64 = 2;
 const SLOW_REMEMBERED_MAX: usize = 10_000;
 
 std::thread_local! {
-    /// What this thread compiled, by owner: the version and its sandbox.
-    static COMPILED: std::cell::RefCell<HashMap<String, (i64, Sandbox)>> = std::cell::RefCell::new(HashMap::new());
+    /// What this thread compiled, by owner: the version, the code and its sandbox.
+    static COMPILED: std::cell::RefCell<HashMap<String, (i64, String, Sandbox)>> = std::cell::RefCell::new(HashMap::new());
 }
 
 /// Runs `key`'s code on this thread with `cpu_ms`, compiling it first if this thread has not;
@@ -51,19 +51,21 @@ fn run_here(
     let out_of_time = |failure: &Failure| matches!(failure, Failure::CpuLimit { .. }) && cpu_ms < limits.cpu_ms;
     COMPILED.with(|compiled| {
         let mut compiled = compiled.borrow_mut();
-        if compiled.get(&key.owner).is_none_or(|(version, _)| *version != key.version) {
+        // A new version compiles again, and so does other code under the same version (two writes
+        // whose stamps matched): what runs is always the code given.
+        if compiled.get(&key.owner).is_none_or(|(version, compiled, _)| *version != key.version || compiled != code) {
             match Sandbox::new(code, Limits { cpu_ms, ..limits }) {
                 Ok(sandbox) => {
                     if compiled.len() >= COMPILED_PER_THREAD_MAX {
                         compiled.clear();
                     }
-                    compiled.insert(key.owner.clone(), (key.version, sandbox));
+                    compiled.insert(key.owner.clone(), (key.version, code.to_owned(), sandbox));
                 }
                 Err(failure) if out_of_time(&failure) => return None,
                 Err(failure) => return Some(Err(failure)),
             }
         }
-        let (_, sandbox) = compiled.get(&key.owner).expect("compiled above");
+        let (_, _, sandbox) = compiled.get(&key.owner).expect("compiled above");
         match sandbox.call(input, time_ms, cpu_ms, batch).0 {
             Err(failure) if out_of_time(&failure) => None,
             returned => Some(returned.and_then(outcome)),

@@ -49,7 +49,9 @@ impl<'a> ParsedPayload<'a> {
 
 #[derive(Default)]
 pub struct Fanout {
-    filters: Mutex<HashMap<EndpointId, (Millis, Arc<Filter>)>>,
+    /// Each endpoint's compiled filter with its source: a changed filter compiles again, however
+    /// quickly it changed (an `updatedAt` can repeat within a millisecond).
+    filters: Mutex<HashMap<EndpointId, (String, Arc<Filter>)>>,
 }
 
 impl Fanout {
@@ -100,8 +102,8 @@ impl Fanout {
     fn filter_of(&self, endpoint: &Endpoint) -> Option<Arc<Filter>> {
         let source = endpoint.filter.as_deref()?;
         let mut cache = self.filters.lock().expect("filter cache poisoned");
-        if let Some((version, filter)) = cache.get(&endpoint.id)
-            && *version == endpoint.updated_at
+        if let Some((cached, filter)) = cache.get(&endpoint.id)
+            && cached.as_str() == source
         {
             return Some(filter.clone());
         }
@@ -110,7 +112,7 @@ impl Fanout {
         if cache.len() >= FILTER_CACHE_ENTRIES_MAX {
             cache.clear();
         }
-        cache.insert(endpoint.id, (endpoint.updated_at, filter.clone()));
+        cache.insert(endpoint.id, (source.to_owned(), filter.clone()));
         Some(filter)
     }
 }
