@@ -12,9 +12,10 @@ pub const DEFAULT_SCHEDULE_SECONDS: [u64; 8] = [0, 5, 300, 1_800, 7_200, 18_000,
 pub const JITTER_FRACTION: f64 = 0.2;
 
 /// A per-endpoint retry policy. On the wire: `{"schedule": [s, ...]}` or
-/// `{"maxRetries": n, "intervalMs": ms}`; `maxRetries: 0` means a single attempt.
+/// `{"maxRetries": n, "intervalMs": ms}`; `maxRetries: 0` means a single attempt. Either form
+/// alone: a key of the other (or any other key) is refused, not dropped.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
+#[serde(untagged, try_from = "RetryPolicyIn")]
 pub enum RetryPolicy {
     Schedule {
         schedule: Vec<u64>,
@@ -25,6 +26,33 @@ pub enum RetryPolicy {
         #[serde(rename = "intervalMs")]
         interval_ms: u64,
     },
+}
+
+/// Every key either form may have, read before the form is chosen.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RetryPolicyIn {
+    schedule: Option<Vec<u64>>,
+    #[serde(rename = "maxRetries")]
+    max_retries: Option<u32>,
+    #[serde(rename = "intervalMs")]
+    interval_ms: Option<u64>,
+}
+
+impl TryFrom<RetryPolicyIn> for RetryPolicy {
+    type Error = &'static str;
+
+    fn try_from(given: RetryPolicyIn) -> Result<Self, Self::Error> {
+        match given {
+            RetryPolicyIn { schedule: Some(schedule), max_retries: None, interval_ms: None } => {
+                Ok(Self::Schedule { schedule })
+            }
+            RetryPolicyIn { schedule: None, max_retries: Some(max_retries), interval_ms: Some(interval_ms) } => {
+                Ok(Self::Fixed { max_retries, interval_ms })
+            }
+            _ => Err("give either `schedule`, or `maxRetries` with `intervalMs`, not keys of both"),
+        }
+    }
 }
 
 impl RetryPolicy {
@@ -96,6 +124,22 @@ pub fn next_attempt_at(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_policy_is_one_form_or_the_other_never_a_mix_read_half() {
+        let read = |text: &str| serde_json::from_str::<RetryPolicy>(text).map_err(|e| e.to_string());
+        assert_eq!(read(r#"{"schedule": [0, 60]}"#), Ok(RetryPolicy::Schedule { schedule: vec![0, 60] }));
+        assert_eq!(
+            read(r#"{"maxRetries": 2, "intervalMs": 10}"#),
+            Ok(RetryPolicy::Fixed { max_retries: 2, interval_ms: 10 })
+        );
+        for mixed in [r#"{"schedule": [60], "maxRetries": 0}"#, r#"{"maxRetries": 2}"#, "{}"] {
+            assert!(read(mixed).unwrap_err().contains("not keys of both"), "{mixed}");
+        }
+        assert!(read(r#"{"schedule": [1], "multiplier": 2}"#).unwrap_err().contains("unknown field `multiplier`"));
+        let stored = serde_json::to_string(&RetryPolicy::Fixed { max_retries: 1, interval_ms: 5 }).unwrap();
+        assert_eq!(stored, r#"{"maxRetries":1,"intervalMs":5}"#, "written as before");
+    }
 
     fn check(policy: Option<&RetryPolicy>, attempts: u32, jitter: f64, after: Option<u64>) -> Option<Millis> {
         next_attempt_at(policy, attempts, 1_000_000, jitter, after).map(|at| at - 1_000_000)

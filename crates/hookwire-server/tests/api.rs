@@ -167,7 +167,18 @@ async fn message_list_filters_by_type_channel_and_time() {
         types(app.get(&format!("{path}?event_types=user.created&event_types=invoice.paid")).await.1),
         ["invoice.paid", "user.created"]
     );
+    // Every list spelling filters (`[0]` was let through and then dropped: a 200 with every type).
+    assert_eq!(
+        types(app.get(&format!("{path}?event_types%5B0%5D=user.created&event_types%5B1%5D=invoice.paid")).await.1),
+        ["invoice.paid", "user.created"]
+    );
+    assert_eq!(types(app.get(&format!("{path}?event_types%5B%5D=user.deleted")).await.1), ["user.deleted"]);
     assert_eq!(types(app.get(&format!("{path}?channel=eu")).await.1), ["user.created"]);
+    // A one-value filter given twice, or as a list, is refused by name (only one would act).
+    for query in ["channel=eu&channel=us", "channel%5B%5D=eu", "channel%5B0%5D=eu"] {
+        let (status, error) = app.get(&format!("{path}?{query}")).await;
+        assert_eq!((status.as_u16(), &error["detail"][0]["loc"]), (422, &json!(["query", "channel"])), "{query}");
+    }
     let at = middle["timestamp"].as_str().unwrap().replace('+', "%2B");
     let before = types(app.get(&format!("{path}?before={at}")).await.1);
     let after = types(app.get(&format!("{path}?after={at}")).await.1);

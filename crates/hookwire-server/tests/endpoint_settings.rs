@@ -157,6 +157,12 @@ async fn a_refused_signature_or_retry_policy_names_the_field_at_fault() {
             json!({"retryPolicy": {"maxRetries": 3, "intervalMs": 8 * 24 * 3_600_000u64}}),
             json!(["body", "retryPolicy", "intervalMs"]),
         ),
+        // One form or the other: a key of the second was dropped (one retry where none was asked).
+        (json!({"retryPolicy": {"schedule": [60], "maxRetries": 0}}), json!(["body", "retryPolicy"])),
+        (
+            json!({"retryPolicy": {"maxRetries": 1, "intervalMs": 10, "multiplier": 2}}),
+            json!(["body", "retryPolicy", "multiplier"]),
+        ),
     ];
     for (patch, loc) in refused {
         let (status, answer) = app.request(Method::PATCH, &path, Some(patch.clone())).await;
@@ -172,5 +178,33 @@ async fn a_refused_signature_or_retry_policy_names_the_field_at_fault() {
         (status.as_u16(), &saved["signature"], &saved["retryPolicy"], &saved["timeoutMs"]),
         (200, &accepted["signature"], &accepted["retryPolicy"], &accepted["timeoutMs"])
     );
+    app.stop().await;
+}
+
+/// What an endpoint's create, or an operation without a body, would otherwise drop is refused
+/// by name.
+#[tokio::test]
+async fn fields_an_operation_would_drop_are_refused() {
+    let app = TestApp::start().await;
+    let app_id = app.create_app().await;
+    let path = format!("/api/v1/app/{app_id}/endpoint");
+    let refused = [
+        (json!({"url": "https://example.com/a", "version": 7}), json!(["body", "version"])),
+        (
+            json!({"url": "https://example.com/a", "verification": {"challengeHeader": "X-C", "verifyTokenHeader": "X-T", "token": "s"}}),
+            json!(["body", "verification"]),
+        ),
+    ];
+    for (body, loc) in refused {
+        let (status, answer) = app.post(&path, body.clone()).await;
+        assert_eq!((status.as_u16(), &answer["detail"][0]["loc"]), (422, &loc), "{body}: {answer}");
+    }
+    let created = app.post_ok(&path, json!({"url": "https://example.com/a", "version": 1}), 201).await;
+    let endpoint = created["id"].as_str().unwrap();
+    let sent = app.send(&app_id, "a.b", json!({})).await;
+    let resend = format!("/api/v1/app/{app_id}/msg/{}/endpoint/{endpoint}/resend", sent["id"].as_str().unwrap());
+    let (status, answer) = app.post(&resend, json!({"endpointId": "ep_other"})).await;
+    assert_eq!((status.as_u16(), &answer["detail"][0]["loc"]), (422, &json!(["body", "endpointId"])), "{answer}");
+    assert_eq!(app.post(&resend, json!({})).await.0, 202, "an empty object is no body");
     app.stop().await;
 }

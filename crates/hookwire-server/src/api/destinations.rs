@@ -29,7 +29,7 @@ use utoipa_axum::routes;
 use super::apps::load_app;
 use super::endpoints::{EndpointHeadersIn, EndpointHeadersOut, EndpointHeadersPatchIn};
 use super::error::{ApiError, ApiResult};
-use super::extract::{JsonBody, QueryPairs};
+use super::extract::{JsonBody, NoBody, QueryPairs};
 use super::messages::MessageOut;
 use super::page::{ListResponse, id_iterator, list_response, page_from};
 use super::validate;
@@ -812,6 +812,7 @@ pub async fn force_retry(
     State(state): State<AppState>,
     principal: Principal,
     Path((app_id, destination_id)): Path<(String, String)>,
+    _body: NoBody,
 ) -> ApiResult<Json<DestinationOut>> {
     let d = load_fifo(&state, principal, &app_id, &destination_id).await?;
     // Only the retry's time changes: progress a sender saved since this read is kept.

@@ -25,6 +25,14 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     }
 }
 
+/// The body of an operation that takes none: absent, or `{}`. A field in it is refused by name,
+/// not ignored.
+pub type NoBody = OptionalJsonBody<NoFields>;
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoFields {}
+
 /// A JSON body whose every field is optional: a request with no body at all (no
 /// `Content-Length`, or 0, and no `Transfer-Encoding`) reads as `{}`, since Svix's SDKs send
 /// none for such calls. A body that is present is read as `JsonBody` reads it.
@@ -101,11 +109,13 @@ impl QueryPairs {
         self.0.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
-    /// Every value of `key`, splitting comma-separated values.
+    /// Every value of `key` (one of `params::LIST_PARAMETERS`), however spelled (`key`, `key[]`,
+    /// `key[0]`), splitting comma-separated values.
     pub fn list(&self, key: &str) -> Vec<String> {
+        debug_assert!(super::params::LIST_PARAMETERS.contains(&key), "{key} is not a list parameter");
         self.0
             .iter()
-            .filter(|(k, _)| k == key || k.strip_suffix("[]") == Some(key))
+            .filter(|(k, _)| super::params::base_name(k) == key)
             .flat_map(|(_, v)| v.split(','))
             .filter(|v| !v.is_empty())
             .map(str::to_owned)

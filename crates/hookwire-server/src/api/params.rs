@@ -51,6 +51,12 @@ impl QueryCatalog {
         Self { operations }
     }
 
+    /// Whether the operation is in the document (its query parameters are known).
+    fn documents(&self, method: &Method, route: &str) -> bool {
+        let method = if method == Method::HEAD { Method::GET } else { method.clone() };
+        self.operations.contains_key(&(method, route.to_owned()))
+    }
+
     /// The first query parameter of a request that its operation does not take, if any.
     fn unknown<'a>(&self, method: &Method, route: &str, query: &'a [(String, String)]) -> Option<(&'a str, &[String])> {
         let method = if method == Method::HEAD { Method::GET } else { method.clone() };
@@ -63,8 +69,30 @@ impl QueryCatalog {
     }
 }
 
+/// The query parameters that take several values (repeated, comma-separated, or spelled
+/// `name[]` / `name[0]`); `QueryPairs::list` reads these. Every other takes one value, given once
+/// and by its plain name: a second value, or a list spelling, would be dropped, so it is refused.
+pub const LIST_PARAMETERS: &[&str] = &["event_types"];
+
+/// The first parameter of `query` that takes one value but was given more than once or spelled
+/// as a list.
+fn repeated_single(query: &[(String, String)]) -> Option<&str> {
+    let mut seen = Vec::new();
+    for (name, _) in query {
+        let base = base_name(name);
+        if LIST_PARAMETERS.contains(&base) {
+            continue;
+        }
+        if base != name || seen.contains(&base) {
+            return Some(base);
+        }
+        seen.push(base);
+    }
+    None
+}
+
 /// `event_types[]` and `event_types[0]` are how some clients spell a list parameter.
-fn base_name(name: &str) -> &str {
+pub fn base_name(name: &str) -> &str {
     match name.find('[') {
         Some(at) if name.ends_with(']') => &name[..at],
         _ => name,
@@ -87,6 +115,12 @@ pub async fn refuse_unknown(catalog: Arc<OnceLock<QueryCatalog>>, request: Reque
             let message = format!("this operation does not take {name:?}; it takes {takes}");
             return ApiError::invalid(&["query", name], message).into_response();
         }
+        if catalog.documents(request.method(), route)
+            && let Some(name) = repeated_single(&pairs)
+        {
+            let message = format!("{name:?} takes one value: give it once, as {name}=value");
+            return ApiError::invalid(&["query", name], message).into_response();
+        }
     }
     next.run(request).await
 }
@@ -105,5 +139,14 @@ mod tests {
         assert_eq!(catalog.unknown(&Method::GET, "/x", &pairs(&["limit", "tag"])).map(|(n, _)| n), Some("tag"));
         assert!(catalog.unknown(&Method::HEAD, "/x", &pairs(&["limit"])).is_none());
         assert!(catalog.unknown(&Method::GET, "/not-documented", &pairs(&["anything"])).is_none());
+    }
+
+    #[test]
+    fn a_single_value_parameter_given_twice_or_as_a_list_is_named() {
+        let pairs = |names: &[&str]| names.iter().map(|n| (n.to_string(), "v".to_string())).collect::<Vec<_>>();
+        assert_eq!(repeated_single(&pairs(&["event_types", "event_types[0]", "event_types[]", "limit"])), None);
+        assert_eq!(repeated_single(&pairs(&["channel", "limit", "channel"])), Some("channel"));
+        assert_eq!(repeated_single(&pairs(&["before[]"])), Some("before"));
+        assert_eq!(repeated_single(&pairs(&["tag[0]"])), Some("tag"));
     }
 }

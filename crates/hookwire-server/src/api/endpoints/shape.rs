@@ -87,9 +87,9 @@ pub struct EndpointIn {
     pub idempotency_header: Option<String>,
 }
 
-/// `"challenge"` with the default header names, or the names spelled out.
+/// `"challenge"` with the default header names, or the names spelled out (and nothing else).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+#[serde(untagged, deny_unknown_fields)]
 pub enum VerificationIn {
     Kind(String),
     Headers {
@@ -316,6 +316,10 @@ pub async fn check_url(state: &AppState, url: &str) -> ApiResult<()> {
 
 /// Builds a new endpoint of `app` from `input`, validated.
 pub async fn endpoint_from(state: &AppState, app: &Application, input: EndpointIn) -> ApiResult<Endpoint> {
+    if let Some(version) = input.version.filter(|v| *v != 1) {
+        // Svix's deprecated field: an endpoint has one version here, and it is 1.
+        return Err(ApiError::invalid(&["body", "version"], format!("endpoints have version 1 only, not {version}")));
+    }
     let scheme = input.signature.as_ref().map(|s| s.scheme).unwrap_or_default();
     let secret = match &input.secret {
         Some(secret) => {
