@@ -208,3 +208,26 @@ async fn fields_an_operation_would_drop_are_refused() {
     assert_eq!(app.post(&resend, json!({})).await.0, 202, "an empty object is no body");
     app.stop().await;
 }
+
+/// A filter changed twice within one millisecond (a clock that stands still) filters by the
+/// second: compiled filters are kept by their source, not by the endpoint's `updatedAt`.
+#[tokio::test]
+async fn a_filter_changed_within_one_millisecond_filters_by_the_new_one() {
+    use support::receiver::Receiver;
+    let clock = hookwire_server::clock::ManualClock::new();
+    let app = TestApp::start_with_clock(|_| {}, clock.clone()).await;
+    let receiver = Receiver::start().await;
+    let app_id = app.create_app().await;
+    let endpoint = app.create_endpoint(&app_id, json!({"url": receiver.url, "filter": "data.n == 1"})).await;
+    app.send(&app_id, "a.b", json!({"n": 1})).await;
+    receiver.wait_for(1).await;
+    let path = format!("/api/v1/app/{app_id}/endpoint/{}", endpoint["id"].as_str().unwrap());
+    let (status, _) = app.request(Method::PATCH, &path, Some(json!({"filter": "data.n == 2"}))).await;
+    assert_eq!(status, 200);
+    app.send(&app_id, "a.b", json!({"n": 1})).await;
+    app.send(&app_id, "a.b", json!({"n": 2})).await;
+    let sent = receiver.wait_for(2).await;
+    let second: Value = serde_json::from_slice(&sent[1].body).unwrap();
+    assert_eq!(second["n"], 2, "the message the old filter wanted went instead: {second}");
+    app.stop().await;
+}
