@@ -246,10 +246,24 @@ fn peak_rss_mib(children: &[Child]) -> f64 {
     kib / 1024.0
 }
 
-fn stop(children: Vec<Child>) {
-    for mut child in children {
-        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-        let _ = child.wait();
+/// The run's Hookwire nodes, stopped when it ends however it ends (an error on the way too,
+/// before `main` drops their schema).
+struct Nodes(Vec<Child>);
+
+impl std::ops::Deref for Nodes {
+    type Target = [Child];
+
+    fn deref(&self) -> &[Child] {
+        &self.0
+    }
+}
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -291,11 +305,11 @@ async fn bench(args: Args) -> anyhow::Result<()> {
 
     let dir = tempfile::tempdir()?;
     let database = database_url(&args, dir.path()).await?;
-    let mut children = Vec::new();
+    let mut children = Nodes(Vec::new());
     let mut urls = Vec::new();
     for _ in 0..args.nodes.max(1) {
         let (child, url) = start_hookwire(&args, &database)?;
-        children.push(child);
+        children.0.push(child);
         urls.push(url);
     }
     let url = urls[0].clone();
@@ -369,7 +383,7 @@ async fn bench(args: Args) -> anyhow::Result<()> {
             accepted as f64 / send_elapsed.as_secs_f64(),
             steal_percent(ticks_before),
         );
-        stop(children);
+        drop(children);
         return Ok(());
     }
     let drain_started = Instant::now();
@@ -419,7 +433,7 @@ async fn bench(args: Args) -> anyhow::Result<()> {
     let cpu_per_message_us = (cpu_used_us(&children) - cpu_before_us) as f64 / accepted.max(1) as f64;
     let stolen = steal_percent(ticks_before);
     let children_count = children.len();
-    stop(children);
+    drop(children);
 
     let (distinct, duplicates, latencies) = arrivals.summary();
     let delivered = arrivals.count.load(Ordering::Relaxed);

@@ -4,10 +4,12 @@
 //! query timeout, a connection that timed out is closed rather than returned to the pool,
 //! waiting for a pooled connection and opening one are bounded too, and every such failure is
 //! `StoreError::Unavailable` (503 `database_unavailable`), never a hang. The query timeout itself
-//! is the server's `statement_timeout`: a server that answers but is slow (a lock held, a disk
-//! behind) cancels the statement itself, so the 503 it leads to means nothing was written, and a
-//! client retrying it makes no duplicate. Only a server that does not answer at all leaves a
-//! statement's fate unknown, as it must.
+//! is the server's `statement_timeout`: a statement slowed while it runs (a lock held, slow
+//! reads) is cancelled by the server, so the 503 it leads to means nothing was written, and a
+//! client retrying it makes no duplicate. `statement_timeout` does not cover the commit's own
+//! WAL flush or a synchronous standby's acknowledgement, and a server that does not answer at
+//! all is only given up on: then a 503 leaves the statement's fate unknown (an `eventId` or an
+//! idempotency key makes the producer's retry safe).
 
 use std::future::Future;
 use std::sync::Arc;

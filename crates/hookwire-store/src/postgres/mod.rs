@@ -115,7 +115,7 @@ impl PgStore {
         let mut pooled = target.config.clone();
         // The server gives up on a statement before the client does (conn.rs): a slow statement
         // is cancelled, not left to commit after the client answered 503.
-        let statement_timeout = limits.query_timeout.as_millis();
+        let statement_timeout = limits.query_timeout.as_millis().max(1); // 0 would be no bound
         let options = pooled.get_options().map(|o| format!("{o} ")).unwrap_or_default();
         pooled.options(format!("{options}-c statement_timeout={statement_timeout}"));
         let recycling = ManagerConfig { recycling_method: RecyclingMethod::Fast };
