@@ -673,15 +673,15 @@ async fn a_failing_batch_is_simulated_as_it_will_be_retried() {
     app.stop().await;
 }
 
-/// A change to a destination holds from the next batch read after it, not from the next turn
-/// (a turn sends up to 50 batches in a second from one read of the destination).
-#[tokio::test]
-async fn a_transformation_changed_mid_turn_shapes_the_next_batch() {
-    use support::receiver::Receiver;
-    const MESSAGES: usize = 10;
+/// Messages sent one after another mid-turn.
+const MESSAGES: usize = 10;
+
+/// A FIFO destination `bulk` in the middle of one turn: ten messages as ten batches of one, the
+/// receiver taking 100 ms each (a second, one turn), two of them received.
+async fn mid_turn() -> (TestApp, support::receiver::Receiver, String) {
     let app = TestApp::start().await;
-    let receiver = Receiver::start().await;
-    receiver.set_delay_ms(100); // ten batches of one: a second, one turn
+    let receiver = support::receiver::Receiver::start().await;
+    receiver.set_delay_ms(100);
     let app_id = app.create_app().await;
     poller(
         &app,
@@ -693,6 +693,14 @@ async fn a_transformation_changed_mid_turn_shapes_the_next_batch() {
         app.send(&app_id, "row.added", json!({"n": n})).await;
     }
     receiver.wait_for(2).await;
+    (app, receiver, app_id)
+}
+
+/// A change to a destination holds from the next batch read after it, not from the next turn
+/// (a turn sends up to 50 batches in a second from one read of the destination).
+#[tokio::test]
+async fn a_transformation_changed_mid_turn_shapes_the_next_batch() {
+    let (app, receiver, app_id) = mid_turn().await;
     let path = format!("/api/v1/app/{app_id}/destination/bulk/transformation");
     let code = "function handler(input) { return { changed: input.events.length }; }";
     let (status, _) = app.request(Method::PATCH, &path, Some(json!({"code": code}))).await;
@@ -712,22 +720,7 @@ async fn a_transformation_changed_mid_turn_shapes_the_next_batch() {
 /// none after it; enabled again, the rest go in order from where it stopped.
 #[tokio::test]
 async fn a_fifo_paused_mid_turn_stops_after_the_batch_in_flight() {
-    use support::receiver::Receiver;
-    const MESSAGES: usize = 10;
-    let app = TestApp::start().await;
-    let receiver = Receiver::start().await;
-    receiver.set_delay_ms(100); // ten batches of one: a second, one turn
-    let app_id = app.create_app().await;
-    poller(
-        &app,
-        &app_id,
-        json!({"type": "fifoEndpoint", "uid": "bulk", "batchSize": 1, "config": {"url": receiver.url}}),
-    )
-    .await;
-    for n in 0..MESSAGES {
-        app.send(&app_id, "row.added", json!({"n": n})).await;
-    }
-    receiver.wait_for(2).await;
+    let (app, receiver, app_id) = mid_turn().await;
     let path = format!("/api/v1/app/{app_id}/destination/bulk");
     let (status, _) = app.request(Method::PATCH, &path, Some(json!({"status": "paused"}))).await;
     assert_eq!(status, 200);

@@ -13,30 +13,14 @@ use hookwire_store::{Accept, AttemptFilter, AttemptScope, DeliveryUpdate, Messag
 
 #[path = "support/pg_schema.rs"]
 mod pg_schema;
-use pg_schema::{fresh_schema, raw};
+use pg_schema::{application, fresh_schema, now, raw};
 
 const DAY_MS: i64 = 86_400_000;
-
-fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
-}
 
 /// The partition a row is in.
 async fn partition_of(client: &tokio_postgres::Client, table: &str, id: &str) -> Option<String> {
     let sql = format!("SELECT tableoid::regclass::text FROM {table} WHERE id = $1");
     client.query_opt(&sql, &[&id]).await.unwrap().map(|row| row.get(0))
-}
-
-fn application() -> Application {
-    Application {
-        id: AppId::generate(),
-        uid: None,
-        name: "Acme".into(),
-        throttle_rate: None,
-        metadata: Default::default(),
-        created_at: now(),
-        updated_at: now(),
-    }
 }
 
 fn message(app: AppId, event_id: &str, payload_expires_at: i64) -> Message {

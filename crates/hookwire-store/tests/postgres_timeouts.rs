@@ -9,16 +9,12 @@ use std::time::Duration;
 #[path = "support/pg_schema.rs"]
 mod pg_schema;
 
-use hookwire_core::model::{Application, Message};
-use hookwire_core::{AppId, MessageId};
+use hookwire_core::MessageId;
+use hookwire_core::model::Message;
 use hookwire_store::Accept;
 use hookwire_store::postgres::{Limits, PgStore};
 use hookwire_store::prelude::*;
-use pg_schema::{fresh_schema, raw};
-
-fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
-}
+use pg_schema::{application, fresh_schema, now, raw};
 
 /// An accept that waits on another transaction past the query timeout fails as unavailable and
 /// is not written when that transaction ends (with the client giving up first, the statement
@@ -28,15 +24,7 @@ async fn an_accept_over_the_query_timeout_is_cancelled_not_committed_after_its_5
     let Some(url) = fresh_schema().await else { return };
     let limits = Limits { query_timeout: Duration::from_millis(300), ..Limits::default() };
     let store = PgStore::open_with(&url, None, &Default::default(), limits).await.unwrap();
-    let app = Application {
-        id: AppId::generate(),
-        uid: None,
-        name: "Acme".into(),
-        throttle_rate: None,
-        metadata: Default::default(),
-        created_at: now(),
-        updated_at: now(),
-    };
+    let app = application();
     store.create_app(app.clone()).await.unwrap();
 
     // Another transaction writes the same eventId and holds it past the statement's bound

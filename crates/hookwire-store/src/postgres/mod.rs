@@ -343,24 +343,23 @@ async fn check_main_key(client: &tokio_postgres::Client, main_key: Option<&MainK
 /// Creates an empty schema named `schema` in the database at `url` and returns a URL whose
 /// connections use it: a fresh, isolated Hookwire database for a test or a benchmark run.
 pub async fn url_with_fresh_schema(url: &str, schema: &str) -> StoreResult<String> {
-    if !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        return Err(StoreError::Url(format!("schema name {schema:?} must be letters, digits and _")));
-    }
-    let (client, driver) = connect_driven(&bounded_target(url, &Limits::default())?).await?;
-    client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")).await?;
-    drop(client);
-    let _ = driver.await;
+    on_schema(url, schema, &format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")).await?;
     let separator = if url.contains('?') { '&' } else { '?' };
     Ok(format!("{url}{separator}options=-csearch_path%3D{schema}"))
 }
 
 /// Drops `schema` (one [`url_with_fresh_schema`] made) from the database at `url`, with all it holds.
 pub async fn drop_schema(url: &str, schema: &str) -> StoreResult<()> {
+    on_schema(url, schema, &format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await
+}
+
+/// Runs `sql` about `schema` (a plain name: it is written into the statement) on its own connection.
+async fn on_schema(url: &str, schema: &str, sql: &str) -> StoreResult<()> {
     if !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return Err(StoreError::Url(format!("schema name {schema:?} must be letters, digits and _")));
     }
     let (client, driver) = connect_driven(&bounded_target(url, &Limits::default())?).await?;
-    client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await?;
+    client.batch_execute(sql).await?;
     drop(client);
     let _ = driver.await;
     Ok(())

@@ -1,7 +1,24 @@
 //! A fresh schema on the test database (`HOOKWIRE_TEST_POSTGRES_URL`; `None`, the test skipped,
-//! without it) and a side connection to it.
+//! without it), a side connection to it, and the application the tests write under.
 
-use hookwire_core::MessageId;
+use hookwire_core::model::Application;
+use hookwire_core::{AppId, MessageId};
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+pub fn application() -> Application {
+    Application {
+        id: AppId::generate(),
+        uid: None,
+        name: "Acme".into(),
+        throttle_rate: None,
+        metadata: Default::default(),
+        created_at: now(),
+        updated_at: now(),
+    }
+}
 
 pub async fn fresh_schema() -> Option<String> {
     let base = std::env::var("HOOKWIRE_TEST_POSTGRES_URL").ok().filter(|url| !url.is_empty());
