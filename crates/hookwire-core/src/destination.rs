@@ -153,6 +153,12 @@ impl Destination {
     }
 
     /// Whether the sender drives it: an enabled `fifoEndpoint`.
+    /// Marks a change of its settings made at `now`: `updatedAt` moves past its previous value
+    /// (`time_fmt::restamp`), so a FIFO turn's settings check sees every change.
+    pub fn touch(&mut self, now: Millis) {
+        self.updated_at = crate::time_fmt::restamp(Some(self.updated_at), now);
+    }
+
     pub fn driven(&self) -> bool {
         self.kind == DestinationKind::FifoEndpoint && self.status == DestinationStatus::Enabled
     }

@@ -677,9 +677,11 @@ async fn a_failing_batch_is_simulated_as_it_will_be_retried() {
 const MESSAGES: usize = 10;
 
 /// A FIFO destination `bulk` in the middle of one turn: ten messages as ten batches of one, the
-/// receiver taking 100 ms each (a second, one turn), two of them received.
+/// receiver taking 100 ms each (a second, one turn), two of them received. The server's clock
+/// stands still, so a change is made in the same millisecond as the destination's last write:
+/// the turn must see it all the same.
 async fn mid_turn() -> (TestApp, support::receiver::Receiver, String) {
-    let app = TestApp::start().await;
+    let app = TestApp::start_with_clock(|_| {}, hookwire_server::clock::ManualClock::new()).await;
     let receiver = support::receiver::Receiver::start().await;
     receiver.set_delay_ms(100);
     let app_id = app.create_app().await;

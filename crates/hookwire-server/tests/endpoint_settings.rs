@@ -206,6 +206,11 @@ async fn fields_an_operation_would_drop_are_refused() {
     let (status, answer) = app.post(&resend, json!({"endpointId": "ep_other"})).await;
     assert_eq!((status.as_u16(), &answer["detail"][0]["loc"]), (422, &json!(["body", "endpointId"])), "{answer}");
     assert_eq!(app.post(&resend, json!({})).await.0, 202, "an empty object is no body");
+    // Every operation whose served entry has no body is checked the same way (one route layer).
+    let (status, answer) =
+        app.request(Method::DELETE, &format!("/api/v1/app/{app_id}"), Some(json!({"force": true}))).await;
+    assert_eq!((status.as_u16(), &answer["detail"][0]["loc"]), (422, &json!(["body", "force"])), "{answer}");
+    assert_eq!(app.get(&format!("/api/v1/app/{app_id}")).await.0, 200, "and nothing was deleted");
     app.stop().await;
 }
 

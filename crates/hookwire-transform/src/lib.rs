@@ -53,7 +53,7 @@ fn run_here(
         let mut compiled = compiled.borrow_mut();
         // A new version compiles again, and so does other code under the same version (two writes
         // whose stamps matched): what runs is always the code given.
-        if compiled.get(&key.owner).is_none_or(|(version, compiled, _)| *version != key.version || compiled != code) {
+        if compiled.get(&key.owner).is_none_or(|(version, cached, _)| *version != key.version || cached != code) {
             match Sandbox::new(code, Limits { cpu_ms, ..limits }) {
                 Ok(sandbox) => {
                     if compiled.len() >= COMPILED_PER_THREAD_MAX {

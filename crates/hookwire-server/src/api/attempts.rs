@@ -19,7 +19,7 @@ use utoipa_axum::routes;
 use super::apps::load_app;
 use super::endpoints::load_endpoint;
 use super::error::{ApiError, ApiResult};
-use super::extract::{NoBody, QueryPairs};
+use super::extract::QueryPairs;
 use super::messages::{MessageOut, load_message};
 use super::page::{ListResponse, id_iterator, list_response, page_from};
 use crate::auth::Principal;
@@ -353,7 +353,6 @@ async fn resend(
     State(state): State<AppState>,
     principal: Principal,
     Path((app_id, msg_id, endpoint_id)): Path<(String, String, String)>,
-    _body: NoBody,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let (app, endpoint) = load_endpoint(&state, principal, &app_id, &endpoint_id).await?;
     let message = load_message(&state, &app, &msg_id).await?;
@@ -375,7 +374,6 @@ async fn resend_attempt(
     State(state): State<AppState>,
     principal: Principal,
     Path((app_id, msg_id, attempt_id)): Path<(String, String, String)>,
-    _body: NoBody,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let app = load_app(&state, principal, &app_id).await?;
     let message = load_message(&state, &app, &msg_id).await?;

@@ -29,7 +29,7 @@ use utoipa_axum::routes;
 use super::apps::load_app;
 use super::endpoints::{EndpointHeadersIn, EndpointHeadersOut, EndpointHeadersPatchIn};
 use super::error::{ApiError, ApiResult};
-use super::extract::{JsonBody, NoBody, QueryPairs};
+use super::extract::{JsonBody, QueryPairs};
 use super::messages::MessageOut;
 use super::page::{ListResponse, id_iterator, list_response, page_from};
 use super::validate;
@@ -482,7 +482,8 @@ async fn update_destination(
     replacement.id = current.id;
     replacement.start = current.start;
     replacement.created_at = current.created_at;
-    replacement.updated_at = restamp(Some(current.updated_at), replacement.updated_at);
+    replacement.updated_at = current.updated_at;
+    replacement.touch(state.clock.now());
     // The transformation is its own resource (…/transformation): a replacement keeps it.
     replacement.transformation = current.transformation;
     state.store.update_destination(replacement.clone()).await?;
@@ -531,7 +532,7 @@ pub async fn patch_destination(
         d.metadata = metadata;
     }
     check(&d)?;
-    d.updated_at = restamp(Some(d.updated_at), state.clock.now());
+    d.touch(state.clock.now());
     state.store.update_destination(d.clone()).await?;
     state.intake.announce_log();
     Ok(Json(destination_out(&state, d).await?))
@@ -812,7 +813,6 @@ pub async fn force_retry(
     State(state): State<AppState>,
     principal: Principal,
     Path((app_id, destination_id)): Path<(String, String)>,
-    _body: NoBody,
 ) -> ApiResult<Json<DestinationOut>> {
     let d = load_fifo(&state, principal, &app_id, &destination_id).await?;
     // Only the retry's time changes: progress a sender saved since this read is kept.
@@ -881,7 +881,7 @@ async fn rotate_secret(
     if let Some(config) = &mut d.config {
         config.secret = key.clone();
     }
-    d.updated_at = restamp(Some(d.updated_at), state.clock.now());
+    d.touch(state.clock.now());
     state.store.update_destination(d).await?;
     Ok(Json(DestinationSecretOut { key }))
 }
@@ -963,7 +963,7 @@ pub async fn patch_transformation(
         }
         None => None,
     };
-    d.updated_at = restamp(Some(d.updated_at), now);
+    d.touch(now);
     state.store.update_destination(d).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -1250,7 +1250,7 @@ async fn save_headers(
     let headers = change(std::mem::take(&mut config.headers));
     super::endpoints::check_headers(&headers)?;
     config.headers = headers;
-    d.updated_at = restamp(Some(d.updated_at), state.clock.now());
+    d.touch(state.clock.now());
     state.store.update_destination(d).await?;
     Ok(StatusCode::NO_CONTENT)
 }

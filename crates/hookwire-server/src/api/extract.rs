@@ -25,13 +25,19 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     }
 }
 
-/// The body of an operation that takes none: absent, or `{}`. A field in it is refused by name,
-/// not ignored.
-pub type NoBody = OptionalJsonBody<NoFields>;
-
+/// The body an operation without one may still be sent: `{}` (a field in it is refused by name,
+/// not ignored; `params::refuse_unknown` reads it).
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NoFields {}
+
+/// Whether a request carries a body: a `Content-Length` other than 0, or a `Transfer-Encoding`.
+pub fn has_body(headers: &axum::http::HeaderMap) -> bool {
+    match headers.get(axum::http::header::CONTENT_LENGTH) {
+        Some(length) => length.as_bytes() != b"0",
+        None => headers.contains_key(axum::http::header::TRANSFER_ENCODING),
+    }
+}
 
 /// A JSON body whose every field is optional: a request with no body at all (no
 /// `Content-Length`, or 0, and no `Transfer-Encoding`) reads as `{}`, since Svix's SDKs send
@@ -42,19 +48,14 @@ impl<T: DeserializeOwned + Default> FromRequest<AppState> for OptionalJsonBody<T
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
-        let headers = request.headers();
-        let has_body = match headers.get(axum::http::header::CONTENT_LENGTH) {
-            Some(length) => length.as_bytes() != b"0",
-            None => headers.contains_key(axum::http::header::TRANSFER_ENCODING),
-        };
-        if !has_body {
+        if !has_body(request.headers()) {
             return Ok(Self(T::default()));
         }
         JsonBody::from_request(request, state).await.map(|JsonBody(value)| Self(value))
     }
 }
 
-fn json_rejection(rejection: JsonRejection) -> ApiError {
+pub(super) fn json_rejection(rejection: JsonRejection) -> ApiError {
     if crate::serve::body_timed_out(&rejection) {
         return ApiError::new(
             StatusCode::REQUEST_TIMEOUT,

@@ -1,12 +1,14 @@
-//! No query parameter is ignored: every operation takes exactly the query parameters its entry in
-//! the served OpenAPI document names, and any other is a 422 naming it. The document is the one
-//! list (it is generated from the handlers' own declarations), so a filter Hookwire does not act
-//! on can never return unfiltered data with a 200.
+//! No query parameter or body is ignored: every operation takes exactly the query parameters its
+//! entry in the served OpenAPI document names, and any other is a 422 naming it; an operation
+//! whose entry has no request body takes none (`{}` at most), so a field sent to it is a 422
+//! naming it, not dropped. The document is the one list (it is generated from the handlers' own
+//! declarations), so a filter Hookwire does not act on can never return unfiltered data with a 200.
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
-use axum::extract::{MatchedPath, Request};
+use axum::body::Body;
+use axum::extract::{FromRequest, MatchedPath, Request};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -14,11 +16,19 @@ use utoipa::openapi::OpenApi;
 use utoipa::openapi::path::ParameterIn;
 
 use super::error::ApiError;
+use super::extract::{NoFields, has_body, json_rejection};
 
-/// The query parameters of every operation, by method and route template.
+/// The inputs of every operation, by method and route template.
 #[derive(Debug, Default)]
 pub struct QueryCatalog {
-    operations: HashMap<(Method, String), Vec<String>>,
+    operations: HashMap<(Method, String), Operation>,
+}
+
+/// What one operation takes.
+#[derive(Debug, Default)]
+struct Operation {
+    query: Vec<String>,
+    body: bool,
 }
 
 impl QueryCatalog {
@@ -45,22 +55,22 @@ impl QueryCatalog {
                         _ => None,
                     })
                     .collect();
-                operations.insert((method, path.clone()), names);
+                let body = operation.request_body.is_some();
+                operations.insert((method, path.clone()), Operation { query: names, body });
             }
         }
         Self { operations }
     }
 
-    /// Whether the operation is in the document (its query parameters are known).
-    fn documents(&self, method: &Method, route: &str) -> bool {
+    /// The document's entry for an operation (`None`: not documented, nothing is checked).
+    fn operation(&self, method: &Method, route: &str) -> Option<&Operation> {
         let method = if method == Method::HEAD { Method::GET } else { method.clone() };
-        self.operations.contains_key(&(method, route.to_owned()))
+        self.operations.get(&(method, route.to_owned()))
     }
 
     /// The first query parameter of a request that its operation does not take, if any.
     fn unknown<'a>(&self, method: &Method, route: &str, query: &'a [(String, String)]) -> Option<(&'a str, &[String])> {
-        let method = if method == Method::HEAD { Method::GET } else { method.clone() };
-        let known = self.operations.get(&(method, route.to_owned()))?;
+        let known = &self.operation(method, route)?.query;
         query
             .iter()
             .map(|(name, _)| base_name(name))
@@ -99,30 +109,50 @@ pub fn base_name(name: &str) -> &str {
     }
 }
 
-/// Route layer: refuses a query parameter the operation does not take.
+/// Route layer: refuses a query parameter the operation does not take, and a body sent to an
+/// operation that takes none.
 pub async fn refuse_unknown(catalog: Arc<OnceLock<QueryCatalog>>, request: Request, next: Next) -> Response {
+    let Some(catalog) = catalog.get() else { return next.run(request).await };
+    let route = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str).unwrap_or_default().to_owned();
+    let takes_no_body = catalog.operation(request.method(), &route).is_some_and(|op| !op.body);
     let query = request.uri().query().unwrap_or("");
-    if let Some(catalog) = catalog.get()
-        && !query.is_empty()
-    {
+    if !query.is_empty() {
         let pairs: Vec<(String, String)> = match serde_urlencoded::from_str(query) {
             Ok(pairs) => pairs,
             Err(error) => return ApiError::bad_request(format!("invalid query string: {error}")).into_response(),
         };
-        let route = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str).unwrap_or_default();
-        if let Some((name, known)) = catalog.unknown(request.method(), route, &pairs) {
+        if let Some((name, known)) = catalog.unknown(request.method(), &route, &pairs) {
             let takes = if known.is_empty() { "no query parameters".to_owned() } else { known.join(", ") };
             let message = format!("this operation does not take {name:?}; it takes {takes}");
             return ApiError::invalid(&["query", name], message).into_response();
         }
-        if catalog.documents(request.method(), route)
+        if catalog.operation(request.method(), &route).is_some()
             && let Some(name) = repeated_single(&pairs)
         {
             let message = format!("{name:?} takes one value: give it once, as {name}=value");
             return ApiError::invalid(&["query", name], message).into_response();
         }
     }
+    if takes_no_body && has_body(request.headers()) {
+        return match no_fields(request).await {
+            Ok(request) => next.run(request).await,
+            Err(error) => error.into_response(),
+        };
+    }
     next.run(request).await
+}
+
+/// The request of an operation that takes no body, if what it was sent is `{}` (read as a
+/// `NoFields` body is, so a field is named as any unknown body field is).
+async fn no_fields(request: Request) -> Result<Request, ApiError> {
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, hookwire_core::limits::REQUEST_BODY_BYTES_MAX)
+        .await
+        .map_err(|e| ApiError::bad_request(format!("cannot read the request body: {e}")))?;
+    let mut probe = Request::new(Body::from(bytes.clone()));
+    *probe.headers_mut() = parts.headers.clone();
+    let axum::Json(NoFields {}) = axum::Json::from_request(probe, &()).await.map_err(json_rejection)?;
+    Ok(Request::from_parts(parts, Body::from(bytes)))
 }
 
 #[cfg(test)]
@@ -132,7 +162,8 @@ mod tests {
     #[test]
     fn list_spellings_count_as_their_parameter() {
         let mut operations = HashMap::new();
-        operations.insert((Method::GET, "/x".to_owned()), vec!["event_types".to_owned(), "limit".to_owned()]);
+        let query = vec!["event_types".to_owned(), "limit".to_owned()];
+        operations.insert((Method::GET, "/x".to_owned()), Operation { query, body: false });
         let catalog = QueryCatalog { operations };
         let pairs = |names: &[&str]| names.iter().map(|n| (n.to_string(), "v".to_string())).collect::<Vec<_>>();
         assert!(catalog.unknown(&Method::GET, "/x", &pairs(&["event_types[]", "event_types[0]", "limit"])).is_none());

@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 
 use super::apps::{ApplicationIn, create_or_get, load_app};
 use super::error::{ApiError, ApiResult};
-use super::extract::{Admin, NoBody, OptionalJsonBody};
+use super::extract::{Admin, OptionalJsonBody};
 use crate::auth::{APP_TOKEN_TTL_SECONDS_DEFAULT, APP_TOKEN_TTL_SECONDS_MAX, AppTokenRequest, Principal};
 use crate::state::AppState;
 
@@ -250,7 +250,6 @@ async fn logout(
     State(state): State<AppState>,
     principal: Principal,
     headers: axum::http::HeaderMap,
-    _body: NoBody,
 ) -> ApiResult<StatusCode> {
     let Principal::App(_) = principal else {
         return Err(ApiError::forbidden("only application tokens log out; the admin token is configured, not issued"));

@@ -299,11 +299,11 @@ async fn end_turn(
     owner: &str,
     progress: &Progress,
     attempt: Option<&DestinationAttempt>,
-) -> Result<bool, StoreError> {
+) -> Result<(), StoreError> {
     if store.save_progress(id, owner, progress, attempt, None, None).await? != ProgressSaved::Saved {
         tracing::warn!(destination_id = %id, "a FIFO lease lapsed during a send; its batch may repeat");
     }
-    Ok(false)
+    Ok(())
 }
 
 /// The next batch of a destination from `position` (ending at `end`, a failing batch's last

@@ -298,7 +298,7 @@ pub async fn retry_now(
 ) -> UiResult {
     let (_, destination) = load_pair(&state, &app_key, &key).await?;
     let (state_arg, principal, path) = as_operator(&state, &destination);
-    let _ = force_retry(state_arg, principal, path, crate::api::extract::OptionalJsonBody(Default::default())).await?;
+    let _ = force_retry(state_arg, principal, path).await?;
     Ok(back(&destination, "Retry forced: the current batch goes again now", ""))
 }
 

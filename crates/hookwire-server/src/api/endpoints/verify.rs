@@ -10,7 +10,6 @@ use utoipa_axum::routes;
 
 use super::shape::{EndpointOut, load_endpoint};
 use crate::api::error::{ApiError, ApiResult};
-use crate::api::extract::NoBody;
 use crate::auth::Principal;
 use crate::state::AppState;
 
@@ -27,7 +26,6 @@ async fn verify_endpoint(
     State(state): State<AppState>,
     principal: Principal,
     Path((app_id, endpoint_id)): Path<(String, String)>,
-    _body: NoBody,
 ) -> ApiResult<Json<EndpointOut>> {
     let (_, mut endpoint) = load_endpoint(&state, principal, &app_id, &endpoint_id).await?;
     let Some(verification) = endpoint.verification.clone() else {
