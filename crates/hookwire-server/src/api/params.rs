@@ -18,10 +18,11 @@ use utoipa::openapi::path::ParameterIn;
 use super::error::ApiError;
 use super::extract::{NoFields, has_body, json_rejection};
 
-/// The inputs of every operation, by method and route template.
+/// The inputs of every operation, by method and route template (looked up per request without
+/// allocating: the hot path's message create passes through here).
 #[derive(Debug, Default)]
 pub struct QueryCatalog {
-    operations: HashMap<(Method, String), Operation>,
+    operations: HashMap<Method, HashMap<String, Operation>>,
 }
 
 /// What one operation takes.
@@ -33,7 +34,7 @@ struct Operation {
 
 impl QueryCatalog {
     pub fn from_document(document: &OpenApi) -> Self {
-        let mut operations = HashMap::new();
+        let mut operations: HashMap<Method, HashMap<String, Operation>> = HashMap::new();
         for (path, item) in &document.paths.paths {
             let methods = [
                 (Method::GET, &item.get),
@@ -56,7 +57,7 @@ impl QueryCatalog {
                     })
                     .collect();
                 let body = operation.request_body.is_some();
-                operations.insert((method, path.clone()), Operation { query: names, body });
+                operations.entry(method).or_default().insert(path.clone(), Operation { query: names, body });
             }
         }
         Self { operations }
@@ -64,18 +65,15 @@ impl QueryCatalog {
 
     /// The document's entry for an operation (`None`: not documented, nothing is checked).
     fn operation(&self, method: &Method, route: &str) -> Option<&Operation> {
-        let method = if method == Method::HEAD { Method::GET } else { method.clone() };
-        self.operations.get(&(method, route.to_owned()))
+        let method = if method == Method::HEAD { &Method::GET } else { method };
+        self.operations.get(method)?.get(route)
     }
+}
 
-    /// The first query parameter of a request that its operation does not take, if any.
-    fn unknown<'a>(&self, method: &Method, route: &str, query: &'a [(String, String)]) -> Option<(&'a str, &[String])> {
-        let known = &self.operation(method, route)?.query;
-        query
-            .iter()
-            .map(|(name, _)| base_name(name))
-            .find(|name| !known.iter().any(|k| k == name))
-            .map(|name| (name, known.as_slice()))
+impl Operation {
+    /// The first query parameter of a request that this operation does not take, if any.
+    fn unknown<'a>(&self, query: &'a [(String, String)]) -> Option<&'a str> {
+        query.iter().map(|(name, _)| base_name(name)).find(|name| !self.query.iter().any(|k| k == name))
     }
 }
 
@@ -112,28 +110,28 @@ pub fn base_name(name: &str) -> &str {
 /// Route layer: refuses a query parameter the operation does not take, and a body sent to an
 /// operation that takes none.
 pub async fn refuse_unknown(catalog: Arc<OnceLock<QueryCatalog>>, request: Request, next: Next) -> Response {
-    let Some(catalog) = catalog.get() else { return next.run(request).await };
-    let route = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str).unwrap_or_default().to_owned();
-    let takes_no_body = catalog.operation(request.method(), &route).is_some_and(|op| !op.body);
+    let route = request.extensions().get::<MatchedPath>();
+    let operation =
+        catalog.get().zip(route).and_then(|(catalog, route)| catalog.operation(request.method(), route.as_str()));
+    let Some(operation) = operation else { return next.run(request).await };
     let query = request.uri().query().unwrap_or("");
     if !query.is_empty() {
         let pairs: Vec<(String, String)> = match serde_urlencoded::from_str(query) {
             Ok(pairs) => pairs,
             Err(error) => return ApiError::bad_request(format!("invalid query string: {error}")).into_response(),
         };
-        if let Some((name, known)) = catalog.unknown(request.method(), &route, &pairs) {
+        if let Some(name) = operation.unknown(&pairs) {
+            let known = &operation.query;
             let takes = if known.is_empty() { "no query parameters".to_owned() } else { known.join(", ") };
             let message = format!("this operation does not take {name:?}; it takes {takes}");
             return ApiError::invalid(&["query", name], message).into_response();
         }
-        if catalog.operation(request.method(), &route).is_some()
-            && let Some(name) = repeated_single(&pairs)
-        {
+        if let Some(name) = repeated_single(&pairs) {
             let message = format!("{name:?} takes one value: give it once, as {name}=value");
             return ApiError::invalid(&["query", name], message).into_response();
         }
     }
-    if takes_no_body && has_body(request.headers()) {
+    if !operation.body && has_body(request.headers()) {
         return match no_fields(request).await {
             Ok(request) => next.run(request).await,
             Err(error) => error.into_response(),
@@ -161,15 +159,18 @@ mod tests {
 
     #[test]
     fn list_spellings_count_as_their_parameter() {
-        let mut operations = HashMap::new();
         let query = vec!["event_types".to_owned(), "limit".to_owned()];
-        operations.insert((Method::GET, "/x".to_owned()), Operation { query, body: false });
-        let catalog = QueryCatalog { operations };
+        let by_route = HashMap::from([("/x".to_owned(), Operation { query, body: false })]);
+        let catalog = QueryCatalog { operations: HashMap::from([(Method::GET, by_route)]) };
         let pairs = |names: &[&str]| names.iter().map(|n| (n.to_string(), "v".to_string())).collect::<Vec<_>>();
-        assert!(catalog.unknown(&Method::GET, "/x", &pairs(&["event_types[]", "event_types[0]", "limit"])).is_none());
-        assert_eq!(catalog.unknown(&Method::GET, "/x", &pairs(&["limit", "tag"])).map(|(n, _)| n), Some("tag"));
-        assert!(catalog.unknown(&Method::HEAD, "/x", &pairs(&["limit"])).is_none());
-        assert!(catalog.unknown(&Method::GET, "/not-documented", &pairs(&["anything"])).is_none());
+        let unknown = |method: &Method, route: &str, names: &[&str]| {
+            catalog.operation(method, route).and_then(|op| op.unknown(&pairs(names)).map(str::to_owned))
+        };
+        assert!(unknown(&Method::GET, "/x", &["event_types[]", "event_types[0]", "limit"]).is_none());
+        assert_eq!(unknown(&Method::GET, "/x", &["limit", "tag"]).as_deref(), Some("tag"));
+        assert!(catalog.operation(&Method::HEAD, "/x").is_some(), "HEAD is its GET");
+        assert!(unknown(&Method::HEAD, "/x", &["limit"]).is_none());
+        assert!(catalog.operation(&Method::GET, "/not-documented").is_none(), "nothing checked");
     }
 
     #[test]
