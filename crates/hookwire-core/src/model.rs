@@ -43,7 +43,13 @@ pub struct Endpoint {
     pub event_types: Option<Vec<String>>,
     /// `None` means every message regardless of its channels.
     pub channels: Option<Vec<String>>,
+    /// Messages per second; `None` takes the application's (see `send_rate`).
     pub throttle_rate: Option<u32>,
+    /// The application's `throttleRate` as of loading: not stored with the endpoint, filled in by
+    /// the store where endpoints are loaded for delivery, so that a change to the application
+    /// reaches its endpoints (every configuration write invalidates the loaded copies).
+    #[serde(skip)]
+    pub app_throttle_rate: Option<u32>,
     pub metadata: Metadata,
     /// `whsec_…` signing secret.
     pub secret: String,
@@ -147,6 +153,7 @@ impl Endpoint {
             event_types: None,
             channels: None,
             throttle_rate: None,
+            app_throttle_rate: None,
             metadata: Metadata::new(),
             secret,
             previous_secrets: Vec::new(),
@@ -165,6 +172,13 @@ impl Endpoint {
             created_at: now,
             updated_at: now,
         }
+    }
+
+    /// The messages per second this endpoint is sent at most: its own `throttleRate`, else its
+    /// application's (Svix: the application's rate propagates to each of its endpoints and an
+    /// endpoint's own overrides it). `None`: unthrottled.
+    pub fn send_rate(&self) -> Option<u32> {
+        self.throttle_rate.or(self.app_throttle_rate).filter(|rate| *rate > 0)
     }
 
     pub fn status(&self) -> EndpointStatus {
@@ -424,4 +438,32 @@ pub struct Attempt {
     pub error_kind: Option<ErrorKind>,
     pub trigger_type: TriggerType,
     pub timestamp: Millis,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_endpoint_is_sent_at_its_own_rate_else_its_applications() {
+        let endpoint = Endpoint::new(AppId::generate(), "https://example.com".into(), "whsec_x".into(), 0);
+        let rated = |own, app| Endpoint { throttle_rate: own, app_throttle_rate: app, ..endpoint.clone() }.send_rate();
+        assert_eq!(rated(None, None), None);
+        assert_eq!(rated(None, Some(5)), Some(5), "the application's rate propagates");
+        assert_eq!(rated(Some(50), Some(5)), Some(50), "the endpoint's own overrides it, higher or lower");
+        assert_eq!(rated(Some(1), Some(5)), Some(1));
+        assert_eq!(rated(Some(0), Some(5)), None, "0 is no limit");
+    }
+
+    #[test]
+    fn the_applications_rate_is_not_stored_with_the_endpoint() {
+        let endpoint = Endpoint {
+            app_throttle_rate: Some(5),
+            ..Endpoint::new(AppId::generate(), "https://example.com".into(), "whsec_x".into(), 0)
+        };
+        let stored = serde_json::to_value(&endpoint).unwrap();
+        assert!(stored.get("app_throttle_rate").is_none());
+        let read: Endpoint = serde_json::from_value(stored).unwrap();
+        assert_eq!(read.app_throttle_rate, None);
+    }
 }

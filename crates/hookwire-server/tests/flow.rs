@@ -5,6 +5,7 @@ mod support;
 
 use std::time::Duration;
 
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use support::TestApp;
 use support::receiver::{Receiver, Reply};
@@ -58,6 +59,34 @@ async fn throttle_rate_spaces_deliveries() {
         app.send(&app_id, "a", json!({})).await;
     }
     receiver.wait_for(5).await;
+    // A lower bound only: 5 deliveries at 5/s take at least 4 gaps of 200 ms.
+    assert!(started.elapsed() >= Duration::from_millis(700), "5 deliveries at 5/s took {:?}", started.elapsed());
+    app.stop().await;
+}
+
+/// Svix's rule: an application's rate applies to each of its endpoints that has none of its own,
+/// including a change made after the endpoints were loaded and used.
+#[tokio::test]
+async fn an_application_throttle_rate_spaces_its_endpoints_deliveries() {
+    let app = TestApp::start().await;
+    let receiver = Receiver::start().await;
+    let app_id = app.create_app().await;
+    app.create_endpoint(&app_id, json!({"url": receiver.url})).await;
+    app.send(&app_id, "a", json!({})).await; // the endpoint is loaded (and cached) unthrottled
+    receiver.wait_for(1).await;
+    let path = format!("/api/v1/app/{app_id}");
+    let (status, refused) = app.request(Method::PATCH, &path, Some(json!({"throttleRate": 0}))).await;
+    assert_eq!(
+        (status, &refused["detail"][0]["loc"]),
+        (StatusCode::UNPROCESSABLE_ENTITY, &json!(["body", "throttleRate"]))
+    );
+    let (status, _) = app.request(Method::PATCH, &path, Some(json!({"throttleRate": 5}))).await;
+    assert_eq!(status, StatusCode::OK);
+    let started = std::time::Instant::now();
+    for _ in 0..5 {
+        app.send(&app_id, "a", json!({})).await;
+    }
+    receiver.wait_for(6).await;
     // A lower bound only: 5 deliveries at 5/s take at least 4 gaps of 200 ms.
     assert!(started.elapsed() >= Duration::from_millis(700), "5 deliveries at 5/s took {:?}", started.elapsed());
     app.stop().await;

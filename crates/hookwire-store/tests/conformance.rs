@@ -73,6 +73,7 @@ conformance!(
     destinations_are_kept_and_their_consumers_positions_with_them,
     the_message_log_is_read_in_order_without_gaps_under_concurrent_writers,
     activity_adds_up_by_minute_and_hour_per_scope_and_is_purged_by_age,
+    endpoints_loaded_for_use_carry_their_applications_rate,
 );
 
 fn postgres_url() -> Option<String> {
@@ -655,6 +656,27 @@ async fn configuration_reads_follow_every_write(backend: Backend) {
     assert!(f.store.app_endpoints(f.app.id).await.unwrap().is_empty());
     f.store.delete_app(f.app.id).await.unwrap();
     assert!(f.store.get_app("acme").await.unwrap().is_none());
+}
+
+/// Svix: an application's rate applies to each endpoint without its own. Every load that feeds
+/// delivery (an application's endpoints, a claim, one endpoint for a resend) carries it, and
+/// follows a change to the application.
+async fn endpoints_loaded_for_use_carry_their_applications_rate(backend: Backend) {
+    let f = fixture(backend).await;
+    assert_eq!(f.store.app_endpoints(f.app.id).await.unwrap()[0].app_throttle_rate, None);
+    f.store.update_app(Application { throttle_rate: Some(7), ..f.app.clone() }).await.unwrap();
+    assert_eq!(f.store.app_endpoints(f.app.id).await.unwrap()[0].app_throttle_rate, Some(7), "cached copy dropped");
+    let one = f.store.get_endpoint(f.app.id, &f.endpoint.id.to_string()).await.unwrap().unwrap();
+    assert_eq!((one.app_throttle_rate, one.send_rate()), (Some(7), Some(7)));
+    let m = message(f.app.id, None);
+    f.store.accept_message(accept(m.clone(), vec![delivery(&m, f.endpoint.id)], None)).await.unwrap();
+    let claimed = f.store.claim_due(NOW, NOW + 1_000, 10).await.unwrap();
+    assert_eq!(claimed[0].endpoint.as_ref().unwrap().app_throttle_rate, Some(7));
+    f.store.update_endpoint(Endpoint { throttle_rate: Some(2), ..one }).await.unwrap();
+    let stored = f.store.app_endpoints(f.app.id).await.unwrap();
+    assert_eq!(stored[0].send_rate(), Some(2), "the endpoint's own rate overrides");
+    let listed = f.store.list_endpoints(f.app.id, &Page { limit: 10, ..Page::default() }).await.unwrap();
+    assert_eq!(listed[0].throttle_rate, Some(2), "the application's rate is never stored as the endpoint's");
 }
 
 async fn lists_filter_and_page(backend: Backend) {

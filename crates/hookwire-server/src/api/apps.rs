@@ -90,6 +90,10 @@ fn check(input: &ApplicationIn) -> ApiResult<()> {
     if let Some(metadata) = &input.metadata {
         validate::metadata(metadata)?;
     }
+    if input.throttle_rate == Some(0) {
+        // As for an endpoint: 0 would read as "no limit" where the caller wrote a limit.
+        return Err(ApiError::invalid(&["body", "throttleRate"], "must be at least 1 delivery per second"));
+    }
     Ok(())
 }
 

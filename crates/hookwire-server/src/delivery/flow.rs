@@ -122,7 +122,7 @@ impl Gate {
 
     fn take_slot(&mut self, endpoint: &Endpoint, now: Millis) -> Millis {
         self.in_flight += 1;
-        match endpoint.throttle_rate.filter(|rate| *rate > 0) {
+        match endpoint.send_rate() {
             Some(rate) => {
                 let at = self.next_slot_at.max(now);
                 self.next_slot_at = at + throttle_interval_ms(rate);
@@ -295,7 +295,7 @@ impl FlowControl {
     /// slot is more than `THROTTLE_HOLD_MAX_MS` away. (One process keeps the throttle in memory.)
     pub(super) async fn shared_slot(&self, job: &Job) -> Option<Millis> {
         let shared = self.shared.as_ref()?.shared_flow()?;
-        let rate = job.endpoint.throttle_rate.filter(|rate| *rate > 0)?;
+        let rate = job.endpoint.send_rate()?;
         let started = self.clock.now();
         let interval = throttle_interval_ms(rate);
         match shared.reserve_send_slot(job.endpoint.id, interval, started, THROTTLE_HOLD_MAX_MS).await {

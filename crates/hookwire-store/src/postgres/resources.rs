@@ -9,7 +9,7 @@ use hookwire_core::{AppId, EndpointId};
 use serde::de::DeserializeOwned;
 
 use super::PgStore;
-use super::rows::{Conditions, conflict_as, from_json, to_json};
+use super::rows::{Conditions, ENDPOINT_SQL, conflict_as, endpoint_row, from_json, to_json};
 use crate::error::{StoreError, StoreResult};
 use crate::query::PLAY_URLS;
 use crate::query::WhereClause;
@@ -165,9 +165,11 @@ impl ResourceStore for PgStore {
 
     async fn get_endpoint(&self, app: AppId, id_or_uid: &str) -> StoreResult<Option<Endpoint>> {
         let column = if EndpointId::looks_like(id_or_uid) { "id" } else { "uid" };
-        let sql = format!("SELECT body FROM endpoints WHERE app_id = $1 AND {column} = $2");
-        let stored: Option<Endpoint> = self.body(&sql, &[&app.to_string(), &id_or_uid]).await?;
-        stored.map(|e| self.open_endpoint(e)).transpose()
+        let sql = format!("{ENDPOINT_SQL} WHERE e.app_id = $1 AND e.{column} = $2");
+        let client = self.client().await?;
+        let statement = client.prepare_cached(&sql).await?;
+        let row = client.query_opt(&statement, &[&app.to_string(), &id_or_uid]).await?;
+        row.map(|row| self.open_endpoint(endpoint_row(&row)?)).transpose()
     }
 
     async fn list_endpoints(&self, app: AppId, page: &Page) -> StoreResult<Vec<Endpoint>> {
@@ -184,12 +186,11 @@ impl ResourceStore for PgStore {
         }
         let generation = cache.map(|c| c.generation());
         let client = self.client().await?;
-        let statement = client.prepare_cached("SELECT body FROM endpoints WHERE app_id = $1 ORDER BY id").await?;
+        let sql = format!("{ENDPOINT_SQL} WHERE e.app_id = $1 ORDER BY e.id");
+        let statement = client.prepare_cached(&sql).await?;
         let rows = client.query(&statement, &[&app.to_string()]).await?;
-        let endpoints: Vec<Arc<Endpoint>> = rows
-            .iter()
-            .map(|row| Ok(Arc::new(self.open_endpoint(from_json(row.get(0))?)?)))
-            .collect::<StoreResult<_>>()?;
+        let endpoints: Vec<Arc<Endpoint>> =
+            rows.iter().map(|row| Ok(Arc::new(self.open_endpoint(endpoint_row(row)?)?))).collect::<StoreResult<_>>()?;
         if let (Some(cache), Some(generation)) = (cache, generation) {
             cache.put_endpoints(generation, app, &endpoints);
         }

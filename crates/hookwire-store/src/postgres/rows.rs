@@ -1,6 +1,6 @@
 //! Conversions between PostgreSQL rows and the model, and the query-building helpers.
 
-use hookwire_core::model::{Attempt, Delivery, ErrorKind, Message, Status, TriggerType};
+use hookwire_core::model::{Attempt, Delivery, Endpoint, ErrorKind, Message, Status, TriggerType};
 use serde::de::DeserializeOwned;
 use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
@@ -224,4 +224,20 @@ impl crate::query::WhereClause for Conditions {
     fn push_holds(&mut self, column: &str, value: String) {
         self.push(&format!("{column}::jsonb @> jsonb_build_array(?::text)"), value);
     }
+}
+
+/// An endpoint as loaded to be used (by id, for delivery, for a resend), not listed: its stored
+/// body and its application's `throttleRate` (`Endpoint::app_throttle_rate`), to be completed
+/// with a `WHERE` on `e.`.
+pub(crate) const ENDPOINT_SQL: &str = "SELECT e.body, (a.body::json ->> 'throttle_rate')::bigint \
+    FROM endpoints e LEFT JOIN applications a ON a.id = e.app_id";
+
+/// Reads a row of `ENDPOINT_SQL` (secrets still sealed).
+pub(crate) fn endpoint_row(row: &Row) -> StoreResult<Endpoint> {
+    let endpoint: Endpoint = from_json(row.get(0))?;
+    let app_throttle_rate = row
+        .get::<_, Option<i64>>(1)
+        .map(|rate| u32::try_from(rate).map_err(|_| StoreError::Corrupt(format!("application throttle rate {rate}"))))
+        .transpose()?;
+    Ok(Endpoint { app_throttle_rate, ..endpoint })
 }

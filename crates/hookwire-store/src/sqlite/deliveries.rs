@@ -11,8 +11,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::SqliteStore;
 use super::rows::{
-    self, ATTEMPT_COLUMNS, Conditions, DELIVERY_COLUMNS, MESSAGE_COLUMN_COUNT, MESSAGE_COLUMNS, from_json,
-    insert_delivery,
+    self, ATTEMPT_COLUMNS, Conditions, DELIVERY_COLUMNS, ENDPOINT_SQL, MESSAGE_COLUMN_COUNT, MESSAGE_COLUMNS,
+    endpoint_row, from_json, insert_delivery,
 };
 use crate::error::StoreResult;
 use crate::query::WhereClause;
@@ -381,13 +381,13 @@ fn claim_in(
         };
         let known = endpoints.contains_key(&delivery.endpoint_id) || missing_endpoints.contains(&delivery.endpoint_id);
         if !known {
-            let body: Option<String> = conn
-                .prepare_cached("SELECT body FROM endpoints WHERE id = ?1")?
-                .query_row([delivery.endpoint_id.to_string()], |r| r.get(0))
+            let endpoint: Option<Endpoint> = conn
+                .prepare_cached(&format!("{ENDPOINT_SQL} WHERE e.id = ?1"))?
+                .query_row([delivery.endpoint_id.to_string()], endpoint_row)
                 .optional()?;
-            match body {
-                Some(body) => {
-                    endpoints.insert(delivery.endpoint_id, from_json(&body)?);
+            match endpoint {
+                Some(endpoint) => {
+                    endpoints.insert(delivery.endpoint_id, endpoint);
                 }
                 None => {
                     missing_endpoints.insert(delivery.endpoint_id);

@@ -8,7 +8,7 @@ use hookwire_core::{AppId, EndpointId};
 use rusqlite::{OptionalExtension, params};
 
 use super::SqliteStore;
-use super::rows::{Conditions, conflict_as, from_json, list_bodies, to_json};
+use super::rows::{Conditions, ENDPOINT_SQL, conflict_as, endpoint_row, from_json, list_bodies, to_json};
 use crate::error::{StoreError, StoreResult};
 use crate::query::PLAY_URLS;
 use crate::{AppFilter, Page, ResourceStore};
@@ -134,10 +134,8 @@ impl ResourceStore for SqliteStore {
         let key = id_or_uid.to_owned();
         self.read(move |conn| {
             let column = if EndpointId::looks_like(&key) { "id" } else { "uid" };
-            let sql = format!("SELECT body FROM endpoints WHERE app_id = ?1 AND {column} = ?2");
-            let body: Option<String> =
-                conn.prepare_cached(&sql)?.query_row(params![app.to_string(), key], |r| r.get(0)).optional()?;
-            Ok(body.map(|b| from_json(&b)).transpose()?)
+            let sql = format!("{ENDPOINT_SQL} WHERE e.app_id = ?1 AND e.{column} = ?2");
+            Ok(conn.prepare_cached(&sql)?.query_row(params![app.to_string(), key], endpoint_row).optional()?)
         })
         .await?
         .map(|e| self.open_endpoint(e))
@@ -164,8 +162,9 @@ impl ResourceStore for SqliteStore {
         let generation = self.inner.cache.generation();
         let stored: Vec<Endpoint> = self
             .read(move |conn| {
-                let mut stmt = conn.prepare_cached("SELECT body FROM endpoints WHERE app_id = ?1 ORDER BY id")?;
-                let rows = stmt.query_map([app.to_string()], |r| from_json(&r.get::<_, String>(0)?))?;
+                let sql = format!("{ENDPOINT_SQL} WHERE e.app_id = ?1 ORDER BY e.id");
+                let mut stmt = conn.prepare_cached(&sql)?;
+                let rows = stmt.query_map([app.to_string()], endpoint_row)?;
                 Ok(rows.collect::<Result<Vec<Endpoint>, _>>()?)
             })
             .await?;

@@ -1,6 +1,6 @@
 //! Conversions between rows and the model, and the small SQL helpers every query file uses.
 
-use hookwire_core::model::{Attempt, Delivery, ErrorKind, Message, Status, TriggerType};
+use hookwire_core::model::{Attempt, Delivery, Endpoint, ErrorKind, Message, Status, TriggerType};
 use rusqlite::{Row, ToSql};
 use serde::de::DeserializeOwned;
 
@@ -191,4 +191,16 @@ pub(super) fn list_bodies<T: DeserializeOwned>(
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(conditions.param_refs().as_slice(), |r| from_json(&r.get::<_, String>(0)?))?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// An endpoint as loaded to be used (by id, for delivery, for a resend), not listed: its stored
+/// body and its application's `throttleRate` (`Endpoint::app_throttle_rate`), to be completed
+/// with a `WHERE` on `e.`.
+pub(crate) const ENDPOINT_SQL: &str = "SELECT e.body, json_extract(a.body, '$.throttle_rate') FROM endpoints e \
+    LEFT JOIN applications a ON a.id = e.app_id";
+
+/// Reads a row of `ENDPOINT_SQL`.
+pub(crate) fn endpoint_row(row: &Row<'_>) -> rusqlite::Result<Endpoint> {
+    let endpoint: Endpoint = from_json(&row.get::<_, String>(0)?)?;
+    Ok(Endpoint { app_throttle_rate: row.get(1)?, ..endpoint })
 }

@@ -340,6 +340,7 @@ pub async fn endpoint_from(state: &AppState, app: &Application, input: EndpointI
         event_types: input.event_types,
         channels: input.channels,
         throttle_rate: input.throttle_rate,
+        app_throttle_rate: app.throttle_rate,
         metadata: input.metadata.unwrap_or_default(),
         secret,
         previous_secrets: Vec::new(),
