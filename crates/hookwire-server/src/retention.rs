@@ -77,5 +77,10 @@ pub async fn sweep(store: &dyn Store, clock: &SharedClock, retention_days: u64, 
         Ok(purged) => total += purged,
         Err(error) => tracing::warn!(%error, "cannot purge expired tokens; will try again"),
     }
+    let keys_before = clock.now() - hookwire_core::limits::IDEMPOTENCY_WINDOW_SECONDS * 1_000;
+    match store.purge_request_keys(keys_before).await {
+        Ok(purged) => total += purged,
+        Err(error) => tracing::warn!(%error, "cannot purge old idempotency keys; will try again"),
+    }
     total
 }

@@ -257,6 +257,68 @@ pub struct EndpointPause {
     pub until: Millis,
 }
 
+/// A POST request's `idempotency-key`, as `RequestStore` keeps it: whose (`scope`: the caller),
+/// the key, and a digest of the request it first came with (method, path, query and body).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestKey {
+    pub scope: String,
+    pub key: String,
+    pub fingerprint: String,
+}
+
+/// The first answer to a request, kept for a retry with the same key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAnswer {
+    pub status: u16,
+    pub body: String,
+}
+
+/// What a request with an idempotency key is to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestBegun {
+    /// Run it: the key is new (or expired, or its first request stopped answering); it is now
+    /// held, as of the `now` given, until `finish_request`.
+    Run,
+    /// The key's first request answered this: answer it again without running.
+    Replay(StoredAnswer),
+    /// The key's first request is still running.
+    InProgress,
+    /// The key came with a different request.
+    Mismatch,
+}
+
+impl RequestBegun {
+    /// What a key that could not be claimed means, from its row (fingerprint, status, body);
+    /// `None`: the first request failed and let it go in between, so it is still in progress
+    /// as far as this one knows (a retry runs it).
+    pub(crate) fn of_held(key: &RequestKey, held: Option<(String, Option<u16>, Option<String>)>) -> Self {
+        match held {
+            Some((fingerprint, _, _)) if fingerprint != key.fingerprint => Self::Mismatch,
+            Some((_, Some(status), body)) => Self::Replay(StoredAnswer { status, body: body.unwrap_or_default() }),
+            _ => Self::InProgress,
+        }
+    }
+}
+
+/// Idempotency keys of POST requests (message create keeps its key with the message instead).
+#[async_trait]
+pub trait RequestStore: Send + Sync {
+    /// Claims `key` as of `now`. A key first seen before `expired_before` counts as new; one
+    /// whose request has not answered since before `stale_before` (its node stopped) is taken over.
+    async fn begin_request(
+        &self,
+        key: &RequestKey,
+        now: Millis,
+        stale_before: Millis,
+        expired_before: Millis,
+    ) -> StoreResult<RequestBegun>;
+    /// Keeps the answer of the request that claimed `key` at `began` (`None`: forgets the key,
+    /// so that a retry runs again). Nothing changes if another request took the key over.
+    async fn finish_request(&self, key: &RequestKey, began: Millis, answer: Option<StoredAnswer>) -> StoreResult<()>;
+    /// Deletes keys first seen before `before`; returns how many.
+    async fn purge_request_keys(&self, before: Millis) -> StoreResult<u64>;
+}
+
 /// Issued tokens: application tokens and dashboard sessions, kept by the hash of the token.
 #[async_trait]
 pub trait TokenStore: Send + Sync {
@@ -472,19 +534,27 @@ pub trait ActivityStore: Send + Sync {
 }
 
 pub trait Store:
-    ResourceStore + MessageStore + DeliveryStore + TokenStore + TaskStore + DestinationStore + ActivityStore
+    ResourceStore + MessageStore + DeliveryStore + TokenStore + RequestStore + TaskStore + DestinationStore + ActivityStore
 {
 }
 
-impl<T: ResourceStore + MessageStore + DeliveryStore + TokenStore + TaskStore + DestinationStore + ActivityStore> Store
-    for T
+impl<
+    T: ResourceStore
+        + MessageStore
+        + DeliveryStore
+        + TokenStore
+        + RequestStore
+        + TaskStore
+        + DestinationStore
+        + ActivityStore,
+> Store for T
 {
 }
 
 /// The store traits, for `use hookwire_store::prelude::*` where store methods are called.
 pub mod prelude {
     pub use crate::{
-        ActivityStore, DeliveryStore, DestinationStore, MessageStore, ResourceStore, SharedFlow, Store, TaskStore,
-        TokenStore,
+        ActivityStore, DeliveryStore, DestinationStore, MessageStore, RequestStore, ResourceStore, SharedFlow, Store,
+        TaskStore, TokenStore,
     };
 }

@@ -17,7 +17,7 @@ use hookwire_store::prelude::*;
 use hookwire_store::sqlite::{Durability, SqliteStore};
 use hookwire_store::{
     Accept, Accepted, AppFilter, AttemptFilter, AttemptScope, DeliveryUpdate, MessageMatch, Page, ProgressSaved,
-    StoreError, TaskFilter, Window,
+    RequestBegun, RequestKey, StoreError, StoredAnswer, TaskFilter, Window,
 };
 
 const NOW: i64 = 1_700_000_000_000;
@@ -74,6 +74,7 @@ conformance!(
     the_message_log_is_read_in_order_without_gaps_under_concurrent_writers,
     activity_adds_up_by_minute_and_hour_per_scope_and_is_purged_by_age,
     endpoints_loaded_for_use_carry_their_applications_rate,
+    a_request_key_gives_its_first_answer_again_and_holds_against_other_requests,
 );
 
 fn postgres_url() -> Option<String> {
@@ -677,6 +678,47 @@ async fn endpoints_loaded_for_use_carry_their_applications_rate(backend: Backend
     assert_eq!(stored[0].send_rate(), Some(2), "the endpoint's own rate overrides");
     let listed = f.store.list_endpoints(f.app.id, &Page { limit: 10, ..Page::default() }).await.unwrap();
     assert_eq!(listed[0].throttle_rate, Some(2), "the application's rate is never stored as the endpoint's");
+}
+
+async fn a_request_key_gives_its_first_answer_again_and_holds_against_other_requests(backend: Backend) {
+    let f = fixture(backend).await;
+    let key =
+        |fingerprint: &str| RequestKey { scope: "admin".into(), key: "k1".into(), fingerprint: fingerprint.into() };
+    let begin = |key: RequestKey, now: i64| {
+        let store = f.store.clone();
+        async move { store.begin_request(&key, now, now - 120_000, now - 86_400_000).await.unwrap() }
+    };
+    assert_eq!(begin(key("a"), NOW).await, RequestBegun::Run);
+    assert_eq!(begin(key("a"), NOW + 1).await, RequestBegun::InProgress);
+    assert_eq!(begin(key("b"), NOW + 1).await, RequestBegun::Mismatch);
+    let other_scope = RequestKey { scope: f.app.id.to_string(), ..key("b") };
+    assert_eq!(begin(other_scope, NOW + 1).await, RequestBegun::Run, "keys are per caller");
+    let answer = StoredAnswer { status: 201, body: r#"{"id":"app_1"}"#.into() };
+    f.store.finish_request(&key("a"), NOW, Some(answer.clone())).await.unwrap();
+    assert_eq!(begin(key("a"), NOW + 2).await, RequestBegun::Replay(answer.clone()));
+    assert_eq!(begin(key("b"), NOW + 2).await, RequestBegun::Mismatch, "a finished key still refuses another request");
+    // A first request that failed lets its key go: the retry runs.
+    let k2 = RequestKey { key: "k2".into(), ..key("a") };
+    assert_eq!(begin(k2.clone(), NOW).await, RequestBegun::Run);
+    f.store.finish_request(&k2, NOW, None).await.unwrap();
+    assert_eq!(begin(k2.clone(), NOW + 1).await, RequestBegun::Run);
+    // Its node stopped: held past the bound, the key is taken over (by the same request only),
+    // and the first holder can no longer finish it.
+    assert_eq!(
+        begin(RequestKey { fingerprint: "x".into(), ..k2.clone() }, NOW + 200_000).await,
+        RequestBegun::Mismatch
+    );
+    assert_eq!(begin(k2.clone(), NOW + 200_000).await, RequestBegun::Run);
+    f.store.finish_request(&k2, NOW + 1, Some(answer.clone())).await.unwrap();
+    assert_eq!(
+        begin(k2.clone(), NOW + 200_001).await,
+        RequestBegun::InProgress,
+        "the stale holder's answer is not kept"
+    );
+    // After the window the key is new, whatever it came with.
+    assert_eq!(begin(key("b"), NOW + 86_400_001).await, RequestBegun::Run);
+    assert_eq!(f.store.purge_request_keys(NOW + 1).await.unwrap(), 0, "every key was claimed or re-claimed since");
+    assert_eq!(f.store.purge_request_keys(NOW + 86_400_002).await.unwrap(), 3);
 }
 
 async fn lists_filter_and_page(backend: Backend) {

@@ -69,6 +69,12 @@ impl ApiError {
         }
     }
 
+    /// A request body over `REQUEST_BODY_BYTES_MAX`.
+    pub fn request_too_large() -> Self {
+        let detail = format!("request body exceeds {} bytes", hookwire_core::limits::REQUEST_BODY_BYTES_MAX);
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", detail)
+    }
+
     pub fn internal() -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "internal error; see the server log")
     }

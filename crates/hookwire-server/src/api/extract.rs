@@ -82,11 +82,7 @@ pub(super) fn json_rejection(rejection: JsonRejection) -> ApiError {
             "unsupported_media_type",
             "expected `Content-Type: application/json`",
         ),
-        _ if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("request body exceeds {} bytes", hookwire_core::limits::REQUEST_BODY_BYTES_MAX),
-        ),
+        _ if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::request_too_large(),
         _ => ApiError::new(rejection.status(), "bad_request", text),
     }
 }

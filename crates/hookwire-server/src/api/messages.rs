@@ -6,9 +6,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use hookwire_core::MessageId;
-use hookwire_core::limits::{
-    CHANNELS_PER_MESSAGE_MAX, DELIVER_AT_DAYS_MAX, IDEMPOTENCY_KEY_LENGTH_MAX, RETENTION_DAYS_MAX, UID_LENGTH_MAX,
-};
+use hookwire_core::limits::{CHANNELS_PER_MESSAGE_MAX, DELIVER_AT_DAYS_MAX, RETENTION_DAYS_MAX, UID_LENGTH_MAX};
 use hookwire_core::model::{Application, Message};
 use hookwire_core::time_fmt::Millis;
 use hookwire_store::MessageFilter;
@@ -193,19 +191,6 @@ fn payload_of(input: &MessageIn) -> ApiResult<(String, Option<String>)> {
     }
 }
 
-fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
-    let Some(value) = headers.get("idempotency-key") else {
-        return Ok(None);
-    };
-    let key = value.to_str().map_err(|_| ApiError::bad_request("Idempotency-Key must be visible ASCII"))?;
-    if key.is_empty() || key.len() > IDEMPOTENCY_KEY_LENGTH_MAX {
-        return Err(ApiError::bad_request(format!(
-            "Idempotency-Key must be 1..={IDEMPOTENCY_KEY_LENGTH_MAX} characters"
-        )));
-    }
-    Ok(Some(key.to_owned()))
-}
-
 /// Send a message: it is on disk, with a delivery for every matching endpoint, when this answers.
 #[utoipa::path(post, path = "/api/v1/app/{app_id}/msg", tag = "Message", request_body = MessageIn,
     params(("app_id" = String, Path), ("with_content" = Option<bool>, Query), ("idempotency-key" = Option<String>, Header)),
@@ -221,7 +206,7 @@ async fn create_message(
     check(&state, &input)?;
     let (payload, content_type) = payload_of(&input)?;
     let with_content = query.bool("with_content")?.unwrap_or(true);
-    let key = idempotency_key(&headers)?;
+    let key = super::idempotency::key_of(&headers)?;
     let app = match (state.store.get_app(&app_id).await?, input.application) {
         (Some(app), _) => app,
         (None, Some(application)) => {

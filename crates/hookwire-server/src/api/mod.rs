@@ -9,6 +9,7 @@ pub mod endpoints;
 pub mod error;
 pub mod event_types;
 pub mod extract;
+pub mod idempotency;
 pub mod messages;
 pub mod metrics;
 pub mod openapi;
@@ -35,7 +36,8 @@ use error::ApiError;
 
 /// All API routes and the OpenAPI document generated from the same registrations.
 pub fn router(state: &AppState) -> (Router<AppState>, OpenApi) {
-    // Filled from the finished document below; checked after the token (the scope layer is outer).
+    // Filled from the finished document below; checked after the token (the scope layer is outer),
+    // before a POST's idempotency key (the innermost layer: a refused request keeps no answer).
     let catalog: Arc<OnceLock<params::QueryCatalog>> = Arc::default();
     let checked = catalog.clone();
     let (router, mut openapi) = OpenApiRouter::new()
@@ -48,6 +50,7 @@ pub fn router(state: &AppState) -> (Router<AppState>, OpenApi) {
         .merge(tasks::router())
         .merge(destinations::router())
         .merge(portal::router())
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::replay_or_run))
         .route_layer(axum::middleware::from_fn(move |request, next| {
             params::refuse_unknown(checked.clone(), request, next)
         }))

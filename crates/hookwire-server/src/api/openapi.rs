@@ -1,8 +1,8 @@
 //! Finishing touches on the OpenAPI document generated from the routes: the error answers every
 //! operation can give, documented once here rather than on each handler.
 
-use utoipa::openapi::path::Operation;
-use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, ResponseBuilder};
+use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
+use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, Required, ResponseBuilder};
 use utoipa::{PartialSchema, ToSchema};
 
 /// The body of every error: `detail` is a sentence, or for 422 a list of `{loc, msg, type}`.
@@ -39,8 +39,28 @@ pub fn finish(mut document: OpenApi) -> OpenApi {
                 add_errors(operation);
             }
         }
+        if let Some(operation) = item.post.as_mut() {
+            add_idempotency_key(operation);
+        }
     }
     document
+}
+
+/// Every POST takes `idempotency-key` (`super::idempotency`), as Svix's do.
+fn add_idempotency_key(operation: &mut Operation) {
+    let parameters = operation.parameters.get_or_insert_with(Vec::new);
+    if parameters.iter().any(|p| matches!(p, RefOr::T(p) if p.name == super::idempotency::HEADER)) {
+        return;
+    }
+    let description = "The same key on a retry gets the first answer again (24 hours) instead of running twice";
+    let parameter = ParameterBuilder::new()
+        .name(super::idempotency::HEADER)
+        .parameter_in(ParameterIn::Header)
+        .required(Required::False)
+        .description(Some(description))
+        .schema(Some(<String as PartialSchema>::schema()))
+        .build();
+    parameters.push(RefOr::T(parameter));
 }
 
 fn add_errors(operation: &mut Operation) {

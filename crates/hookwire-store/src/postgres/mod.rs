@@ -13,6 +13,7 @@ mod destinations;
 mod messages;
 mod node;
 mod partitions;
+mod requests;
 mod resources;
 mod rows;
 mod tasks;
@@ -55,6 +56,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0007_destination_attempts.sql"),
     include_str!("../../migrations/postgres/0008_activity.sql"),
     include_str!("../../migrations/postgres/0009_partitions.sql"),
+    include_str!("../../migrations/postgres/0010_request_keys.sql"),
 ];
 /// The migration that partitions the growing tables (its SQL takes bounds: `partitions.rs`).
 const PARTITIONS_VERSION: usize = 9;

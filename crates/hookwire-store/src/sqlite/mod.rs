@@ -5,6 +5,7 @@ mod activity;
 mod deliveries;
 mod destinations;
 mod messages;
+mod requests;
 mod resources;
 mod rows;
 mod tasks;
@@ -37,6 +38,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/sqlite/0007_destinations.sql"),
     include_str!("../../migrations/sqlite/0008_destination_attempts.sql"),
     include_str!("../../migrations/sqlite/0009_activity.sql"),
+    include_str!("../../migrations/sqlite/0010_request_keys.sql"),
 ];
 
 /// How a commit reaches the disk.

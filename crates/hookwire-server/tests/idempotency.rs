@@ -1,0 +1,85 @@
+//! `idempotency-key` on every POST, as Svix's SDKs send it: a retry gets the first answer again
+//! and does nothing twice; a key reused for another request is refused.
+
+mod support;
+
+use serde_json::{Value, json};
+use support::TestApp;
+
+/// POSTs `body` to `path` with `key`: status, whether it was replayed, body.
+async fn post_keyed(app: &TestApp, path: &str, key: &str, body: Value) -> (u16, bool, Value) {
+    let response = app
+        .client
+        .post(format!("{}{path}", app.url))
+        .bearer_auth(&app.token)
+        .header("idempotency-key", key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let replayed = response.headers().get("idempotent-replayed").is_some_and(|v| v == "true");
+    (status, replayed, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_retried_create_answers_the_first_result_and_creates_once() {
+    let app = TestApp::start().await;
+    let body = json!({"name": "Acme"});
+    let (status, replayed, first) = post_keyed(&app, "/api/v1/app", "auto_1", body.clone()).await;
+    assert_eq!((status, replayed), (201, false));
+    let (status, replayed, second) = post_keyed(&app, "/api/v1/app", "auto_1", body).await;
+    assert_eq!((status, replayed, &second), (201, true, &first));
+    let listed = app.get("/api/v1/app").await.1;
+    assert_eq!(listed["data"].as_array().unwrap().len(), 1, "{listed}");
+
+    // An endpoint of it, the same way; and a key is the caller's, not the route's.
+    let app_id = first["id"].as_str().unwrap();
+    let path = format!("/api/v1/app/{app_id}/endpoint");
+    let endpoint = json!({"url": "https://example.com/hook"});
+    let (_, _, e1) = post_keyed(&app, &path, "auto_2", endpoint.clone()).await;
+    let (status, replayed, e2) = post_keyed(&app, &path, "auto_2", endpoint).await;
+    assert_eq!((status, replayed, &e2["id"]), (201, true, &e1["id"]));
+    let listed = app.get(&path).await.1;
+    assert_eq!(listed["data"].as_array().unwrap().len(), 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_refusal_is_answered_again_and_a_key_is_bound_to_its_request() {
+    let app = TestApp::start().await;
+    let app_id = app.create_app().await;
+    let path = format!("/api/v1/app/{app_id}/endpoint");
+    // A 4xx is the answer too: the same request with the same key is refused the same way.
+    let (status, replayed, first) = post_keyed(&app, &path, "k-bad", json!({"url": "ftp://example.com"})).await;
+    assert_eq!((status, replayed), (422, false));
+    let (status, replayed, again) = post_keyed(&app, &path, "k-bad", json!({"url": "ftp://example.com"})).await;
+    assert_eq!((status, replayed, &again), (422, true, &first));
+    // The same key with another body (or path) is a mistake, not a retry: refused, nothing made.
+    let (status, _, refused) = post_keyed(&app, &path, "k-bad", json!({"url": "https://example.com"})).await;
+    assert_eq!((status, &refused["detail"][0]["loc"]), (422, &json!(["header", "idempotency-key"])), "{refused}");
+    let (status, _, _) = post_keyed(&app, "/api/v1/app", "k-bad", json!({"name": "Other"})).await;
+    assert_eq!(status, 422);
+    assert!(app.get(&path).await.1["data"].as_array().unwrap().is_empty());
+    assert_eq!(app.get("/api/v1/app").await.1["data"].as_array().unwrap().len(), 1);
+    // A key must be a key.
+    let long = "k".repeat(257);
+    let (status, _, _) = post_keyed(&app, "/api/v1/app", &long, json!({"name": "Long"})).await;
+    assert_eq!(status, 400);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_retried_bulk_replay_starts_one_task() {
+    let app = TestApp::start().await;
+    let app_id = app.create_app().await;
+    let endpoint = app.create_endpoint(&app_id, json!({"url": "https://example.com/hook"})).await;
+    let endpoint_id = endpoint["id"].as_str().unwrap();
+    let path = format!("/api/v1/app/{app_id}/endpoint/{endpoint_id}/recover");
+    let since = json!({"since": "2026-01-01T00:00:00Z"});
+    let (status, _, first) = post_keyed(&app, &path, "auto_r", since.clone()).await;
+    assert_eq!(status, 202, "{first}");
+    let (status, replayed, second) = post_keyed(&app, &path, "auto_r", since).await;
+    assert_eq!((status, replayed, &second["id"]), (202, true, &first["id"]));
+    app.stop().await;
+}
