@@ -58,6 +58,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0009_partitions.sql"),
     include_str!("../../migrations/postgres/0010_request_keys.sql"),
 ];
+/// The schema version this binary migrates a database to (what `hookwire migrate` reports).
+pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
 /// The migration that partitions the growing tables (its SQL takes bounds: `partitions.rs`).
 const PARTITIONS_VERSION: usize = 9;
 
