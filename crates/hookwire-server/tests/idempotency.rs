@@ -83,3 +83,24 @@ async fn a_retried_bulk_replay_starts_one_task() {
     assert_eq!((status, replayed, &second["id"]), (202, true, &first["id"]));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_replayed_message_create_is_marked_and_a_secret_is_never_kept() {
+    let app = TestApp::start().await;
+    let app_id = app.create_app().await;
+    let path = format!("/api/v1/app/{app_id}/msg");
+    let message = json!({"eventType": "a", "payload": {}});
+    let (_, replayed, first) = post_keyed(&app, &path, "auto_m", message.clone()).await;
+    assert!(!replayed);
+    let (status, replayed, second) = post_keyed(&app, &path, "auto_m", message).await;
+    assert_eq!((status, replayed, &second["id"]), (202, true, &first["id"]));
+    // A portal access token is an answer not written down: the key is honoured while the first
+    // request runs, and a retry after it gets a token of its own.
+    let access = format!("/api/v1/auth/app-portal-access/{app_id}");
+    let (status, replayed, one) = post_keyed(&app, &access, "auto_p", json!({})).await;
+    assert_eq!((status, replayed), (200, false), "{one}");
+    let (status, replayed, two) = post_keyed(&app, &access, "auto_p", json!({})).await;
+    assert_eq!((status, replayed), (200, false));
+    assert_ne!(one["token"], two["token"]);
+    app.stop().await;
+}

@@ -90,8 +90,13 @@ fn check(input: &ApplicationIn) -> ApiResult<()> {
     if let Some(metadata) = &input.metadata {
         validate::metadata(metadata)?;
     }
-    if input.throttle_rate == Some(0) {
-        // As for an endpoint: 0 would read as "no limit" where the caller wrote a limit.
+    check_rate(input.throttle_rate)
+}
+
+/// As for an endpoint: 0 would read as "no limit" where the caller wrote a limit. (Checked on
+/// what a request writes: an application stored with 0 before this check still reads as none.)
+fn check_rate(rate: Option<u32>) -> ApiResult<()> {
+    if rate == Some(0) {
         return Err(ApiError::invalid(&["body", "throttleRate"], "must be at least 1 delivery per second"));
     }
     Ok(())
@@ -234,6 +239,7 @@ pub async fn patch_app(
         app.uid = uid;
     }
     if let Some(rate) = patch.throttle_rate {
+        check_rate(rate)?;
         app.throttle_rate = rate;
     }
     if let Some(metadata) = patch.metadata {
@@ -242,7 +248,7 @@ pub async fn patch_app(
     check(&ApplicationIn {
         name: app.name.clone(),
         uid: app.uid.clone(),
-        throttle_rate: app.throttle_rate,
+        throttle_rate: None, // checked above when the patch sets it
         metadata: Some(app.metadata.clone()),
     })?;
     app.updated_at = state.clock.now();

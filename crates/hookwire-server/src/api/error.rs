@@ -69,6 +69,30 @@ impl ApiError {
         }
     }
 
+    /// A request body that did not arrive within the server's body deadline.
+    pub fn request_timeout() -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "the request body did not arrive in time; send it at once",
+        )
+    }
+
+    /// A request body that could not be read whole: too slow (408), too large (413), or cut off.
+    pub fn unreadable_body(error: &axum::Error) -> Self {
+        if crate::serve::body_timed_out(error) {
+            return Self::request_timeout();
+        }
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+        while let Some(current) = cause {
+            if current.is::<http_body_util::LengthLimitError>() {
+                return Self::request_too_large();
+            }
+            cause = current.source();
+        }
+        Self::bad_request(format!("cannot read the request body: {error}"))
+    }
+
     /// A request body over `REQUEST_BODY_BYTES_MAX`.
     pub fn request_too_large() -> Self {
         let detail = format!("request body exceeds {} bytes", hookwire_core::limits::REQUEST_BODY_BYTES_MAX);

@@ -57,11 +57,7 @@ impl<T: DeserializeOwned + Default> FromRequest<AppState> for OptionalJsonBody<T
 
 pub(super) fn json_rejection(rejection: JsonRejection) -> ApiError {
     if crate::serve::body_timed_out(&rejection) {
-        return ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "request_timeout",
-            "the request body did not arrive in time; send it at once",
-        );
+        return ApiError::request_timeout();
     }
     let text = rejection.body_text();
     match rejection {

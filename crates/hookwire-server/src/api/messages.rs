@@ -5,6 +5,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use hookwire_core::MessageId;
 use hookwire_core::limits::{CHANNELS_PER_MESSAGE_MAX, DELIVER_AT_DAYS_MAX, RETENTION_DAYS_MAX, UID_LENGTH_MAX};
 use hookwire_core::model::{Application, Message};
@@ -202,7 +203,7 @@ async fn create_message(
     query: QueryPairs,
     headers: HeaderMap,
     JsonBody(input): JsonBody<MessageIn>,
-) -> ApiResult<(StatusCode, Json<MessageOut>)> {
+) -> ApiResult<Response> {
     check(&state, &input)?;
     let (payload, content_type) = payload_of(&input)?;
     let with_content = query.bool("with_content")?.unwrap_or(true);
@@ -228,11 +229,18 @@ async fn create_message(
         ..Submission::new(app.id, input.event_type, payload)
     };
     let accepted = state.intake.submit(submission).await?;
-    let out = match accepted {
-        Accepted::Created(message) => MessageOut::from_message(Arc::unwrap_or_clone(message), with_content),
-        Accepted::Existing(existing) => MessageOut::from_message(*existing, with_content),
-    };
-    Ok((StatusCode::ACCEPTED, Json(out)))
+    Ok(match accepted {
+        Accepted::Created(message) => {
+            let out = MessageOut::from_message(Arc::unwrap_or_clone(message), with_content);
+            (StatusCode::ACCEPTED, Json(out)).into_response()
+        }
+        Accepted::Existing(existing) => {
+            let mut response =
+                (StatusCode::ACCEPTED, Json(MessageOut::from_message(*existing, with_content))).into_response();
+            super::idempotency::mark_replayed(&mut response);
+            response
+        }
+    })
 }
 
 /// List an application's messages, newest first. Hookwire: `status` (0 success, 1 pending, 2

@@ -146,7 +146,7 @@ async fn no_fields(request: Request) -> Result<Request, ApiError> {
     let (parts, body) = request.into_parts();
     let bytes = axum::body::to_bytes(body, hookwire_core::limits::REQUEST_BODY_BYTES_MAX)
         .await
-        .map_err(|e| ApiError::bad_request(format!("cannot read the request body: {e}")))?;
+        .map_err(|e| ApiError::unreadable_body(&e))?;
     let mut probe = Request::new(Body::from(bytes.clone()));
     *probe.headers_mut() = parts.headers.clone();
     let axum::Json(NoFields {}) = axum::Json::from_request(probe, &()).await.map_err(json_rejection)?;
