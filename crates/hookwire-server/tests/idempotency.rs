@@ -104,3 +104,48 @@ async fn a_replayed_message_create_is_marked_and_a_secret_is_never_kept() {
     assert_ne!(one["token"], two["token"]);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_retried_delete_answers_its_first_result_not_a_404() {
+    let app = TestApp::start().await;
+    let app_id = app.create_app().await;
+    let endpoint = app.create_endpoint(&app_id, json!({"url": "https://example.com/hook"})).await;
+    let path = format!("/api/v1/app/{app_id}/endpoint/{}", endpoint["id"].as_str().unwrap());
+    let delete = || {
+        app.client
+            .delete(format!("{}{path}", app.url))
+            .bearer_auth(&app.token)
+            .header("idempotency-key", "auto_d")
+            .send()
+    };
+    let first = delete().await.unwrap();
+    assert_eq!(first.status().as_u16(), 204);
+    let again = delete().await.unwrap();
+    assert_eq!(again.status().as_u16(), 204, "the first answer, not the 404 a second delete would get");
+    assert_eq!(again.headers().get("idempotent-replayed").map(|v| v.to_str().unwrap()), Some("true"));
+    assert!(again.headers().get("content-type").is_none(), "a 204 has no body type");
+    assert_eq!(app.get(&path).await.0.as_u16(), 404);
+    app.stop().await;
+}
+
+/// The SDK retries a request whose answer it did not wait for: the retry waits for the first
+/// request's answer instead of running it again.
+#[tokio::test]
+async fn a_retry_of_a_request_still_running_waits_for_its_answer() {
+    let app = TestApp::start().await;
+    let receiver = support::receiver::Receiver::start().await;
+    receiver.set_delay_ms(700);
+    let app_id = app.create_app().await;
+    let endpoint = app.create_endpoint(&app_id, json!({"url": receiver.url, "verification": "challenge"})).await;
+    let verify = format!("/api/v1/app/{app_id}/endpoint/{}/verify", endpoint["id"].as_str().unwrap());
+    let first = post_keyed(&app, &verify, "auto_v", json!({}));
+    let retry = async {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        post_keyed(&app, &verify, "auto_v", json!({})).await
+    };
+    let ((status, replayed, answer), (retry_status, retry_replayed, retry_answer)) = tokio::join!(first, retry);
+    assert_eq!((status, replayed), (400, false), "{answer}");
+    assert_eq!((retry_status, retry_replayed, &retry_answer), (400, true, &answer));
+    assert_eq!(receiver.received().len(), 1, "one challenge sent");
+    app.stop().await;
+}

@@ -1,8 +1,10 @@
-//! `idempotency-key` on every POST (Svix's contract; its SDKs send one with every POST and reuse
-//! it when they retry): the first answer to a key is kept for `IDEMPOTENCY_WINDOW_SECONDS` and
-//! given again, without running the request, to a retry with the same key. A key reused with a
-//! different request is a 422; one whose first request is still running, a 409. An answer of
-//! 5xx is not kept (nothing was done, or nobody knows what was): a retry runs again.
+//! `idempotency-key` on every write (Svix's contract is every POST; its SDKs send one with each
+//! and reuse it when they retry; PUT, PATCH and DELETE take it too, so no key is accepted and
+//! ignored): the first answer to a key is kept for `IDEMPOTENCY_WINDOW_SECONDS` and given again,
+//! without running the request, to a retry with the same key. A key reused with a different
+//! request is a 422; a retry of one still running waits `IN_PROGRESS_WAIT` for its answer, then
+//! is a 409. An answer of 5xx is not kept (nothing was done, or nobody knows what was): a retry
+//! runs again. A read (GET, HEAD) repeats by nature and passes through.
 //!
 //! Message create is not here: its key is kept with the message it created, in the same commit
 //! (`Accept::idempotency_key`), so a crash between the two cannot split them.
@@ -59,16 +61,22 @@ pub fn key_of(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     Ok(Some(key.to_owned()))
 }
 
-/// Route layer, inside the token check (the caller is known): answers a POST with a known key
+/// The methods a key applies to.
+fn takes_key(method: &Method) -> bool {
+    matches!(*method, Method::POST | Method::PUT | Method::PATCH | Method::DELETE)
+}
+
+/// Route layer, inside the token check (the caller is known): answers a write with a known key
 /// from its first answer, or runs it and keeps the answer.
 pub async fn replay_or_run(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if request.method() != Method::POST || !request.headers().contains_key(HEADER) {
+    if !takes_key(request.method()) || !request.headers().contains_key(HEADER) {
         return next.run(request).await;
     }
-    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_default();
-    if route == MESSAGE_CREATE_ROUTE {
+    let route = request.extensions().get::<MatchedPath>().map_or("", MatchedPath::as_str);
+    if request.method() == Method::POST && route == MESSAGE_CREATE_ROUTE {
         return next.run(request).await;
     }
+    let keep = keeps_answer(route);
     let key = match key_of(request.headers()) {
         Ok(Some(key)) => key,
         Ok(None) => return next.run(request).await,
@@ -91,7 +99,6 @@ pub async fn replay_or_run(State(state): State<AppState>, request: Request, next
         Err(response) => return *response,
     };
     let request = Request::from_parts(parts, Body::from(body));
-    let keep = keeps_answer(&route);
     let run = tokio::spawn(run_and_keep(state.clone(), key.clone(), began, keep, next, request));
     match run.await {
         Ok(response) => response,
@@ -106,7 +113,7 @@ pub async fn replay_or_run(State(state): State<AppState>, request: Request, next
 
 /// Claims `key` for this request (`Ok`: when, to finish it with), or the answer to give instead:
 /// the first answer again, a 422 for another request, a 409 when the first is still running
-/// after `IN_PROGRESS_WAIT_MS` (a retry that overtook its first request waits for its answer).
+/// after `IN_PROGRESS_WAIT` (a retry that overtook its first request waits for its answer).
 async fn claim(state: &AppState, key: &RequestKey) -> Result<Millis, Box<Response>> {
     let window_ms = IDEMPOTENCY_WINDOW_SECONDS * 1_000;
     let waited = std::time::Instant::now();

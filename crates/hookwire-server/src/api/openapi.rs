@@ -39,14 +39,14 @@ pub fn finish(mut document: OpenApi) -> OpenApi {
                 add_errors(operation);
             }
         }
-        if let Some(operation) = item.post.as_mut() {
+        for operation in [&mut item.post, &mut item.put, &mut item.patch, &mut item.delete].into_iter().flatten() {
             add_idempotency_key(operation);
         }
     }
     document
 }
 
-/// Every POST takes `idempotency-key` (`super::idempotency`), as Svix's do.
+/// Every write takes `idempotency-key` (`super::idempotency`), as Svix's POSTs do.
 fn add_idempotency_key(operation: &mut Operation) {
     let parameters = operation.parameters.get_or_insert_with(Vec::new);
     if parameters.iter().any(|p| matches!(p, RefOr::T(p) if p.name == super::idempotency::HEADER)) {

@@ -13,8 +13,8 @@ use tokio::sync::Notify;
 use super::PgStore;
 use super::node::{self, DUE_CHANNEL, PAUSE_CHANNEL, lease_lapsed};
 use super::rows::{
-    self, ATTEMPT_COLUMNS, Conditions, DELIVERY_COLUMNS, DeliveryColumns, ENDPOINT_SQL, MESSAGE_COLUMN_COUNT,
-    MESSAGE_COLUMNS, endpoint_row, from_json, to_json,
+    self, ATTEMPT_COLUMNS, Conditions, DELIVERY_COLUMNS, DeliveryColumns, MESSAGE_COLUMN_COUNT, MESSAGE_COLUMNS,
+    endpoint_row, endpoint_sql, from_json, to_json,
 };
 use crate::EndpointPause;
 use crate::error::StoreResult;
@@ -74,8 +74,8 @@ impl DeliveryStore for PgStore {
             .collect::<StoreResult<_>>()?;
         let endpoint_ids: Vec<String> = deliveries.iter().map(|d| d.endpoint_id.to_string()).collect();
         let mut endpoints: HashMap<EndpointId, Arc<Endpoint>> = HashMap::new();
-        let endpoint_sql = format!("{ENDPOINT_SQL} WHERE e.id = ANY($1)");
-        for row in client.query(&endpoint_sql, &[&endpoint_ids]).await? {
+        let by_ids = client.prepare_cached(concat!(endpoint_sql!(), " WHERE e.id = ANY($1)")).await?;
+        for row in client.query(&by_ids, &[&endpoint_ids]).await? {
             let endpoint = self.open_endpoint(endpoint_row(&row)?)?;
             endpoints.insert(endpoint.id, Arc::new(endpoint));
         }

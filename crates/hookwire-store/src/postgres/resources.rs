@@ -9,7 +9,7 @@ use hookwire_core::{AppId, EndpointId};
 use serde::de::DeserializeOwned;
 
 use super::PgStore;
-use super::rows::{Conditions, ENDPOINT_SQL, conflict_as, endpoint_row, from_json, to_json};
+use super::rows::{Conditions, conflict_as, endpoint_row, endpoint_sql, from_json, to_json};
 use crate::error::{StoreError, StoreResult};
 use crate::query::PLAY_URLS;
 use crate::query::WhereClause;
@@ -164,10 +164,13 @@ impl ResourceStore for PgStore {
     }
 
     async fn get_endpoint(&self, app: AppId, id_or_uid: &str) -> StoreResult<Option<Endpoint>> {
-        let column = if EndpointId::looks_like(id_or_uid) { "id" } else { "uid" };
-        let sql = format!("{ENDPOINT_SQL} WHERE e.app_id = $1 AND e.{column} = $2");
+        let sql = if EndpointId::looks_like(id_or_uid) {
+            concat!(endpoint_sql!(), " WHERE e.app_id = $1 AND e.id = $2")
+        } else {
+            concat!(endpoint_sql!(), " WHERE e.app_id = $1 AND e.uid = $2")
+        };
         let client = self.client().await?;
-        let statement = client.prepare_cached(&sql).await?;
+        let statement = client.prepare_cached(sql).await?;
         let row = client.query_opt(&statement, &[&app.to_string(), &id_or_uid]).await?;
         row.map(|row| self.open_endpoint(endpoint_row(&row)?)).transpose()
     }
@@ -186,8 +189,7 @@ impl ResourceStore for PgStore {
         }
         let generation = cache.map(|c| c.generation());
         let client = self.client().await?;
-        let sql = format!("{ENDPOINT_SQL} WHERE e.app_id = $1 ORDER BY e.id");
-        let statement = client.prepare_cached(&sql).await?;
+        let statement = client.prepare_cached(concat!(endpoint_sql!(), " WHERE e.app_id = $1 ORDER BY e.id")).await?;
         let rows = client.query(&statement, &[&app.to_string()]).await?;
         let endpoints: Vec<Arc<Endpoint>> =
             rows.iter().map(|row| Ok(Arc::new(self.open_endpoint(endpoint_row(row)?)?))).collect::<StoreResult<_>>()?;

@@ -227,12 +227,17 @@ impl crate::query::WhereClause for Conditions {
 }
 
 /// An endpoint as loaded to be used (by id, for delivery, for a resend), not listed: its stored
-/// body and its application's `throttleRate` (`Endpoint::app_throttle_rate`), to be completed
-/// with a `WHERE` on `e.`.
-pub(crate) const ENDPOINT_SQL: &str = "SELECT e.body, (a.body::json ->> 'throttle_rate')::bigint \
-    FROM endpoints e LEFT JOIN applications a ON a.id = e.app_id";
+/// body and its application's `throttleRate` (`Endpoint::app_throttle_rate`). A literal, to be
+/// completed with a `WHERE` on `e.` by `concat!` (no query text is built per call).
+macro_rules! endpoint_sql {
+    () => {
+        "SELECT e.body, (a.body::json ->> 'throttle_rate')::bigint \
+         FROM endpoints e LEFT JOIN applications a ON a.id = e.app_id"
+    };
+}
+pub(crate) use endpoint_sql;
 
-/// Reads a row of `ENDPOINT_SQL` (secrets still sealed).
+/// Reads a row of `endpoint_sql!` (secrets still sealed).
 pub(crate) fn endpoint_row(row: &Row) -> StoreResult<Endpoint> {
     let endpoint: Endpoint = from_json(row.get(0))?;
     let app_throttle_rate = row

@@ -11,8 +11,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::SqliteStore;
 use super::rows::{
-    self, ATTEMPT_COLUMNS, Conditions, DELIVERY_COLUMNS, ENDPOINT_SQL, MESSAGE_COLUMN_COUNT, MESSAGE_COLUMNS,
-    endpoint_row, from_json, insert_delivery,
+    self, ATTEMPT_COLUMNS, Conditions, DELIVERY_COLUMNS, MESSAGE_COLUMN_COUNT, MESSAGE_COLUMNS, endpoint_row,
+    endpoint_sql, from_json, insert_delivery,
 };
 use crate::error::StoreResult;
 use crate::query::WhereClause;
@@ -382,7 +382,7 @@ fn claim_in(
         let known = endpoints.contains_key(&delivery.endpoint_id) || missing_endpoints.contains(&delivery.endpoint_id);
         if !known {
             let endpoint: Option<Endpoint> = conn
-                .prepare_cached(&format!("{ENDPOINT_SQL} WHERE e.id = ?1"))?
+                .prepare_cached(concat!(endpoint_sql!(), " WHERE e.id = ?1"))?
                 .query_row([delivery.endpoint_id.to_string()], endpoint_row)
                 .optional()?;
             match endpoint {

@@ -8,7 +8,7 @@ use hookwire_core::{AppId, EndpointId};
 use rusqlite::{OptionalExtension, params};
 
 use super::SqliteStore;
-use super::rows::{Conditions, ENDPOINT_SQL, conflict_as, endpoint_row, from_json, list_bodies, to_json};
+use super::rows::{Conditions, conflict_as, endpoint_row, endpoint_sql, from_json, list_bodies, to_json};
 use crate::error::{StoreError, StoreResult};
 use crate::query::PLAY_URLS;
 use crate::{AppFilter, Page, ResourceStore};
@@ -133,9 +133,12 @@ impl ResourceStore for SqliteStore {
     async fn get_endpoint(&self, app: AppId, id_or_uid: &str) -> StoreResult<Option<Endpoint>> {
         let key = id_or_uid.to_owned();
         self.read(move |conn| {
-            let column = if EndpointId::looks_like(&key) { "id" } else { "uid" };
-            let sql = format!("{ENDPOINT_SQL} WHERE e.app_id = ?1 AND e.{column} = ?2");
-            Ok(conn.prepare_cached(&sql)?.query_row(params![app.to_string(), key], endpoint_row).optional()?)
+            let sql = if EndpointId::looks_like(&key) {
+                concat!(endpoint_sql!(), " WHERE e.app_id = ?1 AND e.id = ?2")
+            } else {
+                concat!(endpoint_sql!(), " WHERE e.app_id = ?1 AND e.uid = ?2")
+            };
+            Ok(conn.prepare_cached(sql)?.query_row(params![app.to_string(), key], endpoint_row).optional()?)
         })
         .await?
         .map(|e| self.open_endpoint(e))
@@ -162,8 +165,7 @@ impl ResourceStore for SqliteStore {
         let generation = self.inner.cache.generation();
         let stored: Vec<Endpoint> = self
             .read(move |conn| {
-                let sql = format!("{ENDPOINT_SQL} WHERE e.app_id = ?1 ORDER BY e.id");
-                let mut stmt = conn.prepare_cached(&sql)?;
+                let mut stmt = conn.prepare_cached(concat!(endpoint_sql!(), " WHERE e.app_id = ?1 ORDER BY e.id"))?;
                 let rows = stmt.query_map([app.to_string()], endpoint_row)?;
                 Ok(rows.collect::<Result<Vec<Endpoint>, _>>()?)
             })

@@ -194,12 +194,17 @@ pub(super) fn list_bodies<T: DeserializeOwned>(
 }
 
 /// An endpoint as loaded to be used (by id, for delivery, for a resend), not listed: its stored
-/// body and its application's `throttleRate` (`Endpoint::app_throttle_rate`), to be completed
-/// with a `WHERE` on `e.`.
-pub(crate) const ENDPOINT_SQL: &str = "SELECT e.body, json_extract(a.body, '$.throttle_rate') FROM endpoints e \
-    LEFT JOIN applications a ON a.id = e.app_id";
+/// body and its application's `throttleRate` (`Endpoint::app_throttle_rate`). A literal, to be
+/// completed with a `WHERE` on `e.` by `concat!` (no query text is built per call).
+macro_rules! endpoint_sql {
+    () => {
+        "SELECT e.body, json_extract(a.body, '$.throttle_rate') FROM endpoints e \
+         LEFT JOIN applications a ON a.id = e.app_id"
+    };
+}
+pub(crate) use endpoint_sql;
 
-/// Reads a row of `ENDPOINT_SQL`.
+/// Reads a row of `endpoint_sql!`.
 pub(crate) fn endpoint_row(row: &Row<'_>) -> rusqlite::Result<Endpoint> {
     let endpoint: Endpoint = from_json(&row.get::<_, String>(0)?)?;
     Ok(Endpoint { app_throttle_rate: row.get(1)?, ..endpoint })
