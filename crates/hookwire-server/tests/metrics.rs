@@ -27,6 +27,7 @@ async fn deliveries_appear_by_outcome_with_durations_lag_and_endpoint() {
 
     for (series, value) in [
         ("hookwire_messages_accepted_total", 3.0),
+        ("hookwire_accepts_held_total", 0.0),
         ("hookwire_deliveries_total{outcome=\"status\"}", 0.0),
         ("hookwire_deliveries_failed_total", 0.0),
         ("hookwire_attempt_duration_seconds_bucket{le=\"+Inf\"}", 3.0),

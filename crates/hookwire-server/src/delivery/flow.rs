@@ -224,9 +224,20 @@ impl Drop for Ticket {
 }
 
 impl FlowControl {
+    /// Flow control over no shared store (the engine's own tests).
+    #[cfg(test)]
+    pub(super) fn alone(records: mpsc::Sender<Record>, clock: SharedClock) -> Self {
+        Self { gates: Mutex::default(), shared: None, records, clock }
+    }
+
     pub(super) fn new(store: Arc<dyn Store>, records: mpsc::Sender<Record>, clock: SharedClock) -> Self {
         let shared = store.shared_flow().is_some().then_some(store);
         Self { gates: Mutex::default(), shared, records, clock }
+    }
+
+    /// Records handed to the recorder and not yet taken by it.
+    pub(super) fn records_waiting(&self) -> usize {
+        self.records.max_capacity() - self.records.capacity()
     }
 
     pub(super) fn admit(self: &Arc<Self>, job: Job, now: Millis) -> Admission {

@@ -47,6 +47,14 @@ const _: () = assert!(LEASE_MS_DEFAULT / 2 >= ATTEMPT_BUDGET_MS_MAX + LEASE_SWEE
 
 /// Jobs waiting for the worker loop; beyond this, the intake leaves work to the poller.
 const QUEUE_CAPACITY: usize = 4_096;
+/// Attempts waiting for the recorder at which the intake holds new accepts: the store is then
+/// the bottleneck (it writes attempts slower than they are made), and more accepted work would
+/// only pile up in the endpoints' queues until it overflowed into the retry path (released,
+/// claimed again: several store writes per delivery instead of one), slowing the store further.
+/// An endpoint that is merely slow holds no accept: its attempts take long, not their records.
+pub const RECORDS_HOLD_AT: usize = 1_024;
+/// The longest an accept is held for the recorder; then it is written anyway.
+pub const ACCEPT_HOLD_MS_MAX: u64 = 200;
 /// Longest the poller sleeps without being woken.
 const POLL_INTERVAL_MAX_MS: u64 = 1_000;
 
@@ -82,6 +90,8 @@ impl Job {
 pub struct Dispatcher {
     queue: mpsc::Sender<Job>,
     wake: Arc<Notify>,
+    /// Notified each time the recorder has written a batch.
+    recorded: Arc<Notify>,
     /// Weak: the engine's tasks own flow control, so when they have stopped it goes, and with it
     /// the last way to send records, which lets the recorder drain and stop.
     flow: Weak<FlowControl>,
@@ -108,6 +118,26 @@ impl Dispatcher {
             return None;
         }
         self.queue.try_reserve_many(count).ok().map(|permits| Reservation { permits })
+    }
+
+    /// Waits while more than `RECORDS_HOLD_AT` attempts wait to be recorded, until the recorder
+    /// catches up or `ACCEPT_HOLD_MS_MAX` has passed; answers whether it waited at all.
+    pub async fn hold_for_recorder(&self) -> bool {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(ACCEPT_HOLD_MS_MAX);
+        let mut held = false;
+        loop {
+            // Registered before the check, so a batch written in between is not missed.
+            let recorded = self.recorded.notified();
+            let mut recorded = std::pin::pin!(recorded);
+            recorded.as_mut().enable();
+            if self.flow.upgrade().is_none_or(|flow| flow.records_waiting() < RECORDS_HOLD_AT) {
+                return held;
+            }
+            held = true;
+            if tokio::time::timeout_at(deadline, recorded).await.is_err() {
+                return held;
+            }
+        }
     }
 
     /// Until when work leased now belongs to this process.
@@ -166,6 +196,7 @@ pub fn start(
 ) -> Dispatcher {
     let (queue, jobs) = mpsc::channel(QUEUE_CAPACITY);
     let wake = Arc::new(Notify::new());
+    let recorded = Arc::new(Notify::new());
     let (records, waiting) = mpsc::channel(recorder::RECORDS_WAITING_MAX);
     let flow = Arc::new(FlowControl::new(store.clone(), records.clone(), config.clock.clone()));
     let engine = Arc::new(Engine {
@@ -174,12 +205,18 @@ pub fn start(
         flow: flow.clone(),
         lease_ms: config.lease_ms,
     });
-    let dispatcher =
-        Dispatcher { queue: queue.clone(), wake: wake.clone(), flow: Arc::downgrade(&flow), lease_ms: config.lease_ms };
+    let dispatcher = Dispatcher {
+        queue: queue.clone(),
+        wake: wake.clone(),
+        recorded: recorded.clone(),
+        flow: Arc::downgrade(&flow),
+        lease_ms: config.lease_ms,
+    };
     tracker.spawn(poller::run(engine.clone(), queue, wake.clone(), cancel.clone()));
     let recorder = recorder::Recorder {
         store: store.clone(),
         wake,
+        recorded,
         events,
         auto_disable_after_ms: config.auto_disable_after_ms,
         clock: config.clock.clone(),
@@ -193,4 +230,73 @@ pub fn start(
     let slots = Arc::new(Semaphore::new(config.concurrency.max(1)));
     tracker.spawn(worker::run(jobs, engine, worker, slots, tracker.clone(), cancel));
     dispatcher
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use hookwire_core::DeliveryId;
+    use tokio::time::Instant;
+
+    use super::recorder::Record;
+    use super::*;
+    use crate::clock::ManualClock;
+
+    /// A dispatcher over flow control whose recorder is `waiting`, with `count` records in it.
+    fn lagging(count: usize) -> (Dispatcher, Arc<FlowControl>, mpsc::Receiver<Record>) {
+        let (records, waiting) = mpsc::channel(recorder::RECORDS_WAITING_MAX);
+        for _ in 0..count {
+            let update = DeliveryUpdate { status: Status::Pending, attempts: 0, next_attempt_at: Some(0) };
+            let release = Release { delivery: DeliveryId::generate(), leased_until: 0, update };
+            records.try_send(Record::Released(release)).expect("room for every record");
+        }
+        let flow = Arc::new(FlowControl::alone(records, ManualClock::new()));
+        let (queue, _) = mpsc::channel(QUEUE_CAPACITY);
+        let dispatcher = Dispatcher {
+            queue,
+            wake: Arc::default(),
+            recorded: Arc::default(),
+            flow: Arc::downgrade(&flow),
+            lease_ms: LEASE_MS_DEFAULT,
+        };
+        (dispatcher, flow, waiting)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_accept_is_not_held_while_the_recorder_keeps_up() {
+        let (dispatcher, _flow, _waiting) = lagging(RECORDS_HOLD_AT - 1);
+        let started = Instant::now();
+        assert!(!dispatcher.hold_for_recorder().await);
+        assert_eq!(started.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_accept_is_held_until_the_recorder_catches_up() {
+        let (dispatcher, _flow, mut waiting) = lagging(RECORDS_HOLD_AT + 10);
+        let recorded = dispatcher.recorded.clone();
+        let recorder = tokio::spawn(async move {
+            // A first batch leaves the backlog above the mark; the second takes it below.
+            for (after_ms, taken) in [(30, 5), (20, 10)] {
+                tokio::time::sleep(Duration::from_millis(after_ms)).await;
+                for _ in 0..taken {
+                    waiting.try_recv().expect("a record waiting");
+                }
+                recorded.notify_waiters();
+            }
+            waiting
+        });
+        let started = Instant::now();
+        assert!(dispatcher.hold_for_recorder().await);
+        assert_eq!(started.elapsed(), Duration::from_millis(50), "held until the second batch was written");
+        recorder.await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_accept_is_held_no_longer_than_the_bound() {
+        let (dispatcher, _flow, _waiting) = lagging(RECORDS_HOLD_AT);
+        let started = Instant::now();
+        assert!(dispatcher.hold_for_recorder().await);
+        assert_eq!(started.elapsed(), Duration::from_millis(ACCEPT_HOLD_MS_MAX));
+    }
 }

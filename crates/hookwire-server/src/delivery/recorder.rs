@@ -50,6 +50,8 @@ pub(super) struct Recorder {
     pub store: Arc<dyn Store>,
     /// The poller's wake-up.
     pub wake: Arc<Notify>,
+    /// Told after every batch written (the intake may be holding accepts until it is).
+    pub recorded: Arc<Notify>,
     pub events: Option<mpsc::Sender<OperationalEvent>>,
     pub auto_disable_after_ms: Millis,
     pub clock: SharedClock,
@@ -72,6 +74,7 @@ impl Recorder {
                 }
             }
             let wake = self.write_releases(released).await | self.write_attempts(sent).await;
+            self.recorded.notify_waiters();
             if wake {
                 self.wake.notify_one();
             }

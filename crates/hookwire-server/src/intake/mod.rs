@@ -351,6 +351,9 @@ impl Intake {
     {
         let is_due = |d: &Delivery| d.next_attempt_at.is_some_and(|at| at <= now);
         let due = deliveries.iter().filter(|d| is_due(d)).count();
+        if due > 0 && self.dispatcher.hold_for_recorder().await {
+            self.metrics.accept_held();
+        }
         let scheduled = deliveries.iter().any(|d| d.next_attempt_at.is_some_and(|at| at > now));
         let reservation = self.dispatcher.try_reserve(due);
         let leased_until = reservation.as_ref().map(|_| self.dispatcher.lease_until(now));

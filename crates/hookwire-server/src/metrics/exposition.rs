@@ -28,6 +28,16 @@ pub fn render(metrics: &Metrics, queue: &QueueDepth, flow: &FlowSummary, lags: &
         "Messages accepted (committed with their deliveries).",
     );
     let _ = writeln!(out, "hookwire_messages_accepted_total {}", metrics.accepted.load(Relaxed));
+    family(
+        &mut out,
+        "hookwire_accepts_held_total",
+        "counter",
+        &format!(
+            "Accepts that waited (up to {} ms) for attempts to be recorded: the database is the bottleneck.",
+            crate::delivery::ACCEPT_HOLD_MS_MAX
+        ),
+    );
+    let _ = writeln!(out, "hookwire_accepts_held_total {}", metrics.held.load(Relaxed));
 
     family(
         &mut out,

@@ -89,6 +89,7 @@ pub struct Metrics {
     lag: Histogram<{ LAG_BUCKETS_MS.len() }>,
     failed: AtomicU64,
     accepted: AtomicU64,
+    held: AtomicU64,
     in_flight: AtomicI64,
     endpoints: EndpointTable,
 }
@@ -108,6 +109,7 @@ impl Metrics {
             lag: Histogram::new(LAG_BUCKETS_MS),
             failed: AtomicU64::new(0),
             accepted: AtomicU64::new(0),
+            held: AtomicU64::new(0),
             in_flight: AtomicI64::new(0),
             endpoints: EndpointTable::new(endpoint_labels_max.min(ENDPOINT_LABELS_MAX_LIMIT)),
         }
@@ -116,6 +118,11 @@ impl Metrics {
     /// A message was accepted (committed with its deliveries); a repeated idempotency key is not.
     pub fn message_accepted(&self) {
         self.accepted.fetch_add(1, Relaxed);
+    }
+
+    /// An accept waited for the recorder to catch up (`delivery::RECORDS_HOLD_AT`).
+    pub fn accept_held(&self) {
+        self.held.fetch_add(1, Relaxed);
     }
 
     /// Counts an attempt in flight until the returned guard is dropped.
