@@ -2,7 +2,12 @@
 //! idempotency key, no filter failure to count) wait in one queue, and one writer takes
 //! everything waiting (up to `ACCEPT_BATCH_MAX`) into one statement — every message, tag and
 //! delivery of the batch as arrays — so one commit (one WAL flush) serves them all. Alone, an
-//! accept is written at once: nothing waits for company. One writer, not several: a statement's
+//! accept is written at once: nothing waits for company. The writer runs on a thread of its own
+//! with a connection of its own (opened and driven there), as SQLite's writer does: every accept
+//! waits for its round trips, and on the server's runtime each hop of one (the connection's
+//! driver reading the answer, the writer woken to answer the accepts) queued behind the HTTP and
+//! delivery tasks ready at the time; about 8 % more accepts per second on one endpoint
+//! (docs/BENCHMARKS.md, "The accept writer's own thread"). One writer, not several: a statement's
 //! fixed cost (executor start-up, partition routing, the commit) is most of a small batch's, so
 //! several writers splitting the same load into smaller batches made PostgreSQL spend more per
 //! message, and accepts outran the deliveries sharing its CPU (docs/BENCHMARKS.md, "One accept
@@ -36,14 +41,18 @@ pub(super) struct Pending {
 
 pub(super) type Queue = mpsc::Sender<Pending>;
 
-/// Starts the writer; it stops when the queue's last sender (the store) is gone. A writer that
-/// panicked is replaced (the accepts of its batch are answered with their answer dropped, the
-/// queue waits for the next writer): one writer must not be one way to stop every accept.
-pub(super) fn start(inner: Weak<Inner>) -> Queue {
+/// Starts the writer on its thread; both stop when the queue's last sender (the store) is gone.
+/// A writer that panicked is replaced (the accepts of its batch are answered with their answer
+/// dropped, the queue waits for the next writer): one writer must not be one way to stop every
+/// accept.
+pub(super) fn start(inner: Weak<Inner>) -> std::io::Result<Queue> {
     let (sender, receiver) = mpsc::channel(ACCEPTS_QUEUED_MAX);
     let receiver = Arc::new(Mutex::new(receiver));
-    tokio::spawn(replaced_on_panic(move || run(receiver.clone(), inner.clone())));
-    sender
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    std::thread::Builder::new().name("hookwire-pg-accepts".into()).spawn(move || {
+        runtime.block_on(replaced_on_panic(move || run(receiver.clone(), inner.clone())));
+    })?;
+    Ok(sender)
 }
 
 /// Runs the writer `writer()` makes until it returns, a new one each time one panics.
@@ -159,7 +168,7 @@ async fn insert(store: &PgStore, batch: &[Pending]) -> StoreResult<()> {
         &tag_messages,
         &announce,
     ]);
-    let client = store.client().await?;
+    let client = store.inner.accept_conn().await?;
     let statement = client.prepare_cached(&ACCEPTS_SQL).await?;
     client.query(&statement, &params).await.map_err(conflict_as("message with this eventId"))?;
     Ok(())

@@ -78,6 +78,9 @@ pub struct PgStore {
 
 struct Inner {
     pool: Pool,
+    /// The accept writer's connection (`accepts.rs`): its round trips never wait for the pool,
+    /// and its driver runs on the writer's thread.
+    accept_pool: Pool,
     /// How long any wait on the database may last.
     limits: Limits,
     /// Where hot-path accepts wait to be committed together (`accepts.rs`).
@@ -122,19 +125,9 @@ impl PgStore {
         let statement_timeout = limits.query_timeout.as_millis().max(1); // 0 would be no bound
         let options = pooled.get_options().map(|o| format!("{o} ")).unwrap_or_default();
         pooled.options(format!("{options}-c statement_timeout={statement_timeout}"));
-        let recycling = ManagerConfig { recycling_method: RecyclingMethod::Fast };
-        let manager = match target.tls.clone() {
-            None => Manager::from_config(pooled, NoTls, recycling),
-            Some(tls) => Manager::from_config(pooled, tls, recycling),
-        };
-        let pool = Pool::builder(manager)
-            .max_size(POOL_SIZE_MAX)
-            .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(limits.pool_wait))
-            .create_timeout(Some(limits.connect_timeout))
-            .recycle_timeout(Some(limits.answer_timeout()))
-            .build()
-            .map_err(|e| StoreError::Pool(e.to_string()))?;
+        let pool = new_pool(&pooled, &target, &limits, POOL_SIZE_MAX)?;
+        // The accept writer's own connection, opened (and driven) on the writer's thread.
+        let accept_pool = new_pool(&pooled, &target, &limits, 1)?;
         let (mut client, driver) = connect_driven(&target).await?;
         migrate(&mut client).await?;
         check_main_key(&client, main_key.as_ref()).await?;
@@ -143,6 +136,7 @@ impl PgStore {
         let node_id = format!("node_{}", uuid::Uuid::now_v7().simple());
         let inner = Arc::new(Inner {
             pool,
+            accept_pool,
             limits,
             accepts: std::sync::OnceLock::new(),
             url: url.to_owned(),
@@ -154,7 +148,9 @@ impl PgStore {
             cache: ConfigCache::default(),
             listening: AtomicBool::new(false),
         });
-        let _ = inner.accepts.set(accepts::start(Arc::downgrade(&inner)));
+        let queue = accepts::start(Arc::downgrade(&inner))
+            .map_err(|e| StoreError::Pool(format!("cannot start the accept writer's thread: {e}")))?;
+        let _ = inner.accepts.set(queue);
         node::join(&inner).await?;
         node::spawn_heartbeat(Arc::downgrade(&inner), &tasks.tracker, tasks.stop.clone());
         node::spawn_listener(target, Arc::downgrade(&inner), &tasks.tracker, tasks.stop.clone());
@@ -251,6 +247,11 @@ impl Inner {
     async fn conn(&self) -> StoreResult<Conn> {
         conn::take(&self.pool, self.limits.answer_timeout()).await
     }
+
+    /// The accept writer's connection.
+    async fn accept_conn(&self) -> StoreResult<Conn> {
+        conn::take(&self.accept_pool, self.limits.answer_timeout()).await
+    }
 }
 
 /// The URL parsed, with the connect timeout and TCP keepalives Hookwire wants unless the URL
@@ -270,6 +271,24 @@ fn bounded_target(url: &str, limits: &Limits) -> StoreResult<Target> {
         config.tcp_user_timeout(tcp);
     }
     Ok(target)
+}
+
+/// A pool of up to `size` connections to `target` (as `config`), every wait on it bounded by
+/// `limits`; a connection's driver runs on the runtime that opened it.
+fn new_pool(config: &tokio_postgres::Config, target: &Target, limits: &Limits, size: usize) -> StoreResult<Pool> {
+    let recycling = ManagerConfig { recycling_method: RecyclingMethod::Fast };
+    let manager = match target.tls.clone() {
+        None => Manager::from_config(config.clone(), NoTls, recycling),
+        Some(tls) => Manager::from_config(config.clone(), tls, recycling),
+    };
+    Pool::builder(manager)
+        .max_size(size)
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(limits.pool_wait))
+        .create_timeout(Some(limits.connect_timeout))
+        .recycle_timeout(Some(limits.answer_timeout()))
+        .build()
+        .map_err(|e| StoreError::Pool(e.to_string()))
 }
 
 /// One connection outside the pool, with the TLS the URL asks for, its driver spawned.
