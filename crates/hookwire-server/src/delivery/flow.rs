@@ -235,6 +235,12 @@ impl FlowControl {
         Self { gates: Mutex::default(), shared, records, clock }
     }
 
+    /// Hands `record` to the recorder as the engine does (its own tests).
+    #[cfg(test)]
+    pub(super) fn hand_to_recorder(&self, record: Record) {
+        self.records.try_send(record).expect("room in the recorder's queue");
+    }
+
     /// Records handed to the recorder and not yet taken by it.
     pub(super) fn records_waiting(&self) -> usize {
         self.records.max_capacity() - self.records.capacity()

@@ -47,11 +47,12 @@ const _: () = assert!(LEASE_MS_DEFAULT / 2 >= ATTEMPT_BUDGET_MS_MAX + LEASE_SWEE
 
 /// Jobs waiting for the worker loop; beyond this, the intake leaves work to the poller.
 const QUEUE_CAPACITY: usize = 4_096;
-/// Attempts waiting for the recorder at which the intake holds new accepts: the store is then
-/// the bottleneck (it writes attempts slower than they are made), and more accepted work would
-/// only pile up in the endpoints' queues until it overflowed into the retry path (released,
-/// claimed again: several store writes per delivery instead of one), slowing the store further.
-/// An endpoint that is merely slow holds no accept: its attempts take long, not their records.
+/// Records waiting for the recorder (attempts, and jobs given back) above which the intake holds
+/// new accepts: the store is then the bottleneck (it writes them slower than they are made), and
+/// more accepted work would only pile up in the endpoints' queues until it overflowed into the
+/// retry path (released, claimed again: several store writes per delivery instead of one),
+/// slowing the store further. An endpoint that is merely slow holds no accept: its attempts take
+/// long, not their records.
 pub const RECORDS_HOLD_AT: usize = 1_024;
 /// The longest an accept is held for the recorder; then it is written anyway.
 pub const ACCEPT_HOLD_MS_MAX: u64 = 200;
@@ -120,7 +121,7 @@ impl Dispatcher {
         self.queue.try_reserve_many(count).ok().map(|permits| Reservation { permits })
     }
 
-    /// Waits while more than `RECORDS_HOLD_AT` attempts wait to be recorded, until the recorder
+    /// Waits while more than `RECORDS_HOLD_AT` records wait to be written, until the recorder
     /// catches up or `ACCEPT_HOLD_MS_MAX` has passed; answers whether it waited at all.
     pub async fn hold_for_recorder(&self) -> bool {
         let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(ACCEPT_HOLD_MS_MAX);
@@ -130,7 +131,7 @@ impl Dispatcher {
             let recorded = self.recorded.notified();
             let mut recorded = std::pin::pin!(recorded);
             recorded.as_mut().enable();
-            if self.flow.upgrade().is_none_or(|flow| flow.records_waiting() < RECORDS_HOLD_AT) {
+            if self.flow.upgrade().is_none_or(|flow| flow.records_waiting() <= RECORDS_HOLD_AT) {
                 return held;
             }
             held = true;
@@ -243,15 +244,19 @@ mod tests {
     use super::*;
     use crate::clock::ManualClock;
 
+    /// A job given back without an attempt, as the recorder receives it.
+    fn released() -> Record {
+        let update = DeliveryUpdate { status: Status::Pending, attempts: 0, next_attempt_at: Some(0) };
+        Record::Released(Release { delivery: DeliveryId::generate(), leased_until: 0, update })
+    }
+
     /// A dispatcher over flow control whose recorder is `waiting`, with `count` records in it.
     fn lagging(count: usize) -> (Dispatcher, Arc<FlowControl>, mpsc::Receiver<Record>) {
         let (records, waiting) = mpsc::channel(recorder::RECORDS_WAITING_MAX);
-        for _ in 0..count {
-            let update = DeliveryUpdate { status: Status::Pending, attempts: 0, next_attempt_at: Some(0) };
-            let release = Release { delivery: DeliveryId::generate(), leased_until: 0, update };
-            records.try_send(Record::Released(release)).expect("room for every record");
-        }
         let flow = Arc::new(FlowControl::alone(records, ManualClock::new()));
+        for _ in 0..count {
+            flow.hand_to_recorder(released());
+        }
         let (queue, _) = mpsc::channel(QUEUE_CAPACITY);
         let dispatcher = Dispatcher {
             queue,
@@ -265,7 +270,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn an_accept_is_not_held_while_the_recorder_keeps_up() {
-        let (dispatcher, _flow, _waiting) = lagging(RECORDS_HOLD_AT - 1);
+        let (dispatcher, _flow, _waiting) = lagging(RECORDS_HOLD_AT);
         let started = Instant::now();
         assert!(!dispatcher.hold_for_recorder().await);
         assert_eq!(started.elapsed(), Duration::ZERO);
@@ -294,9 +299,43 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn an_accept_is_held_no_longer_than_the_bound() {
-        let (dispatcher, _flow, _waiting) = lagging(RECORDS_HOLD_AT);
+        let (dispatcher, _flow, _waiting) = lagging(RECORDS_HOLD_AT + 1);
         let started = Instant::now();
         assert!(dispatcher.hold_for_recorder().await);
         assert_eq!(started.elapsed(), Duration::from_millis(ACCEPT_HOLD_MS_MAX));
+    }
+
+    /// The engine's own recorder tells a held accept each time it has written a batch: the
+    /// accept goes on as soon as the backlog is below the mark again, not at the end of the bound.
+    #[tokio::test]
+    async fn the_recorder_lets_a_held_accept_go_when_it_has_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hookwire.db");
+        let store = hookwire_store::sqlite::SqliteStore::open(&path, hookwire_store::sqlite::Durability::Process);
+        let store: Arc<dyn Store> = Arc::new(store.unwrap());
+        let config = EngineConfig {
+            concurrency: 8,
+            lease_ms: LEASE_MS_DEFAULT,
+            auto_disable_after_ms: 3_600_000,
+            metrics: Arc::default(),
+            clock: ManualClock::new(),
+            activity: crate::activity::Activity::new(store.clone()),
+        };
+        let sender = sender::Sender::new(hookwire_core::url_policy::DestinationPolicy::default(), Vec::new()).unwrap();
+        let (tracker, cancel) = (TaskTracker::new(), CancellationToken::new());
+        let dispatcher = start(store, sender, config, None, &tracker, cancel.clone());
+        let flow = dispatcher.flow.upgrade().expect("the engine runs");
+        // More than the mark, handed over before the recorder (on this thread) has run at all.
+        for _ in 0..RECORDS_HOLD_AT + 100 {
+            flow.hand_to_recorder(released());
+        }
+        let started = std::time::Instant::now();
+        assert!(dispatcher.hold_for_recorder().await, "held while the backlog is above the mark");
+        let held = started.elapsed();
+        assert!(held < Duration::from_millis(ACCEPT_HOLD_MS_MAX / 2), "held {held:?}: until the bound, not the write");
+        cancel.cancel();
+        drop((flow, dispatcher));
+        tracker.close();
+        tracker.wait().await;
     }
 }

@@ -52,6 +52,9 @@ pub struct Submission {
     /// Hold it to the catalog (`strict_event_types`) and the event type's schema
     /// (`validate_payloads`); off for Hookwire's own operational events.
     pub checked: bool,
+    /// May wait while the recorder lags (`Dispatcher::hold_for_recorder`); off for Hookwire's
+    /// own operational events, which the recorder itself waits to hand over.
+    pub may_hold: bool,
 }
 
 impl Submission {
@@ -71,6 +74,7 @@ impl Submission {
             audience: Audience::Subscribers,
             trigger: TriggerType::Scheduled,
             checked: true,
+            may_hold: true,
         }
     }
 }
@@ -226,7 +230,7 @@ impl Intake {
             };
             self.store.accept_message(accept)
         };
-        match self.hand_over(&message, deliveries, planned, now, commit).await? {
+        match self.hand_over(&message, deliveries, planned, now, submission.may_hold, commit).await? {
             hookwire_store::Accepted::Created => {
                 self.metrics.message_accepted();
                 self.announce_log();
@@ -267,7 +271,7 @@ impl Intake {
             .map(|p| new_delivery(message, &p.endpoint, p.chunk, TriggerType::Manual, now, now))
             .collect();
         let store = &self.store;
-        self.hand_over(message, deliveries, planned, now, |deliveries, leased_until| async move {
+        self.hand_over(message, deliveries, planned, now, true, |deliveries, leased_until| async move {
             store.insert_deliveries(deliveries, leased_until).await.map(|()| hookwire_store::Accepted::Created)
         })
         .await?;
@@ -336,13 +340,15 @@ impl Intake {
 
     /// Commits `deliveries` of `message` with `commit`: leased to this process and handed
     /// straight to the workers when the queue has room for the due ones (no claim round-trip),
-    /// else unleased for the poller, which is woken.
+    /// else unleased for the poller, which is woken. First, when `may_hold`, it waits while the
+    /// recorder lags (at most `ACCEPT_HOLD_MS_MAX`).
     async fn hand_over<F, Fut>(
         &self,
         message: &Arc<Message>,
         deliveries: Vec<Delivery>,
         planned: Vec<Planned>,
         now: Millis,
+        may_hold: bool,
         commit: F,
     ) -> Result<hookwire_store::Accepted, StoreError>
     where
@@ -351,7 +357,7 @@ impl Intake {
     {
         let is_due = |d: &Delivery| d.next_attempt_at.is_some_and(|at| at <= now);
         let due = deliveries.iter().filter(|d| is_due(d)).count();
-        if due > 0 && self.dispatcher.hold_for_recorder().await {
+        if may_hold && due > 0 && self.dispatcher.hold_for_recorder().await {
             self.metrics.accept_held();
         }
         let scheduled = deliveries.iter().any(|d| d.next_attempt_at.is_some_and(|at| at > now));

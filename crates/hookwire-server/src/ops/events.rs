@@ -42,8 +42,12 @@ pub async fn run(
         if about == target.id {
             continue;
         }
-        let submission =
-            Submission { checked: false, ..Submission::new(target.id, event_type.to_owned(), payload.to_string()) };
+        // Never held for the recorder: the recorder waits for this task to take its events.
+        let submission = Submission {
+            checked: false,
+            may_hold: false,
+            ..Submission::new(target.id, event_type.to_owned(), payload.to_string())
+        };
         if let Err(error) = intake.submit(submission).await {
             tracing::error!(%error, event_type, "cannot send operational event");
         }

@@ -6,8 +6,8 @@
 //! with a connection of its own (opened and driven there), as SQLite's writer does: every accept
 //! waits for its round trips, and on the server's runtime each hop of one (the connection's
 //! driver reading the answer, the writer woken to answer the accepts) queued behind the HTTP and
-//! delivery tasks ready at the time; about 8 % more accepts per second on one endpoint
-//! (docs/BENCHMARKS.md, "The accept writer's own thread"). One writer, not several: a statement's
+//! delivery tasks ready at the time; +7.4 % deliveries/s on one endpoint (docs/BENCHMARKS.md,
+//! "The accept writer's own thread"). One writer, not several: a statement's
 //! fixed cost (executor start-up, partition routing, the commit) is most of a small batch's, so
 //! several writers splitting the same load into smaller batches made PostgreSQL spend more per
 //! message, and accepts outran the deliveries sharing its CPU (docs/BENCHMARKS.md, "One accept
@@ -48,10 +48,21 @@ pub(super) type Queue = mpsc::Sender<Pending>;
 pub(super) fn start(inner: Weak<Inner>) -> std::io::Result<Queue> {
     let (sender, receiver) = mpsc::channel(ACCEPTS_QUEUED_MAX);
     let receiver = Arc::new(Mutex::new(receiver));
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    // The runtime is built on the thread (one dropped in the caller's async context would panic
+    // there), which says whether it could be.
+    let (started, built) = std::sync::mpsc::sync_channel(1);
     std::thread::Builder::new().name("hookwire-pg-accepts".into()).spawn(move || {
+        let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(runtime) => runtime,
+            Err(error) => {
+                let _ = started.send(Err(error));
+                return;
+            }
+        };
+        let _ = started.send(Ok(()));
         runtime.block_on(replaced_on_panic(move || run(receiver.clone(), inner.clone())));
     })?;
+    built.recv().map_err(std::io::Error::other)??;
     Ok(sender)
 }
 
