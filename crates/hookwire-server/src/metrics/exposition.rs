@@ -33,7 +33,7 @@ pub fn render(metrics: &Metrics, queue: &QueueDepth, flow: &FlowSummary, lags: &
         "hookwire_accepts_held_total",
         "counter",
         &format!(
-            "Accepts that waited (up to {} ms) for attempts to be recorded: the database is the bottleneck.",
+            "Accepts that waited (up to {} ms) for the recorder to catch up: the database is the bottleneck.",
             crate::delivery::ACCEPT_HOLD_MS_MAX
         ),
     );
