@@ -6,17 +6,14 @@ mod support;
 use serde_json::{Value, json};
 use support::TestApp;
 
+/// A `method` request to `path` as the admin, with `key`.
+fn keyed(app: &TestApp, method: reqwest::Method, path: &str, key: &str) -> reqwest::RequestBuilder {
+    app.client.request(method, format!("{}{path}", app.url)).bearer_auth(&app.token).header("idempotency-key", key)
+}
+
 /// POSTs `body` to `path` with `key`: status, whether it was replayed, body.
 async fn post_keyed(app: &TestApp, path: &str, key: &str, body: Value) -> (u16, bool, Value) {
-    let response = app
-        .client
-        .post(format!("{}{path}", app.url))
-        .bearer_auth(&app.token)
-        .header("idempotency-key", key)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let response = keyed(app, reqwest::Method::POST, path, key).json(&body).send().await.unwrap();
     let status = response.status().as_u16();
     let replayed = response.headers().get("idempotent-replayed").is_some_and(|v| v == "true");
     (status, replayed, response.json().await.unwrap_or(Value::Null))
@@ -111,13 +108,7 @@ async fn a_retried_delete_answers_its_first_result_not_a_404() {
     let app_id = app.create_app().await;
     let endpoint = app.create_endpoint(&app_id, json!({"url": "https://example.com/hook"})).await;
     let path = format!("/api/v1/app/{app_id}/endpoint/{}", endpoint["id"].as_str().unwrap());
-    let delete = || {
-        app.client
-            .delete(format!("{}{path}", app.url))
-            .bearer_auth(&app.token)
-            .header("idempotency-key", "auto_d")
-            .send()
-    };
+    let delete = || keyed(&app, reqwest::Method::DELETE, &path, "auto_d").send();
     let first = delete().await.unwrap();
     assert_eq!(first.status().as_u16(), 204);
     let again = delete().await.unwrap();

@@ -229,18 +229,15 @@ async fn create_message(
         ..Submission::new(app.id, input.event_type, payload)
     };
     let accepted = state.intake.submit(submission).await?;
-    Ok(match accepted {
-        Accepted::Created(message) => {
-            let out = MessageOut::from_message(Arc::unwrap_or_clone(message), with_content);
-            (StatusCode::ACCEPTED, Json(out)).into_response()
-        }
-        Accepted::Existing(existing) => {
-            let mut response =
-                (StatusCode::ACCEPTED, Json(MessageOut::from_message(*existing, with_content))).into_response();
-            super::idempotency::mark_replayed(&mut response);
-            response
-        }
-    })
+    let (message, replayed) = match accepted {
+        Accepted::Created(message) => (Arc::unwrap_or_clone(message), false),
+        Accepted::Existing(existing) => (*existing, true),
+    };
+    let mut response = (StatusCode::ACCEPTED, Json(MessageOut::from_message(message, with_content))).into_response();
+    if replayed {
+        super::idempotency::mark_replayed(&mut response);
+    }
+    Ok(response)
 }
 
 /// List an application's messages, newest first. Hookwire: `status` (0 success, 1 pending, 2

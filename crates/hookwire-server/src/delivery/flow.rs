@@ -443,8 +443,7 @@ mod tests {
     /// Flow control over no shared store, and the records it gives back.
     fn flow() -> (Arc<FlowControl>, mpsc::Receiver<Record>) {
         let (records, given_back) = mpsc::channel(1_024);
-        let flow = FlowControl { gates: Mutex::default(), shared: None, records, clock: ManualClock::new() };
-        (Arc::new(flow), given_back)
+        (Arc::new(FlowControl::alone(records, ManualClock::new())), given_back)
     }
 
     fn endpoint(throttle_rate: Option<u32>) -> Arc<Endpoint> {
