@@ -1,5 +1,6 @@
 //! What one transformation run costs: process CPU per run through the pool, with the bench's
-//! handler and payload (`cargo run --release -p hookwire-transform --example overhead`).
+//! handler and payload (`cargo run --release -p hookwire-transform --example overhead`; `PAD=n`
+//! pads the payload with n bytes instead of 1,024).
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -16,7 +17,10 @@ fn cpu_us() -> u64 {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let pool = std::sync::Arc::new(Pool::new(Limits::default()));
-    let payload = format!(r#"{{"n":1,"sentAt":1700000000000000,"pad":"{}"}}"#, "x".repeat(1024));
+    let payload = format!(
+        r#"{{"n":1,"sentAt":1700000000000000,"pad":"{}"}}"#,
+        "x".repeat(std::env::var("PAD").map_or(1024, |v| v.parse().unwrap()))
+    );
     let variables = BTreeMap::new();
     let runs = 50_000;
     {

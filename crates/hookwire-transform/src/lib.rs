@@ -11,6 +11,7 @@ mod json;
 mod sandbox;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio::sync::{mpsc, oneshot};
@@ -42,7 +43,7 @@ std::thread_local! {
 fn run_here(
     key: &Key,
     code: &str,
-    input: &str,
+    input: &Input,
     time_ms: i64,
     limits: Limits,
     cpu_ms: u64,
@@ -134,8 +135,8 @@ pub enum Payload<'a> {
 
 impl Webhook<'_> {
     /// The handler's argument as JSON (the payload is already JSON: copied, not re-encoded).
-    fn input(&self) -> String {
-        let mut input = String::with_capacity(128 + self.url.len() + self.payload_len());
+    fn input(&self) -> Input {
+        let mut input = String::with_capacity(129 + self.url.len() + self.payload_len());
         input.push_str(r#"{"method":"#);
         json::quote(self.method, &mut input);
         input.push_str(r#","url":"#);
@@ -157,7 +158,7 @@ impl Webhook<'_> {
             Payload::Text(text) => json::quote(text, &mut input),
         }
         input.push('}');
-        input
+        Input::new(input)
     }
 
     fn payload_len(&self) -> usize {
@@ -178,13 +179,30 @@ pub struct Batch<'a> {
 }
 
 impl Batch<'_> {
-    fn input(&self) -> String {
-        format!(
+    fn input(&self) -> Input {
+        Input::new(format!(
             r#"{{"url":{},"variables":{},"events":{}}}"#,
             serde_json::to_string(self.url).expect("strings serialise"),
             serde_json::to_string(self.variables).expect("maps of strings serialise"),
             self.events
-        )
+        ))
+    }
+}
+
+/// A handler's argument as JSON text, followed by the NUL QuickJS's parser stops at: it is parsed
+/// where it lies, never first made a JavaScript string (which `JSON.parse` would read back).
+/// Always ends with that NUL (only [`Input::new`] makes one).
+pub(crate) struct Input(String);
+
+impl Input {
+    fn new(mut json: String) -> Self {
+        json.push('\0');
+        Self(json)
+    }
+
+    /// The JSON text, without its NUL.
+    pub(crate) fn json(&self) -> &str {
+        &self.0[..self.0.len() - 1]
     }
 }
 
@@ -275,14 +293,14 @@ enum Job {
     Run {
         key: Key,
         code: String,
-        input: String,
+        input: Input,
         time_ms: i64,
         batch: bool,
         answer: oneshot::Sender<Result<Outcome, Failure>>,
     },
     Simulate {
         code: String,
-        input: String,
+        input: Input,
         time_ms: i64,
         batch: bool,
         answer: oneshot::Sender<Simulation>,
@@ -301,12 +319,15 @@ pub struct Pool {
     jobs: OnceLock<mpsc::Sender<Job>>,
     /// Versions that needed more than `INLINE_CPU_MS`: they run on the pool only.
     slow: Mutex<std::collections::HashSet<Key>>,
+    /// Whether `slow` holds any: until one is, a run takes no lock (the delivery threads would
+    /// otherwise contend for it on every transformed delivery).
+    any_slow: AtomicBool,
 }
 
 impl Pool {
     pub fn new(limits: Limits) -> Self {
         let threads = std::thread::available_parallelism().map_or(1, usize::from);
-        Self { limits, threads, jobs: OnceLock::new(), slow: Mutex::default() }
+        Self { limits, threads, jobs: OnceLock::new(), slow: Mutex::default(), any_slow: AtomicBool::new(false) }
     }
 
     pub fn limits(&self) -> Limits {
@@ -331,11 +352,11 @@ impl Pool {
         &self,
         key: Key,
         code: &str,
-        input: String,
+        input: Input,
         time_ms: i64,
         batch: bool,
     ) -> Result<Outcome, Failure> {
-        let slow = self.slow.lock().is_ok_and(|slow| slow.contains(&key));
+        let slow = self.any_slow.load(Ordering::Acquire) && self.slow.lock().is_ok_and(|slow| slow.contains(&key));
         if !slow {
             let cpu_ms = INLINE_CPU_MS.min(self.limits.cpu_ms);
             if let Some(result) = run_here(&key, code, &input, time_ms, self.limits, cpu_ms, batch) {
@@ -346,6 +367,7 @@ impl Pool {
                     slow.clear();
                 }
                 slow.insert(key.clone());
+                self.any_slow.store(true, Ordering::Release);
             }
         }
         let (answer, answered) = oneshot::channel();
@@ -365,7 +387,7 @@ impl Pool {
         self.simulate_input(code, batch.input(), batch.time_ms, true).await
     }
 
-    async fn simulate_input(&self, code: &str, input: String, time_ms: i64, batch: bool) -> Simulation {
+    async fn simulate_input(&self, code: &str, input: Input, time_ms: i64, batch: bool) -> Simulation {
         let (answer, answered) = oneshot::channel();
         let job = Job::Simulate { code: code.to_owned(), input, time_ms, batch, answer };
         if let Err(failure) = self.submit(job).await {

@@ -10,10 +10,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rquickjs::context::{EvalOptions, intrinsic};
 use rquickjs::function::Rest;
-use rquickjs::{CaughtError, Coerced, Context, Ctx, FromJs, Function, Object, Persistent, Runtime, Value};
+use rquickjs::{CaughtError, Coerced, Context, Ctx, FromJs, Function, Object, Persistent, Runtime, Value, qjs};
 
 use crate::json::{self, Plain};
-use crate::{Failure, Limits, Returned};
+use crate::{Failure, Input, Limits, Returned};
 
 /// The file name errors point into (`webhook.js:5:3`).
 const FILE: &str = "transformation.js";
@@ -30,10 +30,11 @@ type Intrinsics =
     (intrinsic::Eval, intrinsic::Json, intrinsic::RegExp, intrinsic::MapSet, intrinsic::Date, intrinsic::Promise);
 
 /// Runs first in every context: a `Date` whose clock is the message's time (set before each
-/// call), a seeded `Math.random`, and the one entry point, which holds its own `JSON.parse` and
-/// hands back the webhook the handler returned (its payload is written as JSON by `json.rs`).
+/// call), a seeded `Math.random`, and the one entry point, which calls the handler on the
+/// argument (parsed by [`argument`]) and hands back the webhook it returned (its payload is
+/// written as JSON by `json.rs`).
 const PRELUDE: &str = r#"(() => {
-  const RealDate = Date, parse = JSON.parse;
+  const RealDate = Date;
   let now = 0, seed = 0x2545F491;
   function FixedDate(...args) {
     if (!new.target) return new RealDate(now).toString();
@@ -55,9 +56,8 @@ const PRELUDE: &str = r#"(() => {
     }
     return value;
   };
-  return (handler, input, time, batch) => {
+  return (handler, argument, time, batch) => {
     now = time; seed = (time >>> 0) || 0x2545F491;
-    const argument = parse(input);
     const out = handler(argument);
     // A destination's handler gets {url, variables, events: [{eventType, payload}, …]} and
     // returns the body to send (made a webhook here); an endpoint's gets the webhook and
@@ -88,6 +88,23 @@ pub(crate) struct Sandbox {
     console: Rc<RefCell<Vec<String>>>,
     clock: Clock,
     limits: Limits,
+    /// The names a call reads from what the handler returned, made atoms once (a name given as
+    /// text is hashed and looked up again on every read); released when the sandbox is dropped.
+    names: [qjs::JSAtom; 4],
+}
+
+/// The order of [`Sandbox::names`].
+const NAMES: [&str; 4] = ["cancel", "method", "url", "payload"];
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        self.context.with(|ctx| {
+            for atom in self.names {
+                // SAFETY: each atom was made in this context, once, and is released once.
+                unsafe { qjs::JS_FreeAtom(ctx.as_raw().as_ptr(), atom) }
+            }
+        });
+    }
 }
 
 /// The CPU-time deadline the interrupt handler checks (this thread's CPU clock, nanoseconds;
@@ -200,15 +217,24 @@ impl Sandbox {
             Err(JsError::Memory) => return Err(Failure::MemoryLimit { bytes: limits.memory_bytes }),
         };
         console.borrow_mut().clear();
-        Ok(Self { handler, entry, plain, context, runtime, console, clock, limits })
+        let names = context.with(|ctx| {
+            NAMES.map(|name| {
+                // SAFETY: `name` is `name.len()` bytes of UTF-8; the atom is released in `drop`.
+                unsafe { qjs::JS_NewAtomLen(ctx.as_raw().as_ptr(), name.as_ptr().cast(), name.len() as _) }
+            })
+        });
+        if names.contains(&qjs::JS_ATOM_NULL) {
+            return Err(Failure::MemoryLimit { bytes: limits.memory_bytes });
+        }
+        Ok(Self { handler, entry, plain, context, runtime, console, clock, limits, names })
     }
 
-    /// Calls `handler(JSON.parse(input))` with the clock at `time_ms` and gives back what it
+    /// Calls `handler(input)` (the JSON parsed) with the clock at `time_ms` and gives back what it
     /// returned (`cancel`, read first, then `method`, `url` and the payload as JSON), with what
     /// it wrote to the console. It may take `cpu_ms` of CPU (at most the sandbox's limit).
     pub fn call(
         &self,
-        input: &str,
+        input: &Input,
         time_ms: i64,
         cpu_ms: u64,
         batch: bool,
@@ -220,24 +246,36 @@ impl Sandbox {
             let run = || -> rquickjs::Result<Returned> {
                 let entry = self.entry.clone().restore(&ctx)?;
                 let handler = self.handler.clone().restore(&ctx)?;
-                let mut out: Value = entry.call((handler, input, time_ms as f64, batch))?;
+                let mut out: Value = entry.call((handler, argument(&ctx, input)?, time_ms as f64, batch))?;
                 if let Some(promise) = out.as_promise() {
                     out = promise.finish::<Value>()?;
                 }
                 let out = Object::from_js(&ctx, out)?;
-                if out.get::<_, Coerced<bool>>("cancel")?.0 {
+                let [cancel, method, url, payload] = self.names;
+                let get = |atom: qjs::JSAtom| -> rquickjs::Result<Value> {
+                    // SAFETY: `out` and `atom` are live in `ctx`; the property's value is a new
+                    // reference, given to the `Value` (an exception is left pending for `js_error`).
+                    unsafe {
+                        let value = qjs::JS_GetProperty(ctx.as_raw().as_ptr(), out.as_value().as_raw(), atom);
+                        if qjs::JS_IsException(value) {
+                            return Err(rquickjs::Error::Exception);
+                        }
+                        Ok(Value::from_raw(ctx.clone(), value))
+                    }
+                };
+                if Coerced::<bool>::from_js(&ctx, get(cancel)?)?.0 {
                     return Ok(Returned { method: Ok(None), url: Ok(None), payload: None, cancel: true });
                 }
-                let text = |name: &str| -> rquickjs::Result<Result<Option<String>, String>> {
-                    let value: Value = out.get(name)?;
+                let text = |name: &str, atom| -> rquickjs::Result<Result<Option<String>, String>> {
+                    let value = get(atom)?;
                     Ok(match value.as_string() {
                         Some(text) => Ok(Some(text.to_string()?)),
                         None if value.is_undefined() => Ok(None),
                         None => Err(format!("a {} as {name}: it must be a string", value.type_name())),
                     })
                 };
-                let (method, url) = (text("method")?, text("url")?);
-                let payload: Value = out.get("payload")?;
+                let (method, url) = (text("method", method)?, text("url", url)?);
+                let payload = get(payload)?;
                 let plain =
                     Plain { object: self.plain.0.clone().restore(&ctx)?, array: self.plain.1.clone().restore(&ctx)? };
                 let mut json = String::new();
@@ -268,6 +306,28 @@ impl Sandbox {
             self.runtime.run_gc();
         }
         (result, std::mem::take(&mut *self.console.borrow_mut()))
+    }
+}
+
+/// The handler's argument: `input` read by `json::read`, or (what that leaves to QuickJS) parsed
+/// by QuickJS where it lies (the same parser as `JSON.parse`, which would first need it copied
+/// into a JavaScript string and read back out).
+fn argument<'js>(ctx: &Ctx<'js>, input: &Input) -> rquickjs::Result<Value<'js>> {
+    let json = input.json();
+    if let Some(value) = json::read(ctx, json)? {
+        return Ok(value);
+    }
+    // SAFETY: `JS_ParseJSON` reads `json.len()` bytes from `json`'s start and the NUL that
+    // `input` keeps right after them (it requires that terminator), and returns a value the
+    // caller owns (given to `Value`, which frees it) or the exception marker, left pending in
+    // `ctx` for `js_error` to take.
+    unsafe {
+        let value =
+            qjs::JS_ParseJSON(ctx.as_raw().as_ptr(), json.as_ptr().cast(), json.len() as _, c"<input>".as_ptr());
+        if qjs::JS_IsException(value) {
+            return Err(rquickjs::Error::Exception);
+        }
+        Ok(Value::from_raw(ctx.clone(), value))
     }
 }
 

@@ -106,6 +106,21 @@ async fn an_infinite_loop_or_a_memory_bomb_fails_that_run_only() {
 }
 
 #[tokio::test]
+async fn what_the_fast_reader_leaves_reaches_the_handler_and_the_argument_is_bounded_too() {
+    let pool = Pool::new(LIMITS);
+    let code = "function handler(w) { w.payload.seen = w.payload.s.length; return w; }";
+    // A lone surrogate and nesting past the reader's depth: QuickJS's parser reads them.
+    let deep = format!("{}1{}", "[".repeat(80), "]".repeat(80));
+    let payload = format!(r#"{{"s":"\ud800","d":{deep}}}"#);
+    let shaped = sent(run(&pool, 1, code, &payload).await);
+    assert_eq!(shaped.payload, format!(r#"{{"s":"\ud800","d":{deep},"seen":1}}"#));
+    // A payload larger than the memory limit fails the run as a memory bomb does.
+    let huge = format!(r#"{{"s":"{}"}}"#, "x".repeat(16 << 20));
+    assert_eq!(run(&pool, 1, code, &huge).await, Err(Failure::MemoryLimit { bytes: 8 << 20 }));
+    assert_eq!(sent(run(&pool, 1, code, r#"{"s":"ab"}"#).await).payload, r#"{"s":"ab","seen":2}"#);
+}
+
+#[tokio::test]
 async fn there_is_no_host_to_reach_and_no_state_between_versions() {
     let pool = Pool::new(LIMITS);
     let code = "function handler(w) { w.payload = ['fetch', 'require', 'process', 'std', 'os', 'XMLHttpRequest', \
@@ -135,7 +150,7 @@ async fn a_simulation_keeps_the_console_and_raw_payloads_are_strings() {
 fn the_input_carries_the_payload_verbatim() {
     let variables = BTreeMap::from([("k".to_owned(), "v\"".to_owned())]);
     let input = webhook(r#"{"a":[1,2]}"#, &variables).input();
-    let parsed: serde_json::Value = serde_json::from_str(&input).unwrap();
+    let parsed: serde_json::Value = serde_json::from_str(input.json()).unwrap();
     assert_eq!(parsed["payload"]["a"][1], 2);
     assert_eq!(parsed["variables"]["k"], "v\"");
     assert_eq!(parsed["cancel"], false);
@@ -189,7 +204,7 @@ async fn strings_are_written_byte_for_byte_as_json_stringify_writes_them() {
     // The handler's argument is quoted the same way.
     let variables = BTreeMap::from([("a\"b".to_owned(), "line\nnext\u{1}".to_owned())]);
     let input = Webhook { event_type: "x\\y", ..webhook("{}", &variables) }.input();
-    let parsed: serde_json::Value = serde_json::from_str(&input).unwrap();
+    let parsed: serde_json::Value = serde_json::from_str(input.json()).unwrap();
     assert_eq!(parsed["variables"]["a\"b"], "line\nnext\u{1}");
     assert_eq!(parsed["eventType"], "x\\y");
 }
