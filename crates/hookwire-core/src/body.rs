@@ -66,19 +66,21 @@ impl Chunking {
     }
 }
 
-/// The request body for a message (or one chunk of it) as an endpoint wants it.
-pub fn request_body(
-    payload: &str,
+/// The request body for a message (or one chunk of it) as an endpoint wants it: a payload given
+/// owned that goes as it is is taken, not copied.
+pub fn request_body<'a>(
+    payload: impl Into<std::borrow::Cow<'a, str>>,
     msg_id: &str,
     event_type: &str,
     created_at: Millis,
     envelope: Envelope,
     chunk: Option<(&Chunking, u32)>,
 ) -> String {
+    let payload = payload.into();
     if envelope == Envelope::Raw && chunk.is_none() {
-        return payload.to_owned();
+        return payload.into_owned();
     }
-    let parsed: Value = serde_json::from_str(payload).unwrap_or(Value::Object(Map::new()));
+    let parsed: Value = serde_json::from_str(&payload).unwrap_or(Value::Object(Map::new()));
     let data = match chunk {
         Some((chunking, page)) => chunking.page_body(&parsed, page),
         None => parsed,

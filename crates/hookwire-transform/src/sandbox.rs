@@ -278,7 +278,9 @@ impl Sandbox {
                 let payload = get(payload)?;
                 let plain =
                     Plain { object: self.plain.0.clone().restore(&ctx)?, array: self.plain.1.clone().restore(&ctx)? };
-                let mut json = String::new();
+                // Sized for the argument's own text: a payload grown byte by byte is copied each time it
+                // outgrows its buffer.
+                let mut json = String::with_capacity(input.json().len());
                 let payload = match json::write(&payload, &plain, &mut json) {
                     Some(true) => Some(json),
                     Some(false) => None,

@@ -277,7 +277,11 @@ impl Sender {
         };
         let webhook_id = delivery.webhook_id();
         let json = HeaderValue::from_static("application/json");
-        let (body, content_type) = match (&message.content_type, &shaped) {
+        let method = match shaped.as_ref().map(|s| s.method) {
+            Some(hookwire_transform::Method::Put) => Method::PUT,
+            _ => Method::POST,
+        };
+        let (body, content_type) = match (&message.content_type, shaped) {
             // A raw payload goes out byte for byte with its own content type: no envelope, no
             // pages; reshaped, it stays raw when the handler returned a string.
             (Some(content_type), shaped) => {
@@ -288,15 +292,15 @@ impl Sender {
                     None => (message.payload.clone().unwrap_or_default(), raw()),
                     Some(shaped) => match shaped.text() {
                         Some(text) => (text, raw()),
-                        None => (shaped.payload.clone(), json),
+                        None => (shaped.payload, json),
                     },
                 }
             }
             (None, shaped) => {
                 let chunk = endpoint.chunking.as_ref().zip(delivery.chunk);
                 let payload = match shaped {
-                    Some(shaped) => shaped.payload.as_str(),
-                    None => message.payload.as_deref().unwrap_or("{}"),
+                    Some(shaped) => std::borrow::Cow::Owned(shaped.payload),
+                    None => std::borrow::Cow::Borrowed(message.payload.as_deref().unwrap_or("{}")),
                 };
                 let body = request_body(
                     payload,
@@ -308,10 +312,6 @@ impl Sender {
                 );
                 (body, json)
             }
-        };
-        let method = match shaped.as_ref().map(|s| s.method) {
-            Some(hookwire_transform::Method::Put) => Method::PUT,
-            _ => Method::POST,
         };
         let timestamp = now / 1_000;
         let signatures = signature_headers(
