@@ -184,7 +184,16 @@ pub(crate) fn read<'js>(ctx: &Ctx<'js>, text: &str) -> rquickjs::Result<Option<V
     let value = match reader.value(0) {
         Ok(value) => value,
         Err(Unread::ByQuickJs) => return Ok(None),
-        Err(Unread::Exception) => return Err(rquickjs::Error::Exception),
+        Err(Unread::Exception) => {
+            // SAFETY: `ctx` is live. QuickJS fails to make an atom without throwing when its
+            // atom table cannot grow: that is running out of memory too.
+            unsafe {
+                if !qjs::JS_HasException(ctx.as_raw().as_ptr()) {
+                    qjs::JS_ThrowOutOfMemory(ctx.as_raw().as_ptr());
+                }
+            }
+            return Err(rquickjs::Error::Exception);
+        }
     };
     reader.space();
     if reader.at != text.len() {
@@ -283,8 +292,8 @@ impl Reader<'_> {
         Ok(Owned { ctx: self.ctx, value })
     }
 
-    /// A number as `JSON.parse` reads it: JSON's grammar exactly, an integer tagged as one when
-    /// it fits (as QuickJS tags them), `-0` a float.
+    /// A number as `JSON.parse` reads it: JSON's grammar exactly, the value rounded as `strtod`
+    /// rounds it (`JS_NewFloat64` tags an integral one as an integer, `-0` as a float).
     fn number(&mut self) -> Result<Owned, Unread> {
         let bytes = self.text.as_bytes();
         let start = self.at;
@@ -300,13 +309,11 @@ impl Reader<'_> {
         if whole == 0 || (whole > 1 && bytes[at - whole] == b'0') {
             return Err(Unread::ByQuickJs);
         }
-        let mut integer = true;
         if bytes.get(at) == Some(&b'.') {
             at += 1;
             if digits(&mut at) == 0 {
                 return Err(Unread::ByQuickJs);
             }
-            integer = false;
         }
         if let Some(b'e' | b'E') = bytes.get(at) {
             at += 1;
@@ -316,15 +323,9 @@ impl Reader<'_> {
             if digits(&mut at) == 0 {
                 return Err(Unread::ByQuickJs);
             }
-            integer = false;
         }
         self.at = at;
-        let text = &self.text[start..at];
-        if integer && whole <= 9 && text != "-0" {
-            let n: i32 = text.parse().map_err(|_| Unread::ByQuickJs)?;
-            return Ok(Owned { ctx: self.ctx, value: qjs::JS_MKVAL(qjs::JS_TAG_INT, n) });
-        }
-        let n: f64 = text.parse().map_err(|_| Unread::ByQuickJs)?;
+        let n: f64 = self.text[start..at].parse().map_err(|_| Unread::ByQuickJs)?;
         Ok(Owned { ctx: self.ctx, value: qjs::JS_NewFloat64(n) })
     }
 
@@ -382,6 +383,28 @@ impl Reader<'_> {
         }
     }
 
+    /// The atom of a key (the caller frees it). `JS_NewAtomLen` looks its bytes up among the
+    /// atoms as they are, and an atom of Latin-1 text (`"Ã©"`, bytes C3 A9) has the same bytes as
+    /// a different key's UTF-8 (`"é"`): only an ASCII key is looked up that way; any other is
+    /// made a string (decoded) first, as `JSON.parse` makes every key.
+    fn atom(&self, key: &Text) -> Result<qjs::JSAtom, Unread> {
+        let key = self.text_of(key);
+        // SAFETY: `key` is UTF-8 of `key.len()` bytes; the string made of a non-ASCII key is
+        // owned until the atom is made of it.
+        let atom = unsafe {
+            if key.is_ascii() {
+                qjs::JS_NewAtomLen(self.ctx, key.as_ptr().cast(), key.len() as _)
+            } else {
+                let text = self.own(qjs::JS_NewStringLen(self.ctx, key.as_ptr().cast(), key.len() as _))?;
+                qjs::JS_ValueToAtom(self.ctx, text.value)
+            }
+        };
+        if atom == qjs::JS_ATOM_NULL {
+            return Err(Unread::Exception);
+        }
+        Ok(atom)
+    }
+
     fn text_of(&self, text: &Text) -> &str {
         match *text {
             Text::At(start, end) => &self.text[start..end],
@@ -407,12 +430,7 @@ impl Reader<'_> {
                 return Err(Unread::ByQuickJs);
             }
             let key = self.string()?;
-            let key = self.text_of(&key);
-            // SAFETY: `key` is UTF-8 of `key.len()` bytes; the atom is freed below.
-            let atom = unsafe { qjs::JS_NewAtomLen(self.ctx, key.as_ptr().cast(), key.len() as _) };
-            if atom == qjs::JS_ATOM_NULL {
-                return Err(Unread::Exception);
-            }
+            let atom = self.atom(&key)?;
             self.space();
             let item = if self.peek() == Some(b':') {
                 self.at += 1;
@@ -563,6 +581,8 @@ mod tests {
             r#""\"\\\/\b\f\n\r\t\u0041\u00e9\u2028\ud83d\ude00\u0000""#,
             "\"café ☃ 😀 and some text after it\"",
             r#"{"k\"ey":1,"\u00e9":2,"a\\b":3}"#,
+            // Latin-1 text whose bytes are another key's UTF-8 ("Ã©" and "é": C3 A9).
+            r#"{"Ã©":1,"é":2,"\u00c3\u00a9":3}"#,
             "[true,false,null,[true],{\"t\":false}]",
             "\"12345678\\\"\"",
             "\"1234567\\\\\"",
@@ -577,6 +597,36 @@ mod tests {
                 let theirs: Value = ctx.json_parse(case).unwrap();
                 assert!(same.call::<_, bool>((ours, theirs)).unwrap(), "{case}");
             }
+        });
+    }
+
+    /// QuickJS running out of memory part way through, at each of many points (a key's atom, a
+    /// string, an object, an array, a property): everything made so far is freed, and the
+    /// exception is pending (as `js_error` expects).
+    #[test]
+    fn read_frees_what_it_made_when_memory_runs_out() {
+        let runtime = Runtime::new().unwrap();
+        let context = Context::full(&runtime).unwrap();
+        let items: Vec<String> =
+            (0..2_000).map(|n| format!(r#"{{"key{n}":["{}",{n}],"é{n}":{{}}}}"#, "v".repeat(24))).collect();
+        let payload = format!("[{}]", items.join(","));
+        runtime.run_gc();
+        let before = runtime.memory_usage();
+        let counts = |usage: &rquickjs::qjs::JSMemoryUsage| (usage.obj_count, usage.atom_count, usage.str_count);
+        for step in 0..400 {
+            runtime.set_memory_limit(before.malloc_size as usize + (32 << 10) + step * 53);
+            context.with(|ctx| {
+                assert!(matches!(read(&ctx, &payload), Err(rquickjs::Error::Exception)), "step {step}");
+                assert!(!ctx.catch().is_undefined(), "an exception is pending (step {step})");
+            });
+            runtime.set_memory_limit(1 << 30);
+            runtime.run_gc();
+            assert_eq!(counts(&runtime.memory_usage()), counts(&before), "step {step}");
+        }
+        // The same payload, with room: it is all there.
+        context.with(|ctx| {
+            let value = read(&ctx, &payload).unwrap().unwrap();
+            assert_eq!(value.as_array().unwrap().len(), 2_000);
         });
     }
 

@@ -189,20 +189,26 @@ impl Batch<'_> {
     }
 }
 
-/// A handler's argument as JSON text, followed by the NUL QuickJS's parser stops at: it is parsed
-/// where it lies, never first made a JavaScript string (which `JSON.parse` would read back).
-/// Always ends with that NUL (only [`Input::new`] makes one).
-pub(crate) struct Input(String);
+pub(crate) use input::Input;
 
-impl Input {
-    fn new(mut json: String) -> Self {
-        json.push('\0');
-        Self(json)
-    }
+/// In a module of its own so that nothing else can make an [`Input`] without its NUL (the parser
+/// reads up to it: `sandbox.rs`, `argument`).
+mod input {
+    /// A handler's argument as JSON text, followed by the NUL QuickJS's parser stops at: it is
+    /// parsed where it lies, never first made a JavaScript string (which `JSON.parse` would read
+    /// back). Always ends with that NUL (only [`Input::new`] makes one).
+    pub(crate) struct Input(String);
 
-    /// The JSON text, without its NUL.
-    pub(crate) fn json(&self) -> &str {
-        &self.0[..self.0.len() - 1]
+    impl Input {
+        pub(crate) fn new(mut json: String) -> Self {
+            json.push('\0');
+            Self(json)
+        }
+
+        /// The JSON text, without its NUL.
+        pub(crate) fn json(&self) -> &str {
+            &self.0[..self.0.len() - 1]
+        }
     }
 }
 

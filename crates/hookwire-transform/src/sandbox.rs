@@ -224,6 +224,13 @@ impl Sandbox {
             })
         });
         if names.contains(&qjs::JS_ATOM_NULL) {
+            context.with(|ctx| {
+                for atom in names.into_iter().filter(|atom| *atom != qjs::JS_ATOM_NULL) {
+                    // SAFETY: made just above in this context, released once.
+                    unsafe { qjs::JS_FreeAtom(ctx.as_raw().as_ptr(), atom) }
+                }
+                let _ = ctx.catch();
+            });
             return Err(Failure::MemoryLimit { bytes: limits.memory_bytes });
         }
         Ok(Self { handler, entry, plain, context, runtime, console, clock, limits, names })

@@ -109,11 +109,13 @@ async fn an_infinite_loop_or_a_memory_bomb_fails_that_run_only() {
 async fn what_the_fast_reader_leaves_reaches_the_handler_and_the_argument_is_bounded_too() {
     let pool = Pool::new(LIMITS);
     let code = "function handler(w) { w.payload.seen = w.payload.s.length; return w; }";
-    // A lone surrogate and nesting past the reader's depth: QuickJS's parser reads them.
+    // A lone surrogate, and (on its own) nesting past the reader's depth: QuickJS's parser reads
+    // them.
+    let shaped = sent(run(&pool, 1, code, r#"{"s":"\ud800"}"#).await);
+    assert_eq!(shaped.payload, r#"{"s":"\ud800","seen":1}"#);
     let deep = format!("{}1{}", "[".repeat(80), "]".repeat(80));
-    let payload = format!(r#"{{"s":"\ud800","d":{deep}}}"#);
-    let shaped = sent(run(&pool, 1, code, &payload).await);
-    assert_eq!(shaped.payload, format!(r#"{{"s":"\ud800","d":{deep},"seen":1}}"#));
+    let shaped = sent(run(&pool, 1, code, &format!(r#"{{"s":"abc","d":{deep}}}"#)).await);
+    assert_eq!(shaped.payload, format!(r#"{{"s":"abc","d":{deep},"seen":3}}"#));
     // A payload larger than the memory limit fails the run as a memory bomb does.
     let huge = format!(r#"{{"s":"{}"}}"#, "x".repeat(16 << 20));
     assert_eq!(run(&pool, 1, code, &huge).await, Err(Failure::MemoryLimit { bytes: 8 << 20 }));

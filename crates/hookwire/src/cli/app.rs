@@ -19,7 +19,7 @@ const DETAIL: &[Column] = &[
 
 #[derive(Subcommand, Debug)]
 pub enum AppCommand {
-    /// List applications, newest first.
+    /// List applications, oldest first.
     List {
         #[command(flatten)]
         page: PageArgs,

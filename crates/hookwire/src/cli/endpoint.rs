@@ -158,7 +158,7 @@ impl Fields {
 
 #[derive(Subcommand, Debug)]
 pub enum EndpointCommand {
-    /// List an application's endpoints, oldest first.
+    /// List an application's endpoints, newest first.
     List {
         /// Application id or uid.
         app: String,
