@@ -171,8 +171,16 @@ pub struct PartitionsMaintained {
 
 #[async_trait]
 pub trait DeliveryStore: Send + Sync {
-    /// Leases up to `limit` due, unleased deliveries until `lease_until`.
-    async fn claim_due(&self, now: Millis, lease_until: Millis, limit: usize) -> StoreResult<Vec<ClaimedDelivery>>;
+    /// Leases up to `limit` due, unleased deliveries until `lease_until`, none to an endpoint in
+    /// `skip` (those whose queue in this process is full: claiming more of theirs would only
+    /// give it back).
+    async fn claim_due(
+        &self,
+        now: Millis,
+        lease_until: Millis,
+        limit: usize,
+        skip: &[EndpointId],
+    ) -> StoreResult<Vec<ClaimedDelivery>>;
     /// Records attempts and moves their deliveries on, releasing their leases, in one write;
     /// answers each in order with since when its endpoint has failed without a success (`None`
     /// after a success), as of the end of the batch.
@@ -192,8 +200,8 @@ pub trait DeliveryStore: Send + Sync {
     /// node's leases, and the node leaves the registry: called after shutdown.
     async fn release_leases(&self) -> StoreResult<u64>;
     /// The earliest `next_attempt_at` among pending deliveries that are unleased (or whose
-    /// lease lapsed by `now`): when the poller next has work.
-    async fn next_due_at(&self, now: Millis) -> StoreResult<Option<Millis>>;
+    /// lease lapsed by `now`), to endpoints not in `skip`: when the poller next has work.
+    async fn next_due_at(&self, now: Millis, skip: &[EndpointId]) -> StoreResult<Option<Millis>>;
     /// How many pending deliveries are due by `now`, scheduled later, and parked (for metrics).
     async fn queue_depth(&self, now: Millis) -> StoreResult<QueueDepth>;
     /// Moves deliveries on without an attempt, in one write; a release whose lease is no longer

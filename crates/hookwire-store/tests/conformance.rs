@@ -52,6 +52,7 @@ conformance!(
     uniqueness_rules_are_conflicts,
     idempotency_key_returns_the_first_message_and_adds_no_deliveries,
     leased_deliveries_are_not_claimed_until_the_lease_lapses_or_is_released,
+    claims_skip_the_endpoints_they_are_told_to,
     parked_deliveries_wait_for_release_and_are_never_leased,
     recording_an_attempt_moves_the_delivery_on,
     concurrent_writers_are_all_committed,
@@ -236,14 +237,37 @@ async fn leased_deliveries_are_not_claimed_until_the_lease_lapses_or_is_released
     let leased =
         Accept { leased_until: Some(NOW + 60_000), ..accept(m.clone(), vec![delivery(&m, f.endpoint.id)], None) };
     f.store.accept_message(leased).await.unwrap();
-    assert!(f.store.claim_due(NOW, NOW + 60_000, 10).await.unwrap().is_empty());
-    assert_eq!(f.store.next_due_at(NOW).await.unwrap(), None);
-    let claimed = f.store.claim_due(NOW + 60_000, NOW + 120_000, 10).await.unwrap();
+    assert!(f.store.claim_due(NOW, NOW + 60_000, 10, &[]).await.unwrap().is_empty());
+    assert_eq!(f.store.next_due_at(NOW, &[]).await.unwrap(), None);
+    let claimed = f.store.claim_due(NOW + 60_000, NOW + 120_000, 10, &[]).await.unwrap();
     assert_eq!(claimed.len(), 1, "a lapsed lease is claimable");
     assert_eq!(claimed[0].endpoint.as_ref().unwrap().id, f.endpoint.id);
-    assert!(f.store.claim_due(NOW + 60_000, NOW + 120_000, 10).await.unwrap().is_empty(), "claimed once");
+    assert!(f.store.claim_due(NOW + 60_000, NOW + 120_000, 10, &[]).await.unwrap().is_empty(), "claimed once");
     assert_eq!(f.store.release_leases().await.unwrap(), 1);
-    assert_eq!(f.store.claim_due(NOW, NOW + 1, 10).await.unwrap().len(), 1);
+    assert_eq!(f.store.claim_due(NOW, NOW + 1, 10, &[]).await.unwrap().len(), 1);
+}
+
+/// The poller skips endpoints whose queue in memory is full: their due work stays in the store,
+/// unclaimed, and is not reported as due.
+async fn claims_skip_the_endpoints_they_are_told_to(backend: Backend) {
+    let f = fixture(backend).await;
+    let other = endpoint(f.app.id);
+    f.store.create_endpoint(other.clone()).await.unwrap();
+    for (endpoint, due) in [(f.endpoint.id, NOW), (other.id, NOW + 1_000)] {
+        let m = message(f.app.id, None);
+        let mut d = delivery(&m, endpoint);
+        d.next_attempt_at = Some(due);
+        f.store.accept_message(accept(m.clone(), vec![d], None)).await.unwrap();
+    }
+    let later = NOW + 2_000;
+    assert_eq!(f.store.next_due_at(later, &[f.endpoint.id]).await.unwrap(), Some(NOW + 1_000));
+    assert_eq!(f.store.next_due_at(later, &[f.endpoint.id, other.id]).await.unwrap(), None);
+    assert!(f.store.claim_due(later, later + 60_000, 10, &[f.endpoint.id, other.id]).await.unwrap().is_empty());
+    let claimed = f.store.claim_due(later, later + 60_000, 10, &[f.endpoint.id]).await.unwrap();
+    assert_eq!(claimed.iter().map(|c| c.delivery.endpoint_id).collect::<Vec<_>>(), [other.id]);
+    assert_eq!(f.store.next_due_at(later, &[]).await.unwrap(), Some(NOW), "the skipped one is still due");
+    let claimed = f.store.claim_due(later, later + 60_000, 10, &[]).await.unwrap();
+    assert_eq!(claimed.iter().map(|c| c.delivery.endpoint_id).collect::<Vec<_>>(), [f.endpoint.id]);
 }
 
 fn task(app: AppId, endpoint: EndpointId, kind: TaskKind) -> Task {
@@ -400,7 +424,7 @@ async fn a_release_moves_a_delivery_only_under_the_lease_it_was_taken_with(backe
         .await
         .unwrap();
     // The lease lapses and the delivery is claimed again, under a newer lease.
-    let claimed = f.store.claim_due(first_lease, first_lease + 60_000, 10).await.unwrap();
+    let claimed = f.store.claim_due(first_lease, first_lease + 60_000, 10, &[]).await.unwrap();
     assert_eq!(claimed.len(), 1);
     let defer = |leased_until| hookwire_store::Release {
         delivery: d.id,
@@ -409,10 +433,10 @@ async fn a_release_moves_a_delivery_only_under_the_lease_it_was_taken_with(backe
     };
     // The copy taken under the first lease cannot move it: the newer claim holds.
     assert_eq!(f.store.release_deliveries(vec![defer(first_lease)], first_lease).await.unwrap(), 0);
-    assert_eq!(f.store.next_due_at(first_lease + 1).await.unwrap(), None, "still leased to the newer claim");
+    assert_eq!(f.store.next_due_at(first_lease + 1, &[]).await.unwrap(), None, "still leased to the newer claim");
     // The holder of the newer lease can.
     assert_eq!(f.store.release_deliveries(vec![defer(first_lease + 60_000)], first_lease).await.unwrap(), 1);
-    assert_eq!(f.store.next_due_at(first_lease + 1).await.unwrap(), Some(NOW + 999_000), "unleased, due later");
+    assert_eq!(f.store.next_due_at(first_lease + 1, &[]).await.unwrap(), Some(NOW + 999_000), "unleased, due later");
 }
 
 async fn tokens_are_kept_by_hash_expired_by_application_and_purged(backend: Backend) {
@@ -460,10 +484,10 @@ async fn parked_deliveries_wait_for_release_and_are_never_leased(backend: Backen
     let parked = Delivery { next_attempt_at: None, ..delivery(&m, f.endpoint.id) };
     let leased = Accept { leased_until: Some(NOW + 60_000), ..accept(m.clone(), vec![parked], None) };
     f.store.accept_message(leased).await.unwrap();
-    assert_eq!(f.store.next_due_at(NOW).await.unwrap(), None, "parked work is not due");
-    assert!(f.store.claim_due(NOW + 120_000, NOW + 180_000, 10).await.unwrap().is_empty());
+    assert_eq!(f.store.next_due_at(NOW, &[]).await.unwrap(), None, "parked work is not due");
+    assert!(f.store.claim_due(NOW + 120_000, NOW + 180_000, 10, &[]).await.unwrap().is_empty());
     assert_eq!(f.store.release_parked(f.endpoint.id, NOW).await.unwrap(), 1);
-    let claimed = f.store.claim_due(NOW, NOW + 1_000, 10).await.unwrap();
+    let claimed = f.store.claim_due(NOW, NOW + 1_000, 10, &[]).await.unwrap();
     assert_eq!(claimed.len(), 1, "released deliveries are due at once, not behind a stale lease");
 }
 
@@ -472,7 +496,7 @@ async fn recording_an_attempt_moves_the_delivery_on(backend: Backend) {
     let m = message(f.app.id, None);
     let d = delivery(&m, f.endpoint.id);
     f.store.accept_message(accept(m.clone(), vec![d.clone()], None)).await.unwrap();
-    let claimed = f.store.claim_due(NOW, NOW + 1_000, 10).await.unwrap();
+    let claimed = f.store.claim_due(NOW, NOW + 1_000, 10, &[]).await.unwrap();
     assert_eq!(claimed.len(), 1);
     let attempt = Attempt {
         error_kind: Some(hookwire_core::model::ErrorKind::Status),
@@ -481,9 +505,9 @@ async fn recording_an_attempt_moves_the_delivery_on(backend: Backend) {
     };
     let update = DeliveryUpdate { status: Status::Pending, attempts: 1, next_attempt_at: Some(NOW + 5_000) };
     f.store.record_attempt(attempt.clone(), update).await.unwrap();
-    assert_eq!(f.store.next_due_at(NOW).await.unwrap(), Some(NOW + 5_000));
-    assert!(f.store.claim_due(NOW + 4_999, NOW + 9_999, 10).await.unwrap().is_empty());
-    assert_eq!(f.store.claim_due(NOW + 5_000, NOW + 9_999, 10).await.unwrap()[0].delivery.attempts, 1);
+    assert_eq!(f.store.next_due_at(NOW, &[]).await.unwrap(), Some(NOW + 5_000));
+    assert!(f.store.claim_due(NOW + 4_999, NOW + 9_999, 10, &[]).await.unwrap().is_empty());
+    assert_eq!(f.store.claim_due(NOW + 5_000, NOW + 9_999, 10, &[]).await.unwrap()[0].delivery.attempts, 1);
     let page = Page { limit: 10, iterator: None, descending: true };
     let filter = AttemptFilter {
         matching: MessageMatch::default(),
@@ -671,7 +695,7 @@ async fn endpoints_loaded_for_use_carry_their_applications_rate(backend: Backend
     assert_eq!((one.app_throttle_rate, one.send_rate()), (Some(7), Some(7)));
     let m = message(f.app.id, None);
     f.store.accept_message(accept(m.clone(), vec![delivery(&m, f.endpoint.id)], None)).await.unwrap();
-    let claimed = f.store.claim_due(NOW, NOW + 1_000, 10).await.unwrap();
+    let claimed = f.store.claim_due(NOW, NOW + 1_000, 10, &[]).await.unwrap();
     assert_eq!(claimed[0].endpoint.as_ref().unwrap().app_throttle_rate, Some(7));
     f.store.update_endpoint(Endpoint { throttle_rate: Some(2), ..one }).await.unwrap();
     let stored = f.store.app_endpoints(f.app.id).await.unwrap();
@@ -928,7 +952,7 @@ async fn a_claim_reads_each_message_once_for_all_its_deliveries(backend: Backend
     let m = message(f.app.id, None);
     let deliveries = vec![delivery(&m, f.endpoint.id), delivery(&m, f.endpoint.id), delivery(&m, f.endpoint.id)];
     f.store.accept_message(accept(m.clone(), deliveries, None)).await.unwrap();
-    let claimed = f.store.claim_due(NOW, NOW + 1_000, 10).await.unwrap();
+    let claimed = f.store.claim_due(NOW, NOW + 1_000, 10, &[]).await.unwrap();
     assert_eq!(claimed.len(), 3);
     assert_eq!(claimed[0].message.id, m.id);
     assert!(claimed.iter().all(|c| Arc::ptr_eq(&c.message, &claimed[0].message)), "one copy of the payload");
@@ -963,7 +987,7 @@ async fn postgres_nodes_never_claim_the_same_delivery() {
     let claim_all = |store: PgStore| async move {
         let mut ids = Vec::new();
         loop {
-            let batch = store.claim_due(NOW, NOW + 60_000, 7).await.unwrap();
+            let batch = store.claim_due(NOW, NOW + 60_000, 7, &[]).await.unwrap();
             if batch.is_empty() {
                 return ids;
             }
@@ -987,14 +1011,14 @@ async fn postgres_a_dead_nodes_leases_are_taken_over_and_a_live_nodes_are_not() 
     let leased =
         Accept { leased_until: Some(NOW + 600_000), ..accept(m.clone(), vec![delivery(&m, endpoint.id)], None) };
     a.accept_message(leased).await.unwrap();
-    assert!(b.claim_due(NOW, NOW + 60_000, 10).await.unwrap().is_empty(), "node a is alive: its lease holds");
-    assert_eq!(b.next_due_at(NOW).await.unwrap(), None);
+    assert!(b.claim_due(NOW, NOW + 60_000, 10, &[]).await.unwrap().is_empty(), "node a is alive: its lease holds");
+    assert_eq!(b.next_due_at(NOW, &[]).await.unwrap(), None);
     // Node a dies without a word: its heartbeat stops and ages past the TTL.
     let a_id = a.node_id().to_owned();
     drop(a);
     age_heartbeat(&b, &a_id).await;
-    assert_eq!(b.next_due_at(NOW).await.unwrap(), Some(NOW));
-    let claimed = b.claim_due(NOW, NOW + 60_000, 10).await.unwrap();
+    assert_eq!(b.next_due_at(NOW, &[]).await.unwrap(), Some(NOW));
+    let claimed = b.claim_due(NOW, NOW + 60_000, 10, &[]).await.unwrap();
     assert_eq!(claimed.len(), 1, "a dead node's lease lapses");
     assert_eq!(claimed[0].delivery.msg_id, m.id);
 }
@@ -1040,7 +1064,7 @@ async fn postgres_release_hands_work_to_peers_and_announces_it() {
     a.accept_message(leased).await.unwrap();
     assert_eq!(a.release_leases().await.unwrap(), 1);
     tokio::time::timeout(std::time::Duration::from_secs(5), announced.notified()).await.expect("peer was told");
-    assert_eq!(b.claim_due(NOW, NOW + 60_000, 10).await.unwrap().len(), 1);
+    assert_eq!(b.claim_due(NOW, NOW + 60_000, 10, &[]).await.unwrap().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1075,9 +1099,9 @@ async fn postgres_throttle_slots_and_pauses_are_shared_by_every_node() {
     let m = message(app.id, None);
     a.accept_message(accept(m.clone(), vec![delivery(&m, endpoint.id)], None)).await.unwrap();
     b.shared_flow().unwrap().pause_endpoint(endpoint.id, NOW + 30_000).await.unwrap();
-    assert!(a.claim_due(NOW, NOW + 60_000, 10).await.unwrap().is_empty(), "paused by the other node");
-    assert_eq!(a.next_due_at(NOW).await.unwrap(), None, "a paused endpoint's work is not due");
-    assert_eq!(a.claim_due(NOW + 30_000, NOW + 90_000, 10).await.unwrap().len(), 1, "due again after the pause");
+    assert!(a.claim_due(NOW, NOW + 60_000, 10, &[]).await.unwrap().is_empty(), "paused by the other node");
+    assert_eq!(a.next_due_at(NOW, &[]).await.unwrap(), None, "a paused endpoint's work is not due");
+    assert_eq!(a.claim_due(NOW + 30_000, NOW + 90_000, 10, &[]).await.unwrap().len(), 1, "due again after the pause");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1177,10 +1201,10 @@ async fn postgres_a_node_taken_for_dead_cannot_undo_a_peers_claim() {
     let m = message(app.id, None);
     let d = delivery(&m, endpoint.id);
     a.accept_message(accept(m.clone(), vec![d.clone()], None)).await.unwrap();
-    assert_eq!(a.claim_due(NOW, NOW + 600_000, 10).await.unwrap().len(), 1);
+    assert_eq!(a.claim_due(NOW, NOW + 600_000, 10, &[]).await.unwrap().len(), 1);
     // Node a stalls past the TTL; b takes the delivery over.
     age_heartbeat(&b, a.node_id()).await;
-    assert_eq!(b.claim_due(NOW, NOW + 600_000, 10).await.unwrap().len(), 1);
+    assert_eq!(b.claim_due(NOW, NOW + 600_000, 10, &[]).await.unwrap().len(), 1);
     // Then a wakes and records its attempt: the attempt is logged, b's claim stands.
     let failed = Attempt {
         app_id: app.id,
@@ -1190,7 +1214,7 @@ async fn postgres_a_node_taken_for_dead_cannot_undo_a_peers_claim() {
     };
     let update = DeliveryUpdate { status: Status::Pending, attempts: 1, next_attempt_at: Some(NOW) };
     a.record_attempt(failed, update).await.unwrap();
-    assert!(b.claim_due(NOW, NOW + 600_000, 10).await.unwrap().is_empty(), "b still holds it");
+    assert!(b.claim_due(NOW, NOW + 600_000, 10, &[]).await.unwrap().is_empty(), "b still holds it");
     let filter = AttemptFilter {
         matching: MessageMatch::default(),
         scope: AttemptScope::Message(m.id),

@@ -140,7 +140,7 @@ async fn postgres_a_week_past_retention_is_dropped_whole_once_no_payload_is_left
         ..delivery(&m, endpoint.id)
     };
     store.insert_deliveries(vec![resent.clone()], None).await.unwrap();
-    let claimed = store.claim_due(now(), now() + 60_000, 10).await.unwrap();
+    let claimed = store.claim_due(now(), now() + 60_000, 10, &[]).await.unwrap();
     assert_eq!(claimed.len(), 1);
     let attempt = record(&store, &d, Status::Success).await;
     let week = partition_of(&client, "messages", &m.id.to_string()).await.unwrap();
@@ -168,13 +168,13 @@ async fn postgres_a_week_past_retention_is_dropped_whole_once_no_payload_is_left
     assert!(store.purge_expired(later, later, 100).await.unwrap() >= 2);
     let waits = store.maintain_partitions(later, later - 7 * DAY_MS).await.unwrap();
     assert!(waits.kept.contains(&suffix), "{waits:?}");
-    let claimed = store.claim_due(later, later + 60_000, 10).await.unwrap();
+    let claimed = store.claim_due(later, later + 60_000, 10, &[]).await.unwrap();
     assert_eq!(claimed.iter().map(|c| c.delivery.id).collect::<Vec<_>>(), vec![waiting_delivery.id]);
     record(&store, &waiting_delivery, Status::Fail).await;
     // Nothing waits in the week's own partition now, but the resend of its message still does.
     let resend_waits = store.maintain_partitions(later, later - 7 * DAY_MS).await.unwrap();
     assert!(resend_waits.kept.contains(&suffix), "{resend_waits:?}");
-    let claimed = store.claim_due(later + 2 * DAY_MS, later + 3 * DAY_MS, 10).await.unwrap();
+    let claimed = store.claim_due(later + 2 * DAY_MS, later + 3 * DAY_MS, 10, &[]).await.unwrap();
     assert_eq!(claimed.iter().map(|c| c.delivery.id).collect::<Vec<_>>(), vec![resent.id]);
     record(&store, &resent, Status::Fail).await;
 
@@ -271,7 +271,7 @@ async fn postgres_an_unpartitioned_database_is_partitioned_in_place() {
     assert_eq!(found.payload.as_deref(), Some("{\"n\":7}"));
     assert_eq!(store.get_message_by_event_id(app.id, "order-7").await.unwrap().unwrap().id, old.id);
     assert_eq!(store.list_attempts(app.id, &attempts_of(old.id)).await.unwrap().len(), 1);
-    let claimed = store.claim_due(now() + 1_000, now() + 60_000, 10).await.unwrap();
+    let claimed = store.claim_due(now() + 1_000, now() + 60_000, 10, &[]).await.unwrap();
     assert_eq!(claimed.iter().map(|c| c.delivery.id.to_string()).collect::<Vec<_>>(), vec![delivery_id]);
     // eventIds stay unique across old and new partitions.
     let twin = message(app.id, "order-7", now() + DAY_MS);
@@ -334,7 +334,8 @@ async fn postgres_weeks_are_created_and_dropped_while_another_node_accepts() {
                 writer.accept_message(accept(m.clone(), vec![d])).await.expect("every accept succeeds meanwhile");
                 accepted.push(m.id);
                 // And records attempts, whose statement locks attempts and deliveries, as a drop does.
-                for claimed in writer.claim_due(now(), now() + 60_000, 10).await.expect("claims succeed meanwhile") {
+                for claimed in writer.claim_due(now(), now() + 60_000, 10, &[]).await.expect("claims succeed meanwhile")
+                {
                     record(&writer, &claimed.delivery, Status::Success).await;
                 }
             }

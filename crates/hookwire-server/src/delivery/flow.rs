@@ -19,7 +19,7 @@ use hookwire_core::EndpointId;
 use hookwire_core::model::{Endpoint, Status};
 use hookwire_core::time_fmt::Millis;
 use hookwire_store::Store;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use super::Job;
@@ -32,6 +32,11 @@ pub const ENDPOINT_IN_FLIGHT_MAX: usize = 32;
 /// enough that a burst to a healthy endpoint stays in memory (going back to the store costs a
 /// write now and a claim later).
 pub const ENDPOINT_QUEUE_MAX: usize = 4_096;
+/// An endpoint with this many jobs queued is skipped by the poller's claims (`skipped`): claimed,
+/// its due work would only overflow the queue and go back to the store, to be claimed and given
+/// back again every `OVERFLOW_DEFER_MS` while the endpoint is slower than its backlog. Once the
+/// queue is down to half of it, the poller is woken to claim that endpoint's work again.
+pub const ENDPOINT_QUEUE_SKIP_AT: usize = ENDPOINT_QUEUE_MAX / 2;
 /// Jobs waiting in memory across all endpoints: many slow endpoints cannot grow memory.
 pub const QUEUED_TOTAL_MAX: usize = 16_384;
 /// When an endpoint's queue is full, its overflow is due again this much later.
@@ -148,6 +153,8 @@ pub struct FlowControl {
     /// Where jobs given back without an attempt go (the recorder writes them in batches).
     records: mpsc::Sender<Record>,
     clock: SharedClock,
+    /// The poller's wake-up: an endpoint it skipped has room again.
+    poller: Arc<Notify>,
 }
 
 /// One of an endpoint's in-flight slots, held by a running attempt. Finishing it hands the slot
@@ -227,12 +234,29 @@ impl FlowControl {
     /// Flow control over no shared store (the engine's own tests).
     #[cfg(test)]
     pub(super) fn alone(records: mpsc::Sender<Record>, clock: SharedClock) -> Self {
-        Self { gates: Mutex::default(), shared: None, records, clock }
+        Self { gates: Mutex::default(), shared: None, records, clock, poller: Arc::default() }
     }
 
-    pub(super) fn new(store: Arc<dyn Store>, records: mpsc::Sender<Record>, clock: SharedClock) -> Self {
+    pub(super) fn new(
+        store: Arc<dyn Store>,
+        records: mpsc::Sender<Record>,
+        clock: SharedClock,
+        poller: Arc<Notify>,
+    ) -> Self {
         let shared = store.shared_flow().is_some().then_some(store);
-        Self { gates: Mutex::default(), shared, records, clock }
+        Self { gates: Mutex::default(), shared, records, clock, poller }
+    }
+
+    /// The endpoints whose queue is at `ENDPOINT_QUEUE_SKIP_AT` or more: the poller claims none
+    /// of their work.
+    pub(super) fn skipped(&self) -> Vec<EndpointId> {
+        let gates = self.gates.lock().expect("flow gates poisoned");
+        gates
+            .by_endpoint
+            .iter()
+            .filter(|(_, gate)| gate.queue.len() >= ENDPOINT_QUEUE_SKIP_AT)
+            .map(|(id, _)| *id)
+            .collect()
     }
 
     /// Hands `record` to the recorder as the engine does (its own tests).
@@ -369,6 +393,10 @@ impl FlowControl {
         }
         let next = gate.queue.pop_front().map(|job| {
             *queued -= 1;
+            if gate.queue.len() == ENDPOINT_QUEUE_SKIP_AT / 2 {
+                // Skipped by the poller (or about to be): room for its work again.
+                self.poller.notify_one();
+            }
             gate.claim_probe();
             let not_before = gate.take_slot(&job.endpoint, now);
             (job, not_before)
@@ -436,6 +464,8 @@ mod tests {
 
     use hookwire_core::model::{Delivery, Message, Status, TriggerType};
     use hookwire_core::{AppId, DeliveryId, MessageId};
+
+    use std::time::Duration;
 
     use super::*;
     use crate::clock::ManualClock;
@@ -517,6 +547,32 @@ mod tests {
         assert_eq!((next.delivery.id, not_before), (waiting_id, 5));
         assert_eq!(flow.summary(5).queued, 0);
         assert_eq!(flow.summary(5).in_flight, ENDPOINT_IN_FLIGHT_MAX + 1, "the slot passed on, still in flight");
+    }
+
+    #[tokio::test]
+    async fn a_deep_queue_is_skipped_by_claims_and_wakes_the_poller_when_half_of_it_is_sent() {
+        let (records, _given_back) = mpsc::channel(1_024);
+        let poller = Arc::new(Notify::new());
+        let flow = Arc::new(FlowControl { poller: poller.clone(), ..FlowControl::alone(records, ManualClock::new()) });
+        let (slow, other) = (endpoint(None), endpoint(None));
+        let mut tickets: Vec<Ticket> = (0..ENDPOINT_IN_FLIGHT_MAX).map(|_| sent(flow.admit(job(&slow), 0)).2).collect();
+        let _other = sent(flow.admit(job(&other), 0));
+        for queued in 1..=ENDPOINT_QUEUE_SKIP_AT {
+            assert!(flow.skipped().is_empty(), "{queued} queued: not skipped yet");
+            assert!(matches!(flow.admit(job(&slow), 0), Admission::Queued));
+        }
+        assert_eq!(flow.skipped(), [slow.id]);
+        // Each finished attempt passes its slot to the next queued job: below the mark the
+        // endpoint's work is claimed again, and the poller is woken once half the queue is sent.
+        for sent_so_far in 1..=ENDPOINT_QUEUE_SKIP_AT / 2 {
+            let woken = tokio::time::timeout(Duration::ZERO, poller.notified()).await.is_ok();
+            assert!(!woken, "woken early, after {} sends", sent_so_far - 1);
+            let (next, _) = tickets[0].settle(succeeded(), 1);
+            assert!(next.is_some());
+            assert!(flow.skipped().is_empty(), "skipped below the mark");
+        }
+        assert!(tokio::time::timeout(Duration::ZERO, poller.notified()).await.is_ok(), "woken with half sent");
+        assert!(tickets.iter_mut().all(|t| t.settle(succeeded(), 2).0.is_some()));
     }
 
     #[test]

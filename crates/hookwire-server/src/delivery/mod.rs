@@ -200,7 +200,7 @@ pub fn start(
     let wake = Arc::new(Notify::new());
     let recorded = Arc::new(Notify::new());
     let (records, waiting) = mpsc::channel(recorder::RECORDS_WAITING_MAX);
-    let flow = Arc::new(FlowControl::new(store.clone(), records.clone(), config.clock.clone()));
+    let flow = Arc::new(FlowControl::new(store.clone(), records.clone(), config.clock.clone(), wake.clone()));
     let engine = Arc::new(Engine {
         store: store.clone(),
         clock: config.clock.clone(),

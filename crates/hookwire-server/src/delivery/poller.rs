@@ -1,6 +1,8 @@
 //! The poller: claims due deliveries from the store under a lease and queues them for the
-//! workers. It sleeps until the next delivery is due (at most `POLL_INTERVAL_MAX_MS`), or until
-//! woken by this process (the intake, the recorder) or, on a shared store, by another node.
+//! workers, skipping endpoints whose queue in memory is full (`FlowControl::skipped`). It sleeps
+//! until the next delivery is due (at most `POLL_INTERVAL_MAX_MS`), or until woken by this
+//! process (the intake, the recorder, an endpoint it skipped that has room again) or, on a shared
+//! store, by another node.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,7 +23,7 @@ pub(super) async fn run(engine: Arc<Engine>, queue: mpsc::Sender<Job>, wake: Arc
     loop {
         let mut sleep_ms = POLL_INTERVAL_MAX_MS;
         let now = engine.now();
-        match engine.store.next_due_at(now).await {
+        match engine.store.next_due_at(now, &engine.flow.skipped()).await {
             Ok(Some(due)) if due <= now => {
                 match claim_and_queue(&engine, &queue, &cancel).await {
                     None => return,
@@ -59,7 +61,7 @@ async fn claim_and_queue(engine: &Engine, queue: &mpsc::Sender<Job>, cancel: &Ca
     let store: &dyn Store = engine.store.as_ref();
     let now = engine.now();
     let leased_until = now + engine.lease_ms;
-    let claimed = match store.claim_due(now, leased_until, CLAIM_BATCH).await {
+    let claimed = match store.claim_due(now, leased_until, CLAIM_BATCH, &engine.flow.skipped()).await {
         Ok(claimed) => claimed,
         Err(error) => {
             tracing::warn!(%error, "cannot claim due deliveries");
