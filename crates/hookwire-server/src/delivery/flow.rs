@@ -34,8 +34,9 @@ pub const ENDPOINT_IN_FLIGHT_MAX: usize = 32;
 pub const ENDPOINT_QUEUE_MAX: usize = 4_096;
 /// An endpoint with this many jobs queued is skipped by the poller's claims (`skipped`): claimed,
 /// its due work would only overflow the queue and go back to the store, to be claimed and given
-/// back again every `OVERFLOW_DEFER_MS` while the endpoint is slower than its backlog. Once the
-/// queue is down to half of it, the poller is woken to claim that endpoint's work again.
+/// back again every `OVERFLOW_DEFER_MS` while the endpoint is slower than its backlog. Below it,
+/// the poller's next round (at most a second away) claims the endpoint's work again; an endpoint
+/// that sends half of it before then wakes the poller at once.
 pub const ENDPOINT_QUEUE_SKIP_AT: usize = ENDPOINT_QUEUE_MAX / 2;
 /// Jobs waiting in memory across all endpoints: many slow endpoints cannot grow memory.
 pub const QUEUED_TOTAL_MAX: usize = 16_384;

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use hookwire_core::EndpointId;
 use hookwire_store::Store;
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
@@ -23,9 +24,10 @@ pub(super) async fn run(engine: Arc<Engine>, queue: mpsc::Sender<Job>, wake: Arc
     loop {
         let mut sleep_ms = POLL_INTERVAL_MAX_MS;
         let now = engine.now();
-        match engine.store.next_due_at(now, &engine.flow.skipped()).await {
+        let skip = engine.flow.skipped();
+        match engine.store.next_due_at(now, &skip).await {
             Ok(Some(due)) if due <= now => {
-                match claim_and_queue(&engine, &queue, &cancel).await {
+                match claim_and_queue(&engine, &queue, &skip, &cancel).await {
                     None => return,
                     // Due but claimed by another node meanwhile: look again shortly, not at once.
                     Some(0) => sleep_ms = CLAIM_RACE_RETRY_MS,
@@ -57,11 +59,16 @@ async fn announced(signal: Option<&Notify>) {
 }
 
 /// One claim round: how many deliveries were claimed, `None` when shutting down.
-async fn claim_and_queue(engine: &Engine, queue: &mpsc::Sender<Job>, cancel: &CancellationToken) -> Option<usize> {
+async fn claim_and_queue(
+    engine: &Engine,
+    queue: &mpsc::Sender<Job>,
+    skip: &[EndpointId],
+    cancel: &CancellationToken,
+) -> Option<usize> {
     let store: &dyn Store = engine.store.as_ref();
     let now = engine.now();
     let leased_until = now + engine.lease_ms;
-    let claimed = match store.claim_due(now, leased_until, CLAIM_BATCH, &engine.flow.skipped()).await {
+    let claimed = match store.claim_due(now, leased_until, CLAIM_BATCH, skip).await {
         Ok(claimed) => claimed,
         Err(error) => {
             tracing::warn!(%error, "cannot claim due deliveries");

@@ -353,8 +353,6 @@ fn record_in(
     Ok(health.into_iter().map(|(endpoint, (_, failing_since))| (endpoint, failing_since)).collect())
 }
 
-/// Leases up to `limit` due deliveries; returns them (endpoints not yet attached) with the
-/// stored endpoints they go to, each read once.
 /// Endpoints a claim skips, as the JSON array `skip_clause` reads (`None`: skip none, and the
 /// statement has no such clause).
 fn skipped(skip: &[EndpointId]) -> Option<String> {
@@ -370,6 +368,8 @@ fn skip_clause(param: usize) -> String {
     format!("endpoint_id NOT IN (SELECT value FROM json_each(?{param}))")
 }
 
+/// Leases up to `limit` due deliveries, none to the endpoints in `skip`; returns them (endpoints
+/// not yet attached) with the stored endpoints they go to, each read once.
 fn claim_in(
     conn: &Connection,
     now: Millis,
