@@ -412,16 +412,47 @@ impl Reader<'_> {
         }
     }
 
-    fn object(&mut self, depth: usize) -> Result<Owned, Unread> {
+    /// Opens an object or array (made by `make`) at its opening bracket: the new value, and
+    /// whether it is empty (`close` came next, and is read).
+    fn open(
+        &mut self,
+        depth: usize,
+        close: u8,
+        make: unsafe extern "C" fn(*mut qjs::JSContext) -> qjs::JSValue,
+    ) -> Result<(Owned, bool), Unread> {
         if depth >= DEPTH_MAX {
             return Err(Unread::ByQuickJs);
         }
         self.at += 1;
-        // SAFETY: `ctx` is live; the new object is owned below.
-        let object = self.own(unsafe { qjs::JS_NewObject(self.ctx) })?;
+        // SAFETY: `ctx` is live; the new value is owned from here.
+        let value = self.own(unsafe { make(self.ctx) })?;
         self.space();
-        if self.peek() == Some(b'}') {
+        let empty = self.peek() == Some(close);
+        if empty {
             self.at += 1;
+        }
+        Ok((value, empty))
+    }
+
+    /// After an item: past a `,` (false: another item follows) or the closing `close` (true).
+    fn closed(&mut self, close: u8) -> Result<bool, Unread> {
+        self.space();
+        match self.peek() {
+            Some(b',') => {
+                self.at += 1;
+                Ok(false)
+            }
+            Some(byte) if byte == close => {
+                self.at += 1;
+                Ok(true)
+            }
+            _ => Err(Unread::ByQuickJs),
+        }
+    }
+
+    fn object(&mut self, depth: usize) -> Result<Owned, Unread> {
+        let (object, empty) = self.open(depth, b'}', qjs::JS_NewObject)?;
+        if empty {
             return Ok(object);
         }
         loop {
@@ -439,42 +470,25 @@ impl Reader<'_> {
                 Err(Unread::ByQuickJs)
             };
             // SAFETY: `object` and `atom` are live in `ctx`; the property takes the item's
-            // reference (QuickJS frees it if defining fails), and the atom's is released.
+            // reference (QuickJS frees it if defining fails); the key's atom is released once,
+            // whatever happened.
             let defined = item.map(|item| unsafe {
-                let defined =
-                    qjs::JS_DefinePropertyValue(self.ctx, object.value, atom, item.give(), qjs::JS_PROP_C_W_E as _);
-                qjs::JS_FreeAtom(self.ctx, atom);
-                defined
+                qjs::JS_DefinePropertyValue(self.ctx, object.value, atom, item.give(), qjs::JS_PROP_C_W_E as _)
             });
-            if defined.is_err() {
-                // SAFETY: as above; the atom was not released.
-                unsafe { qjs::JS_FreeAtom(self.ctx, atom) };
-            }
+            // SAFETY: see above.
+            unsafe { qjs::JS_FreeAtom(self.ctx, atom) };
             if defined? < 0 {
                 return Err(Unread::Exception);
             }
-            self.space();
-            match self.peek() {
-                Some(b',') => self.at += 1,
-                Some(b'}') => {
-                    self.at += 1;
-                    return Ok(object);
-                }
-                _ => return Err(Unread::ByQuickJs),
+            if self.closed(b'}')? {
+                return Ok(object);
             }
         }
     }
 
     fn array(&mut self, depth: usize) -> Result<Owned, Unread> {
-        if depth >= DEPTH_MAX {
-            return Err(Unread::ByQuickJs);
-        }
-        self.at += 1;
-        // SAFETY: `ctx` is live; the new array is owned below.
-        let array = self.own(unsafe { qjs::JS_NewArray(self.ctx) })?;
-        self.space();
-        if self.peek() == Some(b']') {
-            self.at += 1;
+        let (array, empty) = self.open(depth, b']', qjs::JS_NewArray)?;
+        if empty {
             return Ok(array);
         }
         for index in 0u32.. {
@@ -486,14 +500,8 @@ impl Reader<'_> {
             if defined < 0 {
                 return Err(Unread::Exception);
             }
-            self.space();
-            match self.peek() {
-                Some(b',') => self.at += 1,
-                Some(b']') => {
-                    self.at += 1;
-                    return Ok(array);
-                }
-                _ => return Err(Unread::ByQuickJs),
+            if self.closed(b']')? {
+                return Ok(array);
             }
         }
         Err(Unread::ByQuickJs)

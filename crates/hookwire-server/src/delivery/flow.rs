@@ -462,11 +462,10 @@ impl FlowControl {
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
+    use std::time::Duration;
 
     use hookwire_core::model::{Delivery, Message, Status, TriggerType};
     use hookwire_core::{AppId, DeliveryId, MessageId};
-
-    use std::time::Duration;
 
     use super::*;
     use crate::clock::ManualClock;

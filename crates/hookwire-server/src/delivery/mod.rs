@@ -306,25 +306,39 @@ mod tests {
         assert_eq!(started.elapsed(), Duration::from_millis(ACCEPT_HOLD_MS_MAX));
     }
 
-    /// The engine's own recorder tells a held accept each time it has written a batch: the
-    /// accept goes on as soon as the backlog is below the mark again, not at the end of the bound.
-    #[tokio::test]
-    async fn the_recorder_lets_a_held_accept_go_when_it_has_written() {
-        let dir = tempfile::tempdir().unwrap();
+    /// An engine running over a fresh SQLite store (in `dir`), with a manual clock.
+    fn running(dir: &tempfile::TempDir) -> (Arc<dyn Store>, Dispatcher, SharedClock, TaskTracker, CancellationToken) {
         let path = dir.path().join("hookwire.db");
         let store = hookwire_store::sqlite::SqliteStore::open(&path, hookwire_store::sqlite::Durability::Process);
         let store: Arc<dyn Store> = Arc::new(store.unwrap());
+        let clock = ManualClock::new();
         let config = EngineConfig {
             concurrency: 8,
             lease_ms: LEASE_MS_DEFAULT,
             auto_disable_after_ms: 3_600_000,
             metrics: Arc::default(),
-            clock: ManualClock::new(),
+            clock: clock.clone(),
             activity: crate::activity::Activity::new(store.clone()),
         };
         let sender = sender::Sender::new(hookwire_core::url_policy::DestinationPolicy::default(), Vec::new()).unwrap();
         let (tracker, cancel) = (TaskTracker::new(), CancellationToken::new());
-        let dispatcher = start(store, sender, config, None, &tracker, cancel.clone());
+        let dispatcher = start(store.clone(), sender, config, None, &tracker, cancel.clone());
+        (store, dispatcher, clock, tracker, cancel)
+    }
+
+    async fn stop(dispatcher: Dispatcher, tracker: TaskTracker, cancel: CancellationToken) {
+        cancel.cancel();
+        drop(dispatcher);
+        tracker.close();
+        tracker.wait().await;
+    }
+
+    /// The engine's own recorder tells a held accept each time it has written a batch: the
+    /// accept goes on as soon as the backlog is below the mark again, not at the end of the bound.
+    #[tokio::test]
+    async fn the_recorder_lets_a_held_accept_go_when_it_has_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_store, dispatcher, _clock, tracker, cancel) = running(&dir);
         let flow = dispatcher.flow.upgrade().expect("the engine runs");
         // More than the mark, handed over before the recorder (on this thread) has run at all.
         for _ in 0..RECORDS_HOLD_AT + 100 {
@@ -334,9 +348,91 @@ mod tests {
         assert!(dispatcher.hold_for_recorder().await, "held while the backlog is above the mark");
         let held = started.elapsed();
         assert!(held < Duration::from_millis(ACCEPT_HOLD_MS_MAX), "held {held:?}: until the bound, not the write");
-        cancel.cancel();
-        drop((flow, dispatcher));
-        tracker.close();
-        tracker.wait().await;
+        drop(flow);
+        stop(dispatcher, tracker, cancel).await;
+    }
+
+    /// The poller leaves the due work of an endpoint whose queue is at the skip mark in the
+    /// store: not claimed, so not given back and claimed again every `OVERFLOW_DEFER_MS`.
+    #[tokio::test]
+    async fn the_poller_leaves_the_work_of_an_endpoint_with_a_full_queue_in_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, dispatcher, clock, tracker, cancel) = running(&dir);
+        let now = clock.now();
+        let app = hookwire_core::model::Application {
+            id: hookwire_core::AppId::generate(),
+            uid: None,
+            name: "Acme".into(),
+            throttle_rate: None,
+            metadata: Default::default(),
+            created_at: now,
+            updated_at: now,
+        };
+        store.create_app(app.clone()).await.unwrap();
+        let secret = hookwire_core::signing::generate_secret();
+        let endpoint = Arc::new(Endpoint::new(app.id, "https://example.com/hook".into(), secret, now));
+        store.create_endpoint((*endpoint).clone()).await.unwrap();
+        let message = |n: usize| Message {
+            id: hookwire_core::MessageId::generate(),
+            app_id: app.id,
+            event_type: "a.b".into(),
+            event_id: None,
+            channels: None,
+            tags: None,
+            payload: Some(format!("{{\"n\":{n}}}")),
+            content_type: None,
+            deliver_at: None,
+            payload_expires_at: None,
+            created_at: now,
+        };
+        let delivery = |message: &Message| Delivery {
+            id: DeliveryId::generate(),
+            app_id: app.id,
+            msg_id: message.id,
+            endpoint_id: endpoint.id,
+            status: Status::Pending,
+            attempts: 0,
+            next_attempt_at: Some(now),
+            trigger: hookwire_core::model::TriggerType::Scheduled,
+            chunk: None,
+            created_at: now,
+            updated_at: now,
+        };
+        // The endpoint's slots taken and its queue at the mark, by jobs only this process knows.
+        let flow = dispatcher.flow.upgrade().expect("the engine runs");
+        let mut tickets = Vec::new();
+        for n in 0..flow::ENDPOINT_IN_FLIGHT_MAX + flow::ENDPOINT_QUEUE_SKIP_AT {
+            let message = Arc::new(message(n));
+            let job = Job {
+                delivery: delivery(&message),
+                message,
+                endpoint: endpoint.clone(),
+                leased_until: now + LEASE_MS_DEFAULT,
+            };
+            if let flow::Admission::Send { ticket, .. } = flow.admit(job, now) {
+                tickets.push(ticket);
+            }
+        }
+        let stored = message(0);
+        let due = delivery(&stored);
+        let accept = hookwire_store::Accept {
+            message: Arc::new(stored),
+            deliveries: vec![due.clone()],
+            leased_until: None,
+            idempotency_key: None,
+            filter_errors: Vec::new(),
+        };
+        store.accept_message(accept).await.unwrap();
+        dispatcher.wake();
+        // Woken, and at least one periodic round (`POLL_INTERVAL_MAX_MS`) later.
+        tokio::time::sleep(Duration::from_millis(POLL_INTERVAL_MAX_MS + 300)).await;
+        let claimable = store.claim_due(now, now + 60_000, 10, &[]).await.unwrap();
+        let ids: Vec<DeliveryId> = claimable.iter().map(|c| c.delivery.id).collect();
+        assert_eq!(ids, [due.id], "still due and unleased: the poller did not claim it");
+        for ticket in tickets {
+            ticket.close();
+        }
+        drop(flow);
+        stop(dispatcher, tracker, cancel).await;
     }
 }

@@ -4,6 +4,7 @@
 //! reads, and the destination address checked after DNS resolution (the checked address is the
 //! one dialled).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -299,8 +300,8 @@ impl Sender {
             (None, shaped) => {
                 let chunk = endpoint.chunking.as_ref().zip(delivery.chunk);
                 let payload = match shaped {
-                    Some(shaped) => std::borrow::Cow::Owned(shaped.payload),
-                    None => std::borrow::Cow::Borrowed(message.payload.as_deref().unwrap_or("{}")),
+                    Some(shaped) => Cow::Owned(shaped.payload),
+                    None => Cow::Borrowed(message.payload.as_deref().unwrap_or("{}")),
                 };
                 let body = request_body(
                     payload,

@@ -59,20 +59,16 @@ impl DeliveryStore for PgStore {
         let claim = client
             .prepare_cached(&format!(
                 "WITH due AS (SELECT d.id FROM deliveries d WHERE d.status = 1 AND d.next_attempt_at <= $1 \
-                 AND {} AND {NOT_PAUSED} {} ORDER BY d.next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
+                 AND {} AND {NOT_PAUSED} AND NOT (d.endpoint_id = ANY($5)) ORDER BY d.next_attempt_at LIMIT $3 \
+                 FOR UPDATE SKIP LOCKED) \
                  UPDATE deliveries SET lease_owner = $4, lease_until = $2 FROM due WHERE deliveries.id = due.id \
                  RETURNING {}",
                 lease_lapsed("$1"),
-                if skip.is_empty() { "" } else { "AND NOT (d.endpoint_id = ANY($5))" },
                 DELIVERY_COLUMNS.split(", ").map(|c| format!("deliveries.{c}")).collect::<Vec<_>>().join(", ")
             ))
             .await?;
         let skip: Vec<String> = skip.iter().map(ToString::to_string).collect();
-        let rows = if skip.is_empty() {
-            client.query(&claim, &[&now, &lease_until, &(limit as i64), &self.inner.node_id]).await?
-        } else {
-            client.query(&claim, &[&now, &lease_until, &(limit as i64), &self.inner.node_id, &skip]).await?
-        };
+        let rows = client.query(&claim, &[&now, &lease_until, &(limit as i64), &self.inner.node_id, &skip]).await?;
         let deliveries: Vec<Delivery> = rows.iter().map(rows::delivery).collect::<StoreResult<_>>()?;
         if deliveries.is_empty() {
             return Ok(Vec::new());
@@ -172,18 +168,12 @@ impl DeliveryStore for PgStore {
         let statement = client
             .prepare_cached(&format!(
                 "SELECT d.next_attempt_at FROM deliveries d WHERE d.status = 1 AND d.next_attempt_at IS NOT NULL \
-                 AND {} AND {NOT_PAUSED} {} ORDER BY d.next_attempt_at LIMIT 1",
-                lease_lapsed("$1"),
-                if skip.is_empty() { "" } else { "AND NOT (d.endpoint_id = ANY($2))" }
+                 AND {} AND {NOT_PAUSED} AND NOT (d.endpoint_id = ANY($2)) ORDER BY d.next_attempt_at LIMIT 1",
+                lease_lapsed("$1")
             ))
             .await?;
         let skip: Vec<String> = skip.iter().map(ToString::to_string).collect();
-        let row = if skip.is_empty() {
-            client.query_opt(&statement, &[&now]).await?
-        } else {
-            client.query_opt(&statement, &[&now, &skip]).await?
-        };
-        Ok(row.map(|row| row.get(0)))
+        Ok(client.query_opt(&statement, &[&now, &skip]).await?.map(|row| row.get(0)))
     }
 
     async fn queue_depth(&self, now: Millis) -> StoreResult<QueueDepth> {

@@ -39,7 +39,7 @@ impl DeliveryStore for SqliteStore {
     ) -> StoreResult<Vec<ClaimedDelivery>> {
         let skip = skipped(skip);
         let (mut claimed, stored) =
-            self.write_direct(move |conn| claim_in(conn, now, lease_until, limit, skip.as_deref())).await?;
+            self.write_direct(move |conn| claim_in(conn, now, lease_until, limit, &skip)).await?;
         // Secrets are opened off the writer thread, once per endpoint of the batch.
         let mut opened: HashMap<EndpointId, Arc<Endpoint>> = HashMap::with_capacity(stored.len());
         for (id, endpoint) in stored {
@@ -111,18 +111,14 @@ impl DeliveryStore for SqliteStore {
     async fn next_due_at(&self, now: Millis, skip: &[EndpointId]) -> StoreResult<Option<Millis>> {
         let skip = skipped(skip);
         self.read(move |conn| {
-            let due = "SELECT next_attempt_at FROM deliveries WHERE status = 1 AND next_attempt_at IS NOT NULL \
-                       AND (lease_until IS NULL OR lease_until <= ?1)";
-            Ok(match skip {
-                None => conn
-                    .prepare_cached(&format!("{due} ORDER BY next_attempt_at LIMIT 1"))?
-                    .query_row(params![now], |r| r.get(0))
-                    .optional()?,
-                Some(skip) => conn
-                    .prepare_cached(&format!("{due} AND {} ORDER BY next_attempt_at LIMIT 1", skip_clause(2)))?
-                    .query_row(params![now, skip], |r| r.get(0))
-                    .optional()?,
-            })
+            Ok(conn
+                .prepare_cached(
+                    "SELECT next_attempt_at FROM deliveries WHERE status = 1 AND next_attempt_at IS NOT NULL \
+                     AND (lease_until IS NULL OR lease_until <= ?1) \
+                     AND endpoint_id NOT IN (SELECT value FROM json_each(?2)) ORDER BY next_attempt_at LIMIT 1",
+                )?
+                .query_row(params![now, skip], |r| r.get(0))
+                .optional()?)
         })
         .await
     }
@@ -353,19 +349,11 @@ fn record_in(
     Ok(health.into_iter().map(|(endpoint, (_, failing_since))| (endpoint, failing_since)).collect())
 }
 
-/// Endpoints a claim skips, as the JSON array `skip_clause` reads (`None`: skip none, and the
-/// statement has no such clause).
-fn skipped(skip: &[EndpointId]) -> Option<String> {
-    if skip.is_empty() {
-        return None;
-    }
+/// Endpoints a claim skips, as the JSON array the statements read with `json_each` (empty, it
+/// is read once per statement and the plan is the same: `deliveries_due`).
+fn skipped(skip: &[EndpointId]) -> String {
     let ids: Vec<String> = skip.iter().map(ToString::to_string).collect();
-    Some(serde_json::to_string(&ids).expect("strings serialise"))
-}
-
-/// A delivery to none of the endpoints in the JSON array that is parameter `param`.
-fn skip_clause(param: usize) -> String {
-    format!("endpoint_id NOT IN (SELECT value FROM json_each(?{param}))")
+    serde_json::to_string(&ids).expect("strings serialise")
 }
 
 /// Leases up to `limit` due deliveries, none to the endpoints in `skip`; returns them (endpoints
@@ -375,23 +363,18 @@ fn claim_in(
     now: Millis,
     lease_until: Millis,
     limit: usize,
-    skip: Option<&str>,
+    skip: &str,
 ) -> StoreResult<(Vec<ClaimedDelivery>, HashMap<EndpointId, Endpoint>)> {
     let sql = format!(
         "UPDATE deliveries SET lease_until = ?2 WHERE id IN (SELECT id FROM deliveries \
-         WHERE status = 1 AND next_attempt_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?1) {} \
-         ORDER BY next_attempt_at LIMIT ?3) RETURNING {DELIVERY_COLUMNS}",
-        if skip.is_some() { format!("AND {}", skip_clause(4)) } else { String::new() }
+         WHERE status = 1 AND next_attempt_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?1) \
+         AND endpoint_id NOT IN (SELECT value FROM json_each(?4)) \
+         ORDER BY next_attempt_at LIMIT ?3) RETURNING {DELIVERY_COLUMNS}"
     );
-    let mut statement = conn.prepare_cached(&sql)?;
-    let deliveries: Vec<Delivery> = match skip {
-        None => {
-            statement.query_map(params![now, lease_until, limit as i64], rows::delivery)?.collect::<Result<_, _>>()?
-        }
-        Some(skip) => statement
-            .query_map(params![now, lease_until, limit as i64, skip], rows::delivery)?
-            .collect::<Result<_, _>>()?,
-    };
+    let deliveries: Vec<Delivery> = conn
+        .prepare_cached(&sql)?
+        .query_map(params![now, lease_until, limit as i64, skip], rows::delivery)?
+        .collect::<Result<_, _>>()?;
     let mut endpoints: HashMap<EndpointId, Endpoint> = HashMap::new();
     let mut missing_endpoints: HashSet<EndpointId> = HashSet::new();
     let mut messages: HashMap<MessageId, Option<Arc<Message>>> = HashMap::new();
