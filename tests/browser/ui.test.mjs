@@ -698,6 +698,8 @@ test("portal logs: filters, paging, find by eventId, a message's attempts retryi
   assert.match(page.url(), /event_types=invoice\.paid/);
   await page.getByRole("button", { name: "Clear" }).click();
   await page.waitForURL(/#\/logs$/);
+  // The cleared page shown (its form reset first): typed before, the tag would be wiped by it.
+  await waitFor("the unfiltered page", async () => (await rows()) === 25);
   await page.fill("#logs-filters input[name=tag]", "bulk");
   await page.getByRole("button", { name: "Filter" }).click();
   await waitFor("the bulk page", async () => (await rows()) === 25 && !(await page.locator(`#messages tr[data-msg="${vip.id}"]`).count()));
