@@ -234,6 +234,14 @@ pub fn start(
     dispatcher
 }
 
+/// A dispatcher whose recorder has more than `count` records waiting and never writes them, for
+/// tests of what is held on it elsewhere (the intake); the guard keeps the records waiting.
+#[cfg(test)]
+pub(crate) fn lagging_dispatcher(count: usize) -> (Dispatcher, Box<dyn std::any::Any + Send>) {
+    let (dispatcher, flow, waiting) = tests::lagging(count);
+    (dispatcher, Box::new((flow, waiting)))
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -252,7 +260,7 @@ mod tests {
     }
 
     /// A dispatcher over flow control whose recorder is `waiting`, with `count` records in it.
-    fn lagging(count: usize) -> (Dispatcher, Arc<FlowControl>, mpsc::Receiver<Record>) {
+    pub(super) fn lagging(count: usize) -> (Dispatcher, Arc<FlowControl>, mpsc::Receiver<Record>) {
         let (records, waiting) = mpsc::channel(recorder::RECORDS_WAITING_MAX);
         let flow = Arc::new(FlowControl::alone(records, ManualClock::new()));
         for _ in 0..count {
