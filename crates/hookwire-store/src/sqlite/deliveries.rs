@@ -451,7 +451,8 @@ mod tests {
     const NOW: Millis = 1_000_000;
 
     /// What the reader found can be stale by the time the writer leases it: the writer leases
-    /// only those still due and free, never one leased or finished in between.
+    /// only those still due and free, never one leased, finished or moved later in between
+    /// (each of the three checks on its own fails this test when removed).
     #[tokio::test]
     async fn a_claim_leases_only_what_is_still_due_and_free_of_what_was_found() {
         let dir = tempfile::tempdir().unwrap();
@@ -495,22 +496,29 @@ mod tests {
             created_at: NOW,
             updated_at: NOW,
         };
-        let (free, leased, finished) = (delivery(), delivery(), delivery());
-        let found = serde_json::to_string(&[free.id, leased.id, finished.id].map(|id| id.to_string())).unwrap();
+        let (free, leased, finished, later) = (delivery(), delivery(), delivery(), delivery());
+        let found = [free.id, leased.id, finished.id, later.id].map(|id| id.to_string());
+        let found = serde_json::to_string(&found).unwrap();
         let accept = Accept {
             message: Arc::new(message.clone()),
-            deliveries: vec![free.clone(), leased.clone(), finished.clone()],
+            deliveries: vec![free.clone(), leased.clone(), finished.clone(), later.clone()],
             leased_until: None,
             idempotency_key: None,
             filter_errors: Vec::new(),
         };
         store.accept_message(accept).await.unwrap();
-        // Found as due and free; then, before the writer's turn, one is leased and one succeeds.
-        let (leased_id, finished_id) = (leased.id.to_string(), finished.id.to_string());
+        // Found as due and free; then, before the writer's turn, one is leased, one succeeds (its
+        // due time left as it was, so only its status tells) and one is released to a later time.
+        let ids = [leased.id, finished.id, later.id].map(|id| id.to_string());
         store
             .write_direct(move |conn| {
-                conn.execute("UPDATE deliveries SET lease_until = ?2 WHERE id = ?1", params![leased_id, NOW + 60_000])?;
-                conn.execute("UPDATE deliveries SET status = 0, next_attempt_at = NULL WHERE id = ?1", [finished_id])?;
+                let [leased, finished, later] = &ids;
+                conn.execute("UPDATE deliveries SET lease_until = ?2 WHERE id = ?1", params![leased, NOW + 60_000])?;
+                conn.execute(
+                    "UPDATE deliveries SET status = ?2 WHERE id = ?1",
+                    params![finished, Status::Success.code()],
+                )?;
+                conn.execute("UPDATE deliveries SET next_attempt_at = ?2 WHERE id = ?1", params![later, NOW + 60_000])?;
                 Ok(())
             })
             .await
