@@ -267,12 +267,7 @@ mod tests {
     #[tokio::test]
     async fn counts_read_the_same_before_and_after_they_are_written() {
         let dir = tempfile::tempdir().unwrap();
-        let store = hookwire_store::sqlite::SqliteStore::open(
-            &dir.path().join("hookwire.db"),
-            hookwire_store::sqlite::Durability::Disk,
-        )
-        .unwrap();
-        let activity = Activity::new(Arc::new(store));
+        let activity = Activity::new(crate::testing::sqlite_store(&dir));
         let (app, endpoint) = (AppId::generate(), EndpointId::generate());
         let at = 1_700_000_000_000;
         let attempt = |succeeded, at| Recorded { app, endpoint, at, succeeded, exhausted: false, duration_ms: 12 };

@@ -15,6 +15,8 @@ pub mod request_trace;
 pub mod retention;
 pub mod serve;
 pub mod state;
+#[cfg(test)]
+mod testing;
 pub mod ui;
 
 pub use app::{Server, StartError};

@@ -237,9 +237,9 @@ pub fn start(
 /// A dispatcher whose recorder has more than `count` records waiting and never writes them, for
 /// tests of what is held on it elsewhere (the intake); the guard keeps the records waiting.
 #[cfg(test)]
-pub(crate) fn lagging_dispatcher(count: usize) -> (Dispatcher, Box<dyn std::any::Any + Send>) {
+pub(crate) fn lagging_dispatcher(count: usize) -> (Dispatcher, impl Sized) {
     let (dispatcher, flow, waiting) = tests::lagging(count);
-    (dispatcher, Box::new((flow, waiting)))
+    (dispatcher, (flow, waiting))
 }
 
 #[cfg(test)]
@@ -316,9 +316,7 @@ mod tests {
 
     /// An engine running over a fresh SQLite store (in `dir`), with a manual clock.
     fn running(dir: &tempfile::TempDir) -> (Arc<dyn Store>, Dispatcher, SharedClock, TaskTracker, CancellationToken) {
-        let path = dir.path().join("hookwire.db");
-        let store = hookwire_store::sqlite::SqliteStore::open(&path, hookwire_store::sqlite::Durability::Process);
-        let store: Arc<dyn Store> = Arc::new(store.unwrap());
+        let store = crate::testing::sqlite_store(dir);
         let clock = ManualClock::new();
         let config = EngineConfig {
             concurrency: 8,
@@ -367,19 +365,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (store, dispatcher, clock, tracker, cancel) = running(&dir);
         let now = clock.now();
-        let app = hookwire_core::model::Application {
-            id: hookwire_core::AppId::generate(),
-            uid: None,
-            name: "Acme".into(),
-            throttle_rate: None,
-            metadata: Default::default(),
-            created_at: now,
-            updated_at: now,
-        };
-        store.create_app(app.clone()).await.unwrap();
-        let secret = hookwire_core::signing::generate_secret();
-        let endpoint = Arc::new(Endpoint::new(app.id, "https://example.com/hook".into(), secret, now));
-        store.create_endpoint((*endpoint).clone()).await.unwrap();
+        let (app, endpoint) = crate::testing::app_with_endpoint(store.as_ref(), now).await;
         let message = |n: usize| Message {
             id: hookwire_core::MessageId::generate(),
             app_id: app.id,

@@ -393,7 +393,6 @@ impl Intake {
 mod tests {
     use std::time::Duration;
 
-    use hookwire_core::model::Application;
     use tokio::time::Instant;
 
     use super::*;
@@ -401,25 +400,10 @@ mod tests {
     use crate::delivery::{ACCEPT_HOLD_MS_MAX, RECORDS_HOLD_AT, lagging_dispatcher};
 
     /// An intake over a fresh SQLite store with one application and one endpoint, whose
-    /// dispatcher's recorder lags and never catches up.
-    async fn lagging_intake(
-        dir: &tempfile::TempDir,
-    ) -> (Intake, AppId, Arc<crate::metrics::Metrics>, Box<dyn std::any::Any>) {
-        let path = dir.path().join("hookwire.db");
-        let store = hookwire_store::sqlite::SqliteStore::open(&path, hookwire_store::sqlite::Durability::Process);
-        let store: Arc<dyn Store> = Arc::new(store.unwrap());
-        let app = Application {
-            id: AppId::generate(),
-            uid: None,
-            name: "Acme".into(),
-            throttle_rate: None,
-            metadata: Default::default(),
-            created_at: 0,
-            updated_at: 0,
-        };
-        store.create_app(app.clone()).await.unwrap();
-        let secret = hookwire_core::signing::generate_secret();
-        store.create_endpoint(Endpoint::new(app.id, "https://example.com/hook".into(), secret, 0)).await.unwrap();
+    /// dispatcher's recorder lags and never catches up (while the guard lives).
+    async fn lagging_intake(dir: &tempfile::TempDir) -> (Intake, AppId, Arc<crate::metrics::Metrics>, impl Sized) {
+        let store = crate::testing::sqlite_store(dir);
+        let (app, _) = crate::testing::app_with_endpoint(store.as_ref(), 0).await;
         let (dispatcher, lag) = lagging_dispatcher(RECORDS_HOLD_AT + 1);
         let metrics = Arc::new(crate::metrics::Metrics::new(10));
         let policy = IntakePolicy { retention_days: 30, strict_event_types: false, validate_payloads: false };

@@ -37,7 +37,7 @@ impl DeliveryStore for SqliteStore {
         limit: usize,
         skip: &[EndpointId],
     ) -> StoreResult<Vec<ClaimedDelivery>> {
-        let skip = skipped(skip);
+        let skip = json_ids(skip);
         // The walk to the oldest due work is read on a reader, not in the one writer that every
         // accept waits for: it reads past the whole due backlog of a skipped endpoint (19 ms per
         // 100,000 rows, docs/BENCHMARKS.md). The writer leases what was found, each only if it
@@ -46,7 +46,7 @@ impl DeliveryStore for SqliteStore {
         if found.is_empty() {
             return Ok(Vec::new());
         }
-        let found = serde_json::to_string(&found).expect("strings serialise");
+        let found = json_ids(&found);
         let (mut claimed, stored) = self.write_direct(move |conn| claim_in(conn, now, lease_until, &found)).await?;
         // Secrets are opened off the writer thread, once per endpoint of the batch.
         let mut opened: HashMap<EndpointId, Arc<Endpoint>> = HashMap::with_capacity(stored.len());
@@ -117,7 +117,7 @@ impl DeliveryStore for SqliteStore {
     }
 
     async fn next_due_at(&self, now: Millis, skip: &[EndpointId]) -> StoreResult<Option<Millis>> {
-        let skip = skipped(skip);
+        let skip = json_ids(skip);
         self.read(move |conn| {
             Ok(conn
                 .prepare_cached(
@@ -357,10 +357,11 @@ fn record_in(
     Ok(health.into_iter().map(|(endpoint, (_, failing_since))| (endpoint, failing_since)).collect())
 }
 
-/// Endpoints a claim skips, as the JSON array the statements read with `json_each` (empty, it
-/// is read once per statement and the plan is the same: `deliveries_due`).
-fn skipped(skip: &[EndpointId]) -> String {
-    let ids: Vec<String> = skip.iter().map(ToString::to_string).collect();
+/// Ids as the JSON array the statements read with `json_each`: the endpoints a claim skips
+/// (empty, it is read once per statement and the plan is the same: `deliveries_due`), the
+/// deliveries it found.
+fn json_ids<T: ToString>(ids: &[T]) -> String {
+    let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
     serde_json::to_string(&ids).expect("strings serialise")
 }
 
@@ -497,8 +498,7 @@ mod tests {
             updated_at: NOW,
         };
         let (free, leased, finished, later) = (delivery(), delivery(), delivery(), delivery());
-        let found = [free.id, leased.id, finished.id, later.id].map(|id| id.to_string());
-        let found = serde_json::to_string(&found).unwrap();
+        let found = json_ids(&[free.id, leased.id, finished.id, later.id]);
         let accept = Accept {
             message: Arc::new(message.clone()),
             deliveries: vec![free.clone(), leased.clone(), finished.clone(), later.clone()],
