@@ -51,6 +51,8 @@ pub struct Accept {
 #[derive(Debug, Clone, Copy)]
 pub struct Release {
     pub delivery: DeliveryId,
+    /// The delivery's message (where PostgreSQL finds a delivery still in flight without a row).
+    pub msg: MessageId,
     pub leased_until: Millis,
     pub update: DeliveryUpdate,
 }
@@ -100,6 +102,9 @@ pub struct DeliveryUpdate {
     pub status: Status,
     pub attempts: u32,
     pub next_attempt_at: Option<Millis>,
+    /// When the delivery was made (never changed by an update): a first outcome that finds no
+    /// row stored (PostgreSQL's fan-out in flight, `postgres/inflight.rs`) inserts it with this.
+    pub created_at: Millis,
 }
 
 #[async_trait]

@@ -57,8 +57,9 @@ pub struct MessageFilter {
 }
 
 impl MessageFilter {
-    /// The conditions on `messages` of this filter.
-    pub(crate) fn clauses(&self, app: AppId) -> Clauses {
+    /// The conditions on `messages` of this filter, the deliveries read from `deliveries` (a
+    /// table or view with the `deliveries` columns).
+    pub(crate) fn clauses(&self, app: AppId, deliveries: &str) -> Clauses {
         let mut clauses = vec![("messages.app_id = ?".to_owned(), SqlValue::Text(app.to_string()))];
         clauses.extend(self.matching.clauses("messages"));
         if let Some(before) = self.before {
@@ -69,8 +70,7 @@ impl MessageFilter {
         }
         if let Some(status) = self.status {
             clauses.push((
-                "EXISTS (SELECT 1 FROM deliveries WHERE deliveries.msg_id = messages.id AND deliveries.status = ?)"
-                    .into(),
+                format!("EXISTS (SELECT 1 FROM {deliveries} dd WHERE dd.msg_id = messages.id AND dd.status = ?)"),
                 SqlValue::Int(status.code()),
             ));
         }

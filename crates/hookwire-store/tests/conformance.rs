@@ -428,8 +428,14 @@ async fn a_release_moves_a_delivery_only_under_the_lease_it_was_taken_with(backe
     assert_eq!(claimed.len(), 1);
     let defer = |leased_until| hookwire_store::Release {
         delivery: d.id,
+        msg: m.id,
         leased_until,
-        update: DeliveryUpdate { status: Status::Pending, attempts: 0, next_attempt_at: Some(NOW + 999_000) },
+        update: DeliveryUpdate {
+            status: Status::Pending,
+            attempts: 0,
+            next_attempt_at: Some(NOW + 999_000),
+            created_at: NOW,
+        },
     };
     // The copy taken under the first lease cannot move it: the newer claim holds.
     assert_eq!(f.store.release_deliveries(vec![defer(first_lease)], first_lease).await.unwrap(), 0);
@@ -503,7 +509,8 @@ async fn recording_an_attempt_moves_the_delivery_on(backend: Backend) {
         timestamp: NOW + 10,
         ..attempt(&f, &d, Status::Fail, 500, "no")
     };
-    let update = DeliveryUpdate { status: Status::Pending, attempts: 1, next_attempt_at: Some(NOW + 5_000) };
+    let update =
+        DeliveryUpdate { status: Status::Pending, attempts: 1, next_attempt_at: Some(NOW + 5_000), created_at: NOW };
     f.store.record_attempt(attempt.clone(), update).await.unwrap();
     assert_eq!(f.store.next_due_at(NOW, &[]).await.unwrap(), Some(NOW + 5_000));
     assert!(f.store.claim_due(NOW + 4_999, NOW + 9_999, 10, &[]).await.unwrap().is_empty());
@@ -587,7 +594,10 @@ async fn retention_purges_expired_payloads_and_old_responses_in_batches(backend:
         f.store.accept_message(accept(m.clone(), vec![d.clone()], None)).await.unwrap();
         let attempt = attempt(&f, &d, Status::Success, 200, "a large receipt");
         f.store
-            .record_attempt(attempt, DeliveryUpdate { status: Status::Success, attempts: 1, next_attempt_at: None })
+            .record_attempt(
+                attempt,
+                DeliveryUpdate { status: Status::Success, attempts: 1, next_attempt_at: None, created_at: NOW },
+            )
             .await
             .unwrap();
     }
@@ -761,7 +771,12 @@ async fn lists_filter_and_page(backend: Backend) {
         let d = delivery(&m, f.endpoint.id);
         f.store.accept_message(accept(m.clone(), vec![d.clone()], None)).await.unwrap();
         let sent = Attempt { timestamp: NOW + index as i64, ..attempt(&f, &d, Status::Fail, 500, "no") };
-        let update = DeliveryUpdate { status: Status::Pending, attempts: 1, next_attempt_at: Some(NOW + 60_000) };
+        let update = DeliveryUpdate {
+            status: Status::Pending,
+            attempts: 1,
+            next_attempt_at: Some(NOW + 60_000),
+            created_at: NOW,
+        };
         f.store.record_attempt(sent, update).await.unwrap();
         ids.push(m.id);
     }
@@ -864,7 +879,7 @@ async fn queue_depth_counts_pending_deliveries_by_when_they_can_go(backend: Back
     let done = delivery(&m, f.endpoint.id);
     let deliveries = vec![delivery(&m, f.endpoint.id), later, parked, done.clone()];
     f.store.accept_message(accept(m, deliveries, None)).await.unwrap();
-    let update = DeliveryUpdate { status: Status::Success, attempts: 1, next_attempt_at: None };
+    let update = DeliveryUpdate { status: Status::Success, attempts: 1, next_attempt_at: None, created_at: NOW };
     f.store.record_attempt(attempt(&f, &done, Status::Success, 200, "ok"), update).await.unwrap();
     let depth = f.store.queue_depth(NOW).await.unwrap();
     assert_eq!((depth.due, depth.scheduled, depth.parked), (1, 1, 1), "a finished delivery is not queued");
@@ -881,7 +896,10 @@ async fn messages_filter_by_the_status_of_any_delivery(backend: Backend) {
     f.store.accept_message(accept(waiting.clone(), vec![delivery(&waiting, f.endpoint.id)], None)).await.unwrap();
     let attempt = attempt(&f, &delivery_done, Status::Success, 200, "ok");
     f.store
-        .record_attempt(attempt, DeliveryUpdate { status: Status::Success, attempts: 1, next_attempt_at: None })
+        .record_attempt(
+            attempt,
+            DeliveryUpdate { status: Status::Success, attempts: 1, next_attempt_at: None, created_at: NOW },
+        )
         .await
         .unwrap();
     let page = Page { limit: 10, iterator: None, descending: true };
@@ -910,7 +928,7 @@ async fn endpoint_health_is_failing_since_the_first_failure_after_the_last_succe
             timestamp: NOW + at,
             ..attempt(&f, d, status, if status == Status::Success { 200 } else { 500 }, "")
         };
-        let update = DeliveryUpdate { status, attempts: 1, next_attempt_at: None };
+        let update = DeliveryUpdate { status, attempts: 1, next_attempt_at: None, created_at: NOW };
         assert_eq!(f.store.record_attempt(attempt, update).await.unwrap(), expected, "after the attempt at +{at}");
     }
     let stats = f.store.endpoint_stats(f.endpoint.id, i64::MIN, i64::MAX).await.unwrap();
@@ -925,7 +943,7 @@ async fn a_batch_of_attempts_folds_health_by_time_not_by_arrival(backend: Backen
     let record = |d: &Delivery, status: Status, at: i64| {
         let code = if status == Status::Success { 200 } else { 500 };
         let attempt = Attempt { timestamp: NOW + at, ..attempt(&f, d, status, code, "") };
-        (attempt, DeliveryUpdate { status, attempts: 1, next_attempt_at: None })
+        (attempt, DeliveryUpdate { status, attempts: 1, next_attempt_at: None, created_at: NOW })
     };
     // Arrival order is not time order: the failure at +20 is the first after the success at +15,
     // though the ones at +12 and +10 arrive after it.
@@ -1212,7 +1230,7 @@ async fn postgres_a_node_taken_for_dead_cannot_undo_a_peers_claim() {
         url: endpoint.url.clone(),
         ..attempt_for(&d, Status::Fail)
     };
-    let update = DeliveryUpdate { status: Status::Pending, attempts: 1, next_attempt_at: Some(NOW) };
+    let update = DeliveryUpdate { status: Status::Pending, attempts: 1, next_attempt_at: Some(NOW), created_at: NOW };
     a.record_attempt(failed, update).await.unwrap();
     assert!(b.claim_due(NOW, NOW + 600_000, 10, &[]).await.unwrap().is_empty(), "b still holds it");
     let filter = AttemptFilter {

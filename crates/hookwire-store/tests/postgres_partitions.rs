@@ -115,7 +115,7 @@ async fn record(store: &PgStore, d: &Delivery, status: Status) -> AttemptId {
         trigger_type: TriggerType::Scheduled,
         timestamp: now(),
     };
-    let update = DeliveryUpdate { status, attempts: 1, next_attempt_at: None };
+    let update = DeliveryUpdate { status, attempts: 1, next_attempt_at: None, created_at: now() };
     let recorded = store.record_attempts(vec![(attempt.clone(), update)]).await;
     assert!(recorded.into_iter().all(|r| r.is_ok()), "recorded");
     attempt.id

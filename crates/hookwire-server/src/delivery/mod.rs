@@ -80,8 +80,14 @@ impl Job {
     fn release(&self, status: Status, due_at: Option<Millis>) -> Release {
         Release {
             delivery: self.delivery.id,
+            msg: self.delivery.msg_id,
             leased_until: self.leased_until,
-            update: DeliveryUpdate { status, attempts: self.delivery.attempts, next_attempt_at: due_at },
+            update: DeliveryUpdate {
+                status,
+                attempts: self.delivery.attempts,
+                next_attempt_at: due_at,
+                created_at: self.delivery.created_at,
+            },
         }
     }
 }
@@ -255,8 +261,13 @@ mod tests {
 
     /// A job given back without an attempt, as the recorder receives it.
     fn released() -> Record {
-        let update = DeliveryUpdate { status: Status::Pending, attempts: 0, next_attempt_at: Some(0) };
-        Record::Released(Release { delivery: DeliveryId::generate(), leased_until: 0, update })
+        let update = DeliveryUpdate { status: Status::Pending, attempts: 0, next_attempt_at: Some(0), created_at: 0 };
+        Record::Released(Release {
+            delivery: DeliveryId::generate(),
+            msg: hookwire_core::MessageId::generate(),
+            leased_until: 0,
+            update,
+        })
     }
 
     /// A dispatcher over flow control whose recorder is `waiting`, with `count` records in it.

@@ -180,7 +180,7 @@ impl Worker {
             trigger_type: delivery.trigger,
             timestamp: finished,
         };
-        let update = DeliveryUpdate { status, attempts, next_attempt_at: retry_at };
+        let update = DeliveryUpdate { status, attempts, next_attempt_at: retry_at, created_at: delivery.created_at };
         // Recorded off the endpoint's slot: the next job goes out while this one commits.
         let delivery_id = delivery.id;
         if self.records.send(Record::Sent { job, attempt, update }).await.is_err() {

@@ -21,6 +21,7 @@ use hookwire_core::time_fmt::Millis;
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio_postgres::types::ToSql;
 
+use super::inflight::{self, FanoutColumns};
 use super::node::DUE_CHANNEL;
 use super::rows::{DeliveryColumns, conflict_as, optional_json};
 use super::{Inner, PgStore};
@@ -128,7 +129,8 @@ fn answer_all(batch: Vec<Pending>, error: StoreError) {
     }
 }
 
-/// Every message, eventId, tag and delivery of `batch`, and the announcement when any delivery is due
+/// Every message, eventId, tag and delivery of `batch` (the fan-out leased to this node as one
+/// `deliveries_inflight` row per message: `inflight.rs`), and the announcement when any delivery is due
 /// unleased, as one statement (data-modifying CTEs always run; NOTIFY goes out at commit).
 static ACCEPTS_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
@@ -140,17 +142,23 @@ static ACCEPTS_SQL: LazyLock<String> = LazyLock::new(|| {
          SELECT a, e, i FROM unnest($15::text[], $17::text[], $14::text[]) AS x(a, e, i) WHERE e IS NOT NULL), \
          tag AS (INSERT INTO message_tags (app_id, tag, msg_id) \
          SELECT * FROM unnest($25::text[], $26::text[], $27::text[]) ON CONFLICT DO NOTHING), \
-         delivery AS ({}) SELECT pg_notify('{DUE_CHANNEL}', '') WHERE $28",
-        DeliveryColumns::INSERT
+         delivery AS ({}), inflight AS ({}) SELECT pg_notify('{DUE_CHANNEL}', '') WHERE $28",
+        DeliveryColumns::INSERT,
+        FanoutColumns::insert_sql(29, 13)
     )
 });
 
 async fn insert(store: &PgStore, batch: &[Pending]) -> StoreResult<()> {
     let mut deliveries = DeliveryColumns::default();
+    let mut fanout = FanoutColumns::default();
     let mut m = MessageColumns::default();
     let (mut tag_apps, mut tags, mut tag_messages) = (Vec::new(), Vec::<&str>::new(), Vec::new());
     for pending in batch {
-        deliveries.push(&pending.deliveries, pending.leased_until);
+        let (inflight, rows) = inflight::split(&pending.deliveries, pending.leased_until);
+        if let Some(lease_until) = pending.leased_until {
+            fanout.push(&inflight, lease_until);
+        }
+        deliveries.push(&rows, pending.leased_until);
         let message = &pending.message;
         let (id, app) = (message.id.to_string(), message.app_id.to_string());
         for tag in message.tags.iter().flatten() {
@@ -179,6 +187,7 @@ async fn insert(store: &PgStore, batch: &[Pending]) -> StoreResult<()> {
         &tag_messages,
         &announce,
     ]);
+    params.extend_from_slice(&fanout.params());
     let client = store.inner.accept_conn().await?;
     let statement = client.prepare_cached(&ACCEPTS_SQL).await?;
     client.query(&statement, &params).await.map_err(conflict_as("message with this eventId"))?;

@@ -38,18 +38,32 @@ pub(super) async fn record(
 /// One statement: insert the attempts, move their deliveries on, and fold each endpoint's
 /// outcomes into its health (failing since the first failure after its last success; a failure
 /// stored by an earlier batch still counts when it came after this batch's last success).
+///
+/// A delivery's first outcome is an insert that becomes the update on the row it meets (under
+/// the same lease rule): a delivery of the fan-out in flight has no row yet (`inflight.rs`), so
+/// its row is written once, in its state after the attempt; one stored at accept, claimed, or
+/// moved out of `deliveries_inflight` meanwhile is updated as any later outcome is. No insert is
+/// made for an endpoint deleted meanwhile (its deliveries went with it).
 const RECORD_SQL: &str = "WITH input AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], \
     $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::text[], $10::bigint[], $11::text[], $12::bigint[], \
-    $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], $17::bool[]) AS x(id, app_id, msg_id, endpoint_id, \
-    delivery_id, url, status, code, response, duration, error_kind, trigger_type, created_at, new_status, attempts, \
-    next_at, succeeded)), \
+    $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], $17::bool[], $19::bigint[]) AS x(id, app_id, msg_id, \
+    endpoint_id, delivery_id, url, status, code, response, duration, error_kind, trigger_type, created_at, new_status, \
+    attempts, next_at, succeeded, delivery_created_at)), \
     inserted AS (INSERT INTO attempts (id, app_id, msg_id, endpoint_id, delivery_id, url, status, \
     response_status_code, response, response_duration_ms, error_kind, trigger_type, created_at) \
     SELECT id, app_id, msg_id, endpoint_id, delivery_id, url, status, code, response, duration, error_kind, \
     trigger_type, created_at FROM input), \
     moved AS (UPDATE deliveries d SET status = i.new_status, attempts = i.attempts, next_attempt_at = i.next_at, \
     lease_owner = NULL, lease_until = NULL, updated_at = i.created_at FROM input i WHERE d.id = i.delivery_id \
-    AND (d.lease_owner IS NULL OR d.lease_owner = $18)), \
+    AND i.attempts > 1 AND (d.lease_owner IS NULL OR d.lease_owner = $18)), \
+    first AS (INSERT INTO deliveries AS d (id, app_id, msg_id, endpoint_id, status, attempts, next_attempt_at, \
+    lease_owner, lease_until, trigger_type, created_at, updated_at, chunk) \
+    SELECT i.delivery_id, i.app_id, i.msg_id, i.endpoint_id, i.new_status, i.attempts, i.next_at, NULL, NULL, \
+    i.trigger_type, i.delivery_created_at, i.created_at, NULL FROM input i WHERE i.attempts = 1 \
+    AND EXISTS (SELECT 1 FROM endpoints e WHERE e.id = i.endpoint_id) \
+    ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, attempts = EXCLUDED.attempts, \
+    next_attempt_at = EXCLUDED.next_attempt_at, lease_owner = NULL, lease_until = NULL, \
+    updated_at = EXCLUDED.updated_at WHERE d.lease_owner IS NULL OR d.lease_owner = $18), \
     last_success AS (SELECT endpoint_id, max(created_at) FILTER (WHERE succeeded) AS at FROM input \
     GROUP BY endpoint_id), \
     health AS (SELECT i.endpoint_id, s.at AS last_success, min(i.created_at) FILTER (WHERE NOT i.succeeded \
@@ -86,6 +100,7 @@ async fn write(
     let attempts = int(&|_, u| i64::from(u.attempts));
     let next_at: Vec<Option<i64>> = records.iter().map(|(_, u)| u.next_attempt_at).collect();
     let succeeded: Vec<bool> = records.iter().map(|(a, _)| a.status == Status::Success).collect();
+    let delivery_created = int(&|_, u| u.created_at);
     let client = store.client().await?;
     let node_id = &store.inner.node_id;
     let statement = client.prepare_cached(RECORD_SQL).await?;
@@ -111,6 +126,7 @@ async fn write(
                 &next_at,
                 &succeeded,
                 node_id,
+                &delivery_created,
             ],
         )
         .await?;

@@ -11,6 +11,7 @@ use hookwire_core::{AppId, AttemptId, EndpointId, MessageId};
 use tokio::sync::Notify;
 
 use super::PgStore;
+use super::inflight;
 use super::node::{self, DUE_CHANNEL, PAUSE_CHANNEL, lease_lapsed};
 use super::rows::{
     self, ATTEMPT_COLUMNS, Conditions, DELIVERY_COLUMNS, DeliveryColumns, MESSAGE_COLUMN_COUNT, MESSAGE_COLUMNS,
@@ -46,6 +47,43 @@ impl PgStore {
     }
 }
 
+/// Moves released deliveries on, unleased, but only while the lease each was taken under is still
+/// its lease: a stored one by its row's lease, one still in flight (`inflight.rs`) by its fan-out
+/// row's, inserted in its new state. Returns the ids moved.
+const RELEASE_SQL: &str = "WITH r AS (SELECT * FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[], \
+    $6::bigint[], $8::text[]) AS r(id, status, attempts, next_at, leased_until, msg_id)), \
+    updated AS (UPDATE deliveries d SET status = r.status, attempts = r.attempts, next_attempt_at = r.next_at, \
+    lease_owner = NULL, lease_until = NULL, updated_at = $1 FROM r \
+    WHERE d.id = r.id AND d.lease_owner = $7 AND d.lease_until = r.leased_until RETURNING d.id), \
+    inserted AS (INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, attempts, next_attempt_at, \
+    lease_owner, lease_until, trigger_type, created_at, updated_at, chunk) \
+    SELECT r.id, f.app_id, r.msg_id, u.endpoint_id, r.status, r.attempts, r.next_at, NULL, NULL, 0, f.created_at, \
+    $1, NULL FROM r JOIN deliveries_inflight f ON f.msg_id = r.msg_id AND f.lease_owner = $7 \
+    AND f.lease_until = r.leased_until \
+    CROSS JOIN LATERAL unnest(f.delivery_ids, f.endpoint_ids) AS u(id, endpoint_id) \
+    WHERE u.id = r.id AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.id = r.id) \
+    AND EXISTS (SELECT 1 FROM endpoints e WHERE e.id = u.endpoint_id) \
+    ON CONFLICT (id) DO NOTHING RETURNING id) \
+    SELECT id FROM updated UNION ALL SELECT id FROM inserted";
+
+async fn release(
+    client: &super::conn::Conn,
+    statement: &tokio_postgres::Statement,
+    releases: &[Release],
+    now: Millis,
+    owner: &String,
+) -> StoreResult<std::collections::HashSet<String>> {
+    let ids: Vec<String> = releases.iter().map(|r| r.delivery.to_string()).collect();
+    let statuses: Vec<i64> = releases.iter().map(|r| r.update.status.code()).collect();
+    let attempts: Vec<i64> = releases.iter().map(|r| i64::from(r.update.attempts)).collect();
+    let next_at: Vec<Option<i64>> = releases.iter().map(|r| r.update.next_attempt_at).collect();
+    let leases: Vec<i64> = releases.iter().map(|r| r.leased_until).collect();
+    let messages: Vec<String> = releases.iter().map(|r| r.msg.to_string()).collect();
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 8] =
+        [&now, &ids, &statuses, &attempts, &next_at, &leases, owner, &messages];
+    Ok(client.query(statement, &params).await?.iter().map(|row| row.get::<_, String>(0)).collect())
+}
+
 #[async_trait]
 impl DeliveryStore for PgStore {
     async fn claim_due(
@@ -56,6 +94,10 @@ impl DeliveryStore for PgStore {
         skip: &[EndpointId],
     ) -> StoreResult<Vec<ClaimedDelivery>> {
         let client = self.client().await?;
+        // Fan-out still in flight whose lease lapsed by `now` (or whose node is gone) becomes
+        // rows first, so it is claimed as any lapsed lease is (`inflight.rs`).
+        let lapsed = client.prepare_cached(&inflight::lapsed_rows()).await?;
+        client.execute(&lapsed, &[&now]).await?;
         let claim = client
             .prepare_cached(&format!(
                 "WITH due AS (SELECT d.id FROM deliveries d WHERE d.status = 1 AND d.next_attempt_at <= $1 \
@@ -144,6 +186,8 @@ impl DeliveryStore for PgStore {
 
     async fn release_leases(&self) -> StoreResult<u64> {
         let client = self.client().await?;
+        // This node's fan-out still in flight becomes rows under its lease, given up below.
+        client.execute(&inflight::own_rows(), &[&self.inner.node_id]).await?;
         let released = client
             .execute(
                 "UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1",
@@ -173,7 +217,14 @@ impl DeliveryStore for PgStore {
             ))
             .await?;
         let skip: Vec<String> = skip.iter().map(ToString::to_string).collect();
-        Ok(client.query_opt(&statement, &[&now, &skip]).await?.map(|row| row.get(0)))
+        let stored: Option<Millis> = client.query_opt(&statement, &[&now, &skip]).await?.map(|row| row.get(0));
+        if stored.is_some_and(|due| due <= now) {
+            return Ok(stored);
+        }
+        // Fan-out in flight whose lease lapsed (or whose node is gone) is due now: a claim moves it.
+        let lapsed = client.prepare_cached(&inflight::any_lapsed_sql()).await?;
+        let any: bool = client.query_one(&lapsed, &[&now]).await?.get(0);
+        Ok(if any { Some(now) } else { stored })
     }
 
     async fn queue_depth(&self, now: Millis) -> StoreResult<QueueDepth> {
@@ -181,7 +232,7 @@ impl DeliveryStore for PgStore {
         let row = client
             .query_one(
                 "SELECT COUNT(*) FILTER (WHERE next_attempt_at <= $1), COUNT(*) FILTER (WHERE next_attempt_at > $1), \
-                 COUNT(*) FILTER (WHERE next_attempt_at IS NULL) FROM deliveries WHERE status = 1",
+                 COUNT(*) FILTER (WHERE next_attempt_at IS NULL) FROM deliveries_all WHERE status = 1",
                 &[&now],
             )
             .await?;
@@ -196,29 +247,22 @@ impl DeliveryStore for PgStore {
         if releases.is_empty() {
             return Ok(0);
         }
-        let ids: Vec<String> = releases.iter().map(|r| r.delivery.to_string()).collect();
-        let statuses: Vec<i64> = releases.iter().map(|r| r.update.status.code()).collect();
-        let attempts: Vec<i64> = releases.iter().map(|r| i64::from(r.update.attempts)).collect();
-        let next_at: Vec<Option<i64>> = releases.iter().map(|r| r.update.next_attempt_at).collect();
-        let leases: Vec<i64> = releases.iter().map(|r| r.leased_until).collect();
         let client = self.client().await?;
-        let statement = client
-            .prepare_cached(
-                "UPDATE deliveries d SET status = r.status, attempts = r.attempts, next_attempt_at = r.next_at, \
-                 lease_owner = NULL, lease_until = NULL, updated_at = $1 \
-                 FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[]) \
-                 AS r(id, status, attempts, next_at, leased_until) \
-                 WHERE d.id = r.id AND d.lease_owner = $7 AND d.lease_until = r.leased_until",
-            )
-            .await?;
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 7] =
-            [&now, &ids, &statuses, &attempts, &next_at, &leases, &self.inner.node_id];
-        Ok(client.execute(&statement, &params).await?)
+        let statement = client.prepare_cached(RELEASE_SQL).await?;
+        let moved = release(&client, &statement, &releases, now, &self.inner.node_id).await?;
+        if moved.len() == releases.len() {
+            return Ok(moved.len() as u64);
+        }
+        // A delivery still in flight whose row was moved into `deliveries` while this statement
+        // ran found neither (its insert met the moved row): once more, it is now a row.
+        let missed: Vec<Release> = releases.into_iter().filter(|r| !moved.contains(&r.delivery.to_string())).collect();
+        let again = release(&client, &statement, &missed, now, &self.inner.node_id).await?;
+        Ok((moved.len() + again.len()) as u64)
     }
 
     async fn message_deliveries(&self, msg: MessageId) -> StoreResult<Vec<Delivery>> {
         let client = self.client().await?;
-        let sql = format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE msg_id = $1 ORDER BY id");
+        let sql = format!("SELECT {DELIVERY_COLUMNS} FROM deliveries_all WHERE msg_id = $1 ORDER BY id");
         client.query(&sql, &[&msg.to_string()]).await?.iter().map(rows::delivery).collect()
     }
 
@@ -244,7 +288,7 @@ impl DeliveryStore for PgStore {
             columns.split(", ").map(|c| format!("{alias}.{c}")).collect::<Vec<_>>().join(", ")
         };
         let sql = format!(
-            "SELECT {}, {} FROM deliveries d JOIN messages m ON m.id = d.msg_id WHERE {} {tail}",
+            "SELECT {}, {} FROM deliveries_all d JOIN messages m ON m.id = d.msg_id WHERE {} {tail}",
             prefixed(MESSAGE_COLUMNS, "m"),
             prefixed(DELIVERY_COLUMNS, "d"),
             conditions.sql()
@@ -264,7 +308,7 @@ impl DeliveryStore for PgStore {
         let mut counts = StatusCounts::default();
         for row in client
             .query(
-                "SELECT status, count(*) FROM deliveries WHERE endpoint_id = $1 AND created_at >= $2 \
+                "SELECT status, count(*) FROM deliveries_all WHERE endpoint_id = $1 AND created_at >= $2 \
                  AND created_at < $3 GROUP BY status",
                 &[&id, &since, &until],
             )

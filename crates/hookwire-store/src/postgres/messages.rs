@@ -70,7 +70,7 @@ impl MessageStore for PgStore {
 
     async fn list_messages(&self, app: AppId, filter: &MessageFilter) -> StoreResult<Vec<Message>> {
         let mut conditions = Conditions::default();
-        conditions.extend(filter.clauses(app));
+        conditions.extend(filter.clauses(app, "deliveries_all"));
         let tail = conditions.page(&filter.page, "messages.id");
         let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE {} {tail}", conditions.sql());
         let client = self.client().await?;

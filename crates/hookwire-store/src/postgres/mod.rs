@@ -10,6 +10,7 @@ mod attempts;
 mod conn;
 mod deliveries;
 mod destinations;
+mod inflight;
 mod messages;
 mod node;
 mod partitions;
@@ -57,6 +58,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0008_activity.sql"),
     include_str!("../../migrations/postgres/0009_partitions.sql"),
     include_str!("../../migrations/postgres/0010_request_keys.sql"),
+    include_str!("../../migrations/postgres/0011_deliveries_inflight.sql"),
 ];
 /// The schema version this binary migrates a database to (what `hookwire migrate` reports).
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
@@ -153,6 +155,7 @@ impl PgStore {
         let _ = inner.accepts.set(queue);
         node::join(&inner).await?;
         node::spawn_heartbeat(Arc::downgrade(&inner), &tasks.tracker, tasks.stop.clone());
+        inflight::spawn_mover(Arc::downgrade(&inner), &tasks.tracker, tasks.stop.clone());
         node::spawn_listener(target, Arc::downgrade(&inner), &tasks.tracker, tasks.stop.clone());
         Ok(Self { inner })
     }

@@ -112,8 +112,10 @@ impl ResourceStore for PgStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let id = id.to_string();
-        // Attempts and deliveries through the application's messages (their `msg_id` indexes;
-        // nothing indexes them by application alone).
+        // Fan-out in flight first (the order its move takes: it, then deliveries), then attempts
+        // and deliveries through the application's messages (their `msg_id` indexes; nothing
+        // indexes them by application alone).
+        tx.execute("DELETE FROM deliveries_inflight WHERE app_id = $1", &[&id]).await?;
         for table in ["attempts", "deliveries"] {
             let sql = format!(
                 "DELETE FROM {table} WHERE app_id = $1 AND msg_id IN (SELECT id FROM messages WHERE app_id = $1)"

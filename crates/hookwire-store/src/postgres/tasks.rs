@@ -112,7 +112,7 @@ impl TaskStore for PgStore {
         let client = self.client().await?;
         let row = client
             .query_one(
-                "SELECT count(*) FROM (SELECT 1 FROM deliveries WHERE endpoint_id = $1 AND status = $2 LIMIT $3) AS pending",
+                "SELECT count(*) FROM (SELECT 1 FROM deliveries_all WHERE endpoint_id = $1 AND status = $2 LIMIT $3) AS pending",
                 &[&endpoint.to_string(), &Status::Pending.code(), &(cap as i64)],
             )
             .await?;
@@ -139,7 +139,7 @@ impl TaskStore for PgStore {
             return Ok(Vec::new());
         }
         let ids: Vec<String> = messages.iter().map(|m| m.id.to_string()).collect();
-        let sql = format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE endpoint_id = $1 AND msg_id = ANY($2)");
+        let sql = format!("SELECT {DELIVERY_COLUMNS} FROM deliveries_all WHERE endpoint_id = $1 AND msg_id = ANY($2)");
         let mut by_message: HashMap<MessageId, Vec<Delivery>> = HashMap::new();
         for row in client.query(&sql, &[&window.endpoint.to_string(), &ids]).await? {
             let delivery = rows::delivery(&row)?;

@@ -36,7 +36,7 @@ impl MessageStore for SqliteStore {
         let filter = filter.clone();
         self.read(move |conn| {
             let mut conditions = Conditions::default();
-            conditions.extend(filter.clauses(app));
+            conditions.extend(filter.clauses(app, "deliveries"));
             let tail = conditions.page(&filter.page, "messages.id");
             let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE {} {tail}", conditions.sql());
             let mut stmt = conn.prepare_cached(&sql)?;
