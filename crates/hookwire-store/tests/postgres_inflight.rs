@@ -302,3 +302,42 @@ async fn postgres_a_node_shutting_down_hands_its_fanout_in_flight_to_its_peers()
     assert_eq!(count(&o.client, "SELECT count(*) FROM deliveries_inflight").await, 0);
     assert_eq!(other.claim_due(now(), now() + 60_000, 10, &[]).await.unwrap().len(), 2, "unleased, due now");
 }
+
+/// Two first outcomes of one delivery in one batch (its lease lapsed while the first waited to
+/// be recorded, and it was claimed and sent again): the batch is written, the later one stands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_two_first_outcomes_of_one_delivery_in_a_batch_keep_the_later() {
+    let Some(o) = opened().await else { return };
+    let [e1, e2] = &o.endpoints;
+    let deliveries = accept_leased(&o.store, o.app.id, [e1, e2], now() + 600_000).await;
+    let d = &deliveries[0];
+    let earlier = Attempt { timestamp: now() - 1_000, ..attempt(d, Status::Fail) };
+    let retry = DeliveryUpdate { next_attempt_at: Some(now() + 60_000), ..first_outcome(d, Status::Pending) };
+    let later = attempt(d, Status::Success);
+    let recorded = o.store.record_attempts(vec![(earlier, retry), (later, first_outcome(d, Status::Success))]).await;
+    assert!(recorded.iter().all(Result::is_ok), "{recorded:?}");
+    assert_eq!(row(&o.client, d).await, Some((Status::Success.code(), 1, None, None)));
+}
+
+/// A delivery row left behind by a writer that raced its endpoint's deletion is deleted by the
+/// claim that finds it, not claimed again every lease period.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_claim_deletes_deliveries_whose_endpoint_is_gone() {
+    let Some(o) = opened().await else { return };
+    let [e1, e2] = &o.endpoints;
+    let m = message(o.app.id);
+    let deliveries = vec![delivery(&m, e1.id), delivery(&m, e2.id)];
+    let accept = Accept {
+        message: Arc::new(m),
+        deliveries: deliveries.clone(),
+        leased_until: None,
+        idempotency_key: None,
+        filter_errors: Vec::new(),
+    };
+    o.store.accept_message(accept).await.unwrap();
+    // The endpoint goes, its delivery row stays (as a racing insert would leave it).
+    o.client.execute("DELETE FROM endpoints WHERE id = $1", &[&e2.id.to_string()]).await.unwrap();
+    let claimed = o.store.claim_due(now(), now() + 60_000, 10, &[]).await.unwrap();
+    assert_eq!(claimed.iter().map(|c| c.delivery.id).collect::<Vec<_>>(), vec![deliveries[0].id]);
+    assert_eq!(row(&o.client, &deliveries[1]).await, None, "deleted");
+}

@@ -43,7 +43,11 @@ pub(super) async fn record(
 /// the same lease rule): a delivery of the fan-out in flight has no row yet (`inflight.rs`), so
 /// its row is written once, in its state after the attempt; one stored at accept, claimed, or
 /// moved out of `deliveries_inflight` meanwhile is updated as any later outcome is. No insert is
-/// made for an endpoint deleted meanwhile (its deliveries went with it).
+/// made for an endpoint deleted meanwhile (its deliveries went with it). Inserted in id order, as
+/// every writer of new delivery rows inserts them (`inflight.rs`), so two of them inserting the
+/// same ids wait for each other instead of deadlocking; the latest of two first outcomes of one
+/// delivery in a batch (a lease that lapsed while its record waited, claimed again) is the one
+/// written.
 const RECORD_SQL: &str = "WITH input AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], \
     $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::text[], $10::bigint[], $11::text[], $12::bigint[], \
     $13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], $17::bool[], $19::bigint[]) AS x(id, app_id, msg_id, \
@@ -58,10 +62,10 @@ const RECORD_SQL: &str = "WITH input AS (SELECT * FROM unnest($1::text[], $2::te
     AND i.attempts > 1 AND (d.lease_owner IS NULL OR d.lease_owner = $18)), \
     first AS (INSERT INTO deliveries AS d (id, app_id, msg_id, endpoint_id, status, attempts, next_attempt_at, \
     lease_owner, lease_until, trigger_type, created_at, updated_at, chunk) \
-    SELECT i.delivery_id, i.app_id, i.msg_id, i.endpoint_id, i.new_status, i.attempts, i.next_at, NULL, NULL, \
-    i.trigger_type, i.delivery_created_at, i.created_at, NULL FROM input i WHERE i.attempts = 1 \
-    AND EXISTS (SELECT 1 FROM endpoints e WHERE e.id = i.endpoint_id) \
-    ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, attempts = EXCLUDED.attempts, \
+    SELECT DISTINCT ON (i.delivery_id COLLATE \"C\") i.delivery_id, i.app_id, i.msg_id, i.endpoint_id, i.new_status, i.attempts, \
+    i.next_at, NULL, NULL, i.trigger_type, i.delivery_created_at, i.created_at, NULL FROM input i \
+    WHERE i.attempts = 1 AND EXISTS (SELECT 1 FROM endpoints e WHERE e.id = i.endpoint_id) \
+    ORDER BY i.delivery_id COLLATE \"C\", i.created_at DESC ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, attempts = EXCLUDED.attempts, \
     next_attempt_at = EXCLUDED.next_attempt_at, lease_owner = NULL, lease_until = NULL, \
     updated_at = EXCLUDED.updated_at WHERE d.lease_owner IS NULL OR d.lease_owner = $18), \
     last_success AS (SELECT endpoint_id, max(created_at) FILTER (WHERE succeeded) AS at FROM input \

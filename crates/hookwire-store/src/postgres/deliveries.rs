@@ -57,13 +57,13 @@ const RELEASE_SQL: &str = "WITH r AS (SELECT * FROM unnest($2::text[], $3::bigin
     WHERE d.id = r.id AND d.lease_owner = $7 AND d.lease_until = r.leased_until RETURNING d.id), \
     inserted AS (INSERT INTO deliveries (id, app_id, msg_id, endpoint_id, status, attempts, next_attempt_at, \
     lease_owner, lease_until, trigger_type, created_at, updated_at, chunk) \
-    SELECT r.id, f.app_id, r.msg_id, u.endpoint_id, r.status, r.attempts, r.next_at, NULL, NULL, 0, f.created_at, \
-    $1, NULL FROM r JOIN deliveries_inflight f ON f.msg_id = r.msg_id AND f.lease_owner = $7 \
+    SELECT DISTINCT ON (r.id COLLATE \"C\") r.id, f.app_id, r.msg_id, u.endpoint_id, r.status, r.attempts, r.next_at, NULL, NULL, \
+    0, f.created_at, $1, NULL FROM r JOIN deliveries_inflight f ON f.msg_id = r.msg_id AND f.lease_owner = $7 \
     AND f.lease_until = r.leased_until \
     CROSS JOIN LATERAL unnest(f.delivery_ids, f.endpoint_ids) AS u(id, endpoint_id) \
     WHERE u.id = r.id AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.id = r.id) \
     AND EXISTS (SELECT 1 FROM endpoints e WHERE e.id = u.endpoint_id) \
-    ON CONFLICT (id) DO NOTHING RETURNING id) \
+    ORDER BY r.id COLLATE \"C\" ON CONFLICT (id) DO NOTHING RETURNING id) \
     SELECT id FROM updated UNION ALL SELECT id FROM inserted";
 
 async fn release(
@@ -132,13 +132,17 @@ impl DeliveryStore for PgStore {
         let mut claimed = Vec::with_capacity(deliveries.len());
         let mut orphans = Vec::new();
         for delivery in deliveries {
-            let Some(message) = messages.get(&delivery.msg_id) else {
-                // The message was deleted with its application; nothing left to send.
+            // The message was deleted with its application, or the endpoint was deleted: nothing
+            // left to send. A row written by a writer racing the deletion (an accept through the
+            // endpoint cache, a first outcome or a move whose check saw the endpoint) goes here
+            // rather than being claimed again every lease period.
+            let (Some(message), Some(endpoint)) =
+                (messages.get(&delivery.msg_id), endpoints.get(&delivery.endpoint_id))
+            else {
                 orphans.push(delivery.id.to_string());
                 continue;
             };
-            let endpoint = endpoints.get(&delivery.endpoint_id).cloned();
-            claimed.push(ClaimedDelivery { message: message.clone(), endpoint, delivery });
+            claimed.push(ClaimedDelivery { message: message.clone(), endpoint: Some(endpoint.clone()), delivery });
         }
         if !orphans.is_empty() {
             client.execute("DELETE FROM deliveries WHERE id = ANY($1)", &[&orphans]).await?;

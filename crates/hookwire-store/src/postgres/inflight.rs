@@ -4,7 +4,8 @@
 //! row per delivery that the first outcome would then rewrite: the recorder inserts each such
 //! delivery in its state after the attempt (`attempts.rs`), a release inserts it as released
 //! (`deliveries.rs`). A row version is what a delivery costs PostgreSQL, its index entries much
-//! less (docs/BENCHMARKS.md, "PostgreSQL: where the last fifth goes" and "written once").
+//! less (docs/BENCHMARKS.md, "PostgreSQL: where the last fifth goes" and "Each delivery's row written
+//! once").
 //!
 //! Readers never see the difference: the view `deliveries_all` adds the fan-out still in flight
 //! as pending deliveries under their lease. Leases keep their meaning: a fan-out row is moved into
@@ -110,7 +111,9 @@ impl FanoutColumns {
 /// Moves the fan-out rows that `condition` (on `deliveries_inflight i`) selects into
 /// `deliveries` as they were: pending, under their lease. A delivery already stored (recorded or
 /// released meanwhile) is left as it is; one to an endpoint deleted meanwhile is dropped.
-/// Answers how many deliveries were inserted.
+/// Inserted in id order, as the recorder's and a release's inserts are: two statements inserting
+/// the same ids then wait for each other instead of deadlocking (an order each made up would let
+/// one hold the id the other waits for). Answers how many deliveries were inserted.
 fn move_sql(condition: &str) -> String {
     format!(
         "WITH moved AS (DELETE FROM deliveries_inflight i WHERE {condition} RETURNING i.*) \
@@ -119,7 +122,8 @@ fn move_sql(condition: &str) -> String {
          SELECT f.id, m.app_id, m.msg_id, f.endpoint_id, {pending}, 0, m.next_attempt_at, m.lease_owner, \
          m.lease_until, {scheduled}, m.created_at, m.created_at, NULL \
          FROM moved m CROSS JOIN LATERAL unnest(m.delivery_ids, m.endpoint_ids) AS f(id, endpoint_id) \
-         WHERE EXISTS (SELECT 1 FROM endpoints e WHERE e.id = f.endpoint_id) ON CONFLICT (id) DO NOTHING",
+         WHERE EXISTS (SELECT 1 FROM endpoints e WHERE e.id = f.endpoint_id) ORDER BY f.id COLLATE \"C\" \
+         ON CONFLICT (id) DO NOTHING",
         pending = Status::Pending.code(),
         scheduled = TriggerType::Scheduled.code(),
     )
