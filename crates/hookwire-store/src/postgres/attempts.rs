@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use hookwire_core::EndpointId;
 use hookwire_core::model::{Attempt, Status};
 use hookwire_core::time_fmt::Millis;
+use tokio_postgres::error::SqlState;
 
 use crate::DeliveryUpdate;
 use crate::error::{StoreError, StoreResult};
@@ -21,7 +22,16 @@ pub(super) async fn record(
         return Vec::new();
     }
     let refs: Vec<(&Attempt, &DeliveryUpdate)> = records.iter().map(|(a, u)| (a, u)).collect();
-    match write(store, &refs).await {
+    let mut written = write(store, &refs).await;
+    for _ in 0..RECORD_RETRIES_MAX {
+        match &written {
+            Err(StoreError::Postgres(error)) if error.code().is_some_and(retried) => {
+                written = write(store, &refs).await;
+            }
+            _ => break,
+        }
+    }
+    match written {
         Ok(failing_since) => {
             records.iter().map(|(attempt, _)| Ok(failing_since.get(&attempt.endpoint_id).copied().flatten())).collect()
         }
@@ -35,9 +45,23 @@ pub(super) async fn record(
     }
 }
 
+/// How many times a batch whose statement PostgreSQL aborted to break a deadlock or a
+/// serialization failure is written again before its records fail (and their jobs go back to be
+/// sent again: duplicates at the receivers).
+const RECORD_RETRIES_MAX: usize = 2;
+
+/// Whether a statement that failed with `code` is worth running again as it was.
+fn retried(code: &SqlState) -> bool {
+    *code == SqlState::T_R_DEADLOCK_DETECTED || *code == SqlState::T_R_SERIALIZATION_FAILURE
+}
+
 /// One statement: insert the attempts, move their deliveries on, and fold each endpoint's
 /// outcomes into its health (failing since the first failure after its last success; a failure
 /// stored by an earlier batch still counts when it came after this batch's last success).
+/// Endpoints' health rows are written in id order: two nodes' recorders write the same
+/// endpoints' rows, and in an order each made up they deadlocked, PostgreSQL aborting one
+/// batch (measured: two nodes, five endpoints, 300-950 deliveries sent twice per run of 40,000
+/// messages).
 ///
 /// A delivery's first outcome is an insert that becomes the update on the row it meets (under
 /// the same lease rule): a delivery of the fan-out in flight has no row yet (`inflight.rs`), so
@@ -74,7 +98,8 @@ const RECORD_SQL: &str = "WITH input AS (SELECT * FROM unnest($1::text[], $2::te
     AND (s.at IS NULL OR i.created_at >= s.at)) AS failing_since FROM input i JOIN last_success s USING (endpoint_id) \
     GROUP BY i.endpoint_id, s.at) \
     INSERT INTO endpoint_counters (endpoint_id, filter_errors, failing_since, last_success_at) \
-    SELECT endpoint_id, 0, failing_since, last_success FROM health ON CONFLICT (endpoint_id) DO UPDATE SET \
+    SELECT endpoint_id, 0, failing_since, last_success FROM health ORDER BY endpoint_id COLLATE \"C\" \
+    ON CONFLICT (endpoint_id) DO UPDATE SET \
     failing_since = CASE WHEN EXCLUDED.last_success_at IS NOT NULL THEN least(EXCLUDED.failing_since, \
     CASE WHEN endpoint_counters.failing_since >= EXCLUDED.last_success_at THEN endpoint_counters.failing_since END) \
     ELSE coalesce(endpoint_counters.failing_since, EXCLUDED.failing_since) END, \
