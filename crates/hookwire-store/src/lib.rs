@@ -75,14 +75,15 @@ pub enum ProgressSaved {
     SettingsChanged,
 }
 
-/// A claimed delivery with what sending it needs. `endpoint` is `None` if it was deleted. The
-/// deliveries of one message in a claim share the message (read once, payload not copied).
+/// A claimed delivery with what sending it needs. The deliveries of one message in a claim share
+/// the message (read once, payload not copied). A claim never returns a delivery whose message
+/// or endpoint is gone (deleted meanwhile): it deletes it instead.
 #[derive(Debug, Clone)]
 pub struct ClaimedDelivery {
     pub delivery: Delivery,
     pub message: Arc<Message>,
     /// Shared by every delivery of the batch to the same endpoint (its secrets opened once).
-    pub endpoint: Option<Arc<Endpoint>>,
+    pub endpoint: Arc<Endpoint>,
 }
 
 /// Pending deliveries by when they can go, for the queue gauges (a scrape-time count).

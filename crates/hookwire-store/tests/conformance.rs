@@ -241,7 +241,7 @@ async fn leased_deliveries_are_not_claimed_until_the_lease_lapses_or_is_released
     assert_eq!(f.store.next_due_at(NOW, &[]).await.unwrap(), None);
     let claimed = f.store.claim_due(NOW + 60_000, NOW + 120_000, 10, &[]).await.unwrap();
     assert_eq!(claimed.len(), 1, "a lapsed lease is claimable");
-    assert_eq!(claimed[0].endpoint.as_ref().unwrap().id, f.endpoint.id);
+    assert_eq!(claimed[0].endpoint.id, f.endpoint.id);
     assert!(f.store.claim_due(NOW + 60_000, NOW + 120_000, 10, &[]).await.unwrap().is_empty(), "claimed once");
     assert_eq!(f.store.release_leases().await.unwrap(), 1);
     assert_eq!(f.store.claim_due(NOW, NOW + 1, 10, &[]).await.unwrap().len(), 1);
@@ -706,7 +706,7 @@ async fn endpoints_loaded_for_use_carry_their_applications_rate(backend: Backend
     let m = message(f.app.id, None);
     f.store.accept_message(accept(m.clone(), vec![delivery(&m, f.endpoint.id)], None)).await.unwrap();
     let claimed = f.store.claim_due(NOW, NOW + 1_000, 10, &[]).await.unwrap();
-    assert_eq!(claimed[0].endpoint.as_ref().unwrap().app_throttle_rate, Some(7));
+    assert_eq!(claimed[0].endpoint.app_throttle_rate, Some(7));
     f.store.update_endpoint(Endpoint { throttle_rate: Some(2), ..one }).await.unwrap();
     let stored = f.store.app_endpoints(f.app.id).await.unwrap();
     assert_eq!(stored[0].send_rate(), Some(2), "the endpoint's own rate overrides");

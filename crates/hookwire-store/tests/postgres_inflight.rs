@@ -6,8 +6,8 @@
 
 use std::sync::Arc;
 
-use hookwire_core::model::{Application, Attempt, Delivery, Endpoint, Message, Status, TriggerType};
-use hookwire_core::{AppId, AttemptId, DeliveryId, EndpointId, MessageId};
+use hookwire_core::model::{Application, Attempt, Delivery, Endpoint, Status, TriggerType};
+use hookwire_core::{AppId, AttemptId, DeliveryId};
 use hookwire_store::postgres::PgStore;
 use hookwire_store::prelude::*;
 use hookwire_store::{
@@ -16,39 +16,7 @@ use hookwire_store::{
 
 #[path = "support/pg_schema.rs"]
 mod pg_schema;
-use pg_schema::{application, fresh_schema, now, raw};
-
-fn message(app: AppId) -> Message {
-    Message {
-        id: MessageId::generate(),
-        app_id: app,
-        event_type: "a.b".into(),
-        event_id: None,
-        channels: None,
-        tags: None,
-        payload: Some("{}".into()),
-        content_type: None,
-        deliver_at: None,
-        payload_expires_at: None,
-        created_at: now(),
-    }
-}
-
-fn delivery(message: &Message, endpoint: EndpointId) -> Delivery {
-    Delivery {
-        id: DeliveryId::generate(),
-        app_id: message.app_id,
-        msg_id: message.id,
-        endpoint_id: endpoint,
-        status: Status::Pending,
-        attempts: 0,
-        next_attempt_at: Some(message.created_at),
-        trigger: TriggerType::Scheduled,
-        chunk: None,
-        created_at: message.created_at,
-        updated_at: message.created_at,
-    }
-}
+use pg_schema::{application, delivery, fresh_schema, message, now, raw};
 
 /// A message to both endpoints, accepted leased to `store` until `lease_until` (as the intake
 /// accepts what it hands straight to its workers).
@@ -233,7 +201,7 @@ async fn postgres_a_dead_nodes_fanout_in_flight_is_taken_over_at_once_and_a_laps
     // A claim at the lease's end takes them (the claim's own clock, not the database's).
     let later = other.claim_due(lease_until, lease_until + 60_000, 10, &[]).await.unwrap();
     assert_eq!(later.len(), 2, "lapsed by the claim's clock");
-    assert!(later.iter().all(|c| c.endpoint.is_some()));
+    assert!(later.iter().all(|c| c.endpoint.id == c.delivery.endpoint_id), "each with its endpoint");
 
     // Another message; then its node dies without a word (its heartbeat stops and ages past the TTL).
     let deliveries_2 = accept_leased(&o.store, o.app.id, [e1, e2], lease_until).await;
@@ -340,4 +308,17 @@ async fn postgres_a_claim_deletes_deliveries_whose_endpoint_is_gone() {
     let claimed = o.store.claim_due(now(), now() + 60_000, 10, &[]).await.unwrap();
     assert_eq!(claimed.iter().map(|c| c.delivery.id).collect::<Vec<_>>(), vec![deliveries[0].id]);
     assert_eq!(row(&o.client, &deliveries[1]).await, None, "deleted");
+}
+
+/// Deleting an application takes its fan-out in flight with it at once: nothing of it is read,
+/// moved or claimed afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_deleting_an_application_takes_its_fanout_in_flight() {
+    let Some(o) = opened().await else { return };
+    let [e1, e2] = &o.endpoints;
+    let deliveries = accept_leased(&o.store, o.app.id, [e1, e2], now() + 600_000).await;
+    o.store.delete_app(o.app.id).await.unwrap();
+    assert_eq!(count(&o.client, "SELECT count(*) FROM deliveries_inflight").await, 0);
+    assert!(o.store.message_deliveries(deliveries[0].msg_id).await.unwrap().is_empty());
+    assert_eq!(o.store.queue_depth(now() + 1).await.unwrap().due, 0);
 }

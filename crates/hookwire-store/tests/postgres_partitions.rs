@@ -6,14 +6,14 @@
 use std::sync::Arc;
 
 use hookwire_core::model::{Application, Attempt, Delivery, Endpoint, Message, Status, TriggerType};
-use hookwire_core::{AppId, AttemptId, DeliveryId, EndpointId, MessageId};
+use hookwire_core::{AppId, AttemptId, DeliveryId, MessageId};
 use hookwire_store::postgres::PgStore;
 use hookwire_store::prelude::*;
 use hookwire_store::{Accept, AttemptFilter, AttemptScope, DeliveryUpdate, MessageMatch, Page, StoreError};
 
 #[path = "support/pg_schema.rs"]
 mod pg_schema;
-use pg_schema::{application, fresh_schema, now, raw};
+use pg_schema::{application, delivery, fresh_schema, now, raw};
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -23,35 +23,13 @@ async fn partition_of(client: &tokio_postgres::Client, table: &str, id: &str) ->
     client.query_opt(&sql, &[&id]).await.unwrap().map(|row| row.get(0))
 }
 
+/// A message with an eventId, a tag and its payload kept until `payload_expires_at`.
 fn message(app: AppId, event_id: &str, payload_expires_at: i64) -> Message {
     Message {
-        id: MessageId::generate(),
-        app_id: app,
-        event_type: "a.b".into(),
         event_id: Some(event_id.into()),
-        channels: None,
         tags: Some(vec!["t1".into()]),
-        payload: Some("{}".into()),
-        content_type: None,
-        deliver_at: None,
         payload_expires_at: Some(payload_expires_at),
-        created_at: now(),
-    }
-}
-
-fn delivery(message: &Message, endpoint: EndpointId) -> Delivery {
-    Delivery {
-        id: DeliveryId::generate(),
-        app_id: message.app_id,
-        msg_id: message.id,
-        endpoint_id: endpoint,
-        status: Status::Pending,
-        attempts: 0,
-        next_attempt_at: Some(now()),
-        trigger: TriggerType::Scheduled,
-        chunk: None,
-        created_at: now(),
-        updated_at: now(),
+        ..pg_schema::message(app)
     }
 }
 

@@ -9,12 +9,11 @@ use std::time::Duration;
 #[path = "support/pg_schema.rs"]
 mod pg_schema;
 
-use hookwire_core::MessageId;
 use hookwire_core::model::Message;
 use hookwire_store::Accept;
 use hookwire_store::postgres::{Limits, PgStore};
 use hookwire_store::prelude::*;
-use pg_schema::{application, fresh_schema, now, raw};
+use pg_schema::{application, fresh_schema, raw};
 
 /// An accept that waits on another transaction past the query timeout fails as unavailable and
 /// is not written when that transaction ends (with the client giving up first, the statement
@@ -38,17 +37,9 @@ async fn an_accept_over_the_query_timeout_is_cancelled_not_committed_after_its_5
         side.batch_execute("ROLLBACK").await.unwrap();
     });
     let message = Arc::new(Message {
-        id: MessageId::generate(),
-        app_id: app.id,
         event_type: "order.created".into(),
         event_id: Some("evt-1".into()),
-        channels: None,
-        tags: None,
-        payload: Some("{}".into()),
-        content_type: None,
-        deliver_at: None,
-        payload_expires_at: None,
-        created_at: now(),
+        ..pg_schema::message(app.id)
     });
     let accept = Accept {
         message: message.clone(),

@@ -77,11 +77,7 @@ async fn claim_and_queue(
     };
     let count = claimed.len();
     for claim in claimed {
-        // Deleted endpoints take their deliveries with them; a race leaves nothing to send.
-        let Some(endpoint) = claim.endpoint else {
-            continue;
-        };
-        let job = Job { delivery: claim.delivery, message: claim.message, endpoint, leased_until };
+        let job = Job { delivery: claim.delivery, message: claim.message, endpoint: claim.endpoint, leased_until };
         tokio::select! {
             _ = cancel.cancelled() => return None,
             sent = queue.send(job) => if sent.is_err() { return None },

@@ -158,7 +158,7 @@ async fn insert(store: &PgStore, batch: &[Pending]) -> StoreResult<()> {
         if let Some(lease_until) = pending.leased_until {
             fanout.push(&inflight, lease_until);
         }
-        deliveries.push(&rows, pending.leased_until);
+        deliveries.push(rows, pending.leased_until);
         let message = &pending.message;
         let (id, app) = (message.id.to_string(), message.app_id.to_string());
         for tag in message.tags.iter().flatten() {

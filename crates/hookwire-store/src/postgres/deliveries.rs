@@ -142,7 +142,7 @@ impl DeliveryStore for PgStore {
                 orphans.push(delivery.id.to_string());
                 continue;
             };
-            claimed.push(ClaimedDelivery { message: message.clone(), endpoint: Some(endpoint.clone()), delivery });
+            claimed.push(ClaimedDelivery { message: message.clone(), endpoint: endpoint.clone(), delivery });
         }
         if !orphans.is_empty() {
             client.execute("DELETE FROM deliveries WHERE id = ANY($1)", &[&orphans]).await?;

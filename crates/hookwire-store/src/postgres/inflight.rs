@@ -24,7 +24,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::Inner;
-use super::node::{DB_NOW_MS, NODE_TTL_MS};
+use super::node::{DB_NOW_MS, lease_lapsed_on};
 
 /// How old (by the database's clock) a fan-out row gets before it is moved into `deliveries`:
 /// long past the time most deliveries take to be attempted and recorded at full load (tens of
@@ -36,9 +36,9 @@ const MOVE_EVERY_MS: u64 = 1_000;
 /// The deliveries of one accept that can wait in `deliveries_inflight`: with a lease, new (pending,
 /// never attempted, scheduled, not a chunk), due, and all made at the same time and due at the
 /// same time as the first (what the row keeps once for all of them). The others are stored as rows.
-pub(super) fn split(deliveries: &[Delivery], leased_until: Option<Millis>) -> (Vec<&Delivery>, Vec<Delivery>) {
+pub(super) fn split(deliveries: &[Delivery], leased_until: Option<Millis>) -> (Vec<&Delivery>, Vec<&Delivery>) {
     let Some(first) = deliveries.first().filter(|_| leased_until.is_some()) else {
-        return (Vec::new(), deliveries.to_vec());
+        return (Vec::new(), deliveries.iter().collect());
     };
     let (mut fanout, mut rows) = (Vec::new(), Vec::new());
     for delivery in deliveries {
@@ -50,7 +50,7 @@ pub(super) fn split(deliveries: &[Delivery], leased_until: Option<Millis>) -> (V
             && delivery.next_attempt_at == first.next_attempt_at
             && delivery.created_at == first.created_at
             && delivery.updated_at == first.created_at;
-        if new && shared { fanout.push(delivery) } else { rows.push(delivery.clone()) }
+        if new && shared { fanout.push(delivery) } else { rows.push(delivery) }
     }
     (fanout, rows)
 }
@@ -71,7 +71,16 @@ impl FanoutColumns {
     /// Appends one message's fan-out (from `split`), leased until `lease_until`.
     pub fn push(&mut self, fanout: &[&Delivery], lease_until: Millis) {
         let Some(first) = fanout.first() else { return };
-        let joined = |id: &dyn Fn(&Delivery) -> String| fanout.iter().map(|d| id(d)).collect::<Vec<_>>().join(",");
+        let joined = |id: &dyn Fn(&Delivery) -> String| {
+            let mut text = String::with_capacity(fanout.len() * 31);
+            for (n, delivery) in fanout.iter().enumerate() {
+                if n > 0 {
+                    text.push(',');
+                }
+                text.push_str(&id(delivery));
+            }
+            text
+        };
         self.msg_id.push(first.msg_id.to_string());
         self.app_id.push(first.app_id.to_string());
         self.lease_until.push(lease_until);
@@ -134,13 +143,10 @@ fn old_rows() -> String {
     move_sql(&format!("i.stored_at < {DB_NOW_MS} - {MOVE_AFTER_MS}"))
 }
 
-/// Rows a claim at `$1` may take: their lease lapsed by then, or their node is gone (as
-/// `node::lease_lapsed` says of a stored delivery).
+/// Rows a claim at `$1` may take: their lease lapsed by then, or their node is gone (the rule
+/// of every lease, `node::lease_lapsed`).
 pub(super) fn lapsed_rows() -> String {
-    move_sql(&format!(
-        "i.lease_until <= $1 OR NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = i.lease_owner \
-         AND n.heartbeat_at > {DB_NOW_MS} - {NODE_TTL_MS})"
-    ))
+    move_sql(&lease_lapsed_on("i", "$1"))
 }
 
 /// This node's rows (`$1`), whatever their age: before it gives its leases up.
@@ -151,10 +157,7 @@ pub(super) fn own_rows() -> String {
 /// Whether any fan-out row's lease has lapsed by `$1` or its node is gone (work a claim would
 /// move and take now).
 pub(super) fn any_lapsed_sql() -> String {
-    format!(
-        "SELECT EXISTS (SELECT 1 FROM deliveries_inflight i WHERE i.lease_until <= $1 OR NOT EXISTS \
-         (SELECT 1 FROM nodes n WHERE n.id = i.lease_owner AND n.heartbeat_at > {DB_NOW_MS} - {NODE_TTL_MS}))"
-    )
+    format!("SELECT EXISTS (SELECT 1 FROM deliveries_inflight i WHERE {})", lease_lapsed_on("i", "$1"))
 }
 
 /// Moves the rows old enough every `MOVE_EVERY_MS` until `stop` fires or the store is dropped.
@@ -181,4 +184,56 @@ pub(super) fn spawn_mover(inner: Weak<Inner>, tracker: &TaskTracker, stop: Cance
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use hookwire_core::{AppId, DeliveryId, EndpointId, MessageId};
+
+    use super::*;
+
+    fn delivery(due: Option<Millis>) -> Delivery {
+        Delivery {
+            id: DeliveryId::generate(),
+            app_id: AppId::generate(),
+            msg_id: MessageId::generate(),
+            endpoint_id: EndpointId::generate(),
+            status: Status::Pending,
+            attempts: 0,
+            next_attempt_at: due,
+            trigger: TriggerType::Scheduled,
+            chunk: None,
+            created_at: 10,
+            updated_at: 10,
+        }
+    }
+
+    /// Only what one fan-out row can say waits in flight: leased, new, due when the first is, made
+    /// when the first was; a chunk, a parked delivery, another due time or a manual send is a row.
+    #[test]
+    fn only_new_leased_deliveries_sharing_the_first_ones_times_wait_in_flight() {
+        let deliveries = vec![
+            delivery(Some(10)),
+            delivery(Some(10)),
+            Delivery { chunk: Some(1), ..delivery(Some(10)) },
+            delivery(None),
+            delivery(Some(99)),
+            Delivery { created_at: 11, updated_at: 11, ..delivery(Some(10)) },
+            Delivery { trigger: TriggerType::Manual, ..delivery(Some(10)) },
+            Delivery { attempts: 1, ..delivery(Some(10)) },
+        ];
+        let (fanout, rows) = split(&deliveries, Some(1_000));
+        let ids = |list: &[&Delivery]| list.iter().map(|d| d.id).collect::<Vec<_>>();
+        assert_eq!(ids(&fanout), vec![deliveries[0].id, deliveries[1].id]);
+        assert_eq!(ids(&rows), deliveries[2..].iter().map(|d| d.id).collect::<Vec<_>>());
+        let (fanout, rows) = split(&deliveries, None);
+        assert!(fanout.is_empty(), "nothing unleased waits in flight");
+        assert_eq!(rows.len(), deliveries.len());
+
+        let mut columns = FanoutColumns::default();
+        columns.push(&[&deliveries[0], &deliveries[1]], 1_000);
+        assert_eq!(columns.delivery_ids, vec![format!("{},{}", deliveries[0].id, deliveries[1].id)]);
+        assert_eq!(columns.endpoint_ids, vec![format!("{},{}", deliveries[0].endpoint_id, deliveries[1].endpoint_id)]);
+        assert_eq!((columns.lease_until[0], columns.next_attempt_at[0], columns.created_at[0]), (1_000, 10, 10));
+    }
 }

@@ -38,9 +38,14 @@ pub(super) const DB_NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 100
 /// SQL for "the lease on this row (alias `d`) no longer holds at `$now`": expired, or its owner
 /// stopped heartbeating. `now_param` is the placeholder holding the caller's now.
 pub(super) fn lease_lapsed(now_param: &str) -> String {
+    lease_lapsed_on("d", now_param)
+}
+
+/// `lease_lapsed` of the row aliased `alias` (any table with `lease_owner` and `lease_until`).
+pub(super) fn lease_lapsed_on(alias: &str, now_param: &str) -> String {
     format!(
-        "(d.lease_owner IS NULL OR d.lease_until <= {now_param} OR NOT EXISTS (SELECT 1 FROM nodes n \
-         WHERE n.id = d.lease_owner AND n.heartbeat_at > {DB_NOW_MS} - {NODE_TTL_MS}))"
+        "({alias}.lease_owner IS NULL OR {alias}.lease_until <= {now_param} OR NOT EXISTS (SELECT 1 FROM nodes n \
+         WHERE n.id = {alias}.lease_owner AND n.heartbeat_at > {DB_NOW_MS} - {NODE_TTL_MS}))"
     )
 }
 

@@ -120,7 +120,7 @@ impl DeliveryColumns {
     }
 
     /// Appends `deliveries`, leased until `lease_until` when they have a due time.
-    pub fn push(&mut self, deliveries: &[Delivery], lease_until: Option<i64>) {
+    pub fn push<'a>(&mut self, deliveries: impl IntoIterator<Item = &'a Delivery>, lease_until: Option<i64>) {
         let c = self;
         for d in deliveries {
             c.id.push(d.id.to_string());

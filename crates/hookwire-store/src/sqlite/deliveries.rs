@@ -47,16 +47,20 @@ impl DeliveryStore for SqliteStore {
             return Ok(Vec::new());
         }
         let found = json_ids(&found);
-        let (mut claimed, stored) = self.write_direct(move |conn| claim_in(conn, now, lease_until, &found)).await?;
+        let (claimed, stored) = self.write_direct(move |conn| claim_in(conn, now, lease_until, &found)).await?;
         // Secrets are opened off the writer thread, once per endpoint of the batch.
         let mut opened: HashMap<EndpointId, Arc<Endpoint>> = HashMap::with_capacity(stored.len());
         for (id, endpoint) in stored {
             opened.insert(id, Arc::new(self.open_endpoint(endpoint)?));
         }
-        for claim in &mut claimed {
-            claim.endpoint = opened.get(&claim.delivery.endpoint_id).cloned();
-        }
-        Ok(claimed)
+        // `claim_in` kept only deliveries whose endpoint it returned.
+        Ok(claimed
+            .into_iter()
+            .map(|(delivery, message)| {
+                let endpoint = opened[&delivery.endpoint_id].clone();
+                ClaimedDelivery { delivery, message, endpoint }
+            })
+            .collect())
     }
 
     async fn record_attempts(&self, records: Vec<(Attempt, DeliveryUpdate)>) -> Vec<StoreResult<Option<Millis>>> {
@@ -378,15 +382,14 @@ fn due_ids(conn: &Connection, now: Millis, limit: usize, skip: &str) -> StoreRes
         .collect::<Result<_, _>>()?)
 }
 
+/// What the writer's part of a claim leased: each delivery with its message, and the endpoints
+/// they go to as stored (secrets still sealed), each read once.
+type Leased = (Vec<(Delivery, Arc<Message>)>, HashMap<EndpointId, Endpoint>);
+
 /// Leases those of the deliveries `found` (a JSON array of ids) that are still due and not
-/// leased; returns them, oldest due first (endpoints not yet attached), with the stored
-/// endpoints they go to, each read once.
-fn claim_in(
-    conn: &Connection,
-    now: Millis,
-    lease_until: Millis,
-    found: &str,
-) -> StoreResult<(Vec<ClaimedDelivery>, HashMap<EndpointId, Endpoint>)> {
+/// leased; returns them with their messages, oldest due first, and the stored endpoints they go
+/// to, each read once. One whose message or endpoint is gone is deleted, not returned.
+fn claim_in(conn: &Connection, now: Millis, lease_until: Millis, found: &str) -> StoreResult<Leased> {
     let sql = format!(
         "UPDATE deliveries SET lease_until = ?2 WHERE id IN (SELECT value FROM json_each(?3)) \
          AND status = 1 AND next_attempt_at <= ?1 AND (lease_until IS NULL OR lease_until <= ?1) \
@@ -435,7 +438,13 @@ fn claim_in(
                 }
             }
         }
-        claimed.push(ClaimedDelivery { delivery, message, endpoint: None });
+        if missing_endpoints.contains(&delivery.endpoint_id) {
+            // The endpoint was deleted (its deliveries with it; this one was written by an accept
+            // that raced the deletion through the endpoint cache): nothing left to send.
+            conn.execute("DELETE FROM deliveries WHERE id = ?1", [delivery.id.to_string()])?;
+            continue;
+        }
+        claimed.push((delivery, message));
     }
     Ok((claimed, endpoints))
 }
@@ -451,12 +460,9 @@ mod tests {
 
     const NOW: Millis = 1_000_000;
 
-    /// What the reader found can be stale by the time the writer leases it: the writer leases
-    /// only those still due and free, never one leased, finished or moved later in between
-    /// (each of the three checks on its own fails this test when removed).
-    #[tokio::test]
-    async fn a_claim_leases_only_what_is_still_due_and_free_of_what_was_found() {
-        let dir = tempfile::tempdir().unwrap();
+    /// A fresh store with one application, one endpoint and one message (not yet stored), and a
+    /// maker of new deliveries of that message to that endpoint, due at `NOW`.
+    async fn fixture(dir: &tempfile::TempDir) -> (SqliteStore, Message, impl Fn() -> Delivery) {
         let store = SqliteStore::open(&dir.path().join("hookwire.db"), Durability::Process).unwrap();
         let app = AppId::generate();
         let application = Application {
@@ -484,10 +490,11 @@ mod tests {
             payload_expires_at: None,
             created_at: NOW,
         };
-        let delivery = || Delivery {
+        let msg_id = message.id;
+        let delivery = move || Delivery {
             id: DeliveryId::generate(),
             app_id: app,
-            msg_id: message.id,
+            msg_id,
             endpoint_id: endpoint.id,
             status: Status::Pending,
             attempts: 0,
@@ -497,16 +504,30 @@ mod tests {
             created_at: NOW,
             updated_at: NOW,
         };
-        let (free, leased, finished, later) = (delivery(), delivery(), delivery(), delivery());
-        let found = json_ids(&[free.id, leased.id, finished.id, later.id]);
-        let accept = Accept {
+        (store, message, delivery)
+    }
+
+    fn accept(message: &Message, deliveries: Vec<Delivery>) -> Accept {
+        Accept {
             message: Arc::new(message.clone()),
-            deliveries: vec![free.clone(), leased.clone(), finished.clone(), later.clone()],
+            deliveries,
             leased_until: None,
             idempotency_key: None,
             filter_errors: Vec::new(),
-        };
-        store.accept_message(accept).await.unwrap();
+        }
+    }
+
+    /// What the reader found can be stale by the time the writer leases it: the writer leases
+    /// only those still due and free, never one leased, finished or moved later in between
+    /// (each of the three checks on its own fails this test when removed).
+    #[tokio::test]
+    async fn a_claim_leases_only_what_is_still_due_and_free_of_what_was_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, message, delivery) = fixture(&dir).await;
+        let (free, leased, finished, later) = (delivery(), delivery(), delivery(), delivery());
+        let found = json_ids(&[free.id, leased.id, finished.id, later.id]);
+        let deliveries = vec![free.clone(), leased.clone(), finished.clone(), later.clone()];
+        store.accept_message(accept(&message, deliveries)).await.unwrap();
         // Found as due and free; then, before the writer's turn, one is leased, one succeeds (its
         // due time left as it was, so only its status tells) and one is released to a later time.
         let ids = [leased.id, finished.id, later.id].map(|id| id.to_string());
@@ -525,7 +546,31 @@ mod tests {
             .unwrap();
 
         let (claimed, _) = store.write_direct(move |conn| claim_in(conn, NOW, NOW + 1_000, &found)).await.unwrap();
-        let claimed: Vec<DeliveryId> = claimed.iter().map(|c| c.delivery.id).collect();
+        let claimed: Vec<DeliveryId> = claimed.iter().map(|(delivery, _)| delivery.id).collect();
         assert_eq!(claimed, vec![free.id]);
+    }
+
+    /// A delivery whose endpoint is gone (written by an accept that raced the endpoint's deletion
+    /// through the endpoint cache) is deleted by the claim that finds it, not returned.
+    #[tokio::test]
+    async fn a_claim_deletes_deliveries_whose_endpoint_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, message, delivery) = fixture(&dir).await;
+        let orphan = delivery();
+        store.accept_message(accept(&message, vec![orphan.clone()])).await.unwrap();
+        let endpoint = orphan.endpoint_id.to_string();
+        store
+            .write_direct(move |conn| Ok(conn.execute("DELETE FROM endpoints WHERE id = ?1", [endpoint])?))
+            .await
+            .unwrap();
+        assert!(store.claim_due(NOW, NOW + 1_000, 10, &[]).await.unwrap().is_empty());
+        let id = orphan.id.to_string();
+        let left: i64 = store
+            .write_direct(move |conn| {
+                Ok(conn.query_row("SELECT count(*) FROM deliveries WHERE id = ?1", [id], |r| r.get(0))?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(left, 0, "deleted");
     }
 }
